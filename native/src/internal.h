@@ -1,0 +1,409 @@
+/*
+ * Internal interfaces of libgoparked, shared between its source files.
+ * Nothing here is exported; see include/goparked.h for the public API.
+ */
+#ifndef GP_INTERNAL_H
+#define GP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "goparked.h"
+
+#define GP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------- error.c */
+
+struct gp_error {
+	int code;
+	int errnum;
+	uint64_t address;
+	char *message;
+};
+
+/* Static, so that reporting it never allocates. */
+extern struct gp_error gp_error_nomem;
+
+__attribute__((format(printf, 2, 3)))
+gp_error *gp_error_create(int code, const char *fmt, ...);
+/* Appends ": strerror(errnum)" and keeps errnum. */
+__attribute__((format(printf, 2, 3)))
+gp_error *gp_error_os(int errnum, const char *fmt, ...);
+/* "cannot read N bytes at 0x...". */
+gp_error *gp_error_fault(uint64_t address, size_t size);
+/* Prefix an existing error's message with context ("reading g 0x...: "). */
+__attribute__((format(printf, 2, 3)))
+gp_error *gp_error_wrap(gp_error *err, const char *fmt, ...);
+
+/* --------------------------------------------------------------- memory.c */
+
+/*
+ * The target's memory as a list of layers, searched in order: for a core,
+ * the core's PT_LOADs first, then the executable's PT_LOADs (Go cores lack
+ * text, rodata and the pclntab). A segment may hold file bytes for only a
+ * prefix (filesz < memsz): for the executable the rest is zero (bss); for a
+ * core the rest is absent and the search falls through to the next layer.
+ */
+struct gp_segment {
+	uint64_t start, end;      /* [start, end) in target addresses */
+	const uint8_t *data;      /* bytes for [start, start + avail) */
+	uint64_t avail;
+	bool zero_fill;           /* bytes past avail read as zero */
+};
+
+struct gp_memory_layer {
+	struct gp_segment *segs;  /* sorted by start, non-overlapping */
+	size_t nsegs;
+};
+
+/* Fallback reader for live processes or debugger callbacks. */
+typedef gp_error *gp_read_fn(void *arg, uint64_t address, void *buf,
+			     size_t size);
+
+struct gp_memory {
+	struct gp_memory_layer layers[2];
+	size_t nlayers;
+	gp_read_fn *read_fn;      /* consulted before the layers when set */
+	void *read_arg;
+};
+
+gp_error *gp_memory_layer_add(struct gp_memory_layer *layer,
+			      const struct gp_segment *seg);
+void gp_memory_layer_sort(struct gp_memory_layer *layer);
+void gp_memory_deinit(struct gp_memory *mem);
+
+gp_error *gp_memory_read(const struct gp_memory *mem, uint64_t address,
+			 void *buf, size_t size);
+/* A direct pointer to size bytes when they are in one mapped segment. */
+const uint8_t *gp_memory_ptr(const struct gp_memory *mem, uint64_t address,
+			     size_t size);
+gp_error *gp_memory_read_u64(const struct gp_memory *mem, uint64_t address,
+			     uint64_t *ret);
+gp_error *gp_memory_read_u32(const struct gp_memory *mem, uint64_t address,
+			     uint32_t *ret);
+/* Reads a Go string header {ptr,len} at address; len bounded by max. */
+gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
+				  uint64_t address, size_t max, char **ret);
+/* Reads len bytes at ptr into a NUL-terminated malloc'd string. */
+gp_error *gp_memory_read_string(const struct gp_memory *mem, uint64_t ptr,
+				uint64_t len, size_t max, char **ret);
+
+/* ------------------------------------------------------------------ exe.c */
+
+struct gp_section {
+	const char *name;
+	uint64_t addr;            /* sh_addr (0 if not allocated) */
+	uint64_t size;
+	const uint8_t *data;      /* NULL for SHT_NOBITS */
+	uint32_t type;
+};
+
+struct gp_symbol {
+	const char *name;
+	uint64_t value;
+	uint64_t size;
+};
+
+struct gp_exe {
+	char *path;
+	int fd;
+	const uint8_t *map;       /* the whole file, read-only */
+	size_t size;
+	void *elf;                /* Elf * */
+	uint16_t machine;         /* EM_X86_64, EM_AARCH64 */
+	uint16_t elf_type;        /* ET_EXEC, ET_DYN */
+	struct gp_section *sections;
+	size_t nsections;
+	struct gp_symbol *symbols;   /* sorted by name; NULL if no .symtab */
+	size_t nsymbols;
+	struct gp_segment *loads; /* PT_LOAD segments, file-backed */
+	size_t nloads;
+	bool has_dwarf;
+	char *go_version;         /* from .go.buildinfo ("go1.26.8") */
+	int go_major, go_minor, go_patch; /* 1, 26, 8 */
+	char *build_id;           /* Go build ID note, if any */
+};
+
+/* Maps a whole file privately; what names it in errors ("core file"). */
+gp_error *gp_map_file(const char *path, const char *what, int *ret_fd,
+		      const uint8_t **ret_map, size_t *ret_size);
+gp_error *gp_exe_open(const char *path, struct gp_exe *ret);
+void gp_exe_close(struct gp_exe *exe);
+const struct gp_section *gp_exe_section(const struct gp_exe *exe,
+					const char *name);
+const struct gp_symbol *gp_exe_symbol(const struct gp_exe *exe,
+				      const char *name);
+
+/* Version comparison: gp_go_version(1, 21) etc. */
+#define GP_GOVER(major, minor) ((major) * 100 + (minor))
+static inline int gp_exe_gover(const struct gp_exe *exe)
+{
+	return GP_GOVER(exe->go_major, exe->go_minor);
+}
+
+/* ----------------------------------------------------------------- core.c */
+
+/* x86-64 user_regs_struct indexes (sys/user.h) */
+enum {
+	GP_X86_R15 = 0, GP_X86_R14, GP_X86_R13, GP_X86_R12, GP_X86_RBP,
+	GP_X86_RBX, GP_X86_R11, GP_X86_R10, GP_X86_R9, GP_X86_R8, GP_X86_RAX,
+	GP_X86_RCX, GP_X86_RDX, GP_X86_RSI, GP_X86_RDI, GP_X86_ORIG_RAX,
+	GP_X86_RIP, GP_X86_CS, GP_X86_EFLAGS, GP_X86_RSP, GP_X86_SS,
+	GP_X86_FS_BASE, GP_X86_GS_BASE, GP_X86_DS, GP_X86_ES, GP_X86_FS,
+	GP_X86_GS, GP_X86_NREGS
+};
+
+struct gp_thread_regs {
+	uint64_t tid;
+	uint64_t regs[GP_X86_NREGS];
+	int32_t signal;           /* pr_cursig */
+	bool crashed;             /* first thread of a core = the faulting one */
+};
+
+struct gp_core {
+	char *path;
+	int fd;
+	const uint8_t *map;
+	size_t size;
+	struct gp_thread_regs *threads;
+	size_t nthreads;
+	int32_t signal;           /* siginfo of the fatal signal, 0 if unknown */
+};
+
+gp_error *gp_core_open(const char *path, struct gp_core *ret,
+		       struct gp_memory_layer *layer);
+void gp_core_close(struct gp_core *core);
+
+/* --------------------------------------------------------------- layout.c */
+
+/*
+ * Every runtime field, type and variable the engine reads is declared once
+ * in fields.def with the Go versions it exists in. The layout resolves them
+ * from DWARF, or from built-in per-version tables for stripped binaries.
+ */
+enum gp_field_id {
+#define GP_FIELD(id, type, path, since, until) GP_F_##id,
+#define GP_TYPE(id, type, since, until)
+#define GP_VAR(id, name, since, until)
+#include "fields.def"
+#undef GP_FIELD
+#undef GP_TYPE
+#undef GP_VAR
+	GP_NUM_FIELDS
+};
+
+enum gp_type_id {
+#define GP_FIELD(id, type, path, since, until)
+#define GP_TYPE(id, type, since, until) GP_T_##id,
+#define GP_VAR(id, name, since, until)
+#include "fields.def"
+#undef GP_FIELD
+#undef GP_TYPE
+#undef GP_VAR
+	GP_NUM_TYPES
+};
+
+enum gp_var_id {
+#define GP_FIELD(id, type, path, since, until)
+#define GP_TYPE(id, type, since, until)
+#define GP_VAR(id, name, since, until) GP_V_##id,
+#include "fields.def"
+#undef GP_FIELD
+#undef GP_TYPE
+#undef GP_VAR
+	GP_NUM_VARS
+};
+
+#define GP_ABSENT (-1)
+
+struct gp_layout {
+	int32_t field_off[GP_NUM_FIELDS];   /* GP_ABSENT if not in version */
+	int32_t field_size[GP_NUM_FIELDS];
+	int64_t type_size[GP_NUM_TYPES];    /* GP_ABSENT if not in version */
+	uint64_t var_addr[GP_NUM_VARS];     /* 0 if not in version */
+	uint64_t var_size[GP_NUM_VARS];
+};
+
+struct gp_field_decl {
+	const char *name;       /* "G_GOID" */
+	const char *type;       /* "runtime.g" */
+	const char *path;       /* "goid", "sched.sp", "atomicstatus.value" */
+	int since, until;       /* GP_GOVER(); until 0 = still present */
+};
+extern const struct gp_field_decl gp_field_decls[GP_NUM_FIELDS];
+struct gp_type_decl { const char *name; const char *type; int since, until; };
+extern const struct gp_type_decl gp_type_decls[GP_NUM_TYPES];
+struct gp_var_decl { const char *name; const char *sym; int since, until; };
+extern const struct gp_var_decl gp_var_decls[GP_NUM_VARS];
+
+static inline bool gp_decl_in_version(int since, int until, int gover)
+{
+	return gover >= since && (until == 0 || gover < until);
+}
+
+/* From DWARF (layout_dwarf.c). */
+gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
+			       struct gp_layout *ret);
+/* From the built-in tables (layout_tables.c), for binaries with no DWARF. */
+gp_error *gp_layout_from_table(const struct gp_exe *exe,
+			       struct gp_layout *ret);
+
+/* -------------------------------------------------------------- pclntab.c */
+
+/* Function flags (internal/abi FuncFlag). */
+enum {
+	GP_FUNCFLAG_TOPFRAME = 1 << 0,
+	GP_FUNCFLAG_SPWRITE = 1 << 1,
+	GP_FUNCFLAG_ASM = 1 << 2,
+};
+
+struct gp_func {
+	uint64_t entry;
+	uint64_t end;           /* entry of the next function */
+	const char *name;       /* points into the pclntab; NUL-terminated */
+	uint32_t funcoff;       /* offset of the _func record in the pclntab */
+	uint8_t funcid;         /* internal/abi FuncID */
+	uint8_t flag;           /* GP_FUNCFLAG_* */
+};
+
+struct gp_pclntab;
+
+/* A logical frame before string interning. */
+struct gp_symframe {
+	const char *func;       /* NUL-terminated, owned by the pclntab */
+	const char *file;
+	uint32_t line;
+	bool inlined;           /* inlined into the following frame */
+};
+
+/*
+ * The pclntab needs the executable's .gopclntab (or the module data when the
+ * section name is gone) and target memory for funcdata in go:func.*.
+ */
+gp_error *gp_pclntab_open(const struct gp_exe *exe,
+			  const struct gp_memory *mem,
+			  struct gp_pclntab **ret);
+void gp_pclntab_destroy(struct gp_pclntab *tab);
+uint64_t gp_pclntab_text_start(const struct gp_pclntab *tab);
+bool gp_pclntab_find_func(const struct gp_pclntab *tab, uint64_t pc,
+			  struct gp_func *ret);
+bool gp_pclntab_func_by_name(const struct gp_pclntab *tab, const char *name,
+			     struct gp_func *ret);
+/* SP delta (frame size below the return address) at pc. */
+gp_error *gp_pclntab_sp_delta(const struct gp_pclntab *tab,
+			      const struct gp_func *fn, uint64_t pc,
+			      int32_t *ret);
+/*
+ * Logical frames at pc, innermost first (inlined calls expanded), as the
+ * runtime's traceback prints them. sympc is the pc used for file/line lookup:
+ * pc - 1 for return addresses, pc itself for a trapping instruction.
+ * Returns the number written (at most max) or 0 if pc is in no function.
+ */
+size_t gp_pclntab_symbolize(const struct gp_pclntab *tab, uint64_t pc,
+			    uint64_t sympc, struct gp_symframe *ret,
+			    size_t max);
+
+/* --------------------------------------------------------------- unwind.c */
+
+struct gp_unwind_start {
+	uint64_t pc, sp, bp, lr;
+	uint64_t stack_lo, stack_hi;  /* bounds for sp; 0,0 = unchecked */
+	bool trap;                    /* pc is a faulting instruction */
+};
+
+struct gp_unwind_pc {
+	uint64_t pc;
+	bool trap;                    /* symbolize at pc rather than pc - 1 */
+};
+
+#define GP_MAX_FRAMES 1024
+
+/*
+ * Physical frames from start, innermost first, at most max. Stops at a
+ * TOPFRAME function (included), a pc outside any function, or sp leaving
+ * the stack bounds; *ret_err (may be NULL) tells why it stopped early.
+ */
+size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
+		 const struct gp_unwind_start *start,
+		 struct gp_unwind_pc *ret, size_t max, gp_error **ret_err);
+
+/* -------------------------------------------------------------- strtab.c */
+
+/* Interned strings: id 0 is "". */
+struct gp_strtab {
+	char **strs;
+	size_t len, cap;
+	uint32_t *buckets;    /* open addressing, ids + 1, 0 = empty */
+	size_t nbuckets;
+};
+
+void gp_strtab_init(struct gp_strtab *t);
+void gp_strtab_deinit(struct gp_strtab *t);
+gp_error *gp_strtab_intern(struct gp_strtab *t, const char *s, uint32_t *ret);
+gp_error *gp_strtab_intern_n(struct gp_strtab *t, const char *s, size_t n,
+			     uint32_t *ret);
+
+/* hash helpers */
+static inline uint64_t gp_hash_bytes(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	if (!h)
+		h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* -------------------------------------------------------------- program.c */
+
+struct gp_program {
+	uint32_t flags;
+	struct gp_exe exe;
+	struct gp_core core;         /* for cores */
+	struct gp_memory mem;
+	struct gp_layout layout;
+	struct gp_pclntab *pcln;
+	int gover;                   /* GP_GOVER(major, minor) */
+	char *go_version;
+	struct gp_live *live;        /* for live processes (target_live.c) */
+	struct gp_thread_regs *threads; /* thread registers (core or live) */
+	size_t nthreads;
+	uint64_t pause_ns;
+};
+
+/* Field helpers: offset of a declared field, or GP_ABSENT. */
+static inline int32_t gp_off(const struct gp_program *p, enum gp_field_id f)
+{
+	return p->layout.field_off[f];
+}
+static inline bool gp_has(const struct gp_program *p, enum gp_field_id f)
+{
+	return p->layout.field_off[f] != GP_ABSENT;
+}
+
+/* Reads a little-endian integer of 1, 2, 4 or 8 bytes from a buffer. */
+static inline uint64_t gp_load(const uint8_t *buf, size_t size)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < size && i < 8; i++)
+		v |= (uint64_t)buf[i] << (8 * i);
+	return v;
+}
+
+/* Field value from a copy of a struct in buf (of buf_size bytes). */
+static inline uint64_t gp_field(const struct gp_program *p,
+				enum gp_field_id f, const uint8_t *buf,
+				size_t buf_size)
+{
+	int32_t off = p->layout.field_off[f];
+	int32_t size = p->layout.field_size[f];
+	if (off < 0 || size <= 0 || (size_t)off + (size_t)size > buf_size)
+		return 0;
+	return gp_load(buf + off, (size_t)size);
+}
+
+#endif /* GP_INTERNAL_H */
