@@ -206,6 +206,7 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 			.start = ph.p_vaddr,
 			.end = ph.p_vaddr + ph.p_memsz,
 			.zero_fill = true,
+			.writable = (ph.p_flags & PF_W) != 0,
 		};
 		if (ph.p_offset < ret->size) {
 			seg.data = ret->map + ph.p_offset;

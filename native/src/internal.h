@@ -51,6 +51,7 @@ struct gp_segment {
 	const uint8_t *data;      /* bytes for [start, start + avail) */
 	uint64_t avail;
 	bool zero_fill;           /* bytes past avail read as zero */
+	bool writable;            /* PF_W, for executable segments */
 };
 
 struct gp_memory_layer {
@@ -374,6 +375,9 @@ struct gp_program {
 	size_t nthreads;
 	uint64_t pause_ns;
 };
+
+/* target_live.c */
+gp_error *gp_live_detach(struct gp_program *prog);
 
 /* Field helpers: offset of a declared field, or GP_ABSENT. */
 static inline int32_t gp_off(const struct gp_program *p, enum gp_field_id f)

@@ -1,0 +1,819 @@
+/*
+ * The snapshot: one pass over runtime.allgs into compact goroutine records,
+ * with stacks unwound from each goroutine's saved state and symbolised
+ * through a per-PC cache, then interned so that identical stacks share one
+ * id (a million goroutines have a few hundred distinct stacks).
+ *
+ * Everything read from the target is untrusted: counts are bounded, lists
+ * are walked with a step limit, and a goroutine that cannot be read gets a
+ * record with its error instead of ending the walk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "snapshot.h"
+
+/* Bounds on runtime data (a real program stays far below). */
+#define GP_MAX_GOROUTINES (64u << 20)
+#define GP_MAX_MS 100000
+#define GP_MAX_WAITREASONS 256
+#define GP_MAX_WAITING_LIST 4096
+#define GP_MAX_G_SIZE 4096
+#define GP_MAX_SYMFRAMES 64
+
+/* runtime2.go gStatusStrings (1.26 adds leaked and deadextra). */
+static const char *const status_strings[] = {
+	[0] = "idle", [1] = "runnable", [2] = "running", [3] = "syscall",
+	[4] = "waiting", [5] = "???", [6] = "dead", [7] = "???",
+	[8] = "copystack", [9] = "preempted", [10] = "leaked",
+	[11] = "waiting for cgo callback",
+};
+
+#define GSCAN 0x1000
+
+/* ------------------------------------------------------------ growable */
+
+static gp_error *grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return NULL;
+	size_t n = *cap ? *cap : 64;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, n * elem);
+	if (!q)
+		return &gp_error_nomem;
+	*p = q;
+	*cap = n;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ PC cache */
+
+/* key: pc << 1 | trap; value: a run of frames in snap->pcframes */
+struct pc_entry {
+	uint64_t key;
+	uint32_t first, n;
+};
+
+static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
+			   uint32_t *ret_first, uint32_t *ret_n)
+{
+	gp_error *err;
+	uint64_t key = (pc << 1) | trap;
+	if (snap->pc_used * 2 >= snap->pc_cap) {
+		size_t ncap = snap->pc_cap ? snap->pc_cap * 2 : 4096;
+		struct pc_entry *t = calloc(ncap, sizeof(*t));
+		if (!t)
+			return &gp_error_nomem;
+		for (size_t i = 0; i < snap->pc_cap; i++) {
+			struct pc_entry *e = &snap->pc_table[i];
+			if (!e->key)
+				continue;
+			size_t h = gp_hash_bytes(&e->key, 8, 0) & (ncap - 1);
+			while (t[h].key)
+				h = (h + 1) & (ncap - 1);
+			t[h] = *e;
+		}
+		free(snap->pc_table);
+		snap->pc_table = t;
+		snap->pc_cap = ncap;
+	}
+	size_t mask = snap->pc_cap - 1;
+	size_t h = gp_hash_bytes(&key, 8, 0) & mask;
+	for (; snap->pc_table[h].key; h = (h + 1) & mask) {
+		if (snap->pc_table[h].key == key) {
+			*ret_first = snap->pc_table[h].first;
+			*ret_n = snap->pc_table[h].n;
+			return NULL;
+		}
+	}
+	struct gp_symframe sf[GP_MAX_SYMFRAMES];
+	struct gp_func fn;
+	size_t n = 0;
+	bool have_fn = gp_pclntab_find_func(snap->prog->pcln, pc, &fn);
+	if (have_fn) {
+		uint64_t sympc = (!trap && pc > fn.entry) ? pc - 1 : pc;
+		n = gp_pclntab_symbolize(snap->prog->pcln, pc, sympc, sf,
+					 GP_MAX_SYMFRAMES);
+	}
+	uint32_t first = (uint32_t)snap->npcframes;
+	if ((err = grow((void **)&snap->pcframes, &snap->pcframes_cap,
+			snap->npcframes + (n ? n : 1), sizeof(struct gp_frame))))
+		return err;
+	if (!n) {
+		struct gp_frame *f = &snap->pcframes[snap->npcframes++];
+		memset(f, 0, sizeof(*f));
+		f->pc = pc;
+		f->flags = GP_FRAME_NO_FUNC | (trap ? GP_FRAME_TRAP : 0);
+		if (have_fn) {
+			f->entry = fn.entry;
+			f->flags &= ~GP_FRAME_NO_FUNC;
+			if ((err = gp_strtab_intern(&snap->strs, fn.name,
+						    &f->func)))
+				return err;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct gp_frame *f = &snap->pcframes[snap->npcframes++];
+		f->pc = pc;
+		f->entry = fn.entry;
+		f->line = sf[i].line;
+		f->flags = (sf[i].inlined ? GP_FRAME_INLINED : 0) |
+			   (trap ? GP_FRAME_TRAP : 0);
+		if ((err = gp_strtab_intern(&snap->strs, sf[i].func,
+					    &f->func)) ||
+		    (err = gp_strtab_intern(&snap->strs,
+					    sf[i].file ? sf[i].file : "",
+					    &f->file)))
+			return err;
+	}
+	snap->pc_table[h].key = key;
+	snap->pc_table[h].first = first;
+	snap->pc_table[h].n = (uint32_t)(snap->npcframes - first);
+	snap->pc_used++;
+	*ret_first = first;
+	*ret_n = snap->pc_table[h].n;
+	return NULL;
+}
+
+/* -------------------------------------------------------- stack interning */
+
+static uint64_t pcs_hash(const struct gp_unwind_pc *pcs, size_t n)
+{
+	uint64_t h = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = (pcs[i].pc << 1) | pcs[i].trap;
+		h = gp_hash_bytes(&k, 8, h);
+	}
+	return h ? h : 1;
+}
+
+static gp_error *stack_table_grow(struct gp_snapshot *snap)
+{
+	size_t ncap = snap->st_cap ? snap->st_cap * 2 : 1024;
+	uint32_t *t = calloc(ncap, sizeof(*t));
+	if (!t)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < snap->nstacks; i++) {
+		size_t h = snap->stacks[i].hash & (ncap - 1);
+		while (t[h])
+			h = (h + 1) & (ncap - 1);
+		t[h] = (uint32_t)i + 1;
+	}
+	free(snap->st_table);
+	snap->st_table = t;
+	snap->st_cap = ncap;
+	return NULL;
+}
+
+/* Interns the frames of pcs as one stack. */
+gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
+				   const struct gp_unwind_pc *pcs, size_t n,
+				   uint32_t *ret)
+{
+	gp_error *err;
+	if ((snap->nstacks + 1) * 2 >= snap->st_cap &&
+	    (err = stack_table_grow(snap)))
+		return err;
+	uint64_t hash = pcs_hash(pcs, n);
+	size_t mask = snap->st_cap - 1;
+	size_t h = hash & mask;
+	for (; snap->st_table[h]; h = (h + 1) & mask) {
+		struct gp_stack *s = &snap->stacks[snap->st_table[h] - 1];
+		if (s->hash != hash || s->npcs != n)
+			continue;
+		if (!memcmp(snap->stackpcs + s->first_pc, pcs,
+			    n * sizeof(*pcs))) {
+			*ret = snap->st_table[h] - 1;
+			return NULL;
+		}
+	}
+	if (snap->nstacks >= GP_NONE - 1)
+		return gp_error_create(GP_ERROR_LIMIT, "too many stacks");
+	if ((err = grow((void **)&snap->stacks, &snap->stacks_cap,
+			snap->nstacks + 1, sizeof(*snap->stacks))) ||
+	    (err = grow((void **)&snap->stackpcs, &snap->stackpcs_cap,
+			snap->nstackpcs + n, sizeof(*snap->stackpcs))))
+		return err;
+	struct gp_stack *s = &snap->stacks[snap->nstacks];
+	s->hash = hash;
+	s->first_pc = (uint32_t)snap->nstackpcs;
+	s->npcs = (uint32_t)n;
+	memcpy(snap->stackpcs + snap->nstackpcs, pcs, n * sizeof(*pcs));
+	snap->nstackpcs += n;
+	s->first = (uint32_t)snap->nframes;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t first, cnt;
+		if ((err = pc_frames(snap, pcs[i].pc, pcs[i].trap, &first,
+				     &cnt)))
+			return err;
+		if ((err = grow((void **)&snap->frames, &snap->frames_cap,
+				snap->nframes + cnt, sizeof(*snap->frames))))
+			return err;
+		memcpy(snap->frames + snap->nframes, snap->pcframes + first,
+		       cnt * sizeof(*snap->frames));
+		snap->nframes += cnt;
+	}
+	s->n = (uint32_t)(snap->nframes - s->first);
+	snap->st_table[h] = (uint32_t)snap->nstacks + 1;
+	*ret = (uint32_t)snap->nstacks++;
+	return NULL;
+}
+
+/*
+ * The creator location as printcreatedby prints it: the physical function
+ * of gopc with the innermost file:line at gopc - 1. Interned per gopc as a
+ * one-frame stack.
+ */
+static gp_error *creator_stack(struct gp_snapshot *snap, uint64_t gopc,
+			       const struct gp_func *fn, uint32_t *ret)
+{
+	gp_error *err;
+	if (snap->cr_used * 2 >= snap->cr_cap) {
+		size_t ncap = snap->cr_cap ? snap->cr_cap * 2 : 256;
+		struct pc_entry *t = calloc(ncap, sizeof(*t));
+		if (!t)
+			return &gp_error_nomem;
+		for (size_t i = 0; i < snap->cr_cap; i++) {
+			struct pc_entry *e = &snap->cr_table[i];
+			if (!e->key)
+				continue;
+			size_t h = gp_hash_bytes(&e->key, 8, 0) & (ncap - 1);
+			while (t[h].key)
+				h = (h + 1) & (ncap - 1);
+			t[h] = *e;
+		}
+		free(snap->cr_table);
+		snap->cr_table = t;
+		snap->cr_cap = ncap;
+	}
+	size_t mask = snap->cr_cap - 1;
+	size_t h = gp_hash_bytes(&gopc, 8, 0) & mask;
+	for (; snap->cr_table[h].key; h = (h + 1) & mask) {
+		if (snap->cr_table[h].key == gopc) {
+			*ret = snap->cr_table[h].first;
+			return NULL;
+		}
+	}
+	uint32_t first, n;
+	if ((err = pc_frames(snap, gopc, false, &first, &n)))
+		return err;
+	struct gp_frame f = snap->pcframes[first];
+	f.flags &= ~GP_FRAME_INLINED;
+	if ((err = gp_strtab_intern(&snap->strs, fn->name, &f.func)))
+		return err;
+	if ((err = grow((void **)&snap->frames, &snap->frames_cap,
+			snap->nframes + 1, sizeof(*snap->frames))) ||
+	    (err = grow((void **)&snap->stacks, &snap->stacks_cap,
+			snap->nstacks + 1, sizeof(*snap->stacks))))
+		return err;
+	struct gp_stack *s = &snap->stacks[snap->nstacks];
+	memset(s, 0, sizeof(*s));
+	s->first = (uint32_t)snap->nframes;
+	s->n = 1;
+	snap->frames[snap->nframes++] = f;
+	snap->cr_table[h].key = gopc;
+	snap->cr_table[h].first = (uint32_t)snap->nstacks;
+	snap->cr_used++;
+	*ret = (uint32_t)snap->nstacks++;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the walk */
+
+static gp_error *read_waitreasons(struct gp_snapshot *snap)
+{
+	struct gp_program *prog = snap->prog;
+	uint64_t addr = prog->layout.var_addr[GP_V_WAITREASONSTRINGS];
+	uint64_t n = prog->layout.var_size[GP_V_WAITREASONSTRINGS] / 16;
+	if (!addr)
+		return NULL;
+	if (!n)
+		n = 64; /* no size: read until a bad entry */
+	if (n > GP_MAX_WAITREASONS)
+		n = GP_MAX_WAITREASONS;
+	for (uint64_t i = 0; i < n; i++) {
+		char *s;
+		gp_error *err = gp_memory_read_gostring(&prog->mem,
+							addr + 16 * i, 256, &s);
+		if (err) {
+			gp_error_destroy(err);
+			break;
+		}
+		err = gp_strtab_intern(&snap->strs, s, &snap->waitreasons[i]);
+		free(s);
+		if (err)
+			return err;
+		snap->nwaitreasons = (uint32_t)i + 1;
+	}
+	return NULL;
+}
+
+/* Every M, for threads and running goroutines. */
+static gp_error *read_ms(struct gp_snapshot *snap)
+{
+	struct gp_program *prog = snap->prog;
+	gp_error *err;
+	uint64_t m;
+	size_t msize = (size_t)prog->layout.type_size[GP_T_M];
+	if (msize > 1 << 20)
+		return gp_error_create(GP_ERROR_CORRUPT, "runtime.m too large");
+	uint8_t *buf = malloc(msize);
+	if (!buf)
+		return &gp_error_nomem;
+	err = gp_memory_read_u64(&prog->mem, prog->layout.var_addr[GP_V_ALLM],
+				 &m);
+	for (size_t i = 0; !err && m && i < GP_MAX_MS; i++) {
+		err = gp_memory_read(&prog->mem, m, buf, msize);
+		if (err)
+			break;
+		if ((err = grow((void **)&snap->ms, &snap->ms_cap, snap->nms + 1,
+				sizeof(*snap->ms))))
+			break;
+		struct gp_m *e = &snap->ms[snap->nms++];
+		e->address = m;
+		e->id = (int64_t)gp_field(prog, GP_F_M_ID, buf, msize);
+		e->procid = gp_field(prog, GP_F_M_PROCID, buf, msize);
+		e->curg = gp_field(prog, GP_F_M_CURG, buf, msize);
+		e->g0 = gp_field(prog, GP_F_M_G0, buf, msize);
+		e->gsignal = gp_field(prog, GP_F_M_GSIGNAL, buf, msize);
+		m = gp_field(prog, GP_F_M_ALLLINK, buf, msize);
+	}
+	free(buf);
+	if (err)
+		return gp_error_wrap(err, "reading runtime.allm");
+	return NULL;
+}
+
+static gp_error *read_threads(struct gp_snapshot *snap)
+{
+	struct gp_program *prog = snap->prog;
+	snap->threads = calloc(prog->nthreads ? prog->nthreads : 1,
+			       sizeof(*snap->threads));
+	if (!snap->threads)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < prog->nthreads; i++) {
+		const struct gp_thread_regs *r = &prog->threads[i];
+		struct gp_thread *t = &snap->threads[snap->nthreads++];
+		t->tid = r->tid;
+		t->pc = r->regs[GP_X86_RIP];
+		t->sp = r->regs[GP_X86_RSP];
+		t->bp = r->regs[GP_X86_RBP];
+		t->signal = r->signal;
+		t->m_id = -1;
+		if (r->crashed && prog->core.signal)
+			t->flags |= GP_THREAD_CRASHED;
+		for (size_t j = 0; j < snap->nms; j++) {
+			if (snap->ms[j].procid == r->tid) {
+				t->m_address = snap->ms[j].address;
+				t->m_id = snap->ms[j].id;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool is_system_func(const char *name)
+{
+	if (strncmp(name, "runtime.", 8))
+		return false;
+	return strcmp(name, "runtime.main") && strcmp(name, "runtime.corostart") &&
+	       strcmp(name, "runtime.handleAsyncEvent");
+}
+
+static gp_error *g_error(struct gp_snapshot *snap, struct gp_goroutine *g,
+			 gp_error *err)
+{
+	gp_error *e2 = gp_strtab_intern(&snap->strs, gp_error_message(err),
+					&g->error_str);
+	gp_error_destroy(err);
+	return e2;
+}
+
+/* The chain of sudogs a goroutine waits on (g.waiting, through waitlink). */
+static gp_error *read_waiting(struct gp_snapshot *snap, struct gp_goroutine *g,
+			      uint64_t sudog)
+{
+	struct gp_program *prog = snap->prog;
+	size_t ssize = (size_t)prog->layout.type_size[GP_T_SUDOG];
+	uint8_t buf[512];
+	if (ssize > sizeof(buf))
+		return gp_error_create(GP_ERROR_CORRUPT, "runtime.sudog too large");
+	enum gp_field_id fc = gp_has(prog, GP_F_SUDOG_C) ? GP_F_SUDOG_C :
+							    GP_F_SUDOG_C_VU;
+	enum gp_field_id fe = gp_has(prog, GP_F_SUDOG_ELEM) ? GP_F_SUDOG_ELEM :
+							       GP_F_SUDOG_ELEM_VU;
+	g->waiting_first = (uint32_t)snap->nwaits;
+	for (size_t i = 0; sudog && i < GP_MAX_WAITING_LIST; i++) {
+		gp_error *err = gp_memory_read(&prog->mem, sudog, buf, ssize);
+		if (err)
+			return err;
+		gp_error *gerr = grow((void **)&snap->waits, &snap->waits_cap,
+				      snap->nwaits + 1, sizeof(*snap->waits));
+		if (gerr)
+			return gerr;
+		struct gp_wait *w = &snap->waits[snap->nwaits++];
+		memset(w, 0, sizeof(*w));
+		w->sudog = sudog;
+		uint64_t c = gp_field(prog, fc, buf, ssize);
+		w->flags = gp_field(prog, GP_F_SUDOG_ISSELECT, buf, ssize) ? 1 : 0;
+		if (c) {
+			w->object = c;
+			w->kind = GP_WAIT_CHAN_UNKNOWN;
+		} else {
+			/* 1.26 links semaphore waiters too; elem is the sema */
+			w->object = gp_field(prog, fe, buf, ssize);
+			w->kind = GP_WAIT_SEMA;
+		}
+		g->waiting_count++;
+		sudog = gp_field(prog, GP_F_SUDOG_WAITLINK, buf, ssize);
+	}
+	return NULL;
+}
+
+static const struct gp_m *find_m(const struct gp_snapshot *snap, uint64_t m)
+{
+	for (size_t i = 0; i < snap->nms; i++)
+		if (snap->ms[i].address == m)
+			return &snap->ms[i];
+	return NULL;
+}
+
+static int thread_of_m(const struct gp_snapshot *snap, uint64_t m)
+{
+	for (size_t i = 0; i < snap->nthreads; i++)
+		if (m && snap->threads[i].m_address == m)
+			return (int)i;
+	return -1;
+}
+
+/* Where a goroutine's traceback starts (traceback.go, unwinder.initAt). */
+static gp_error *unwind_goroutine(struct gp_snapshot *snap,
+				  struct gp_goroutine *g, const uint8_t *buf,
+				  size_t gsize, struct gp_unwind_pc *pcs,
+				  size_t *ret_n)
+{
+	struct gp_program *prog = snap->prog;
+	struct gp_unwind_start st = {
+		.stack_lo = g->stack_lo,
+		.stack_hi = g->stack_hi,
+	};
+	*ret_n = 0;
+	if (g->status == GP_STATUS_RUNNING) {
+		/* A running goroutine's state is in its thread's registers. */
+		if (g->thread < 0) {
+			g->flags |= GP_G_NO_STACK;
+			return NULL;
+		}
+		const struct gp_thread_regs *r = &prog->threads[g->thread];
+		st.pc = r->regs[GP_X86_RIP];
+		st.sp = r->regs[GP_X86_RSP];
+		st.bp = r->regs[GP_X86_RBP];
+		st.trap = true;
+		if (st.sp < g->stack_lo || st.sp >= g->stack_hi) {
+			/* on g0 or the signal stack: not unwound yet */
+			g->flags |= GP_G_NO_STACK;
+			return NULL;
+		}
+		g->pc = st.pc;
+		g->sp = st.sp;
+		gp_error *err = NULL;
+		*ret_n = gp_unwind(prog->pcln, &prog->mem, &st, pcs,
+				   GP_MAX_FRAMES, &err);
+		if (err) {
+			g->flags |= GP_G_STACK_ERROR;
+			return g_error(snap, g, err);
+		}
+		return NULL;
+	}
+	uint64_t syscallsp = gp_field(prog, GP_F_G_SYSCALLSP, buf, gsize);
+	if (syscallsp) {
+		st.sp = syscallsp;
+		st.pc = gp_field(prog, GP_F_G_SYSCALLPC, buf, gsize);
+		st.bp = gp_field(prog, GP_F_G_SYSCALLBP, buf, gsize);
+		g->flags |= GP_G_IN_SYSCALL;
+	} else {
+		st.sp = gp_field(prog, GP_F_G_SCHED_SP, buf, gsize);
+		st.pc = gp_field(prog, GP_F_G_SCHED_PC, buf, gsize);
+		st.bp = gp_field(prog, GP_F_G_SCHED_BP, buf, gsize);
+		st.lr = gp_field(prog, GP_F_G_SCHED_LR, buf, gsize);
+	}
+	g->pc = st.pc;
+	g->sp = st.sp;
+	gp_error *err = NULL;
+	*ret_n = gp_unwind(prog->pcln, &prog->mem, &st, pcs, GP_MAX_FRAMES,
+			   &err);
+	if (err) {
+		g->flags |= GP_G_STACK_ERROR;
+		return g_error(snap, g, err);
+	}
+	return NULL;
+}
+
+static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
+				uint8_t *buf, size_t gsize,
+				struct gp_unwind_pc *pcs)
+{
+	struct gp_program *prog = snap->prog;
+	gp_error *err = gp_memory_read(&prog->mem, gaddr, buf, gsize);
+	uint32_t raw = 0;
+	if (!err)
+		raw = (uint32_t)gp_field(prog, GP_F_G_ATOMICSTATUS, buf, gsize);
+	uint32_t status = raw & ~GSCAN;
+	/* Dead and never-used gs keep stale fields; the runtime skips them. */
+	if (!err && (status == GP_STATUS_DEAD || status == 11))
+		return NULL;
+	gp_error *gerr = grow((void **)&snap->gs, &snap->gs_cap, snap->ngs + 1,
+			      sizeof(*snap->gs));
+	if (gerr) {
+		gp_error_destroy(err);
+		return gerr;
+	}
+	struct gp_goroutine *g = &snap->gs[snap->ngs++];
+	memset(g, 0, sizeof(*g));
+	g->address = gaddr;
+	g->stack_id = GP_NONE;
+	g->creator_stack = GP_NONE;
+	g->labels = GP_NONE;
+	g->waiting_first = GP_NONE;
+	g->thread = -1;
+	g->waitreason = -1;
+	if (err)
+		return g_error(snap, g, gp_error_wrap(err, "reading goroutine at 0x%llx",
+						     (unsigned long long)gaddr));
+
+	g->raw_status = raw;
+	g->status = status;
+	if (raw & GSCAN)
+		g->flags |= GP_G_SCAN;
+	g->goid = gp_field(prog, GP_F_G_GOID, buf, gsize);
+	g->parent_goid = gp_field(prog, GP_F_G_PARENTGOID, buf, gsize);
+	g->gopc = gp_field(prog, GP_F_G_GOPC, buf, gsize);
+	g->startpc = gp_field(prog, GP_F_G_STARTPC, buf, gsize);
+	g->waitsince = (int64_t)gp_field(prog, GP_F_G_WAITSINCE, buf, gsize);
+	g->stack_lo = gp_field(prog, GP_F_G_STACK_LO, buf, gsize);
+	g->stack_hi = gp_field(prog, GP_F_G_STACK_HI, buf, gsize);
+	g->m_address = gp_field(prog, GP_F_G_M, buf, gsize);
+	if (gp_field(prog, GP_F_G_LOCKEDM, buf, gsize))
+		g->flags |= GP_G_LOCKED;
+	uint32_t reason = (uint32_t)gp_field(prog, GP_F_G_WAITREASON, buf, gsize);
+	g->waitreason = (int32_t)reason;
+
+	/* The bracketed state the runtime prints (goroutineheader). */
+	const char *state = status < GP_ARRAY_SIZE(status_strings) ?
+				    status_strings[status] : "???";
+	if ((status == GP_STATUS_WAITING || status == GP_STATUS_LEAKED) &&
+	    reason) {
+		if (reason < snap->nwaitreasons)
+			g->waitreason_str = snap->waitreasons[reason];
+		else {
+			char tmp[32];
+			snprintf(tmp, sizeof(tmp), "waitreason %u", reason);
+			if ((gerr = gp_strtab_intern(&snap->strs, tmp,
+						     &g->waitreason_str)))
+				return gerr;
+		}
+	} else if ((gerr = gp_strtab_intern(&snap->strs, state,
+					    &g->waitreason_str))) {
+		return gerr;
+	}
+
+	struct gp_func fn;
+	if (gp_pclntab_find_func(prog->pcln, g->startpc, &fn)) {
+		if ((gerr = gp_strtab_intern(&snap->strs, fn.name,
+					     &g->start_func)))
+			return gerr;
+		if (is_system_func(fn.name))
+			g->flags |= GP_G_SYSTEM;
+	}
+	/* Creator: the physical function with the innermost file:line, as
+	 * printcreatedby prints it. */
+	if (g->gopc && gp_pclntab_find_func(prog->pcln, g->gopc, &fn) &&
+	    (gerr = creator_stack(snap, g->gopc, &fn, &g->creator_stack)))
+		return gerr;
+
+	if (g->m_address) {
+		const struct gp_m *m = find_m(snap, g->m_address);
+		if (m && m->curg == gaddr) {
+			g->flags |= GP_G_ON_THREAD;
+			g->thread = thread_of_m(snap, g->m_address);
+			if (g->thread >= 0)
+				snap->threads[g->thread].curg_goid = g->goid;
+		}
+	}
+
+	uint64_t waiting = gp_field(prog, GP_F_G_WAITING, buf, gsize);
+	if (waiting && (status == GP_STATUS_WAITING ||
+			status == GP_STATUS_LEAKED)) {
+		err = read_waiting(snap, g, waiting);
+		if (err) {
+			if (err == &gp_error_nomem)
+				return err;
+			if ((gerr = g_error(snap, g, gp_error_wrap(err, "reading its wait list"))))
+				return gerr;
+		}
+		if (g->waiting_count) {
+			g->wait_address = snap->waits[g->waiting_first].object;
+			if (snap->waits[g->waiting_first].flags & 1)
+				g->flags |= GP_G_SELECT;
+		} else {
+			g->waiting_first = GP_NONE;
+		}
+	}
+
+	size_t n;
+	if ((gerr = unwind_goroutine(snap, g, buf, gsize, pcs, &n)))
+		return gerr;
+	if (n && (gerr = gp_snapshot_intern_stack(snap, pcs, n, &g->stack_id)))
+		return gerr;
+	if (n >= GP_MAX_FRAMES)
+		g->flags |= GP_G_TRUNCATED;
+	return NULL;
+}
+
+static int goid_cmp(const void *a, const void *b)
+{
+	const struct gp_goroutine *x = a, *y = b;
+	if (x->goid != y->goid)
+		return x->goid < y->goid ? -1 : 1;
+	return x->address < y->address ? -1 : x->address > y->address;
+}
+
+GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
+{
+	gp_error *err;
+	struct gp_snapshot *snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		return &gp_error_nomem;
+	snap->prog = prog;
+	gp_strtab_init(&snap->strs);
+	uint32_t empty;
+	struct gp_unwind_pc *pcs = NULL;
+	uint8_t *buf = NULL;
+	uint64_t *gptrs = NULL;
+	if ((err = gp_strtab_intern(&snap->strs, "", &empty)))
+		goto fail;
+	if ((err = read_waitreasons(snap)) || (err = read_ms(snap)) ||
+	    (err = read_threads(snap)))
+		goto fail;
+
+	/* runtime.allgs is a []*g. */
+	uint8_t hdr[24];
+	if ((err = gp_memory_read(&prog->mem, prog->layout.var_addr[GP_V_ALLGS],
+				  hdr, sizeof(hdr)))) {
+		err = gp_error_wrap(err, "reading runtime.allgs");
+		goto fail;
+	}
+	uint64_t array = gp_load(hdr, 8), len = gp_load(hdr + 8, 8),
+		 cap = gp_load(hdr + 16, 8);
+	if (len > cap || len > GP_MAX_GOROUTINES) {
+		err = gp_error_create(GP_ERROR_CORRUPT,
+				      "runtime.allgs is corrupt (len %llu, cap %llu)",
+				      (unsigned long long)len,
+				      (unsigned long long)cap);
+		goto fail;
+	}
+	gptrs = malloc((len ? len : 1) * 8);
+	if (!gptrs) {
+		err = &gp_error_nomem;
+		goto fail;
+	}
+	if (len && (err = gp_memory_read(&prog->mem, array, gptrs, len * 8))) {
+		err = gp_error_wrap(err, "reading the goroutine list runtime.allgs");
+		goto fail;
+	}
+	size_t gsize = (size_t)prog->layout.type_size[GP_T_G];
+	if (gsize == 0 || gsize > GP_MAX_G_SIZE) {
+		err = gp_error_create(GP_ERROR_UNSUPPORTED,
+				      "unexpected size of runtime.g: %zu", gsize);
+		goto fail;
+	}
+	buf = malloc(gsize);
+	pcs = malloc(GP_MAX_FRAMES * sizeof(*pcs));
+	if (!buf || !pcs) {
+		err = &gp_error_nomem;
+		goto fail;
+	}
+	for (uint64_t i = 0; i < len; i++) {
+		if (!gptrs[i])
+			continue;
+		if ((err = read_goroutine(snap, gptrs[i], buf, gsize, pcs)))
+			goto fail;
+	}
+	qsort(snap->gs, snap->ngs, sizeof(*snap->gs), goid_cmp);
+	free(gptrs);
+	free(buf);
+	free(pcs);
+	*ret = snap;
+	return NULL;
+fail:
+	free(gptrs);
+	free(buf);
+	free(pcs);
+	gp_snapshot_destroy(snap);
+	return err;
+}
+
+GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
+{
+	if (!snap)
+		return;
+	gp_strtab_deinit(&snap->strs);
+	free(snap->gs);
+	free(snap->pc_table);
+	free(snap->cr_table);
+	free(snap->pcframes);
+	free(snap->frames);
+	free(snap->stacks);
+	free(snap->stackpcs);
+	free(snap->st_table);
+	free(snap->waits);
+	free(snap->threads);
+	free(snap->ms);
+	free(snap->labels);
+	free(snap);
+}
+
+GP_EXPORT size_t gp_snapshot_num_goroutines(const gp_snapshot *snap)
+{
+	return snap->ngs;
+}
+
+GP_EXPORT const struct gp_goroutine *
+gp_snapshot_goroutines(const gp_snapshot *snap)
+{
+	return snap->gs;
+}
+
+GP_EXPORT int64_t gp_snapshot_find(const gp_snapshot *snap, uint64_t goid)
+{
+	size_t lo = 0, hi = snap->ngs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (snap->gs[mid].goid < goid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < snap->ngs && snap->gs[lo].goid == goid ? (int64_t)lo : -1;
+}
+
+GP_EXPORT const char *gp_snapshot_string(const gp_snapshot *snap, uint32_t id)
+{
+	return id < snap->strs.len ? snap->strs.strs[id] : "";
+}
+
+GP_EXPORT size_t gp_snapshot_num_strings(const gp_snapshot *snap)
+{
+	return snap->strs.len;
+}
+
+GP_EXPORT size_t gp_snapshot_num_stacks(const gp_snapshot *snap)
+{
+	return snap->nstacks;
+}
+
+GP_EXPORT const struct gp_frame *gp_snapshot_stack(const gp_snapshot *snap,
+						   uint32_t stack_id,
+						   uint32_t *ret_nframes)
+{
+	if (stack_id >= snap->nstacks) {
+		*ret_nframes = 0;
+		return NULL;
+	}
+	*ret_nframes = snap->stacks[stack_id].n;
+	return snap->frames + snap->stacks[stack_id].first;
+}
+
+GP_EXPORT const struct gp_wait *gp_snapshot_waits(const gp_snapshot *snap,
+						  size_t *ret_count)
+{
+	*ret_count = snap->nwaits;
+	return snap->waits;
+}
+
+GP_EXPORT const struct gp_thread *gp_snapshot_threads(const gp_snapshot *snap,
+						      size_t *ret_count)
+{
+	*ret_count = snap->nthreads;
+	return snap->threads;
+}
+
+GP_EXPORT const uint32_t *gp_snapshot_labels(const gp_snapshot *snap,
+					     uint32_t labels_id,
+					     uint32_t *ret_npairs)
+{
+	(void)snap;
+	(void)labels_id;
+	*ret_npairs = 0;
+	return NULL;
+}
+
+GP_EXPORT void gp_snapshot_clock(const gp_snapshot *snap, struct gp_clock *ret)
+{
+	*ret = snap->clock;
+}

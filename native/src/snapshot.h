@@ -1,0 +1,66 @@
+/* The snapshot's internals, shared by snapshot.c and the analyses. */
+#ifndef GP_SNAPSHOT_H
+#define GP_SNAPSHOT_H
+
+#include "internal.h"
+
+struct gp_stack {
+	uint64_t hash;
+	uint32_t first, n;        /* frames */
+	uint32_t first_pc, npcs;  /* the pcs it was made from */
+};
+
+struct gp_m {
+	uint64_t address;
+	int64_t id;
+	uint64_t procid;
+	uint64_t curg, g0, gsignal;
+};
+
+struct pc_entry;
+
+struct gp_snapshot {
+	struct gp_program *prog;
+	struct gp_strtab strs;
+
+	struct gp_goroutine *gs;
+	size_t ngs, gs_cap;
+
+	/* per-PC symbolisation cache */
+	struct pc_entry *pc_table;
+	size_t pc_cap, pc_used;
+	struct gp_frame *pcframes;
+	size_t npcframes, pcframes_cap;
+
+	/* interned stacks */
+	struct gp_stack *stacks;
+	size_t nstacks, stacks_cap;
+	struct gp_frame *frames;
+	size_t nframes, frames_cap;
+	struct gp_unwind_pc *stackpcs;
+	size_t nstackpcs, stackpcs_cap;
+	uint32_t *st_table;
+	size_t st_cap;
+	/* creator locations (gopc -> one-frame stack) */
+	struct pc_entry *cr_table;
+	size_t cr_cap, cr_used;
+
+	struct gp_wait *waits;
+	size_t nwaits, waits_cap;
+	struct gp_thread *threads;
+	size_t nthreads;
+	struct gp_m *ms;
+	size_t nms, ms_cap;
+	uint32_t *labels;
+	size_t nlabels, labels_cap;
+
+	uint32_t waitreasons[256];
+	uint32_t nwaitreasons;
+	struct gp_clock clock;
+};
+
+gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
+				   const struct gp_unwind_pc *pcs, size_t n,
+				   uint32_t *ret);
+
+#endif
