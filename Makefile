@@ -1,0 +1,125 @@
+# goparked: build the engine (native/) and run the tests.
+#
+#   make              native/build/libgoparked.so
+#   make asan         native/build-asan/libgoparked.so (ASan + UBSan)
+#   make check-native build and run the C unit tests native/tests/test_*.c
+#   make test         set-up, build, C tests, pytest, then the same again
+#                     against the ASan/UBSan engine (see README.rst)
+#   make demo         set-up, build, make a sample core and triage it
+#   make clean
+
+PYTHON ?= python3
+# The real interpreter behind a pyenv shim: LD_PRELOAD must reach python
+# itself, not the shell script in front of it.
+PYTHON_EXE = $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
+
+GP_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
+	-fvisibility=hidden -fPIC -Inative/include
+# Hardening and debugging extras; empty by default, override freely.
+EXTRA_CFLAGS ?=
+LDLIBS := -ldw -lelf
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+
+BUILD ?= native/build
+ASAN_BUILD ?= native/build-asan
+
+SRCS := $(sort $(wildcard native/src/*.c))
+CTESTS := $(sort $(wildcard native/tests/test_*.c))
+OBJS := $(SRCS:native/src/%.c=$(BUILD)/obj/%.o)
+ASAN_OBJS := $(SRCS:native/src/%.c=$(ASAN_BUILD)/obj/%.o)
+CTEST_BINS := $(CTESTS:native/tests/%.c=$(BUILD)/tests/%)
+ASAN_CTEST_BINS := $(CTESTS:native/tests/%.c=$(ASAN_BUILD)/tests/%)
+
+# Environment for loading the sanitized engine into an unsanitized python
+# via ctypes: the ASan runtime must be the first library in the process
+# (LD_PRELOAD), python's own allocations "leak" by design (detect_leaks=0),
+# and any UBSan report aborts (-fno-sanitize-recover + halt_on_error).
+# GOPARKED_LD_PRELOAD lets tests/conftest.py keep the preload away from
+# unrelated children (go, gcc, gdb) and give it back to goparked runs.
+LIBASAN = $(shell $(CC) -print-file-name=libasan.so)
+LIBUBSAN = $(shell $(CC) -print-file-name=libubsan.so)
+ASAN_ENV = GOPARKED_LIB=$(abspath $(ASAN_BUILD))/libgoparked.so \
+	GOPARKED_SANITIZED=1 \
+	LD_PRELOAD="$(LIBASAN) $(LIBUBSAN)" \
+	GOPARKED_LD_PRELOAD="$(LIBASAN) $(LIBUBSAN)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+PYTEST_ARGS ?=
+# The sanitizer pass covers everything that runs the engine inside this
+# python or a goparked child; gdb and lldb embed their own python.
+ASAN_PYTEST_ARGS ?= -m "not gdb and not lldb"
+
+.PHONY: all asan check-native check-native-asan test pytest pytest-asan \
+	deps demo clean
+
+all: $(BUILD)/libgoparked.so
+
+asan: $(ASAN_BUILD)/libgoparked.so
+
+ifeq ($(SRCS),)
+$(BUILD)/libgoparked.so $(ASAN_BUILD)/libgoparked.so:
+	@echo "make: no engine sources in native/src/*.c" >&2; exit 1
+else
+$(BUILD)/libgoparked.so: $(OBJS)
+	$(CC) -shared -Wl,-soname,libgoparked.so -Wl,--no-undefined \
+		-o $@.tmp $(OBJS) $(LDLIBS) && mv -f $@.tmp $@
+
+$(ASAN_BUILD)/libgoparked.so: $(ASAN_OBJS)
+	$(CC) -shared $(SAN_FLAGS) -Wl,-soname,libgoparked.so \
+		-o $@.tmp $(ASAN_OBJS) $(LDLIBS) && mv -f $@.tmp $@
+endif
+
+$(BUILD)/obj/%.o: native/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(GP_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(ASAN_BUILD)/obj/%.o: native/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(GP_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
+
+# C unit tests link the library's objects directly, so they can reach the
+# hidden internal functions (native/src/internal.h).
+$(BUILD)/tests/%: native/tests/%.c $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(GP_CFLAGS) $(EXTRA_CFLAGS) -Inative/src -MMD -MP -o $@ $< \
+		$(OBJS) $(LDLIBS)
+
+$(ASAN_BUILD)/tests/%: native/tests/%.c $(ASAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(GP_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS) -Inative/src -MMD -MP \
+		-o $@ $< $(ASAN_OBJS) $(LDLIBS)
+
+# Each test runs from the top of the tree; a non-zero exit fails the target.
+check-native: $(CTEST_BINS)
+	@set -e; for t in $(CTEST_BINS); do echo "== $$t"; $$t; done
+
+check-native-asan: $(ASAN_CTEST_BINS)
+	@set -e; for t in $(ASAN_CTEST_BINS); do echo "== $$t"; \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$t; done
+
+deps:
+	@scripts/setup-deps
+
+pytest: all
+	$(PYTHON) -m pytest $(PYTEST_ARGS) tests
+
+pytest-asan: asan
+	$(ASAN_ENV) $(PYTHON_EXE) -m pytest $(ASAN_PYTEST_ARGS) $(PYTEST_ARGS) tests
+
+# The README's test command. Sequential on purpose: set-up first, then the
+# normal pass (which also makes the fixture cores), then the sanitizer pass.
+test:
+	@scripts/setup-deps
+	$(MAKE) all check-native
+	$(MAKE) pytest
+	$(MAKE) check-native-asan pytest-asan
+
+demo:
+	@./demo
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build *.egg-info goparked/libgoparked.so
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(CTEST_BINS:=.d) $(ASAN_CTEST_BINS:=.d)

@@ -1,0 +1,344 @@
+"""ctypes binding of native/include/goparked.h.
+
+Every structure here mirrors the header field for field; tests/test_binding.py
+compares each ctypes.sizeof and field offset with what the C compiler says.
+This module only loads the library and converts errors; the friendly objects
+are in goparked.model.
+"""
+
+import ctypes
+import os
+from ctypes import (POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t,
+                    c_uint32, c_uint64, c_void_p)
+from pathlib import Path
+
+ABI_VERSION = 1
+LIBNAME = "libgoparked.so"
+NONE = 0xFFFFFFFF  # GP_NONE
+
+# enum gp_error_code
+ERROR_NAMES = {
+    1: "NO_MEMORY", 2: "OS", 3: "INVALID_ARGUMENT", 4: "FORMAT", 5: "NOT_GO",
+    6: "UNSUPPORTED", 7: "NO_DWARF", 8: "FAULT", 9: "MISMATCH", 10: "CORRUPT",
+    11: "NOT_FOUND", 12: "PERMISSION", 13: "PROCESS", 14: "LIMIT",
+    15: "INTERRUPTED",
+}
+
+# enum gp_program_flags
+PROGRAM_IS_CORE = 1 << 0
+PROGRAM_IS_LIVE = 1 << 1
+PROGRAM_HAS_DWARF = 1 << 2
+PROGRAM_HAS_SYMTAB = 1 << 3
+PROGRAM_LAYOUT_FROM_TABLE = 1 << 4
+
+# enum gp_status
+STATUS_NAMES = {
+    0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting",
+    6: "dead", 8: "copystack", 9: "preempted", 10: "leaked",
+}
+STATUS_BY_NAME = {v: k for k, v in STATUS_NAMES.items()}
+
+# enum gp_goroutine_flags
+G_FLAG_NAMES = {
+    1 << 0: "system", 1 << 1: "scan", 1 << 2: "select", 1 << 3: "in_syscall",
+    1 << 4: "on_thread", 1 << 5: "locked", 1 << 6: "stack_error",
+    1 << 7: "truncated", 1 << 8: "no_stack",
+}
+G_SYSTEM = 1 << 0
+G_SELECT = 1 << 2
+G_LOCKED = 1 << 5
+
+# enum gp_frame_flags
+FRAME_INLINED = 1 << 0
+FRAME_TRAP = 1 << 1
+FRAME_NO_FUNC = 1 << 2
+
+# enum gp_wait_kind
+WAIT_KIND_NAMES = {1: "chan_recv", 2: "chan_send", 3: "chan", 4: "sema",
+                   5: "cond"}
+
+# enum gp_thread_flags
+THREAD_CRASHED = 1 << 0
+THREAD_IN_SIGNAL = 1 << 1
+
+# enum gp_group_by
+GROUP_BY = {"site": 0, "stack": 1, "chan": 2, "mutex": 3, "creator": 4,
+            "label": 5, "age": 6}
+
+
+class Error(Exception):
+    """An error from libgoparked (or from loading it).
+
+    code is the gp_error_code (an int; name gives its spelling, e.g.
+    "NO_DWARF"), message the engine's text, errno and address where the
+    engine set them (else 0).
+    """
+
+    def __init__(self, code, message, errno=0, address=0):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.errno = errno
+        self.address = address
+
+    @property
+    def name(self):
+        return ERROR_NAMES.get(self.code, str(self.code))
+
+    def __repr__(self):
+        return "goparked.Error(%s, %r)" % (self.name, self.message)
+
+
+# Names for codes, as attributes: Error.NO_DWARF == 7.
+for _code, _name in ERROR_NAMES.items():
+    setattr(Error, _name, _code)
+# Not an engine code: the library itself could not be loaded.
+Error.NO_LIBRARY = -1
+
+
+class Goroutine(ctypes.Structure):
+    _fields_ = [
+        ("goid", c_uint64),
+        ("address", c_uint64),
+        ("parent_goid", c_uint64),
+        ("gopc", c_uint64),
+        ("startpc", c_uint64),
+        ("waitsince", c_int64),
+        ("wait_address", c_uint64),
+        ("pc", c_uint64),
+        ("sp", c_uint64),
+        ("stack_lo", c_uint64),
+        ("stack_hi", c_uint64),
+        ("m_address", c_uint64),
+        ("status", c_uint32),
+        ("raw_status", c_uint32),
+        ("waitreason", c_int32),
+        ("waitreason_str", c_uint32),
+        ("stack_id", c_uint32),
+        ("creator_stack", c_uint32),
+        ("start_func", c_uint32),
+        ("error_str", c_uint32),
+        ("flags", c_uint32),
+        ("thread", c_int32),
+        ("labels", c_uint32),
+        ("waiting_first", c_uint32),
+        ("waiting_count", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class Frame(ctypes.Structure):
+    _fields_ = [
+        ("pc", c_uint64),
+        ("entry", c_uint64),
+        ("func", c_uint32),
+        ("file", c_uint32),
+        ("line", c_uint32),
+        ("flags", c_uint32),
+    ]
+
+
+class Wait(ctypes.Structure):
+    _fields_ = [
+        ("object", c_uint64),
+        ("sudog", c_uint64),
+        ("kind", c_uint32),
+        ("flags", c_uint32),
+    ]
+
+
+class Thread(ctypes.Structure):
+    _fields_ = [
+        ("tid", c_uint64),
+        ("m_address", c_uint64),
+        ("m_id", c_int64),
+        ("curg_goid", c_uint64),
+        ("pc", c_uint64),
+        ("sp", c_uint64),
+        ("bp", c_uint64),
+        ("flags", c_uint32),
+        ("signal", c_int32),
+    ]
+
+
+class Clock(ctypes.Structure):
+    _fields_ = [
+        ("now", c_int64),
+        ("unix_offset", c_int64),
+        ("source", c_uint32),
+        ("exact", c_uint32),
+    ]
+
+
+class Filter(ctypes.Structure):
+    _fields_ = [
+        ("state_mask", c_uint32),
+        ("include_system", c_uint32),
+        ("min_age_ns", c_int64),
+        ("func_regex", c_char_p),
+        ("label_key", c_char_p),
+        ("label_value", c_char_p),
+    ]
+
+
+class Group(ctypes.Structure):
+    _fields_ = [
+        ("key_address", c_uint64),
+        ("key_str", c_uint32),
+        ("waitreason_str", c_uint32),
+        ("stack_id", c_uint32),
+        ("site_frame", c_uint32),
+        ("count", c_uint32),
+        ("states", c_uint32),
+        ("members_first", c_uint32),
+        ("age_known", c_uint32),
+        ("oldest_waitsince", c_int64),
+        ("youngest_waitsince", c_int64),
+    ]
+
+
+# Every mirrored struct, by its C name (used by the layout test).
+STRUCTS = {
+    "gp_goroutine": Goroutine,
+    "gp_frame": Frame,
+    "gp_wait": Wait,
+    "gp_thread": Thread,
+    "gp_clock": Clock,
+    "gp_filter": Filter,
+    "gp_group": Group,
+}
+
+_p = c_void_p  # opaque handles
+_perr = c_void_p
+
+# name: (restype, argtypes)
+_PROTOTYPES = {
+    "gp_error_code": (c_int, [_perr]),
+    "gp_error_message": (c_char_p, [_perr]),
+    "gp_error_errno": (c_int, [_perr]),
+    "gp_error_address": (c_uint64, [_perr]),
+    "gp_error_destroy": (None, [_perr]),
+    "gp_abi_version": (c_int, []),
+
+    "gp_program_from_core": (_perr, [c_char_p, c_char_p, POINTER(_p)]),
+    "gp_program_from_pid": (_perr, [c_int, c_char_p, POINTER(_p)]),
+    "gp_program_resume": (_perr, [_p]),
+    "gp_program_pause_ns": (c_uint64, [_p]),
+    "gp_program_destroy": (None, [_p]),
+    "gp_program_go_version": (c_char_p, [_p]),
+    "gp_program_exe_path": (c_char_p, [_p]),
+    "gp_program_flags": (c_uint32, [_p]),
+    "gp_program_read": (_perr, [_p, c_uint64, c_void_p, c_size_t]),
+
+    "gp_snapshot_take": (_perr, [_p, POINTER(_p)]),
+    "gp_snapshot_destroy": (None, [_p]),
+    "gp_snapshot_num_goroutines": (c_size_t, [_p]),
+    "gp_snapshot_goroutines": (POINTER(Goroutine), [_p]),
+    "gp_snapshot_find": (c_int64, [_p, c_uint64]),
+    "gp_snapshot_string": (c_char_p, [_p, c_uint32]),
+    "gp_snapshot_num_strings": (c_size_t, [_p]),
+    "gp_snapshot_num_stacks": (c_size_t, [_p]),
+    "gp_snapshot_stack": (POINTER(Frame), [_p, c_uint32, POINTER(c_uint32)]),
+    "gp_snapshot_waits": (POINTER(Wait), [_p, POINTER(c_size_t)]),
+    "gp_snapshot_threads": (POINTER(Thread), [_p, POINTER(c_size_t)]),
+    "gp_snapshot_labels": (POINTER(c_uint32), [_p, c_uint32,
+                                               POINTER(c_uint32)]),
+    "gp_snapshot_clock": (None, [_p, POINTER(Clock)]),
+
+    "gp_snapshot_group": (_perr, [_p, c_int, POINTER(Filter), POINTER(_p)]),
+    "gp_grouping_destroy": (None, [_p]),
+    "gp_grouping_groups": (POINTER(Group), [_p, POINTER(c_size_t)]),
+    "gp_grouping_members": (POINTER(c_uint32), [_p, POINTER(c_size_t)]),
+}
+
+
+def _candidates():
+    env = os.environ.get("GOPARKED_LIB")
+    if env:
+        # An explicit choice is the only choice: a test run against the
+        # sanitized engine must never quietly fall back to another build.
+        return [Path(env)]
+    here = Path(__file__).resolve().parent
+    return [here / LIBNAME,                                 # installed
+            here.parent / "native" / "build" / LIBNAME]    # source checkout
+
+
+class _Lib:
+    """The loaded library; functions are attributes with prototypes set.
+
+    A function missing from the library (an engine still being written)
+    raises Error(UNSUPPORTED) when called, not when the library loads.
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.cdll = ctypes.CDLL(self.path)
+        self.missing = []
+        for name, (restype, argtypes) in _PROTOTYPES.items():
+            try:
+                fn = getattr(self.cdll, name)
+            except AttributeError:
+                self.missing.append(name)
+                setattr(self, name, _missing(name, self.path))
+                continue
+            fn.restype = restype
+            fn.argtypes = argtypes
+            setattr(self, name, fn)
+
+    def check(self, err):
+        """Turn a gp_error * into a raised Error (and free it)."""
+        if not err:
+            return
+        try:
+            code = self.gp_error_code(err)
+            msg = self.gp_error_message(err)
+            msg = msg.decode("utf-8", "replace") if msg else "unknown error"
+            errno = self.gp_error_errno(err)
+            address = self.gp_error_address(err)
+        finally:
+            self.gp_error_destroy(err)
+        raise Error(code, msg, errno, address)
+
+
+def _missing(name, path):
+    def fn(*args):
+        raise Error(Error.UNSUPPORTED,
+                    "%s: %s is not implemented in this engine" % (path, name))
+    fn.__name__ = name
+    return fn
+
+
+_lib = None
+
+
+def lib():
+    """The loaded libgoparked, loading it on first use."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    tried = []
+    for path in _candidates():
+        if not path.exists():
+            tried.append(str(path))
+            continue
+        try:
+            loaded = _Lib(path)
+        except OSError as e:
+            raise Error(Error.NO_LIBRARY, "cannot load %s: %s" % (path, e))
+        if loaded.missing and "gp_abi_version" in loaded.missing:
+            raise Error(Error.NO_LIBRARY, "%s is not libgoparked" % path)
+        abi = loaded.gp_abi_version()
+        if abi != ABI_VERSION:
+            raise Error(Error.NO_LIBRARY,
+                        "%s has ABI version %d, this package needs %d"
+                        % (path, abi, ABI_VERSION))
+        _lib = loaded
+        return _lib
+    raise Error(Error.NO_LIBRARY,
+                "cannot find %s (looked at %s; build it with make, or set "
+                "GOPARKED_LIB)" % (LIBNAME, ", ".join(tried)))
+
+
+def encode_path(path):
+    """A path argument for the C side (bytes, as the OS spells it)."""
+    return os.fsencode(path)

@@ -1,0 +1,164 @@
+"""The goparked command.
+
+    goparked CORE [--exe BIN] [--by site|stack|chan|mutex|creator|label|age]
+             [--state S] [--min-age D] [--func RE] [--label K=V] [--system]
+             [--goroutine N] [--threads] [--json]
+    goparked --pid PID [--exe BIN] ...
+
+Exit status 0 when it worked, 2 on any error, with one line on stderr
+("goparked: error: ..."). GOPARKED_DEBUG=1 adds the Python traceback.
+"""
+
+import json
+import os
+import re
+import sys
+import traceback
+
+from . import render, schema
+from ._native import Error
+from .model import Program
+from .options import (OptionError, OptionExit, OptionParser,
+                      add_goroutine_options, filter_from_options)
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for, worded for the user."""
+
+
+def build_parser():
+    p = OptionParser(
+        prog="goparked",
+        description="Which goroutines of a Go program are parked, where, on "
+        "what, and for how long: from a core dump or a live process.",
+        epilog="Exit status: 0 ok, 2 error. GOPARKED_DEBUG=1 shows tracebacks.")
+    p.add_argument("core", nargs="?", metavar="CORE",
+                   help="core file of a Go program")
+    p.add_argument("--exe", metavar="BIN",
+                   help="the executable the core came from (default: a "
+                   "sibling of CORE: X for X.core, NAME for core.NAME[.PID])")
+    p.add_argument("--pid", type=int, metavar="PID",
+                   help="a live process instead of a core (stopped while "
+                   "goparked reads it)")
+    add_goroutine_options(p)
+    return p
+
+
+def exe_candidates(core):
+    """Files next to CORE that may be its executable, best first."""
+    d, name = os.path.split(core)
+    out = []
+    if name.endswith(".core"):
+        out.append(name[:-len(".core")])
+    m = re.fullmatch(r"core\.(.+?)(\.\d+)?", name)
+    if m and not m.group(1).isdigit():
+        out.append(m.group(1))
+    m = re.fullmatch(r"(.+?)\.core\.\d+", name)
+    if m:
+        out.append(m.group(1))
+    return [os.path.join(d, c) for c in out]
+
+
+def guess_exe(core):
+    cands = exe_candidates(core)
+    for c in cands:
+        if os.path.isfile(c):
+            return c
+    tried = (" (no %s)" % ", ".join(os.path.basename(c) for c in cands)
+             if cands else "")
+    raise UsageError("which executable made %s? give --exe BIN%s"
+                     % (core, tried))
+
+
+def open_program(ns):
+    if ns.pid is not None:
+        if ns.core:
+            raise UsageError("give a CORE or --pid, not both")
+        return Program.from_pid(ns.pid, ns.exe)
+    if not ns.core:
+        raise UsageError("no core file given (goparked CORE [--exe BIN], "
+                         "or --pid PID; --help for more)")
+    exe = ns.exe if ns.exe else guess_exe(ns.core)
+    return Program.from_core(ns.core, exe)
+
+
+def run(ns, out):
+    with open_program(ns) as prog:
+        with prog.snapshot() as snap:
+            if ns.goroutine is not None:
+                g = snap.goroutine(ns.goroutine)
+                if ns.json:
+                    out.write(json.dumps(schema.one_goroutine_json(snap, g),
+                                         indent=1) + "\n")
+                else:
+                    out.write(render.goroutine_text(snap, g))
+                return
+            if ns.threads and not ns.json:
+                out.write(render.threads_text(snap))
+                return
+            grouping = snap.group(ns.by, filter_from_options(ns))
+            if ns.json:
+                json.dump(schema.snapshot_json(snap, grouping), out, indent=1)
+                out.write("\n")
+            else:
+                out.write(render.grouping_text(
+                    snap, grouping, limit=ns.limit, ids=ns.ids,
+                    show_system=ns.system))
+
+
+def error_line(e):
+    if isinstance(e, Error):
+        return e.message
+    return str(e)
+
+
+def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
+    debug = os.environ.get("GOPARKED_DEBUG", "") not in ("", "0")
+    try:
+        ns = build_parser().parse_args(argv)
+        run(ns, sys.stdout)
+        sys.stdout.flush()
+        return EXIT_OK
+    except OptionError as e:
+        _fail(e.message, debug)
+        return EXIT_ERROR
+    except OptionExit as e:
+        if e.message:
+            (sys.stdout if e.status == 0 else sys.stderr).write(e.message)
+        return e.status
+    except (Error, UsageError) as e:
+        _fail(error_line(e), debug)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # `goparked CORE | head`: not an error. Keep Python from complaining
+        # again while it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug in goparked: still one line, still 2
+        _fail("internal error: %s: %s (GOPARKED_DEBUG=1 shows where)"
+              % (type(e).__name__, e), debug)
+        return EXIT_ERROR
+
+
+def _fail(message, debug):
+    if debug:
+        traceback.print_exc()
+    # One line, whatever the engine's message holds.
+    line = " ".join(str(message).split())
+    sys.stderr.write("goparked: error: %s\n" % line)
+
+
+def entry_point():
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,581 @@
+"""The data model over libgoparked: programs, snapshots, goroutines, groups.
+
+A Snapshot never turns the engine's goroutine array into Python objects on
+its own: with a million goroutines Python sees groups (a few hundred) and
+counts. A Goroutine object is made only when one is asked for, or when a
+caller iterates over all of them on purpose (JSON of every goroutine).
+"""
+
+import ctypes
+import weakref
+from collections import Counter
+from ctypes import byref, c_size_t, c_uint32, c_void_p
+
+from . import _native as N
+from ._native import Error
+
+__all__ = ["Program", "Snapshot", "Goroutine", "Frame", "Group", "Grouping",
+           "Filter", "Thread", "Wait", "Clock", "open_core", "open_pid"]
+
+
+def _str(b):
+    return b.decode("utf-8", "replace") if b else ""
+
+
+class Program:
+    """An opened Go program: a core plus its executable, or a live process."""
+
+    def __init__(self, handle, description):
+        self._h = handle
+        self.description = description
+        self._children = weakref.WeakSet()
+
+    @classmethod
+    def from_core(cls, core, exe):
+        lib = N.lib()
+        h = c_void_p()
+        lib.check(lib.gp_program_from_core(N.encode_path(core),
+                                           N.encode_path(exe), byref(h)))
+        return cls(h, str(core))
+
+    @classmethod
+    def from_pid(cls, pid, exe=None):
+        lib = N.lib()
+        h = c_void_p()
+        lib.check(lib.gp_program_from_pid(
+            int(pid), N.encode_path(exe) if exe else None, byref(h)))
+        return cls(h, "pid %d" % int(pid))
+
+    def _handle(self):
+        if not self._h:
+            raise Error(Error.INVALID_ARGUMENT, "program is closed")
+        return self._h
+
+    def close(self):
+        for child in list(self._children):
+            child.close()
+        if self._h:
+            N.lib().gp_program_destroy(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def go_version(self):
+        return _str(N.lib().gp_program_go_version(self._handle()))
+
+    @property
+    def exe_path(self):
+        return _str(N.lib().gp_program_exe_path(self._handle()))
+
+    @property
+    def flags(self):
+        return N.lib().gp_program_flags(self._handle())
+
+    is_core = property(lambda self: bool(self.flags & N.PROGRAM_IS_CORE))
+    is_live = property(lambda self: bool(self.flags & N.PROGRAM_IS_LIVE))
+    has_dwarf = property(lambda self: bool(self.flags & N.PROGRAM_HAS_DWARF))
+    has_symtab = property(
+        lambda self: bool(self.flags & N.PROGRAM_HAS_SYMTAB))
+    layout_from_table = property(
+        lambda self: bool(self.flags & N.PROGRAM_LAYOUT_FROM_TABLE))
+
+    @property
+    def pause_ns(self):
+        return N.lib().gp_program_pause_ns(self._handle())
+
+    def resume(self):
+        N.lib().check(N.lib().gp_program_resume(self._handle()))
+
+    def read(self, address, size):
+        buf = ctypes.create_string_buffer(size)
+        N.lib().check(N.lib().gp_program_read(self._handle(), address, buf,
+                                              size))
+        return buf.raw
+
+    def snapshot(self):
+        lib = N.lib()
+        h = c_void_p()
+        lib.check(lib.gp_snapshot_take(self._handle(), byref(h)))
+        snap = Snapshot(self, h)
+        self._children.add(snap)
+        return snap
+
+
+def open_core(core, exe):
+    return Program.from_core(core, exe)
+
+
+def open_pid(pid, exe=None):
+    return Program.from_pid(pid, exe)
+
+
+class Frame:
+    """One logical frame (inlined calls are frames of their own)."""
+
+    __slots__ = ("pc", "entry", "func", "file", "line", "flags")
+
+    def __init__(self, pc, entry, func, file, line, flags):
+        self.pc, self.entry, self.func = pc, entry, func
+        self.file, self.line, self.flags = file, line, flags
+
+    inlined = property(lambda self: bool(self.flags & N.FRAME_INLINED))
+    trap = property(lambda self: bool(self.flags & N.FRAME_TRAP))
+    no_func = property(lambda self: bool(self.flags & N.FRAME_NO_FUNC))
+
+    @property
+    def offset(self):
+        """pc - entry, as the runtime prints it (+0x...)."""
+        return self.pc - self.entry if self.entry and self.pc >= self.entry \
+            else 0
+
+    @property
+    def location(self):
+        return "%s:%d" % (self.file, self.line) if self.file else "?"
+
+    def __repr__(self):
+        return "Frame(%s %s)" % (self.func or hex(self.pc), self.location)
+
+
+class Wait:
+    __slots__ = ("object", "sudog", "kind", "is_select")
+
+    def __init__(self, w):
+        self.object, self.sudog = w.object, w.sudog
+        self.kind = N.WAIT_KIND_NAMES.get(w.kind, str(w.kind))
+        self.is_select = bool(w.flags & 1)
+
+    def __repr__(self):
+        return "Wait(%s 0x%x)" % (self.kind, self.object)
+
+
+class Thread:
+    __slots__ = ("index", "tid", "m_address", "m_id", "curg_goid", "pc", "sp",
+                 "bp", "flags", "signal")
+
+    def __init__(self, index, t):
+        self.index = index
+        for f in ("tid", "m_address", "m_id", "curg_goid", "pc", "sp", "bp",
+                  "flags", "signal"):
+            setattr(self, f, getattr(t, f))
+
+    crashed = property(lambda self: bool(self.flags & N.THREAD_CRASHED))
+    in_signal = property(lambda self: bool(self.flags & N.THREAD_IN_SIGNAL))
+
+
+class Clock:
+    """The snapshot's estimate of the runtime's nanotime "now"."""
+
+    __slots__ = ("now", "unix_offset", "source", "exact")
+
+    def __init__(self, now, unix_offset, source, exact):
+        self.now, self.unix_offset = now, unix_offset
+        self.source, self.exact = source, exact
+
+    @property
+    def known(self):
+        return self.now > 0
+
+    def age(self, waitsince):
+        """ns since waitsince, or None when either end is unknown."""
+        if not self.known or waitsince <= 0 or waitsince > self.now:
+            return None
+        return self.now - waitsince
+
+
+class Goroutine:
+    """One goroutine, made on demand from the engine's record."""
+
+    def __init__(self, snap, index, raw):
+        self.snapshot = snap
+        self.index = index
+        for f in ("goid", "address", "parent_goid", "gopc", "startpc",
+                  "waitsince", "wait_address", "pc", "sp", "stack_lo",
+                  "stack_hi", "m_address", "status", "raw_status", "flags"):
+            setattr(self, f, getattr(raw, f))
+        self.waitreason_code = raw.waitreason
+        self.wait_reason = snap.string(raw.waitreason_str)
+        self.stack_id = None if raw.stack_id == N.NONE else raw.stack_id
+        self.creator_stack_id = (None if raw.creator_stack == N.NONE
+                                 else raw.creator_stack)
+        self.start_func = snap.string(raw.start_func)
+        self.error = snap.string(raw.error_str) or None
+        self.thread_index = None if raw.thread < 0 else raw.thread
+        self.labels_id = None if raw.labels == N.NONE else raw.labels
+        self._waiting = (raw.waiting_first, raw.waiting_count)
+
+    @property
+    def state(self):
+        return N.STATUS_NAMES.get(self.status, "status%d" % self.status)
+
+    @property
+    def flag_names(self):
+        return [n for bit, n in sorted(N.G_FLAG_NAMES.items())
+                if self.flags & bit]
+
+    system = property(lambda self: bool(self.flags & N.G_SYSTEM))
+    locked = property(lambda self: bool(self.flags & N.G_LOCKED))
+
+    @property
+    def frames(self):
+        return self.snapshot.stack(self.stack_id)
+
+    @property
+    def creator_frames(self):
+        return self.snapshot.stack(self.creator_stack_id)
+
+    @property
+    def labels(self):
+        return self.snapshot.labels(self.labels_id)
+
+    @property
+    def waiting(self):
+        first, count = self._waiting
+        if first == N.NONE or count == 0:
+            return []
+        waits = self.snapshot._waits()
+        return [Wait(waits[i]) for i in range(first, first + count)
+                if i < self.snapshot._nwaits]
+
+    @property
+    def age_ns(self):
+        return self.snapshot.clock.age(self.waitsince)
+
+    @property
+    def thread(self):
+        if self.thread_index is None:
+            return None
+        threads = self.snapshot.threads()
+        return threads[self.thread_index] \
+            if self.thread_index < len(threads) else None
+
+    def __repr__(self):
+        return "Goroutine(%d %s)" % (self.goid, self.state)
+
+
+class Filter:
+    """Which goroutines a grouping looks at (struct gp_filter)."""
+
+    def __init__(self, states=(), include_system=False, min_age_ns=0,
+                 func_regex=None, label=None):
+        self.states = list(states)
+        self.include_system = include_system
+        self.min_age_ns = min_age_ns
+        self.func_regex = func_regex
+        self.label = label  # (key, value) or None
+
+    def _to_c(self):
+        mask = 0
+        for s in self.states:
+            if s not in N.STATUS_BY_NAME:
+                raise Error(Error.INVALID_ARGUMENT, "unknown state %r" % s)
+            mask |= 1 << N.STATUS_BY_NAME[s]
+        enc = (lambda s: s.encode("utf-8") if s is not None else None)
+        key, value = self.label if self.label else (None, None)
+        return N.Filter(mask, 1 if self.include_system else 0,
+                        int(self.min_age_ns), enc(self.func_regex), enc(key),
+                        enc(value))
+
+
+class Group:
+    """A set of goroutines sharing a key (site, stack, channel ...)."""
+
+    def __init__(self, grouping, raw):
+        snap = grouping.snapshot
+        self._grouping = grouping
+        self.key = snap.string(raw.key_str)
+        self.key_address = raw.key_address
+        self.wait_reason = snap.string(raw.waitreason_str)
+        self.stack_id = None if raw.stack_id == N.NONE else raw.stack_id
+        self.site_index = None if raw.site_frame == N.NONE else raw.site_frame
+        self.count = raw.count
+        self.state_mask = raw.states
+        self._first = raw.members_first
+        self.age_known = raw.age_known
+        self.oldest_waitsince = raw.oldest_waitsince
+        self.youngest_waitsince = raw.youngest_waitsince
+
+    @property
+    def states(self):
+        return [name for code, name in sorted(N.STATUS_NAMES.items())
+                if self.state_mask & (1 << code)]
+
+    @property
+    def frames(self):
+        return self._grouping.snapshot.stack(self.stack_id)
+
+    @property
+    def site(self):
+        frames = self.frames
+        if self.site_index is not None and self.site_index < len(frames):
+            return frames[self.site_index]
+        return None
+
+    @property
+    def age_range(self):
+        """(youngest, oldest) age in ns, or None when no member has one."""
+        clock = self._grouping.snapshot.clock
+        if not self.age_known:
+            return None
+        old = clock.age(self.oldest_waitsince)
+        young = clock.age(self.youngest_waitsince)
+        if old is None or young is None:
+            return None
+        return (young, old)
+
+    def member_indexes(self, limit=None):
+        """Indexes into the snapshot's goroutine array, sorted by goid."""
+        members, n = self._grouping._members()
+        end = min(self._first + self.count, n)
+        if limit is not None:
+            end = min(end, self._first + limit)
+        return [members[i] for i in range(self._first, end)]
+
+    def goids(self, limit=None):
+        snap = self._grouping.snapshot
+        return [snap._raw(i).goid for i in self.member_indexes(limit)]
+
+    def goroutines(self, limit=None):
+        snap = self._grouping.snapshot
+        return [snap.goroutine_at(i) for i in self.member_indexes(limit)]
+
+    def __repr__(self):
+        return "Group(%d %r %r)" % (self.count, self.key, self.wait_reason)
+
+
+class Grouping:
+    """The result of Snapshot.group(): groups biggest first."""
+
+    def __init__(self, snapshot, handle, by, filter):
+        self.snapshot = snapshot
+        self.by = by
+        self.filter = filter
+        self._h = handle
+        n = c_size_t()
+        arr = N.lib().gp_grouping_groups(handle, byref(n))
+        self.groups = [Group(self, arr[i]) for i in range(n.value)] \
+            if arr else []
+
+    def _members(self):
+        if not self._h:
+            raise Error(Error.INVALID_ARGUMENT, "grouping is closed")
+        n = c_size_t()
+        arr = N.lib().gp_grouping_members(self._h, byref(n))
+        return arr, (n.value if arr else 0)
+
+    @property
+    def total(self):
+        return sum(g.count for g in self.groups)
+
+    def __iter__(self):
+        return iter(self.groups)
+
+    def __len__(self):
+        return len(self.groups)
+
+    def close(self):
+        if self._h:
+            N.lib().gp_grouping_destroy(self._h)
+            self._h = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Snapshot:
+    """Every goroutine of a program at one moment, held by the engine."""
+
+    def __init__(self, program, handle):
+        self.program = program
+        self._h = handle
+        self._strings = {}
+        self._stacks = {}
+        self._labels = {}
+        self._threads = None
+        self._clock = None
+        self._children = weakref.WeakSet()
+        lib = N.lib()
+        self._n = lib.gp_snapshot_num_goroutines(handle)
+        self._array = lib.gp_snapshot_goroutines(handle) if self._n else None
+        self._waits_arr = None
+        self._nwaits = 0
+
+    def _handle(self):
+        if not self._h:
+            raise Error(Error.INVALID_ARGUMENT, "snapshot is closed")
+        return self._h
+
+    def close(self):
+        for child in list(self._children):
+            child.close()
+        if self._h:
+            N.lib().gp_snapshot_destroy(self._h)
+            self._h = None
+            self._array = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __len__(self):
+        return self._n
+
+    # --- strings, stacks, labels
+
+    def string(self, sid):
+        if not sid:
+            return ""
+        s = self._strings.get(sid)
+        if s is None:
+            s = _str(N.lib().gp_snapshot_string(self._handle(), sid))
+            self._strings[sid] = s
+        return s
+
+    def stack(self, stack_id):
+        """The frames of an interned stack, innermost first (a tuple)."""
+        if stack_id is None or stack_id == N.NONE:
+            return ()
+        frames = self._stacks.get(stack_id)
+        if frames is None:
+            n = c_uint32()
+            arr = N.lib().gp_snapshot_stack(self._handle(), stack_id,
+                                            byref(n))
+            frames = tuple(
+                Frame(f.pc, f.entry, self.string(f.func), self.string(f.file),
+                      f.line, f.flags)
+                for f in (arr[i] for i in range(n.value if arr else 0)))
+            self._stacks[stack_id] = frames
+        return frames
+
+    @property
+    def num_stacks(self):
+        return N.lib().gp_snapshot_num_stacks(self._handle())
+
+    def labels(self, labels_id):
+        if labels_id is None or labels_id == N.NONE:
+            return {}
+        d = self._labels.get(labels_id)
+        if d is None:
+            n = c_uint32()
+            arr = N.lib().gp_snapshot_labels(self._handle(), labels_id,
+                                             byref(n))
+            d = {}
+            for i in range(n.value if arr else 0):
+                d[self.string(arr[2 * i])] = self.string(arr[2 * i + 1])
+            self._labels[labels_id] = d
+        return dict(d)
+
+    def _waits(self):
+        if self._waits_arr is None:
+            n = c_size_t()
+            self._waits_arr = N.lib().gp_snapshot_waits(self._handle(),
+                                                        byref(n))
+            self._nwaits = n.value if self._waits_arr else 0
+        return self._waits_arr
+
+    def threads(self):
+        if self._threads is None:
+            n = c_size_t()
+            arr = N.lib().gp_snapshot_threads(self._handle(), byref(n))
+            self._threads = [Thread(i, arr[i])
+                             for i in range(n.value if arr else 0)]
+        return self._threads
+
+    @property
+    def clock(self):
+        if self._clock is None:
+            c = N.Clock()
+            N.lib().gp_snapshot_clock(self._handle(), byref(c))
+            self._clock = Clock(c.now, c.unix_offset, self.string(c.source),
+                                bool(c.exact))
+        return self._clock
+
+    # --- goroutines
+
+    def _raw(self, index):
+        self._handle()
+        if not 0 <= index < self._n:
+            raise IndexError(index)
+        return self._array[index]
+
+    def find(self, goid):
+        """Index of goroutine goid, or None."""
+        i = N.lib().gp_snapshot_find(self._handle(), goid)
+        return None if i < 0 else i
+
+    def goroutine(self, goid):
+        i = self.find(goid)
+        if i is None:
+            raise Error(Error.NOT_FOUND, "no goroutine %d" % goid)
+        return self.goroutine_at(i)
+
+    def goroutine_at(self, index):
+        return Goroutine(self, index, self._raw(index))
+
+    def goroutines(self):
+        """Every goroutine as an object, in goid order (costly: on purpose)."""
+        for i in range(self._n):
+            yield self.goroutine_at(i)
+
+    def state_counts(self):
+        """{state name: count} and the number of system goroutines, per
+        state: ({"waiting": 1000, ...}, {"waiting": 4, ...}).
+
+        Reads the status and flag bytes straight out of the engine's array,
+        so a million goroutines cost milliseconds, not a million objects.
+        """
+        self._handle()
+        if not self._n:
+            return {}, {}
+        size = ctypes.sizeof(N.Goroutine)
+        buf = (ctypes.c_uint8 * (size * self._n)).from_address(
+            ctypes.addressof(self._array.contents))
+        mv = memoryview(buf).cast("B")
+        # Both fields are little-endian u32 whose values fit the low byte:
+        # statuses are < 16 and the system flag is bit 0.
+        status = bytes(mv[N.Goroutine.status.offset::size])
+        sysflag = bytes(mv[N.Goroutine.flags.offset::size]).translate(
+            bytes(b & N.G_SYSTEM for b in range(256)))
+        total, system = Counter(), Counter()
+        for (st, sy), n in Counter(zip(status, sysflag)).items():
+            name = N.STATUS_NAMES.get(st, "status%d" % st)
+            total[name] += n
+            if sy:
+                system[name] += n
+        return dict(total), dict(system)
+
+    def group(self, by="site", filter=None):
+        """Group goroutines (gp_snapshot_group); see Grouping."""
+        if by not in N.GROUP_BY:
+            raise Error(Error.INVALID_ARGUMENT,
+                        "cannot group by %r (one of %s)"
+                        % (by, ", ".join(N.GROUP_BY)))
+        filter = filter or Filter()
+        cf = filter._to_c()
+        h = c_void_p()
+        N.lib().check(N.lib().gp_snapshot_group(self._handle(), N.GROUP_BY[by],
+                                                byref(cf), byref(h)))
+        grouping = Grouping(self, h, by, filter)
+        self._children.add(grouping)
+        return grouping

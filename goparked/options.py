@@ -1,0 +1,196 @@
+"""The one option parser, shared by the CLI and the GDB and LLDB commands.
+
+argparse's habit of calling sys.exit() would end a debugger session, so
+OptionParser raises instead: OptionError for a bad command line (status 2)
+and OptionExit for --help (status 0, with the text to show). Front ends
+catch both and print the message their own way.
+"""
+
+import argparse
+import re
+
+from . import _native as N
+from .model import Filter
+
+__all__ = ["OptionParser", "OptionError", "OptionExit", "add_goroutine_options",
+           "filter_from_options", "parse_duration", "format_duration",
+           "STATES", "GROUP_BY"]
+
+STATES = [N.STATUS_NAMES[k] for k in sorted(N.STATUS_NAMES)]
+GROUP_BY = list(N.GROUP_BY)
+
+
+class OptionExit(Exception):
+    """The parser wants to stop: status and the text to show (help)."""
+
+    def __init__(self, status=0, message=""):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class OptionError(OptionExit):
+    """A bad command line; message is one line without the program name."""
+
+    def __init__(self, message):
+        super().__init__(2, message)
+
+
+class OptionParser(argparse.ArgumentParser):
+    """argparse that never exits and never prints on its own."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self._out = []
+
+    def error(self, message):
+        raise OptionError(message)
+
+    def exit(self, status=0, message=None):
+        text = "".join(self._out) + (message or "")
+        self._out = []
+        raise OptionExit(status, text)
+
+    def _print_message(self, message, file=None):
+        if message:
+            self._out.append(message)
+
+    def parse_args(self, args=None, namespace=None):
+        self._out = []
+        return super().parse_args(args, namespace)
+
+
+_DURATION_UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6,
+                   "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
+                   "d": 86400 * 10**9}
+_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
+
+
+def parse_duration(text):
+    """Go-style duration ("90s", "5m", "1h30m", "250ms") to nanoseconds.
+
+    A bare number means seconds.
+    """
+    t = text.strip()
+    if re.fullmatch(r"\d+(\.\d*)?", t):
+        return int(float(t) * 10**9)
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(t):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(t) or not t:
+        raise ValueError("bad duration %r (use e.g. 30s, 5m, 1h30m)" % text)
+    return int(total)
+
+
+def format_duration(ns):
+    """Short human duration: 850ms, 12s, 5m3s, 2h5m, 3d4h."""
+    if ns is None:
+        return "?"
+    if ns < 0:
+        return "-" + format_duration(-ns)
+    if ns < 10**6:
+        return "%dµs" % (ns // 1000) if ns >= 1000 else "%dns" % ns
+    if ns < 10**9:
+        return "%dms" % (ns // 10**6)
+    s = ns // 10**9
+    if s < 60:
+        return "%ds" % s
+    m, s = divmod(s, 60)
+    if m < 60:
+        return "%dm%ds" % (m, s) if s else "%dm" % m
+    h, m = divmod(m, 60)
+    if h < 24:
+        return "%dh%dm" % (h, m) if m else "%dh" % h
+    d, h = divmod(h, 24)
+    return "%dd%dh" % (d, h) if h else "%dd" % d
+
+
+def _duration(text):
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
+def _states(text):
+    out = []
+    for s in text.split(","):
+        s = s.strip().lower()
+        if s not in N.STATUS_BY_NAME:
+            raise argparse.ArgumentTypeError(
+                "unknown state %r (one of %s)" % (s, ", ".join(STATES)))
+        out.append(s)
+    return out
+
+
+def _label(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError("expected KEY=VALUE, got %r" % text)
+    return (key, value)
+
+
+def _regex(text):
+    # The engine uses POSIX ERE; Python's re catches most typos early and
+    # gives a clearer message than regcomp would.
+    try:
+        re.compile(text)
+    except re.error as e:
+        raise argparse.ArgumentTypeError("bad regular expression %r: %s"
+                                         % (text, e))
+    return text
+
+
+def _goid(text):
+    try:
+        n = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a goroutine id: %r" % text)
+    if n < 0:
+        raise argparse.ArgumentTypeError("not a goroutine id: %r" % text)
+    return n
+
+
+def add_goroutine_options(parser):
+    """The selection, grouping and output options every front end shares."""
+    g = parser.add_argument_group("grouping and filters")
+    g.add_argument("--by", choices=GROUP_BY, default="site",
+                   help="group by wait site (default), identical stack, "
+                   "channel, mutex, creator, pprof label or age")
+    g.add_argument("--state", type=_states, action="extend", default=[],
+                   metavar="STATE[,STATE]",
+                   help="only goroutines in these states (%s)"
+                   % ", ".join(STATES))
+    g.add_argument("--min-age", type=_duration, default=0, metavar="DURATION",
+                   help="only goroutines parked at least this long "
+                   "(30s, 5m, 1h30m)")
+    g.add_argument("--func", type=_regex, metavar="REGEX",
+                   help="only goroutines with a frame whose function "
+                   "matches (POSIX extended regex)")
+    g.add_argument("--label", type=_label, metavar="KEY=VALUE",
+                   help="only goroutines with this pprof label")
+    g.add_argument("--system", action="store_true",
+                   help="include runtime goroutines")
+    o = parser.add_argument_group("what to show")
+    o.add_argument("--goroutine", "-g", type=_goid, metavar="N",
+                   help="show goroutine N in full, like the runtime's "
+                   "traceback")
+    o.add_argument("--threads", action="store_true",
+                   help="list the OS threads and what runs on them")
+    o.add_argument("--json", action="store_true",
+                   help="machine-readable output (every goroutine and group;"
+                   " schema in README)")
+    o.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="show at most N groups (default: all)")
+    o.add_argument("--ids", type=int, default=8, metavar="N",
+                   help="goroutine ids listed per group (default 8)")
+    return parser
+
+
+def filter_from_options(ns):
+    return Filter(states=ns.state, include_system=ns.system,
+                  min_age_ns=ns.min_age, func_regex=ns.func, label=ns.label)

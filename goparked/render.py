@@ -1,0 +1,244 @@
+"""Text rendering, shared by the CLI and the debugger commands.
+
+Every function returns a string (lines joined, ending in a newline) and
+writes nothing: the CLI prints it, GDB gives it to gdb.write, LLDB to the
+command result.
+"""
+
+import os
+
+from .options import format_duration
+
+# How the runtime names states in a traceback header (gStatusStrings).
+_RUNTIME_STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall",
+                   4: "waiting", 6: "dead", 8: "copystack", 9: "preempted",
+                   10: "leaked"}
+
+_KEY_COLUMN = {"site": "SITE", "stack": "STACK", "chan": "CHANNEL",
+               "mutex": "MUTEX", "creator": "CREATED BY", "label": "LABELS",
+               "age": "AGE"}
+
+
+def short_path(path, parts=2):
+    """The last `parts` components: fixture/main.go."""
+    if not path:
+        return "?"
+    bits = path.replace("\\", "/").split("/")
+    return "/".join(bits[-parts:])
+
+
+def frame_location(f, full=False):
+    if not f.file:
+        return "?"
+    return "%s:%d" % (f.file if full else short_path(f.file), f.line)
+
+
+def age_text(group):
+    """'4m59s..5m3s', '5m', with '(k of n)' when only some ages are known."""
+    rng = group.age_range
+    if rng is None:
+        return "-"
+    lo, hi = (format_duration(v) for v in rng)
+    text = lo if lo == hi else "%s..%s" % (lo, hi)
+    if group.age_known < group.count:
+        text += " (%d/%d)" % (group.age_known, group.count)
+    return text
+
+
+def ids_text(group, n):
+    ids = group.goids(n)
+    text = " ".join(str(i) for i in ids)
+    if group.count > len(ids):
+        text += " ... +%d" % (group.count - len(ids))
+    return text
+
+
+def header(snap, show_system=False):
+    prog = snap.program
+    lines = []
+    kind = "live" if prog.is_live else "core"
+    facts = [prog.go_version or "go?", "%s %s" % (kind, prog.description)]
+    if not prog.has_dwarf:
+        facts.append("no DWARF" + (": layout from tables"
+                                   if prog.layout_from_table else ""))
+    lines.append("%s  %s" % (os.path.basename(prog.exe_path or "?"),
+                             "  ".join(facts)))
+    total, system = snap.state_counts()
+    order = sorted(total, key=lambda s: (-total[s], s))
+    parts = ["%d %s" % (total[s], s) for s in order]
+    line = "%d goroutines" % len(snap)
+    if parts:
+        line += ": " + ", ".join(parts)
+    nsys = sum(system.values())
+    if nsys and not show_system:
+        line += "  (%d runtime goroutines not grouped; --system)" % nsys
+    lines.append(line)
+    clock = snap.clock
+    if clock.known and not clock.exact:
+        lines.append("ages are lower bounds (clock from %s)"
+                     % (clock.source or "the core"))
+    elif not clock.known:
+        lines.append("ages unknown (no clock in this %s)" % kind)
+    return lines
+
+
+def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
+    by = grouping.by
+    lines = header(snap, show_system)
+    lines.append("")
+    groups = grouping.groups
+    if not groups:
+        lines.append("no goroutines match")
+        return "\n".join(lines) + "\n"
+    shown = groups[:limit] if limit else groups
+    reasons = [g.wait_reason or "-" for g in shown]
+    states = [",".join(g.states) or "-" for g in shown]
+    ages = [age_text(g) for g in shown]
+    wr = max(12, max(len(r) for r in reasons))
+    ws = max(5, max(len(s) for s in states))
+    wa = max(6, max(len(a) for a in ages))
+    lines.append("%7s  %-*s  %-*s  %-*s  %s" % (
+        "COUNT", wr, "WAIT", ws, "STATE", wa, "PARKED", _KEY_COLUMN[by]))
+    pad = " " * 9
+    for g, reason, state, age in zip(shown, reasons, states, ages):
+        site = g.site
+        site_text = ("%s  %s" % (site.func or "?", frame_location(site))
+                     if site else "?")
+        if by == "site":
+            key = site_text
+        elif by in ("chan", "mutex"):
+            key = ("0x%x" % g.key_address) if g.key_address else \
+                (g.key or "(none)")
+        elif by == "stack":
+            key = "%d frames" % len(g.frames)
+        else:
+            key = g.key or "(none)"
+        lines.append("%7d  %-*s  %-*s  %-*s  %s" % (
+            g.count, wr, reason, ws, state, wa, age, key))
+        if by == "stack":
+            for f in g.frames:
+                lines.append("%s%s  %s%s" % (pad, f.func or "?",
+                                             frame_location(f),
+                                             "  (inlined)" if f.inlined
+                                             else ""))
+        elif by != "site":
+            lines.append("%sat %s" % (pad, site_text))
+        lines.append("%sgoroutine %s" % (pad, ids_text(g, ids)))
+    total = grouping.total
+    foot = "%d goroutines in %d groups" % (total, len(groups))
+    if limit and len(groups) > limit:
+        rest = groups[limit:]
+        foot += "; %d more groups (%d goroutines) not shown" % (
+            len(rest), sum(g.count for g in rest))
+    lines.append("")
+    lines.append(foot)
+    return "\n".join(lines) + "\n"
+
+
+def goroutine_header(g):
+    """'goroutine 18 [chan receive, 5 minutes, locked to thread]:'."""
+    if g.status == 4 and g.wait_reason:
+        status = g.wait_reason
+    else:
+        status = _RUNTIME_STATUS.get(g.status, "status %d" % g.status)
+    text = "goroutine %d [%s" % (g.goid, status)
+    age = g.age_ns
+    if age is not None and age >= 60 * 10**9:
+        text += ", %d minutes" % (age // (60 * 10**9))
+    if g.locked:
+        text += ", locked to thread"
+    return text + "]:"
+
+
+def frames_text(frames):
+    lines = []
+    for f in frames:
+        lines.append("%s(...)" % (f.func or "?"))
+        loc = "\t%s:%d" % (f.file or "?", f.line) if f.file else \
+            "\t?:0 pc=0x%x" % f.pc
+        if not f.inlined and f.entry:
+            loc += " +0x%x" % f.offset
+        lines.append(loc)
+    return lines
+
+
+def goroutine_text(snap, g):
+    """One goroutine in full, in the runtime's traceback shape, then what
+    goparked knows beyond it."""
+    lines = [goroutine_header(g)]
+    lines += frames_text(g.frames)
+    if g.flags & (1 << 7):  # truncated
+        lines.append("...additional frames elided...")
+    creator = g.creator_frames
+    if creator:
+        # As the runtime does: the physical function that ran the go
+        # statement, the innermost file:line at it.
+        outer, inner = creator[-1], creator[0]
+        text = "created by %s" % (outer.func or "?")
+        if g.parent_goid:
+            text += " in goroutine %d" % g.parent_goid
+        lines.append(text)
+        loc = "\t%s:%d" % (inner.file or "?", inner.line)
+        if outer.entry and outer.pc >= outer.entry:
+            loc += " +0x%x" % (outer.pc - outer.entry)
+        lines.append(loc)
+    elif g.parent_goid:
+        lines.append("created by %s in goroutine %d"
+                     % (g.start_func or "?", g.parent_goid))
+    lines.append("")
+    facts = []
+    if g.age_ns is not None:
+        clock = snap.clock
+        facts.append("parked %s%s" % (
+            format_duration(g.age_ns),
+            "" if clock.exact else " at least"))
+    facts.append("state %s (status 0x%x)" % (g.state, g.raw_status))
+    for w in g.waiting:
+        facts.append("waits on %s 0x%x%s" % (w.kind, w.object,
+                                              " (select)" if w.is_select
+                                              else ""))
+    if not g.waiting and g.wait_address:
+        facts.append("waits on 0x%x" % g.wait_address)
+    labels = g.labels
+    if labels:
+        facts.append("labels " + " ".join("%s=%s" % kv
+                                          for kv in sorted(labels.items())))
+    t = g.thread
+    if t is not None:
+        facts.append("on thread %d (m%d)" % (t.tid, t.m_id))
+    facts.append("g 0x%x  stack [0x%x, 0x%x)  pc 0x%x  sp 0x%x" % (
+        g.address, g.stack_lo, g.stack_hi, g.pc, g.sp))
+    if g.error:
+        facts.append("incomplete: %s" % g.error)
+    lines += ["# " + f for f in facts]
+    return "\n".join(lines) + "\n"
+
+
+def threads_text(snap):
+    threads = snap.threads()
+    lines = ["%-8s %-5s %-9s %-18s %s" % ("TID", "M", "GOROUTINE", "PC",
+                                          "WHERE")]
+    for t in threads:
+        where = ""
+        if t.curg_goid:
+            i = snap.find(t.curg_goid)
+            if i is not None:
+                frames = snap.goroutine_at(i).frames
+                if frames:
+                    where = "%s  %s" % (frames[0].func or "?",
+                                        frame_location(frames[0]))
+        marks = []
+        if t.crashed:
+            marks.append("crashed")
+        if t.signal:
+            marks.append("signal %d" % t.signal)
+        if t.in_signal:
+            marks.append("in signal handler")
+        if marks:
+            where = ("%s  [%s]" % (where, ", ".join(marks))).strip()
+        lines.append("%-8d %-5s %-9s 0x%-16x %s" % (
+            t.tid, ("m%d" % t.m_id) if t.m_address else "-",
+            str(t.curg_goid) if t.curg_goid else "-", t.pc, where))
+    if not threads:
+        lines.append("(no threads)")
+    return "\n".join(lines) + "\n"
