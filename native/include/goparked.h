@@ -70,9 +70,37 @@ GP_EXPORT gp_error *gp_program_from_core(const char *core_path,
  * Attach to a live process, stop all its threads, and keep them stopped
  * until gp_program_resume() or gp_program_destroy(). exe_path may be NULL
  * (then /proc/PID/exe). The engine never writes to the target.
+ *
+ * With GP_ATTACH_NO_STOP the engine does not ptrace: the caller (a
+ * debugger that has the process stopped) guarantees it is stopped, and the
+ * engine only reads /proc/PID/mem and the threads' registers it is given
+ * through gp_program_set_threads().
  */
+enum gp_attach_flags {
+	GP_ATTACH_NO_STOP = 1 << 0,
+};
 GP_EXPORT gp_error *gp_program_from_pid(int pid, const char *exe_path,
-					gp_program **ret);
+					uint32_t flags, gp_program **ret);
+
+/* Memory supplied by the host (a debugger on a remote target). Returns 0 on
+ * success, else an errno value. */
+typedef int gp_read_memory_fn(void *arg, uint64_t address, void *buf,
+			      size_t size);
+GP_EXPORT gp_error *gp_program_from_callback(const char *exe_path,
+					     gp_read_memory_fn *read,
+					     void *arg, gp_program **ret);
+
+/* Thread registers from the host, for programs opened with
+ * GP_ATTACH_NO_STOP or from a callback (replaces any known threads). */
+struct gp_thread_state {
+	uint64_t tid;
+	uint64_t pc, sp, bp;
+	uint64_t fs_base;
+};
+GP_EXPORT gp_error *gp_program_set_threads(gp_program *prog,
+					   const struct gp_thread_state *threads,
+					   size_t count);
+
 /* Detach from a live process (no-op for a core). Idempotent. */
 GP_EXPORT gp_error *gp_program_resume(gp_program *prog);
 /* Nanoseconds a live process has been held stopped (0 for a core). */

@@ -5,9 +5,10 @@
 #include "internal.h"
 
 GP_EXPORT gp_error *gp_program_from_pid(int pid, const char *exe_path,
-					gp_program **ret)
+					uint32_t flags, gp_program **ret)
 {
 	(void)exe_path;
+	(void)flags;
 	(void)ret;
 	return gp_error_create(GP_ERROR_UNSUPPORTED,
 			       "attaching to live processes (pid %d) is not implemented yet",
