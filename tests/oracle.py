@@ -1,0 +1,429 @@
+"""Strict parser of the Go runtime's own goroutine dump (the oracle).
+
+The input is what a Go 1.19-1.26 process writes to stderr when it dies with
+GOTRACEBACK=crash after SIGQUIT (or any fatal signal): the text that
+runtime.sighandler, goroutineheader, traceback, tracebackothers and dumpregs
+print. It is independent of goparked on purpose: engine results are checked
+against it.
+
+Layout of a crash dump (verified on 1.19-1.26, linux/amd64):
+
+    SIGQUIT: quit                                  } one section per M: the M
+    PC=0x4f1f7b m=0 sigcode=0                      } that took the signal first,
+                                                   } then every other M the
+    goroutine 18 [running, locked to thread]:      } runtime relays SIGQUIT to
+    main.spinForever(0x0?)                         }
+    \t/path/file.go:651 +0x3b fp=0x.. sp=0x.. pc=0x..
+    created by main.startBusyLoop[ in goroutine 1]
+    \t/path/file.go:642 +0xdd
+    <blank>
+    goroutine 1 [sleep]:        (all other goroutines: first section only)
+    ...
+    rax    0x0                                     } dumpregs
+    ...
+    <blank>
+    -----
+    <blank>
+    SIGQUIT: quit                                  } next M: only the goroutine
+    PC=... m=1 sigcode=0                           } it is running (often g0,
+    <blank>                                        } "goroutine 0 [idle]:")
+    goroutine 0 [idle]:
+    ...
+
+From 1.22 the header reads "goroutine N gp=0x.. m=N mp=0x.. [..]:" (or
+"m=nil") at GOTRACEBACK>=2; 1.26 may append " labels:{"k": "v"}" with
+GODEBUG=tracebacklabels=1. Ancestors ("[originating from goroutine N]:") need
+GODEBUG=tracebackancestors=N.
+
+The parser is strict: a line it does not understand raises DumpParseError
+with the line number. Nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+__all__ = ["DumpParseError", "Frame", "CreatedBy", "Ancestor", "Goroutine", "Section", "Dump", "parse",
+           "parse_file", "G_STATUS_STRINGS", "wait_reason_for"]
+
+
+class DumpParseError(ValueError):
+    def __init__(self, lineno: int, line: str, why: str):
+        super().__init__("line %d: %s: %r" % (lineno, why, line))
+        self.lineno = lineno
+        self.line = line
+
+
+# gStatusStrings (runtime/traceback.go). Anything else in the header is a wait reason.
+G_STATUS_STRINGS = {"idle", "runnable", "running", "syscall", "waiting", "moribund_unused", "dead",
+                    "enqueue_unused", "copystack", "preempted", "leaked", "deadextra", "???"}
+
+
+@dataclass
+class Frame:
+    func: str                     # as printed, e.g. "sync.(*Mutex).Lock", "main.f.func1"
+    args: str                     # text between the parentheses: "0xc000010000, 0x1?", "...", "{}", ""
+    file: str = ""
+    line: int = 0
+    offset: Optional[int] = None  # +0x.. from the function entry; None when not printed (inlined frames)
+    fp: Optional[int] = None
+    sp: Optional[int] = None
+    pc: Optional[int] = None
+
+    @property
+    def inlined(self) -> bool:
+        """Inlined (logical) frames print "(...)" and no +0x offset."""
+        return self.offset is None
+
+
+@dataclass
+class CreatedBy:
+    func: str
+    goid: Optional[int]           # "in goroutine N" (1.21+); None before
+    file: str
+    line: int
+    offset: Optional[int]
+
+
+@dataclass
+class Ancestor:
+    goid: int
+    frames: list = field(default_factory=list)
+    elided: bool = False
+    created_by: Optional[CreatedBy] = None
+
+
+@dataclass
+class Goroutine:
+    goid: int
+    status: str                   # full text of the first bracket item, e.g. "chan receive (nil chan)"
+    state: str                    # g status name; "waiting" when the header shows a wait reason
+    wait_reason: str              # the wait reason text, "" when the header shows a bare status
+    gp: Optional[int] = None      # 1.22+
+    m: Optional[int] = None       # 1.22+: m id, None for m=nil or not printed
+    mp: Optional[int] = None
+    m_printed: bool = False       # True when "m=..." (including m=nil) was printed
+    minutes: int = 0
+    locked_to_thread: bool = False
+    scan: bool = False
+    leaked: bool = False
+    durable: bool = False
+    synctest: Optional[str] = None
+    labels: Optional[dict] = None
+    frames: list = field(default_factory=list)
+    created_by: Optional[CreatedBy] = None
+    ancestors: list = field(default_factory=list)
+    elided: Optional[int] = None  # "...N frames elided..." -> N; "...additional frames elided..." -> -1
+    elided_at: Optional[int] = None  # index in frames where the elision marker was
+    unavailable: bool = False     # "goroutine running on other thread; stack unavailable"
+    notes: list = field(default_factory=list)  # "runtime: ..." / "non-Go function at pc=" lines
+    section: int = 0
+    header_line: int = 0
+
+    def funcs(self) -> list:
+        return [f.func for f in self.frames]
+
+    def has_func(self, name: str) -> bool:
+        return any(f.func == name for f in self.frames)
+
+
+@dataclass
+class Section:
+    signal: str                   # "SIGQUIT"
+    signal_text: str              # "quit"
+    pc: int
+    m: int
+    sigcode: int
+    addr: Optional[int] = None
+    extra: list = field(default_factory=list)  # e.g. "signal arrived during cgo execution"
+    goroutines: list = field(default_factory=list)
+    registers: dict = field(default_factory=dict)
+    lineno: int = 0
+
+
+@dataclass
+class Dump:
+    sections: list = field(default_factory=list)
+    preamble: list = field(default_factory=list)  # lines before the first signal header (program output)
+
+    @property
+    def goroutines(self) -> dict:
+        """goid -> Goroutine from the first section (the full dump), goroutine 0 excluded."""
+        out = {}
+        if self.sections:
+            for g in self.sections[0].goroutines:
+                if g.goid != 0:
+                    out[g.goid] = g
+        return out
+
+    @property
+    def per_m(self) -> list:
+        """(m id, Goroutine) for the goroutine each M printed in its own section (incl. goroutine 0)."""
+        res = []
+        for i, s in enumerate(self.sections):
+            if i == 0:
+                if s.goroutines:
+                    res.append((s.m, s.goroutines[0]))
+            else:
+                for g in s.goroutines:
+                    res.append((s.m, g))
+        return res
+
+    @property
+    def signal(self) -> Optional[str]:
+        return self.sections[0].signal if self.sections else None
+
+
+# ------------------------------------------------------------------ grammar
+
+RE_SIG = re.compile(r"^(SIG[A-Z0-9]+|signal \d+): (.*)$")
+RE_PC = re.compile(r"^PC=0x([0-9a-f]+) m=(\d+) sigcode=(-?\d+)(?: addr=0x([0-9a-f]+))?$")
+RE_HEADER = re.compile(
+    r"^goroutine (\d+)(?: gp=0x([0-9a-f]+)(?: m=(\d+) mp=0x([0-9a-f]+)| (m=nil))?)? \[(.*)\]:$")
+RE_FILE = re.compile(
+    r"^\t(.+):(\d+)(?: \+0x([0-9a-f]+))?(?: fp=0x([0-9a-f]+) sp=0x([0-9a-f]+) pc=0x([0-9a-f]+))?$")
+RE_CREATED = re.compile(r"^created by (.+?)(?: in goroutine (\d+))?$")
+RE_ELIDED_N = re.compile(r"^\.\.\.(\d+) frames elided\.\.\.$")
+RE_ANCESTOR = re.compile(r"^\[originating from goroutine (\d+)\]:$")
+RE_REG = re.compile(r"^([a-z][a-z0-9]*)\s+0x([0-9a-f]+)$")
+RE_FUNC = re.compile(r"^(\S.*)\(([^()]*)\)$")
+RE_MINUTES = re.compile(r"^(\d+) minutes$")
+RE_LABELS = re.compile(r'^(.*) labels:\{(.*)\}$')
+RE_LABEL_KV = re.compile(r'"((?:[^"\\]|\\.)*)": "((?:[^"\\]|\\.)*)"(?:, |$)')
+SIGNAL_EXTRAS = ("signal arrived during cgo execution", "signal arrived during external code execution")
+
+
+def _hex(s):
+    return int(s, 16) if s is not None else None
+
+
+def _unquote(s: str) -> str:
+    return bytes(s, "utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")
+
+
+def _parse_status(text: str, lineno: int, line: str) -> dict:
+    out = {"minutes": 0, "locked_to_thread": False, "scan": False, "leaked": False, "durable": False,
+           "synctest": None, "labels": None}
+    m = RE_LABELS.match(text)
+    if m:
+        text, body = m.group(1), m.group(2)
+        labels, pos = {}, 0
+        for kv in RE_LABEL_KV.finditer(body):
+            if kv.start() != pos:
+                raise DumpParseError(lineno, line, "bad labels")
+            labels[_unquote(kv.group(1))] = _unquote(kv.group(2))
+            pos = kv.end()
+        if pos != len(body):
+            raise DumpParseError(lineno, line, "bad labels")
+        out["labels"] = labels
+    parts = text.split(", ")
+    status = parts[0]
+    # print order: status, (leaked), (scan), (durable)
+    changed = True
+    while changed:
+        changed = False
+        for suffix, key in ((" (scan)", "scan"), (" (leaked)", "leaked"), (" (durable)", "durable")):
+            if status.endswith(suffix) and not out[key]:
+                status = status[: -len(suffix)]
+                out[key] = True
+                changed = True
+    if not status:
+        raise DumpParseError(lineno, line, "empty status")
+    for p in parts[1:]:
+        mm = RE_MINUTES.match(p)
+        if mm:
+            out["minutes"] = int(mm.group(1))
+        elif p == "locked to thread":
+            out["locked_to_thread"] = True
+        elif p.startswith("synctest group ") or p.startswith("synctest bubble "):
+            out["synctest"] = p.split()[-1]
+        else:
+            raise DumpParseError(lineno, line, "unknown goroutine header item %r" % p)
+    out["status"] = status
+    if status in G_STATUS_STRINGS and status != "preempted":
+        out["state"], out["wait_reason"] = status, ""
+    elif status == "preempted":
+        # "preempted" is both a g status (_Gpreempted) and a wait reason; both mean "not running".
+        out["state"], out["wait_reason"] = "preempted", "preempted"
+    else:
+        out["state"], out["wait_reason"] = ("leaked" if out["leaked"] else "waiting"), status
+    return out
+
+
+def parse(text: str) -> Dump:
+    """Parse a whole dump. Raises DumpParseError on any line it does not know."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    d = Dump()
+    sec: Optional[Section] = None
+    g: Optional[Goroutine] = None
+    anc: Optional[Ancestor] = None
+    frame: Optional[Frame] = None      # frame whose file line is expected next
+    created: Optional[str] = None      # "created by" line seen, file line expected next
+    created_goid = None
+    expect = "sig"                     # sig | pc | body
+    in_regs = False
+    for i, line in enumerate(lines):
+        n = i + 1
+
+        def err(why):
+            raise DumpParseError(n, line, why)
+
+        if frame is not None or created is not None:
+            m = RE_FILE.match(line)
+            if not m:
+                err("expected a '\\tfile:line' line")
+            if frame is not None:
+                frame.file, frame.line = m.group(1), int(m.group(2))
+                frame.offset = _hex(m.group(3))
+                frame.fp, frame.sp, frame.pc = _hex(m.group(4)), _hex(m.group(5)), _hex(m.group(6))
+                frame = None
+            else:
+                cb = CreatedBy(created, created_goid, m.group(1), int(m.group(2)), _hex(m.group(3)))
+                if m.group(4):
+                    err("fp/sp/pc on a 'created by' line")
+                if anc is not None:
+                    anc.created_by = cb
+                else:
+                    g.created_by = cb
+                created = None
+            continue
+
+        m = RE_SIG.match(line)
+        if m and expect in ("sig", "body"):
+            if sec is not None and not (in_regs or sec.goroutines):
+                err("new signal section before the previous one printed anything")
+            sec = Section(m.group(1), m.group(2), 0, 0, 0, lineno=n)
+            d.sections.append(sec)
+            g = anc = None
+            in_regs = False
+            expect = "pc"
+            continue
+        if expect == "sig":
+            if sec is not None and line == "":
+                continue  # "-----" is followed by a blank line
+            if sec is None:
+                d.preamble.append(line)  # the program's own stderr output before the crash
+                continue
+            err("unexpected line between sections")
+        if expect == "pc":
+            m = RE_PC.match(line)
+            if not m:
+                err("expected 'PC=0x.. m=N sigcode=N'")
+            sec.pc, sec.m, sec.sigcode, sec.addr = int(m.group(1), 16), int(m.group(2)), int(m.group(3)), _hex(m.group(4))
+            expect = "body"
+            continue
+        # body
+        if line == "":
+            g = anc = None
+            continue
+        if line in SIGNAL_EXTRAS and not sec.goroutines and not in_regs:
+            sec.extra.append(line)
+            continue
+        if line == "-----":
+            if not in_regs and not sec.goroutines:
+                err("section separator in an empty section")
+            in_regs = False
+            g = anc = None
+            expect = "sig"
+            continue
+        m = RE_HEADER.match(line)
+        if m:
+            if in_regs:
+                err("goroutine header after the register dump")
+            st = _parse_status(m.group(6), n, line)
+            g = Goroutine(goid=int(m.group(1)), status=st["status"], state=st["state"], wait_reason=st["wait_reason"],
+                          gp=_hex(m.group(2)), m=int(m.group(3)) if m.group(3) else None, mp=_hex(m.group(4)),
+                          m_printed=bool(m.group(3) or m.group(5)), minutes=st["minutes"],
+                          locked_to_thread=st["locked_to_thread"], scan=st["scan"], leaked=st["leaked"],
+                          durable=st["durable"], synctest=st["synctest"], labels=st["labels"],
+                          section=len(d.sections) - 1, header_line=n)
+            sec.goroutines.append(g)
+            anc = None
+            continue
+        m = RE_REG.match(line)
+        if m and (in_regs or sec.goroutines):
+            # dumpregs follows the last frame (or a blank line) directly
+            in_regs = True
+            g = anc = None
+            sec.registers[m.group(1)] = int(m.group(2), 16)
+            continue
+        if g is None:
+            err("line outside any goroutine")
+        if line == "\tgoroutine running on other thread; stack unavailable":
+            if g.frames:
+                err("'stack unavailable' after frames")
+            g.unavailable = True
+            continue
+        m = RE_ANCESTOR.match(line)
+        if m:
+            anc = Ancestor(int(m.group(1)))
+            g.ancestors.append(anc)
+            continue
+        m = RE_CREATED.match(line)
+        if m:
+            if (anc.created_by if anc is not None else g.created_by) is not None:
+                err("second 'created by'")
+            created, created_goid = m.group(1), (int(m.group(2)) if m.group(2) else None)
+            continue
+        if line == "...additional frames elided...":
+            if anc is not None:
+                anc.elided = True
+            else:
+                g.elided, g.elided_at = -1, len(g.frames)
+            continue
+        m = RE_ELIDED_N.match(line)
+        if m:
+            if anc is not None:
+                err("counted elision inside an ancestor")
+            g.elided, g.elided_at = int(m.group(1)), len(g.frames)
+            continue
+        if line.startswith("runtime: ") or line.startswith("non-Go function at pc=") \
+                or line.startswith("\tstack=[") or line.startswith("stack: frame={"):
+            g.notes.append(line)
+            continue
+        m = RE_FUNC.match(line)
+        if m:
+            target = anc.frames if anc is not None else g.frames
+            if (anc.created_by if anc is not None else g.created_by) is not None:
+                err("frame after 'created by'")
+            frame = Frame(m.group(1), m.group(2))
+            target.append(frame)
+            continue
+        err("unknown line")
+    if frame is not None or created is not None:
+        raise DumpParseError(len(lines), lines[-1] if lines else "", "dump ends before a file:line line")
+    if not d.sections:
+        raise DumpParseError(1, lines[0] if lines else "", "no signal header: not a crash dump")
+    return d
+
+
+def parse_file(path: str) -> Dump:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return parse(f.read())
+
+
+# ------------------------------------------------------------------ expectations
+
+
+def wait_reason_for(kind: str, go_minor: int) -> str:
+    """Expected header text for a blocking kind on Go 1.<go_minor> (runtime2.go waitReasonStrings)."""
+    table = {
+        "mutex": "semacquire" if go_minor < 20 else "sync.Mutex.Lock",
+        "rwmutex_lock": "semacquire" if go_minor < 20 else "sync.RWMutex.Lock",
+        "rwmutex_rlock": "semacquire" if go_minor < 20 else "sync.RWMutex.RLock",
+        "waitgroup": "semacquire" if go_minor < 24 else "sync.WaitGroup.Wait",
+        "cond": "sync.Cond.Wait",
+        "chan_recv": "chan receive",
+        "chan_send": "chan send",
+        "nil_recv": "chan receive (nil chan)",
+        "nil_send": "chan send (nil chan)",
+        "select": "select",
+        "select_empty": "select (no cases)",
+        "io": "IO wait",
+        "sleep": "sleep",
+    }
+    return table[kind]
