@@ -177,6 +177,7 @@ gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
 		do {
 			int tag = dwarf_tag(&die);
 			if (tag != DW_TAG_structure_type &&
+			    tag != DW_TAG_typedef &&
 			    !(need_vars && tag == DW_TAG_variable))
 				continue;
 			const char *name = dwarf_diename(&die);
@@ -201,7 +202,12 @@ gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
 			}
 			for (size_t i = 0; i < w.n; i++) {
 				if (!w.found[i] && !strcmp(w.names[i], name)) {
-					w.dies[i] = die;
+					/* named non-struct types are typedefs */
+					if (tag == DW_TAG_typedef &&
+					    dwarf_peel_type(&die, &w.dies[i]) != 0)
+						continue;
+					if (tag != DW_TAG_typedef)
+						w.dies[i] = die;
 					w.found[i] = true;
 					nfound++;
 				}

@@ -3,6 +3,8 @@
  * the executable), the runtime layout and the pclntab.
  */
 #include <elf.h>
+#include <errno.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,8 +37,17 @@ static gp_error *check_core_matches(struct gp_program *prog)
 				continue;
 			if (hi - lo > 65536)
 				hi = lo + 65536;
-			if (memcmp(cs->data + (lo - cs->start),
-				   es->data + (lo - es->start), hi - lo))
+			/* From the file itself: libelf rewrites section
+			 * headers in our private mapping (Go puts them in
+			 * the first page) when it decompresses DWARF. */
+			uint8_t buf[65536];
+			uint64_t foff = (uint64_t)(es->data - exe->map) +
+					(lo - es->start);
+			ssize_t r = pread(exe->fd, buf, hi - lo, (off_t)foff);
+			if (r != (ssize_t)(hi - lo))
+				return gp_error_os(errno, "cannot read %s",
+						   exe->path);
+			if (memcmp(cs->data + (lo - cs->start), buf, hi - lo))
 				return gp_error_create(GP_ERROR_MISMATCH,
 						       "core file %s does not belong to executable %s (their code differs at 0x%llx)",
 						       prog->core.path, exe->path,
