@@ -430,6 +430,11 @@ static gp_error *read_waiting(struct gp_snapshot *snap, struct gp_goroutine *g,
 			w->kind = GP_WAIT_SEMA;
 		}
 		g->waiting_count++;
+		/* Only select cases chain through waitlink; for a semaphore
+		 * waitlink links the other waiters on the same address
+		 * (semaRoot), not this goroutine's list. */
+		if (!w->flags)
+			break;
 		sudog = gp_field(prog, GP_F_SUDOG_WAITLINK, buf, ssize);
 	}
 	return NULL;
