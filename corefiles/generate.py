@@ -67,6 +67,9 @@ TOOLCHAINS = {
 DEFAULT_EVERY_SCENARIO_TOOLCHAINS = ("1.26", "1.19")
 
 
+_STOP = threading.Event()  # set by SIGINT/SIGTERM in the CLI: workers kill their fixture and clean up
+
+
 class Unavailable(Exception):
     """A toolchain cannot be used on this machine (not installed, no download)."""
 
@@ -331,6 +334,8 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
     """Make (or reuse) one cache entry and return it."""
     if scenario not in scenario_names():
         raise GenerateError("unknown scenario %r (known: %s)" % (scenario, ", ".join(scenario_names())))
+    if _STOP.is_set():
+        raise GenerateError("interrupted")
     d = entry_dir(tc, variant, scenario, n)
     if not force:
         e = _entry_from_dir(d)
@@ -395,9 +400,18 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
         }
         _write_json_atomic(os.path.join(tmp, "meta.json"), meta)
         if os.path.exists(d):
-            shutil.rmtree(d)
-        os.rename(tmp, d)
-        tmp = None
+            # --force: move the old entry aside first, so readers never see a mix.
+            old = d + ".old%d" % os.getpid()
+            os.rename(d, old)
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.rename(tmp, d)
+            tmp = None
+        except OSError:
+            if not os.path.exists(os.path.join(d, "meta.json")):
+                raise
+            # another process (pytest-xdist worker) made the same entry first: keep theirs
+        
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -421,6 +435,8 @@ def _wait_ready(proc: subprocess.Popen, timeout: float) -> str:
     buf = b""
     fd = proc.stdout.fileno()
     while True:
+        if _STOP.is_set():
+            raise GenerateError("interrupted")
         left = deadline - time.monotonic()
         if left <= 0:
             raise GenerateError("fixture did not print READY within %.0fs" % timeout)
@@ -523,6 +539,13 @@ def main(argv=None):
     ap.add_argument("--scenario-table", action="store_true", help="print the scenario table and exit")
     ap.add_argument("--json", action="store_true", help="print entries as JSON lines")
     a = ap.parse_args(argv)
+
+    def _stop(signum, _frame):
+        _STOP.set()  # running fixtures are killed, temporary directories removed
+        signal.signal(signum, signal.SIG_DFL)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     if a.scenario_table:
         for r in scenarios():
             print("%-16s %-5s %s" % (r["name"], r["pattern"], r["description"]))

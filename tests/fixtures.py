@@ -1,0 +1,162 @@
+"""Shared pytest fixtures: fixture cores from corefiles/generate.py.
+
+Use from conftest.py with:
+
+    from fixtures import *  # noqa: F401,F403  (tests/ must be on sys.path; pytest's rootdir conftest is)
+
+or import the helpers directly in a test module (`from fixtures import core_for`).
+
+A test gets a FixtureCore (core, exe, dump, account paths plus loaders) for a
+(toolchain, variant, scenario[, n]) cell. Missing entries are generated on
+demand (a few seconds each; the Go build cache makes rebuilds cheap). When a
+toolchain is not available the test is skipped with the reason, except under
+CI=true for cells of the default matrix: there the test fails, because CI
+must have them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+import pytest
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(TESTS_DIR)
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+
+import oracle  # noqa: E402
+
+
+def _load_generate():
+    path = os.path.join(REPO, "corefiles", "generate.py")
+    spec = importlib.util.spec_from_file_location("goparked_corefiles_generate", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+generate = _load_generate()
+
+TOOLCHAINS = tuple(generate.TOOLCHAINS)     # ("1.19", ..., "1.26")
+VARIANTS = generate.VARIANTS                # ("dwarf", "stripped")
+SCENARIOS = tuple(generate.scenario_names())
+DEFAULT_N = generate.DEFAULT_N
+NEWEST = TOOLCHAINS[-1]
+OLDEST = TOOLCHAINS[0]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def default_matrix() -> list:
+    """[(toolchain, variant, scenario)] that CI must always have."""
+    return generate.default_matrix()
+
+
+@dataclass
+class FixtureCore:
+    toolchain: str      # "1.26"
+    go_version: str     # "go1.26.8"
+    variant: str        # "dwarf" | "stripped"
+    scenario: str
+    n: int
+    dir: str
+    core: str
+    exe: str
+    dump: str           # the runtime's own goroutine dump (text file)
+    account: str        # account.json written by the fixture
+    meta: str
+
+    _account: Optional[dict] = None
+    _parsed: Optional[oracle.Dump] = None
+
+    @property
+    def go_minor(self) -> int:
+        return int(self.go_version.split(".")[1])
+
+    def load_account(self) -> dict:
+        if self._account is None:
+            self._account = generate.Entry.load_account(self)  # type: ignore[arg-type]
+        return self._account
+
+    def load_meta(self) -> dict:
+        return generate.Entry.load_meta(self)  # type: ignore[arg-type]
+
+    def dump_text(self) -> str:
+        with open(self.dump, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def parsed_dump(self) -> oracle.Dump:
+        if self._parsed is None:
+            self._parsed = oracle.parse_file(self.dump)
+        return self._parsed
+
+    def groups(self, scenario: Optional[str] = None) -> list:
+        return [g for g in self.load_account()["groups"] if scenario is None or g["scenario"] == scenario]
+
+
+def core_for(toolchain: str = NEWEST, variant: str = "dwarf", scenario: str = "all",
+             n: int = DEFAULT_N) -> FixtureCore:
+    """The cache entry for one cell, generated on demand; skips (or fails in CI) when unavailable."""
+    required = in_ci() and (toolchain, variant, scenario) in default_matrix() and n == DEFAULT_N
+    try:
+        e = generate.ensure(toolchain, variant, scenario, n)
+    except generate.Unavailable as exc:
+        msg = "Go toolchain %s unavailable: %s" % (toolchain, exc)
+        if required:
+            pytest.fail("CI=true and %s/%s/%s is in the default matrix: %s" % (toolchain, variant, scenario, msg))
+        pytest.skip(msg)
+    except generate.GenerateError as exc:
+        if "core_pattern" in str(exc) and not required:
+            pytest.skip("cannot make cores on this machine: %s" % exc)
+        raise
+    return FixtureCore(e.toolchain, e.go_version, e.variant, e.scenario, e.n, e.dir, e.core, e.exe,
+                       e.dump, e.account, e.meta)
+
+
+def cell_params(toolchains=None, variants=None, scenarios=None, matrix=None) -> list:
+    """pytest.param list of (toolchain, variant, scenario) with readable ids.
+
+    matrix="default" gives the CI matrix; otherwise the product of the given
+    lists (defaults: every toolchain, both variants, the `all` scenario)."""
+    if matrix == "default":
+        cells = default_matrix()
+    else:
+        cells = [(t, v, s) for t in (toolchains or TOOLCHAINS) for v in (variants or VARIANTS)
+                 for s in (scenarios or ("all",))]
+    return [pytest.param(t, v, s, id="go%s-%s-%s" % (t, v, s)) for t, v, s in cells]
+
+
+@pytest.fixture(scope="session")
+def fixture_core():
+    """Factory: fixture_core(toolchain="1.26", variant="dwarf", scenario="all", n=3) -> FixtureCore."""
+    return core_for
+
+
+@pytest.fixture(scope="session")
+def demo_core() -> FixtureCore:
+    """The `all` scenario on the newest toolchain, with DWARF."""
+    return core_for(NEWEST, "dwarf", "all")
+
+
+@pytest.fixture(scope="session")
+def demo_core_stripped() -> FixtureCore:
+    return core_for(NEWEST, "stripped", "all")
+
+
+@pytest.fixture(scope="session")
+def oldest_core() -> FixtureCore:
+    """The `all` scenario on Go 1.19, with DWARF."""
+    return core_for(OLDEST, "dwarf", "all")
+
+
+__all__ = ["FixtureCore", "core_for", "cell_params", "default_matrix", "in_ci", "generate", "oracle",
+           "TOOLCHAINS", "VARIANTS", "SCENARIOS", "DEFAULT_N", "NEWEST", "OLDEST",
+           "fixture_core", "demo_core", "demo_core_stripped", "oldest_core"]

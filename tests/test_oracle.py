@@ -1,0 +1,281 @@
+"""Tests of the oracle (tests/oracle.py) and of the fixture itself.
+
+1. The dump parser on hand-written snippets of every header/frame format.
+2. The parser on real dumps from corefiles/generate.py (every scenario on the
+   newest toolchain; `all` on every toolchain x variant of the default matrix).
+3. Dump against account: every goroutine the fixture says it parked is in the
+   runtime's dump, in the stated state / wait reason, with the stated wait
+   function as its first main.* frame and the stated creator. This validates
+   the fixture, so engine tests can trust the account.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from fixtures import NEWEST, SCENARIOS, cell_params, core_for, generate, oracle
+
+# ------------------------------------------------------------------ 1. parser units
+
+SNIPPET_119 = """\
+SIGQUIT: quit
+PC=0x4f1f7b m=0 sigcode=0
+
+goroutine 18 [running, locked to thread]:
+main.spinForever(0x0?)
+\t/src/scenarios.go:651 +0x3b fp=0xc0000387c8 sp=0xc0000387a0 pc=0x4f1f7b
+main.startBusyLoop.func1()
+\t/src/scenarios.go:642 +0x26 fp=0xc0000387e0 sp=0xc0000387c8 pc=0x4f1f06
+runtime.goexit()
+\t/usr/lib/go-1.19/src/runtime/asm_amd64.s:1594 +0x1 fp=0xc0000387e8 sp=0xc0000387e0 pc=0x463dc1
+created by main.startBusyLoop
+\t/src/scenarios.go:642 +0xdd
+
+goroutine 1 [sleep, 12 minutes]:
+time.Sleep(0x34630b8a000)
+\t/usr/lib/go-1.19/src/runtime/time.go:195 +0x135 fp=0xc000131f08 sp=0xc000131ec8 pc=0x460055
+main.blockForever(...)
+\t/src/main.go:305
+main.main()
+\t/src/main.go:301 +0x1125 fp=0xc000131f80 sp=0xc000131f08 pc=0x4ee1a5
+
+goroutine 7 [semacquire (scan)]:
+sync.(*Mutex).Lock(...)
+\t/usr/lib/go-1.19/src/sync/mutex.go:81
+...additional frames elided...
+created by main.x
+\t/src/x.go:1 +0x1
+
+goroutine 9 [running]:
+\tgoroutine running on other thread; stack unavailable
+created by main.y
+\t/src/y.go:2 +0x2
+
+goroutine 11 [chan receive]:
+main.z()
+\t/src/z.go:3 +0x3
+[originating from goroutine 1]:
+main.main(...)
+\t/src/main.go:10 +0x5
+rax    0x0
+rip    0x4f1f7b
+fs     0x0
+
+-----
+
+SIGQUIT: quit
+PC=0x465c83 m=1 sigcode=0
+
+goroutine 0 [idle]:
+runtime.futex()
+\t/usr/lib/go-1.19/src/runtime/sys_linux_amd64.s:560 +0x23 fp=0x7f0 sp=0x7e8 pc=0x465c83
+rax    0xca
+rip    0x465c83
+"""
+
+SNIPPET_126 = """\
+some program output
+SIGQUIT: quit
+PC=0x488d23 m=1 sigcode=0 addr=0x10
+
+goroutine 0 gp=0x19612a69e5a0 m=1 mp=0x19612a6da008 [idle]:
+runtime.futex(0x69eae0, 0x80, 0x0, 0x19612a6c5ea0, 0x0, 0x0)
+\t/usr/local/go/src/runtime/sys_linux_amd64.s:570 +0x23 fp=0x19612a6c5e70 sp=0x19612a6c5e68 pc=0x488d23
+
+goroutine 2 gp=0x19612a69e780 m=nil [force gc (idle), 3 minutes]:
+runtime.gopark(0x0?, 0x0?, 0x0?, 0x0?, 0x0?)
+\t/usr/local/go/src/runtime/proc.go:462 +0xce fp=0x19612a6d6fa8 sp=0x19612a6d6f88 pc=0x48062e
+...7 frames elided...
+runtime.goexit({})
+\t/usr/local/go/src/runtime/asm_amd64.s:1771 +0x1 fp=0x19612a6d6fe8 sp=0x19612a6d6fe0 pc=0x4871e1
+created by runtime.init.7 in goroutine 1
+\t/usr/local/go/src/runtime/proc.go:363 +0x1a
+
+goroutine 40 gp=0x1 m=nil [chan receive (nil chan) (leaked), locked to thread labels:{"a": "b\\"c", "k": "v"}]:
+main.(*T).wait[...](0xc0, {0x1, 0x2}, ...)
+\t/src/t.go:9 +0x10 fp=0x1 sp=0x2 pc=0x3
+rax    0x1
+"""
+
+
+def test_parse_119_formats():
+    d = oracle.parse(SNIPPET_119)
+    assert d.signal == "SIGQUIT" and len(d.sections) == 2
+    s0 = d.sections[0]
+    assert (s0.pc, s0.m, s0.sigcode, s0.addr) == (0x4f1f7b, 0, 0, None)
+    gs = d.goroutines
+    assert sorted(gs) == [1, 7, 9, 11, 18]
+    g = gs[18]
+    assert (g.state, g.wait_reason, g.locked_to_thread, g.gp, g.m_printed) == ("running", "", True, None, False)
+    assert g.frames[0].func == "main.spinForever" and g.frames[0].args == "0x0?"
+    assert (g.frames[0].line, g.frames[0].offset, g.frames[0].fp, g.frames[0].sp, g.frames[0].pc) == \
+        (651, 0x3b, 0xc0000387c8, 0xc0000387a0, 0x4f1f7b)
+    assert g.created_by.func == "main.startBusyLoop" and g.created_by.goid is None
+    assert gs[1].wait_reason == "sleep" and gs[1].minutes == 12 and gs[1].frames[1].inlined
+    assert gs[7].scan and gs[7].wait_reason == "semacquire" and gs[7].elided == -1
+    assert gs[7].frames[0].func == "sync.(*Mutex).Lock"
+    assert gs[9].unavailable and gs[9].frames == [] and gs[9].created_by.func == "main.y"
+    assert gs[11].ancestors[0].goid == 1 and gs[11].ancestors[0].frames[0].func == "main.main"
+    assert s0.registers == {"rax": 0, "rip": 0x4f1f7b, "fs": 0}
+    assert d.per_m[1][0] == 1 and d.per_m[1][1].goid == 0 and d.per_m[1][1].state == "idle"
+    assert d.sections[1].registers["rax"] == 0xCA
+
+
+def test_parse_122_plus_formats():
+    d = oracle.parse(SNIPPET_126)
+    assert d.preamble == ["some program output"]
+    assert d.sections[0].addr == 0x10
+    g0 = d.sections[0].goroutines[0]
+    assert (g0.goid, g0.gp, g0.m, g0.mp) == (0, 0x19612a69e5a0, 1, 0x19612a6da008)
+    g2 = d.goroutines[2]
+    assert g2.m is None and g2.m_printed and g2.wait_reason == "force gc (idle)" and g2.minutes == 3
+    assert g2.elided == 7 and g2.elided_at == 1 and g2.created_by.goid == 1
+    g40 = d.goroutines[40]
+    assert g40.wait_reason == "chan receive (nil chan)" and g40.leaked and g40.state == "leaked"
+    assert g40.locked_to_thread and g40.labels == {"a": 'b"c', "k": "v"}
+    assert g40.frames[0].func == "main.(*T).wait[...]" and g40.frames[0].args == "0xc0, {0x1, 0x2}, ..."
+
+
+@pytest.mark.parametrize("bad, where", [
+    ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep]:\nmain.f()\n\tx.go:1 +0x1\nwhat is this\n", 7),
+    ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep, 3 hours]:\n", 4),
+    ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep]:\nmain.f()\nmain.g()\n", 6),
+    ("SIGQUIT: quit\nPC=0x1 m=0\n", 2),
+    ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep]:\nmain.f()\n", 5),
+    ("just text\n", 1),
+])
+def test_parser_is_strict(bad, where):
+    with pytest.raises(oracle.DumpParseError) as ei:
+        oracle.parse(bad)
+    assert ei.value.lineno == where
+
+
+def test_wait_reason_table():
+    assert oracle.wait_reason_for("mutex", 19) == "semacquire"
+    assert oracle.wait_reason_for("mutex", 20) == "sync.Mutex.Lock"
+    assert oracle.wait_reason_for("waitgroup", 23) == "semacquire"
+    assert oracle.wait_reason_for("waitgroup", 24) == "sync.WaitGroup.Wait"
+
+
+# ------------------------------------------------------------------ fixture table
+
+
+def test_table_sorted_and_documented():
+    names = list(SCENARIOS)
+    assert names == sorted(names) and "all" in names and len(names) == len(set(names))
+    with open(os.path.join(generate.HERE, "README.rst")) as f:
+        readme = f.read()
+    for n in names:
+        assert re.search(r"^\| ``%s`` " % re.escape(n), readme, re.M), "README.rst table lacks %s" % n
+
+
+# ------------------------------------------------------------------ 2+3. real dumps
+
+
+SYSTEM_PREFIXES = ("runtime.", "os/signal.", "internal/", "time.", "net.", "sync.", "syscall.")
+
+
+def check_against_account(fc):
+    """Every accounted goroutine is in the dump as the account says. Returns the parsed dump."""
+    d = fc.parsed_dump()
+    acc = fc.load_account()
+    meta = fc.load_meta()
+    assert acc["go_version"] == fc.go_version == meta["go_version"]
+    assert d.signal == "SIGQUIT"
+    gs = d.goroutines
+    # Timestamps: runtime.nanotime (linkname) == CLOCK_MONOTONIC, GCs happened after everything parked.
+    assert abs(acc["ready_ns"] - acc["ready_clock_monotonic_ns"]) < 50_000_000
+    assert len(acc["gcs"]) >= 2 and acc["gcs"][-1]["num_gc_after"] >= 2
+    last_parked = max(g["parked_ns"] for g in acc["groups"])
+    assert acc["gcs"][0]["before_ns"] >= last_parked
+    assert acc["ready_ns"] >= acc["gcs"][-1]["after_ns"]
+
+    main = gs[acc["main_goid"]]
+    assert main.wait_reason == "sleep" and acc["main_wait_func"] in main.funcs(), main
+
+    accounted = {acc["main_goid"]}
+    for grp in acc["groups"]:
+        where = "%s/%s" % (grp["scenario"], grp["group"])
+        assert len(grp["goids"]) >= 1, where
+        if grp.get("per_goroutine"):
+            assert len(grp["per_goroutine"]) == len(grp["goids"]), where
+        for goid in grp["goids"]:
+            assert goid not in accounted, "%s: goid %d accounted twice" % (where, goid)
+            accounted.add(goid)
+            assert goid in gs, "%s: goroutine %d not in the dump" % (where, goid)
+            g = gs[goid]
+            user = [f.func for f in g.frames if f.func.startswith("main.")]
+            if grp["state"] == "running":
+                assert g.state in ("running", "runnable"), (where, g.status)
+                if g.unavailable:  # its stack is in the section of the M running it
+                    assert any(pg.goid == goid and pg.has_func(grp["wait_func"]) for _, pg in d.per_m), where
+                else:
+                    assert user and user[0] == grp["wait_func"], (where, user)
+            else:
+                assert g.state == "waiting", (where, goid, g.status)
+                assert g.wait_reason == grp["wait_reason"], (where, goid, g.wait_reason)
+                assert user and user[0] == grp["wait_func"], (where, goid, g.funcs())
+                assert g.minutes == 0
+            assert g.locked_to_thread == bool(grp.get("locked_to_thread")), where
+            assert g.created_by is not None and g.created_by.func == grp["creator_func"], \
+                (where, g.created_by)
+            if fc.go_minor >= 21:
+                assert g.created_by.goid == acc["main_goid"], where
+            else:
+                assert g.created_by.goid is None
+            if fc.go_minor >= 22:
+                assert g.gp is not None and g.m_printed, where
+            else:
+                assert g.gp is None and not g.m_printed, where
+    # Nothing else of the fixture's own is alive: every goroutine with a main.* frame is accounted.
+    for goid, g in gs.items():
+        if goid in accounted:
+            continue
+        assert not any(f.func.startswith("main.") for f in g.frames), ("unaccounted", goid, g.funcs())
+        assert g.created_by is None or not g.created_by.func.startswith("main."), ("unaccounted", goid)
+    # Mutex holders are goroutines of the account, and cycles close.
+    for grp in acc["groups"]:
+        objs = list(grp.get("objects") or []) + [o for per in grp.get("per_goroutine") or [] for o in per]
+        for o in objs:
+            if o.get("holder_goid"):
+                assert o["holder_goid"] in accounted and o["holder_via"] in ("local", "global")
+            assert re.match(r"^0x[0-9a-f]+$", o["addr"]), o
+    for cyc in acc["cycles"]:
+        edges = cyc["edges"]
+        for a, b in zip(edges, edges[1:] + edges[:1]):
+            assert a["waits_for"] == b["goid"]
+    # Per-M sections: each is one goroutine (often g0 = goroutine 0) of a distinct M.
+    ms = [s.m for s in d.sections]
+    assert len(ms) == len(set(ms))
+    for s in d.sections[1:]:
+        assert len(s.goroutines) == 1 and s.registers
+    return d
+
+
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS])
+def test_every_scenario_newest(scenario):
+    check_against_account(core_for(NEWEST, "dwarf", scenario))
+
+
+@pytest.mark.parametrize("toolchain, variant, scenario", cell_params(scenarios=("all",)))
+def test_all_scenario_every_toolchain(toolchain, variant, scenario):
+    fc = core_for(toolchain, variant, scenario)
+    d = check_against_account(fc)
+    acc = fc.load_account()
+    assert set(acc["scenarios"]) == set(SCENARIOS) - {"all"}
+    # the demo core has every pattern's wait reason
+    reasons = {g.wait_reason for g in d.goroutines.values()}
+    for kind in ("chan_recv", "chan_send", "nil_recv", "nil_send", "select", "select_empty", "io", "sleep",
+                 "mutex", "rwmutex_lock", "rwmutex_rlock", "waitgroup", "cond"):
+        assert oracle.wait_reason_for(kind, fc.go_minor) in reasons, kind
+    assert os.path.getsize(fc.core) > 1 << 20
+    with open(fc.core, "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+
+
+def test_core_pattern_is_usable():
+    pat = generate.check_core_pattern()
+    assert not pat.startswith("|")
