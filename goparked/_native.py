@@ -31,6 +31,9 @@ PROGRAM_HAS_DWARF = 1 << 2
 PROGRAM_HAS_SYMTAB = 1 << 3
 PROGRAM_LAYOUT_FROM_TABLE = 1 << 4
 
+# enum gp_attach_flags
+ATTACH_NO_STOP = 1 << 0
+
 # enum gp_status
 STATUS_NAMES = {
     0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting",
@@ -127,6 +130,22 @@ class Goroutine(ctypes.Structure):
     ]
 
 
+class ThreadState(ctypes.Structure):
+    _fields_ = [
+        ("tid", c_uint64),
+        ("pc", c_uint64),
+        ("sp", c_uint64),
+        ("bp", c_uint64),
+        ("fs_base", c_uint64),
+    ]
+
+
+# typedef int gp_read_memory_fn(void *arg, uint64_t address, void *buf,
+#                               size_t size);
+READ_MEMORY_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_uint64, c_void_p,
+                                  c_size_t)
+
+
 class Frame(ctypes.Structure):
     _fields_ = [
         ("pc", c_uint64),
@@ -200,6 +219,7 @@ class Group(ctypes.Structure):
 # Every mirrored struct, by its C name (used by the layout test).
 STRUCTS = {
     "gp_goroutine": Goroutine,
+    "gp_thread_state": ThreadState,
     "gp_frame": Frame,
     "gp_wait": Wait,
     "gp_thread": Thread,
@@ -221,7 +241,11 @@ _PROTOTYPES = {
     "gp_abi_version": (c_int, []),
 
     "gp_program_from_core": (_perr, [c_char_p, c_char_p, POINTER(_p)]),
-    "gp_program_from_pid": (_perr, [c_int, c_char_p, POINTER(_p)]),
+    "gp_program_from_pid": (_perr, [c_int, c_char_p, c_uint32,
+                                    POINTER(_p)]),
+    "gp_program_from_callback": (_perr, [c_char_p, READ_MEMORY_FN, c_void_p,
+                                         POINTER(_p)]),
+    "gp_program_set_threads": (_perr, [_p, POINTER(ThreadState), c_size_t]),
     "gp_program_resume": (_perr, [_p]),
     "gp_program_pause_ns": (c_uint64, [_p]),
     "gp_program_destroy": (None, [_p]),

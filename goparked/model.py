@@ -39,12 +39,46 @@ class Program:
         return cls(h, str(core))
 
     @classmethod
-    def from_pid(cls, pid, exe=None):
+    def from_pid(cls, pid, exe=None, no_stop=False):
+        """Attach to a live process. no_stop: a debugger already holds it
+        stopped; the engine does not ptrace and needs set_threads()."""
         lib = N.lib()
         h = c_void_p()
         lib.check(lib.gp_program_from_pid(
-            int(pid), N.encode_path(exe) if exe else None, byref(h)))
+            int(pid), N.encode_path(exe) if exe else None,
+            N.ATTACH_NO_STOP if no_stop else 0, byref(h)))
         return cls(h, "pid %d" % int(pid))
+
+    @classmethod
+    def from_callback(cls, exe, read, description="callback"):
+        """Memory from read(address, size) -> bytes (a debugger's reader).
+        Raising OSError (or returning fewer bytes) means unreadable."""
+        def c_read(_arg, address, buf, size):
+            try:
+                data = read(address, size)
+            except OSError as e:
+                return e.errno or 5  # EIO
+            except Exception:
+                return 5
+            if data is None or len(data) < size:
+                return 14  # EFAULT
+            ctypes.memmove(buf, data, size)
+            return 0
+        fn = N.READ_MEMORY_FN(c_read)
+        lib = N.lib()
+        h = c_void_p()
+        lib.check(lib.gp_program_from_callback(N.encode_path(exe), fn, None,
+                                               byref(h)))
+        prog = cls(h, description)
+        prog._read_fn = fn  # the engine holds the pointer: keep it alive
+        return prog
+
+    def set_threads(self, threads):
+        """Thread registers from the host: [(tid, pc, sp, bp, fs_base)]."""
+        arr = (N.ThreadState * len(threads))(
+            *[N.ThreadState(*t) for t in threads])
+        N.lib().check(N.lib().gp_program_set_threads(self._handle(), arr,
+                                                     len(threads)))
 
     def _handle(self):
         if not self._h:

@@ -1,0 +1,292 @@
+"""The ctypes binding against the C header, and errors through it.
+
+Layouts and constants are checked against what the C compiler makes of
+native/include/goparked.h, never against the binding itself.
+"""
+
+import errno
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import goparked
+from goparked import _native as N
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = ROOT / "native" / "include" / "goparked.h"
+
+pytestmark = pytest.mark.engine
+
+
+# ------------------------------------------------------------- the header
+
+def _c_constants():
+    """(C expression, value the binding uses) for every mirrored constant."""
+    pairs = [("GP_ABI_VERSION", N.ABI_VERSION), ("GP_NONE", N.NONE)]
+    pairs += [("GP_ERROR_%s" % name, code)
+              for code, name in N.ERROR_NAMES.items()]
+    pairs += [("GP_STATUS_%s" % name.upper(), code)
+              for code, name in N.STATUS_NAMES.items()]
+    pairs += [("GP_G_%s" % name.upper(), bit)
+              for bit, name in N.G_FLAG_NAMES.items()]
+    pairs += [("GP_BY_%s" % name.upper(), v) for name, v in N.GROUP_BY.items()]
+    wait = {"chan_recv": "CHAN_RECV", "chan_send": "CHAN_SEND",
+            "chan": "CHAN_UNKNOWN", "sema": "SEMA", "cond": "COND"}
+    pairs += [("GP_WAIT_%s" % wait[name], v)
+              for v, name in N.WAIT_KIND_NAMES.items()]
+    for name in dir(N):
+        for prefix, cprefix in (("PROGRAM_", "GP_PROGRAM_"),
+                                ("ATTACH_", "GP_ATTACH_"),
+                                ("FRAME_", "GP_FRAME_"),
+                                ("THREAD_", "GP_THREAD_")):
+            if name.startswith(prefix) and name.isupper():
+                pairs.append((cprefix + name[len(prefix):],
+                              getattr(N, name)))
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def c_layout(tmp_path_factory):
+    """Compile a program that prints sizes, offsets and constants as C
+    sees them; returns {name: value}."""
+    lines = ['#include <stdio.h>', '#include <stddef.h>',
+             '#include "goparked.h"', 'int main(void) {']
+    for cname, cls in N.STRUCTS.items():
+        lines.append('printf("%s %%zu\\n", sizeof(struct %s));'
+                     % (cname, cname))
+        for fname, _ in cls._fields_:
+            lines.append('printf("%s.%s %%zu\\n", offsetof(struct %s, %s));'
+                         % (cname, fname, cname, fname))
+            lines.append('printf("%s.%s:size %%zu\\n", '
+                         'sizeof(((struct %s *)0)->%s));'
+                         % (cname, fname, cname, fname))
+    for expr, _ in _c_constants():
+        lines.append('printf("%s %%llu\\n", (unsigned long long)(%s));'
+                     % (expr, expr))
+    lines.append("return 0; }")
+    d = tmp_path_factory.mktemp("layout")
+    src, exe = d / "layout.c", d / "layout"
+    src.write_text("\n".join(lines) + "\n")
+    r = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror",
+                        "-I", str(HEADER.parent), "-o", str(exe), str(src)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    assert r.returncode == 0, "the binding names something the header " \
+        "does not have:\n" + r.stdout
+    out = subprocess.run([str(exe)], stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True).stdout
+    return {k: int(v) for k, v in (ln.split() for ln in out.splitlines())}
+
+
+@pytest.mark.parametrize("cname", sorted(N.STRUCTS))
+def test_struct_layout_matches_c(c_layout, cname):
+    import ctypes
+    cls = N.STRUCTS[cname]
+    assert ctypes.sizeof(cls) == c_layout[cname], cname
+    for fname, ftype in cls._fields_:
+        key = "%s.%s" % (cname, fname)
+        assert getattr(cls, fname).offset == c_layout[key], key
+        assert ctypes.sizeof(ftype) == c_layout[key + ":size"], key
+
+
+def test_constants_match_c(c_layout):
+    wrong = {expr: (value, c_layout[expr]) for expr, value in _c_constants()
+             if c_layout[expr] != value}
+    assert not wrong
+
+
+def _header_enum_names(prefix):
+    return set(re.findall(r"\b(%s[A-Z0-9_]+)\s*=" % prefix,
+                          HEADER.read_text()))
+
+
+@pytest.mark.parametrize("prefix", ["GP_ERROR_", "GP_STATUS_", "GP_G_",
+                                    "GP_BY_", "GP_WAIT_", "GP_PROGRAM_",
+                                    "GP_FRAME_", "GP_THREAD_", "GP_ATTACH_"])
+def test_every_header_constant_is_mirrored(prefix):
+    mirrored = {expr for expr, _ in _c_constants()}
+    assert _header_enum_names(prefix) - mirrored == set()
+
+
+def _header_functions():
+    text = re.sub(r"/\*.*?\*/", "", HEADER.read_text(), flags=re.S)
+    typedefs = set(re.findall(r"typedef[^;(]*?\b(gp_[a-z0-9_]+)\s*\(", text))
+    return set(re.findall(r"\b(gp_[a-z0-9_]+)\s*\(", text)) - typedefs
+
+
+def test_every_header_struct_is_mirrored():
+    structs = set(re.findall(r"^struct (gp_[a-z0-9_]+) \{",
+                             HEADER.read_text(), flags=re.M))
+    assert structs == set(N.STRUCTS)
+
+
+def test_every_header_function_has_a_prototype():
+    declared = _header_functions()
+    assert declared - set(N._PROTOTYPES) == set()
+    assert set(N._PROTOTYPES) - declared == set()
+
+
+def test_library_exports_exactly_the_header():
+    lib = N.lib()
+    out = subprocess.run(["nm", "-D", "--defined-only", lib.path],
+                         stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True).stdout
+    exported = {ln.split()[-1] for ln in out.splitlines()
+                if ln.split() and ln.split()[-2] in ("T", "D", "B", "R")}
+    assert exported == set(N._PROTOTYPES), \
+        "exported but not in the header: %s; in the header, not exported: " \
+        "%s" % (sorted(exported - set(N._PROTOTYPES)),
+                sorted(set(N._PROTOTYPES) - exported))
+
+
+def test_abi_version():
+    assert N.lib().gp_abi_version() == N.ABI_VERSION
+
+
+# --------------------------------------------------------------- errors
+
+def test_error_is_exported_with_codes():
+    assert goparked.Error is N.Error
+    e = goparked.Error(goparked.Error.NO_DWARF, "x")
+    assert e.code == 7 and e.name == "NO_DWARF" and str(e) == "x"
+
+
+def _open_error(core, exe):
+    with pytest.raises(goparked.Error) as info:
+        prog = goparked.Program.from_core(core, exe)
+        # Some problems only show when the goroutines are read.
+        prog.snapshot()
+    return info.value
+
+
+def test_missing_core(bad_files, tiny_go):
+    e = _open_error(bad_files["missing"], tiny_go.exe)
+    assert e.code == goparked.Error.OS
+    assert e.errno == errno.ENOENT
+    assert str(bad_files["missing"]) in e.message
+
+
+def test_missing_exe(bad_files, tiny_go):
+    e = _open_error(tiny_go.core, bad_files["missing"])
+    assert e.code == goparked.Error.OS
+    assert e.errno == errno.ENOENT
+    assert str(bad_files["missing"]) in e.message
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "random", "elf_garbage"])
+def test_core_not_a_core(bad_files, tiny_go, kind):
+    e = _open_error(bad_files[kind], tiny_go.exe)
+    assert e.code == goparked.Error.FORMAT, e
+    assert str(bad_files[kind]) in e.message
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "random"])
+def test_exe_not_an_executable(bad_files, tiny_go, kind):
+    # Not ELF at all: the file is not what it should be (FORMAT); NOT_GO is
+    # for a well-formed executable that is not a Go program.
+    e = _open_error(tiny_go.core, bad_files[kind])
+    assert e.code == goparked.Error.FORMAT, e
+    assert str(bad_files[kind]) in e.message
+
+
+def test_exe_corrupt_elf(bad_files, tiny_go):
+    e = _open_error(tiny_go.core, bad_files["elf_garbage"])
+    assert e.code in (goparked.Error.FORMAT, goparked.Error.NOT_GO), e
+    assert str(bad_files["elf_garbage"]) in e.message
+
+
+def test_exe_given_as_core(tiny_go):
+    e = _open_error(tiny_go.exe, tiny_go.exe)
+    assert e.code == goparked.Error.FORMAT, e
+
+
+def test_not_go(tiny_go):
+    e = _open_error(tiny_go.sleep_core, tiny_go.sleep_exe)
+    assert e.code == goparked.Error.NOT_GO, e
+
+
+def test_core_of_another_executable(tiny_go):
+    e = _open_error(tiny_go.core, tiny_go.other_exe)
+    assert e.code == goparked.Error.MISMATCH, e
+    assert str(tiny_go.core) in e.message and \
+        str(tiny_go.other_exe) in e.message
+
+
+@pytest.mark.parametrize("kind", ["core_half", "core_header"])
+def test_truncated_core(bad_files, tiny_go, kind):
+    e = _open_error(bad_files[kind], tiny_go.exe)
+    assert e.code in (goparked.Error.FORMAT, goparked.Error.FAULT,
+                      goparked.Error.CORRUPT), e
+
+
+def test_no_dwarf_is_clear_or_works(tiny_go):
+    """Without DWARF the engine either reads the layout from its tables or
+    says that DWARF is what it lacks."""
+    try:
+        prog = goparked.Program.from_core(tiny_go.core_stripped,
+                                          tiny_go.exe_stripped)
+        snap = prog.snapshot()
+    except goparked.Error as e:
+        assert e.code == goparked.Error.NO_DWARF, e
+        assert "DWARF" in e.message
+        return
+    assert not prog.has_dwarf and prog.layout_from_table
+    assert len(snap) >= 5
+
+
+def test_error_objects_are_freed_and_reusable(bad_files, tiny_go):
+    # Many errors in a row: no leak of state between them, same answer.
+    codes = {_open_error(bad_files["random"], tiny_go.exe).code
+             for _ in range(50)}
+    assert codes == {goparked.Error.FORMAT}
+
+
+# ------------------------------------------------- a real (small) program
+
+def test_tiny_program_snapshot(tiny_go):
+    with goparked.Program.from_core(tiny_go.core, tiny_go.exe) as prog:
+        assert prog.is_core and not prog.is_live and prog.has_dwarf
+        assert prog.go_version == tiny_go.go_version
+        with prog.snapshot() as snap:
+            waiting = [g for g in snap.goroutines()
+                       if g.frames and any(f.func == "main.recvForever"
+                                           for f in g.frames)]
+            assert len(waiting) == 3
+            assert {g.state for g in waiting} == {"waiting"}
+            assert {g.wait_reason for g in waiting} == {"chan receive"}
+            g = snap.goroutine(waiting[0].goid)
+            assert g.goid == waiting[0].goid
+            with pytest.raises(goparked.Error) as info:
+                snap.goroutine(10**12)
+            assert info.value.code == goparked.Error.NOT_FOUND
+
+
+def test_tiny_program_grouping(tiny_go):
+    with goparked.Program.from_core(tiny_go.core, tiny_go.exe) as prog:
+        snap = prog.snapshot()
+        grouping = snap.group("site")
+        by_func = {}
+        for gr in grouping:
+            if gr.site is not None:
+                by_func.setdefault(gr.site.func, []).append(gr)
+        (recv,) = by_func["main.recvForever"]
+        assert recv.count == 3 and recv.wait_reason == "chan receive"
+        assert recv.states == ["waiting"]
+        assert len(recv.goids()) == 3 and recv.goids() == sorted(recv.goids())
+        (lock,) = by_func["main.lockForever"]
+        assert lock.count == 1
+        # Group sizes add up to what the filter let through.
+        total, system = snap.state_counts()
+        assert grouping.total == sum(total.values()) - sum(system.values())
+
+
+def test_closed_objects_raise(tiny_go):
+    prog = goparked.Program.from_core(tiny_go.core, tiny_go.exe)
+    snap = prog.snapshot()
+    prog.close()
+    with pytest.raises(goparked.Error):
+        len(snap.group("site"))
+    with pytest.raises(goparked.Error):
+        prog.go_version
