@@ -141,14 +141,31 @@ static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 
 /* -------------------------------------------------------- stack interning */
 
+/* A frame's identity: its pc, and whether it symbolises at pc itself (a
+ * trapping instruction) or at pc - 1 (a return address). sp and fp differ
+ * between goroutines and are not part of it. */
+static inline uint64_t pc_key(const struct gp_unwind_pc *p)
+{
+	return (p->pc << 1) | (p->sympc == p->pc);
+}
+
 static uint64_t pcs_hash(const struct gp_unwind_pc *pcs, size_t n)
 {
 	uint64_t h = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t k = (pcs[i].pc << 1) | pcs[i].trap;
+		uint64_t k = pc_key(&pcs[i]);
 		h = gp_hash_bytes(&k, 8, h);
 	}
 	return h ? h : 1;
+}
+
+static bool pcs_equal(const uint64_t *keys, const struct gp_unwind_pc *pcs,
+		      size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keys[i] != pc_key(&pcs[i]))
+			return false;
+	return true;
 }
 
 static gp_error *stack_table_grow(struct gp_snapshot *snap)
@@ -185,8 +202,7 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 		struct gp_stack *s = &snap->stacks[snap->st_table[h] - 1];
 		if (s->hash != hash || s->npcs != n)
 			continue;
-		if (!memcmp(snap->stackpcs + s->first_pc, pcs,
-			    n * sizeof(*pcs))) {
+		if (pcs_equal(snap->stackpcs + s->first_pc, pcs, n)) {
 			*ret = snap->st_table[h] - 1;
 			return NULL;
 		}
@@ -202,13 +218,13 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 	s->hash = hash;
 	s->first_pc = (uint32_t)snap->nstackpcs;
 	s->npcs = (uint32_t)n;
-	memcpy(snap->stackpcs + snap->nstackpcs, pcs, n * sizeof(*pcs));
-	snap->nstackpcs += n;
+	for (size_t i = 0; i < n; i++)
+		snap->stackpcs[snap->nstackpcs++] = pc_key(&pcs[i]);
 	s->first = (uint32_t)snap->nframes;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t first, cnt;
-		if ((err = pc_frames(snap, pcs[i].pc, pcs[i].trap, &first,
-				     &cnt)))
+		if ((err = pc_frames(snap, pcs[i].pc, pcs[i].sympc == pcs[i].pc,
+				     &first, &cnt)))
 			return err;
 		if ((err = grow((void **)&snap->frames, &snap->frames_cap,
 				snap->nframes + cnt, sizeof(*snap->frames))))
@@ -340,6 +356,8 @@ static gp_error *read_ms(struct gp_snapshot *snap)
 		e->curg = gp_field(prog, GP_F_M_CURG, buf, msize);
 		e->g0 = gp_field(prog, GP_F_M_G0, buf, msize);
 		e->gsignal = gp_field(prog, GP_F_M_GSIGNAL, buf, msize);
+		e->vdso_sp = gp_field(prog, GP_F_M_VDSOSP, buf, msize);
+		e->vdso_pc = gp_field(prog, GP_F_M_VDSOPC, buf, msize);
 		m = gp_field(prog, GP_F_M_ALLLINK, buf, msize);
 	}
 	free(buf);
@@ -469,26 +487,38 @@ static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 	};
 	*ret_n = 0;
 	if (g->status == GP_STATUS_RUNNING) {
-		/* A running goroutine's state is in its thread's registers. */
+		/* A running goroutine's state is in its thread's registers
+		 * (possibly in a signal handler or on g0). */
 		if (g->thread < 0) {
 			g->flags |= GP_G_NO_STACK;
 			return NULL;
 		}
 		const struct gp_thread_regs *r = &prog->threads[g->thread];
-		st.pc = r->regs[GP_X86_RIP];
-		st.sp = r->regs[GP_X86_RSP];
-		st.bp = r->regs[GP_X86_RBP];
-		st.trap = true;
-		if (st.sp < g->stack_lo || st.sp >= g->stack_hi) {
-			/* on g0 or the signal stack: not unwound yet */
-			g->flags |= GP_G_NO_STACK;
-			return NULL;
-		}
-		g->pc = st.pc;
-		g->sp = st.sp;
+		const struct gp_m *m = find_m(snap, g->m_address);
+		struct gp_unwind_thread_start ts = {
+			.pc = r->regs[GP_X86_RIP],
+			.sp = r->regs[GP_X86_RSP],
+			.bp = r->regs[GP_X86_RBP],
+			.g_stack_lo = g->stack_lo,
+			.g_stack_hi = g->stack_hi,
+			.g_sched_pc = gp_field(prog, GP_F_G_SCHED_PC, buf, gsize),
+			.g_sched_sp = gp_field(prog, GP_F_G_SCHED_SP, buf, gsize),
+			.g_sched_bp = gp_field(prog, GP_F_G_SCHED_BP, buf, gsize),
+			.g_syscall_pc = gp_field(prog, GP_F_G_SYSCALLPC, buf, gsize),
+			.g_syscall_sp = gp_field(prog, GP_F_G_SYSCALLSP, buf, gsize),
+			.vdso_pc = m ? m->vdso_pc : 0,
+			.vdso_sp = m ? m->vdso_sp : 0,
+		};
 		gp_error *err = NULL;
-		*ret_n = gp_unwind(prog->pcln, &prog->mem, &st, pcs,
-				   GP_MAX_FRAMES, &err);
+		int from = 0;
+		*ret_n = gp_unwind_thread(prog->pcln, &prog->mem, &ts, pcs,
+					  GP_MAX_FRAMES, &from, &err);
+		if (*ret_n) {
+			g->pc = pcs[0].pc;
+			g->sp = pcs[0].sp;
+		} else {
+			g->flags |= GP_G_NO_STACK;
+		}
 		if (err) {
 			g->flags |= GP_G_STACK_ERROR;
 			return g_error(snap, g, err);

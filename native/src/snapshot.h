@@ -15,6 +15,7 @@ struct gp_m {
 	int64_t id;
 	uint64_t procid;
 	uint64_t curg, g0, gsignal;
+	uint64_t vdso_sp, vdso_pc;
 };
 
 struct pc_entry;
@@ -37,7 +38,7 @@ struct gp_snapshot {
 	size_t nstacks, stacks_cap;
 	struct gp_frame *frames;
 	size_t nframes, frames_cap;
-	struct gp_unwind_pc *stackpcs;
+	uint64_t *stackpcs;       /* pc keys of every stack */
 	size_t nstackpcs, stackpcs_cap;
 	uint32_t *st_table;
 	size_t st_cap;
