@@ -260,12 +260,47 @@ enum {
 	GP_FUNCFLAG_ASM = 1 << 2,
 };
 
+/*
+ * Special functions (internal/abi FuncID). The runtime's enum is renumbered
+ * between releases (1.22 added corostart, 1.25 replaced runfinq with
+ * runFinalizers and runCleanups); pclntab.c translates the raw values of
+ * each version to this stable list.
+ */
+enum gp_funcid {
+	GP_FUNCID_NORMAL = 0,
+	GP_FUNCID_ABORT,
+	GP_FUNCID_ASMCGOCALL,
+	GP_FUNCID_ASYNCPREEMPT,
+	GP_FUNCID_CGOCALLBACK,
+	GP_FUNCID_COROSTART,        /* 1.22+ */
+	GP_FUNCID_DEBUGCALLV2,
+	GP_FUNCID_GCBGMARKWORKER,
+	GP_FUNCID_GOEXIT,
+	GP_FUNCID_GOGO,
+	GP_FUNCID_GOPANIC,
+	GP_FUNCID_HANDLEASYNCEVENT,
+	GP_FUNCID_MCALL,
+	GP_FUNCID_MORESTACK,
+	GP_FUNCID_MSTART,
+	GP_FUNCID_PANICWRAP,
+	GP_FUNCID_RT0_GO,
+	GP_FUNCID_RUNFINQ,          /* up to 1.24 */
+	GP_FUNCID_RUNTIME_MAIN,
+	GP_FUNCID_RUNFINALIZERS,    /* 1.25+ */
+	GP_FUNCID_RUNCLEANUPS,      /* 1.25+ */
+	GP_FUNCID_SIGPANIC,
+	GP_FUNCID_SYSTEMSTACK,
+	GP_FUNCID_SYSTEMSTACK_SWITCH,
+	GP_FUNCID_WRAPPER,
+	GP_FUNCID_UNKNOWN,          /* a raw value this version does not define */
+};
+
 struct gp_func {
 	uint64_t entry;
 	uint64_t end;           /* entry of the next function */
 	const char *name;       /* points into the pclntab; NUL-terminated */
 	uint32_t funcoff;       /* offset of the _func record in the pclntab */
-	uint8_t funcid;         /* internal/abi FuncID */
+	uint8_t funcid;         /* enum gp_funcid (translated) */
 	uint8_t flag;           /* GP_FUNCFLAG_* */
 };
 
@@ -274,37 +309,82 @@ struct gp_pclntab;
 /* A logical frame before string interning. */
 struct gp_symframe {
 	const char *func;       /* NUL-terminated, owned by the pclntab */
-	const char *file;
-	uint32_t line;
+	const char *file;       /* "?" when unknown (as the runtime prints) */
+	uint32_t line;          /* 0 when unknown */
 	bool inlined;           /* inlined into the following frame */
+	uint8_t funcid;         /* enum gp_funcid, for wrapper elision */
 };
 
 /*
- * The pclntab needs the executable's .gopclntab (or the module data when the
- * section name is gone) and target memory for funcdata in go:func.*.
+ * The pclntab of the executable: section .gopclntab or
+ * .data.rel.ro.gopclntab, else found by scanning the read-only segments for
+ * a pcHeader. Funcdata (inline trees) live at moduledata.gofunc: the
+ * go:func.* (1.19: go.func.*) symbol, else runtime.firstmoduledata's gofunc
+ * field, else the moduledata found in .noptrdata by the pclntab's address.
+ * Without gofunc, symbolization still works but without inlined frames.
+ * mem (may be NULL) is only a fallback for bytes the executable lacks.
+ * Both exe and mem must outlive the pclntab.
  */
 gp_error *gp_pclntab_open(const struct gp_exe *exe,
 			  const struct gp_memory *mem,
 			  struct gp_pclntab **ret);
 void gp_pclntab_destroy(struct gp_pclntab *tab);
 uint64_t gp_pclntab_text_start(const struct gp_pclntab *tab);
+/* GP_GOVER of the executable (from buildinfo, else from the magic). */
+int gp_pclntab_gover(const struct gp_pclntab *tab);
+uint32_t gp_pclntab_num_funcs(const struct gp_pclntab *tab);
+/* Address of runtime.firstmoduledata and of its gofunc; 0 if not found. */
+uint64_t gp_pclntab_moduledata(const struct gp_pclntab *tab);
+uint64_t gp_pclntab_gofunc(const struct gp_pclntab *tab);
+/* Allocation-free; a binary search of the function table. */
 bool gp_pclntab_find_func(const struct gp_pclntab *tab, uint64_t pc,
 			  struct gp_func *ret);
+/* By pclntab name ("runtime.allgadd", no ".abi0"); the name index is built
+ * on the first call (thread-safe). */
 bool gp_pclntab_func_by_name(const struct gp_pclntab *tab, const char *name,
 			     struct gp_func *ret);
-/* SP delta (frame size below the return address) at pc. */
+/* SP delta (frame size below the return address) at pc. Allocation-free
+ * except for the error. */
 gp_error *gp_pclntab_sp_delta(const struct gp_pclntab *tab,
 			      const struct gp_func *fn, uint64_t pc,
 			      int32_t *ret);
+/* Whether fn has an SP table at all (external functions do not). */
+bool gp_pclntab_has_frame_info(const struct gp_pclntab *tab,
+			       const struct gp_func *fn);
 /*
  * Logical frames at pc, innermost first (inlined calls expanded), as the
- * runtime's traceback prints them. sympc is the pc used for file/line lookup:
- * pc - 1 for return addresses, pc itself for a trapping instruction.
- * Returns the number written (at most max) or 0 if pc is in no function.
+ * runtime's traceback prints them with GOTRACEBACK=crash (no frame hidden;
+ * funcid lets a caller elide wrappers as GOTRACEBACK=single does). sympc is
+ * the pc used for file/line lookup: pc - 1 for return addresses, pc itself
+ * for a trapping instruction or a pc at the function's entry (see
+ * gp_unwind_pc.sympc). Names are raw; see gp_func_print_name.
+ * Returns the number written (at most max; the physical frame is always
+ * the last one written) or 0 if pc is in no function.
  */
 size_t gp_pclntab_symbolize(const struct gp_pclntab *tab, uint64_t pc,
 			    uint64_t sympc, struct gp_symframe *ret,
 			    size_t max);
+/* File and line of pc in its physical function, without inline expansion:
+ * what the runtime prints for "created by" (printcreatedby1, with pc - 1
+ * when pc is past the entry). */
+bool gp_pclntab_pcline(const struct gp_pclntab *tab, uint64_t pc,
+		       const char **ret_file, uint32_t *ret_line);
+/* The name as runtime.printFuncName prints it: "panic" for
+ * runtime.gopanic, generic shapes as "[...]". Returns name or buf. */
+const char *gp_func_print_name(const char *name, char *buf, size_t size);
+
+/* ------------------------------------------------------------- stripped.c */
+
+/*
+ * Runtime variables of an executable without a symbol table, from the code
+ * of runtime functions the pclntab still names (RIP-relative operands, see
+ * stripped.c) and from the data they point to. Fills every var_addr[] that
+ * is 0 and declared for the exe's version; leaves a variable it cannot find
+ * at 0 (the caller decides which ones it needs). Reads only the executable.
+ */
+gp_error *gp_stripped_find_vars(const struct gp_exe *exe,
+				const struct gp_pclntab *tab,
+				struct gp_layout *layout);
 
 /* --------------------------------------------------------------- unwind.c */
 
@@ -312,23 +392,67 @@ struct gp_unwind_start {
 	uint64_t pc, sp, bp, lr;
 	uint64_t stack_lo, stack_hi;  /* bounds for sp; 0,0 = unchecked */
 	bool trap;                    /* pc is a faulting instruction */
+	bool syscall;                 /* pc, sp are g.syscallpc/syscallsp */
 };
 
+/* One physical frame; pc, sp and fp are what the runtime prints as
+ * "+0x(pc - entry) fp= sp= pc=" with GOTRACEBACK=crash. */
 struct gp_unwind_pc {
 	uint64_t pc;
-	bool trap;                    /* symbolize at pc rather than pc - 1 */
+	uint64_t sympc;               /* pc for symbolization (symPC) */
+	uint64_t sp, fp;
+	bool trap;                    /* pc is not a return address */
 };
 
 #define GP_MAX_FRAMES 1024
 
 /*
- * Physical frames from start, innermost first, at most max. Stops at a
- * TOPFRAME function (included), a pc outside any function, or sp leaving
- * the stack bounds; *ret_err (may be NULL) tells why it stopped early.
+ * Physical frames from start, innermost first, at most max, following
+ * runtime/traceback.go (unwinder.resolveInternal/next; gentraceback in
+ * 1.19/1.20). Stops at a TOPFRAME function (included: runtime.goexit,
+ * mstart, rt0_go, sigtramp), with *ret_err NULL. Stops early, *ret_err set
+ * (may be NULL), at: a pc in no function (GP_ERROR_CORRUPT), a function
+ * without SP table or one that writes SP (GP_ERROR_UNSUPPORTED; the frame
+ * is included, as the runtime prints it), sp outside the stack bounds or
+ * not increasing (GP_ERROR_CORRUPT), unreadable memory (GP_ERROR_FAULT),
+ * max frames (GP_ERROR_LIMIT). Allocates nothing except the error.
  */
 size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 		 const struct gp_unwind_start *start,
 		 struct gp_unwind_pc *ret, size_t max, gp_error **ret_err);
+
+/* The registers of a thread whose current goroutine (m.curg) is g. */
+struct gp_unwind_thread_start {
+	uint64_t pc, sp, bp;              /* the thread's registers */
+	uint64_t g_stack_lo, g_stack_hi;  /* g.stack */
+	uint64_t g_sched_pc, g_sched_sp, g_sched_bp; /* g.sched */
+	uint64_t g_syscall_pc, g_syscall_sp; /* g.syscallpc/sp, 0 if none */
+	uint64_t vdso_pc, vdso_sp;        /* m.vdsoPC/vdsoSP, 0 if none */
+};
+
+/* Where gp_unwind_thread found the goroutine's innermost frame. */
+enum gp_unwind_from {
+	GP_UNWIND_FROM_REGS = 1,    /* the thread was running g's code */
+	GP_UNWIND_FROM_SIGNAL = 2,  /* the context a signal interrupted */
+	GP_UNWIND_FROM_SCHED = 3,   /* g.sched (thread on g0, e.g. systemstack) */
+	GP_UNWIND_FROM_SYSCALL = 4, /* g.syscallpc/sp */
+	GP_UNWIND_FROM_VDSO = 5,    /* m.vdsoPC/vdsoSP */
+};
+
+/*
+ * The frames of a running goroutine g from its thread's registers, as the
+ * runtime prints "goroutine N [running]" in a crash dump (sighandler:
+ * tracebacktrap on the interrupted context, or traceback of curg.sched when
+ * the thread was on g0). If the thread is in a signal handler (on gsignal,
+ * runtime.sigtramp at the top), the kernel's ucontext is read to continue
+ * at the interrupted pc/sp. ret_from (may be NULL) gets an enum
+ * gp_unwind_from. Errors as gp_unwind.
+ */
+size_t gp_unwind_thread(const struct gp_pclntab *tab,
+			const struct gp_memory *mem,
+			const struct gp_unwind_thread_start *start,
+			struct gp_unwind_pc *ret, size_t max, int *ret_from,
+			gp_error **ret_err);
 
 /* -------------------------------------------------------------- strtab.c */
 
