@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -90,6 +91,10 @@ gp_error *gp_core_open(const char *path, struct gp_core *ret,
 	err = gp_map_file(path, "core file", &ret->fd, &ret->map, &ret->size);
 	if (err)
 		goto fail;
+	struct stat st;
+	if (fstat(ret->fd, &st) == 0)
+		ret->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+				st.st_mtim.tv_nsec;
 	elf_version(EV_CURRENT);
 	Elf *elf = elf_memory((char *)ret->map, ret->size);
 	GElf_Ehdr ehdr;

@@ -171,6 +171,7 @@ struct gp_core {
 	struct gp_thread_regs *threads;
 	size_t nthreads;
 	int32_t signal;           /* siginfo of the fatal signal, 0 if unknown */
+	int64_t mtime_ns;         /* the core file's mtime, unix ns */
 };
 
 gp_error *gp_core_open(const char *path, struct gp_core *ret,
@@ -247,9 +248,18 @@ static inline bool gp_decl_in_version(int since, int until, int gover)
 /* From DWARF (layout_dwarf.c). */
 gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
 			       struct gp_layout *ret);
-/* From the built-in tables (layout_tables.c), for binaries with no DWARF. */
+/* Every declaration whatever its version range; missing ones GP_ABSENT,
+ * never an error for them (for native/gen and the tests). */
+gp_error *gp_layout_probe_dwarf(const struct gp_exe *exe,
+				struct gp_layout *ret);
+/* From the built-in tables (layout_tables.c), for binaries with no DWARF:
+ * offsets and sizes for the exe's Go release, var_addr from the symbol
+ * table when there is one, var_size of fixed-size variables (the
+ * wait-reason table). */
 gp_error *gp_layout_from_table(const struct gp_exe *exe,
 			       struct gp_layout *ret);
+/* The newest Go release the tables cover (GP_GOVER). */
+int gp_layout_table_newest(void);
 
 /* -------------------------------------------------------------- pclntab.c */
 
@@ -498,9 +508,16 @@ struct gp_program {
 	struct gp_thread_regs *threads; /* thread registers (core or live) */
 	size_t nthreads;
 	uint64_t pause_ns;
+	/* Live targets: CLOCK_MONOTONIC (= the target's nanotime) at the
+	 * moment every thread was stopped; 0 for cores and callbacks. */
+	int64_t live_now;
+	int64_t live_unix_offset;    /* CLOCK_REALTIME - CLOCK_MONOTONIC then */
 };
 
-/* target_live.c */
+/* Go version, layout and runtime variables of prog->exe (program.c). */
+gp_error *gp_program_init_runtime(struct gp_program *prog);
+
+/* target_live.c: detach (if still attached) and free the live target. */
 gp_error *gp_live_detach(struct gp_program *prog);
 
 /* Field helpers: offset of a declared field, or GP_ABSENT. */

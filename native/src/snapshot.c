@@ -740,6 +740,8 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 			goto fail;
 	}
 	qsort(snap->gs, snap->ngs, sizeof(*snap->gs), goid_cmp);
+	if ((err = gp_snapshot_compute_clock(snap)))
+		goto fail;
 	free(gptrs);
 	free(buf);
 	free(pcs);

@@ -64,4 +64,6 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 				   const struct gp_unwind_pc *pcs, size_t n,
 				   uint32_t *ret);
 
+gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap);
+
 #endif
