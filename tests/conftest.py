@@ -34,9 +34,10 @@ if SANITIZER_PRELOAD:
     # Already loaded into this process; children get it only on purpose.
     os.environ.pop("LD_PRELOAD", None)
 
-# The fixture corpus (cores + runtime dumps + accounts) when it is there.
-if (ROOT / "tests" / "fixtures.py").exists():
-    pytest_plugins = ["fixtures"]
+# The fixture corpus (cores + runtime dumps + accounts): its fixtures
+# (fixture_core, demo_core, ...) become available to every test.
+sys.path.insert(0, str(ROOT / "tests"))
+from fixtures import *  # noqa: E402,F401,F403
 
 MARKERS = {
     "engine": "runs the C engine in this process through the binding",
