@@ -270,6 +270,32 @@ static int group_cmp(const void *a, const void *b)
 	return x->members_first < y->members_first ? -1 : 1;
 }
 
+/* "k=v k2=v2" naming a label set, or "(no labels)". */
+static gp_error *label_key_str(gp_snapshot *snap, uint32_t labels,
+			       uint32_t *ret)
+{
+	uint32_t n;
+	const uint32_t *kv = gp_snapshot_labels(snap, labels, &n);
+	if (!n)
+		return gp_strtab_intern(&snap->strs, "(no labels)", ret);
+	size_t len = 1;
+	for (uint32_t i = 0; i < 2 * n; i++)
+		len += strlen(gp_snapshot_string(snap, kv[i])) + 2;
+	char *s = malloc(len);
+	if (!s)
+		return &gp_error_nomem;
+	char *p = s;
+	for (uint32_t i = 0; i < n; i++) {
+		p = stpcpy(p, i ? " " : "");
+		p = stpcpy(p, gp_snapshot_string(snap, kv[2 * i]));
+		p = stpcpy(p, "=");
+		p = stpcpy(p, gp_snapshot_string(snap, kv[2 * i + 1]));
+	}
+	gp_error *err = gp_strtab_intern(&snap->strs, s, ret);
+	free(s);
+	return err;
+}
+
 /* Age buckets (by age, in seconds), oldest last. */
 static const struct {
 	int64_t below_s;
@@ -294,10 +320,9 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 	if (by < GP_BY_SITE || by > GP_BY_AGE)
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
 				       "unknown grouping %d", by);
-	if (by == GP_BY_MUTEX || by == GP_BY_LABEL)
+	if (by == GP_BY_MUTEX)
 		return gp_error_create(GP_ERROR_UNSUPPORTED,
-				       "grouping by %s is not implemented yet",
-				       by == GP_BY_MUTEX ? "mutex" : "label");
+				       "grouping by mutex is not implemented yet");
 	sc.is_std_func = malloc(snap->strs.len ? snap->strs.len : 1);
 	sc.site_of_stack = calloc(snap->nstacks + 1, sizeof(uint32_t));
 	fc.stack_match = malloc(snap->nstacks + 1);
@@ -372,6 +397,10 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 				err = grouper_add(&gr, k, (uint32_t)i);
 			}
 			break;
+		case GP_BY_LABEL:
+			k.a = g->labels;
+			err = grouper_add(&gr, k, (uint32_t)i);
+			break;
 		case GP_BY_AGE: {
 			size_t b = GP_ARRAY_SIZE(age_buckets);
 			if (g->waitsince && snap->clock.now) {
@@ -445,6 +474,11 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 			break;
 		case GP_BY_AGE:
 			grp->key_str = age_str[k->a];
+			break;
+		case GP_BY_LABEL:
+			if ((err = label_key_str(snap, (uint32_t)k->a,
+						 &grp->key_str)))
+				goto out;
 			break;
 		case GP_BY_CREATOR:
 			if (k->a != GP_NONE) {

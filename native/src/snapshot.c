@@ -660,6 +660,15 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 		}
 	}
 
+	uint64_t labels = gp_field(prog, GP_F_G_LABELS, buf, gsize);
+	if (labels) {
+		err = gp_snapshot_read_labels(snap, labels, &g->labels);
+		if (err == &gp_error_nomem)
+			return err;
+		if (err && (gerr = g_error(snap, g, gp_error_wrap(err, "reading its labels"))))
+			return gerr;
+	}
+
 	size_t n;
 	if ((gerr = unwind_goroutine(snap, g, buf, gsize, pcs, &n)))
 		return gerr;
@@ -772,6 +781,7 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->threads);
 	free(snap->ms);
 	free(snap->labels);
+	free(snap->ls_table);
 	free(snap);
 }
 
@@ -838,16 +848,6 @@ GP_EXPORT const struct gp_thread *gp_snapshot_threads(const gp_snapshot *snap,
 {
 	*ret_count = snap->nthreads;
 	return snap->threads;
-}
-
-GP_EXPORT const uint32_t *gp_snapshot_labels(const gp_snapshot *snap,
-					     uint32_t labels_id,
-					     uint32_t *ret_npairs)
-{
-	(void)snap;
-	(void)labels_id;
-	*ret_npairs = 0;
-	return NULL;
 }
 
 GP_EXPORT void gp_snapshot_clock(const gp_snapshot *snap, struct gp_clock *ret)

@@ -52,8 +52,10 @@ struct gp_snapshot {
 	size_t nthreads;
 	struct gp_m *ms;
 	size_t nms, ms_cap;
-	uint32_t *labels;
+	uint32_t *labels;          /* label sets, see labels.c */
 	size_t nlabels, labels_cap;
+	uint32_t *ls_table;
+	size_t ls_cap, nlabelsets;
 
 	uint32_t waitreasons[256];
 	uint32_t nwaitreasons;
@@ -64,6 +66,8 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 				   const struct gp_unwind_pc *pcs, size_t n,
 				   uint32_t *ret);
 
+gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
+				  uint32_t *ret);
 gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap);
 
 #endif
