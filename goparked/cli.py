@@ -88,25 +88,31 @@ def open_program(ns):
 def run(ns, out):
     with open_program(ns) as prog:
         with prog.snapshot() as snap:
-            if ns.goroutine is not None:
-                g = snap.goroutine(ns.goroutine)
-                if ns.json:
-                    out.write(json.dumps(schema.one_goroutine_json(snap, g),
-                                         indent=1) + "\n")
-                else:
-                    out.write(render.goroutine_text(snap, g))
-                return
-            if ns.threads and not ns.json:
-                out.write(render.threads_text(snap))
-                return
-            grouping = snap.group(ns.by, filter_from_options(ns))
-            if ns.json:
-                json.dump(schema.snapshot_json(snap, grouping), out, indent=1)
-                out.write("\n")
-            else:
-                out.write(render.grouping_text(
-                    snap, grouping, limit=ns.limit, ids=ns.ids,
-                    show_system=ns.system))
+            render_snapshot(ns, snap, out)
+
+
+def render_snapshot(ns, snap, out):
+    """What the goroutine options ask for, from a snapshot (the CLI and
+    the debuggers' `go goroutines` share this)."""
+    if ns.goroutine is not None:
+        g = snap.goroutine(ns.goroutine)
+        if ns.json:
+            out.write(json.dumps(schema.one_goroutine_json(snap, g),
+                                 indent=1) + "\n")
+        else:
+            out.write(render.goroutine_text(snap, g))
+        return
+    if ns.threads and not ns.json:
+        out.write(render.threads_text(snap))
+        return
+    grouping = snap.group(ns.by, filter_from_options(ns))
+    if ns.json:
+        json.dump(schema.snapshot_json(snap, grouping), out, indent=1)
+        out.write("\n")
+    else:
+        out.write(render.grouping_text(
+            snap, grouping, limit=ns.limit, ids=ns.ids,
+            show_system=ns.system))
 
 
 def error_line(e):
