@@ -1,0 +1,160 @@
+"""Grouping and ages, against what each fixture scenario knows about itself.
+
+The fixture writes an account of every group it parked: the exact
+goroutine ids, the function they wait in, the labels it set, and the
+runtime's nanotime when it parked them and around each forced GC. Those
+are the expectations; nothing here comes from goparked's own output.
+"""
+
+import collections
+
+import pytest
+
+from fixtures import TOOLCHAINS, core_for
+
+from goparked import _native as N
+from goparked.model import Filter, Program
+
+pytestmark = pytest.mark.engine
+
+ALL_TOOLCHAINS = [pytest.param(t, id="go" + t) for t in TOOLCHAINS]
+
+
+def _open(toolchain, scenario="all"):
+    fc = core_for(toolchain, "dwarf", scenario)
+    prog = Program.from_core(fc.core, fc.exe)
+    return fc, prog, prog.snapshot()
+
+
+def _group_of(grouping):
+    """goid -> the group that holds it."""
+    out = {}
+    for grp in grouping:
+        for goid in grp.goids():
+            out[goid] = grp
+    return out
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_site_groups_are_the_scenarios_groups(toolchain):
+    fc, prog, snap = _open(toolchain)
+    with prog:
+        acct = fc.load_account()
+        grouping = snap.group("site")
+        where = _group_of(grouping)
+        # Account groups that share a wait function and state land together.
+        expected = collections.defaultdict(set)
+        for g in acct["groups"]:
+            expected[(g["wait_func"], g["state"])].update(g["goids"])
+        for (wait_func, state), goids in expected.items():
+            groups = {id(where[goid]) for goid in goids if goid in where}
+            assert len(groups) == 1, "%s: goroutines %s split over %d groups" % (
+                wait_func, sorted(goids), len(groups))
+            grp = where[next(iter(goids))]
+            assert grp.site.func == wait_func
+            assert set(grp.goids()) == goids
+            assert state in grp.states
+        # Biggest first, then oldest: the documented order.
+        counts = [grp.count for grp in grouping]
+        assert counts == sorted(counts, reverse=True)
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_labels_are_the_ones_the_fixture_set(toolchain):
+    fc, prog, snap = _open(toolchain)
+    with prog:
+        acct = fc.load_account()
+        labelled = [g for g in acct["groups"] if g.get("labels")]
+        assert labelled
+        for g in labelled:
+            for goid in g["goids"]:
+                assert snap.goroutine(goid).labels == g["labels"]
+        unlabelled = [goid for g in acct["groups"] if not g.get("labels")
+                      for goid in g["goids"]]
+        assert all(not snap.goroutine(goid).labels for goid in unlabelled)
+        by_label = {grp.key: set(grp.goids()) for grp in snap.group("label")}
+        for g in labelled:
+            key = " ".join("%s=%s" % kv for kv in sorted(g["labels"].items()))
+            assert set(g["goids"]) <= by_label[key]
+        # --label k=v selects exactly the goroutines that carry it.
+        flt = Filter(label=("via", "pprof.Do"))
+        got = {goid for grp in snap.group("site", flt) for goid in grp.goids()}
+        want = {goid for g in labelled if g["labels"].get("via") == "pprof.Do"
+                for goid in g["goids"]}
+        assert got == want
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_creators_are_the_scenarios_creators(toolchain):
+    fc, prog, snap = _open(toolchain)
+    with prog:
+        for g in fc.load_account()["groups"]:
+            for goid in g["goids"]:
+                cf = snap.goroutine(goid).creator_frames
+                assert cf and cf[0].func == g["creator_func"], goid
+        where = _group_of(snap.group("creator"))
+        for g in fc.load_account()["groups"]:
+            assert where[g["goids"][0]].key == g["creator_func"]
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_wait_since_and_now_agree_with_the_fixtures_clock(toolchain):
+    """waitsince is stamped by the second GC after parking with the first
+    GC's time (GO_RUNTIME.md G): parked_ns <= waitsince <= first GC's end.
+    The core was written after READY, so "now" is after the last GC and
+    not long after READY."""
+    fc, prog, snap = _open(toolchain)
+    with prog:
+        acct = fc.load_account()
+        gcs = acct["gcs"]
+        assert len(gcs) >= 2
+        clock = snap.clock
+        assert clock.known
+        assert clock.now >= gcs[-1]["after_ns"] - 1
+        assert clock.now <= acct["ready_ns"] + 120 * 10**9
+        checked = 0
+        for g in acct["groups"]:
+            if g["state"] != "waiting":
+                continue
+            for goid in g["goids"]:
+                gr = snap.goroutine(goid)
+                assert gr.waitsince, "goroutine %d never stamped" % goid
+                assert g["parked_ns"] <= gr.waitsince <= gcs[0]["after_ns"], goid
+                age = gr.age_ns
+                assert age is not None and 0 <= age <= clock.now - g["parked_ns"]
+                checked += 1
+        assert checked > 20
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_stack_grouping_counts_identical_stacks(toolchain):
+    fc, prog, snap = _open(toolchain)
+    with prog:
+        dump = fc.parsed_dump().goroutines
+        # Identical stacks in the runtime's dump (functions, files, lines
+        # and offsets) must be exactly our --by stack groups.
+        want = collections.defaultdict(set)
+        for goid, dg in dump.items():
+            if dg.frames and not dg.unavailable:
+                want[tuple((f.func, f.file, f.line, f.offset) for f in dg.frames)].add(goid)
+        got = [set(grp.goids()) for grp in snap.group("stack", Filter(include_system=True))]
+        for goids in want.values():
+            assert goids in got or any(goids <= g for g in got)
+        assert sum(len(g) for g in got) == len(snap)
+
+
+@pytest.mark.parametrize("toolchain", [pytest.param(TOOLCHAINS[-1], id="go" + TOOLCHAINS[-1])])
+def test_filters(toolchain):
+    fc, prog, snap = _open(toolchain)
+    with prog:
+        acct = fc.load_account()
+        running = {goid for g in acct["groups"] if g["state"] == "running" for goid in g["goids"]}
+        got = {goid for grp in snap.group("site", Filter(states=["running"])) for goid in grp.goids()}
+        assert got == running
+        func = "main.recvForever"
+        want = {goid for g in acct["groups"] if g["wait_func"] == func for goid in g["goids"]}
+        got = {goid for grp in snap.group("site", Filter(func_regex=r"^main\.recvForever$"))
+               for goid in grp.goids()}
+        assert got == want
+        with pytest.raises(N.Error):
+            snap.group("site", Filter(func_regex="("))
