@@ -137,8 +137,13 @@ static gp_error *dwarf_err(const struct gp_exe *exe, const char *what)
 			       exe->path, what, dwarf_errmsg(-1));
 }
 
-gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
-			       struct gp_layout *ret)
+/*
+ * every_version: resolve every declaration whatever its version range and
+ * leave the missing ones GP_ABSENT without failing (native/gen and
+ * tests/test_layout.py check the declared ranges against DWARF with it).
+ */
+static gp_error *layout_from_dwarf(const struct gp_exe *exe,
+				   struct gp_layout *ret, bool every_version)
 {
 	gp_error *err = NULL;
 	int gover = gp_exe_gover(exe);
@@ -223,7 +228,8 @@ gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
 		Dwarf_Word size;
 		if (die && dwarf_aggregate_size(die, &size) == 0)
 			ret->type_size[i] = (int64_t)size;
-		else if (gp_decl_in_version(d->since, d->until, gover)) {
+		else if (!every_version &&
+			 gp_decl_in_version(d->since, d->until, gover)) {
 			err = gp_error_create(GP_ERROR_UNSUPPORTED,
 					      "%s (%s): DWARF has no type %s",
 					      exe->path, exe->go_version,
@@ -233,11 +239,14 @@ gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
 	}
 	for (size_t i = 0; i < GP_NUM_FIELDS; i++) {
 		const struct gp_field_decl *d = &gp_field_decls[i];
-		if (!gp_decl_in_version(d->since, d->until, gover))
+		if (!every_version &&
+		    !gp_decl_in_version(d->since, d->until, gover))
 			continue;
 		Dwarf_Die *die = wanted_die(&w, d->type);
 		int64_t foff, fsize;
 		if (!die || !find_member(die, d->path, &foff, &fsize)) {
+			if (every_version)
+				continue;
 			err = gp_error_create(GP_ERROR_UNSUPPORTED,
 					      "%s (%s): DWARF has no field %s.%s",
 					      exe->path, exe->go_version,
@@ -258,4 +267,16 @@ gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
 out:
 	dwarf_end(dw);
 	return err;
+}
+
+gp_error *gp_layout_from_dwarf(const struct gp_exe *exe,
+			       struct gp_layout *ret)
+{
+	return layout_from_dwarf(exe, ret, false);
+}
+
+gp_error *gp_layout_probe_dwarf(const struct gp_exe *exe,
+				struct gp_layout *ret)
+{
+	return layout_from_dwarf(exe, ret, true);
 }

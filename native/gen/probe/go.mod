@@ -1,0 +1,3 @@
+module goparked/probe
+
+go 1.19
