@@ -93,14 +93,33 @@ static gp_error *program_init_runtime(struct gp_program *prog)
 		return err;
 	if (exe->nsymbols)
 		prog->flags |= GP_PROGRAM_HAS_SYMTAB;
+	/* No symbol table (-ldflags=-s, strip): find the runtime's variables
+	 * from the code of the functions that use them (stripped.c). */
+	bool missing = false;
+	for (size_t i = 0; i < GP_NUM_VARS; i++)
+		if (!prog->layout.var_addr[i] &&
+		    gp_decl_in_version(gp_var_decls[i].since,
+				       gp_var_decls[i].until, prog->gover))
+			missing = true;
+	if (missing) {
+		struct gp_pclntab *tab;
+		if ((err = gp_pclntab_open(exe, &prog->mem, &tab)))
+			return err;
+		err = gp_stripped_find_vars(exe, tab, &prog->layout);
+		gp_pclntab_destroy(tab);
+		if (err)
+			return err;
+	}
 	for (size_t i = 0; i < GP_NUM_VARS; i++) {
 		const struct gp_var_decl *d = &gp_var_decls[i];
 		if (!prog->layout.var_addr[i] &&
 		    gp_decl_in_version(d->since, d->until, prog->gover) &&
 		    (i == GP_V_ALLGS || i == GP_V_ALLGLEN || i == GP_V_ALLM))
 			return gp_error_create(GP_ERROR_UNSUPPORTED,
-					       "%s: cannot find %s", exe->path,
-					       d->sym);
+					       "%s: cannot find %s%s", exe->path,
+					       d->sym,
+					       exe->nsymbols ? "" :
+					       " (no symbol table, and the runtime code that uses it is not what goparked knows)");
 	}
 	return NULL;
 }
