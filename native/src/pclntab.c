@@ -32,6 +32,10 @@
 /* Bound on inlining depth walked per pc; the real maximum is far lower. */
 #define MAX_INLINE_DEPTH 256
 
+#define BUCKET_SHIFT 8
+#define MAX_BUCKETS (UINT64_C(1) << 24)   /* 4 GiB of text */
+#define SPCACHE_SIZE 4096                 /* entries, a power of 2 */
+
 struct region {
 	const uint8_t *p;
 	uint64_t n;
@@ -54,6 +58,16 @@ struct gp_pclntab {
 	uint64_t gofunc;            /* 0 when not found: no inlined frames */
 	struct region gofunc_data;  /* bytes from gofunc to its segment end */
 	uint8_t funcid_map[256];    /* raw internal/abi FuncID -> gp_funcid */
+
+	/* find_func accelerator: for each BUCKET_SIZE bytes of text, the
+	 * function containing its first byte (our own table, built from the
+	 * ftab at open; the runtime's findfunctab is not trusted). */
+	uint32_t *buckets;
+	uint64_t nbuckets;
+	/* SP-delta cache, direct-mapped on the pc: one 64-bit word per entry,
+	 * (pc offset + 1) << 32 | delta, read and written atomically so that
+	 * concurrent unwinders never see a torn entry. 0 = empty. */
+	uint64_t *spcache;
 
 	/* Name index, built on first use of gp_pclntab_func_by_name. */
 	pthread_mutex_t lock;
@@ -215,6 +229,13 @@ bool gp_pclntab_find_func(const struct gp_pclntab *tab, uint64_t pc,
 		return false;
 	/* Largest i in [0, n) with entry(i) <= off. */
 	uint32_t lo = 0, hi = n;
+	uint64_t b = off >> BUCKET_SHIFT;
+	if (b + 1 < tab->nbuckets) {
+		lo = tab->buckets[b];
+		hi = tab->buckets[b + 1] + 1;
+		if (hi > n || lo >= hi || ftab_entry(tab, lo) > off)
+			lo = 0, hi = n;
+	}
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (ftab_entry(tab, mid) <= off)
@@ -290,6 +311,19 @@ gp_error *gp_pclntab_sp_delta(const struct gp_pclntab *tab,
 			      const struct gp_func *fn, uint64_t pc,
 			      int32_t *ret)
 {
+	/* A million goroutines share a few hundred pcs: cache by pc. */
+	uint64_t key = pc - tab->text_start + 1;
+	uint64_t *slot = NULL;
+	if (tab->spcache && pc >= fn->entry && pc < fn->end &&
+	    key < UINT32_MAX) {
+		uint64_t h = (key * UINT64_C(0x9e3779b97f4a7c15)) >> 52;
+		slot = &tab->spcache[h & (SPCACHE_SIZE - 1)];
+		uint64_t e = __atomic_load_n(slot, __ATOMIC_RELAXED);
+		if (e >> 32 == key) {
+			*ret = (int32_t)(uint32_t)e;
+			return NULL;
+		}
+	}
 	uint32_t off = func_u32(tab, fn, F_PCSP);
 	if (off == 0)
 		return gp_error_create(GP_ERROR_NOT_FOUND,
@@ -298,6 +332,9 @@ gp_error *gp_pclntab_sp_delta(const struct gp_pclntab *tab,
 		return gp_error_create(GP_ERROR_CORRUPT,
 				       "invalid SP table of %s at pc 0x%llx",
 				       fn->name, (unsigned long long)pc);
+	if (slot)
+		__atomic_store_n(slot, key << 32 | (uint32_t)*ret,
+				 __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -731,6 +768,28 @@ static void find_gofunc(struct gp_pclntab *tab)
 	tab->gofunc_data.n = avail;
 }
 
+/* Optional: without the table (no memory, huge text) find_func does a
+ * plain binary search. A bad (unsorted) ftab only makes it slower. */
+static void build_buckets(struct gp_pclntab *tab)
+{
+	uint64_t span = ftab_entry(tab, tab->nfunc);
+	uint64_t nb = (span >> BUCKET_SHIFT) + 2;
+	if (nb > MAX_BUCKETS)
+		return;
+	uint32_t *b = malloc(nb * sizeof(*b));
+	if (!b)
+		return;
+	uint32_t i = 0;
+	for (uint64_t k = 0; k < nb; k++) {
+		uint64_t off = k << BUCKET_SHIFT;
+		while (i + 1 < tab->nfunc && ftab_entry(tab, i + 1) <= off)
+			i++;
+		b[k] = i;
+	}
+	tab->buckets = b;
+	tab->nbuckets = nb;
+}
+
 gp_error *gp_pclntab_open(const struct gp_exe *exe,
 			  const struct gp_memory *mem,
 			  struct gp_pclntab **ret)
@@ -790,6 +849,8 @@ gp_error *gp_pclntab_open(const struct gp_exe *exe,
 		}
 	}
 	find_gofunc(tab);
+	build_buckets(tab);
+	tab->spcache = calloc(SPCACHE_SIZE, sizeof(*tab->spcache));
 	*ret = tab;
 	return NULL;
 fail:
@@ -803,6 +864,8 @@ void gp_pclntab_destroy(struct gp_pclntab *tab)
 		return;
 	pthread_mutex_destroy(&tab->lock);
 	free(tab->by_name);
+	free(tab->buckets);
+	free(tab->spcache);
 	free(tab);
 }
 
