@@ -171,6 +171,8 @@ gp_error *gp_core_open(const char *path, struct gp_core *ret,
 		goto fail_elf;
 	}
 	gp_memory_layer_sort(layer);
+	layer->fd = ret->fd;
+	layer->base = ret->map;
 	elf_end(elf);
 	return NULL;
 fail_elf:

@@ -216,7 +216,8 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 			if (seg.avail > ph.p_memsz)
 				seg.avail = ph.p_memsz;
 		}
-		struct gp_memory_layer l = { ret->loads, ret->nloads };
+		struct gp_memory_layer l = { .segs = ret->loads,
+					       .nsegs = ret->nloads };
 		if ((err = gp_memory_layer_add(&l, &seg)))
 			goto fail;
 		ret->loads = l.segs;

@@ -57,6 +57,10 @@ struct gp_segment {
 struct gp_memory_layer {
 	struct gp_segment *segs;  /* sorted by start, non-overlapping */
 	size_t nsegs;
+	/* When the segments' data lie in a mapping of a file (a core), the
+	 * file and the mapping's base, so batch reads can use read(2). */
+	int fd;
+	const uint8_t *base;
 };
 
 /* Fallback reader for live processes or debugger callbacks. */
@@ -84,6 +88,27 @@ gp_error *gp_memory_read_u64(const struct gp_memory *mem, uint64_t address,
 			     uint64_t *ret);
 gp_error *gp_memory_read_u32(const struct gp_memory *mem, uint64_t address,
 			     uint32_t *ret);
+/*
+ * Batch reads: the engine first collects what it needs (every g, then the
+ * top of every stack), then reads it in file order, in large chunks, with
+ * read(2). On this kind of machine that is several times faster than
+ * faulting the same pages in through a mapping, and memory stays flat
+ * (../shared/PERFORMANCE.md). fn is called once per request, in file order
+ * (not request order), with the bytes or with data NULL and the error if
+ * they cannot be read; it returns an error to stop. Requests are reordered.
+ */
+struct gp_read_req {
+	uint64_t address;
+	uint32_t size;
+	uint32_t tag;             /* the caller's */
+	uint64_t key;             /* internal: sort key */
+};
+typedef gp_error *gp_batch_fn(void *arg, const struct gp_read_req *req,
+			      const uint8_t *data, gp_error *err);
+gp_error *gp_memory_read_batch(const struct gp_memory *mem,
+			       struct gp_read_req *reqs, size_t n,
+			       gp_batch_fn *fn, void *arg);
+
 /* Reads a Go string header {ptr,len} at address; len bounded by max. */
 gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
 				  uint64_t address, size_t max, char **ret);

@@ -2,8 +2,10 @@
  * Target memory: layers of segments searched in order (core over
  * executable), plus an optional reader for live processes.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -181,4 +183,106 @@ gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
 		return err;
 	return gp_memory_read_string(mem, gp_load(hdr, 8), gp_load(hdr + 8, 8),
 				     max, ret);
+}
+
+/* ------------------------------------------------------------ batch reads */
+
+#define BATCH_CHUNK (4u << 20)
+#define BATCH_DIRECT UINT64_MAX
+
+static int req_cmp(const void *a, const void *b)
+{
+	const struct gp_read_req *x = a, *y = b;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* File offset of [address, address + size) when the top layer holds all of
+ * it in one segment of a file, else BATCH_DIRECT. */
+static uint64_t file_offset(const struct gp_memory *mem, uint64_t address,
+			    uint32_t size)
+{
+	if (mem->read_fn || !mem->nlayers || mem->layers[0].fd <= 0)
+		return BATCH_DIRECT;
+	const struct gp_memory_layer *l = &mem->layers[0];
+	const struct gp_segment *s = layer_find(l, address);
+	if (!s || address - s->start + size > s->avail)
+		return BATCH_DIRECT;
+	return (uint64_t)(s->data - l->base) + (address - s->start);
+}
+
+static gp_error *batch_direct(const struct gp_memory *mem,
+			      const struct gp_read_req *r, uint8_t *buf,
+			      gp_batch_fn *fn, void *arg)
+{
+	gp_error *err = gp_memory_read(mem, r->address, buf, r->size);
+	gp_error *ret = fn(arg, r, err ? NULL : buf, err);
+	gp_error_destroy(err);
+	return ret;
+}
+
+gp_error *gp_memory_read_batch(const struct gp_memory *mem,
+			       struct gp_read_req *reqs, size_t n,
+			       gp_batch_fn *fn, void *arg)
+{
+	gp_error *err = NULL;
+	uint8_t *chunk = malloc(BATCH_CHUNK);
+	if (!chunk)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < n; i++)
+		reqs[i].key = reqs[i].size > BATCH_CHUNK / 2 ?
+				      BATCH_DIRECT :
+				      file_offset(mem, reqs[i].address,
+						  reqs[i].size);
+	qsort(reqs, n, sizeof(*reqs), req_cmp);
+	int fd = mem->nlayers ? mem->layers[0].fd : -1;
+	size_t i = 0;
+	while (i < n && !err) {
+		if (reqs[i].key == BATCH_DIRECT) {
+			uint8_t small[4096];
+			uint8_t *buf = reqs[i].size <= sizeof(small) ?
+					       small : malloc(reqs[i].size);
+			if (!buf) {
+				err = &gp_error_nomem;
+				break;
+			}
+			err = batch_direct(mem, &reqs[i], buf, fn, arg);
+			if (buf != small)
+				free(buf);
+			i++;
+			continue;
+		}
+		/* One chunk from the first pending request, as far as the
+		 * requests that fit in it reach. */
+		uint64_t start = reqs[i].key & ~(uint64_t)4095;
+		uint64_t end = start;
+		size_t j = i;
+		while (j < n && reqs[j].key != BATCH_DIRECT &&
+		       reqs[j].key + reqs[j].size <= start + BATCH_CHUNK) {
+			if (reqs[j].key + reqs[j].size > end)
+				end = reqs[j].key + reqs[j].size;
+			j++;
+		}
+		size_t len = (size_t)(end - start), got = 0;
+		while (got < len) {
+			ssize_t r = pread(fd, chunk + got, len - got,
+					  (off_t)(start + got));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		for (; i < j && !err; i++) {
+			const struct gp_read_req *r = &reqs[i];
+			if (r->key + r->size <= start + got) {
+				err = fn(arg, r, chunk + (r->key - start), NULL);
+			} else {
+				gp_error *e = gp_error_fault(r->address, r->size);
+				err = fn(arg, r, NULL, e);
+				gp_error_destroy(e);
+			}
+		}
+	}
+	free(chunk);
+	return err;
 }

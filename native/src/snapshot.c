@@ -474,6 +474,9 @@ static int thread_of_m(const struct gp_snapshot *snap, uint64_t m)
 	return -1;
 }
 
+static gp_error *finish_stack(struct gp_snapshot *snap, struct gp_goroutine *g,
+			      const struct gp_unwind_pc *pcs, size_t n);
+
 /* Where a goroutine's traceback starts (traceback.go, unwinder.initAt). */
 static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 				  struct gp_goroutine *g, const uint8_t *buf,
@@ -530,6 +533,7 @@ static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 		st.sp = syscallsp;
 		st.pc = gp_field(prog, GP_F_G_SYSCALLPC, buf, gsize);
 		st.bp = gp_field(prog, GP_F_G_SYSCALLBP, buf, gsize);
+		st.syscall = true;
 		g->flags |= GP_G_IN_SYSCALL;
 	} else {
 		st.sp = gp_field(prog, GP_F_G_SCHED_SP, buf, gsize);
@@ -539,22 +543,23 @@ static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 	}
 	g->pc = st.pc;
 	g->sp = st.sp;
-	gp_error *err = NULL;
-	*ret_n = gp_unwind(prog->pcln, &prog->mem, &st, pcs, GP_MAX_FRAMES,
-			   &err);
-	if (err) {
-		g->flags |= GP_G_STACK_ERROR;
-		return g_error(snap, g, err);
-	}
+	if (!st.pc || !st.sp)
+		return NULL;
+	/* Unwound later, from a batch read of the stack's top. */
+	gp_error *err = grow((void **)&snap->pending, &snap->pending_cap,
+			     snap->npending + 1, sizeof(*snap->pending));
+	if (err)
+		return err;
+	snap->pending[snap->npending].gi = (uint32_t)(g - snap->gs);
+	snap->pending[snap->npending++].st = st;
 	return NULL;
 }
 
 static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
-				uint8_t *buf, size_t gsize,
-				struct gp_unwind_pc *pcs)
+				const uint8_t *buf, size_t gsize,
+				gp_error *err, struct gp_unwind_pc *pcs)
 {
 	struct gp_program *prog = snap->prog;
-	gp_error *err = gp_memory_read(&prog->mem, gaddr, buf, gsize);
 	uint32_t raw = 0;
 	if (!err)
 		raw = (uint32_t)gp_field(prog, GP_F_G_ATOMICSTATUS, buf, gsize);
@@ -578,8 +583,9 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	g->thread = -1;
 	g->waitreason = -1;
 	if (err)
-		return g_error(snap, g, gp_error_wrap(err, "reading goroutine at 0x%llx",
-						     (unsigned long long)gaddr));
+		return g_error(snap, g, gp_error_create(err->code,
+				"reading goroutine at 0x%llx: %s",
+				(unsigned long long)gaddr, err->message));
 
 	g->raw_status = raw;
 	g->status = status;
@@ -672,11 +678,121 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	size_t n;
 	if ((gerr = unwind_goroutine(snap, g, buf, gsize, pcs, &n)))
 		return gerr;
-	if (n && (gerr = gp_snapshot_intern_stack(snap, pcs, n, &g->stack_id)))
-		return gerr;
+	return finish_stack(snap, &snap->gs[snap->ngs - 1], pcs, n);
+}
+
+static gp_error *finish_stack(struct gp_snapshot *snap, struct gp_goroutine *g,
+			      const struct gp_unwind_pc *pcs, size_t n)
+{
+	gp_error *err;
+	if (n && (err = gp_snapshot_intern_stack(snap, pcs, n, &g->stack_id)))
+		return err;
 	if (n >= GP_MAX_FRAMES)
 		g->flags |= GP_G_TRUNCATED;
 	return NULL;
+}
+
+/*
+ * The walk in two batch reads (gp_memory_read_batch): every g, in file
+ * order, decoded into its record; then the top of every parked stack, from
+ * which the goroutine is unwound (reads past the window fall back to the
+ * memory layers).
+ */
+#define STACK_WINDOW 2048u
+
+struct walk {
+	struct gp_snapshot *snap;
+	size_t gsize;
+	struct gp_unwind_pc *pcs;
+};
+
+static gp_error *on_g(void *arg, const struct gp_read_req *req,
+		      const uint8_t *data, gp_error *err)
+{
+	struct walk *w = arg;
+	return read_goroutine(w->snap, req->address, data, w->gsize, err,
+			      w->pcs);
+}
+
+struct window {
+	const struct gp_memory *mem;
+	uint64_t address;
+	const uint8_t *data;
+	size_t size;
+};
+
+static gp_error *window_read(void *arg, uint64_t address, void *buf,
+			     size_t size)
+{
+	const struct window *win = arg;
+	if (address >= win->address && size <= win->size &&
+	    address - win->address <= win->size - size) {
+		memcpy(buf, win->data + (address - win->address), size);
+		return NULL;
+	}
+	return gp_memory_read(win->mem, address, buf, size);
+}
+
+static gp_error *on_stack(void *arg, const struct gp_read_req *req,
+			  const uint8_t *data, gp_error *rerr)
+{
+	struct walk *w = arg;
+	struct gp_snapshot *snap = w->snap;
+	struct gp_program *prog = snap->prog;
+	const struct pending *p = &snap->pending[req->tag];
+	struct gp_goroutine *g = &snap->gs[p->gi];
+	struct window win = { &prog->mem, req->address, data,
+			      rerr ? 0 : req->size };
+	struct gp_memory wmem = { .read_fn = window_read, .read_arg = &win };
+	gp_error *err = NULL;
+	size_t n = gp_unwind(prog->pcln, &wmem, &p->st, w->pcs, GP_MAX_FRAMES,
+			     &err);
+	if (err) {
+		g->flags |= GP_G_STACK_ERROR;
+		gp_error *e2 = g_error(snap, g, err);
+		if (e2)
+			return e2;
+	}
+	return finish_stack(snap, g, w->pcs, n);
+}
+
+static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
+			  uint64_t len, size_t gsize, struct gp_unwind_pc *pcs)
+{
+	struct walk w = { snap, gsize, pcs };
+	gp_error *err;
+	struct gp_read_req *reqs = malloc((len ? len : 1) * sizeof(*reqs));
+	if (!reqs)
+		return &gp_error_nomem;
+	size_t n = 0;
+	for (uint64_t i = 0; i < len; i++)
+		if (gptrs[i])
+			reqs[n++] = (struct gp_read_req){ .address = gptrs[i],
+							  .size = (uint32_t)gsize };
+	err = gp_memory_read_batch(&snap->prog->mem, reqs, n, on_g, &w);
+	free(reqs);
+	if (err)
+		return err;
+
+	reqs = malloc((snap->npending ? snap->npending : 1) * sizeof(*reqs));
+	if (!reqs)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < snap->npending; i++) {
+		const struct gp_unwind_start *st = &snap->pending[i].st;
+		uint64_t size = STACK_WINDOW;
+		if (st->stack_hi > st->sp && st->stack_hi - st->sp < size)
+			size = st->stack_hi - st->sp;
+		reqs[i] = (struct gp_read_req){ .address = st->sp,
+						.size = (uint32_t)size,
+						.tag = (uint32_t)i };
+	}
+	err = gp_memory_read_batch(&snap->prog->mem, reqs, snap->npending,
+				   on_stack, &w);
+	free(reqs);
+	free(snap->pending);
+	snap->pending = NULL;
+	snap->npending = snap->pending_cap = 0;
+	return err;
 }
 
 static int goid_cmp(const void *a, const void *b)
@@ -742,12 +858,8 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 		err = &gp_error_nomem;
 		goto fail;
 	}
-	for (uint64_t i = 0; i < len; i++) {
-		if (!gptrs[i])
-			continue;
-		if ((err = read_goroutine(snap, gptrs[i], buf, gsize, pcs)))
-			goto fail;
-	}
+	if ((err = read_all(snap, gptrs, len, gsize, pcs)))
+		goto fail;
 	qsort(snap->gs, snap->ngs, sizeof(*snap->gs), goid_cmp);
 	if ((err = gp_snapshot_compute_clock(snap)))
 		goto fail;
@@ -782,6 +894,7 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->ms);
 	free(snap->labels);
 	free(snap->ls_table);
+	free(snap->pending);
 	free(snap);
 }
 

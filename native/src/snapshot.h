@@ -20,6 +20,12 @@ struct gp_m {
 
 struct pc_entry;
 
+/* A parked goroutine waiting to be unwound from its stack's top. */
+struct pending {
+	uint32_t gi;
+	struct gp_unwind_start st;
+};
+
 struct gp_snapshot {
 	struct gp_program *prog;
 	struct gp_strtab strs;
@@ -60,6 +66,8 @@ struct gp_snapshot {
 	uint32_t waitreasons[256];
 	uint32_t nwaitreasons;
 	struct gp_clock clock;
+	struct pending *pending;
+	size_t npending, pending_cap;
 };
 
 gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
