@@ -491,15 +491,29 @@ def generate(cells, n=DEFAULT_N, jobs=None, force=False, log=None):
     entries, errors = [], []
     # Builds first (one per toolchain x variant), then the runs.
     with concurrent.futures.ThreadPoolExecutor(jobs) as ex:
-        futs = {ex.submit(build, by_label[t], v): (t, v) for t, v in dict.fromkeys((t, v) for t, v, _ in cells)}
+        # One task per toolchain building its variants in turn: the second
+        # build reuses the first one's compiled packages (only the link differs),
+        # instead of compiling the same std twice at the same time.
+        per_tc: dict = {}
+        for t, v, _ in cells:
+            if v not in per_tc.setdefault(t, []):
+                per_tc[t].append(v)
+
+        def build_all(t):
+            failed = []
+            for v in per_tc[t]:
+                try:
+                    build(by_label[t], v)
+                except Exception as e:  # noqa: BLE001 - report and go on with the rest
+                    failed.append(((t, v), str(e)))
+            return failed
+
         bad = set()
-        for f in concurrent.futures.as_completed(futs):
-            try:
-                f.result()
-            except Exception as e:  # noqa: BLE001 - report and go on with the rest
-                bad.add(futs[f])
-                errors.append((futs[f], str(e)))
-                log("error: build %s: %s" % (futs[f], e))
+        for f in concurrent.futures.as_completed([ex.submit(build_all, t) for t in per_tc]):
+            for cell, msg in f.result():
+                bad.add(cell)
+                errors.append((cell, msg))
+                log("error: build %s: %s" % (cell, msg))
         futs = {ex.submit(run_scenario, by_label[t], v, s, n, force): (t, v, s)
                 for t, v, s in cells if (t, v) not in bad}
         for f in concurrent.futures.as_completed(futs):
