@@ -115,6 +115,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
 //go:noinline
@@ -133,7 +134,7 @@ func main() {
 	wg.Wait()
 	fmt.Println("READY")
 	os.Stdout.Sync()
-	select {}
+	time.Sleep(time.Hour) // not select{}: the runtime would call that a deadlock
 }
 """
 LIVE_PARKED = 7
