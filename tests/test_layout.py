@@ -1,0 +1,138 @@
+"""fields.def against the DWARF of every Go toolchain, and the built-in tables.
+
+For each toolchain: native/gen/probe is built with DWARF and every
+declaration of native/src/fields.def is resolved from it by the engine's own
+code (native/gen/layout_dump.c). A type, field or variable present outside
+its declared versions, or missing inside them, fails. (One exception, kept
+narrow: a member that became a struct whose declared sub-member takes over,
+sudog.elem -> elem.vu in 1.26, is not the same field.) Then the built-in
+table of that release (native/src/tables/layout_tables_data.h) must equal
+the DWARF resolution: regenerate it with native/gen/gen_tables.py.
+
+The fixture's own DWARF build of each release is compared with the table
+too: a second program of the same release, laid out by the same runtime.
+"""
+
+import os
+import sys
+
+import pytest
+
+from fixtures import TOOLCHAINS, core_for, generate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "native", "gen"))
+import gen_tables  # noqa: E402
+
+pytestmark = pytest.mark.engine
+
+ALL_TOOLCHAINS = [pytest.param(t, id="go" + t) for t in TOOLCHAINS]
+
+
+@pytest.fixture(scope="session")
+def layout_dump():
+    return gen_tables.build_tool()
+
+
+@pytest.fixture(scope="session")
+def decls(layout_dump):
+    return gen_tables.run_tool(layout_dump, "decls")
+
+
+def _toolchain(label):
+    try:
+        return generate.probe(label)
+    except generate.Unavailable as e:
+        pytest.skip("Go toolchain %s unavailable: %s" % (label, e))
+
+
+def _resolve(layout_dump, exe):
+    dwarf = gen_tables.run_tool(layout_dump, "dwarf", exe)
+    assert not dwarf["error"], dwarf["error"]
+    symbols = gen_tables.run_tool(layout_dump, "symbols", exe)
+    return dwarf, symbols
+
+
+def _table(layout_dump, exe, decls, gover):
+    """The built-in table of exe's release, as the engine fills it."""
+    t = gen_tables.run_tool(layout_dump, "table", exe)
+    assert not t["error"], t["error"]
+    return t
+
+
+def _expected(decls, dwarf, gover):
+    """DWARF resolution restricted to the declarations of that release."""
+    types = {n: (dwarf["types"][n] if gen_tables.in_version(d, gover) else None)
+             for n, d in decls["decls"]["type"].items()}
+    fields = {n: (dwarf["fields"][n] if gen_tables.in_version(d, gover) else None)
+              for n, d in decls["decls"]["field"].items()}
+    return types, fields
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_declarations_match_dwarf(toolchain, layout_dump, decls):
+    tc = _toolchain(toolchain)
+    dwarf, symbols = _resolve(layout_dump, gen_tables.build_probe(tc))
+    problems = gen_tables.range_problems(decls, dwarf, symbols)
+    assert not problems, "fields.def disagrees with the DWARF of %s:\n%s" % (
+        tc.version, "\n".join(problems))
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_table_equals_dwarf(toolchain, layout_dump, decls):
+    tc = _toolchain(toolchain)
+    exes = [gen_tables.build_probe(tc), core_for(toolchain, "dwarf", "all").exe]
+    for exe in exes:
+        dwarf, symbols = _resolve(layout_dump, exe)
+        gover = dwarf["gover"]
+        table = _table(layout_dump, exe, decls, gover)
+        types, fields = _expected(decls, dwarf, gover)
+        stale = "; regenerate with native/gen/gen_tables.py"
+        diff = ["type %s: table %s, DWARF %s" % (n, table["types"].get(n), v)
+                for n, v in types.items() if table["types"].get(n) != v]
+        diff += ["field %s: table %s, DWARF %s" % (n, table["fields"].get(n), v)
+                 for n, v in fields.items() if table["fields"].get(n) != v]
+        assert not diff, "%s (%s):\n%s%s" % (exe, dwarf["version"], "\n".join(diff), stale)
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_wait_reason_count(toolchain, layout_dump):
+    """The table's count is the generating toolchain's; the engine reads the
+    exact count of each binary from its code (see stripped.c)."""
+    tc = _toolchain(toolchain)
+    exe = gen_tables.build_probe(tc)
+    symbols = gen_tables.run_tool(layout_dump, "symbols", exe)
+    n = symbols["vars"]["WAITREASONSTRINGS"][1] // 16
+    # from the release notes / sources of each release (GO_RUNTIME.md);
+    # 1.23 patch releases added "GC weak to strong wait"
+    known = {19: {27}, 20: {32}, 21: {32}, 22: {37}, 23: {37, 38}, 24: {44}, 25: {47}, 26: {47}}
+    minor = int(tc.version.split(".")[1])
+    if minor in known:
+        assert n in known[minor], "%s: %d wait reasons" % (tc.version, n)
+    table = gen_tables.run_tool(layout_dump, "table", exe)
+    assert not table["error"]
+
+
+def test_unknown_versions_are_refused_clearly(layout_dump, tmp_path):
+    """A stripped binary newer than the tables (or older than 1.19) gets a
+    message naming its version and what would make it work."""
+    tc = _toolchain(TOOLCHAINS[-1])
+    exe = gen_tables.build_probe(tc, "stripped")
+    data = bytearray(open(exe, "rb").read())
+    ver = tc.version.encode()
+    for fake, words in ((b"go1.99.1", ("go1.99.1", "newer goparked", "-ldflags=-w")),
+                        (b"go1.17.1", ("go1.17.1", "1.19"))):
+        i = data.find(b"\xff Go buildinf:")
+        assert i >= 0
+        j = data.find(bytes([len(ver)]) + ver, i)
+        assert j > i
+        if len(fake) != len(ver):
+            continue
+        patched = bytearray(data)
+        patched[j + 1:j + 1 + len(ver)] = fake
+        path = tmp_path / ("fake-" + fake.decode())
+        path.write_bytes(bytes(patched))
+        t = gen_tables.run_tool(layout_dump, "table", str(path))
+        assert t["error"], t
+        for w in words:
+            assert w in t["error"], t["error"]
