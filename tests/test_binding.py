@@ -5,6 +5,7 @@ native/include/goparked.h, never against the binding itself.
 """
 
 import errno
+import keyword
 import re
 import subprocess
 from pathlib import Path
@@ -47,6 +48,14 @@ def _c_constants():
     return pairs
 
 
+def c_field(name):
+    """The C name of a ctypes field: a Python keyword gets a trailing _
+    in the binding (from_ for from)."""
+    if name.endswith("_") and keyword.iskeyword(name[:-1]):
+        return name[:-1]
+    return name
+
+
 @pytest.fixture(scope="module")
 def c_layout(tmp_path_factory):
     """Compile a program that prints sizes, offsets and constants as C
@@ -57,11 +66,12 @@ def c_layout(tmp_path_factory):
         lines.append('printf("%s %%zu\\n", sizeof(struct %s));'
                      % (cname, cname))
         for fname, _ in cls._fields_:
+            cf = c_field(fname)
             lines.append('printf("%s.%s %%zu\\n", offsetof(struct %s, %s));'
-                         % (cname, fname, cname, fname))
+                         % (cname, fname, cname, cf))
             lines.append('printf("%s.%s:size %%zu\\n", '
                          'sizeof(((struct %s *)0)->%s));'
-                         % (cname, fname, cname, fname))
+                         % (cname, fname, cname, cf))
     for expr, _ in _c_constants():
         lines.append('printf("%s %%llu\\n", (unsigned long long)(%s));'
                      % (expr, expr))
