@@ -300,3 +300,21 @@ def test_closed_objects_raise(tiny_go):
         len(snap.group("site"))
     with pytest.raises(goparked.Error):
         prog.go_version
+
+
+def test_the_library_under_test_is_the_one_asked_for():
+    """The sanitizer pass must really run the sanitized engine (and the
+    normal pass the normal one): no silent fallback."""
+    import os
+    lib = N.lib()
+    maps = Path("/proc/self/maps").read_text()
+    if os.environ.get("GOPARKED_SANITIZED"):
+        assert lib.path == os.environ["GOPARKED_LIB"]
+        assert "libasan" in maps and "libubsan" in maps
+    elif os.environ.get("GOPARKED_LIB"):
+        assert lib.path == os.environ["GOPARKED_LIB"]
+    else:
+        assert Path(lib.path).resolve() in (
+            (ROOT / "native" / "build" / "libgoparked.so").resolve(),
+            (Path(goparked.__file__).parent / "libgoparked.so").resolve())
+        assert "libasan" not in maps
