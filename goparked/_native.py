@@ -12,7 +12,7 @@ from ctypes import (POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t,
                     c_uint32, c_uint64, c_void_p)
 from pathlib import Path
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 LIBNAME = "libgoparked.so"
 NONE = 0xFFFFFFFF  # GP_NONE
 
@@ -216,6 +216,140 @@ class Group(ctypes.Structure):
     ]
 
 
+# --- channels, sync objects, deadlocks (chan.c, sema.c, holders.c, waitgraph.c)
+
+OBJ_KIND_NAMES = {0: "unknown", 1: "chan", 2: "mutex", 3: "rwmutex",
+                  4: "waitgroup", 5: "cond", 6: "sema"}
+ROLE_NAMES = {1: "recv", 2: "send", 3: "unknown", 4: "lock", 5: "rlock",
+              6: "wait"}
+EV_POINTER, EV_CONTAINER, EV_INDIRECT = 1, 2, 4
+EV_LOCK_SITE, EV_GLOBAL_SITE, EV_CALLS_OP = 8, 16, 32
+EVIDENCE_NAMES = {EV_POINTER: "pointer", EV_CONTAINER: "container",
+                  EV_INDIRECT: "indirect", EV_LOCK_SITE: "lock-site",
+                  EV_GLOBAL_SITE: "global-lock-site",
+                  EV_CALLS_OP: "calls-op"}
+CHAN_NIL, CHAN_CLOSED, CHAN_TIMER, CHAN_TIMER_UNKNOWN, CHAN_UNREADABLE = \
+    1, 2, 4, 8, 16
+SYNC_LOCKED, SYNC_WOKEN, SYNC_STARVING, SYNC_WRITER_PENDING, \
+    SYNC_UNREADABLE = 1, 2, 4, 8, 16
+HOLDER_STATUS_NAMES = {0: "unknown", 1: "found", 2: "not held",
+                       3: "none by design"}
+STUCK_REASON_NAMES = {1: "nil channel", 2: "select {}",
+                      3: "no other goroutine references it",
+                      4: "no referencing goroutine has the waking operation"}
+
+
+class Waiter(ctypes.Structure):
+    _fields_ = [
+        ("sudog", c_uint64),
+        ("goroutine", c_uint32),
+        ("role", c_uint32),
+        ("flags", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class Holder(ctypes.Structure):
+    _fields_ = [
+        ("object", c_uint64),
+        ("slot", c_uint64),
+        ("value", c_uint64),
+        ("site_pc", c_uint64),
+        ("offset", c_int64),
+        ("goroutine", c_uint32),
+        ("rank", c_uint32),
+        ("evidence", c_uint32),
+        ("frame", c_uint32),
+        ("description", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class Chan(ctypes.Structure):
+    _fields_ = [
+        ("address", c_uint64),
+        ("len", c_uint64),
+        ("cap", c_uint64),
+        ("elem_size", c_uint64),
+        ("timer_when", c_int64),
+        ("timer_period", c_int64),
+        ("elem_type", c_uint32),
+        ("flags", c_uint32),
+        ("nrecv", c_uint32),
+        ("nsend", c_uint32),
+        ("nselect", c_uint32),
+        ("waiters_first", c_uint32),
+        ("nwaiters", c_uint32),
+        ("wakers_first", c_uint32),
+        ("nwakers", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class Sync(ctypes.Structure):
+    _fields_ = [
+        ("address", c_uint64),
+        ("sema", c_uint64),
+        ("state", c_uint64),
+        ("counter", c_int64),
+        ("readers", c_int64),
+        ("kind", c_uint32),
+        ("flags", c_uint32),
+        ("state_waiters", c_uint32),
+        ("holder_status", c_uint32),
+        ("waiters_first", c_uint32),
+        ("nwaiters", c_uint32),
+        ("holders_first", c_uint32),
+        ("nholders", c_uint32),
+    ]
+
+
+class Edge(ctypes.Structure):
+    _fields_ = [
+        ("object", c_uint64),
+        ("from_", c_uint32),
+        ("to", c_uint32),
+        ("kind", c_uint32),
+        ("holder", c_uint32),
+    ]
+
+
+class Cycle(ctypes.Structure):
+    _fields_ = [
+        ("edges_first", c_uint32),
+        ("nedges", c_uint32),
+        ("flags", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class Stuck(ctypes.Structure):
+    _fields_ = [
+        ("object", c_uint64),
+        ("kind", c_uint32),
+        ("reason", c_uint32),
+        ("provable", c_uint32),
+        ("waiters_first", c_uint32),
+        ("nwaiters", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class Deadlocks(ctypes.Structure):
+    _fields_ = [
+        ("cycles", POINTER(Cycle)),
+        ("ncycles", c_size_t),
+        ("edges", POINTER(Edge)),
+        ("nedges", c_size_t),
+        ("stuck", POINTER(Stuck)),
+        ("nstuck", c_size_t),
+        ("waiters", POINTER(c_uint32)),
+        ("nwaiters", c_size_t),
+        ("truncated", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
 # Every mirrored struct, by its C name (used by the layout test).
 STRUCTS = {
     "gp_goroutine": Goroutine,
@@ -226,6 +360,14 @@ STRUCTS = {
     "gp_clock": Clock,
     "gp_filter": Filter,
     "gp_group": Group,
+    "gp_waiter": Waiter,
+    "gp_holder": Holder,
+    "gp_chan": Chan,
+    "gp_sync": Sync,
+    "gp_edge": Edge,
+    "gp_cycle": Cycle,
+    "gp_stuck": Stuck,
+    "gp_deadlocks": Deadlocks,
 }
 
 _p = c_void_p  # opaque handles
@@ -273,6 +415,15 @@ _PROTOTYPES = {
     "gp_grouping_destroy": (None, [_p]),
     "gp_grouping_groups": (POINTER(Group), [_p, POINTER(c_size_t)]),
     "gp_grouping_members": (POINTER(c_uint32), [_p, POINTER(c_size_t)]),
+
+    "gp_snapshot_chans": (_perr, [_p, POINTER(c_size_t), POINTER(POINTER(Chan))]),
+    "gp_snapshot_chan_waiters": (POINTER(Waiter), [_p, POINTER(c_size_t)]),
+    "gp_snapshot_chan": (_perr, [_p, c_uint64, POINTER(Chan)]),
+    "gp_snapshot_syncs": (_perr, [_p, POINTER(c_size_t), POINTER(POINTER(Sync))]),
+    "gp_snapshot_sync_waiters": (POINTER(Waiter), [_p, POINTER(c_size_t)]),
+    "gp_snapshot_sync": (_perr, [_p, c_uint64, POINTER(Sync)]),
+    "gp_snapshot_holders": (POINTER(Holder), [_p, POINTER(c_size_t)]),
+    "gp_snapshot_deadlocks": (_perr, [_p, POINTER(Deadlocks)]),
 }
 
 

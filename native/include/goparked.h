@@ -23,7 +23,7 @@ extern "C" {
 
 #define GP_EXPORT __attribute__((visibility("default")))
 
-#define GP_ABI_VERSION 1
+#define GP_ABI_VERSION 2
 
 /* ---------------------------------------------------------------- errors */
 
@@ -326,6 +326,224 @@ GP_EXPORT const struct gp_group *gp_grouping_groups(const gp_grouping *g,
  * members sorted by goid. */
 GP_EXPORT const uint32_t *gp_grouping_members(const gp_grouping *g,
 					      size_t *ret_count);
+
+
+/* ------------------------------------- channels, sync objects, deadlocks */
+
+/*
+ * Analyses of what goroutines wait on (chan.c, sema.c, holders.c,
+ * waitgraph.c). Each is computed on first use and kept with the snapshot;
+ * every array stays valid until gp_snapshot_destroy.
+ *
+ * gp_snapshot_take already attributes semaphore waits: goroutines blocked
+ * in semacquire (Mutex, RWMutex, WaitGroup; found in runtime.semtable,
+ * since before Go 1.26 g.waiting is nil for them) and in sync.Cond.Wait
+ * (found on the Cond's notifyList) get a gp_wait of kind GP_WAIT_SEMA or
+ * GP_WAIT_COND whose object is the semaphore (or notifyList) address, and
+ * wait_address is set to it. The direction of a plain channel wait comes
+ * from its wait reason; the direction of each select case is resolved by
+ * gp_snapshot_chans (which queue of the channel holds the sudog).
+ */
+
+enum gp_object_kind {
+	GP_OBJ_UNKNOWN = 0,
+	GP_OBJ_CHAN = 1,
+	GP_OBJ_MUTEX = 2,
+	GP_OBJ_RWMUTEX = 3,
+	GP_OBJ_WAITGROUP = 4,
+	GP_OBJ_COND = 5,
+	GP_OBJ_SEMA = 6,          /* a semaphore of no known sync type */
+};
+
+enum gp_waiter_role {
+	GP_ROLE_RECV = 1,
+	GP_ROLE_SEND = 2,
+	GP_ROLE_UNKNOWN = 3,      /* a select case found in neither queue */
+	GP_ROLE_LOCK = 4,         /* Mutex.Lock, RWMutex.Lock */
+	GP_ROLE_RLOCK = 5,
+	GP_ROLE_WAIT = 6,         /* WaitGroup.Wait, Cond.Wait, a semaphore */
+};
+
+/* A goroutine blocked on a channel or sync object. */
+struct gp_waiter {
+	uint64_t sudog;
+	uint32_t goroutine;       /* index into gp_snapshot_goroutines */
+	uint32_t role;            /* enum gp_waiter_role */
+	uint32_t flags;           /* 1 = in select */
+	uint32_t reserved;
+};
+
+/* Evidence for a probable holder (sync objects) or waker (channels). */
+enum gp_evidence_flags {
+	GP_EV_POINTER = 1 << 0,   /* a stack slot holds the object's address */
+	GP_EV_CONTAINER = 1 << 1, /* ...the address of an object containing it */
+	GP_EV_INDIRECT = 1 << 2,  /* ...a pointer to an object holding its address */
+	GP_EV_LOCK_SITE = 1 << 3, /* the frame's function locks that field
+				   * (of that pointer) before its pc */
+	GP_EV_GLOBAL_SITE = 1 << 4, /* the frame's function locks the object
+				     * by its absolute address before its pc */
+	GP_EV_CALLS_OP = 1 << 5,  /* a function on its stack calls the channel
+				   * operation that would wake the waiters */
+};
+
+struct gp_holder {
+	uint64_t object;          /* the channel or sync object */
+	uint64_t slot;            /* stack address of the slot, 0 if none */
+	uint64_t value;           /* the word found there */
+	uint64_t site_pc;         /* the locking instruction, 0 if none */
+	int64_t offset;           /* object - value for GP_EV_CONTAINER */
+	uint32_t goroutine;       /* index into gp_snapshot_goroutines */
+	uint32_t rank;            /* 1 = best; equal ranks are equally likely */
+	uint32_t evidence;        /* enum gp_evidence_flags */
+	uint32_t frame;           /* index into its stack, GP_NONE */
+	uint32_t description;     /* string id: the evidence in words */
+	uint32_t reserved;
+};
+
+enum gp_chan_flags {
+	GP_CHAN_NIL = 1 << 0,     /* the waiters' channel is nil (address 0) */
+	GP_CHAN_CLOSED = 1 << 1,
+	GP_CHAN_TIMER = 1 << 2,   /* the C of a time.Timer or time.Ticker */
+	GP_CHAN_TIMER_UNKNOWN = 1 << 3, /* time.Time channel, timer not found */
+	GP_CHAN_UNREADABLE = 1 << 4,    /* the hchan could not be read */
+};
+
+struct gp_chan {
+	uint64_t address;
+	uint64_t len, cap;        /* qcount, dataqsiz */
+	uint64_t elem_size;
+	int64_t timer_when;       /* nanotime of the next fire, 0 if unknown */
+	int64_t timer_period;     /* ns; 0 for a one-shot timer or unknown */
+	uint32_t elem_type;       /* string id ("main.Order"), 0 if unknown */
+	uint32_t flags;           /* enum gp_chan_flags */
+	uint32_t nrecv, nsend;    /* blocked receivers and senders */
+	uint32_t nselect;         /* of the waiters, those in a select */
+	uint32_t waiters_first;   /* into gp_snapshot_chan_waiters */
+	uint32_t nwaiters;
+	uint32_t wakers_first;    /* into gp_snapshot_holders, once the */
+	uint32_t nwakers;         /* reference scan ran (see below) */
+	uint32_t reserved;
+};
+
+/* Every channel some goroutine waits on (nil channels as one entry at
+ * address 0), most waiters first, then by address. */
+GP_EXPORT gp_error *gp_snapshot_chans(gp_snapshot *snap, size_t *ret_count,
+				      const struct gp_chan **ret);
+GP_EXPORT const struct gp_waiter *
+gp_snapshot_chan_waiters(const gp_snapshot *snap, size_t *ret_count);
+/* One channel, also one nobody waits on; runs the reference scan so that
+ * the possible wakers are filled in. GP_ERROR_FAULT if unreadable. */
+GP_EXPORT gp_error *gp_snapshot_chan(gp_snapshot *snap, uint64_t address,
+				     struct gp_chan *ret);
+
+enum gp_sync_flags {
+	GP_SYNC_LOCKED = 1 << 0,  /* Mutex (or RWMutex.w) locked */
+	GP_SYNC_WOKEN = 1 << 1,
+	GP_SYNC_STARVING = 1 << 2,
+	GP_SYNC_WRITER_PENDING = 1 << 3, /* RWMutex readerCount < 0 */
+	GP_SYNC_UNREADABLE = 1 << 4,
+};
+
+enum gp_holder_status {
+	GP_HOLDER_UNKNOWN = 0,    /* no goroutine's stack gives evidence */
+	GP_HOLDER_FOUND = 1,      /* see holders, best rank first */
+	GP_HOLDER_NOT_HELD = 2,   /* the object is not locked */
+	GP_HOLDER_NONE = 3,       /* WaitGroup, Cond: no owner by design;
+				   * holders lists possible wakers */
+};
+
+struct gp_sync {
+	uint64_t address;         /* the object: &mu, &rw, &wg, &cond */
+	uint64_t sema;            /* the semaphore (or notifyList) waited on */
+	uint64_t state;           /* Mutex state, WaitGroup state word */
+	int64_t counter;          /* WaitGroup counter; RWMutex readerCount */
+	int64_t readers;          /* RWMutex: active readers */
+	uint32_t kind;            /* enum gp_object_kind */
+	uint32_t flags;           /* enum gp_sync_flags */
+	uint32_t state_waiters;   /* waiters the object counts (Mutex
+				   * state>>3, WaitGroup low word) */
+	uint32_t holder_status;   /* enum gp_holder_status */
+	uint32_t waiters_first;   /* into gp_snapshot_sync_waiters */
+	uint32_t nwaiters;
+	uint32_t holders_first;   /* into gp_snapshot_holders */
+	uint32_t nholders;
+};
+
+/* Every sync object some goroutine waits on, with decoded state and
+ * probable holders (runs the reference scan: every goroutine's used
+ * stack [sp, hi) is read once). Most waiters first, then by address. */
+GP_EXPORT gp_error *gp_snapshot_syncs(gp_snapshot *snap, size_t *ret_count,
+				      const struct gp_sync **ret);
+GP_EXPORT const struct gp_waiter *
+gp_snapshot_sync_waiters(const gp_snapshot *snap, size_t *ret_count);
+/* One object by its address or its semaphore's; GP_ERROR_NOT_FOUND if no
+ * goroutine waits on it. */
+GP_EXPORT gp_error *gp_snapshot_sync(gp_snapshot *snap, uint64_t address,
+				     struct gp_sync *ret);
+/* Holders and wakers found by the reference scan (empty before it). */
+GP_EXPORT const struct gp_holder *gp_snapshot_holders(const gp_snapshot *snap,
+						      size_t *ret_count);
+
+/* The wait-for graph: goroutine -> object it waits on -> goroutine that
+ * could wake it (best-ranked holders; possible senders/receivers). */
+struct gp_edge {
+	uint64_t object;
+	uint32_t from, to;        /* goroutine indexes */
+	uint32_t kind;            /* enum gp_object_kind of object */
+	uint32_t holder;          /* index into gp_snapshot_holders */
+};
+
+enum gp_cycle_flags {
+	GP_CYCLE_SELECT = 1 << 0, /* a member is in select and might be woken
+				   * by another case */
+};
+
+struct gp_cycle {
+	uint32_t edges_first;     /* into gp_deadlocks.edges, in chain order */
+	uint32_t nedges;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+enum gp_stuck_reason {
+	GP_STUCK_NIL_CHAN = 1,    /* provable: nothing wakes a nil channel */
+	GP_STUCK_SELECT_EMPTY = 2,/* provable: select {} */
+	GP_STUCK_NO_REFERENCE = 3,/* no other goroutine's stack references the
+				   * object (directly or through one object);
+				   * a global or a timer could still */
+	GP_STUCK_NO_OPERATION = 4,/* goroutines reference it, but none has the
+				   * operation that would wake it on its stack */
+};
+
+/* Waiters nobody can wake. */
+struct gp_stuck {
+	uint64_t object;
+	uint32_t kind;            /* enum gp_object_kind, GP_OBJ_UNKNOWN for
+				   * select {} */
+	uint32_t reason;          /* enum gp_stuck_reason */
+	uint32_t provable;        /* 1 when it follows from the runtime's rules */
+	uint32_t waiters_first;   /* into gp_deadlocks.waiters */
+	uint32_t nwaiters;
+	uint32_t reserved;
+};
+
+struct gp_deadlocks {
+	const struct gp_cycle *cycles;
+	size_t ncycles;
+	const struct gp_edge *edges;   /* the cycles' edges */
+	size_t nedges;
+	const struct gp_stuck *stuck;
+	size_t nstuck;
+	const uint32_t *waiters;       /* goroutine indexes */
+	size_t nwaiters;
+	uint32_t truncated;            /* the cycle search hit its bound */
+	uint32_t reserved;
+};
+
+/* Every elementary cycle of the wait-for graph (bounded), and the objects
+ * nobody can wake. */
+GP_EXPORT gp_error *gp_snapshot_deadlocks(gp_snapshot *snap,
+					  struct gp_deadlocks *ret);
 
 #ifdef __cplusplus
 }

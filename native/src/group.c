@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "snapshot.h"
+#include "analysis.h"
 
 struct gp_grouping {
 	struct gp_group *groups;
@@ -320,9 +321,6 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 	if (by < GP_BY_SITE || by > GP_BY_AGE)
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
 				       "unknown grouping %d", by);
-	if (by == GP_BY_MUTEX)
-		return gp_error_create(GP_ERROR_UNSUPPORTED,
-				       "grouping by mutex is not implemented yet");
 	sc.is_std_func = malloc(snap->strs.len ? snap->strs.len : 1);
 	sc.site_of_stack = calloc(snap->nstacks + 1, sizeof(uint32_t));
 	fc.stack_match = malloc(snap->nstacks + 1);
@@ -395,6 +393,14 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 					continue;
 				k.a = wt->object;
 				err = grouper_add(&gr, k, (uint32_t)i);
+			}
+			break;
+		case GP_BY_MUTEX:
+			/* by sync object (&mu, &rw, &wg, &cond), from sema.c */
+			for (uint32_t w = 0; w < g->waiting_count && !err; w++) {
+				k.a = gp_wait_sync_object(snap, g->waiting_first + w);
+				if (k.a)
+					err = grouper_add(&gr, k, (uint32_t)i);
 			}
 			break;
 		case GP_BY_LABEL:
@@ -470,6 +476,7 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 			grp->key_str = (uint32_t)(k->a >> 32);
 			break;
 		case GP_BY_CHAN:
+		case GP_BY_MUTEX:
 			grp->key_address = k->a;
 			break;
 		case GP_BY_AGE:

@@ -186,7 +186,10 @@ static gp_error *layout_from_dwarf(const struct gp_exe *exe,
 			    !(need_vars && tag == DW_TAG_variable))
 				continue;
 			const char *name = dwarf_diename(&die);
-			if (!name || strncmp(name, "runtime.", 8))
+			/* sync.* and internal/abi.Type for the analyses */
+			if (!name || (strncmp(name, "runtime.", 8) &&
+				      strncmp(name, "sync.", 5) &&
+				      strcmp(name, "internal/abi.Type")))
 				continue;
 			if (tag == DW_TAG_variable) {
 				for (size_t i = 0; i < GP_NUM_VARS; i++) {

@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "snapshot.h"
+#include "analysis.h"
 
 /* Bounds on runtime data (a real program stays far below). */
 #define GP_MAX_GOROUTINES (64u << 20)
@@ -861,6 +862,9 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	if ((err = read_all(snap, gptrs, len, gsize, pcs)))
 		goto fail;
 	qsort(snap->gs, snap->ngs, sizeof(*snap->gs), goid_cmp);
+	/* semaphore and Cond waits (before 1.26 g.waiting is nil for them) */
+	if ((err = gp_sema_pass(snap)))
+		goto fail;
 	if ((err = gp_snapshot_compute_clock(snap)))
 		goto fail;
 	free(gptrs);
@@ -893,6 +897,7 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->threads);
 	free(snap->ms);
 	free(snap->labels);
+	gp_analysis_destroy(snap->analysis);
 	free(snap->ls_table);
 	free(snap->pending);
 	free(snap);

@@ -63,6 +63,8 @@ struct gp_snapshot {
 	uint32_t *ls_table;
 	size_t ls_cap, nlabelsets;
 
+	struct gp_analysis *analysis; /* chan.c, sema.c, holders.c, waitgraph.c */
+
 	uint32_t waitreasons[256];
 	uint32_t nwaitreasons;
 	struct gp_clock clock;
