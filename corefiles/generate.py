@@ -121,10 +121,10 @@ def _write_json_atomic(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
-def check_core_pattern() -> str:
+def check_core_pattern(path: str = "/proc/sys/kernel/core_pattern") -> str:
     """Cores must land in the process's cwd. Returns the pattern."""
     try:
-        with open("/proc/sys/kernel/core_pattern") as f:
+        with open(path) as f:
             pat = f.read().strip()
     except OSError as e:
         raise GenerateError("cannot read /proc/sys/kernel/core_pattern: %s" % e)

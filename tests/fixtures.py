@@ -98,6 +98,20 @@ class FixtureCore:
             self._parsed = oracle.parse_file(self.dump)
         return self._parsed
 
+    def waitsince_window(self) -> tuple:
+        """(lo, hi) runtime-nanotime bounds for g.waitsince of every accounted waiting goroutine.
+
+        waitsince is stamped by a stack scan with work.tstart, the start of the
+        *previous* cycle's mark termination (GO_RUNTIME.md G). When no GC ran
+        before the forced ones, that is the first forced GC: lo/hi are its
+        before/after stamps (checked with gdb on 1.19, 1.22, 1.26 cores). If
+        other GCs ran (large N), lo is None: only 0 < waitsince <= hi holds."""
+        acc = self.load_account()
+        gcs = acc["gcs"]
+        if gcs[0]["num_gc_after"] == acc["num_gc_at_start"] + 1:
+            return gcs[0]["before_ns"], gcs[0]["after_ns"]
+        return None, gcs[0]["after_ns"]
+
     def groups(self, scenario: Optional[str] = None) -> list:
         return [g for g in self.load_account()["groups"] if scenario is None or g["scenario"] == scenario]
 

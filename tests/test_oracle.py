@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 
 import pytest
 
@@ -279,3 +280,57 @@ def test_all_scenario_every_toolchain(toolchain, variant, scenario):
 def test_core_pattern_is_usable():
     pat = generate.check_core_pattern()
     assert not pat.startswith("|")
+
+
+# ------------------------------------------------------------------ generator
+
+
+def test_core_pattern_pipe_is_refused(tmp_path):
+    p = tmp_path / "core_pattern"
+    p.write_text("|/usr/lib/systemd/systemd-coredump %P %u %g %s %t %c %h\n")
+    with pytest.raises(generate.GenerateError, match="pipe.*sysctl -w kernel.core_pattern=core"):
+        generate.check_core_pattern(str(p))
+    p.write_text("/var/crash/core.%e.%p\n")
+    with pytest.raises(generate.GenerateError, match="not relative"):
+        generate.check_core_pattern(str(p))
+    p.write_text("core\n")
+    assert generate.check_core_pattern(str(p)) == "core"
+
+
+def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
+    """A fixture that misses READY is killed and leaves no entry, no temp dir, no process."""
+    fc = core_for(NEWEST, "dwarf", "select_empty")  # makes sure the toolchain and build exist
+    tc = generate.probe(NEWEST)
+    monkeypatch.setenv("GOPARKED_CACHE", str(tmp_path))
+    # reuse the built binary instead of building again
+    exe = generate.build_dir(tc, "dwarf")
+    os.makedirs(exe)
+    shutil.copy(fc.exe, os.path.join(exe, "fixture"))
+    with pytest.raises(generate.GenerateError, match="READY"):
+        generate.run_scenario(tc, "dwarf", "select_empty", 3, ready_timeout=0.0001)
+    assert sorted(os.listdir(exe)) == ["fixture"]
+    running = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink("/proc/%s/exe" % pid).startswith(os.path.join(exe, "fixture")):
+                running.append(pid)
+        except OSError:
+            pass
+    assert running == []
+
+
+def test_fixture_list_matches_parsed_table():
+    import json
+    import subprocess
+    fc = core_for(NEWEST, "dwarf", "select_empty")
+    rows = json.loads(subprocess.run([fc.exe, "-list"], capture_output=True, text=True, check=True).stdout)
+    assert rows == generate.scenarios()
+
+
+def test_waitsince_window_is_sane():
+    fc = core_for(NEWEST, "dwarf", "all")
+    lo, hi = fc.waitsince_window()
+    acc = fc.load_account()
+    assert hi <= acc["ready_ns"]
+    if lo is not None:
+        assert lo >= max(g["parked_ns"] for g in acc["groups"])

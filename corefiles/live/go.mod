@@ -1,0 +1,3 @@
+module goparked/corefiles/live
+
+go 1.19

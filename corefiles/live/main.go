@@ -1,0 +1,93 @@
+// Command live is the target of goparked's live-process tests and pause
+// benchmark: it parks -park goroutines on a channel receive, then leaks
+// -leak-rate goroutines per second into a second site (a send nobody will
+// ever receive), prints READY and waits. The truth the tests compare with
+// is what it was told, never what goparked says.
+//
+//	live -park 100000                  # a still process for the pause
+//	live -park 10 -leak-rate 20        # a steady leak at 20 per second
+//
+// It must build with Go 1.19 to 1.26 (no min/max, no range-over-int).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+var (
+	park     = flag.Int("park", 10, "goroutines parked in parkedReceiver")
+	leakRate = flag.Float64("leak-rate", 0, "goroutines leaked per second in leakySender")
+	busy     = flag.Int("busy", 0, "goroutines spinning (running, preempted)")
+	exitIn   = flag.Duration("exit-after", 0, "exit on our own after this long")
+)
+
+var never = make(chan int)
+
+//go:noinline
+func parkedReceiver(c chan int, wg *sync.WaitGroup) {
+	wg.Done()
+	<-c
+}
+
+//go:noinline
+func leakySender(c chan int) {
+	c <- 1 // nobody receives: the leak
+}
+
+func spin() {
+	x := 0
+	for {
+		x++
+		if x%1000000 == 0 {
+			time.Sleep(time.Microsecond)
+		}
+	}
+}
+
+func main() {
+	flag.Parse()
+	// Keeps sync.RWMutex in the binary's DWARF, as almost every real
+	// program has it (the engine's layout reads its fields).
+	var rw sync.RWMutex
+	rw.RLock()
+	rw.RUnlock()
+	var wg sync.WaitGroup
+	wg.Add(*park)
+	for i := 0; i < *park; i++ {
+		go parkedReceiver(never, &wg)
+	}
+	wg.Wait()
+	for i := 0; i < *busy; i++ {
+		go spin()
+	}
+	if *exitIn > 0 {
+		go func() {
+			time.Sleep(*exitIn)
+			os.Exit(0)
+		}()
+	}
+	fmt.Println("READY")
+	os.Stdout.Sync()
+	if *leakRate <= 0 {
+		for { // a pending timer keeps the runtime's deadlock check away
+			time.Sleep(time.Hour)
+		}
+	}
+	// A leak at a steady rate whatever the scheduler's hiccups: the number
+	// leaked by time t is rate * t since start.
+	leakCh := make(chan int)
+	start := time.Now()
+	leaked := 0
+	for {
+		due := int(time.Since(start).Seconds() * *leakRate)
+		for leaked < due {
+			go leakySender(leakCh)
+			leaked++
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
