@@ -457,7 +457,8 @@ struct gp_sync {
 	uint64_t sema;            /* the semaphore (or notifyList) waited on */
 	uint64_t state;           /* Mutex state, WaitGroup state word */
 	int64_t counter;          /* WaitGroup counter; RWMutex readerCount */
-	int64_t readers;          /* RWMutex: active readers */
+	int64_t readers;          /* RWMutex: readers holding the read lock
+				   * (readerWait while a writer is pending) */
 	uint32_t kind;            /* enum gp_object_kind */
 	uint32_t flags;           /* enum gp_sync_flags */
 	uint32_t state_waiters;   /* waiters the object counts (Mutex

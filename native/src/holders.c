@@ -43,6 +43,9 @@ struct target {
 	uint64_t addr;
 	uint32_t index;   /* into an->syncs or an->chans */
 	uint8_t is_chan;
+	uint8_t exact;    /* only exact pointers count: channels (an hchan is
+			   * its own allocation) and globals (pointers to
+			   * neighbouring globals abound) */
 };
 
 struct hit {
@@ -343,8 +346,7 @@ static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
 		if (v + GP_CONTAINER_WINDOW > tmin && v <= tmax) {
 			for (size_t j = lower_bound(t, nt, v);
 			     j < nt && t[j].addr < v + GP_CONTAINER_WINDOW; j++) {
-				/* an hchan is always its own allocation */
-				if (t[j].is_chan && t[j].addr != v)
+				if (t[j].exact && t[j].addr != v)
 					continue;
 				struct hit h = { (uint32_t)j, gi, lo + a, v,
 						 t[j].addr == v ? GP_EV_POINTER : GP_EV_CONTAINER,
@@ -516,6 +518,16 @@ static gp_error *describe(struct gp_snapshot *snap, const struct hit *h,
 	return gp_strtab_intern(&snap->strs, buf, ret);
 }
 
+/* A global: in one of the executable's writable segments. */
+static bool in_exe_data(const struct gp_program *prog, uint64_t addr)
+{
+	for (size_t k = 0; k < prog->exe.nloads; k++)
+		if (prog->exe.loads[k].writable &&
+		    addr >= prog->exe.loads[k].start && addr < prog->exe.loads[k].end)
+			return true;
+	return false;
+}
+
 /* Global mutexes no stack points to: frames that lock them by address. */
 static gp_error *global_sites(struct gp_snapshot *snap, struct gp_analysis *an,
 			      const struct target *t, size_t nt,
@@ -530,13 +542,7 @@ static gp_error *global_sites(struct gp_snapshot *snap, struct gp_analysis *an,
 		if ((s->kind != GP_OBJ_MUTEX && s->kind != GP_OBJ_RWMUTEX) ||
 		    s->holder_status == GP_HOLDER_NOT_HELD)
 			continue;
-		/* only objects in the executable's data: globals */
-		bool global = false;
-		for (size_t k = 0; k < prog->exe.nloads && !global; k++)
-			global = prog->exe.loads[k].writable &&
-				 s->address >= prog->exe.loads[k].start &&
-				 s->address < prog->exe.loads[k].end;
-		if (!global)
+		if (!in_exe_data(prog, s->address))
 			continue;
 		/* per distinct stack, the first frame locking it */
 		for (size_t i = 0; i < snap->ngs; i++) {
@@ -589,11 +595,12 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	}
 	for (size_t i = 0; i < an->nsyncs; i++)
 		if (!(an->syncs[i].flags & GP_SYNC_UNREADABLE))
-			t[nt++] = (struct target){ an->syncs[i].address, (uint32_t)i, 0 };
+			t[nt++] = (struct target){ an->syncs[i].address, (uint32_t)i, 0,
+						   in_exe_data(prog, an->syncs[i].address) };
 	for (size_t i = 0; i < an->nchans; i++)
 		if (an->chans[i].address &&
 		    !(an->chans[i].flags & GP_CHAN_UNREADABLE))
-			t[nt++] = (struct target){ an->chans[i].address, (uint32_t)i, 1 };
+			t[nt++] = (struct target){ an->chans[i].address, (uint32_t)i, 1, 1 };
 	if (!nt)
 		goto done;
 	qsort(t, nt, sizeof(*t), target_cmp);

@@ -580,8 +580,11 @@ static gp_error *decode_sync(struct gp_snapshot *snap, struct gp_sync *s)
 		/* sync/rwmutex.go: rwmutexMaxReaders = 1 << 30; a pending
 		 * writer subtracts it from readerCount */
 		if (cnt < 0) {
+			/* the writer waits for readerWait departing readers:
+			 * those hold the read lock; later ones queue */
+			int32_t rw = gp_off(prog, GP_F_RWMUTEX_READERWAIT);
 			s->flags |= GP_SYNC_WRITER_PENDING;
-			s->readers = (int64_t)cnt + (1 << 30);
+			s->readers = (int32_t)gp_load(buf + (rw > 0 && rw < 60 ? rw : 20), 4);
 		} else {
 			s->readers = cnt;
 		}

@@ -1,0 +1,84 @@
+"""Mutexes, RWMutex, WaitGroup, Cond (sema.c, holders.c): waiters by object
+address, decoded state and probable holders, checked against the account."""
+
+import pytest
+
+from _analysis_common import CELLS, addr, objects_by_goid, snapshot
+from goparked import analysis as A
+
+ROLES = {"lock": "lock", "rlock": "rlock", "wait": "wait"}
+
+
+@pytest.mark.parametrize("toolchain,variant", CELLS)
+def test_waiters_by_object(toolchain, variant):
+    with snapshot(toolchain, variant) as (fc, acc, snap):
+        syncs = {s.address: s for s in A.syncs(snap)}
+        n = 0
+        for goid, g, o in objects_by_goid(acc, ("mutex", "rwmutex",
+                                                "waitgroup", "cond")):
+            if o["role"] not in ROLES:
+                continue
+            s = syncs.get(addr(o["addr"]))
+            assert s is not None, "no sync object %s (%s)" % (o["addr"], g["group"])
+            assert s.kind == o["kind"]
+            assert (goid, o["role"]) in {(w.goid, w.role) for w in s.waiters}
+            n += 1
+        assert n
+
+
+@pytest.mark.parametrize("toolchain,variant", CELLS)
+def test_holders(toolchain, variant):
+    """Local holders must be found (best rank, and only them at that rank);
+    for the global mutex only "unknown" or the right goroutine will do."""
+    with snapshot(toolchain, variant) as (fc, acc, snap):
+        syncs = {s.address: s for s in A.syncs(snap)}
+        for goid, g, o in objects_by_goid(acc, ("mutex", "rwmutex")):
+            if o["role"] not in ("lock", "rlock"):
+                continue
+            s = syncs[addr(o["addr"])]
+            best = {h.goid for h in s.best_holders}
+            if o["holder_via"] == "local":
+                assert best == {o["holder_goid"]}, (g["group"], o, best)
+                assert s.best_holders[0].description
+            else:
+                assert best in (set(), {o["holder_goid"]}), (o, best)
+                if not best:
+                    assert s.holder_status == "unknown"
+
+
+@pytest.mark.parametrize("toolchain,variant", CELLS)
+def test_state(toolchain, variant):
+    with snapshot(toolchain, variant) as (fc, acc, snap):
+        syncs = {s.address: s for s in A.syncs(snap)}
+        for goid, g, o in objects_by_goid(acc, ("waitgroup",)):
+            s = syncs[addr(o["addr"])]
+            assert s.counter == o["counter"]
+            assert s.state_waiters == len(g["goids"])
+        for goid, g, o in objects_by_goid(acc, ("mutex",)):
+            if o["role"] == "lock":
+                assert syncs[addr(o["addr"])].locked
+        for goid, g, o in objects_by_goid(acc, ("rwmutex",)):
+            if o["role"] == "lock":
+                s = syncs[addr(o["addr"])]
+                assert s.writer_pending
+                # the parked reader holds the only read lock
+                assert s.readers == 1
+
+
+@pytest.mark.parametrize("toolchain", ["1.19", "1.26"])
+def test_group_by_mutex(toolchain):
+    with snapshot(toolchain) as (fc, acc, snap):
+        grouping = snap.group("mutex")
+        groups = {}
+        for grp in grouping:
+            key = getattr(grp, "key_address", None)
+            if key is None:
+                key = getattr(grp, "address", None)
+            groups[key] = grp
+        for g in acc["groups"]:
+            for o in g.get("objects") or []:
+                if o["kind"] in ("waitgroup", "cond") or (
+                        o["kind"] == "mutex" and o["role"] == "lock"):
+                    grp = groups.get(addr(o["addr"]))
+                    assert grp is not None, (g["group"], o["addr"])
+                    assert grp.count >= len(g["goids"])
