@@ -30,6 +30,15 @@ Layout of a crash dump (verified on 1.19-1.26, linux/amd64):
     goroutine 0 [idle]:
     ...
 
+Observed per version (fixture dumps, every toolchain): 1.19/1.20 print
+"created by F" with no goroutine; 1.21+ "created by F in goroutine N"; 1.22+
+add gp=/m=/mp= to every header and print runtime.goexit({}) (args "{}").
+The M that takes SIGQUIT prints the full dump; that is often an idle M, so
+section 0 starts with "goroutine 0 [idle]:" (g0). A goroutine running on
+another M shows "goroutine running on other thread; stack unavailable" there,
+and its stack (often topped by runtime.asyncPreempt, a frame with no +0x
+offset) appears in that M's own section: use Dump.stack_of(goid).
+
 From 1.22 the header reads "goroutine N gp=0x.. m=N mp=0x.. [..]:" (or
 "m=nil") at GOTRACEBACK>=2; 1.26 may append " labels:{"k": "v"}" with
 GODEBUG=tracebacklabels=1. Ancestors ("[originating from goroutine N]:") need
@@ -74,8 +83,11 @@ class Frame:
 
     @property
     def inlined(self) -> bool:
-        """Inlined (logical) frames print "(...)" and no +0x offset."""
-        return self.offset is None
+        """Inlined (logical) frames print "(...)" and no +0x offset.
+
+        A physical frame stopped exactly at its entry (e.g. runtime.asyncPreempt
+        of a preempted spinner) also prints no offset, but has real args."""
+        return self.offset is None and self.args == "..."
 
 
 @dataclass
@@ -170,6 +182,17 @@ class Dump:
                 for g in s.goroutines:
                     res.append((s.m, g))
         return res
+
+    def stack_of(self, goid: int) -> Optional[Goroutine]:
+        """The goroutine with its frames: from the full dump, or, when that says
+        "stack unavailable" (running on another M), from that M's own section."""
+        g = self.goroutines.get(goid)
+        if g is not None and not g.unavailable:
+            return g
+        for _m, pg in self.per_m:
+            if pg.goid == goid and pg.frames:
+                return pg
+        return g
 
     @property
     def signal(self) -> Optional[str]:

@@ -77,6 +77,14 @@ rax    0xca
 rip    0x465c83
 """
 
+def test_preempted_frame_without_offset():
+    d = oracle.parse("SIGQUIT: quit\nPC=0x465300 m=0 sigcode=0\n\ngoroutine 18 [running, locked to thread]:\n"
+                     "runtime.asyncPreempt()\n\t/go/src/runtime/preempt_amd64.s:7 fp=0xc0 sp=0xc8 pc=0x465300\n"
+                     "main.spinForever(0x0?)\n\t/src/s.go:651 +0x3b fp=0xc1 sp=0xc2 pc=0x4f1fdb\n")
+    f = d.goroutines[18].frames[0]
+    assert f.offset is None and f.pc == 0x465300 and not f.inlined
+
+
 SNIPPET_126 = """\
 some program output
 SIGQUIT: quit
@@ -122,6 +130,7 @@ def test_parse_119_formats():
     assert gs[11].ancestors[0].goid == 1 and gs[11].ancestors[0].frames[0].func == "main.main"
     assert s0.registers == {"rax": 0, "rip": 0x4f1f7b, "fs": 0}
     assert d.per_m[1][0] == 1 and d.per_m[1][1].goid == 0 and d.per_m[1][1].state == "idle"
+    assert d.stack_of(9).unavailable and d.stack_of(18).frames[0].func == "main.spinForever"
     assert d.sections[1].registers["rax"] == 0xCA
 
 
@@ -212,7 +221,7 @@ def check_against_account(fc):
             if grp["state"] == "running":
                 assert g.state in ("running", "runnable"), (where, g.status)
                 if g.unavailable:  # its stack is in the section of the M running it
-                    assert any(pg.goid == goid and pg.has_func(grp["wait_func"]) for _, pg in d.per_m), where
+                    assert d.stack_of(goid).has_func(grp["wait_func"]), where
                 else:
                     assert user and user[0] == grp["wait_func"], (where, user)
             else:
