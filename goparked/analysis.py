@@ -324,3 +324,20 @@ def deadlocks_text(snap, d):
     if d.truncated:
         out.append("(cycle search stopped at its bound)\n")
     return "".join(out)
+
+
+def render_options(ns, snap, out):
+    """--chan ADDR, --mutex ADDR, --deadlocks (text or --json)."""
+    import json
+    if ns.chan is not None:
+        c = chan(snap, ns.chan)
+        out.write(json.dumps(c.json(), indent=1) + "\n" if ns.json
+                  else chan_text(snap, c))
+    if ns.mutex is not None:
+        s = sync(snap, ns.mutex)
+        out.write(json.dumps(s.json(), indent=1) + "\n" if ns.json
+                  else sync_text(snap, s))
+    if ns.deadlocks:
+        d = Deadlocks(snap)
+        out.write(json.dumps(d.json(), indent=1) + "\n" if ns.json
+                  else deadlocks_text(snap, d))

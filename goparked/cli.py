@@ -102,6 +102,12 @@ def render_snapshot(ns, snap, out):
         else:
             out.write(render.goroutine_text(snap, g))
         return
+    if (getattr(ns, "chan", None) is not None or
+            getattr(ns, "mutex", None) is not None or
+            getattr(ns, "deadlocks", False)):
+        from . import analysis
+        analysis.render_options(ns, snap, out)
+        return
     if ns.threads and not ns.json:
         out.write(render.threads_text(snap))
         return

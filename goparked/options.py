@@ -155,6 +155,16 @@ def _goid(text):
     return n
 
 
+def _address(text):
+    try:
+        n = int(text, 0) if not text.lower().startswith("0x") else int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an address: %r" % text)
+    if n < 0:
+        raise argparse.ArgumentTypeError("not an address: %r" % text)
+    return n
+
+
 def add_goroutine_options(parser):
     """The selection, grouping and output options every front end shares."""
     g = parser.add_argument_group("grouping and filters")
@@ -181,6 +191,14 @@ def add_goroutine_options(parser):
                    "traceback")
     o.add_argument("--threads", action="store_true",
                    help="list the OS threads and what runs on them")
+    o.add_argument("--chan", type=_address, metavar="ADDR",
+                   help="one channel: its state, waiters and possible wakers")
+    o.add_argument("--mutex", type=_address, metavar="ADDR",
+                   help="one Mutex/RWMutex/WaitGroup/Cond (its address or its "
+                   "semaphore's): state, waiters, probable holders")
+    o.add_argument("--deadlocks", action="store_true",
+                   help="cycles in the wait-for graph, each edge with its "
+                   "evidence, and waiters nobody can wake")
     o.add_argument("--json", action="store_true",
                    help="machine-readable output (every goroutine and group;"
                    " schema in README)")
