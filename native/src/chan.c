@@ -406,7 +406,7 @@ gp_error *gp_chan_decode(struct gp_snapshot *snap, uint64_t addr,
 GP_EXPORT gp_error *gp_snapshot_chans(gp_snapshot *snap, size_t *ret_count,
 				      const struct gp_chan **ret)
 {
-	struct gp_analysis *an;
+	struct gp_analysis *an = NULL;
 	gp_error *err = gp_analysis_get(snap, &an);
 	if (!err)
 		err = gp_chans_build(snap, an);

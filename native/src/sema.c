@@ -465,7 +465,7 @@ static uint32_t chan_kind_of(const struct gp_snapshot *snap,
 
 gp_error *gp_sema_pass(struct gp_snapshot *snap)
 {
-	struct gp_analysis *an;
+	struct gp_analysis *an = NULL;
 	gp_error *err = gp_analysis_get(snap, &an);
 	if (err)
 		return err;
@@ -722,7 +722,7 @@ out:
 GP_EXPORT gp_error *gp_snapshot_syncs(gp_snapshot *snap, size_t *ret_count,
 				      const struct gp_sync **ret)
 {
-	struct gp_analysis *an;
+	struct gp_analysis *an = NULL;
 	gp_error *err = gp_analysis_get(snap, &an);
 	if (!err)
 		err = gp_syncs_build(snap, an);
