@@ -34,7 +34,7 @@ def make(n, toolchain="1.26", variant="dwarf", log=print):
         raise SystemExit("toolchain %s unavailable: %s" % (toolchain, skipped))
     tc = tcs[0]
     exe = generate.build(tc, variant)
-    d = os.path.join(generate.cache_root(), "bench",
+    d = os.path.join(os.path.dirname(generate.cache_root()), "bench",
                      "%s-%s" % (tc.version, generate.source_hash()),
                      variant, "n%d" % n)
     if os.path.exists(os.path.join(d, "core")):

@@ -76,42 +76,14 @@ static int64_t p_idle_stamps(struct gp_program *prog)
 	return best;
 }
 
-/* Earliest wake-up of a sleeping goroutine (1.23+ g.sleepWhen; before,
- * g.timer.when), or 0. */
-static int64_t earliest_sleep(struct gp_snapshot *snap, int64_t after)
+/* Earliest wake-up of a sleeping goroutine after "after", or 0; the
+ * walk keeps the smallest few (snapshot.c note_sleep). */
+static int64_t earliest_sleep(const struct gp_snapshot *snap, int64_t after)
 {
-	struct gp_program *prog = snap->prog;
-	int64_t best = 0;
-	for (size_t i = 0; i < snap->ngs; i++) {
-		const struct gp_goroutine *g = &snap->gs[i];
-		if (g->status != GP_STATUS_WAITING ||
-		    strcmp(gp_snapshot_string(snap, g->waitreason_str), "sleep"))
-			continue;
-		int64_t when = 0;
-		uint64_t v;
-		gp_error *err = NULL;
-		if (gp_has(prog, GP_F_G_SLEEPWHEN)) {
-			err = gp_memory_read_u64(&prog->mem,
-						 g->address + (uint64_t)gp_off(prog, GP_F_G_SLEEPWHEN),
-						 &v);
-			when = (int64_t)v;
-		} else if (gp_has(prog, GP_F_G_TIMER) && gp_has(prog, GP_F_TIMER_WHEN)) {
-			uint64_t t;
-			err = gp_memory_read_u64(&prog->mem,
-						 g->address + (uint64_t)gp_off(prog, GP_F_G_TIMER),
-						 &t);
-			if (!err && t) {
-				err = gp_memory_read_u64(&prog->mem,
-							 t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN),
-							 &v);
-				when = (int64_t)v;
-			}
-		}
-		gp_error_destroy(err);
-		if (when > after && (!best || when < best))
-			best = when;
-	}
-	return best;
+	for (size_t i = 0; i < snap->nsleeps; i++)
+		if (snap->sleeps[i] > after)
+			return snap->sleeps[i];
+	return 0;
 }
 
 gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap)

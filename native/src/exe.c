@@ -172,7 +172,7 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 	ret->elf = elf;
 	GElf_Ehdr ehdr;
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr)) {
-		err = gp_error_create(GP_ERROR_NOT_GO,
+		err = gp_error_create(GP_ERROR_FORMAT,
 				      "%s is not an ELF executable", path);
 		goto fail;
 	}

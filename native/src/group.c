@@ -164,6 +164,22 @@ static bool frame_is_machinery(const struct gp_snapshot *snap,
 	       !strncmp(fn, "internal/", 9) || !strncmp(fn, "sync/", 5);
 }
 
+static bool frame_is_parking(const struct gp_snapshot *snap,
+			     const struct gp_frame *f)
+{
+	static const char *const park[] = {
+		"runtime.gopark", "runtime.goparkunlock", "runtime.park_m",
+		"runtime.mcall", "runtime.systemstack", "runtime.notetsleepg",
+		"runtime.notesleep", "runtime.futexsleep", "runtime.futex",
+		"runtime.semasleep", "runtime.goexit",
+	};
+	const char *fn = gp_snapshot_string(snap, f->func);
+	for (size_t i = 0; i < GP_ARRAY_SIZE(park); i++)
+		if (!strcmp(fn, park[i]))
+			return true;
+	return false;
+}
+
 /* The frame that names where a goroutine waits: the user's own line. */
 static uint32_t site_frame(struct site_ctx *c, uint32_t stack_id)
 {
@@ -178,8 +194,13 @@ static uint32_t site_frame(struct site_ctx *c, uint32_t stack_id)
 	for (uint32_t i = 0; i < n && site == GP_NONE; i++)
 		if (!frame_is_machinery(c->snap, &f[i]))
 			site = i;
+	/* All runtime (a system goroutine): the frame that parked, the one
+	 * below the parking primitives. */
+	for (uint32_t i = 0; i < n && site == GP_NONE; i++)
+		if (!frame_is_parking(c->snap, &f[i]))
+			site = i;
 	if (site == GP_NONE)
-		site = n ? n - 1 : 0;
+		site = 0;
 	c->site_of_stack[stack_id] = site + 1;
 	return site;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "goparked.h"
@@ -559,6 +560,18 @@ static inline bool gp_has(const struct gp_program *p, enum gp_field_id f)
 static inline uint64_t gp_load(const uint8_t *buf, size_t size)
 {
 	uint64_t v = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* the hot path of decoding a million gs */
+	if (size == 8) {
+		memcpy(&v, buf, 8);
+		return v;
+	}
+	if (size == 4) {
+		uint32_t w;
+		memcpy(&w, buf, 4);
+		return w;
+	}
+#endif
 	for (size_t i = 0; i < size && i < 8; i++)
 		v |= (uint64_t)buf[i] << (8 * i);
 	return v;

@@ -131,6 +131,16 @@ static bool find_member(Dwarf_Die *st, const char *path, int64_t *ret_off,
 	return false;
 }
 
+static bool type_required(const char *type, int gover)
+{
+	for (size_t i = 0; i < GP_NUM_TYPES; i++)
+		if (!strcmp(gp_type_decls[i].type, type) &&
+		    gp_decl_in_version(gp_type_decls[i].since,
+				       gp_type_decls[i].until, gover))
+			return true;
+	return false;
+}
+
 static gp_error *dwarf_err(const struct gp_exe *exe, const char *what)
 {
 	return gp_error_create(GP_ERROR_FORMAT, "%s: cannot read DWARF (%s): %s",
@@ -247,6 +257,12 @@ static gp_error *layout_from_dwarf(const struct gp_exe *exe,
 			continue;
 		Dwarf_Die *die = wanted_die(&w, d->type);
 		int64_t foff, fsize;
+		/* The linker keeps only the types a program uses: a program
+		 * without a sync.RWMutex has none in its DWARF, and then has
+		 * none to look at either. A type the engine cannot do without
+		 * is declared with GP_TYPE and required above. */
+		if (!die && !type_required(d->type, gover))
+			continue;
 		if (!die || !find_member(die, d->path, &foff, &fsize)) {
 			if (every_version)
 				continue;

@@ -3,6 +3,7 @@
  * executable), plus an optional reader for live processes.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -187,13 +188,63 @@ gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
 
 /* ------------------------------------------------------------ batch reads */
 
-#define BATCH_CHUNK (4u << 20)
+/* Small enough that the copy out of the page cache stays in cache. */
+#define BATCH_CHUNK (128u << 10)
 #define BATCH_DIRECT UINT64_MAX
 
-static int req_cmp(const void *a, const void *b)
+/* By key: already sorted is common (allgs is in allocation order); else
+ * an LSD radix sort, 16 bits a pass, over as many passes as keys need
+ * (a million qsort comparisons of 32-byte records cost more than the
+ * reads they order). BATCH_DIRECT keys sort last. */
+static gp_error *sort_requests(struct gp_read_req *reqs, size_t n)
 {
-	const struct gp_read_req *x = a, *y = b;
-	return x->key < y->key ? -1 : x->key > y->key;
+	uint64_t maxkey = 0;
+	bool sorted = true;
+	for (size_t i = 0; i < n; i++) {
+		if (reqs[i].key != BATCH_DIRECT && reqs[i].key > maxkey)
+			maxkey = reqs[i].key;
+		if (i && reqs[i - 1].key > reqs[i].key)
+			sorted = false;
+	}
+	if (sorted || n < 2)
+		return NULL;
+	struct gp_read_req *tmp = malloc(n * sizeof(*tmp));
+	size_t *count = malloc(65537 * sizeof(*count));
+	if (!tmp || !count) {
+		free(tmp);
+		free(count);
+		return &gp_error_nomem;
+	}
+	/* direct requests are given a key above every file offset */
+	int passes = 1;
+	while (passes < 4 && (maxkey + 1) >> (16 * passes))
+		passes++;
+	uint64_t direct = (passes == 4) ? UINT64_MAX : (1ull << (16 * passes)) - 1;
+	for (size_t i = 0; i < n; i++)
+		if (reqs[i].key == BATCH_DIRECT)
+			reqs[i].key = direct;
+	struct gp_read_req *src = reqs, *dst = tmp;
+	for (int p = 0; p < passes; p++) {
+		int shift = 16 * p;
+		memset(count, 0, 65537 * sizeof(*count));
+		for (size_t i = 0; i < n; i++)
+			count[((src[i].key >> shift) & 0xffff) + 1]++;
+		for (size_t b = 0; b < 65536; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i].key >> shift) & 0xffff]++] = src[i];
+		struct gp_read_req *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != reqs)
+		memcpy(reqs, src, n * sizeof(*reqs));
+	for (size_t i = 0; i < n; i++)
+		if (reqs[i].key == direct)
+			reqs[i].key = BATCH_DIRECT;
+	free(tmp);
+	free(count);
+	return NULL;
 }
 
 /* File offset of [address, address + size) when the top layer holds all of
@@ -220,41 +271,96 @@ static gp_error *batch_direct(const struct gp_memory *mem,
 	return ret;
 }
 
-gp_error *gp_memory_read_batch(const struct gp_memory *mem,
-			       struct gp_read_req *reqs, size_t n,
-			       gp_batch_fn *fn, void *arg)
+/*
+ * A read plan: consecutive chunks of the file, each with the run of
+ * requests it satisfies; len 0 marks a request read directly.
+ */
+struct chunk {
+	uint64_t start;
+	size_t len, got;
+	size_t first, end;      /* requests [first, end) */
+};
+
+/* Chunks are read by a second thread while the caller works through the
+ * previous ones: on this 2-core machine the kernel's copy out of the page
+ * cache then overlaps the decoding. */
+#define RING 4
+
+struct reader {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const struct chunk *chunks;
+	size_t nchunks;
+	int fd;
+	uint8_t *bufs[RING];
+	size_t got[RING];
+	size_t produced, consumed; /* chunks read / released */
+	bool stop;
+};
+
+static size_t pread_full(int fd, uint8_t *buf, size_t len, uint64_t off)
 {
-	gp_error *err = NULL;
-	uint8_t *chunk = malloc(BATCH_CHUNK);
-	if (!chunk)
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	for (size_t i = 0; i < rd->nchunks; i++) {
+		const struct chunk *c = &rd->chunks[i];
+		pthread_mutex_lock(&rd->lock);
+		while (!rd->stop && rd->produced - rd->consumed >= RING)
+			pthread_cond_wait(&rd->cond, &rd->lock);
+		bool stop = rd->stop;
+		pthread_mutex_unlock(&rd->lock);
+		if (stop)
+			break;
+		size_t got = c->len ? pread_full(rd->fd, rd->bufs[i % RING],
+						 c->len, c->start) : 0;
+		pthread_mutex_lock(&rd->lock);
+		rd->got[i % RING] = got;
+		rd->produced++;
+		pthread_cond_broadcast(&rd->cond);
+		pthread_mutex_unlock(&rd->lock);
+	}
+	return NULL;
+}
+
+static gp_error *plan_chunks(const struct gp_read_req *reqs, size_t n,
+			     struct chunk **ret, size_t *ret_n)
+{
+	size_t cap = 64, nc = 0;
+	struct chunk *c = malloc(cap * sizeof(*c));
+	if (!c)
 		return &gp_error_nomem;
-	for (size_t i = 0; i < n; i++)
-		reqs[i].key = reqs[i].size > BATCH_CHUNK / 2 ?
-				      BATCH_DIRECT :
-				      file_offset(mem, reqs[i].address,
-						  reqs[i].size);
-	qsort(reqs, n, sizeof(*reqs), req_cmp);
-	int fd = mem->nlayers ? mem->layers[0].fd : -1;
 	size_t i = 0;
-	while (i < n && !err) {
-		if (reqs[i].key == BATCH_DIRECT) {
-			uint8_t small[4096];
-			uint8_t *buf = reqs[i].size <= sizeof(small) ?
-					       small : malloc(reqs[i].size);
-			if (!buf) {
-				err = &gp_error_nomem;
-				break;
+	while (i < n) {
+		if (nc == cap) {
+			struct chunk *t = realloc(c, 2 * cap * sizeof(*c));
+			if (!t) {
+				free(c);
+				return &gp_error_nomem;
 			}
-			err = batch_direct(mem, &reqs[i], buf, fn, arg);
-			if (buf != small)
-				free(buf);
+			c = t;
+			cap *= 2;
+		}
+		if (reqs[i].key == BATCH_DIRECT) {
+			c[nc++] = (struct chunk){ .first = i, .end = i + 1 };
 			i++;
 			continue;
 		}
-		/* One chunk from the first pending request, as far as the
-		 * requests that fit in it reach. */
-		uint64_t start = reqs[i].key & ~(uint64_t)4095;
-		uint64_t end = start;
+		/* from the first pending request, as far as the requests that
+		 * fit in one chunk reach */
+		uint64_t start = reqs[i].key & ~(uint64_t)4095, end = start;
 		size_t j = i;
 		while (j < n && reqs[j].key != BATCH_DIRECT &&
 		       reqs[j].key + reqs[j].size <= start + BATCH_CHUNK) {
@@ -262,27 +368,119 @@ gp_error *gp_memory_read_batch(const struct gp_memory *mem,
 				end = reqs[j].key + reqs[j].size;
 			j++;
 		}
-		size_t len = (size_t)(end - start), got = 0;
-		while (got < len) {
-			ssize_t r = pread(fd, chunk + got, len - got,
-					  (off_t)(start + got));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
-		for (; i < j && !err; i++) {
-			const struct gp_read_req *r = &reqs[i];
-			if (r->key + r->size <= start + got) {
-				err = fn(arg, r, chunk + (r->key - start), NULL);
-			} else {
-				gp_error *e = gp_error_fault(r->address, r->size);
-				err = fn(arg, r, NULL, e);
-				gp_error_destroy(e);
-			}
+		c[nc++] = (struct chunk){ start, (size_t)(end - start), 0, i, j };
+		i = j;
+	}
+	*ret = c;
+	*ret_n = nc;
+	return NULL;
+}
+
+static gp_error *run_chunk(const struct gp_memory *mem,
+			   const struct gp_read_req *reqs,
+			   const struct chunk *c, const uint8_t *data,
+			   size_t got, gp_batch_fn *fn, void *arg)
+{
+	gp_error *err = NULL;
+	if (!c->len) {
+		const struct gp_read_req *r = &reqs[c->first];
+		uint8_t small[4096];
+		uint8_t *buf = r->size <= sizeof(small) ? small : malloc(r->size);
+		if (!buf)
+			return &gp_error_nomem;
+		err = batch_direct(mem, r, buf, fn, arg);
+		if (buf != small)
+			free(buf);
+		return err;
+	}
+	for (size_t i = c->first; i < c->end && !err; i++) {
+		const struct gp_read_req *r = &reqs[i];
+		if (r->key + r->size <= c->start + got) {
+			err = fn(arg, r, data + (r->key - c->start), NULL);
+		} else {
+			gp_error *e = gp_error_fault(r->address, r->size);
+			err = fn(arg, r, NULL, e);
+			gp_error_destroy(e);
 		}
 	}
-	free(chunk);
+	return err;
+}
+
+gp_error *gp_memory_read_batch(const struct gp_memory *mem,
+			       struct gp_read_req *reqs, size_t n,
+			       gp_batch_fn *fn, void *arg)
+{
+	gp_error *err;
+	for (size_t i = 0; i < n; i++)
+		reqs[i].key = reqs[i].size > BATCH_CHUNK / 2 ?
+				      BATCH_DIRECT :
+				      file_offset(mem, reqs[i].address,
+						  reqs[i].size);
+	if ((err = sort_requests(reqs, n)))
+		return err;
+	struct chunk *chunks;
+	size_t nchunks;
+	if ((err = plan_chunks(reqs, n, &chunks, &nchunks)))
+		return err;
+	struct reader rd = {
+		.chunks = chunks,
+		.nchunks = nchunks,
+		.fd = mem->nlayers ? mem->layers[0].fd : -1,
+	};
+	for (int b = 0; b < RING; b++) {
+		rd.bufs[b] = malloc(BATCH_CHUNK);
+		if (!rd.bufs[b]) {
+			err = &gp_error_nomem;
+			goto out;
+		}
+	}
+	pthread_t thread;
+	bool threaded = nchunks > RING &&
+			pthread_mutex_init(&rd.lock, NULL) == 0;
+	if (threaded && pthread_cond_init(&rd.cond, NULL) != 0) {
+		pthread_mutex_destroy(&rd.lock);
+		threaded = false;
+	}
+	if (threaded && pthread_create(&thread, NULL, reader_main, &rd) != 0) {
+		pthread_cond_destroy(&rd.cond);
+		pthread_mutex_destroy(&rd.lock);
+		threaded = false;
+	}
+	for (size_t i = 0; i < nchunks && !err; i++) {
+		const struct chunk *c = &chunks[i];
+		size_t got;
+		if (threaded) {
+			pthread_mutex_lock(&rd.lock);
+			while (rd.produced <= i)
+				pthread_cond_wait(&rd.cond, &rd.lock);
+			got = rd.got[i % RING];
+			pthread_mutex_unlock(&rd.lock);
+		} else {
+			got = c->len ? pread_full(rd.fd, rd.bufs[0], c->len,
+						  c->start) : 0;
+		}
+		err = run_chunk(mem, reqs, c,
+				threaded ? rd.bufs[i % RING] : rd.bufs[0], got,
+				fn, arg);
+		if (threaded) {
+			pthread_mutex_lock(&rd.lock);
+			rd.consumed++;
+			pthread_cond_broadcast(&rd.cond);
+			pthread_mutex_unlock(&rd.lock);
+		}
+	}
+	if (threaded) {
+		pthread_mutex_lock(&rd.lock);
+		rd.stop = true;
+		pthread_cond_broadcast(&rd.cond);
+		pthread_mutex_unlock(&rd.lock);
+		pthread_join(thread, NULL);
+		pthread_cond_destroy(&rd.cond);
+		pthread_mutex_destroy(&rd.lock);
+	}
+out:
+	for (int b = 0; b < RING; b++)
+		free(rd.bufs[b]);
+	free(chunks);
 	return err;
 }

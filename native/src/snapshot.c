@@ -51,6 +51,68 @@ static gp_error *grow(void **p, size_t *cap, size_t need, size_t elem)
 	return NULL;
 }
 
+/* ------------------------------------------------- small uint64 -> uint64 */
+
+static bool u64map_get(const struct u64map *m, uint64_t key, uint64_t *ret)
+{
+	if (!m->cap || !key)
+		return false;
+	size_t mask = m->cap - 1;
+	for (size_t h = gp_hash_bytes(&key, 8, 0) & mask; m->keys[h];
+	     h = (h + 1) & mask) {
+		if (m->keys[h] == key) {
+			*ret = m->values[h];
+			return true;
+		}
+	}
+	return false;
+}
+
+static gp_error *u64map_put(struct u64map *m, uint64_t key, uint64_t value)
+{
+	if (!key)
+		return NULL;
+	if ((m->len + 1) * 2 > m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 64;
+		uint64_t *k = calloc(ncap, 8), *v = calloc(ncap, 8);
+		if (!k || !v) {
+			free(k);
+			free(v);
+			return &gp_error_nomem;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->keys[i])
+				continue;
+			size_t h = gp_hash_bytes(&m->keys[i], 8, 0) & (ncap - 1);
+			while (k[h])
+				h = (h + 1) & (ncap - 1);
+			k[h] = m->keys[i];
+			v[h] = m->values[i];
+		}
+		free(m->keys);
+		free(m->values);
+		m->keys = k;
+		m->values = v;
+		m->cap = ncap;
+	}
+	size_t mask = m->cap - 1;
+	size_t h = gp_hash_bytes(&key, 8, 0) & mask;
+	while (m->keys[h] && m->keys[h] != key)
+		h = (h + 1) & mask;
+	if (!m->keys[h])
+		m->len++;
+	m->keys[h] = key;
+	m->values[h] = value;
+	return NULL;
+}
+
+static void u64map_deinit(struct u64map *m)
+{
+	free(m->keys);
+	free(m->values);
+	memset(m, 0, sizeof(*m));
+}
+
 /* ------------------------------------------------------------ PC cache */
 
 /* key: pc << 1 | trap; value: a run of frames in snap->pcframes */
@@ -306,6 +368,9 @@ static gp_error *read_waitreasons(struct gp_snapshot *snap)
 	struct gp_program *prog = snap->prog;
 	uint64_t addr = prog->layout.var_addr[GP_V_WAITREASONSTRINGS];
 	uint64_t n = prog->layout.var_size[GP_V_WAITREASONSTRINGS] / 16;
+	gp_error *serr = gp_strtab_intern(&snap->strs, "sleep", &snap->sleep_str);
+	if (serr)
+		return serr;
 	if (!addr)
 		return NULL;
 	if (!n)
@@ -415,7 +480,7 @@ static gp_error *g_error(struct gp_snapshot *snap, struct gp_goroutine *g,
 
 /* The chain of sudogs a goroutine waits on (g.waiting, through waitlink). */
 static gp_error *read_waiting(struct gp_snapshot *snap, struct gp_goroutine *g,
-			      uint64_t sudog)
+			      uint64_t sudog, const uint8_t *first)
 {
 	struct gp_program *prog = snap->prog;
 	size_t ssize = (size_t)prog->layout.type_size[GP_T_SUDOG];
@@ -428,9 +493,14 @@ static gp_error *read_waiting(struct gp_snapshot *snap, struct gp_goroutine *g,
 							       GP_F_SUDOG_ELEM_VU;
 	g->waiting_first = (uint32_t)snap->nwaits;
 	for (size_t i = 0; sudog && i < GP_MAX_WAITING_LIST; i++) {
-		gp_error *err = gp_memory_read(&prog->mem, sudog, buf, ssize);
-		if (err)
-			return err;
+		if (i == 0 && first) {
+			memcpy(buf, first, ssize);
+		} else {
+			gp_error *err = gp_memory_read(&prog->mem, sudog, buf,
+						       ssize);
+			if (err)
+				return err;
+		}
 		gp_error *gerr = grow((void **)&snap->waits, &snap->waits_cap,
 				      snap->nwaits + 1, sizeof(*snap->waits));
 		if (gerr)
@@ -477,6 +547,8 @@ static int thread_of_m(const struct gp_snapshot *snap, uint64_t m)
 
 static gp_error *finish_stack(struct gp_snapshot *snap, struct gp_goroutine *g,
 			      const struct gp_unwind_pc *pcs, size_t n);
+static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
+		       const uint8_t *buf, size_t gsize);
 
 /* Where a goroutine's traceback starts (traceback.go, unwinder.initAt). */
 static gp_error *unwind_goroutine(struct gp_snapshot *snap,
@@ -619,24 +691,46 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 						     &g->waitreason_str)))
 				return gerr;
 		}
+	} else if (status < GP_ARRAY_SIZE(status_strings)) {
+		if (!snap->status_str[status] &&
+		    (gerr = gp_strtab_intern(&snap->strs, state,
+					     &snap->status_str[status])))
+			return gerr;
+		g->waitreason_str = snap->status_str[status];
 	} else if ((gerr = gp_strtab_intern(&snap->strs, state,
 					    &g->waitreason_str))) {
 		return gerr;
 	}
 
+	/* Per-PC caches: a million goroutines come from a few go statements. */
 	struct gp_func fn;
-	if (gp_pclntab_find_func(prog->pcln, g->startpc, &fn)) {
+	uint64_t start;
+	if (g->startpc && u64map_get(&snap->start_cache, g->startpc, &start)) {
+		g->start_func = (uint32_t)(start >> 1);
+		if (start & 1)
+			g->flags |= GP_G_SYSTEM;
+	} else if (gp_pclntab_find_func(prog->pcln, g->startpc, &fn)) {
 		if ((gerr = gp_strtab_intern(&snap->strs, fn.name,
 					     &g->start_func)))
 			return gerr;
-		if (is_system_func(fn.name))
+		bool system = is_system_func(fn.name);
+		if (system)
 			g->flags |= GP_G_SYSTEM;
+		if ((gerr = u64map_put(&snap->start_cache, g->startpc,
+				       ((uint64_t)g->start_func << 1) | system)))
+			return gerr;
 	}
 	/* Creator: the physical function with the innermost file:line, as
 	 * printcreatedby prints it. */
-	if (g->gopc && gp_pclntab_find_func(prog->pcln, g->gopc, &fn) &&
-	    (gerr = creator_stack(snap, g->gopc, &fn, &g->creator_stack)))
-		return gerr;
+	uint64_t cr;
+	if (g->gopc && u64map_get(&snap->creator_cache, g->gopc, &cr)) {
+		g->creator_stack = (uint32_t)cr;
+	} else if (g->gopc && gp_pclntab_find_func(prog->pcln, g->gopc, &fn)) {
+		if ((gerr = creator_stack(snap, g->gopc, &fn, &g->creator_stack)) ||
+		    (gerr = u64map_put(&snap->creator_cache, g->gopc,
+				       g->creator_stack)))
+			return gerr;
+	}
 
 	if (g->m_address) {
 		const struct gp_m *m = find_m(snap, g->m_address);
@@ -651,21 +745,19 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	uint64_t waiting = gp_field(prog, GP_F_G_WAITING, buf, gsize);
 	if (waiting && (status == GP_STATUS_WAITING ||
 			status == GP_STATUS_LEAKED)) {
-		err = read_waiting(snap, g, waiting);
-		if (err) {
-			if (err == &gp_error_nomem)
-				return err;
-			if ((gerr = g_error(snap, g, gp_error_wrap(err, "reading its wait list"))))
-				return gerr;
-		}
-		if (g->waiting_count) {
-			g->wait_address = snap->waits[g->waiting_first].object;
-			if (snap->waits[g->waiting_first].flags & 1)
-				g->flags |= GP_G_SELECT;
-		} else {
-			g->waiting_first = GP_NONE;
-		}
+		/* read later, in a batch of every goroutine's first sudog */
+		if ((gerr = grow((void **)&snap->sudog_reqs, &snap->sudog_cap,
+				 snap->nsudog + 1, sizeof(*snap->sudog_reqs))))
+			return gerr;
+		snap->sudog_reqs[snap->nsudog++] = (struct gp_read_req){
+			.address = waiting,
+			.size = (uint32_t)prog->layout.type_size[GP_T_SUDOG],
+			.tag = (uint32_t)(g - snap->gs),
+		};
 	}
+	if ((status == GP_STATUS_WAITING) && reason < snap->nwaitreasons &&
+	    snap->waitreasons[reason] == snap->sleep_str)
+		note_sleep(snap, prog, buf, gsize);
 
 	uint64_t labels = gp_field(prog, GP_F_G_LABELS, buf, gsize);
 	if (labels) {
@@ -757,11 +849,84 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 	return finish_stack(snap, g, w->pcs, n);
 }
 
+static gp_error *on_sudog(void *arg, const struct gp_read_req *req,
+			  const uint8_t *data, gp_error *rerr)
+{
+	struct walk *w = arg;
+	struct gp_snapshot *snap = w->snap;
+	struct gp_goroutine *g = &snap->gs[req->tag];
+	gp_error *err = rerr ? gp_error_create(rerr->code, "%s", rerr->message) :
+			       read_waiting(snap, g, req->address, data);
+	if (err) {
+		if (err == &gp_error_nomem)
+			return err;
+		gp_error *gerr = g_error(snap, g,
+					 gp_error_wrap(err, "reading its wait list"));
+		if (gerr)
+			return gerr;
+	}
+	if (g->waiting_count) {
+		g->wait_address = snap->waits[g->waiting_first].object;
+		if (snap->waits[g->waiting_first].flags & 1)
+			g->flags |= GP_G_SELECT;
+	} else {
+		g->waiting_first = GP_NONE;
+	}
+	return NULL;
+}
+
+/*
+ * The earliest wake-ups of sleeping goroutines, kept while the gs stream
+ * by (1.23+ g.sleepWhen; before, g.timer.when), for the clock's upper
+ * bound: the few smallest, as some may already be overdue.
+ */
+static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
+		       const uint8_t *buf, size_t gsize)
+{
+	int64_t when = 0;
+	if (gp_has(prog, GP_F_G_SLEEPWHEN)) {
+		when = (int64_t)gp_field(prog, GP_F_G_SLEEPWHEN, buf, gsize);
+	} else if (gp_has(prog, GP_F_TIMER_WHEN)) {
+		uint64_t t = gp_field(prog, GP_F_G_TIMER, buf, gsize), v;
+		if (!t || snap->nsleeps_read >= 4096)
+			return; /* enough samples to bound "now" */
+		snap->nsleeps_read++;
+		gp_error *err = gp_memory_read_u64(&prog->mem,
+						   t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN),
+						   &v);
+		if (err) {
+			gp_error_destroy(err);
+			return;
+		}
+		when = (int64_t)v;
+	}
+	if (when <= 0)
+		return;
+	size_t n = snap->nsleeps, k = GP_ARRAY_SIZE(snap->sleeps);
+	if (n == k && when >= snap->sleeps[k - 1])
+		return;
+	size_t i = n < k ? n : k - 1;
+	while (i > 0 && snap->sleeps[i - 1] > when) {
+		snap->sleeps[i] = snap->sleeps[i - 1];
+		i--;
+	}
+	snap->sleeps[i] = when;
+	if (n < k)
+		snap->nsleeps++;
+}
+
 static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 			  uint64_t len, size_t gsize, struct gp_unwind_pc *pcs)
 {
 	struct walk w = { snap, gsize, pcs };
 	gp_error *err;
+	/* Sized once: doubling a million records costs copies and zeroed
+	 * pages, and leaves half an array of slack. */
+	if ((err = grow((void **)&snap->gs, &snap->gs_cap, len ? len : 1,
+			sizeof(*snap->gs))) ||
+	    (err = grow((void **)&snap->pending, &snap->pending_cap,
+			len ? len : 1, sizeof(*snap->pending))))
+		return err;
 	struct gp_read_req *reqs = malloc((len ? len : 1) * sizeof(*reqs));
 	if (!reqs)
 		return &gp_error_nomem;
@@ -772,6 +937,13 @@ static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 							  .size = (uint32_t)gsize };
 	err = gp_memory_read_batch(&snap->prog->mem, reqs, n, on_g, &w);
 	free(reqs);
+	if (err)
+		return err;
+	err = gp_memory_read_batch(&snap->prog->mem, snap->sudog_reqs,
+				   snap->nsudog, on_sudog, &w);
+	free(snap->sudog_reqs);
+	snap->sudog_reqs = NULL;
+	snap->nsudog = snap->sudog_cap = 0;
 	if (err)
 		return err;
 
@@ -796,12 +968,52 @@ static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 	return err;
 }
 
-static int goid_cmp(const void *a, const void *b)
+struct goid_key {
+	uint64_t goid;
+	uint64_t index;
+};
+
+static int goid_key_cmp(const void *a, const void *b)
 {
-	const struct gp_goroutine *x = a, *y = b;
+	const struct goid_key *x = a, *y = b;
 	if (x->goid != y->goid)
 		return x->goid < y->goid ? -1 : 1;
-	return x->address < y->address ? -1 : x->address > y->address;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorts the records by goid: 16-byte keys, then the 152-byte records
+ * permuted in place, cycle by cycle (no second array of records). */
+static gp_error *sort_by_goid(struct gp_snapshot *snap)
+{
+	size_t n = snap->ngs;
+	bool sorted = true;
+	for (size_t i = 1; i < n && sorted; i++)
+		sorted = snap->gs[i - 1].goid <= snap->gs[i].goid;
+	if (sorted)
+		return NULL;
+	struct goid_key *k = malloc(n * sizeof(*k));
+	if (!k)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < n; i++)
+		k[i] = (struct goid_key){ snap->gs[i].goid, i };
+	qsort(k, n, sizeof(*k), goid_key_cmp);
+	/* k[i].index: the record that belongs at i */
+	for (size_t i = 0; i < n; i++) {
+		if (k[i].index == i || k[i].index == UINT64_MAX)
+			continue;
+		struct gp_goroutine tmp = snap->gs[i];
+		size_t j = i;
+		while (k[j].index != i) {
+			size_t from = k[j].index;
+			snap->gs[j] = snap->gs[from];
+			k[j].index = UINT64_MAX;
+			j = from;
+		}
+		snap->gs[j] = tmp;
+		k[j].index = UINT64_MAX;
+	}
+	free(k);
+	return NULL;
 }
 
 GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
@@ -861,7 +1073,8 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	}
 	if ((err = read_all(snap, gptrs, len, gsize, pcs)))
 		goto fail;
-	qsort(snap->gs, snap->ngs, sizeof(*snap->gs), goid_cmp);
+	if ((err = sort_by_goid(snap)))
+		goto fail;
 	/* semaphore and Cond waits (before 1.26 g.waiting is nil for them) */
 	if ((err = gp_sema_pass(snap)))
 		goto fail;
@@ -900,6 +1113,9 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	gp_analysis_destroy(snap->analysis);
 	free(snap->ls_table);
 	free(snap->pending);
+	free(snap->sudog_reqs);
+	u64map_deinit(&snap->start_cache);
+	u64map_deinit(&snap->creator_cache);
 	free(snap);
 }
 

@@ -20,6 +20,11 @@ struct gp_m {
 
 struct pc_entry;
 
+struct u64map {
+	uint64_t *keys, *values;  /* key 0 = empty */
+	size_t len, cap;
+};
+
 /* A parked goroutine waiting to be unwound from its stack's top. */
 struct pending {
 	uint32_t gi;
@@ -70,6 +75,14 @@ struct gp_snapshot {
 	struct gp_clock clock;
 	struct pending *pending;
 	size_t npending, pending_cap;
+	struct gp_read_req *sudog_reqs;
+	size_t nsudog, sudog_cap;
+	int64_t sleeps[16];        /* earliest sleep wake-ups, sorted */
+	size_t nsleeps, nsleeps_read;
+	uint32_t sleep_str;
+	uint32_t status_str[12];   /* interned gStatusStrings */
+	struct u64map start_cache;  /* startpc -> start_func << 1 | system */
+	struct u64map creator_cache; /* gopc -> creator stack */
 };
 
 gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
