@@ -291,8 +291,9 @@ class Entry:
             return f.read()
 
 
-def entry_dir(tc: Toolchain, variant: str, scenario: str, n: int) -> str:
-    return os.path.join(build_dir(tc, variant), "%s-n%d" % (scenario, n))
+def entry_dir(tc: Toolchain, variant: str, scenario: str, n: int, hold: int = 0) -> str:
+    suffix = "-hold%d" % hold if hold else ""
+    return os.path.join(build_dir(tc, variant), "%s-n%d%s" % (scenario, n, suffix))
 
 
 def _entry_from_dir(d: str) -> Entry | None:
@@ -330,13 +331,17 @@ def _is_elf_core(path: str) -> bool:
 
 
 def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N, force: bool = False,
-                 ready_timeout: float | None = None) -> Entry:
-    """Make (or reuse) one cache entry and return it."""
+                 ready_timeout: float | None = None, hold: int = 0) -> Entry:
+    """Make (or reuse) one cache entry and return it.
+
+    hold: seconds to wait after READY before the dump, so that goroutines
+    have been parked (and stamped by the forced GCs) long enough for the
+    runtime to print "N minutes" in its dump."""
     if scenario not in scenario_names():
         raise GenerateError("unknown scenario %r (known: %s)" % (scenario, ", ".join(scenario_names())))
     if _STOP.is_set():
         raise GenerateError("interrupted")
-    d = entry_dir(tc, variant, scenario, n)
+    d = entry_dir(tc, variant, scenario, n, hold)
     if not force:
         e = _entry_from_dir(d)
         if e is not None:
@@ -364,7 +369,7 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
                 # main prints READY and then parks in main.blockForever; give it
                 # time to get out of the write syscall, or the dump shows main
                 # in [syscall] / running.
-                time.sleep(SETTLE_SECONDS)
+                time.sleep(SETTLE_SECONDS + hold)
                 proc.send_signal(signal.SIGQUIT)
                 rc = proc.wait(timeout=300 + n / 1000.0)
             except BaseException:
@@ -390,7 +395,7 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
         meta = {
             "schema": 1, "toolchain": tc.label, "go_version": tc.version, "account_go_version": account["go_version"],
             "go": tc.go, "gotoolchain": tc.gotoolchain, "variant": variant, "scenario": scenario, "n": n,
-            "source_hash": source_hash(), "cmd": cmd, "env": {"GOTRACEBACK": "crash"}, "pid": account["pid"],
+            "source_hash": source_hash(), "cmd": cmd, "hold_seconds": hold, "env": {"GOTRACEBACK": "crash"}, "pid": account["pid"],
             "returncode": rc, "core_pattern": pattern, "stdout": out,
             "core_bytes": os.path.getsize(os.path.join(tmp, "core")),
             "seconds_to_ready": round(t_ready - t0, 3), "seconds_to_core": round(t_end - t_ready, 3),
@@ -535,9 +540,9 @@ def find(toolchain: str, variant: str, scenario: str, n: int = DEFAULT_N) -> Ent
     return _entry_from_dir(entry_dir(tc, variant, scenario, n))
 
 
-def ensure(toolchain: str, variant: str, scenario: str, n: int = DEFAULT_N) -> Entry:
+def ensure(toolchain: str, variant: str, scenario: str, n: int = DEFAULT_N, hold: int = 0) -> Entry:
     """The cache entry, generated if missing. Raises Unavailable / GenerateError."""
-    return run_scenario(probe(toolchain), variant, scenario, n)
+    return run_scenario(probe(toolchain), variant, scenario, n, hold=hold)
 
 
 def main(argv=None):

@@ -117,11 +117,11 @@ class FixtureCore:
 
 
 def core_for(toolchain: str = NEWEST, variant: str = "dwarf", scenario: str = "all",
-             n: int = DEFAULT_N) -> FixtureCore:
+             n: int = DEFAULT_N, hold: int = 0) -> FixtureCore:
     """The cache entry for one cell, generated on demand; skips (or fails in CI) when unavailable."""
     required = in_ci() and (toolchain, variant, scenario) in default_matrix() and n == DEFAULT_N
     try:
-        e = generate.ensure(toolchain, variant, scenario, n)
+        e = generate.ensure(toolchain, variant, scenario, n, hold=hold)
     except generate.Unavailable as exc:
         msg = "Go toolchain %s unavailable: %s" % (toolchain, exc)
         if required:

@@ -158,3 +158,31 @@ def test_filters(toolchain):
         assert got == want
         with pytest.raises(N.Error):
             snap.group("site", Filter(func_regex="("))
+
+
+HOLD_SECONDS = 65
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("toolchain", [pytest.param(t, id="go" + t) for t in (TOOLCHAINS[0], TOOLCHAINS[-1])])
+def test_ages_agree_with_the_runtimes_minutes(toolchain):
+    """Goroutines parked for over a minute: the runtime's dump says
+    "[sleep, 1 minutes]" (now - waitsince, in whole minutes, computed by the
+    runtime at the moment of the core); our age from the core must say the
+    same."""
+    fc = core_for(toolchain, "dwarf", "sleep_long", hold=HOLD_SECONDS)
+    dump = fc.parsed_dump().goroutines
+    with Program.from_core(fc.core, fc.exe) as prog:
+        snap = prog.snapshot()
+        assert snap.clock.known
+        compared = 0
+        for g in fc.load_account()["groups"]:
+            for goid in g["goids"]:
+                minutes = dump[goid].minutes
+                assert minutes >= 1, "the runtime saw goroutine %d parked < 1 min" % goid
+                age = snap.goroutine(goid).age_ns
+                # The core is written just after the dump: our "now" can only
+                # be later than the runtime's, by well under a minute.
+                assert minutes <= age // (60 * 10**9) <= minutes + 1, (goid, age, minutes)
+                compared += 1
+        assert compared >= 3
