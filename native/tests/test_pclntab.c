@@ -873,7 +873,8 @@ static void run_case(const char *exe, const char *core, const char *dumpf,
 		return;
 	}
 	c.mem.layers[0] = c.core_layer;
-	c.mem.layers[1] = (struct gp_memory_layer){ c.exe.loads, c.exe.nloads };
+	c.mem.layers[1] = (struct gp_memory_layer){ .segs = c.exe.loads,
+						     .nsegs = c.exe.nloads };
 	c.mem.nlayers = 2;
 	if ((err = gp_pclntab_open(&c.exe, &c.mem, &c.tab))) {
 		FAIL("%s: %s", exe, gp_error_message(err));
