@@ -14,16 +14,6 @@
 #define GP_MAX_TREAP_DEPTH 4096
 #define GP_SEMTAB_SIZE 251            /* runtime/sema.go semTabSize */
 
-/* g address -> goroutine index (open addressing). */
-struct gp_addr_map {
-	uint64_t *keys;
-	uint32_t *vals;
-	size_t cap, used;
-};
-gp_error *gp_addr_map_put(struct gp_addr_map *m, uint64_t key, uint32_t val);
-/* GP_NONE when absent. */
-uint32_t gp_addr_map_get(const struct gp_addr_map *m, uint64_t key);
-void gp_addr_map_deinit(struct gp_addr_map *m);
 
 struct gp_analysis {
 	/* sema.c: per gp_wait index (parallel to snap->waits) */
@@ -87,7 +77,5 @@ gp_error *gp_chan_decode(struct gp_snapshot *snap, uint64_t addr,
  * wakers of every channel (needs chans and syncs built). */
 gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an);
 
-/* Growable arrays. */
-gp_error *gp_grow(void **p, size_t *cap, size_t need, size_t elem);
 
 #endif

@@ -490,6 +490,22 @@ size_t gp_unwind_thread(const struct gp_pclntab *tab,
 			struct gp_unwind_pc *ret, size_t max, int *ret_from,
 			gp_error **ret_err);
 
+/* ---------------------------------------------------------------- util.c */
+
+/* Grows *p (of *cap elements of elem bytes) to hold need, doubling. */
+gp_error *gp_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* uint64 -> uint32 (open addressing; key 0 is never stored). */
+struct gp_addr_map {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t cap, used;
+};
+gp_error *gp_addr_map_put(struct gp_addr_map *m, uint64_t key, uint32_t val);
+/* GP_NONE when absent. */
+uint32_t gp_addr_map_get(const struct gp_addr_map *m, uint64_t key);
+void gp_addr_map_deinit(struct gp_addr_map *m);
+
 /* -------------------------------------------------------------- strtab.c */
 
 /* Interned strings: id 0 is "". */

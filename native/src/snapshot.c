@@ -36,122 +36,21 @@ static const char *const status_strings[] = {
 
 /* ------------------------------------------------------------ growable */
 
-static gp_error *grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return NULL;
-	size_t n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
-		return &gp_error_nomem;
-	*p = q;
-	*cap = n;
-	return NULL;
-}
-
-/* ------------------------------------------------- small uint64 -> uint64 */
-
-static bool u64map_get(const struct u64map *m, uint64_t key, uint64_t *ret)
-{
-	if (!m->cap || !key)
-		return false;
-	size_t mask = m->cap - 1;
-	for (size_t h = gp_hash_bytes(&key, 8, 0) & mask; m->keys[h];
-	     h = (h + 1) & mask) {
-		if (m->keys[h] == key) {
-			*ret = m->values[h];
-			return true;
-		}
-	}
-	return false;
-}
-
-static gp_error *u64map_put(struct u64map *m, uint64_t key, uint64_t value)
-{
-	if (!key)
-		return NULL;
-	if ((m->len + 1) * 2 > m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 64;
-		uint64_t *k = calloc(ncap, 8), *v = calloc(ncap, 8);
-		if (!k || !v) {
-			free(k);
-			free(v);
-			return &gp_error_nomem;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->keys[i])
-				continue;
-			size_t h = gp_hash_bytes(&m->keys[i], 8, 0) & (ncap - 1);
-			while (k[h])
-				h = (h + 1) & (ncap - 1);
-			k[h] = m->keys[i];
-			v[h] = m->values[i];
-		}
-		free(m->keys);
-		free(m->values);
-		m->keys = k;
-		m->values = v;
-		m->cap = ncap;
-	}
-	size_t mask = m->cap - 1;
-	size_t h = gp_hash_bytes(&key, 8, 0) & mask;
-	while (m->keys[h] && m->keys[h] != key)
-		h = (h + 1) & mask;
-	if (!m->keys[h])
-		m->len++;
-	m->keys[h] = key;
-	m->values[h] = value;
-	return NULL;
-}
-
-static void u64map_deinit(struct u64map *m)
-{
-	free(m->keys);
-	free(m->values);
-	memset(m, 0, sizeof(*m));
-}
 
 /* ------------------------------------------------------------ PC cache */
 
-/* key: pc << 1 | trap; value: a run of frames in snap->pcframes */
-struct pc_entry {
-	uint64_t key;
-	uint32_t first, n;
-};
-
+/* Symbolised frames per pc, cached: key pc << 1 | trap, value an index
+ * into snap->pcruns, a run of frames in snap->pcframes. */
 static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 			   uint32_t *ret_first, uint32_t *ret_n)
 {
 	gp_error *err;
 	uint64_t key = (pc << 1) | trap;
-	if (snap->pc_used * 2 >= snap->pc_cap) {
-		size_t ncap = snap->pc_cap ? snap->pc_cap * 2 : 4096;
-		struct pc_entry *t = calloc(ncap, sizeof(*t));
-		if (!t)
-			return &gp_error_nomem;
-		for (size_t i = 0; i < snap->pc_cap; i++) {
-			struct pc_entry *e = &snap->pc_table[i];
-			if (!e->key)
-				continue;
-			size_t h = gp_hash_bytes(&e->key, 8, 0) & (ncap - 1);
-			while (t[h].key)
-				h = (h + 1) & (ncap - 1);
-			t[h] = *e;
-		}
-		free(snap->pc_table);
-		snap->pc_table = t;
-		snap->pc_cap = ncap;
-	}
-	size_t mask = snap->pc_cap - 1;
-	size_t h = gp_hash_bytes(&key, 8, 0) & mask;
-	for (; snap->pc_table[h].key; h = (h + 1) & mask) {
-		if (snap->pc_table[h].key == key) {
-			*ret_first = snap->pc_table[h].first;
-			*ret_n = snap->pc_table[h].n;
-			return NULL;
-		}
+	uint32_t run = gp_addr_map_get(&snap->pc_cache, key);
+	if (run != GP_NONE) {
+		*ret_first = snap->pcruns[run].first;
+		*ret_n = snap->pcruns[run].n;
+		return NULL;
 	}
 	struct gp_symframe sf[GP_MAX_SYMFRAMES];
 	struct gp_func fn;
@@ -163,7 +62,7 @@ static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 					 GP_MAX_SYMFRAMES);
 	}
 	uint32_t first = (uint32_t)snap->npcframes;
-	if ((err = grow((void **)&snap->pcframes, &snap->pcframes_cap,
+	if ((err = gp_grow((void **)&snap->pcframes, &snap->pcframes_cap,
 			snap->npcframes + (n ? n : 1), sizeof(struct gp_frame))))
 		return err;
 	if (!n) {
@@ -193,12 +92,17 @@ static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 					    &f->file)))
 			return err;
 	}
-	snap->pc_table[h].key = key;
-	snap->pc_table[h].first = first;
-	snap->pc_table[h].n = (uint32_t)(snap->npcframes - first);
-	snap->pc_used++;
-	*ret_first = first;
-	*ret_n = snap->pc_table[h].n;
+	if ((err = gp_grow((void **)&snap->pcruns, &snap->pcruns_cap,
+			   snap->npcruns + 1, sizeof(*snap->pcruns))))
+		return err;
+	struct pc_run *r = &snap->pcruns[snap->npcruns];
+	r->first = first;
+	r->n = (uint32_t)(snap->npcframes - first);
+	if ((err = gp_addr_map_put(&snap->pc_cache, key,
+				   (uint32_t)snap->npcruns++)))
+		return err;
+	*ret_first = r->first;
+	*ret_n = r->n;
 	return NULL;
 }
 
@@ -272,9 +176,9 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 	}
 	if (snap->nstacks >= GP_NONE - 1)
 		return gp_error_create(GP_ERROR_LIMIT, "too many stacks");
-	if ((err = grow((void **)&snap->stacks, &snap->stacks_cap,
+	if ((err = gp_grow((void **)&snap->stacks, &snap->stacks_cap,
 			snap->nstacks + 1, sizeof(*snap->stacks))) ||
-	    (err = grow((void **)&snap->stackpcs, &snap->stackpcs_cap,
+	    (err = gp_grow((void **)&snap->stackpcs, &snap->stackpcs_cap,
 			snap->nstackpcs + n, sizeof(*snap->stackpcs))))
 		return err;
 	struct gp_stack *s = &snap->stacks[snap->nstacks];
@@ -289,7 +193,7 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 		if ((err = pc_frames(snap, pcs[i].pc, pcs[i].sympc == pcs[i].pc,
 				     &first, &cnt)))
 			return err;
-		if ((err = grow((void **)&snap->frames, &snap->frames_cap,
+		if ((err = gp_grow((void **)&snap->frames, &snap->frames_cap,
 				snap->nframes + cnt, sizeof(*snap->frames))))
 			return err;
 		memcpy(snap->frames + snap->nframes, snap->pcframes + first,
@@ -311,32 +215,6 @@ static gp_error *creator_stack(struct gp_snapshot *snap, uint64_t gopc,
 			       const struct gp_func *fn, uint32_t *ret)
 {
 	gp_error *err;
-	if (snap->cr_used * 2 >= snap->cr_cap) {
-		size_t ncap = snap->cr_cap ? snap->cr_cap * 2 : 256;
-		struct pc_entry *t = calloc(ncap, sizeof(*t));
-		if (!t)
-			return &gp_error_nomem;
-		for (size_t i = 0; i < snap->cr_cap; i++) {
-			struct pc_entry *e = &snap->cr_table[i];
-			if (!e->key)
-				continue;
-			size_t h = gp_hash_bytes(&e->key, 8, 0) & (ncap - 1);
-			while (t[h].key)
-				h = (h + 1) & (ncap - 1);
-			t[h] = *e;
-		}
-		free(snap->cr_table);
-		snap->cr_table = t;
-		snap->cr_cap = ncap;
-	}
-	size_t mask = snap->cr_cap - 1;
-	size_t h = gp_hash_bytes(&gopc, 8, 0) & mask;
-	for (; snap->cr_table[h].key; h = (h + 1) & mask) {
-		if (snap->cr_table[h].key == gopc) {
-			*ret = snap->cr_table[h].first;
-			return NULL;
-		}
-	}
 	uint32_t first, n;
 	if ((err = pc_frames(snap, gopc, false, &first, &n)))
 		return err;
@@ -344,9 +222,9 @@ static gp_error *creator_stack(struct gp_snapshot *snap, uint64_t gopc,
 	f.flags &= ~GP_FRAME_INLINED;
 	if ((err = gp_strtab_intern(&snap->strs, fn->name, &f.func)))
 		return err;
-	if ((err = grow((void **)&snap->frames, &snap->frames_cap,
+	if ((err = gp_grow((void **)&snap->frames, &snap->frames_cap,
 			snap->nframes + 1, sizeof(*snap->frames))) ||
-	    (err = grow((void **)&snap->stacks, &snap->stacks_cap,
+	    (err = gp_grow((void **)&snap->stacks, &snap->stacks_cap,
 			snap->nstacks + 1, sizeof(*snap->stacks))))
 		return err;
 	struct gp_stack *s = &snap->stacks[snap->nstacks];
@@ -354,9 +232,6 @@ static gp_error *creator_stack(struct gp_snapshot *snap, uint64_t gopc,
 	s->first = (uint32_t)snap->nframes;
 	s->n = 1;
 	snap->frames[snap->nframes++] = f;
-	snap->cr_table[h].key = gopc;
-	snap->cr_table[h].first = (uint32_t)snap->nstacks;
-	snap->cr_used++;
 	*ret = (uint32_t)snap->nstacks++;
 	return NULL;
 }
@@ -412,7 +287,7 @@ static gp_error *read_ms(struct gp_snapshot *snap)
 		err = gp_memory_read(&prog->mem, m, buf, msize);
 		if (err)
 			break;
-		if ((err = grow((void **)&snap->ms, &snap->ms_cap, snap->nms + 1,
+		if ((err = gp_grow((void **)&snap->ms, &snap->ms_cap, snap->nms + 1,
 				sizeof(*snap->ms))))
 			break;
 		struct gp_m *e = &snap->ms[snap->nms++];
@@ -501,7 +376,7 @@ static gp_error *read_waiting(struct gp_snapshot *snap, struct gp_goroutine *g,
 			if (err)
 				return err;
 		}
-		gp_error *gerr = grow((void **)&snap->waits, &snap->waits_cap,
+		gp_error *gerr = gp_grow((void **)&snap->waits, &snap->waits_cap,
 				      snap->nwaits + 1, sizeof(*snap->waits));
 		if (gerr)
 			return gerr;
@@ -619,7 +494,7 @@ static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 	if (!st.pc || !st.sp)
 		return NULL;
 	/* Unwound later, from a batch read of the stack's top. */
-	gp_error *err = grow((void **)&snap->pending, &snap->pending_cap,
+	gp_error *err = gp_grow((void **)&snap->pending, &snap->pending_cap,
 			     snap->npending + 1, sizeof(*snap->pending));
 	if (err)
 		return err;
@@ -640,7 +515,7 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	/* Dead and never-used gs keep stale fields; the runtime skips them. */
 	if (!err && (status == GP_STATUS_DEAD || status == 11))
 		return NULL;
-	gp_error *gerr = grow((void **)&snap->gs, &snap->gs_cap, snap->ngs + 1,
+	gp_error *gerr = gp_grow((void **)&snap->gs, &snap->gs_cap, snap->ngs + 1,
 			      sizeof(*snap->gs));
 	if (gerr) {
 		gp_error_destroy(err);
@@ -704,9 +579,9 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 
 	/* Per-PC caches: a million goroutines come from a few go statements. */
 	struct gp_func fn;
-	uint64_t start;
-	if (g->startpc && u64map_get(&snap->start_cache, g->startpc, &start)) {
-		g->start_func = (uint32_t)(start >> 1);
+	uint32_t start = gp_addr_map_get(&snap->start_cache, g->startpc);
+	if (start != GP_NONE) {
+		g->start_func = start >> 1;
 		if (start & 1)
 			g->flags |= GP_G_SYSTEM;
 	} else if (gp_pclntab_find_func(prog->pcln, g->startpc, &fn)) {
@@ -716,19 +591,19 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 		bool system = is_system_func(fn.name);
 		if (system)
 			g->flags |= GP_G_SYSTEM;
-		if ((gerr = u64map_put(&snap->start_cache, g->startpc,
-				       ((uint64_t)g->start_func << 1) | system)))
+		if ((gerr = gp_addr_map_put(&snap->start_cache, g->startpc,
+					    (g->start_func << 1) | system)))
 			return gerr;
 	}
 	/* Creator: the physical function with the innermost file:line, as
 	 * printcreatedby prints it. */
-	uint64_t cr;
-	if (g->gopc && u64map_get(&snap->creator_cache, g->gopc, &cr)) {
-		g->creator_stack = (uint32_t)cr;
+	uint32_t cr = gp_addr_map_get(&snap->creator_cache, g->gopc);
+	if (cr != GP_NONE) {
+		g->creator_stack = cr;
 	} else if (g->gopc && gp_pclntab_find_func(prog->pcln, g->gopc, &fn)) {
 		if ((gerr = creator_stack(snap, g->gopc, &fn, &g->creator_stack)) ||
-		    (gerr = u64map_put(&snap->creator_cache, g->gopc,
-				       g->creator_stack)))
+		    (gerr = gp_addr_map_put(&snap->creator_cache, g->gopc,
+					    g->creator_stack)))
 			return gerr;
 	}
 
@@ -746,7 +621,7 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	if (waiting && (status == GP_STATUS_WAITING ||
 			status == GP_STATUS_LEAKED)) {
 		/* read later, in a batch of every goroutine's first sudog */
-		if ((gerr = grow((void **)&snap->sudog_reqs, &snap->sudog_cap,
+		if ((gerr = gp_grow((void **)&snap->sudog_reqs, &snap->sudog_cap,
 				 snap->nsudog + 1, sizeof(*snap->sudog_reqs))))
 			return gerr;
 		snap->sudog_reqs[snap->nsudog++] = (struct gp_read_req){
@@ -922,9 +797,9 @@ static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 	gp_error *err;
 	/* Sized once: doubling a million records costs copies and zeroed
 	 * pages, and leaves half an array of slack. */
-	if ((err = grow((void **)&snap->gs, &snap->gs_cap, len ? len : 1,
+	if ((err = gp_grow((void **)&snap->gs, &snap->gs_cap, len ? len : 1,
 			sizeof(*snap->gs))) ||
-	    (err = grow((void **)&snap->pending, &snap->pending_cap,
+	    (err = gp_grow((void **)&snap->pending, &snap->pending_cap,
 			len ? len : 1, sizeof(*snap->pending))))
 		return err;
 	struct gp_read_req *reqs = malloc((len ? len : 1) * sizeof(*reqs));
@@ -1099,8 +974,6 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 		return;
 	gp_strtab_deinit(&snap->strs);
 	free(snap->gs);
-	free(snap->pc_table);
-	free(snap->cr_table);
 	free(snap->pcframes);
 	free(snap->frames);
 	free(snap->stacks);
@@ -1114,8 +987,10 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->ls_table);
 	free(snap->pending);
 	free(snap->sudog_reqs);
-	u64map_deinit(&snap->start_cache);
-	u64map_deinit(&snap->creator_cache);
+	gp_addr_map_deinit(&snap->start_cache);
+	gp_addr_map_deinit(&snap->creator_cache);
+	gp_addr_map_deinit(&snap->pc_cache);
+	free(snap->pcruns);
 	free(snap);
 }
 

@@ -18,11 +18,9 @@ struct gp_m {
 	uint64_t vdso_sp, vdso_pc;
 };
 
-struct pc_entry;
-
-struct u64map {
-	uint64_t *keys, *values;  /* key 0 = empty */
-	size_t len, cap;
+/* A run of symbolised frames of one pc in snap->pcframes. */
+struct pc_run {
+	uint32_t first, n;
 };
 
 /* A parked goroutine waiting to be unwound from its stack's top. */
@@ -39,8 +37,9 @@ struct gp_snapshot {
 	size_t ngs, gs_cap;
 
 	/* per-PC symbolisation cache */
-	struct pc_entry *pc_table;
-	size_t pc_cap, pc_used;
+	struct gp_addr_map pc_cache;
+	struct pc_run *pcruns;
+	size_t npcruns, pcruns_cap;
 	struct gp_frame *pcframes;
 	size_t npcframes, pcframes_cap;
 
@@ -53,9 +52,6 @@ struct gp_snapshot {
 	size_t nstackpcs, stackpcs_cap;
 	uint32_t *st_table;
 	size_t st_cap;
-	/* creator locations (gopc -> one-frame stack) */
-	struct pc_entry *cr_table;
-	size_t cr_cap, cr_used;
 
 	struct gp_wait *waits;
 	size_t nwaits, waits_cap;
@@ -81,8 +77,8 @@ struct gp_snapshot {
 	size_t nsleeps, nsleeps_read;
 	uint32_t sleep_str;
 	uint32_t status_str[12];   /* interned gStatusStrings */
-	struct u64map start_cache;  /* startpc -> start_func << 1 | system */
-	struct u64map creator_cache; /* gopc -> creator stack */
+	struct gp_addr_map start_cache;   /* startpc -> start_func << 1 | system */
+	struct gp_addr_map creator_cache; /* gopc -> creator stack (one frame) */
 };
 
 gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
