@@ -493,13 +493,13 @@ static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 	g->sp = st.sp;
 	if (!st.pc || !st.sp)
 		return NULL;
-	/* Unwound later, from a batch read of the stack's top. */
+	/* Unwound later, from a batch read of the stack's top; the record
+	 * keeps all the start needs (amd64 unwinding uses no bp or lr). */
 	gp_error *err = gp_grow((void **)&snap->pending, &snap->pending_cap,
 			     snap->npending + 1, sizeof(*snap->pending));
 	if (err)
 		return err;
-	snap->pending[snap->npending].gi = (uint32_t)(g - snap->gs);
-	snap->pending[snap->npending++].st = st;
+	snap->pending[snap->npending++] = (uint32_t)(g - snap->gs);
 	return NULL;
 }
 
@@ -682,6 +682,17 @@ static gp_error *on_g(void *arg, const struct gp_read_req *req,
 			      w->pcs);
 }
 
+static struct gp_unwind_start unwind_start_of(const struct gp_goroutine *g)
+{
+	return (struct gp_unwind_start){
+		.pc = g->pc,
+		.sp = g->sp,
+		.stack_lo = g->stack_lo,
+		.stack_hi = g->stack_hi,
+		.syscall = (g->flags & GP_G_IN_SYSCALL) != 0,
+	};
+}
+
 struct window {
 	const struct gp_memory *mem;
 	uint64_t address;
@@ -707,13 +718,13 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 	struct walk *w = arg;
 	struct gp_snapshot *snap = w->snap;
 	struct gp_program *prog = snap->prog;
-	const struct pending *p = &snap->pending[req->tag];
-	struct gp_goroutine *g = &snap->gs[p->gi];
+	struct gp_goroutine *g = &snap->gs[snap->pending[req->tag]];
+	struct gp_unwind_start st = unwind_start_of(g);
 	struct window win = { &prog->mem, req->address, data,
 			      rerr ? 0 : req->size };
 	struct gp_memory wmem = { .read_fn = window_read, .read_arg = &win };
 	gp_error *err = NULL;
-	size_t n = gp_unwind(prog->pcln, &wmem, &p->st, w->pcs, GP_MAX_FRAMES,
+	size_t n = gp_unwind(prog->pcln, &wmem, &st, w->pcs, GP_MAX_FRAMES,
 			     &err);
 	if (err) {
 		g->flags |= GP_G_STACK_ERROR;
@@ -826,11 +837,11 @@ static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 	if (!reqs)
 		return &gp_error_nomem;
 	for (size_t i = 0; i < snap->npending; i++) {
-		const struct gp_unwind_start *st = &snap->pending[i].st;
+		const struct gp_goroutine *g = &snap->gs[snap->pending[i]];
 		uint64_t size = STACK_WINDOW;
-		if (st->stack_hi > st->sp && st->stack_hi - st->sp < size)
-			size = st->stack_hi - st->sp;
-		reqs[i] = (struct gp_read_req){ .address = st->sp,
+		if (g->stack_hi > g->sp && g->stack_hi - g->sp < size)
+			size = g->stack_hi - g->sp;
+		reqs[i] = (struct gp_read_req){ .address = g->sp,
 						.size = (uint32_t)size,
 						.tag = (uint32_t)i };
 	}

@@ -23,11 +23,6 @@ struct pc_run {
 	uint32_t first, n;
 };
 
-/* A parked goroutine waiting to be unwound from its stack's top. */
-struct pending {
-	uint32_t gi;
-	struct gp_unwind_start st;
-};
 
 struct gp_snapshot {
 	struct gp_program *prog;
@@ -69,7 +64,7 @@ struct gp_snapshot {
 	uint32_t waitreasons[256];
 	uint32_t nwaitreasons;
 	struct gp_clock clock;
-	struct pending *pending;
+	uint32_t *pending;          /* goroutines to unwind from their stack */
 	size_t npending, pending_cap;
 	struct gp_read_req *sudog_reqs;
 	size_t nsudog, sudog_cap;
