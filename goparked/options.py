@@ -13,8 +13,8 @@ from . import _native as N
 from .model import Filter
 
 __all__ = ["OptionParser", "OptionError", "OptionExit", "add_goroutine_options",
-           "filter_from_options", "parse_duration", "format_duration",
-           "STATES", "GROUP_BY"]
+           "add_filter_options", "filter_from_options", "parse_duration",
+           "format_duration", "STATES", "GROUP_BY"]
 
 STATES = [N.STATUS_NAMES[k] for k in sorted(N.STATUS_NAMES)]
 GROUP_BY = list(N.GROUP_BY)
@@ -167,6 +167,12 @@ def _address(text):
 
 def add_goroutine_options(parser):
     """The selection, grouping and output options every front end shares."""
+    add_filter_options(parser)
+    return _add_view_options(parser)
+
+
+def add_filter_options(parser):
+    """--by and the filters alone (goparked report has no other views)."""
     g = parser.add_argument_group("grouping and filters")
     g.add_argument("--by", choices=GROUP_BY, default="site",
                    help="group by wait site (default), identical stack, "
@@ -185,6 +191,10 @@ def add_goroutine_options(parser):
                    help="only goroutines with this pprof label")
     g.add_argument("--system", action="store_true",
                    help="include runtime goroutines")
+    return parser
+
+
+def _add_view_options(parser):
     o = parser.add_argument_group("what to show")
     o.add_argument("--goroutine", "-g", type=_goid, metavar="N",
                    help="show goroutine N in full, like the runtime's "
