@@ -44,6 +44,9 @@ def build_parser():
                    help="a live process instead of a core (stopped while "
                    "goparked reads it)")
     add_goroutine_options(p)
+    p.add_argument("--pprof", metavar="FILE",
+                   help="write a pprof goroutine profile (gzipped "
+                   "profile.proto; '-' for stdout) for go tool pprof")
     return p
 
 
@@ -86,9 +89,39 @@ def open_program(ns):
 
 
 def run(ns, out):
-    with open_program(ns) as prog:
-        with prog.snapshot() as snap:
+    from .progress import Progress
+    progress = Progress()  # erased before anything is printed
+    with progress:
+        progress.phase("opening")
+        prog = open_program(ns)
+    with prog:
+        with progress:
+            progress.phase("reading goroutines")
+            snap = prog.snapshot()
+        with snap:
+            if ns.pprof:
+                from . import pprof
+                with progress:
+                    progress.phase("writing the profile")
+                    pprof.write_profile(snap, snap.group(
+                        "stack", filter_from_options(ns)), ns.pprof)
+                return
             render_snapshot(ns, snap, out)
+
+
+def run_report(argv):
+    """goparked report CORE [--exe BIN] -o FILE [--format html|md]."""
+    from . import report
+    from .progress import Progress
+    ns = report.build_parser().parse_args(argv)
+    ns.goroutine, ns.threads, ns.json = None, False, False
+    with Progress() as progress:
+        progress.phase("opening")
+        with open_program(ns) as prog:
+            progress.phase("reading goroutines")
+            with prog.snapshot() as snap:
+                text = report.render(ns, snap, progress)
+    report.write(text, ns.output)
 
 
 def render_snapshot(ns, snap, out):
@@ -132,6 +165,9 @@ def main(argv=None):
         argv = sys.argv[1:]
     debug = os.environ.get("GOPARKED_DEBUG", "") not in ("", "0")
     try:
+        if argv[:1] == ["report"]:
+            run_report(argv[1:])
+            return EXIT_OK
         ns = build_parser().parse_args(argv)
         run(ns, sys.stdout)
         sys.stdout.flush()
