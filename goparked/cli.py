@@ -103,8 +103,12 @@ def run(ns, out):
                 from . import pprof
                 with progress:
                     progress.phase("writing the profile")
-                    pprof.write_profile(snap, snap.group(
-                        "stack", filter_from_options(ns)), ns.pprof)
+                    try:
+                        pprof.write_profile(snap, snap.group(
+                            "stack", filter_from_options(ns)), ns.pprof)
+                    except OSError as e:
+                        raise UsageError("cannot write %s: %s"
+                                         % (ns.pprof, e.strerror or e))
                 return
             render_snapshot(ns, snap, out)
 
@@ -121,7 +125,10 @@ def run_report(argv):
             progress.phase("reading goroutines")
             with prog.snapshot() as snap:
                 text = report.render(ns, snap, progress)
-    report.write(text, ns.output)
+    try:
+        report.write(text, ns.output)
+    except OSError as e:
+        raise UsageError("cannot write %s: %s" % (ns.output, e.strerror or e))
 
 
 def render_snapshot(ns, snap, out):
