@@ -253,8 +253,11 @@ def chan_text(snap, c):
     send = [w.goid for w in c.waiters if w.role == "send"]
     other = [w.goid for w in c.waiters if w.role not in ("recv", "send")]
     sel = [w.goid for w in c.waiters if w.select]
-    out.append("  blocked receivers: %d %s\n" % (len(recv), _ids(recv)))
-    out.append("  blocked senders:   %d %s\n" % (len(send), _ids(send)))
+    def who(goids):
+        return "%d (goroutine %s)" % (len(goids), _ids(goids)) if goids \
+            else "none"
+    out.append("  blocked receivers: %s\n" % who(recv))
+    out.append("  blocked senders:   %s\n" % who(send))
     if other:
         out.append("  in select, direction unknown: %s\n" % _ids(other))
     if sel:

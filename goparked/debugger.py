@@ -12,6 +12,7 @@ debuggers use to show those frames.
 This module never imports gdb or lldb.
 """
 
+import argparse
 import json
 import shlex
 
@@ -182,8 +183,8 @@ def _p_object(kind, what):
     p = _parser(kind, "The goroutines waiting on %s ADDR." % what)
     p.add_argument("address", type=_address, metavar="ADDR",
                    help="address of the %s (as goparked prints it)" % what)
-    p.add_argument("--system", action="store_true",
-                   help="include runtime goroutines")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output")
     return p
 
 
@@ -212,39 +213,23 @@ def _run_goroutine(ns, snap, out, ctx):
     ctx["no_select"] = ns.no_select
 
 
-def _object_text(snap, kind, address, include_system):
-    """Who waits on one channel or mutex: the members of its group."""
-    from .model import Filter
-    by = "chan" if kind == "chan" else "mutex"
-    grouping = snap.group(by, Filter(include_system=include_system))
-    groups = [g for g in grouping if g.key_address == address]
-    if not groups:
-        raise UserError("no goroutine waits on %s 0x%x%s" % (
-            "channel" if kind == "chan" else "mutex", address,
-            "" if include_system else " (--system includes runtime "
-            "goroutines)"))
-    lines = []
-    for grp in groups:
-        lines.append("%s 0x%x: %d goroutine%s waiting (%s)" % (
-            "channel" if kind == "chan" else "mutex", address, grp.count,
-            "" if grp.count == 1 else "s", grp.wait_reason or "-"))
-        for g in grp.goroutines():
-            how = [w.kind + (" (select)" if w.is_select else "")
-                   for w in g.waiting if w.object == address]
-            site = _first_user_frame(g.frames)
-            lines.append("  goroutine %-6d %-12s %-22s %s" % (
-                g.goid, g.state, ", ".join(how) or g.wait_reason or "-",
-                ("%s  %s" % (site.func, render.frame_location(site)))
-                if site else "?"))
-    return "\n".join(lines) + "\n"
+def _run_analysis(ns, snap, out, **what):
+    """go chan / go mutex / go deadlocks: the CLI's --chan, --mutex and
+    --deadlocks, rendered by the same code (goparked/analysis.py)."""
+    from . import analysis
+    opts = argparse.Namespace(chan=None, mutex=None, deadlocks=False,
+                              json=getattr(ns, "json", False))
+    for k, v in what.items():
+        setattr(opts, k, v)
+    analysis.render_options(opts, snap, out)
 
 
 def _run_chan(ns, snap, out, ctx):
-    out.write(_object_text(snap, "chan", ns.address, ns.system))
+    _run_analysis(ns, snap, out, chan=ns.address)
 
 
 def _run_mutex(ns, snap, out, ctx):
-    out.write(_object_text(snap, "mutex", ns.address, ns.system))
+    _run_analysis(ns, snap, out, mutex=ns.address)
 
 
 def _run_threads(ns, snap, out, ctx):
@@ -257,12 +242,7 @@ def _run_threads(ns, snap, out, ctx):
 
 
 def _run_deadlocks(ns, snap, out, ctx):
-    fn = getattr(render, "deadlocks_text", None)
-    if fn is None:
-        raise UserError("deadlock analysis is not in this version of the "
-                        "engine yet; `go goroutines --by mutex` and `--by "
-                        "chan` show who waits on what")
-    out.write(fn(snap))
+    _run_analysis(ns, snap, out, deadlocks=True)
 
 
 class _Command:
@@ -276,11 +256,12 @@ COMMANDS = {c.name: c for c in [
              _p_goroutines, _run_goroutines),
     _Command("goroutine", "one goroutine in full; its frames in the "
              "debugger", _p_goroutine, _run_goroutine),
-    _Command("chan", "the goroutines waiting on a channel",
+    _Command("chan", "a channel: its state and every goroutine waiting on it",
              lambda: _p_object("chan", "the channel (runtime.hchan)"),
              _run_chan),
-    _Command("mutex", "the goroutines waiting on a mutex",
-             lambda: _p_object("mutex", "the sync.Mutex"), _run_mutex),
+    _Command("mutex", "a mutex, RWMutex, WaitGroup or Cond: its state, "
+             "waiters and probable holders",
+             lambda: _p_object("mutex", "the sync object"), _run_mutex),
     _Command("deadlocks", "cycles of goroutines waiting on each other",
              _p_plain("deadlocks", "Cycles of goroutines waiting on each "
                       "other."), _run_deadlocks),

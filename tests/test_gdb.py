@@ -83,8 +83,11 @@ def test_threads_and_chan(demo_core):
     r = gdb([demo_core.exe, demo_core.core], ["go threads", "go chan " + chan])
     assert r.returncode == 0, r.stderr
     assert _cli(demo_core, "--threads").strip() in r.stdout
-    for gid in grp["goids"]:
-        assert "goroutine %-6d" % gid in r.stdout
+    # The same text as the CLI's --chan, and the receivers the fixture parked.
+    assert _cli(demo_core, "--chan", chan).strip() in r.stdout
+    line = next(l for l in r.stdout.splitlines() if "blocked receivers:" in l)
+    ids = line.split("(goroutine", 1)[1].rstrip(")").split()
+    assert sorted(int(i) for i in ids) == sorted(grp["goids"])
 
 
 def test_help_and_completion(demo_core):
