@@ -235,6 +235,39 @@ def _dur(ns):
     return "%dns" % ns
 
 
+def chan_summary(c):
+    """One line: "chan main.Order 0/100 closed timer 1h"."""
+    if c.nil:
+        return "nil channel: blocked forever"
+    parts = ["chan %s" % (c.elem_type or "?"), "%d/%d" % (c.len, c.cap)]
+    if c.closed:
+        parts.append("closed")
+    if c.timer:
+        parts.append("timer %s" % (_dur(c.timer_period) if c.timer_period
+                                   else "one-shot"))
+    return " ".join(parts)
+
+
+def sync_summary(s):
+    """One line: "sync.Mutex locked, held by goroutine 57 (probable)"."""
+    parts = [{"mutex": "sync.Mutex", "rwmutex": "sync.RWMutex",
+              "waitgroup": "sync.WaitGroup", "cond": "sync.Cond"}.get(
+                  s.kind, s.kind)]
+    if s.locked:
+        parts.append("locked")
+    if s.kind == "waitgroup":
+        parts.append("counter %d" % s.counter)
+    if s.readers:
+        parts.append("%d reader%s" % (s.readers, "" if s.readers == 1 else "s"))
+    # A mutex is held; a WaitGroup or Cond is only ever woken.
+    what = "probable holder" if s.kind in ("mutex", "rwmutex") else "could be woken by"
+    if s.holders:
+        parts.append("%s goroutine %d" % (what, s.holders[0].goid))
+    elif s.locked:
+        parts.append("holder unknown")
+    return ", ".join(parts)
+
+
 def chan_text(snap, c):
     if c.nil:
         head = "nil channel: blocked forever (%d waiters)\n" % len(c.waiters)

@@ -82,6 +82,25 @@ def header(snap, show_system=False):
     return lines
 
 
+def _object_describer(snap, by):
+    """For --by chan/mutex: a short description of each object (channel
+    element type, len/cap, timer; mutex kind, state, probable holder), from
+    the engine's analyses, all objects at once."""
+    if by not in ("chan", "mutex"):
+        return lambda address: ""
+    from . import analysis
+    try:
+        if by == "chan":
+            table = {c.address: analysis.chan_summary(c)
+                     for c in analysis.chans(snap)}
+        else:
+            table = {s.address: analysis.sync_summary(s)
+                     for s in analysis.syncs(snap)}
+    except Error:
+        return lambda address: ""
+    return lambda address: table.get(address, "")
+
+
 def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
     by = grouping.by
     lines = header(snap, show_system)
@@ -100,6 +119,7 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
     lines.append("%7s  %-*s  %-*s  %-*s  %s" % (
         "COUNT", wr, "WAIT", ws, "STATE", wa, "PARKED", _KEY_COLUMN[by]))
     pad = " " * 9
+    describe = _object_describer(snap, by)
     for g, reason, state, age in zip(shown, reasons, states, ages):
         site = g.site
         site_text = ("%s  %s" % (site.func or "?", frame_location(site))
@@ -109,6 +129,9 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
         elif by in ("chan", "mutex"):
             key = ("0x%x" % g.key_address) if g.key_address else \
                 (g.key or "(none)")
+            more = describe(g.key_address)
+            if more:
+                key += "  " + more
         elif by == "stack":
             key = "%d frames" % len(g.frames)
         else:
