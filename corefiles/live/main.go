@@ -55,6 +55,8 @@ func main() {
 	var rw sync.RWMutex
 	rw.RLock()
 	rw.RUnlock()
+	cond := sync.NewCond(&rw)
+	cond.Broadcast()
 	var wg sync.WaitGroup
 	wg.Add(*park)
 	for i := 0; i < *park; i++ {
