@@ -552,3 +552,29 @@ def test_progress_in_the_cli(tmp_path):
     # not a terminal: nothing on stderr
     r = run(["report", fc.core, "--exe", fc.exe, "-o", out], env=env)
     assert r.returncode == 0 and r.stderr == ""
+
+
+# ------------------------------------------------------------ live
+
+def test_report_of_a_live_process(tiny_go, tmp_path):
+    """--pid: the same report from a running program (3 goroutines on a
+    channel, 1 on a mutex: TINY_GO in conftest.py)."""
+    p = subprocess.Popen([str(tiny_go.exe)], stdout=subprocess.PIPE,
+                         universal_newlines=True)
+    try:
+        assert "READY" in p.stdout.readline()
+        r = run(["report", "--pid", p.pid, "--format", "md"])
+        assert r.returncode == 0, r.stderr
+        rows = {r[2]: int(r[1]) for r in md_table(r.stdout, "| # | Count |")
+                if "main." in r[3]}
+        assert rows.get("chan receive") == 3 and \
+            rows.get("sync.Mutex.Lock") == 1, r.stdout
+        out = tmp_path / "live.html"
+        r = run(["report", "--pid", p.pid, "-o", out])
+        assert r.returncode == 0, r.stderr
+        root = dom(out.read_text())
+        assert int(stat(root, "grouped")) == 5  # main + 3 + 1
+        assert p.poll() is None, "the process runs on after the report"
+    finally:
+        p.kill()
+        p.wait()
