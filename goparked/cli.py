@@ -44,6 +44,11 @@ def build_parser():
                    help="a live process instead of a core (stopped while "
                    "goparked reads it)")
     add_goroutine_options(p)
+    p.add_argument("--watch", metavar="INTERVAL",
+                   help="with --pid: sample every INTERVAL (5s, 1m) and show "
+                   "each group's growth per minute, fastest first")
+    p.add_argument("--count", type=int, default=5, metavar="N",
+                   help="with --watch: how many samples (default 5)")
     p.add_argument("--pprof", metavar="FILE",
                    help="write a pprof goroutine profile (gzipped "
                    "profile.proto; '-' for stdout) for go tool pprof")
@@ -80,7 +85,8 @@ def open_program(ns):
     if ns.pid is not None:
         if ns.core:
             raise UsageError("give a CORE or --pid, not both")
-        return Program.from_pid(ns.pid, ns.exe)
+        from .live import LiveProgram  # runs again once read
+        return LiveProgram.open(ns.pid, ns.exe)
     if not ns.core:
         raise UsageError("no core file given (goparked CORE [--exe BIN], "
                          "or --pid PID; --help for more)")
@@ -89,6 +95,13 @@ def open_program(ns):
 
 
 def run(ns, out):
+    if getattr(ns, "watch", None) is not None:
+        from . import live
+        if ns.pid is None or ns.core:
+            raise UsageError("--watch needs --pid PID (and no CORE)")
+        live.watch(ns.pid, live._interval(ns.watch), max(ns.count, 1),
+                   ns.exe, out, limit=ns.limit, as_json=ns.json)
+        return
     from .progress import Progress
     progress = Progress()  # erased before anything is printed
     with progress:
@@ -98,6 +111,9 @@ def run(ns, out):
         with progress:
             progress.phase("reading goroutines")
             snap = prog.snapshot()
+        if prog.is_live:
+            from .live import pause_line
+            sys.stderr.write(pause_line(prog))
         with snap:
             if ns.pprof:
                 from . import pprof
@@ -175,6 +191,12 @@ def main(argv=None):
         if argv[:1] == ["report"]:
             run_report(argv[1:])
             return EXIT_OK
+        if argv[:1] in (["diff"], ["check"]):
+            from . import live
+            if argv[0] == "diff":
+                return live.run_diff(argv[1:], sys.stdout, guess_exe)
+            return live.run_check(argv[1:], sys.stdout, sys.stderr,
+                                  guess_exe)
         ns = build_parser().parse_args(argv)
         run(ns, sys.stdout)
         sys.stdout.flush()
