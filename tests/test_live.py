@@ -1,0 +1,323 @@
+"""Live processes: goparked --pid, --watch, diff and check, and the promise
+that a target is never left stopped or traced.
+
+The target is corefiles/live (parks -park goroutines in
+main.parkedReceiver, leaks -leak-rate per second in main.leakySender).
+Expectations come from what the target was told to do, from /proc (State,
+TracerPid) and from gcore, never from goparked's own output.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, find_go, gcore, goparked_env, run_goparked_cmd
+
+LIVE_SRC = ROOT / "corefiles" / "live"
+
+
+# ---------------------------------------------------------------- helpers
+
+@pytest.fixture(scope="session")
+def live_bin(tmp_path_factory):
+    go = find_go()
+    if go is None:
+        pytest.skip("no Go toolchain")
+    out = tmp_path_factory.mktemp("live") / "live"
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run([go, "build", "-o", str(out), "."], cwd=str(LIVE_SRC),
+                       env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout
+    return out
+
+
+class Target:
+    def __init__(self, binary, *args):
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)
+        self.p = subprocess.Popen([str(binary)] + [str(a) for a in args],
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL,
+                                  universal_newlines=True, env=env)
+        line = self.p.stdout.readline()
+        assert "READY" in line, line
+        self.pid = self.p.pid
+        self.started = time.monotonic()
+
+    def status(self):
+        """(State letter, TracerPid), or (None, None) once it is gone."""
+        try:
+            text = Path("/proc/%d/status" % self.pid).read_text()
+        except OSError:
+            return None, None
+        f = dict(l.split(":", 1) for l in text.splitlines() if ":" in l)
+        return f["State"].split()[0], int(f["TracerPid"])
+
+    def assert_free(self, timeout=3.0):
+        """Running on (or gone on its own), not stopped, not traced."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state, tracer = self.status()
+            if self.p.poll() is not None or state in (None, "Z"):
+                return
+            if state not in ("t", "T") and tracer == 0:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("pid %d left in state %s, TracerPid %d"
+                                     % (self.pid, state, tracer))
+            time.sleep(0.01)
+
+    def wait_stopped(self, timeout=30.0):
+        """Until goparked holds it (tracing stop)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state, tracer = self.status()
+            if state == "t" and tracer:
+                return True
+            time.sleep(0.0005)
+        return False
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+
+
+@pytest.fixture
+def target(live_bin):
+    made = []
+
+    def start(*args):
+        t = Target(live_bin, *args)
+        made.append(t)
+        return t
+    yield start
+    for t in made:
+        t.close()
+
+
+def popen_goparked(args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "goparked"] + [str(a) for a in args],
+        cwd=str(ROOT), env=goparked_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def count_at(counts, func):
+    return sum(c for k, c in counts.items() if func in k)
+
+
+# ------------------------------------------------------ the same as a core
+
+def test_live_snapshot_matches_core_and_truth(target, live_bin, tmp_path):
+    from goparked.live import snapshot_pid, site_counts
+    from goparked.model import Program
+    t = target("-park", 500)
+    before = time.monotonic_ns()
+    prog, snap = snapshot_pid(t.pid)
+    after = time.monotonic_ns()
+    with prog, snap:
+        t.assert_free()
+        live = site_counts(snap).counts
+        clock = snap.clock
+        assert prog.is_live and prog.pause_ns > 0
+        # the target's nanotime is our CLOCK_MONOTONIC, read at the stop
+        assert clock.exact and before <= clock.now <= after
+    core = gcore(t.pid, tmp_path / "core")
+    with Program.from_core(str(core), str(live_bin)) as cprog:
+        with cprog.snapshot() as csnap:
+            from_core = site_counts(csnap).counts
+    assert count_at(live, "main.parkedReceiver") == 500
+    assert live == from_core
+
+
+def test_cli_pid_prints_groups_and_pause(target):
+    t = target("-park", 64)
+    r = run_goparked_cmd(["--pid", t.pid, "--json"])
+    assert r.returncode == 0, r.stderr
+    t.assert_free()
+    doc = json.loads(r.stdout)
+    by_key = {g["key"]: g["count"] for g in doc["groups"]}
+    assert count_at(by_key, "main.parkedReceiver") == 64
+    assert "stopped for" in r.stderr and " ms" in r.stderr
+
+
+# ------------------------------------------------------------ growth
+
+RATE = 20.0  # goroutines per second leaked by the target
+
+
+def test_watch_names_the_leak_first_with_its_rate(target):
+    t = target("-park", 50, "-leak-rate", RATE)
+    r = run_goparked_cmd(["--pid", t.pid, "--watch", "1s", "--count", 5,
+                          "--json"], timeout=120)
+    assert r.returncode == 0, r.stderr
+    t.assert_free()
+    doc = json.loads(r.stdout)
+    first = doc["groups"][0]
+    assert "main.leakySender" in first["key"]
+    truth = RATE * 60
+    assert abs(first["rate_per_min"] - truth) <= 0.2 * truth, first
+    still = [g for g in doc["groups"] if "parkedReceiver" in g["key"]][0]
+    assert still["count"] == 50 and abs(still["rate_per_min"]) < 1
+
+
+def test_diff_of_two_cores_names_the_leak(target, live_bin, tmp_path):
+    t = target("-park", 30, "-leak-rate", RATE)
+    a = gcore(t.pid, tmp_path / "a")
+    time.sleep(2)
+    b = gcore(t.pid, tmp_path / "b")
+    r = run_goparked_cmd(["diff", a, b, "--exe", live_bin, "--json"])
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert "main.leakySender" in d["grew"][0]["key"]
+    assert d["grew"][0]["change"] >= RATE  # at least 2 s of leaking
+    changed = [g["key"] for w in ("grew", "shrank", "appeared", "vanished")
+               for g in d[w]]
+    assert not any("parkedReceiver" in k for k in changed)
+    # one side a saved JSON report of core A: the same answer
+    rep = run_goparked_cmd([a, "--exe", live_bin, "--json"])
+    assert rep.returncode == 0, rep.stderr
+    ja = tmp_path / "a.json"
+    ja.write_text(rep.stdout)
+    r2 = run_goparked_cmd(["diff", ja, b, "--exe", live_bin, "--json"])
+    assert r2.returncode == 0, r2.stderr
+    assert json.loads(r2.stdout)["grew"] == d["grew"]
+
+
+# ------------------------------------------------------------- check
+
+def test_check_exit_codes(target):
+    t = target("-park", 300)
+    ok = run_goparked_cmd(["check", "--pid", t.pid, "--max-group", 300,
+                           "--max-parked", 1000, "--max-age", "1h"])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = run_goparked_cmd(["check", "--pid", t.pid, "--max-group", 299])
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "300 > 299" in bad.stdout and "parkedReceiver" in bad.stdout
+    bad = run_goparked_cmd(["check", "--pid", t.pid, "--max-parked", 10])
+    assert bad.returncode == 1 and "--max-parked" in bad.stdout
+    t.assert_free()
+    err = run_goparked_cmd(["check", "--pid", 999999999, "--max-group", 1])
+    assert err.returncode == 2
+
+
+# ------------------------------------------------------------- errors
+
+def one_line(r):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def test_no_such_pid():
+    assert "no process with pid 999999999" in one_line(
+        run_goparked_cmd(["--pid", 999999999]))
+
+
+def test_not_go():
+    p = subprocess.Popen(["sleep", "30"])
+    try:
+        line = one_line(run_goparked_cmd(["--pid", p.pid]))
+        assert "sleep" in line and "Go" in line
+        assert Path("/proc/%d/status" % p.pid).read_text().count(
+            "TracerPid:\t0") == 1
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_zombie():
+    p = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 5
+    while "State:\tZ" not in Path("/proc/%d/status" % p.pid).read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    try:
+        assert "zombie" in one_line(run_goparked_cmd(["--pid", p.pid]))
+    finally:
+        p.wait()
+
+
+def test_already_traced_names_the_tracer(target):
+    t = target("-park", 5)
+    tracer = subprocess.Popen(["strace", "-f", "-o", "/dev/null", "-p",
+                               str(t.pid)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while t.status()[1] != tracer.pid:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        line = one_line(run_goparked_cmd(["--pid", t.pid]))
+        assert "already traced by pid %d (strace)" % tracer.pid in line
+    finally:
+        tracer.terminate()
+        tracer.wait()
+    t.assert_free()
+
+
+def test_other_user_is_refused_with_the_reason(target):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    t = target("-park", 5)
+    r = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         "--inh-caps=-all", sys.executable, "-m", "goparked", "--pid",
+         str(t.pid)], cwd=str(ROOT), env=goparked_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=60)
+    line = one_line(r)
+    assert "uid 0" in line and "CAP_SYS_PTRACE" in line, line
+    t.assert_free()
+
+
+# ----------------------------------------------------------- robustness
+
+BIG = 150000  # enough goroutines that the stop lasts long enough to hit
+
+
+def test_target_killed_during_the_snapshot(target):
+    t = target("-park", BIG)
+    gp = popen_goparked(["--pid", t.pid])
+    assert t.wait_stopped(), "never saw the target stopped"
+    os.kill(t.pid, signal.SIGKILL)
+    out, err = gp.communicate(timeout=60)
+    assert gp.returncode in (0, 2), err
+    if gp.returncode == 2:
+        assert "exited" in err and len(err.strip().splitlines()) == 1, err
+    t.p.wait(timeout=10)
+
+
+def test_signal_to_target_while_held_is_delivered(target):
+    """A SIGTERM that arrives while goparked holds the target is handed
+    back on detach: the target still dies of it."""
+    t = target("-park", BIG)
+    gp = popen_goparked(["--pid", t.pid])
+    assert t.wait_stopped()
+    os.kill(t.pid, signal.SIGTERM)
+    gp.communicate(timeout=60)
+    assert t.p.wait(timeout=10) == -signal.SIGTERM
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM,
+                                 signal.SIGKILL])
+def test_goparked_signalled_mid_snapshot_leaves_target_free(target, sig):
+    t = target("-park", BIG)
+    gp = popen_goparked(["--pid", t.pid])
+    assert t.wait_stopped()
+    gp.send_signal(sig)
+    gp.communicate(timeout=60)
+    t.assert_free()
+    assert t.p.poll() is None, "the target died"
+    # and it really runs: it can be snapshotted again
+    r = run_goparked_cmd(["check", "--pid", t.pid, "--max-group", BIG])
+    assert r.returncode == 0, r.stdout + r.stderr
