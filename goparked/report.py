@@ -14,12 +14,16 @@ The HTML needs nothing from the network: CSS, the charts (SVG made here)
 and the few lines of JavaScript are inline.
 """
 
+import bisect
 import datetime
 import html as _html
 import os
 import shutil
 import subprocess
 
+from ctypes import POINTER, byref, c_size_t
+
+from . import _native as N
 from . import analysis as A
 from .options import format_duration
 
@@ -51,12 +55,10 @@ def _frame(f):
 def _age_buckets(ages):
     """[(label, count)] for the known ages, first to last non-empty
     bucket (the empty ones between stay: a gap is information)."""
+    bounds = [b for b, _ in AGE_BOUNDS]
     counts = [0] * (len(AGE_BOUNDS) + 1)
     for a in ages:
-        i = 0
-        while i < len(AGE_BOUNDS) and a >= AGE_BOUNDS[i][0]:
-            i += 1
-        counts[i] += 1
+        counts[bisect.bisect_right(bounds, a)] += 1
     labels = []
     for i in range(len(AGE_BOUNDS) + 1):
         if i == 0:
@@ -69,6 +71,35 @@ def _age_buckets(ages):
     if not nz:
         return []
     return [(labels[i], counts[i]) for i in range(nz[0], nz[-1] + 1)]
+
+
+def _raw_waiters(snap, what):
+    """{channel address | (sync address, kind): [(goid, role, select)]},
+    read from the engine's arrays: analysis.Waiter makes a Goroutine
+    object per waiter, too slow for a million of them."""
+    lib = N.lib()
+    n, cnt = c_size_t(), c_size_t()
+    if what == "chan":
+        p = POINTER(N.Chan)()
+        lib.check(lib.gp_snapshot_chans(snap._handle(), byref(n), byref(p)))
+        arr = lib.gp_snapshot_chan_waiters(snap._handle(), byref(cnt))
+    else:
+        p = POINTER(N.Sync)()
+        lib.check(lib.gp_snapshot_syncs(snap._handle(), byref(n), byref(p)))
+        arr = lib.gp_snapshot_sync_waiters(snap._handle(), byref(cnt))
+    out = {}
+    for i in range(n.value):
+        o = p[i]
+        ws = []
+        for k in range(o.waiters_first,
+                       min(o.waiters_first + o.nwaiters, cnt.value)):
+            w = arr[k]
+            ws.append((snap._raw(w.goroutine).goid,
+                       N.ROLE_NAMES.get(w.role, "?"), bool(w.flags & 1)))
+        key = o.address if what == "chan" else \
+            (o.address, N.OBJ_KIND_NAMES.get(o.kind, "?"))
+        out.setdefault(key, []).extend(ws)
+    return out
 
 
 def collect(snap, grouping, progress=None):
@@ -171,9 +202,11 @@ def collect(snap, grouping, progress=None):
         return wait_reason[g.goid]
 
     chans = []
+    # Wait reasons only for the goroutines drawn on their own (holders,
+    # wakers, cycle members): a waiter list can be a million long.
+    chan_waiters = _raw_waiters(snap, "chan")
     for c in A.chans(snap):
-        for w in c.waiters:
-            reason_of(w.goroutine)
+        ws = chan_waiters.get(c.address, [])
         for h in c.wakers:
             reason_of(h.goroutine)
         s = stuck_by_object.get((c.address, "chan"))
@@ -181,11 +214,11 @@ def collect(snap, grouping, progress=None):
             "address": c.address, "nil": c.nil, "elem_type": c.elem_type,
             "len": c.len, "cap": c.cap, "closed": c.closed,
             "timer": c.timer, "timer_period_ns": c.timer_period,
-            "recv": [w.goid for w in c.waiters if w.role == "recv"],
-            "send": [w.goid for w in c.waiters if w.role == "send"],
-            "other": [w.goid for w in c.waiters
-                      if w.role not in ("recv", "send")],
-            "select": [w.goid for w in c.waiters if w.select],
+            "recv": [g for g, role, _ in ws if role == "recv"],
+            "send": [g for g, role, _ in ws if role == "send"],
+            "other": [g for g, role, _ in ws
+                      if role not in ("recv", "send")],
+            "select": [g for g, _, sel in ws if sel],
             "wakers": [{"goid": h.goid, "rank": h.rank,
                         "evidence": h.description} for h in c.wakers],
             "stuck": ({"reason": s["reason"], "provable": s["provable"]}
@@ -193,9 +226,8 @@ def collect(snap, grouping, progress=None):
         })
     data["chans"] = chans
     syncs = []
+    sync_waiters = _raw_waiters(snap, "sync")
     for s in A.syncs(snap):
-        for w in s.waiters:
-            reason_of(w.goroutine)
         for h in s.holders:
             reason_of(h.goroutine)
         st = stuck_by_object.get((s.address, s.kind)) or \
@@ -216,7 +248,8 @@ def collect(snap, grouping, progress=None):
         syncs.append({
             "address": s.address, "kind": s.kind, "sema": s.sema,
             "state": state, "holder_status": s.holder_status,
-            "waiters": [{"goid": w.goid, "role": w.role} for w in s.waiters],
+            "waiters": [{"goid": g, "role": role} for g, role, _ in
+                        sync_waiters.get((s.address, s.kind), [])],
             "holders": [{"goid": h.goid, "rank": h.rank,
                          "evidence": h.description} for h in s.holders],
             "stuck": ({"reason": st["reason"], "provable": st["provable"]}
