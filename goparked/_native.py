@@ -126,7 +126,7 @@ class Goroutine(ctypes.Structure):
         ("labels", c_uint32),
         ("waiting_first", c_uint32),
         ("waiting_count", c_uint32),
-        ("reserved", c_uint32),
+        ("user_sp_offset", c_uint32),
     ]
 
 

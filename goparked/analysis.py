@@ -60,6 +60,19 @@ def _holders(snap, first, n):
             if i < cnt.value]
 
 
+def _waiters(obj, fn):
+    cached = obj.__dict__.get("_waiters")
+    if cached is None:
+        snap = obj._snap
+        first, n = obj._span
+        cnt = c_size_t()
+        arr = fn(snap._handle(), byref(cnt))
+        cached = [Waiter(snap, arr[i]) for i in range(first, first + n)
+                  if i < cnt.value]
+        obj.__dict__["_waiters"] = cached
+    return cached
+
+
 class Chan:
     def __init__(self, snap, c, waiters_fn):
         self.address = c.address
@@ -74,12 +87,15 @@ class Chan:
         self.timer_when = c.timer_when or None
         self.timer_period = c.timer_period if self.timer else None
         self.nrecv, self.nsend, self.nselect = c.nrecv, c.nsend, c.nselect
-        cnt = c_size_t()
-        arr = waiters_fn(snap._handle(), byref(cnt))
-        self.waiters = [Waiter(snap, arr[i]) for i in
-                        range(c.waiters_first, c.waiters_first + c.nwaiters)
-                        if i < cnt.value]
+        self._snap, self._fn = snap, waiters_fn
+        self._span = (c.waiters_first, c.nwaiters)
         self.wakers = _holders(snap, c.wakers_first, c.nwakers)
+
+    @property
+    def waiters(self):
+        """Made on first use: a channel can have a million waiters and a
+        summary needs none of them."""
+        return _waiters(self, self._fn)
 
     def json(self):
         return {"address": self.address, "nil": self.nil,
@@ -109,12 +125,13 @@ class Sync:
         self.unreadable = bool(s.flags & N.SYNC_UNREADABLE)
         self.state_waiters = s.state_waiters
         self.holder_status = N.HOLDER_STATUS_NAMES.get(s.holder_status, "?")
-        cnt = c_size_t()
-        arr = N.lib().gp_snapshot_sync_waiters(snap._handle(), byref(cnt))
-        self.waiters = [Waiter(snap, arr[i]) for i in
-                        range(s.waiters_first, s.waiters_first + s.nwaiters)
-                        if i < cnt.value]
+        self._snap = snap
+        self._span = (s.waiters_first, s.nwaiters)
         self.holders = _holders(snap, s.holders_first, s.nholders)
+
+    @property
+    def waiters(self):
+        return _waiters(self, N.lib().gp_snapshot_sync_waiters)
 
     @property
     def best_holders(self):

@@ -49,3 +49,44 @@ def test_provably_stuck(toolchain, variant):
         assert groups["select_empty"] <= byreason["select {}"]
         # nothing the fixture can still wake is called provably stuck
         assert not (groups["sleep_hour"] & set().union(*byreason.values()))
+
+
+@pytest.mark.slow
+def test_no_cycles_by_coincidence_at_scale():
+    """With thousands of goroutines, stacks hold many pointers that point
+    at things by coincidence (the runtime's own frames most of all): the
+    cycles found must still be exactly the ones the fixture built (at 1M
+    goroutines a bench core once showed a cycle that did not exist)."""
+    from fixtures import NEWEST, core_for
+    from goparked.model import Program
+    fc = core_for(NEWEST, "dwarf", "all", n=300)
+    acc = fc.load_account()
+    with Program.from_core(fc.core, fc.exe) as prog:
+        d = A.Deadlocks(prog.snapshot())
+        got = {canon(c) for c in d.cycle_goids()}
+    want = {canon([e["goid"] for e in c["edges"]]) for c in acc["cycles"]}
+    assert len(want) >= 600
+    assert got == want
+
+
+@pytest.mark.slow
+def test_evidence_only_from_the_users_frames():
+    """Holders and wakers are found in the frames of the user's code: the
+    runtime's own frames (chanrecv, semacquire, ...) hold the machinery of
+    the goroutine's own wait, and pointers found there are coincidences
+    (they made a false cycle at a million goroutines)."""
+    from fixtures import NEWEST, core_for
+    from goparked.model import Program
+    fc = core_for(NEWEST, "dwarf", "all", n=300)
+    with Program.from_core(fc.core, fc.exe) as prog:
+        snap = prog.snapshot()
+        seen = 0
+        for obj in A.syncs(snap) + A.chans(snap):
+            for h in (obj.holders if hasattr(obj, "holders") else obj.wakers):
+                if h.frame is None:
+                    continue
+                func = h.goroutine.frames[h.frame].func
+                assert not func.startswith(("runtime.", "sync.", "internal/")), \
+                    (func, h.description)
+                seen += 1
+        assert seen > 100

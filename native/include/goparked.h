@@ -179,7 +179,9 @@ struct gp_goroutine {
 	uint32_t labels;        /* label set id, GP_NONE if no labels */
 	uint32_t waiting_first; /* index into gp_snapshot_waits(), GP_NONE */
 	uint32_t waiting_count;
-	uint32_t reserved;
+	/* where the user's own frames begin: sp + user_sp_offset is the sp of
+	 * the first frame outside the runtime and sync; 0 if there is none */
+	uint32_t user_sp_offset;
 };
 
 enum gp_frame_flags {

@@ -323,21 +323,59 @@ static gp_error *add_hit(struct hit **hits, size_t *n, size_t *cap,
 	return NULL;
 }
 
+/*
+ * The part of a goroutine's stack to scan: from its first frame of the
+ * user's code to the top. The runtime's frames above it hold the machinery
+ * of its own wait (its sudog, its channel, scratch pointers), which says
+ * nothing about what the goroutine holds; scanning them found "evidence"
+ * by coincidence at a million goroutines.
+ */
+static bool scan_range(const struct gp_snapshot *snap,
+		       const struct gp_goroutine *g, uint64_t *ret_lo,
+		       uint64_t *ret_hi)
+{
+	if (g->stack_id == GP_NONE || g->stack_id >= snap->nstacks)
+		return false;
+	uint32_t user = snap->stacks[g->stack_id].user_pc;
+	if (!user || user == GP_NONE)
+		return false; /* no frame of the user's code */
+	uint64_t lo = g->sp + (user > 1 ? g->user_sp_offset : 0);
+	uint64_t hi = g->stack_hi;
+	if (!g->sp || hi <= lo || lo < g->stack_lo)
+		return false;
+	if (hi - lo > GP_MAX_SCAN_STACK)
+		hi = lo + GP_MAX_SCAN_STACK;
+	*ret_lo = lo;
+	*ret_hi = hi;
+	return true;
+}
+
+/* A stack word that may point to an object holding a channel. */
+struct cand {
+	uint64_t value, slot;
+	uint32_t g;
+};
+
+struct cands {
+	struct cand *cands;
+	size_t n, cap;
+};
+
+/* Only pointers into memory the core holds are worth reading. */
+static bool in_target_memory(const struct gp_program *prog, uint64_t v)
+{
+	return gp_memory_ptr(&prog->mem, v, 8) != NULL;
+}
+
 static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
+				const uint8_t *p, uint64_t lo, uint64_t hi,
 				const struct target *t, size_t nt,
 				const struct gp_addr_map *chanset,
+				struct cands *ind,
 				struct hit **hits, size_t *nhits, size_t *cap)
 {
 	const struct gp_program *prog = snap->prog;
 	const struct gp_goroutine *g = &snap->gs[gi];
-	uint64_t lo = g->sp, hi = g->stack_hi;
-	if (!lo || hi <= lo || lo < g->stack_lo)
-		return NULL;
-	if (hi - lo > GP_MAX_SCAN_STACK)
-		hi = lo + GP_MAX_SCAN_STACK;
-	const uint8_t *p = gp_memory_ptr(&prog->mem, lo, hi - lo);
-	if (!p)
-		return NULL;
 	uint64_t tmin = t[0].addr, tmax = t[nt - 1].addr;
 	for (uint64_t a = 0; a + 8 <= hi - lo; a += 8) {
 		uint64_t v = gp_load(p + a, 8);
@@ -356,23 +394,15 @@ static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
 					return err;
 			}
 		}
-		/* one level through a pointed-to object, for channels */
-		if (!chanset->used || (v & 7))
+		/* one level through a pointed-to object, for channels: noted
+		 * here, read later in one batch (indirect_pass) */
+		if (!chanset->used || (v & 7) || !in_target_memory(prog, v))
 			continue;
-		const uint8_t *q = gp_memory_ptr(&prog->mem, v, GP_INDIRECT_WORDS * 8);
-		if (!q)
-			continue;
-		for (int k = 0; k < GP_INDIRECT_WORDS; k++) {
-			uint64_t u = gp_load(q + 8 * k, 8);
-			uint32_t ti = gp_addr_map_get(chanset, u);
-			if (ti == GP_NONE || u == v)
-				continue;
-			struct hit h = { ti, gi, lo + a, v, GP_EV_INDIRECT, 0, 0,
-					 GP_NONE, 0, 0, 0, 0 };
-			gp_error *err = add_hit(hits, nhits, cap, &h);
-			if (err)
-				return err;
-		}
+		gp_error *err = gp_grow((void **)&ind->cands, &ind->cap,
+					ind->n + 1, sizeof(*ind->cands));
+		if (err)
+			return err;
+		ind->cands[ind->n++] = (struct cand){ v, lo + a, gi };
 	}
 	return NULL;
 }
@@ -535,6 +565,14 @@ static gp_error *global_sites(struct gp_snapshot *snap, struct gp_analysis *an,
 			      size_t *nhits, size_t *cap)
 {
 	const struct gp_program *prog = snap->prog;
+	gp_error *err = NULL;
+	uint32_t *memo = malloc((snap->nstacks + 1) * sizeof(*memo));
+	uint64_t *pcs = malloc((snap->nstacks + 1) * sizeof(*pcs));
+	if (!memo || !pcs) {
+		free(memo);
+		free(pcs);
+		return &gp_error_nomem;
+	}
 	for (size_t j = 0; j < nt; j++) {
 		if (t[j].is_chan || has_hit[j])
 			continue;
@@ -544,7 +582,10 @@ static gp_error *global_sites(struct gp_snapshot *snap, struct gp_analysis *an,
 			continue;
 		if (!in_exe_data(prog, s->address))
 			continue;
-		/* per distinct stack, the first frame locking it */
+		/* per distinct stack (decoding code is the cost), the first
+		 * frame locking it; then every goroutine on such a stack */
+		for (size_t i = 0; i < snap->nstacks; i++)
+			memo[i] = GP_NONE - 1; /* not looked at yet */
 		for (size_t i = 0; i < snap->ngs; i++) {
 			const struct gp_goroutine *g = &snap->gs[i];
 			if (g->stack_id == GP_NONE || (g->flags & GP_G_SYSTEM) ||
@@ -552,23 +593,164 @@ static gp_error *global_sites(struct gp_snapshot *snap, struct gp_analysis *an,
 				continue;
 			uint32_t n;
 			const struct gp_frame *f = gp_snapshot_stack(snap, g->stack_id, &n);
-			for (uint32_t k = 0; k < n; k++) {
-				if (f[k].flags & GP_FRAME_INLINED || !f[k].entry)
-					continue;
-				uint64_t pc = lock_site(prog, f[k].entry, f[k].pc, 0, 0,
-							s->address, s->address,
-							s->kind);
-				if (!pc)
-					continue;
-				struct hit h = { (uint32_t)j, (uint32_t)i, 0, 0,
-						 GP_EV_GLOBAL_SITE, 0, pc, k, f[k].func,
-						 f[k].line, f[k].file, f[k].func };
-				gp_error *err = add_hit(hits, nhits, cap, &h);
-				if (err)
-					return err;
-				break;
+			uint32_t *k = &memo[g->stack_id];
+			if (*k == GP_NONE - 1) {
+				*k = GP_NONE;
+				for (uint32_t q = 0; q < n && *k == GP_NONE; q++) {
+					if (f[q].flags & GP_FRAME_INLINED || !f[q].entry)
+						continue;
+					pcs[g->stack_id] = lock_site(
+						prog, f[q].entry, f[q].pc, 0, 0,
+						s->address, s->address, s->kind);
+					if (pcs[g->stack_id])
+						*k = q;
+				}
 			}
+			if (*k == GP_NONE)
+				continue;
+			struct hit h = { (uint32_t)j, (uint32_t)i, 0, 0,
+					 GP_EV_GLOBAL_SITE, 0, pcs[g->stack_id], *k,
+					 f[*k].func, f[*k].line, f[*k].file,
+					 f[*k].func };
+			gp_error *err = add_hit(hits, nhits, cap, &h);
+			if (err)
+				goto out;
 		}
+	}
+out:
+	free(memo);
+	free(pcs);
+	return err;
+}
+
+struct scan_ctx {
+	struct gp_snapshot *snap;
+	const struct gp_analysis *an;
+	const struct target *t;
+	size_t nt;
+	const struct gp_addr_map *chanset;
+	struct cands ind;
+	struct hit **hits;
+	size_t *nhits, *hcap;
+	struct gp_unwind_pc *pcs;
+};
+
+static gp_error *scan_one(void *arg, const struct gp_read_req *req,
+			  const uint8_t *data, gp_error *rerr)
+{
+	struct scan_ctx *c = arg;
+	if (rerr)
+		return NULL; /* an unreadable stack has no evidence */
+	uint32_t gi = req->tag;
+	size_t before = *c->nhits;
+	gp_error *err = scan_goroutine(c->snap, gi, data, req->address,
+				       req->address + req->size, c->t, c->nt,
+				       c->chanset, &c->ind, c->hits,
+				       c->nhits, c->hcap);
+	if (err)
+		return err;
+	/* drop hits on objects this goroutine itself waits on */
+	struct hit *h = *c->hits;
+	size_t w = before;
+	for (size_t k = before; k < *c->nhits; k++)
+		if (!waits_on(c->snap, &c->snap->gs[gi], c->t[h[k].target].addr))
+			h[w++] = h[k];
+	*c->nhits = w;
+	if (w > before)
+		attribute(c->snap, h + before, w - before, c->t, c->an, c->pcs);
+	return NULL;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->value != y->value)
+		return x->value < y->value ? -1 : 1;
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+struct ind_read {
+	struct scan_ctx *c;
+	const struct cand *cands;
+	size_t n;
+	size_t first_new;      /* hits added from here on */
+};
+
+/* One pointed-to object: a hit for each candidate that points to it, per
+ * channel it holds in its first words. */
+static gp_error *on_object(void *arg, const struct gp_read_req *req,
+			   const uint8_t *q, gp_error *rerr)
+{
+	struct ind_read *r = arg;
+	struct scan_ctx *c = r->c;
+	if (rerr)
+		return NULL;
+	for (int k = 0; k < GP_INDIRECT_WORDS; k++) {
+		uint64_t u = gp_load(q + 8 * k, 8);
+		uint32_t ti = gp_addr_map_get(c->chanset, u);
+		if (ti == GP_NONE || u == req->address)
+			continue;
+		for (size_t i = req->tag; i < r->n &&
+		     r->cands[i].value == req->address; i++) {
+			const struct cand *cd = &r->cands[i];
+			if (waits_on(c->snap, &c->snap->gs[cd->g], c->t[ti].addr))
+				continue;
+			struct hit h = { ti, cd->g, cd->slot, cd->value,
+					 GP_EV_INDIRECT, 0, 0, GP_NONE, 0, 0, 0, 0 };
+			gp_error *err = add_hit(c->hits, c->nhits, c->hcap, &h);
+			if (err)
+				return err;
+		}
+	}
+	return NULL;
+}
+
+static int hit_g_cmp(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+	return x->g < y->g ? -1 : x->g > y->g;
+}
+
+/*
+ * The objects the scanned stacks point to, each read once, in file order:
+ * at a million goroutines most point to an object of their own, and
+ * reading them one by one through the mapping cost a gigabyte of pages.
+ */
+static gp_error *indirect_pass(struct scan_ctx *c)
+{
+	struct cands *ind = &c->ind;
+	gp_error *err = NULL;
+	if (!ind->n)
+		return NULL;
+	qsort(ind->cands, ind->n, sizeof(*ind->cands), cand_cmp);
+	struct gp_read_req *reqs = malloc(ind->n * sizeof(*reqs));
+	if (!reqs)
+		return &gp_error_nomem;
+	size_t nreqs = 0;
+	for (size_t i = 0; i < ind->n; i++)
+		if (!i || ind->cands[i].value != ind->cands[i - 1].value)
+			reqs[nreqs++] = (struct gp_read_req){
+				.address = ind->cands[i].value,
+				.size = GP_INDIRECT_WORDS * 8,
+				.tag = (uint32_t)i };
+	struct ind_read r = { c, ind->cands, ind->n, *c->nhits };
+	err = gp_memory_read_batch(&c->snap->prog->mem, reqs, nreqs, on_object,
+				   &r);
+	free(reqs);
+	if (err)
+		return err;
+	/* frames and code evidence of the new hits, a goroutine at a time */
+	struct hit *h = *c->hits + r.first_new;
+	size_t n = *c->nhits - r.first_new;
+	qsort(h, n, sizeof(*h), hit_g_cmp);
+	for (size_t i = 0; i < n;) {
+		size_t e = i;
+		while (e < n && h[e].g == h[i].g)
+			e++;
+		attribute(c->snap, h + i, e - i, c->t, c->an, c->pcs);
+		i = e;
 	}
 	return NULL;
 }
@@ -608,22 +790,30 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		if (t[j].is_chan && (err = gp_addr_map_put(&chanset, t[j].addr, (uint32_t)j)))
 			goto out;
 
-	for (size_t i = 0; i < snap->ngs; i++) {
-		if (snap->gs[i].flags & GP_G_SYSTEM)
-			continue;
-		size_t before = nhits;
-		if ((err = scan_goroutine(snap, (uint32_t)i, t, nt, &chanset,
-					  &hits, &nhits, &hcap)))
-			goto out;
-		/* drop hits on objects this goroutine itself waits on */
-		size_t w = before;
-		for (size_t k = before; k < nhits; k++)
-			if (!waits_on(snap, &snap->gs[i], t[hits[k].target].addr))
-				hits[w++] = hits[k];
-		nhits = w;
-		if (nhits > before)
-			attribute(snap, hits + before, nhits - before, t, an, pcs);
+	/* Every stack's user part, read in file order (a batch). */
+	struct gp_read_req *reqs = malloc((snap->ngs ? snap->ngs : 1) * sizeof(*reqs));
+	if (!reqs) {
+		err = &gp_error_nomem;
+		goto out;
 	}
+	size_t nreqs = 0;
+	for (size_t i = 0; i < snap->ngs; i++) {
+		uint64_t lo, hi;
+		if (!(snap->gs[i].flags & GP_G_SYSTEM) &&
+		    scan_range(snap, &snap->gs[i], &lo, &hi))
+			reqs[nreqs++] = (struct gp_read_req){
+				.address = lo, .size = (uint32_t)(hi - lo),
+				.tag = (uint32_t)i };
+	}
+	struct scan_ctx sc = { snap, an, t, nt, &chanset, { 0 }, &hits, &nhits,
+			       &hcap, pcs };
+	err = gp_memory_read_batch(&prog->mem, reqs, nreqs, scan_one, &sc);
+	free(reqs);
+	if (!err)
+		err = indirect_pass(&sc);
+	free(sc.ind.cands);
+	if (err)
+		goto out;
 	has_hit = calloc(nt, sizeof(*has_hit));
 	if (!has_hit) {
 		err = &gp_error_nomem;

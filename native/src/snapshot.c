@@ -183,6 +183,7 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 		return err;
 	struct gp_stack *s = &snap->stacks[snap->nstacks];
 	s->hash = hash;
+	s->user_pc = 0;
 	s->first_pc = (uint32_t)snap->nstackpcs;
 	s->npcs = (uint32_t)n;
 	for (size_t i = 0; i < n; i++)
@@ -649,12 +650,40 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	return finish_stack(snap, &snap->gs[snap->ngs - 1], pcs, n);
 }
 
+/* Index of the first physical frame of the user's code in a stack, or
+ * GP_NONE: the frames that can hold the user's references to objects
+ * (the runtime's own frames hold the machinery of the wait). */
+static uint32_t user_pc_index(struct gp_snapshot *snap, uint32_t stack_id)
+{
+	struct gp_stack *st = &snap->stacks[stack_id];
+	if (st->user_pc)
+		return st->user_pc - 1;
+	uint32_t phys = 0, found = GP_NONE;
+	for (uint32_t i = 0; i < st->n && found == GP_NONE; i++) {
+		const struct gp_frame *f = &snap->frames[st->first + i];
+		const char *fn = gp_snapshot_string(snap, f->func);
+		if (strncmp(fn, "runtime.", 8) && strncmp(fn, "sync.", 5) &&
+		    strncmp(fn, "internal/", 9) && *fn)
+			found = phys;
+		if (!(f->flags & GP_FRAME_INLINED))
+			phys++;
+	}
+	st->user_pc = found == GP_NONE ? GP_NONE : found + 1;
+	return found;
+}
+
 static gp_error *finish_stack(struct gp_snapshot *snap, struct gp_goroutine *g,
 			      const struct gp_unwind_pc *pcs, size_t n)
 {
 	gp_error *err;
 	if (n && (err = gp_snapshot_intern_stack(snap, pcs, n, &g->stack_id)))
 		return err;
+	if (n) {
+		uint32_t u = user_pc_index(snap, g->stack_id);
+		if (u != GP_NONE && u < n && pcs[u].sp >= pcs[0].sp &&
+		    pcs[u].sp - pcs[0].sp < UINT32_MAX)
+			g->user_sp_offset = (uint32_t)(pcs[u].sp - pcs[0].sp);
+	}
 	if (n >= GP_MAX_FRAMES)
 		g->flags |= GP_G_TRUNCATED;
 	return NULL;

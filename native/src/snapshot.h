@@ -8,6 +8,9 @@ struct gp_stack {
 	uint64_t hash;
 	uint32_t first, n;        /* frames */
 	uint32_t first_pc, npcs;  /* the pcs it was made from */
+	uint32_t user_pc;         /* first physical frame of the user's code
+				   * (outside runtime, sync, internal), +1;
+				   * 0 = not computed yet */
 };
 
 struct gp_m {
