@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,7 +595,6 @@ struct fill_job {
 	struct gp_live_cache *c;
 	size_t first, end;
 	int err;              /* errno that ends the fill (ESRCH), else 0 */
-	pthread_t thread;
 };
 
 /*
@@ -604,9 +602,8 @@ struct fill_job {
  * the first range that faulted: that range is dropped (its reads go to
  * /proc/PID/mem and fail there) and the call goes on after it.
  */
-static void *fill_run(void *arg)
+static void fill_run(struct fill_job *job)
 {
-	struct fill_job *job = arg;
 	struct gp_live_cache *c = job->c;
 	struct iovec local[GP_IOV_BATCH], remote[GP_IOV_BATCH];
 	size_t i = job->first;
@@ -625,7 +622,7 @@ static void *fill_run(void *arg)
 		if (got < 0 && (errno == ESRCH || errno == ENOSYS ||
 				errno == EPERM)) {
 			job->err = errno;
-			return NULL;
+			return;
 		}
 		if (got == (ssize_t)want_bytes) {
 			i += k;
@@ -640,14 +637,14 @@ static void *fill_run(void *arg)
 			c->ranges[i + j].len = 0;
 		i += j + 1;
 	}
-	return NULL;
 }
 
 /*
  * Reads the wanted ranges (sorted and merged) into a fresh cache. The
- * buffer asks for transparent huge pages (a fault per 4 KiB page is what
- * copying 100k goroutines costs most on a VM) and two threads share the
- * reads when there are many: the kernel's cost is per range, not per byte.
+ * buffer asks for transparent huge pages (a fault per 4 KiB page costs
+ * more than the copy on a VM). The kernel's cost is per range (pinning
+ * the remote page), about 1 us each here; merging stacks into whole stack
+ * spans reads five times the bytes and was slower.
  */
 static gp_error *cache_fill(struct gp_live *live, struct wants *w,
 			    size_t gap, struct gp_live_cache *ret)
@@ -690,20 +687,15 @@ static gp_error *cache_fill(struct gp_live *live, struct wants *w,
 		off += ret->ranges[i].len;
 	}
 	ret->nranges = n;
-	struct fill_job jobs[2] = {
-		{ live->pid, ret, 0, n, 0, 0 },
-		{ live->pid, ret, n, n, 0, 0 },
-	};
-	bool two = n >= 4 * GP_IOV_BATCH;
-	if (two) {
-		jobs[0].end = jobs[1].first = n / 2;
-		if (pthread_create(&jobs[1].thread, NULL, fill_run, &jobs[1]))
-			two = false, jobs[0].end = n;
-	}
-	fill_run(&jobs[0]);
-	if (two)
-		pthread_join(jobs[1].thread, NULL);
-	int e = jobs[0].err ? jobs[0].err : jobs[1].err;
+	/* One reader: a second one contends for the target's mmap lock and
+	 * was slower on this 2-core VM (bench/README.rst). */
+	struct fill_job job = { live->pid, ret, 0, n, 0 };
+	int64_t t0 = gp_live_monotonic_ns();
+	fill_run(&job);
+	if (getenv("GOPARKED_LIVE_DEBUG"))
+		fprintf(stderr, "goparked: copied %zu ranges, %zu bytes in %.1f ms\n",
+			n, total, (gp_live_monotonic_ns() - t0) / 1e6);
+	int e = job.err;
 	if (e == ESRCH)
 		return exited_error(live->pid);
 	if (e) /* no process_vm_readv: read on demand instead */
