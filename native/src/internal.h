@@ -110,6 +110,18 @@ gp_error *gp_memory_read_batch(const struct gp_memory *mem,
 			       struct gp_read_req *reqs, size_t n,
 			       gp_batch_fn *fn, void *arg);
 
+/*
+ * Pointer chasing through a core (a list of a million sudogs) with read(2)
+ * and a small cache of pages: reading through the mapping instead leaves
+ * every page touched mapped, which counts in the process's memory.
+ * Addresses outside the core's file fall back to gp_memory_read.
+ */
+struct gp_pager;
+gp_error *gp_pager_create(const struct gp_memory *mem, struct gp_pager **ret);
+gp_error *gp_pager_read(struct gp_pager *p, uint64_t address, void *buf,
+			size_t size);
+void gp_pager_destroy(struct gp_pager *p);
+
 /* Reads a Go string header {ptr,len} at address; len bounded by max. */
 gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
 				  uint64_t address, size_t max, char **ret);

@@ -435,7 +435,9 @@ gp_error *gp_memory_read_batch(const struct gp_memory *mem,
 		}
 	}
 	pthread_t thread;
-	bool threaded = nchunks > RING &&
+	/* No file (a live target's read_fn): every request is direct, and a
+	 * thread handshake per request would cost more than the read. */
+	bool threaded = nchunks > RING && rd.fd > 0 &&
 			pthread_mutex_init(&rd.lock, NULL) == 0;
 	if (threaded && pthread_cond_init(&rd.cond, NULL) != 0) {
 		pthread_mutex_destroy(&rd.lock);
@@ -483,4 +485,62 @@ out:
 		free(rd.bufs[b]);
 	free(chunks);
 	return err;
+}
+
+/* ------------------------------------------------------------------ pager */
+
+#define PAGER_PAGE 4096u
+#define PAGER_SLOTS 256u   /* direct-mapped: 1 MiB */
+
+struct gp_pager {
+	const struct gp_memory *mem;
+	uint64_t tags[PAGER_SLOTS];   /* page address + 1; 0 = empty */
+	uint8_t data[PAGER_SLOTS][PAGER_PAGE];
+};
+
+gp_error *gp_pager_create(const struct gp_memory *mem, struct gp_pager **ret)
+{
+	struct gp_pager *p = calloc(1, sizeof(*p));
+	if (!p)
+		return &gp_error_nomem;
+	p->mem = mem;
+	*ret = p;
+	return NULL;
+}
+
+void gp_pager_destroy(struct gp_pager *p)
+{
+	free(p);
+}
+
+gp_error *gp_pager_read(struct gp_pager *p, uint64_t address, void *buf,
+			size_t size)
+{
+	uint8_t *out = buf;
+	uint64_t a = address;
+	size_t left = size;
+	if (address + size < address)
+		return gp_error_fault(address, size);
+	while (left) {
+		uint64_t page = a & ~(uint64_t)(PAGER_PAGE - 1);
+		size_t in = (size_t)(a - page);
+		size_t n = PAGER_PAGE - in < left ? PAGER_PAGE - in : left;
+		uint64_t off = file_offset(p->mem, page, PAGER_PAGE);
+		if (off == BATCH_DIRECT)
+			return gp_memory_read(p->mem, address, buf, size);
+		size_t slot = (size_t)((page / PAGER_PAGE) % PAGER_SLOTS);
+		if (p->tags[slot] != page + 1) {
+			if (pread_full(p->mem->layers[0].fd, p->data[slot],
+				       PAGER_PAGE, off) != PAGER_PAGE) {
+				p->tags[slot] = 0;
+				return gp_error_fault(address, size);
+			}
+			p->tags[slot] = page + 1;
+		}
+		memcpy(out, p->data[slot] + in, n);
+		out += n;
+		a += n;
+		left -= n;
+	}
+	return NULL;
 }

@@ -192,8 +192,12 @@ static gp_error *walk_semtable(struct gp_snapshot *snap,
 	size_t nrecs = 0, cap = 0, visited = 0;
 	gp_error *err = NULL;
 	uint8_t buf[512];
-	if (!stack)
-		return &gp_error_nomem;
+	/* a million waiters are a million sudogs scattered over the heap */
+	struct gp_pager *pager = NULL;
+	if (!stack || (err = gp_pager_create(&prog->mem, &pager))) {
+		free(stack);
+		return err ? err : &gp_error_nomem;
+	}
 	for (uint64_t i = 0; i < GP_SEMTAB_SIZE && visited < limit; i++) {
 		uint64_t root = table + i * stride, treap;
 		if (gp_memory_read_u64(&prog->mem,
@@ -209,7 +213,7 @@ static gp_error *walk_semtable(struct gp_snapshot *snap,
 			/* the node and its waitlink chain: waiters on one address */
 			for (uint64_t s = node; s && visited < limit;) {
 				visited++;
-				gp_error *e = read_sudog(prog, s, buf, ssize);
+				gp_error *e = gp_pager_read(pager, s, buf, ssize);
 				if (e) {
 					gp_error_destroy(e);
 					break;
@@ -234,6 +238,7 @@ static gp_error *walk_semtable(struct gp_snapshot *snap,
 	}
 out:
 	free(stack);
+	gp_pager_destroy(pager);
 	if (err) {
 		free(recs);
 		return err;
