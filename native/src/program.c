@@ -72,7 +72,7 @@ static gp_error *check_core_matches(struct gp_program *prog)
 	return NULL;
 }
 
-static gp_error *program_init_runtime(struct gp_program *prog)
+gp_error *gp_program_init_runtime(struct gp_program *prog)
 {
 	gp_error *err;
 	struct gp_exe *exe = &prog->exe;
@@ -150,7 +150,7 @@ GP_EXPORT gp_error *gp_program_from_core(const char *core_path,
 				      exe_path);
 		goto fail;
 	}
-	if ((err = program_init_runtime(prog)))
+	if ((err = gp_program_init_runtime(prog)))
 		goto fail;
 	if ((err = check_core_matches(prog)))
 		goto fail;
