@@ -76,3 +76,23 @@ def test_one_channel_by_address_newest():
         assert {w.goid for w in c.waiters if w.role == "send"} == set(g["goids"])
         assert (c.len, c.cap) == (100, 100)
         assert "chan *main.Order" in A.chan_text(snap, c)
+
+
+def test_wakers_do_not_depend_on_what_was_asked_first():
+    """Listing channels first, or the deadlock analysis first, gives the same
+    possible wakers for every channel (they come from one reference scan)."""
+    from fixtures import NEWEST, core_for
+    from goparked.model import Program
+    fc = core_for(NEWEST, "dwarf", "all")
+
+    def wakers(first):
+        with Program.from_core(fc.core, fc.exe) as prog:
+            snap = prog.snapshot()
+            if first == "deadlocks":
+                A.Deadlocks(snap)
+            return {c.address: sorted(h.goid for h in c.wakers)
+                    for c in A.chans(snap)}
+
+    listed_first = wakers("chans")
+    assert listed_first == wakers("deadlocks")
+    assert sum(len(v) for v in listed_first.values()) > 0

@@ -406,14 +406,15 @@ gp_error *gp_chan_decode(struct gp_snapshot *snap, uint64_t addr,
 GP_EXPORT gp_error *gp_snapshot_chans(gp_snapshot *snap, size_t *ret_count,
 				      const struct gp_chan **ret)
 {
-	struct gp_analysis *an = NULL;
-	gp_error *err = gp_analysis_get(snap, &an);
-	if (!err)
-		err = gp_chans_build(snap, an);
+	/* with the reference scan, so that wakers are there whichever
+	 * question was asked first */
+	const struct gp_sync *s;
+	size_t n;
+	gp_error *err = gp_snapshot_syncs(snap, &n, &s);
 	if (err)
 		return err;
-	*ret_count = an->nchans;
-	*ret = an->chans;
+	*ret_count = snap->analysis->nchans;
+	*ret = snap->analysis->chans;
 	return NULL;
 }
 
