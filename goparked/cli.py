@@ -13,7 +13,6 @@ import json
 import os
 import re
 import sys
-import traceback
 
 from . import render, schema
 from ._native import Error
@@ -227,6 +226,7 @@ def main(argv=None):
 
 def _fail(message, debug):
     if debug:
+        import traceback
         traceback.print_exc()
     # One line, whatever the engine's message holds.
     line = " ".join(str(message).split())
