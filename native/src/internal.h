@@ -507,6 +507,13 @@ size_t gp_unwind_thread(const struct gp_pclntab *tab,
 /* Grows *p (of *cap elements of elem bytes) to hold need, doubling. */
 gp_error *gp_grow(void **p, size_t *cap, size_t need, size_t elem);
 
+/* Sorts (key, value) pairs by key, stable: an LSD radix sort, 16 bits a
+ * pass over as many passes as the largest key needs. */
+struct gp_kv {
+	uint64_t key, value;
+};
+gp_error *gp_sort_kv(struct gp_kv *a, size_t n);
+
 /* uint64 -> uint32 (open addressing; key 0 is never stored). */
 struct gp_addr_map {
 	uint64_t *keys;

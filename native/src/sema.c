@@ -340,15 +340,26 @@ static gp_error *find_cond_waits(struct gp_snapshot *snap,
 	if (!gp_has(prog, GP_F_COND_NOTIFY) || !gp_has(prog, GP_F_NOTIFYLIST_HEAD))
 		return NULL;
 	uint64_t notify = (uint64_t)gp_off(prog, GP_F_COND_NOTIFY);
-	for (size_t i = 0; i < snap->ngs; i++) {
+	uint8_t *cond_memo = calloc(snap->nstacks + 1, 1);
+	gp_error *ret = NULL;
+	if (!cond_memo)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < snap->ngs && !ret; i++) {
 		struct gp_goroutine *g = &snap->gs[i];
 		if (g->waiting_count || g->status != GP_STATUS_WAITING ||
-		    g->stack_id == GP_NONE ||
-		    !stack_has(snap, g->stack_id, "(*Cond).Wait"))
+		    g->stack_id == GP_NONE || g->stack_id >= snap->nstacks)
+			continue;
+		/* decided once per distinct stack, not per goroutine */
+		if (!cond_memo[g->stack_id])
+			cond_memo[g->stack_id] =
+				stack_has(snap, g->stack_id, "(*Cond).Wait") ? 1 : 2;
+		if (cond_memo[g->stack_id] != 1)
 			continue;
 		gp_error *err = build_gmap(snap, an);
-		if (err)
-			return err;
+		if (err) {
+			ret = err;
+			break;
+		}
 		uint64_t lo = g->sp, hi = g->stack_hi;
 		if (!lo || hi <= lo)
 			continue;
@@ -363,11 +374,14 @@ static gp_error *find_cond_waits(struct gp_snapshot *snap,
 				continue;
 			bool found;
 			if ((err = try_notifylist(snap, an, v + notify,
-						  g->address, &found)))
-				return err;
+						  g->address, &found))) {
+				ret = err;
+				break;
+			}
 		}
 	}
-	return NULL;
+	free(cond_memo);
+	return ret;
 }
 
 /* ------------------------------------------------------------- the pass */
@@ -386,6 +400,9 @@ static uint32_t chan_kind_of(const struct gp_snapshot *snap,
 
 gp_error *gp_sema_pass(struct gp_snapshot *snap)
 {
+	struct sync_class *class_memo = NULL;
+	uint8_t *class_done = NULL;
+	uint32_t *reason_kind = NULL;
 	struct gp_analysis *an = NULL;
 	gp_error *err = gp_analysis_get(snap, &an);
 	if (err)
@@ -424,6 +441,14 @@ gp_error *gp_sema_pass(struct gp_snapshot *snap)
 		err = &gp_error_nomem;
 		goto out;
 	}
+	/* per distinct stack and wait reason, not per goroutine */
+	class_memo = calloc(snap->nstacks + 1, sizeof(*class_memo));
+	class_done = calloc(snap->nstacks + 1, 1);
+	reason_kind = calloc(snap->strs.len + 1, sizeof(*reason_kind));
+	if (!class_memo || !class_done || !reason_kind) {
+		err = &gp_error_nomem;
+		goto out;
+	}
 	for (size_t i = 0; i < snap->ngs; i++) {
 		struct gp_goroutine *g = &snap->gs[i];
 		for (uint32_t k = 0; k < g->waiting_count; k++) {
@@ -432,8 +457,13 @@ gp_error *gp_sema_pass(struct gp_snapshot *snap)
 				break;
 			struct gp_wait *w = &snap->waits[wi];
 			if (w->kind <= GP_WAIT_CHAN_UNKNOWN) {
-				if (!(w->flags & 1))
-					w->kind = chan_kind_of(snap, g);
+				if (!(w->flags & 1)) {
+					uint32_t r = g->waitreason_str;
+					if (r < snap->strs.len && !reason_kind[r])
+						reason_kind[r] = chan_kind_of(snap, g);
+					w->kind = r < snap->strs.len ? reason_kind[r] :
+						chan_kind_of(snap, g);
+				}
 				an->wait_obj[wi] = w->object;
 				an->wait_kind[wi] = GP_OBJ_CHAN;
 				an->wait_role[wi] = w->kind == GP_WAIT_CHAN_RECV ?
@@ -442,8 +472,14 @@ gp_error *gp_sema_pass(struct gp_snapshot *snap)
 				continue;
 			}
 			struct sync_class c = { GP_OBJ_SEMA, GP_ROLE_WAIT, 0 };
-			if (g->stack_id != GP_NONE)
-				c = classify_stack(snap, g->stack_id);
+			if (g->stack_id < snap->nstacks) {
+				if (!class_done[g->stack_id]) {
+					class_memo[g->stack_id] =
+						classify_stack(snap, g->stack_id);
+					class_done[g->stack_id] = 1;
+				}
+				c = class_memo[g->stack_id];
+			}
 			if (w->kind == GP_WAIT_COND && c.kind != GP_OBJ_COND)
 				c = (struct sync_class){ GP_OBJ_COND, GP_ROLE_WAIT,
 					gp_off(snap->prog, GP_F_COND_NOTIFY) };
@@ -459,6 +495,9 @@ gp_error *gp_sema_pass(struct gp_snapshot *snap)
 	}
 out:
 	free(recs);
+	free(class_memo);
+	free(class_done);
+	free(reason_kind);
 	return err;
 }
 

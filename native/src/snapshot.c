@@ -883,20 +883,7 @@ static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 	return err;
 }
 
-struct goid_key {
-	uint64_t goid;
-	uint64_t index;
-};
-
-static int goid_key_cmp(const void *a, const void *b)
-{
-	const struct goid_key *x = a, *y = b;
-	if (x->goid != y->goid)
-		return x->goid < y->goid ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* Sorts the records by goid: 16-byte keys, then the 152-byte records
+/* Sorts the records by goid: 16-byte keys (radix), then the records
  * permuted in place, cycle by cycle (no second array of records). */
 static gp_error *sort_by_goid(struct gp_snapshot *snap)
 {
@@ -906,26 +893,30 @@ static gp_error *sort_by_goid(struct gp_snapshot *snap)
 		sorted = snap->gs[i - 1].goid <= snap->gs[i].goid;
 	if (sorted)
 		return NULL;
-	struct goid_key *k = malloc(n * sizeof(*k));
+	struct gp_kv *k = malloc(n * sizeof(*k));
 	if (!k)
 		return &gp_error_nomem;
 	for (size_t i = 0; i < n; i++)
-		k[i] = (struct goid_key){ snap->gs[i].goid, i };
-	qsort(k, n, sizeof(*k), goid_key_cmp);
-	/* k[i].index: the record that belongs at i */
+		k[i] = (struct gp_kv){ snap->gs[i].goid, i };
+	gp_error *err = gp_sort_kv(k, n);
+	if (err) {
+		free(k);
+		return err;
+	}
+	/* k[i].value: the record that belongs at i */
 	for (size_t i = 0; i < n; i++) {
-		if (k[i].index == i || k[i].index == UINT64_MAX)
+		if (k[i].value == i || k[i].value == UINT64_MAX)
 			continue;
 		struct gp_goroutine tmp = snap->gs[i];
 		size_t j = i;
-		while (k[j].index != i) {
-			size_t from = k[j].index;
+		while (k[j].value != i) {
+			size_t from = k[j].value;
 			snap->gs[j] = snap->gs[from];
-			k[j].index = UINT64_MAX;
+			k[j].value = UINT64_MAX;
 			j = from;
 		}
 		snap->gs[j] = tmp;
-		k[j].index = UINT64_MAX;
+		k[j].value = UINT64_MAX;
 	}
 	free(k);
 	return NULL;

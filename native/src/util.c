@@ -86,3 +86,42 @@ void gp_addr_map_deinit(struct gp_addr_map *m)
 	free(m->vals);
 	memset(m, 0, sizeof(*m));
 }
+
+gp_error *gp_sort_kv(struct gp_kv *a, size_t n)
+{
+	uint64_t max = 0;
+	bool sorted = true;
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].key > max)
+			max = a[i].key;
+		if (i && a[i - 1].key > a[i].key)
+			sorted = false;
+	}
+	if (sorted || n < 2)
+		return NULL;
+	struct gp_kv *tmp = malloc(n * sizeof(*tmp));
+	size_t *count = malloc(65537 * sizeof(*count));
+	if (!tmp || !count) {
+		free(tmp);
+		free(count);
+		return &gp_error_nomem;
+	}
+	struct gp_kv *src = a, *dst = tmp;
+	for (int shift = 0; shift < 64 && (max >> shift); shift += 16) {
+		memset(count, 0, 65537 * sizeof(*count));
+		for (size_t i = 0; i < n; i++)
+			count[((src[i].key >> shift) & 0xffff) + 1]++;
+		for (size_t b = 0; b < 65536; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i].key >> shift) & 0xffff]++] = src[i];
+		struct gp_kv *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+	free(tmp);
+	free(count);
+	return NULL;
+}
