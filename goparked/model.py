@@ -591,11 +591,21 @@ class Snapshot:
         status = bytes(mv[N.Goroutine.status.offset::size])
         sysflag = bytes(mv[N.Goroutine.flags.offset::size]).translate(
             bytes(b & N.G_SYSTEM for b in range(256)))
+        # One byte a goroutine: status | 0x80 when it is a system goroutine
+        # (statuses are < 16), counted per value with bytes.count, which
+        # runs at C speed (a Counter over a million pairs took 0.1 s).
+        # (sysflag bytes are 0 or 1: shifting the whole string as one
+        # integer by 7 bits moves each to bit 7 of its own byte)
+        n = len(status)
+        both = (int.from_bytes(status, "little") |
+                int.from_bytes(sysflag, "little") << 7).to_bytes(n, "little")
         total, system = Counter(), Counter()
-        for (st, sy), n in Counter(zip(status, sysflag)).items():
+        for value in set(both):
+            n = both.count(value)
+            st = value & 0x7f
             name = N.STATUS_NAMES.get(st, "status%d" % st)
             total[name] += n
-            if sy:
+            if value & 0x80:
                 system[name] += n
         return dict(total), dict(system)
 
