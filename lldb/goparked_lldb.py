@@ -136,6 +136,31 @@ def target_of(target):
                           "remote pid %d" % pid, stop_id=stop_id)
 
 
+_os_plugin_pids = set()
+
+
+def _ensure_os_plugin(debugger, target):
+    """LLDB 16 loads the operating-system plug-in for a core, but not for
+    `process attach` or `lldb -p` (seen on Debian's 16.0.6), although the
+    setting is inherited; setting it again loads it for the process at
+    hand. Done once per live process, after a `go` command has finished
+    (not in the middle of one: the plug-in takes a snapshot itself)."""
+    if target is None or not target.IsValid():
+        return
+    process = target.GetProcess()
+    if not process or not process.IsValid() or \
+            process.GetPluginName() == "elf-core":
+        return
+    pid = process.GetProcessID()
+    if pid in _os_plugin_pids:
+        return
+    _os_plugin_pids.add(pid)
+    res = lldb.SBCommandReturnObject()
+    debugger.GetCommandInterpreter().HandleCommand(
+        "settings set target.process.python-os-plugin-path '%s'" % OS_PLUGIN,
+        res)
+
+
 def snapshot_of(target):
     """The shared session's snapshot of target (goparked_os.py uses it
     too, so a stop is read once)."""
@@ -194,6 +219,7 @@ class _GoCommand:
                     "\n"
             result.PutCString(text.rstrip("\n"))
             result.SetStatus(lldb.eReturnStatusSuccessFinishResult)
+            _ensure_os_plugin(debugger, target)
         except Exception as e:  # one line, never a traceback
             if _DEBUG:
                 traceback.print_exc()

@@ -17,7 +17,9 @@ callers unwind. `go goroutine N` prints the whole stack, runtime frames
 included.
 """
 
+import os
 import struct
+import traceback
 
 import lldb  # noqa: F401  (LLDB runs this file; keeps the import explicit)
 
@@ -70,6 +72,8 @@ class OperatingSystemPlugIn(object):
             snap = G.snapshot_of(self.process.GetTarget())
         except Exception:
             # Not a Go program, or not readable: LLDB's own threads only.
+            if os.environ.get("GOPARKED_DEBUG"):
+                traceback.print_exc()
             return self.threads
         prog = snap.program
         for g in snap.goroutines():
