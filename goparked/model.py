@@ -22,7 +22,38 @@ def _str(b):
     return b.decode("utf-8", "replace") if b else ""
 
 
-class Program:
+class _Owned:
+    """An engine handle that closes its children (snapshots of a program,
+    groupings of a snapshot) before itself; a context manager."""
+
+    _what = "handle"
+
+    def _handle(self):
+        if not self._h:
+            raise Error(Error.INVALID_ARGUMENT, "%s is closed" % self._what)
+        return self._h
+
+    def close(self):
+        for child in list(self._children):
+            child.close()
+        if self._h:
+            handle, self._h = self._h, None
+            self._destroy(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Program(_Owned):
     """An opened Go program: a core plus its executable, or a live process."""
 
     def __init__(self, handle, description):
@@ -80,29 +111,10 @@ class Program:
         N.lib().check(N.lib().gp_program_set_threads(self._handle(), arr,
                                                      len(threads)))
 
-    def _handle(self):
-        if not self._h:
-            raise Error(Error.INVALID_ARGUMENT, "program is closed")
-        return self._h
+    _what = "program"
 
-    def close(self):
-        for child in list(self._children):
-            child.close()
-        if self._h:
-            N.lib().gp_program_destroy(self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _destroy(self, handle):
+        N.lib().gp_program_destroy(handle)
 
     @property
     def go_version(self):
@@ -429,7 +441,7 @@ class Grouping:
             pass
 
 
-class Snapshot:
+class Snapshot(_Owned):
     """Every goroutine of a program at one moment, held by the engine."""
 
     def __init__(self, program, handle):
@@ -447,30 +459,11 @@ class Snapshot:
         self._waits_arr = None
         self._nwaits = 0
 
-    def _handle(self):
-        if not self._h:
-            raise Error(Error.INVALID_ARGUMENT, "snapshot is closed")
-        return self._h
+    _what = "snapshot"
 
-    def close(self):
-        for child in list(self._children):
-            child.close()
-        if self._h:
-            N.lib().gp_snapshot_destroy(self._h)
-            self._h = None
-            self._array = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _destroy(self, handle):
+        N.lib().gp_snapshot_destroy(handle)
+        self._array = None
 
     def __len__(self):
         return self._n

@@ -507,12 +507,18 @@ size_t gp_unwind_thread(const struct gp_pclntab *tab,
 /* Grows *p (of *cap elements of elem bytes) to hold need, doubling. */
 gp_error *gp_grow(void **p, size_t *cap, size_t need, size_t elem);
 
-/* Sorts (key, value) pairs by key, stable: an LSD radix sort, 16 bits a
- * pass over as many passes as the largest key needs. */
+/* Sorts n elements of size bytes by the uint64 key at key_offset in each,
+ * stably: an LSD radix sort, 16 bits a pass, over as many passes as the
+ * largest key needs (a million elements sort in a few milliseconds). */
+gp_error *gp_radix_sort(void *base, size_t n, size_t size, size_t key_offset);
+
 struct gp_kv {
 	uint64_t key, value;
 };
-gp_error *gp_sort_kv(struct gp_kv *a, size_t n);
+static inline gp_error *gp_sort_kv(struct gp_kv *a, size_t n)
+{
+	return gp_radix_sort(a, n, sizeof(*a), offsetof(struct gp_kv, key));
+}
 
 /* uint64 -> uint32 (open addressing; key 0 is never stored). */
 struct gp_addr_map {

@@ -3,6 +3,7 @@
  * executable), plus an optional reader for live processes.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,59 +193,24 @@ gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
 #define BATCH_CHUNK (128u << 10)
 #define BATCH_DIRECT UINT64_MAX
 
-/* By key: already sorted is common (allgs is in allocation order); else
- * an LSD radix sort, 16 bits a pass, over as many passes as keys need
- * (a million qsort comparisons of 32-byte records cost more than the
- * reads they order). BATCH_DIRECT keys sort last. */
+/* By file offset; requests read directly (BATCH_DIRECT) sort last, with
+ * a key just above the largest offset so that the radix sort needs no
+ * more passes than the offsets themselves. */
 static gp_error *sort_requests(struct gp_read_req *reqs, size_t n)
 {
-	uint64_t maxkey = 0;
-	bool sorted = true;
-	for (size_t i = 0; i < n; i++) {
-		if (reqs[i].key != BATCH_DIRECT && reqs[i].key > maxkey)
-			maxkey = reqs[i].key;
-		if (i && reqs[i - 1].key > reqs[i].key)
-			sorted = false;
-	}
-	if (sorted || n < 2)
-		return NULL;
-	struct gp_read_req *tmp = malloc(n * sizeof(*tmp));
-	size_t *count = malloc(65537 * sizeof(*count));
-	if (!tmp || !count) {
-		free(tmp);
-		free(count);
-		return &gp_error_nomem;
-	}
-	/* direct requests are given a key above every file offset */
-	int passes = 1;
-	while (passes < 4 && (maxkey + 1) >> (16 * passes))
-		passes++;
-	uint64_t direct = (passes == 4) ? UINT64_MAX : (1ull << (16 * passes)) - 1;
+	uint64_t max = 0;
+	for (size_t i = 0; i < n; i++)
+		if (reqs[i].key != BATCH_DIRECT && reqs[i].key > max)
+			max = reqs[i].key;
 	for (size_t i = 0; i < n; i++)
 		if (reqs[i].key == BATCH_DIRECT)
-			reqs[i].key = direct;
-	struct gp_read_req *src = reqs, *dst = tmp;
-	for (int p = 0; p < passes; p++) {
-		int shift = 16 * p;
-		memset(count, 0, 65537 * sizeof(*count));
-		for (size_t i = 0; i < n; i++)
-			count[((src[i].key >> shift) & 0xffff) + 1]++;
-		for (size_t b = 0; b < 65536; b++)
-			count[b + 1] += count[b];
-		for (size_t i = 0; i < n; i++)
-			dst[count[(src[i].key >> shift) & 0xffff]++] = src[i];
-		struct gp_read_req *t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != reqs)
-		memcpy(reqs, src, n * sizeof(*reqs));
+			reqs[i].key = max + 1;
+	gp_error *err = gp_radix_sort(reqs, n, sizeof(*reqs),
+				      offsetof(struct gp_read_req, key));
 	for (size_t i = 0; i < n; i++)
-		if (reqs[i].key == direct)
+		if (reqs[i].key == max + 1)
 			reqs[i].key = BATCH_DIRECT;
-	free(tmp);
-	free(count);
-	return NULL;
+	return err;
 }
 
 /* File offset of [address, address + size) when the top layer holds all of

@@ -87,40 +87,51 @@ void gp_addr_map_deinit(struct gp_addr_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
-gp_error *gp_sort_kv(struct gp_kv *a, size_t n)
+static inline uint64_t key_at(const uint8_t *e, size_t off)
 {
+	uint64_t k;
+	memcpy(&k, e + off, 8);
+	return k;
+}
+
+gp_error *gp_radix_sort(void *base, size_t n, size_t size, size_t key_offset)
+{
+	uint8_t *a = base;
 	uint64_t max = 0;
 	bool sorted = true;
 	for (size_t i = 0; i < n; i++) {
-		if (a[i].key > max)
-			max = a[i].key;
-		if (i && a[i - 1].key > a[i].key)
+		uint64_t k = key_at(a + i * size, key_offset);
+		if (k > max)
+			max = k;
+		if (i && key_at(a + (i - 1) * size, key_offset) > k)
 			sorted = false;
 	}
 	if (sorted || n < 2)
 		return NULL;
-	struct gp_kv *tmp = malloc(n * sizeof(*tmp));
+	uint8_t *tmp = malloc(n * size);
 	size_t *count = malloc(65537 * sizeof(*count));
 	if (!tmp || !count) {
 		free(tmp);
 		free(count);
 		return &gp_error_nomem;
 	}
-	struct gp_kv *src = a, *dst = tmp;
+	uint8_t *src = a, *dst = tmp;
 	for (int shift = 0; shift < 64 && (max >> shift); shift += 16) {
 		memset(count, 0, 65537 * sizeof(*count));
 		for (size_t i = 0; i < n; i++)
-			count[((src[i].key >> shift) & 0xffff) + 1]++;
+			count[((key_at(src + i * size, key_offset) >> shift) & 0xffff) + 1]++;
 		for (size_t b = 0; b < 65536; b++)
 			count[b + 1] += count[b];
-		for (size_t i = 0; i < n; i++)
-			dst[count[(src[i].key >> shift) & 0xffff]++] = src[i];
-		struct gp_kv *t = src;
+		for (size_t i = 0; i < n; i++) {
+			size_t b = (key_at(src + i * size, key_offset) >> shift) & 0xffff;
+			memcpy(dst + count[b]++ * size, src + i * size, size);
+		}
+		uint8_t *t = src;
 		src = dst;
 		dst = t;
 	}
 	if (src != a)
-		memcpy(a, src, n * sizeof(*a));
+		memcpy(a, src, n * size);
 	free(tmp);
 	free(count);
 	return NULL;
