@@ -3,8 +3,6 @@ channel's element type and len/cap, each mutex's probable holder and each
 WaitGroup's counter, against the fixture's own account of what it built."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -16,8 +14,10 @@ ROW = re.compile(r"^\s+\d+\s+.*?\s(0x[0-9a-f]+)  (.*)$")
 
 
 def _rows(fc, by):
-    r = subprocess.run([sys.executable, "-m", "goparked", fc.core, "--exe", fc.exe,
-                        "--by", by], capture_output=True, text=True, check=True)
+    # conftest's runner: the right environment in the sanitizer pass too
+    from conftest import run_goparked_cmd
+    r = run_goparked_cmd([fc.core, "--exe", fc.exe, "--by", by])
+    assert r.returncode == 0, r.stderr
     rows = {}
     for line in r.stdout.splitlines():
         m = ROW.match(line)
