@@ -41,7 +41,7 @@ OUT = os.path.join(SRC, "tables", "layout_tables_data.h")
 PROBE = os.path.join(HERE, "probe")
 # What layout_dump is linked with: the engine's own resolution code.
 TOOL_SOURCES = ["layout.c", "layout_tables.c", "exe.c", "memory.c",
-                "error.c", "pclntab.c", "stripped.c"]
+                "error.c", "pclntab.c", "stripped.c", "util.c"]
 
 
 class GenError(Exception):
