@@ -33,7 +33,11 @@ def build_parser():
         prog="goparked",
         description="Which goroutines of a Go program are parked, where, on "
         "what, and for how long: from a core dump or a live process.",
-        epilog="Exit status: 0 ok, 2 error. GOPARKED_DEBUG=1 shows tracebacks.")
+        epilog="Also: goparked report CORE -o report.html (postmortem, HTML "
+               "or Markdown); goparked diff A B (which groups grew); "
+               "goparked check CORE --max-parked N (a gate for scripts). "
+               "Exit status: 0 ok, 2 error. GOPARKED_DEBUG=1 shows "
+               "tracebacks.")
     p.add_argument("core", nargs="?", metavar="CORE",
                    help="core file of a Go program")
     p.add_argument("--exe", metavar="BIN",
