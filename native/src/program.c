@@ -76,6 +76,12 @@ gp_error *gp_program_init_runtime(struct gp_program *prog)
 {
 	gp_error *err;
 	struct gp_exe *exe = &prog->exe;
+	/* Every address would need the load bias, which no target here
+	 * carries yet (cores, live processes and remote targets alike). */
+	if (exe->elf_type == ET_DYN)
+		return gp_error_create(GP_ERROR_UNSUPPORTED,
+				       "%s is position-independent (-buildmode=pie); only non-PIE executables are supported for now",
+				       exe->path);
 	prog->gover = gp_exe_gover(exe);
 	prog->go_version = exe->go_version;
 	if (prog->gover < GP_MIN_GOVER)
@@ -144,12 +150,6 @@ GP_EXPORT gp_error *gp_program_from_core(const char *core_path,
 		goto fail;
 	prog->mem.layers[1].segs = prog->exe.loads;
 	prog->mem.layers[1].nsegs = prog->exe.nloads;
-	if (prog->exe.elf_type == ET_DYN) {
-		err = gp_error_create(GP_ERROR_UNSUPPORTED,
-				      "%s is position-independent (-buildmode=pie); only non-PIE executables are supported for now",
-				      exe_path);
-		goto fail;
-	}
 	if ((err = gp_program_init_runtime(prog)))
 		goto fail;
 	if ((err = check_core_matches(prog)))

@@ -819,12 +819,6 @@ gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
 	prog->live = live;
 	if ((err = gp_exe_open(exe_path, &prog->exe)))
 		goto fail;
-	if (prog->exe.elf_type == ET_DYN) {
-		err = gp_error_create(GP_ERROR_UNSUPPORTED,
-				      "%s is position-independent (-buildmode=pie); only non-PIE executables are supported for now",
-				      exe_path);
-		goto fail;
-	}
 	if ((err = gp_program_init_runtime(prog)))
 		goto fail;
 	prog->mem.read_fn = live_read;
