@@ -186,3 +186,15 @@ def test_ages_agree_with_the_runtimes_minutes(toolchain):
                 assert minutes <= age // (60 * 10**9) <= minutes + 1, (goid, age, minutes)
                 compared += 1
         assert compared >= 3
+
+
+def test_a_group_names_its_wait_reason_only_when_all_members_share_it():
+    fc, prog, snap = _open(TOOLCHAINS[-1])
+    with prog:
+        for grp in snap.group("site"):
+            # the wait reason is part of the site key
+            reasons = {g.wait_reason for g in grp.goroutines()}
+            assert reasons == {grp.wait_reason}
+        mixed = [grp for grp in snap.group("age")
+                 if len({g.wait_reason for g in grp.goroutines()}) > 1]
+        assert mixed and all(grp.wait_reason == "(several)" for grp in mixed)

@@ -304,7 +304,7 @@ struct gp_filter {
 struct gp_group {
 	uint64_t key_address;   /* channel/mutex address for those groupings */
 	uint32_t key_str;       /* string id naming the key (site, label...) */
-	uint32_t waitreason_str;/* most common wait reason in the group */
+	uint32_t waitreason_str;/* the members' wait reason, or "(several)" */
 	uint32_t stack_id;      /* a representative stack */
 	uint32_t site_frame;    /* index of the site frame in that stack */
 	uint32_t count;

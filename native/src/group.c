@@ -445,6 +445,9 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 			goto out;
 	}
 
+	uint32_t several;
+	if ((err = gp_strtab_intern(&snap->strs, "(several)", &several)))
+		goto out;
 	out = calloc(1, sizeof(*out));
 	if (!out) {
 		err = &gp_error_nomem;
@@ -480,6 +483,8 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 		}
 		if (!grp->waitreason_str)
 			grp->waitreason_str = g->waitreason_str;
+		else if (grp->waitreason_str != g->waitreason_str)
+			grp->waitreason_str = several; /* e.g. --by age, --by label */
 		if (g->waitsince) {
 			grp->age_known++;
 			if (!grp->oldest_waitsince ||
