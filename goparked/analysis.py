@@ -215,9 +215,10 @@ class Deadlocks:
                      for k in range(c.edges_first, c.edges_first + c.nedges)]
             self.cycles.append({"edges": edges, "select": bool(c.flags & 1)})
         self.stuck = []
+        all_goids = snap.goid_array()
         for i in range(d.nstuck):
             s = d.stuck[i]
-            goids = [snap.goroutine_at(d.waiters[k]).goid for k in
+            goids = [all_goids[d.waiters[k]] for k in
                      range(s.waiters_first, s.waiters_first + s.nwaiters)]
             self.stuck.append({
                 "object": s.object,

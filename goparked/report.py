@@ -88,13 +88,14 @@ def _raw_waiters(snap, what):
         lib.check(lib.gp_snapshot_syncs(snap._handle(), byref(n), byref(p)))
         arr = lib.gp_snapshot_sync_waiters(snap._handle(), byref(cnt))
     out = {}
+    goids = snap.goid_array()
     for i in range(n.value):
         o = p[i]
         ws = []
         for k in range(o.waiters_first,
                        min(o.waiters_first + o.nwaiters, cnt.value)):
             w = arr[k]
-            ws.append((snap._raw(w.goroutine).goid,
+            ws.append((goids[w.goroutine],
                        N.ROLE_NAMES.get(w.role, "?"), bool(w.flags & 1)))
         key = o.address if what == "chan" else \
             (o.address, N.OBJ_KIND_NAMES.get(o.kind, "?"))
@@ -145,13 +146,13 @@ def collect(snap, grouping, progress=None):
     goid_group = {}
     groups = []
     ages, unknown = [], 0
+    all_goids = snap.goid_array()
+    all_since = snap.field_array("waitsince")
     for gi, g in enumerate(grouping.groups):
         idx = g.member_indexes()
-        goids = []
+        goids = [all_goids[i] for i in idx]
         for i in idx:
-            raw = snap._raw(i)
-            goids.append(raw.goid)
-            age = clock.age(raw.waitsince)
+            age = clock.age(all_since[i])
             if age is None:
                 unknown += 1
             else:
