@@ -58,6 +58,18 @@ class CoreTarget:
         return Program.from_core(self.core, self.exe)
 
 
+def _with_threads(prog, threads):
+    """The debugger's thread registers handed to the engine (a live or
+    remote target has no core notes); the program is closed on failure."""
+    try:
+        if threads:
+            prog.set_threads(threads)
+    except Exception:
+        prog.close()
+        raise
+    return prog
+
+
 class LiveTarget:
     """A live process the debugger holds stopped (ptrace is the
     debugger's): the engine reads /proc/PID/mem and takes the threads'
@@ -70,14 +82,8 @@ class LiveTarget:
         self.key = ("live", self.pid, exe, stop_id)
 
     def open(self):
-        prog = Program.from_pid(self.pid, self.exe, no_stop=True)
-        try:
-            if self.threads:
-                prog.set_threads(self.threads)
-        except Exception:
-            prog.close()
-            raise
-        return prog
+        return _with_threads(
+            Program.from_pid(self.pid, self.exe, no_stop=True), self.threads)
 
 
 class RemoteTarget:
@@ -92,14 +98,9 @@ class RemoteTarget:
         self.key = ("remote", description, exe, stop_id)
 
     def open(self):
-        prog = Program.from_callback(self.exe, self.read, self.description)
-        try:
-            if self.threads:
-                prog.set_threads(self.threads)
-        except Exception:
-            prog.close()
-            raise
-        return prog
+        return _with_threads(
+            Program.from_callback(self.exe, self.read, self.description),
+            self.threads)
 
 
 class Session:

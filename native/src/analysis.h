@@ -58,6 +58,10 @@ struct gp_analysis {
 
 /* The analysis state of a snapshot, created on first use. */
 gp_error *gp_analysis_get(struct gp_snapshot *snap, struct gp_analysis **ret);
+/* The analysis with syncs, channels and the reference scan (holders and
+ * wakers) all built, whichever question comes first. */
+gp_error *gp_analysis_complete(struct gp_snapshot *snap,
+			       struct gp_analysis **ret);
 void gp_analysis_destroy(struct gp_analysis *an);
 
 /* sema.c: at the end of gp_snapshot_take (goroutines sorted): semtable

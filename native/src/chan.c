@@ -408,13 +408,12 @@ GP_EXPORT gp_error *gp_snapshot_chans(gp_snapshot *snap, size_t *ret_count,
 {
 	/* with the reference scan, so that wakers are there whichever
 	 * question was asked first */
-	const struct gp_sync *s;
-	size_t n;
-	gp_error *err = gp_snapshot_syncs(snap, &n, &s);
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_complete(snap, &an);
 	if (err)
 		return err;
-	*ret_count = snap->analysis->nchans;
-	*ret = snap->analysis->chans;
+	*ret_count = an->nchans;
+	*ret = an->chans;
 	return NULL;
 }
 
@@ -429,13 +428,10 @@ gp_snapshot_chan_waiters(const gp_snapshot *snap, size_t *ret_count)
 GP_EXPORT gp_error *gp_snapshot_chan(gp_snapshot *snap, uint64_t address,
 				     struct gp_chan *ret)
 {
-	const struct gp_sync *s;
-	size_t n;
-	/* builds channels and syncs and runs the reference scan */
-	gp_error *err = gp_snapshot_syncs(snap, &n, &s);
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_complete(snap, &an);
 	if (err)
 		return err;
-	struct gp_analysis *an = snap->analysis;
 	for (size_t i = 0; i < an->nchans; i++) {
 		if (an->chans[i].address == address) {
 			*ret = an->chans[i];

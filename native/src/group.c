@@ -159,9 +159,7 @@ static bool frame_is_std(struct site_ctx *c, const struct gp_frame *f)
 static bool frame_is_machinery(const struct gp_snapshot *snap,
 			       const struct gp_frame *f)
 {
-	const char *fn = gp_snapshot_string(snap, f->func);
-	return !strncmp(fn, "runtime.", 8) || !strncmp(fn, "sync.", 5) ||
-	       !strncmp(fn, "internal/", 9) || !strncmp(fn, "sync/", 5);
+	return gp_func_is_machinery(gp_snapshot_string(snap, f->func));
 }
 
 static bool frame_is_parking(const struct gp_snapshot *snap,

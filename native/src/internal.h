@@ -587,6 +587,17 @@ gp_error *gp_program_init_runtime(struct gp_program *prog);
 /* target_live.c: detach (if still attached) and free the live target. */
 gp_error *gp_live_detach(struct gp_program *prog);
 
+/*
+ * The machinery of waiting, not the user's code: the runtime, sync and the
+ * standard library's internal packages. The site of a wait and the frames
+ * that can hold the user's references both start below these.
+ */
+static inline bool gp_func_is_machinery(const char *fn)
+{
+	return !strncmp(fn, "runtime.", 8) || !strncmp(fn, "sync.", 5) ||
+	       !strncmp(fn, "internal/", 9) || !strncmp(fn, "sync/", 5);
+}
+
 /* Field helpers: offset of a declared field, or GP_ABSENT. */
 static inline int32_t gp_off(const struct gp_program *p, enum gp_field_id f)
 {

@@ -679,8 +679,8 @@ out:
 
 /* ---------------------------------------------------------------- API */
 
-GP_EXPORT gp_error *gp_snapshot_syncs(gp_snapshot *snap, size_t *ret_count,
-				      const struct gp_sync **ret)
+gp_error *gp_analysis_complete(struct gp_snapshot *snap,
+			       struct gp_analysis **ret)
 {
 	struct gp_analysis *an = NULL;
 	gp_error *err = gp_analysis_get(snap, &an);
@@ -690,6 +690,16 @@ GP_EXPORT gp_error *gp_snapshot_syncs(gp_snapshot *snap, size_t *ret_count,
 		err = gp_chans_build(snap, an);
 	if (!err)
 		err = gp_refs_build(snap, an);
+	if (!err)
+		*ret = an;
+	return err;
+}
+
+GP_EXPORT gp_error *gp_snapshot_syncs(gp_snapshot *snap, size_t *ret_count,
+				      const struct gp_sync **ret)
+{
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_complete(snap, &an);
 	if (err)
 		return err;
 	*ret_count = an->nsyncs;
@@ -708,12 +718,12 @@ gp_snapshot_sync_waiters(const gp_snapshot *snap, size_t *ret_count)
 GP_EXPORT gp_error *gp_snapshot_sync(gp_snapshot *snap, uint64_t address,
 				     struct gp_sync *ret)
 {
-	const struct gp_sync *s;
-	size_t n;
-	gp_error *err = gp_snapshot_syncs(snap, &n, &s);
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_complete(snap, &an);
 	if (err)
 		return err;
-	for (size_t i = 0; i < n; i++) {
+	const struct gp_sync *s = an->syncs;
+	for (size_t i = 0; i < an->nsyncs; i++) {
 		if (s[i].address == address || s[i].sema == address) {
 			*ret = s[i];
 			return NULL;

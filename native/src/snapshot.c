@@ -662,8 +662,7 @@ static uint32_t user_pc_index(struct gp_snapshot *snap, uint32_t stack_id)
 	for (uint32_t i = 0; i < st->n && found == GP_NONE; i++) {
 		const struct gp_frame *f = &snap->frames[st->first + i];
 		const char *fn = gp_snapshot_string(snap, f->func);
-		if (strncmp(fn, "runtime.", 8) && strncmp(fn, "sync.", 5) &&
-		    strncmp(fn, "internal/", 9) && *fn)
+		if (*fn && !gp_func_is_machinery(fn))
 			found = phys;
 		if (!(f->flags & GP_FRAME_INLINED))
 			phys++;

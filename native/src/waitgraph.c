@@ -424,12 +424,10 @@ out:
 GP_EXPORT gp_error *gp_snapshot_deadlocks(gp_snapshot *snap,
 					  struct gp_deadlocks *ret)
 {
-	const struct gp_sync *s;
-	size_t n;
-	gp_error *err = gp_snapshot_syncs(snap, &n, &s);
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_complete(snap, &an);
 	if (err)
 		return err;
-	struct gp_analysis *an = snap->analysis;
 	if (!an->deadlocks_done) {
 		if ((err = deadlocks_build(snap, an)))
 			return err;
