@@ -21,7 +21,8 @@ struct gp_analysis {
 	uint8_t *wait_kind;       /* enum gp_object_kind */
 	uint8_t *wait_role;       /* enum gp_waiter_role */
 	size_t nwait_info;
-	struct gp_addr_map gmap;  /* g address -> index, once built */
+	struct gp_kv *gmap;       /* (g address, index) by address, once built */
+	size_t ngmap;
 	bool gmap_built;
 
 	/* chan.c */

@@ -417,7 +417,8 @@ static void attribute(struct gp_snapshot *snap, struct hit *h, size_t n,
 	const struct gp_goroutine *g = &snap->gs[h[0].g];
 	struct gp_unwind_start st = { .pc = g->pc, .sp = g->sp,
 				      .stack_lo = g->stack_lo,
-				      .stack_hi = g->stack_hi };
+				      .stack_hi = g->stack_hi,
+				      .cache = snap->ucache };
 	gp_error *err = NULL;
 	size_t np = g->status == GP_STATUS_RUNNING ? 0 :
 		gp_unwind(prog->pcln, &prog->mem, &st, pcs, GP_MAX_FRAMES, &err);

@@ -92,9 +92,8 @@ gp_error *gp_memory_read_u32(const struct gp_memory *mem, uint64_t address,
 /*
  * Batch reads: the engine first collects what it needs (every g, then the
  * top of every stack), then reads it in file order, in large chunks, with
- * read(2). On this kind of machine that is several times faster than
- * faulting the same pages in through a mapping, and memory stays flat
- * (../shared/PERFORMANCE.md). fn is called once per request, in file order
+ * a second thread faulting in the pages ahead of fn, in order, and
+ * unmapping them behind it (memory.c). fn is called once per request, in file order
  * (not request order), with the bytes or with data NULL and the error if
  * they cannot be read; it returns an error to stop. Requests are reordered.
  */
@@ -436,11 +435,25 @@ gp_error *gp_stripped_find_vars(const struct gp_exe *exe,
 
 /* --------------------------------------------------------------- unwind.c */
 
+/* What one pc's frame needs from the pclntab (its function and SP delta),
+ * kept per pc: a million parked goroutines stop at a few dozen pcs.
+ * Direct-mapped; a collision only costs a lookup. Not shared between
+ * threads. */
+#define GP_UNWIND_CACHE_SLOTS 4096
+struct gp_unwind_cache {
+	struct gp_unwind_step {
+		uint64_t pc;          /* 0: empty */
+		struct gp_func fn;
+		int32_t delta;
+	} slot[GP_UNWIND_CACHE_SLOTS];
+};
+
 struct gp_unwind_start {
 	uint64_t pc, sp, bp, lr;
 	uint64_t stack_lo, stack_hi;  /* bounds for sp; 0,0 = unchecked */
 	bool trap;                    /* pc is a faulting instruction */
 	bool syscall;                 /* pc, sp are g.syscallpc/syscallsp */
+	struct gp_unwind_cache *cache; /* optional */
 };
 
 /* One physical frame; pc, sp and fp are what the runtime prints as
@@ -506,9 +519,14 @@ size_t gp_unwind_thread(const struct gp_pclntab *tab,
 
 /* Grows *p (of *cap elements of elem bytes) to hold need, doubling. */
 gp_error *gp_grow(void **p, size_t *cap, size_t need, size_t elem);
+/* GOPARKED_PHASES=1 prints each phase's time on stderr (bench/). */
+void gp_phase(const char *name);
+double gp_phase_clock(void);  /* seconds; 0 when not enabled */
+void gp_phase_note(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
 /* Sorts n elements of size bytes by the uint64 key at key_offset in each,
- * stably: an LSD radix sort, 16 bits a pass, over as many passes as the
+ * stably: an LSD radix sort, 11 bits a pass, over as many passes as the
  * largest key needs (a million elements sort in a few milliseconds). */
 gp_error *gp_radix_sort(void *base, size_t n, size_t size, size_t key_offset);
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -189,9 +190,22 @@ gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
 
 /* ------------------------------------------------------------ batch reads */
 
-/* Small enough that the copy out of the page cache stays in cache. */
-#define BATCH_CHUNK (128u << 10)
+/*
+ * Batch reads plan their requests in file order, in chunks. A core file is
+ * mapped (gp_core_open), so a request's bytes are read in place: the cost
+ * is the page faults (the kernel maps 16 pages of the page cache per
+ * fault, copying nothing) and the caller's decoding. A second thread
+ * faults in the pages of the chunks ahead while the caller decodes; when
+ * the caller catches up it faults its chunk itself rather than wait, so the
+ * two cores share the work whichever is heavier. Pages behind the caller
+ * are unmapped again (MADV_DONTNEED): the resident size stays a few
+ * chunks, however big the core.
+ */
+#define BATCH_CHUNK (1u << 20)
 #define BATCH_DIRECT UINT64_MAX
+#define PAGE 4096u
+#define AHEAD 4                 /* chunks the thread may fault ahead */
+#define PREFETCH 6              /* requests ahead the caller prefetches */
 
 /* By file offset; requests read directly (BATCH_DIRECT) sort last, with
  * a key just above the largest offset so that the radix sort needs no
@@ -214,11 +228,11 @@ static gp_error *sort_requests(struct gp_read_req *reqs, size_t n)
 }
 
 /* File offset of [address, address + size) when the top layer holds all of
- * it in one segment of a file, else BATCH_DIRECT. */
+ * it in one segment of a mapped file, else BATCH_DIRECT. */
 static uint64_t file_offset(const struct gp_memory *mem, uint64_t address,
 			    uint32_t size)
 {
-	if (mem->read_fn || !mem->nlayers || mem->layers[0].fd <= 0)
+	if (mem->read_fn || !mem->nlayers || !mem->layers[0].base)
 		return BATCH_DIRECT;
 	const struct gp_memory_layer *l = &mem->layers[0];
 	const struct gp_segment *s = layer_find(l, address);
@@ -227,77 +241,91 @@ static uint64_t file_offset(const struct gp_memory *mem, uint64_t address,
 	return (uint64_t)(s->data - l->base) + (address - s->start);
 }
 
-static gp_error *batch_direct(const struct gp_memory *mem,
-			      const struct gp_read_req *r, uint8_t *buf,
-			      gp_batch_fn *fn, void *arg)
-{
-	gp_error *err = gp_memory_read(mem, r->address, buf, r->size);
-	gp_error *ret = fn(arg, r, err ? NULL : buf, err);
-	gp_error_destroy(err);
-	return ret;
-}
-
 /*
  * A read plan: consecutive chunks of the file, each with the run of
  * requests it satisfies; len 0 marks a request read directly.
  */
 struct chunk {
 	uint64_t start;
-	size_t len, got;
+	size_t len;
 	size_t first, end;      /* requests [first, end) */
 };
 
-/* Chunks are read by a second thread while the caller works through the
- * previous ones: on this 2-core machine the kernel's copy out of the page
- * cache then overlaps the decoding. */
-#define RING 4
-
-struct reader {
+struct faulter {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	const struct chunk *chunks;
 	size_t nchunks;
-	int fd;
-	uint8_t *bufs[RING];
-	size_t got[RING];
-	size_t produced, consumed; /* chunks read / released */
+	const struct gp_read_req *reqs;
+	const uint8_t *map;
+	size_t next;            /* the next chunk to claim (either thread) */
+	size_t consumed;        /* chunks the caller is done with */
+	uint8_t *ready;         /* per chunk: faulted by the thread */
 	bool stop;
+	uint64_t released;      /* pages before this offset are unmapped */
+	volatile uint8_t sink;
 };
 
-static size_t pread_full(int fd, uint8_t *buf, size_t len, uint64_t off)
+/* Faults in the pages of a chunk's requests, one read per page. */
+static void fault_chunk(struct faulter *f, const struct chunk *c)
 {
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
+	uint8_t sum = 0;
+	uint64_t next = 0;  /* first page not yet touched */
+	for (size_t i = c->first; i < c->end; i++) {
+		uint64_t p = f->reqs[i].key & ~(uint64_t)(PAGE - 1);
+		uint64_t end = f->reqs[i].key + f->reqs[i].size;
+		if (p < next)
+			p = next;
+		for (; p < end; p += PAGE)
+			sum = (uint8_t)(sum + f->map[p]);
+		if (p > next)
+			next = p;
 	}
-	return got;
+	f->sink = sum;
 }
 
-static void *reader_main(void *arg)
+static void prepare_chunk(struct faulter *f, const struct chunk *c)
 {
-	struct reader *rd = arg;
-	for (size_t i = 0; i < rd->nchunks; i++) {
-		const struct chunk *c = &rd->chunks[i];
-		pthread_mutex_lock(&rd->lock);
-		while (!rd->stop && rd->produced - rd->consumed >= RING)
-			pthread_cond_wait(&rd->cond, &rd->lock);
-		bool stop = rd->stop;
-		pthread_mutex_unlock(&rd->lock);
-		if (stop)
+	if (c->len && f->map)
+		fault_chunk(f, c);
+}
+
+/* Unmaps the pages before chunk `upto` (which the caller may be reading),
+ * from where the last call stopped. Called with the lock held. */
+static void release_pages(struct faulter *f, size_t upto)
+{
+	uint64_t end = UINT64_MAX;
+	for (size_t k = upto; k < f->nchunks && end == UINT64_MAX; k++)
+		if (f->chunks[k].len)
+			end = f->chunks[k].start;
+	if (!f->map || end == UINT64_MAX || end <= f->released ||
+	    end - f->released < (4u << 20))
+		return;
+	madvise((void *)(f->map + f->released), (size_t)(end - f->released),
+		MADV_DONTNEED);
+	f->released = end;
+}
+
+static void *faulter_main(void *arg)
+{
+	struct faulter *f = arg;
+	pthread_setname_np(pthread_self(), "goparked-fault");
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		while (!f->stop && f->next < f->nchunks &&
+		       f->next >= f->consumed + AHEAD)
+			pthread_cond_wait(&f->cond, &f->lock);
+		if (f->stop || f->next >= f->nchunks)
 			break;
-		size_t got = c->len ? pread_full(rd->fd, rd->bufs[i % RING],
-						 c->len, c->start) : 0;
-		pthread_mutex_lock(&rd->lock);
-		rd->got[i % RING] = got;
-		rd->produced++;
-		pthread_cond_broadcast(&rd->cond);
-		pthread_mutex_unlock(&rd->lock);
+		size_t i = f->next++;
+		release_pages(f, f->consumed);
+		pthread_mutex_unlock(&f->lock);
+		prepare_chunk(f, &f->chunks[i]);
+		pthread_mutex_lock(&f->lock);
+		f->ready[i] = 1;
+		pthread_cond_broadcast(&f->cond);
 	}
+	pthread_mutex_unlock(&f->lock);
 	return NULL;
 }
 
@@ -326,7 +354,7 @@ static gp_error *plan_chunks(const struct gp_read_req *reqs, size_t n,
 		}
 		/* from the first pending request, as far as the requests that
 		 * fit in one chunk reach */
-		uint64_t start = reqs[i].key & ~(uint64_t)4095, end = start;
+		uint64_t start = reqs[i].key & ~(uint64_t)(PAGE - 1), end = start;
 		size_t j = i;
 		while (j < n && reqs[j].key != BATCH_DIRECT &&
 		       reqs[j].key + reqs[j].size <= start + BATCH_CHUNK) {
@@ -334,7 +362,7 @@ static gp_error *plan_chunks(const struct gp_read_req *reqs, size_t n,
 				end = reqs[j].key + reqs[j].size;
 			j++;
 		}
-		c[nc++] = (struct chunk){ start, (size_t)(end - start), 0, i, j };
+		c[nc++] = (struct chunk){ start, (size_t)(end - start), i, j };
 		i = j;
 	}
 	*ret = c;
@@ -344,8 +372,8 @@ static gp_error *plan_chunks(const struct gp_read_req *reqs, size_t n,
 
 static gp_error *run_chunk(const struct gp_memory *mem,
 			   const struct gp_read_req *reqs,
-			   const struct chunk *c, const uint8_t *data,
-			   size_t got, gp_batch_fn *fn, void *arg)
+			   const struct chunk *c, const uint8_t *map,
+			   gp_batch_fn *fn, void *arg)
 {
 	gp_error *err = NULL;
 	if (!c->len) {
@@ -354,20 +382,24 @@ static gp_error *run_chunk(const struct gp_memory *mem,
 		uint8_t *buf = r->size <= sizeof(small) ? small : malloc(r->size);
 		if (!buf)
 			return &gp_error_nomem;
-		err = batch_direct(mem, r, buf, fn, arg);
+		gp_error *rerr = gp_memory_read(mem, r->address, buf, r->size);
+		err = fn(arg, r, rerr ? NULL : buf, rerr);
+		gp_error_destroy(rerr);
 		if (buf != small)
 			free(buf);
 		return err;
 	}
 	for (size_t i = c->first; i < c->end && !err; i++) {
-		const struct gp_read_req *r = &reqs[i];
-		if (r->key + r->size <= c->start + got) {
-			err = fn(arg, r, data + (r->key - c->start), NULL);
-		} else {
-			gp_error *e = gp_error_fault(r->address, r->size);
-			err = fn(arg, r, NULL, e);
-			gp_error_destroy(e);
+		/* The decoding waits on memory, not on arithmetic: ask for
+		 * the lines of a few requests ahead. */
+		if (i + PREFETCH < c->end) {
+			const struct gp_read_req *p = &reqs[i + PREFETCH];
+			const uint8_t *d = map + p->key;
+			uint32_t lim = p->size < 512 ? p->size : 512;
+			for (uint32_t o = 0; o < lim; o += 64)
+				__builtin_prefetch(d + o);
 		}
+		err = fn(arg, &reqs[i], map + reqs[i].key, NULL);
 	}
 	return err;
 }
@@ -384,78 +416,111 @@ gp_error *gp_memory_read_batch(const struct gp_memory *mem,
 						  reqs[i].size);
 	if ((err = sort_requests(reqs, n)))
 		return err;
+	struct faulter f = {
+		.reqs = reqs,
+		.map = mem->nlayers && !mem->read_fn ? mem->layers[0].base : NULL,
+	};
 	struct chunk *chunks;
 	size_t nchunks;
 	if ((err = plan_chunks(reqs, n, &chunks, &nchunks)))
 		return err;
-	struct reader rd = {
-		.chunks = chunks,
-		.nchunks = nchunks,
-		.fd = mem->nlayers ? mem->layers[0].fd : -1,
-	};
-	for (int b = 0; b < RING; b++) {
-		rd.bufs[b] = malloc(BATCH_CHUNK);
-		if (!rd.bufs[b]) {
-			err = &gp_error_nomem;
-			goto out;
-		}
+	f.chunks = chunks;
+	f.nchunks = nchunks;
+	f.ready = calloc(nchunks ? nchunks : 1, 1);
+	if (!f.ready) {
+		free(chunks);
+		return &gp_error_nomem;
 	}
 	pthread_t thread;
-	/* No file (a live target's read_fn): every request is direct, and a
-	 * thread handshake per request would cost more than the read. */
-	bool threaded = nchunks > RING && rd.fd > 0 &&
-			pthread_mutex_init(&rd.lock, NULL) == 0;
-	if (threaded && pthread_cond_init(&rd.cond, NULL) != 0) {
-		pthread_mutex_destroy(&rd.lock);
+	/* A live target's requests are all direct: nothing to fault. */
+	bool threaded = nchunks > 1 && f.map &&
+			pthread_mutex_init(&f.lock, NULL) == 0;
+	if (threaded && pthread_cond_init(&f.cond, NULL) != 0) {
+		pthread_mutex_destroy(&f.lock);
 		threaded = false;
 	}
-	if (threaded && pthread_create(&thread, NULL, reader_main, &rd) != 0) {
-		pthread_cond_destroy(&rd.cond);
-		pthread_mutex_destroy(&rd.lock);
+	if (threaded && pthread_create(&thread, NULL, faulter_main, &f) != 0) {
+		pthread_cond_destroy(&f.cond);
+		pthread_mutex_destroy(&f.lock);
 		threaded = false;
 	}
+	size_t nmine = 0;
+	double waited = 0;
 	for (size_t i = 0; i < nchunks && !err; i++) {
 		const struct chunk *c = &chunks[i];
-		size_t got;
+		bool mine = true;
 		if (threaded) {
-			pthread_mutex_lock(&rd.lock);
-			while (rd.produced <= i)
-				pthread_cond_wait(&rd.cond, &rd.lock);
-			got = rd.got[i % RING];
-			pthread_mutex_unlock(&rd.lock);
+			pthread_mutex_lock(&f.lock);
+			if (f.next <= i) {
+				f.next = i + 1; /* the thread is behind: do it here */
+			} else {
+				mine = false;
+				/* while the thread finishes it, fault a later
+				 * chunk here rather than wait */
+				while (!f.ready[i] && f.next < nchunks &&
+				       f.next < i + AHEAD) {
+					size_t j = f.next++;
+					pthread_mutex_unlock(&f.lock);
+					prepare_chunk(&f, &chunks[j]);
+					pthread_mutex_lock(&f.lock);
+					f.ready[j] = 1;
+					nmine++;
+				}
+				if (!f.ready[i]) {
+					double t0 = gp_phase_clock();
+					while (!f.ready[i])
+						pthread_cond_wait(&f.cond, &f.lock);
+					waited += gp_phase_clock() - t0;
+				}
+			}
+			pthread_mutex_unlock(&f.lock);
+			nmine += mine;
 		} else {
-			got = c->len ? pread_full(rd.fd, rd.bufs[0], c->len,
-						  c->start) : 0;
+			release_pages(&f, i);
 		}
-		err = run_chunk(mem, reqs, c,
-				threaded ? rd.bufs[i % RING] : rd.bufs[0], got,
-				fn, arg);
+		err = run_chunk(mem, reqs, c, f.map, fn, arg);
 		if (threaded) {
-			pthread_mutex_lock(&rd.lock);
-			rd.consumed++;
-			pthread_cond_broadcast(&rd.cond);
-			pthread_mutex_unlock(&rd.lock);
+			pthread_mutex_lock(&f.lock);
+			f.consumed = i + 1;
+			pthread_cond_broadcast(&f.cond);
+			pthread_mutex_unlock(&f.lock);
 		}
 	}
 	if (threaded) {
-		pthread_mutex_lock(&rd.lock);
-		rd.stop = true;
-		pthread_cond_broadcast(&rd.cond);
-		pthread_mutex_unlock(&rd.lock);
+		pthread_mutex_lock(&f.lock);
+		f.stop = true;
+		pthread_cond_broadcast(&f.cond);
+		pthread_mutex_unlock(&f.lock);
 		pthread_join(thread, NULL);
-		pthread_cond_destroy(&rd.cond);
-		pthread_mutex_destroy(&rd.lock);
+		pthread_cond_destroy(&f.cond);
+		pthread_mutex_destroy(&f.lock);
 	}
-out:
-	for (int b = 0; b < RING; b++)
-		free(rd.bufs[b]);
+	release_pages(&f, nchunks ? nchunks - 1 : 0);
+	gp_phase_note("%zu requests, %zu chunks (%zu faulted by the caller), "
+		      "waited %.1f ms", n, nchunks, nmine, waited * 1e3);
+	free(f.ready);
 	free(chunks);
 	return err;
 }
 
+/* pread(2) of len bytes at off, retried on EINTR and short reads. */
+static size_t pread_full(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
 /* ------------------------------------------------------------------ pager */
 
-#define PAGER_PAGE 4096u
+#define PAGER_PAGE PAGE
 #define PAGER_SLOTS 256u   /* direct-mapped: 1 MiB */
 
 struct gp_pager {

@@ -40,7 +40,7 @@ void gp_analysis_destroy(struct gp_analysis *an)
 	free(an->wait_obj);
 	free(an->wait_kind);
 	free(an->wait_role);
-	gp_addr_map_deinit(&an->gmap);
+	free(an->gmap);
 	free(an->chans);
 	free(an->chan_waiters);
 	free(an->syncs);
@@ -53,18 +53,41 @@ void gp_analysis_destroy(struct gp_analysis *an)
 	free(an);
 }
 
+/* Goroutines by address: sorted pairs, not a hash table (a million
+ * random inserts cost several times the sort). */
 static gp_error *build_gmap(struct gp_snapshot *snap, struct gp_analysis *an)
 {
 	if (an->gmap_built)
 		return NULL;
-	for (size_t i = 0; i < snap->ngs; i++) {
-		gp_error *err = gp_addr_map_put(&an->gmap, snap->gs[i].address,
-						(uint32_t)i);
-		if (err)
-			return err;
+	struct gp_kv *m = malloc((snap->ngs ? snap->ngs : 1) * sizeof(*m));
+	if (!m)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < snap->ngs; i++)
+		m[i] = (struct gp_kv){ snap->gs[i].address, i };
+	gp_error *err = gp_sort_kv(m, snap->ngs);
+	if (err) {
+		free(m);
+		return err;
 	}
+	an->gmap = m;
+	an->ngmap = snap->ngs;
 	an->gmap_built = true;
 	return NULL;
+}
+
+/* Index of the goroutine whose g is at address, or GP_NONE. */
+static uint32_t g_at(const struct gp_analysis *an, uint64_t address)
+{
+	size_t lo = 0, hi = an->ngmap;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (an->gmap[mid].key < address)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < an->ngmap && an->gmap[lo].key == address ?
+		       (uint32_t)an->gmap[lo].value : GP_NONE;
 }
 
 /* Offset of whichever of two declarations this version has. */
@@ -315,7 +338,7 @@ static gp_error *try_notifylist(struct gp_snapshot *snap,
 				break;
 			}
 			if (pass == 1) {
-				uint32_t gi = gp_addr_map_get(&an->gmap, g);
+				uint32_t gi = g_at(an, g);
 				if (gi != GP_NONE && !snap->gs[gi].waiting_count) {
 					gp_error *err = add_wait(snap, &snap->gs[gi],
 								 nl, s, GP_WAIT_COND);
@@ -401,6 +424,7 @@ static uint32_t chan_kind_of(const struct gp_snapshot *snap,
 gp_error *gp_sema_pass(struct gp_snapshot *snap)
 {
 	struct sync_class *class_memo = NULL;
+	struct gp_kv *by_g = NULL;
 	uint8_t *class_done = NULL;
 	uint32_t *reason_kind = NULL;
 	struct gp_analysis *an = NULL;
@@ -411,10 +435,28 @@ gp_error *gp_sema_pass(struct gp_snapshot *snap)
 	size_t nrecs;
 	if ((err = walk_semtable(snap, &recs, &nrecs)))
 		return err;
+	gp_phase("semtable");
 	if (nrecs && (err = build_gmap(snap, an)))
 		goto out;
+	/* each record's goroutine: both sides sorted by address, merged */
+	if (nrecs && !(by_g = malloc(nrecs * sizeof(*by_g)))) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	for (size_t i = 0; i < nrecs; i++)
+		by_g[i] = (struct gp_kv){ recs[i].g, i };
+	if (nrecs && (err = gp_sort_kv(by_g, nrecs)))
+		goto out;
+	/* recs[i].g becomes the goroutine's index (records keep their order) */
+	for (size_t i = 0, j = 0; i < nrecs; i++) {
+		while (j < an->ngmap && an->gmap[j].key < by_g[i].key)
+			j++;
+		recs[by_g[i].value].g = j < an->ngmap &&
+			an->gmap[j].key == by_g[i].key ? an->gmap[j].value : GP_NONE;
+	}
+	gp_phase("gmap");
 	for (size_t i = 0; i < nrecs; i++) {
-		uint32_t gi = gp_addr_map_get(&an->gmap, recs[i].g);
+		uint32_t gi = (uint32_t)recs[i].g;
 		if (gi == GP_NONE)
 			continue;
 		struct gp_goroutine *g = &snap->gs[gi];
@@ -427,6 +469,7 @@ gp_error *gp_sema_pass(struct gp_snapshot *snap)
 	}
 	if ((err = find_cond_waits(snap, an)))
 		goto out;
+	gp_phase("cond");
 
 	/* Objects and roles of every wait. */
 	free(an->wait_obj);
@@ -495,6 +538,7 @@ gp_error *gp_sema_pass(struct gp_snapshot *snap)
 	}
 out:
 	free(recs);
+	free(by_g);
 	free(class_memo);
 	free(class_done);
 	free(reason_kind);

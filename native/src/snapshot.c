@@ -504,8 +504,9 @@ static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 	return NULL;
 }
 
+/* Decodes the g at allgs[slot] into gs[slot] (marked present). */
 static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
-				const uint8_t *buf, size_t gsize,
+				uint32_t slot, const uint8_t *buf, size_t gsize,
 				gp_error *err, struct gp_unwind_pc *pcs)
 {
 	struct gp_program *prog = snap->prog;
@@ -516,13 +517,9 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	/* Dead and never-used gs keep stale fields; the runtime skips them. */
 	if (!err && (status == GP_STATUS_DEAD || status == 11))
 		return NULL;
-	gp_error *gerr = gp_grow((void **)&snap->gs, &snap->gs_cap, snap->ngs + 1,
-			      sizeof(*snap->gs));
-	if (gerr) {
-		gp_error_destroy(err);
-		return gerr;
-	}
-	struct gp_goroutine *g = &snap->gs[snap->ngs++];
+	gp_error *gerr;
+	struct gp_goroutine *g = &snap->gs[slot];
+	snap->present[slot] = 1;
 	memset(g, 0, sizeof(*g));
 	g->address = gaddr;
 	g->stack_id = GP_NONE;
@@ -647,7 +644,7 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	size_t n;
 	if ((gerr = unwind_goroutine(snap, g, buf, gsize, pcs, &n)))
 		return gerr;
-	return finish_stack(snap, &snap->gs[snap->ngs - 1], pcs, n);
+	return finish_stack(snap, g, pcs, n);
 }
 
 /* Index of the first physical frame of the user's code in a stack, or
@@ -700,14 +697,19 @@ struct walk {
 	struct gp_snapshot *snap;
 	size_t gsize;
 	struct gp_unwind_pc *pcs;
+	/* stacks pass, per pending goroutine: its template key, and the
+	 * template it matched (GP_NONE: unwound) */
+	uint64_t *tkeys;
+	uint32_t *tmatch;
+	size_t tmisses;     /* same start and depth, other return addresses */
 };
 
 static gp_error *on_g(void *arg, const struct gp_read_req *req,
 		      const uint8_t *data, gp_error *err)
 {
 	struct walk *w = arg;
-	return read_goroutine(w->snap, req->address, data, w->gsize, err,
-			      w->pcs);
+	return read_goroutine(w->snap, req->address, req->tag, data, w->gsize,
+			      err, w->pcs);
 }
 
 static struct gp_unwind_start unwind_start_of(const struct gp_goroutine *g)
@@ -734,10 +736,86 @@ static gp_error *window_read(void *arg, uint64_t address, void *buf,
 	const struct window *win = arg;
 	if (address >= win->address && size <= win->size &&
 	    address - win->address <= win->size - size) {
-		memcpy(buf, win->data + (address - win->address), size);
+		if (size == 8) /* return addresses: inline, not a call */
+			memcpy(buf, win->data + (address - win->address), 8);
+		else
+			memcpy(buf, win->data + (address - win->address), size);
 		return NULL;
 	}
 	return gp_memory_read(win->mem, address, buf, size);
+}
+
+/*
+ * Parked goroutines of one kind have the same stack: the unwinder starts
+ * at the same pc at the same depth below stack.hi and reads the same
+ * return addresses at the same offsets. What it reads depends on nothing
+ * else (frame sizes come from the pcs; the bounds are checked relative to
+ * stack.hi, and sp >= stack.lo is checked here), so once a stack has been
+ * unwound cleanly, a goroutine with the same start whose words at those
+ * offsets hold the same return addresses has the same stack, exactly, and
+ * needs a few loads instead of an unwind.
+ */
+#define TMPL_MAX_DEPTH (1u << 16)
+#define TMPL_MAX 65536u
+#define TMPL_CHAIN 16u   /* stacks kept per (pc, depth) */
+
+static uint64_t tmpl_key(const struct gp_goroutine *g)
+{
+	uint64_t depth = g->stack_hi - g->sp;
+	if (!g->pc || g->pc >= (1ULL << 47) || g->sp < g->stack_lo ||
+	    g->sp >= g->stack_hi || depth >= TMPL_MAX_DEPTH)
+		return 0;
+	return g->pc | depth << 47 |
+	       (uint64_t)((g->flags & GP_G_IN_SYSCALL) != 0) << 63;
+}
+
+static bool tmpl_match(const struct gp_snapshot *snap,
+		       const struct stack_tmpl *t, const uint8_t *data,
+		       size_t size)
+{
+	for (uint32_t i = 0; i < t->n; i++) {
+		const struct tmpl_word *w = &snap->tmpl_words[t->first + i];
+		uint64_t v;
+		if (w->offset > size || size - w->offset < 8)
+			return false;
+		memcpy(&v, data + w->offset, 8);
+		if (v != w->value)
+			return false;
+	}
+	return true;
+}
+
+/* Records the words the unwind of pcs[0..n) read, if all were inside the
+ * window. */
+static gp_error *tmpl_add(struct gp_snapshot *snap, uint64_t key,
+			  uint32_t head, const struct gp_goroutine *g,
+			  const struct gp_unwind_pc *pcs, size_t n, size_t size)
+{
+	if (snap->ntmpls >= TMPL_MAX)
+		return NULL;
+	for (size_t i = 1; i < n; i++)
+		if (pcs[i - 1].fp - 8 < pcs[0].sp ||
+		    pcs[i - 1].fp - pcs[0].sp > size)
+			return NULL;
+	gp_error *err;
+	if ((err = gp_grow((void **)&snap->tmpls, &snap->tmpls_cap,
+			   snap->ntmpls + 1, sizeof(*snap->tmpls))) ||
+	    (err = gp_grow((void **)&snap->tmpl_words, &snap->tmpl_words_cap,
+			   snap->ntmpl_words + n, sizeof(*snap->tmpl_words))))
+		return err;
+	struct stack_tmpl *t = &snap->tmpls[snap->ntmpls];
+	*t = (struct stack_tmpl){ g->stack_id, g->user_sp_offset,
+				  g->flags & GP_G_TRUNCATED,
+				  (uint32_t)snap->ntmpl_words,
+				  (uint32_t)(n ? n - 1 : 0), head };
+	for (size_t i = 1; i < n; i++)
+		snap->tmpl_words[snap->ntmpl_words++] = (struct tmpl_word){
+			pcs[i].pc, (uint32_t)(pcs[i - 1].fp - 8 - pcs[0].sp) };
+	if ((err = gp_addr_map_put(&snap->tmpl_map, key,
+				   (uint32_t)snap->ntmpls)))
+		return err;
+	snap->ntmpls++;
+	return NULL;
 }
 
 static gp_error *on_stack(void *arg, const struct gp_read_req *req,
@@ -746,10 +824,26 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 	struct walk *w = arg;
 	struct gp_snapshot *snap = w->snap;
 	struct gp_program *prog = snap->prog;
+	size_t size = rerr ? 0 : req->size;
+	/* The goroutine's record is not touched on a match: requests come in
+	 * stack order, records in another, and a million records do not fit
+	 * in the cache; the matches are applied in record order after. */
+	uint64_t key = size ? w->tkeys[req->tag] : 0;
+	uint32_t head = key ? gp_addr_map_get(&snap->tmpl_map, key) : GP_NONE;
+	uint32_t chain = 0;
+	for (uint32_t ti = head; ti != GP_NONE; ti = snap->tmpls[ti].next) {
+		if (tmpl_match(snap, &snap->tmpls[ti], data, size)) {
+			w->tmatch[req->tag] = ti;
+			return NULL;
+		}
+		chain++;
+	}
+	if (head != GP_NONE)
+		w->tmisses++;
 	struct gp_goroutine *g = &snap->gs[snap->pending[req->tag]];
 	struct gp_unwind_start st = unwind_start_of(g);
-	struct window win = { &prog->mem, req->address, data,
-			      rerr ? 0 : req->size };
+	st.cache = snap->ucache;
+	struct window win = { &prog->mem, req->address, data, size };
 	struct gp_memory wmem = { .read_fn = window_read, .read_arg = &win };
 	gp_error *err = NULL;
 	size_t n = gp_unwind(prog->pcln, &wmem, &st, w->pcs, GP_MAX_FRAMES,
@@ -760,7 +854,11 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 		if (e2)
 			return e2;
 	}
-	return finish_stack(snap, g, w->pcs, n);
+	if ((err = finish_stack(snap, g, w->pcs, n)))
+		return err;
+	if (key && chain < TMPL_CHAIN && n && !(g->flags & GP_G_STACK_ERROR))
+		return tmpl_add(snap, key, head, g, w->pcs, n, size);
+	return NULL;
 }
 
 static gp_error *on_sudog(void *arg, const struct gp_read_req *req,
@@ -832,38 +930,57 @@ static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
 static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 			  uint64_t len, size_t gsize, struct gp_unwind_pc *pcs)
 {
-	struct walk w = { snap, gsize, pcs };
+	struct walk w = { .snap = snap, .gsize = gsize, .pcs = pcs };
 	gp_error *err;
 	/* Sized once: doubling a million records costs copies and zeroed
 	 * pages, and leaves half an array of slack. */
-	if ((err = gp_grow((void **)&snap->gs, &snap->gs_cap, len ? len : 1,
-			sizeof(*snap->gs))) ||
-	    (err = gp_grow((void **)&snap->pending, &snap->pending_cap,
+	if (!(snap->gs = malloc((len ? len : 1) * sizeof(*snap->gs))))
+		return &gp_error_nomem;
+	snap->gs_cap = len ? len : 1;
+	if ((err = gp_grow((void **)&snap->pending, &snap->pending_cap,
 			len ? len : 1, sizeof(*snap->pending))))
 		return err;
 	struct gp_read_req *reqs = malloc((len ? len : 1) * sizeof(*reqs));
-	if (!reqs)
+	snap->present = calloc(len ? len : 1, 1);
+	if (!reqs || !snap->present) {
+		free(reqs);
 		return &gp_error_nomem;
+	}
+	snap->ngs = len;
+	/* Each record goes to its g's place in allgs: goroutines are added
+	 * there as they are made, so that order is goid order or nearly,
+	 * which the sort by goid then finds (or has few records to move). */
 	size_t n = 0;
 	for (uint64_t i = 0; i < len; i++)
 		if (gptrs[i])
 			reqs[n++] = (struct gp_read_req){ .address = gptrs[i],
-							  .size = (uint32_t)gsize };
+							  .size = (uint32_t)gsize,
+							  .tag = (uint32_t)i };
+	gp_phase(NULL);
 	err = gp_memory_read_batch(&snap->prog->mem, reqs, n, on_g, &w);
 	free(reqs);
+	gp_phase("gs");
 	if (err)
 		return err;
 	err = gp_memory_read_batch(&snap->prog->mem, snap->sudog_reqs,
 				   snap->nsudog, on_sudog, &w);
+	gp_phase("sudogs");
 	free(snap->sudog_reqs);
 	snap->sudog_reqs = NULL;
 	snap->nsudog = snap->sudog_cap = 0;
 	if (err)
 		return err;
 
-	reqs = malloc((snap->npending ? snap->npending : 1) * sizeof(*reqs));
-	if (!reqs)
+	size_t np = snap->npending ? snap->npending : 1;
+	reqs = malloc(np * sizeof(*reqs));
+	w.tkeys = malloc(np * sizeof(*w.tkeys));
+	w.tmatch = malloc(np * sizeof(*w.tmatch));
+	if (!reqs || !w.tkeys || !w.tmatch) {
+		free(reqs);
+		free(w.tkeys);
+		free(w.tmatch);
 		return &gp_error_nomem;
+	}
 	for (size_t i = 0; i < snap->npending; i++) {
 		const struct gp_goroutine *g = &snap->gs[snap->pending[i]];
 		uint64_t size = STACK_WINDOW;
@@ -872,13 +989,46 @@ static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 		reqs[i] = (struct gp_read_req){ .address = g->sp,
 						.size = (uint32_t)size,
 						.tag = (uint32_t)i };
+		w.tkeys[i] = tmpl_key(g);
+		w.tmatch[i] = GP_NONE;
 	}
 	err = gp_memory_read_batch(&snap->prog->mem, reqs, snap->npending,
 				   on_stack, &w);
+	for (size_t i = 0; i < snap->npending && !err; i++) {
+		if (w.tmatch[i] == GP_NONE)
+			continue;
+		const struct stack_tmpl *t = &snap->tmpls[w.tmatch[i]];
+		struct gp_goroutine *g = &snap->gs[snap->pending[i]];
+		g->stack_id = t->stack_id;
+		g->user_sp_offset = t->user_sp_offset;
+		g->flags |= t->flags;
+	}
+	gp_phase_note("%zu stack templates; %zu goroutines matched none of "
+		      "their (pc, depth)", snap->ntmpls, w.tmisses);
+	gp_phase("stacks");
+	free(w.tkeys);
+	free(w.tmatch);
 	free(reqs);
 	free(snap->pending);
 	snap->pending = NULL;
 	snap->npending = snap->pending_cap = 0;
+	/* squeeze out the dead */
+	size_t live = 0;
+	for (size_t i = 0; i < snap->ngs;) {
+		size_t j = i;
+		while (j < snap->ngs && snap->present[j])
+			j++;
+		if (j > i && live != i)
+			memmove(&snap->gs[live], &snap->gs[i],
+				(j - i) * sizeof(*snap->gs));
+		live += j - i;
+		while (j < snap->ngs && !snap->present[j])
+			j++;
+		i = j;
+	}
+	snap->ngs = live;
+	free(snap->present);
+	snap->present = NULL;
 	return err;
 }
 
@@ -902,6 +1052,7 @@ static gp_error *sort_by_goid(struct gp_snapshot *snap)
 		free(k);
 		return err;
 	}
+
 	/* k[i].value: the record that belongs at i */
 	for (size_t i = 0; i < n; i++) {
 		if (k[i].value == i || k[i].value == UINT64_MAX)
@@ -972,7 +1123,8 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	}
 	buf = malloc(gsize);
 	pcs = malloc(GP_MAX_FRAMES * sizeof(*pcs));
-	if (!buf || !pcs) {
+	snap->ucache = calloc(1, sizeof(*snap->ucache));
+	if (!buf || !pcs || !snap->ucache) {
 		err = &gp_error_nomem;
 		goto fail;
 	}
@@ -980,11 +1132,14 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 		goto fail;
 	if ((err = sort_by_goid(snap)))
 		goto fail;
+	gp_phase("goid sort");
 	/* semaphore and Cond waits (before 1.26 g.waiting is nil for them) */
 	if ((err = gp_sema_pass(snap)))
 		goto fail;
+	gp_phase("semaphores");
 	if ((err = gp_snapshot_compute_clock(snap)))
 		goto fail;
+	gp_phase("clock");
 	free(gptrs);
 	free(buf);
 	free(pcs);
@@ -1004,6 +1159,8 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 		return;
 	gp_strtab_deinit(&snap->strs);
 	free(snap->gs);
+	free(snap->present);
+	free(snap->ucache);
 	free(snap->pcframes);
 	free(snap->frames);
 	free(snap->stacks);
@@ -1020,6 +1177,9 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	gp_addr_map_deinit(&snap->start_cache);
 	gp_addr_map_deinit(&snap->creator_cache);
 	gp_addr_map_deinit(&snap->pc_cache);
+	gp_addr_map_deinit(&snap->tmpl_map);
+	free(snap->tmpls);
+	free(snap->tmpl_words);
 	free(snap->pcruns);
 	free(snap);
 }

@@ -27,12 +27,23 @@ struct pc_run {
 };
 
 
+struct stack_tmpl {
+	uint32_t stack_id, user_sp_offset, flags;
+	uint32_t first, n;          /* words in tmpl_words */
+	uint32_t next;              /* another with the same key, GP_NONE */
+};
+struct tmpl_word {
+	uint64_t value;             /* the return address read there */
+	uint32_t offset;            /* from the starting sp */
+};
+
 struct gp_snapshot {
 	struct gp_program *prog;
 	struct gp_strtab strs;
 
 	struct gp_goroutine *gs;
 	size_t ngs, gs_cap;
+	uint8_t *present;          /* while reading: which gs[] are filled */
 
 	/* per-PC symbolisation cache */
 	struct gp_addr_map pc_cache;
@@ -77,6 +88,13 @@ struct gp_snapshot {
 	uint32_t status_str[12];   /* interned gStatusStrings */
 	struct gp_addr_map start_cache;   /* startpc -> start_func << 1 | system */
 	struct gp_addr_map creator_cache; /* gopc -> creator stack (one frame) */
+	struct gp_unwind_cache *ucache;   /* for the snapshot's own thread */
+	/* parked stacks already unwound, by (pc, depth): see on_stack */
+	struct gp_addr_map tmpl_map;
+	struct stack_tmpl *tmpls;
+	size_t ntmpls, tmpls_cap;
+	struct tmpl_word *tmpl_words;
+	size_t ntmpl_words, tmpl_words_cap;
 };
 
 gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,

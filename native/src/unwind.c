@@ -40,6 +40,33 @@ static bool is_injected_call(const struct gp_pclntab *tab, uint8_t funcid)
 		funcid == GP_FUNCID_DEBUGCALLV2);
 }
 
+static struct gp_unwind_step *cache_slot(struct gp_unwind_cache *c,
+					 uint64_t pc)
+{
+	uint64_t h = pc * 0x9e3779b97f4a7c15ULL;
+	return &c->slot[(h >> 32) % GP_UNWIND_CACHE_SLOTS];
+}
+
+/* gp_pclntab_find_func through the cache; *have_delta when the cached step
+ * also gives the frame's SP delta (only functions with frame information
+ * and a valid delta are cached). */
+static bool func_at(const struct gp_pclntab *tab, struct gp_unwind_cache *c,
+		    uint64_t pc, struct gp_func *fn, int32_t *delta,
+		    bool *have_delta)
+{
+	*have_delta = false;
+	if (c && pc) {
+		const struct gp_unwind_step *s = cache_slot(c, pc);
+		if (s->pc == pc) {
+			*fn = s->fn;
+			*delta = s->delta;
+			*have_delta = true;
+			return true;
+		}
+	}
+	return gp_pclntab_find_func(tab, pc, fn);
+}
+
 size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 		 const struct gp_unwind_start *start,
 		 struct gp_unwind_pc *ret, size_t max, gp_error **ret_err)
@@ -51,6 +78,9 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 	bool bounded = hi > lo;
 	bool trap = start->trap;
 	struct gp_func fn;
+	struct gp_unwind_cache *cache = start->cache;
+	int32_t delta = 0;
+	bool have_delta;
 
 	if (pc == 0) {
 		/* A call through a nil func value: start in the caller. */
@@ -59,7 +89,7 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 		sp += 8;
 		trap = false;
 	}
-	if (!gp_pclntab_find_func(tab, pc, &fn)) {
+	if (!func_at(tab, cache, pc, &fn, &delta, &have_delta)) {
 		err = gp_error_create(GP_ERROR_CORRUPT, "unknown pc 0x%llx",
 				      (unsigned long long)pc);
 		goto out;
@@ -73,7 +103,7 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 					      (unsigned long long)hi);
 			break;
 		}
-		if (!gp_pclntab_has_frame_info(tab, &fn)) {
+		if (!have_delta && !gp_pclntab_has_frame_info(tab, &fn)) {
 			/* The runtime stops here silently (an external
 			 * function, e.g. race support). */
 			err = gp_error_create(GP_ERROR_UNSUPPORTED,
@@ -93,14 +123,18 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 		if (innermost && start->syscall)
 			flag &= (uint8_t)~GP_FUNCFLAG_SPWRITE;
 
-		int32_t delta;
-		err = gp_pclntab_sp_delta(tab, &fn, pc, &delta);
-		if (!err && delta < 0)
-			err = gp_error_create(GP_ERROR_CORRUPT,
-					      "negative SP delta %d in %s",
-					      (int)delta, fn.name);
-		if (err)
-			break;
+		if (!have_delta) {
+			err = gp_pclntab_sp_delta(tab, &fn, pc, &delta);
+			if (!err && delta < 0)
+				err = gp_error_create(GP_ERROR_CORRUPT,
+						      "negative SP delta %d in %s",
+						      (int)delta, fn.name);
+			if (err)
+				break;
+			if (cache && pc)
+				*cache_slot(cache, pc) = (struct gp_unwind_step){
+					pc, fn, delta };
+		}
 		uint64_t fp = sp + (uint64_t)delta + 8;
 		struct gp_unwind_pc *f = &ret[n++];
 		f->pc = pc;
@@ -133,7 +167,7 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 			break;
 		}
 		struct gp_func caller;
-		if (!gp_pclntab_find_func(tab, lr, &caller)) {
+		if (!func_at(tab, cache, lr, &caller, &delta, &have_delta)) {
 			err = gp_error_create(GP_ERROR_CORRUPT,
 					      "unexpected return pc for %s called from 0x%llx",
 					      fn.name, (unsigned long long)lr);
