@@ -294,11 +294,12 @@ static void prepare_chunk(struct faulter *f, const struct chunk *c)
  * from where the last call stopped. Called with the lock held. */
 static void release_pages(struct faulter *f, size_t upto)
 {
-	uint64_t end = UINT64_MAX;
-	for (size_t k = upto; k < f->nchunks && end == UINT64_MAX; k++)
-		if (f->chunks[k].len)
-			end = f->chunks[k].start;
-	if (!f->map || end == UINT64_MAX || end <= f->released ||
+	if (!f->map)
+		return;
+	/* requests read directly sort last: no file chunk follows one */
+	uint64_t end = upto < f->nchunks && f->chunks[upto].len ?
+			       f->chunks[upto].start : UINT64_MAX;
+	if (end == UINT64_MAX || end <= f->released ||
 	    end - f->released < (4u << 20))
 		return;
 	madvise((void *)(f->map + f->released), (size_t)(end - f->released),
