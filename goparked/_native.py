@@ -400,6 +400,8 @@ _PROTOTYPES = {
     "gp_snapshot_num_goroutines": (c_size_t, [_p]),
     "gp_snapshot_goroutines": (POINTER(Goroutine), [_p]),
     "gp_snapshot_find": (c_int64, [_p, c_uint64]),
+    "gp_snapshot_count_states": (None, [_p, POINTER(c_uint64),
+                                        POINTER(c_uint64)]),
     "gp_snapshot_string": (c_char_p, [_p, c_uint32]),
     "gp_snapshot_num_strings": (c_size_t, [_p]),
     "gp_snapshot_num_stacks": (c_size_t, [_p]),

@@ -8,7 +8,6 @@ caller iterates over all of them on purpose (JSON of every goroutine).
 
 import ctypes
 import weakref
-from collections import Counter
 from ctypes import byref, c_size_t, c_uint32, c_void_p
 
 from . import _native as N
@@ -594,38 +593,22 @@ class Snapshot(_Owned):
         """{state name: count} and the number of system goroutines, per
         state: ({"waiting": 1000, ...}, {"waiting": 4, ...}).
 
-        Reads the status and flag bytes straight out of the engine's array,
-        so a million goroutines cost milliseconds, not a million objects.
+        Counted by the engine: a million goroutines cost milliseconds,
+        not a million objects.
         """
-        self._handle()
-        if not self._n:
-            return {}, {}
-        size = ctypes.sizeof(N.Goroutine)
-        buf = (ctypes.c_uint8 * (size * self._n)).from_address(
-            ctypes.addressof(self._array.contents))
-        mv = memoryview(buf).cast("B")
-        # Both fields are little-endian u32 whose values fit the low byte:
-        # statuses are < 16 and the system flag is bit 0.
-        status = bytes(mv[N.Goroutine.status.offset::size])
-        sysflag = bytes(mv[N.Goroutine.flags.offset::size]).translate(
-            bytes(b & N.G_SYSTEM for b in range(256)))
-        # One byte a goroutine: status | 0x80 when it is a system goroutine
-        # (statuses are < 16), counted per value with bytes.count, which
-        # runs at C speed (a Counter over a million pairs took 0.1 s).
-        # (sysflag bytes are 0 or 1: shifting the whole string as one
-        # integer by 7 bits moves each to bit 7 of its own byte)
-        n = len(status)
-        both = (int.from_bytes(status, "little") |
-                int.from_bytes(sysflag, "little") << 7).to_bytes(n, "little")
-        total, system = Counter(), Counter()
-        for value in set(both):
-            n = both.count(value)
-            st = value & 0x7f
+        h = self._handle()
+        all_ = (ctypes.c_uint64 * 256)()
+        system = (ctypes.c_uint64 * 256)()
+        N.lib().gp_snapshot_count_states(h, all_, system)
+        total, sys_ = {}, {}
+        for st in range(256):
+            if not all_[st]:
+                continue
             name = N.STATUS_NAMES.get(st, "status%d" % st)
-            total[name] += n
-            if value & 0x80:
-                system[name] += n
-        return dict(total), dict(system)
+            total[name] = total.get(name, 0) + all_[st]
+            if system[st]:
+                sys_[name] = sys_.get(name, 0) + system[st]
+        return total, sys_
 
     def group(self, by="site", filter=None):
         """Group goroutines (gp_snapshot_group); see Grouping."""

@@ -244,6 +244,11 @@ GP_EXPORT const struct gp_goroutine *
 gp_snapshot_goroutines(const gp_snapshot *snap);
 /* Index of goid in the array, or -1. */
 GP_EXPORT int64_t gp_snapshot_find(const gp_snapshot *snap, uint64_t goid);
+/* Goroutines per status (index: the status, values past 255 count in
+ * 255), all and the system ones (GP_G_SYSTEM) alone. */
+GP_EXPORT void gp_snapshot_count_states(const gp_snapshot *snap,
+					uint64_t all[256],
+					uint64_t system[256]);
 
 GP_EXPORT const char *gp_snapshot_string(const gp_snapshot *snap,
 					 uint32_t id);

@@ -927,7 +927,8 @@ static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
 		snap->nsleeps++;
 }
 
-static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
+/* Frees *gptrs as soon as the requests are built (8 MB at 1M). */
+static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 			  uint64_t len, size_t gsize, struct gp_unwind_pc *pcs)
 {
 	struct walk w = { .snap = snap, .gsize = gsize, .pcs = pcs };
@@ -952,10 +953,12 @@ static gp_error *read_all(struct gp_snapshot *snap, const uint64_t *gptrs,
 	 * which the sort by goid then finds (or has few records to move). */
 	size_t n = 0;
 	for (uint64_t i = 0; i < len; i++)
-		if (gptrs[i])
-			reqs[n++] = (struct gp_read_req){ .address = gptrs[i],
+		if ((*gptrs_p)[i])
+			reqs[n++] = (struct gp_read_req){ .address = (*gptrs_p)[i],
 							  .size = (uint32_t)gsize,
 							  .tag = (uint32_t)i };
+	free(*gptrs_p);
+	*gptrs_p = NULL;
 	gp_phase(NULL);
 	err = gp_memory_read_batch(&snap->prog->mem, reqs, n, on_g, &w);
 	free(reqs);
@@ -1128,7 +1131,7 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 		err = &gp_error_nomem;
 		goto fail;
 	}
-	if ((err = read_all(snap, gptrs, len, gsize, pcs)))
+	if ((err = read_all(snap, &gptrs, len, gsize, pcs)))
 		goto fail;
 	if ((err = sort_by_goid(snap)))
 		goto fail;
@@ -1182,6 +1185,20 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->tmpl_words);
 	free(snap->pcruns);
 	free(snap);
+}
+
+GP_EXPORT void gp_snapshot_count_states(const gp_snapshot *snap,
+					uint64_t all[256], uint64_t system[256])
+{
+	memset(all, 0, 256 * sizeof(*all));
+	memset(system, 0, 256 * sizeof(*system));
+	for (size_t i = 0; i < snap->ngs; i++) {
+		const struct gp_goroutine *g = &snap->gs[i];
+		uint32_t st = g->status < 255 ? g->status : 255;
+		all[st]++;
+		if (g->flags & GP_G_SYSTEM)
+			system[st]++;
+	}
 }
 
 GP_EXPORT size_t gp_snapshot_num_goroutines(const gp_snapshot *snap)

@@ -202,9 +202,19 @@ void gp_phase(const char *name)
 	if (!phases_enabled())
 		return;
 	double now = gp_phase_clock();
-	if (name)
-		fprintf(stderr, "goparked phase %-12s %8.1f ms\n", name,
-			(now - last) * 1e3);
+	if (name) {
+		long rss = 0, hwm = 0;
+		FILE *f = fopen("/proc/self/status", "r");
+		char line[128];
+		while (f && fgets(line, sizeof(line), f)) {
+			sscanf(line, "VmRSS: %ld", &rss);
+			sscanf(line, "VmHWM: %ld", &hwm);
+		}
+		if (f)
+			fclose(f);
+		fprintf(stderr, "goparked phase %-12s %8.1f ms  rss %4ld MB  peak %4ld MB\n",
+			name, (now - last) * 1e3, rss >> 10, hwm >> 10);
+	}
 	last = now;
 }
 
