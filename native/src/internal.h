@@ -108,6 +108,18 @@ typedef gp_error *gp_batch_fn(void *arg, const struct gp_read_req *req,
 gp_error *gp_memory_read_batch(const struct gp_memory *mem,
 			       struct gp_read_req *reqs, size_t n,
 			       gp_batch_fn *fn, void *arg);
+/* The same, when fn fills records out[tag] (stride bytes each, n of
+ * them) of fresh memory: the pages of the records a chunk fills are
+ * faulted in with the chunk's, by the thread ahead (a fresh page costs
+ * as much as decoding the records on it). */
+struct gp_batch_out {
+	void *base;
+	size_t stride, n;
+};
+gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
+				   struct gp_read_req *reqs, size_t n,
+				   gp_batch_fn *fn, void *arg,
+				   const struct gp_batch_out *out);
 
 /*
  * Pointer chasing through a core (a list of a million sudogs) with read(2)

@@ -271,6 +271,7 @@ struct faulter {
 	size_t next;            /* the next chunk to claim (either thread) */
 	size_t consumed;        /* chunks the caller is done with */
 	uint8_t *ready;         /* per chunk: faulted by the thread */
+	const struct gp_batch_out *out;
 	bool stop;
 	size_t released;        /* chunks before this one are unmapped, */
 	uint64_t rel_start, rel_end; /* but for these pages, still to do */
@@ -295,10 +296,35 @@ static void fault_chunk(struct faulter *f, const struct chunk *c)
 	f->sink = sum;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Faults in the output records of a chunk's requests, when they are a
+ * compact run (in allgs order they are). */
+static void fault_out(struct faulter *f, const struct chunk *c)
+{
+	const struct gp_batch_out *o = f->out;
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (size_t i = c->first; i < c->end; i++) {
+		uint32_t t = f->reqs[i].tag;
+		lo = t < lo ? t : lo;
+		hi = t > hi ? t : hi;
+	}
+	if (lo > hi || hi >= o->n || hi - lo > 4 * (c->end - c->first))
+		return;
+	uintptr_t a = (uintptr_t)o->base + lo * o->stride;
+	uintptr_t b = (uintptr_t)o->base + (hi + 1) * o->stride;
+	a &= ~(uintptr_t)(PAGE - 1);
+	madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+}
+
 static void prepare_chunk(struct faulter *f, const struct chunk *c)
 {
 	if (c->len && f->map)
 		fault_chunk(f, c);
+	if (f->out)
+		fault_out(f, c);
 }
 
 /* Unmaps the pages of the chunks before `upto` (the caller is done with
@@ -439,6 +465,14 @@ gp_error *gp_memory_read_batch(const struct gp_memory *mem,
 			       struct gp_read_req *reqs, size_t n,
 			       gp_batch_fn *fn, void *arg)
 {
+	return gp_memory_read_batch_out(mem, reqs, n, fn, arg, NULL);
+}
+
+gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
+				   struct gp_read_req *reqs, size_t n,
+				   gp_batch_fn *fn, void *arg,
+				   const struct gp_batch_out *out)
+{
 	gp_error *err;
 	for (size_t i = 0; i < n; i++)
 		reqs[i].key = reqs[i].size > BATCH_CHUNK / 2 ?
@@ -450,6 +484,7 @@ gp_error *gp_memory_read_batch(const struct gp_memory *mem,
 	struct faulter f = {
 		.reqs = reqs,
 		.map = mem->nlayers && !mem->read_fn ? mem->layers[0].base : NULL,
+		.out = out,
 	};
 	struct chunk *chunks;
 	size_t nchunks;

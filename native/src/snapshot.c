@@ -960,7 +960,9 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 	free(*gptrs_p);
 	*gptrs_p = NULL;
 	gp_phase(NULL);
-	err = gp_memory_read_batch(&snap->prog->mem, reqs, n, on_g, &w);
+	struct gp_batch_out out = { snap->gs, sizeof(*snap->gs), len };
+	err = gp_memory_read_batch_out(&snap->prog->mem, reqs, n, on_g, &w,
+				       &out);
 	free(reqs);
 	gp_phase("gs");
 	if (err)
@@ -1037,13 +1039,114 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 
 /* Sorts the records by goid: 16-byte keys (radix), then the records
  * permuted in place, cycle by cycle (no second array of records). */
+/*
+ * Records in allgs order are in goid order but for a few (a g reused
+ * after its goroutine exited takes a new goid): those are taken out, the
+ * rest closed up, and they are merged back from the end. Kept are either
+ * the records no later one is smaller than, or those no earlier one is
+ * larger than, whichever leaves fewer out; both are in order.
+ */
+static int goid_cmp(const void *a, const void *b)
+{
+	const struct gp_goroutine *x = a, *y = b;
+	return x->goid < y->goid ? -1 : x->goid > y->goid;
+}
+
+static bool sort_few_out_of_order(struct gp_snapshot *snap)
+{
+	size_t n = snap->ngs;
+	struct gp_goroutine *gs = snap->gs;
+	uint8_t *out = malloc(n);
+	if (!out)
+		return false;
+	size_t by_min = 0, by_max = 0;
+	uint64_t m = UINT64_MAX;
+	for (size_t i = n; i-- > 0;) {
+		if (gs[i].goid > m)
+			by_min++;
+		else
+			m = gs[i].goid;
+	}
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (gs[i].goid < m)
+			by_max++;
+		else
+			m = gs[i].goid;
+	}
+	bool use_min = by_min <= by_max;
+	size_t k = use_min ? by_min : by_max;
+	if (k > n / 16) {
+		free(out);
+		return false;
+	}
+	if (use_min) {
+		m = UINT64_MAX;
+		for (size_t i = n; i-- > 0;) {
+			out[i] = gs[i].goid > m;
+			if (!out[i])
+				m = gs[i].goid;
+		}
+	} else {
+		m = 0;
+		for (size_t i = 0; i < n; i++) {
+			out[i] = gs[i].goid < m;
+			if (!out[i])
+				m = gs[i].goid;
+		}
+	}
+	struct gp_goroutine *side = malloc((k ? k : 1) * sizeof(*side));
+	if (!side) {
+		free(out);
+		return false;
+	}
+	size_t taken = 0;
+	for (size_t i = 0; i < n; i++)
+		if (out[i])
+			side[taken++] = gs[i];
+	qsort(side, k, sizeof(*side), goid_cmp);
+	size_t j = k, w = n;
+	if (!use_min) {
+		/* Merged from the end in one pass: a record taken out was
+		 * smaller than one before it, so each kept record's place is
+		 * at or after where it is, and everything written lands past
+		 * what is still to be read. Most records stay put. */
+		for (size_t i = n; i-- > 0;) {
+			if (out[i])
+				continue;
+			while (j > 0 && side[j - 1].goid > gs[i].goid)
+				gs[--w] = side[--j];
+			if (--w != i)
+				gs[w] = gs[i];
+		}
+	} else {
+		/* the kept closed up, then merged from the end */
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!out[i] && kept++ != i)
+				gs[kept - 1] = gs[i];
+		size_t i = kept;
+		while (j > 0) {
+			if (i > 0 && gs[i - 1].goid > side[j - 1].goid)
+				gs[--w] = gs[--i];
+			else
+				gs[--w] = side[--j];
+		}
+	}
+	while (j > 0)
+		gs[--w] = side[--j];
+	free(out);
+	free(side);
+	return true;
+}
+
 static gp_error *sort_by_goid(struct gp_snapshot *snap)
 {
 	size_t n = snap->ngs;
 	bool sorted = true;
 	for (size_t i = 1; i < n && sorted; i++)
 		sorted = snap->gs[i - 1].goid <= snap->gs[i].goid;
-	if (sorted)
+	if (sorted || sort_few_out_of_order(snap))
 		return NULL;
 	struct gp_kv *k = malloc(n * sizeof(*k));
 	if (!k)
