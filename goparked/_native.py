@@ -20,7 +20,7 @@ ERROR_NAMES = {
     1: "NO_MEMORY", 2: "OS", 3: "INVALID_ARGUMENT", 4: "FORMAT", 5: "NOT_GO",
     6: "UNSUPPORTED", 7: "NO_DWARF", 8: "FAULT", 9: "MISMATCH", 10: "CORRUPT",
     11: "NOT_FOUND", 12: "PERMISSION", 13: "PROCESS", 14: "LIMIT",
-    15: "INTERRUPTED",
+    15: "INTERRUPTED", 16: "INCOMPLETE",
 }
 
 # enum gp_program_flags
@@ -32,6 +32,7 @@ PROGRAM_LAYOUT_FROM_TABLE = 1 << 4
 
 # enum gp_attach_flags
 ATTACH_NO_STOP = 1 << 0
+ATTACH_RESUME_EARLY = 1 << 1
 
 # enum gp_status
 STATUS_NAMES = {

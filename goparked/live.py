@@ -57,16 +57,12 @@ def snapshot_pid(pid, exe=None):
     program.pause_ns is how long the process was stopped. The caller closes
     both (the program with `with program:`).
     """
-    with held_signals():
-        prog = Program.from_pid(pid, exe)
-        try:
-            try:
-                snap = prog.snapshot()
-            finally:
-                prog.resume()
-        except BaseException:
-            prog.close()
-            raise
+    prog = LiveProgram.open(pid, exe)
+    try:
+        snap = prog.snapshot()
+    except BaseException:
+        prog.close()
+        raise
     return prog, snap
 
 
@@ -351,17 +347,36 @@ class LiveProgram(Program):
     snapshot() has read it, or when it is closed, whichever comes first."""
 
     _old_mask = None
+    _earlier_pause_ns = 0
 
     @classmethod
     def open(cls, pid, exe=None):
         old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
         try:
-            prog = cls.from_pid(pid, exe)
+            prog = cls.from_pid(pid, exe, resume_early=True)
         except BaseException:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
             raise
         prog._old_mask = old
+        prog._pid, prog._exe = pid, exe
         return prog
+
+    @property
+    def pause_ns(self):
+        """How long the process was stopped (both stops, when the first
+        copy was not enough)."""
+        return self._earlier_pause_ns + super().pause_ns
+
+    def _attach_again(self):
+        """A second, ordinary stop: the process stays stopped for the
+        whole walk."""
+        self._earlier_pause_ns += super().pause_ns
+        for child in list(self._children):
+            child.close()
+        handle, self._h = self._h, None
+        self._destroy(handle)
+        fresh = Program.from_pid(self._pid, self._exe)
+        self._h, fresh._h = fresh._h, None
 
     def _release(self):
         try:
@@ -374,7 +389,17 @@ class LiveProgram(Program):
 
     def snapshot(self):
         try:
-            return super().snapshot()
+            try:
+                return super().snapshot()
+            except Error as e:
+                # The walk needed more than the copy (labels, a deep stack):
+                # take it again with the process stopped throughout.
+                if e.code != Error.INCOMPLETE:
+                    raise
+                if os.environ.get("GOPARKED_LIVE_DEBUG"):
+                    sys.stderr.write("goparked: %s; stopping it again\n" % e)
+                self._attach_again()
+                return super().snapshot()
         finally:
             self._release()
 

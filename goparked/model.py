@@ -69,14 +69,17 @@ class Program(_Owned):
         return cls(h, str(core))
 
     @classmethod
-    def from_pid(cls, pid, exe=None, no_stop=False):
+    def from_pid(cls, pid, exe=None, no_stop=False, resume_early=False):
         """Attach to a live process. no_stop: a debugger already holds it
-        stopped; the engine does not ptrace and needs set_threads()."""
+        stopped; the engine does not ptrace and needs set_threads().
+        resume_early: the process runs again as soon as the snapshot has
+        copied what it reads (Error.INCOMPLETE if that was not enough)."""
         lib = N.lib()
         h = c_void_p()
+        flags = ((N.ATTACH_NO_STOP if no_stop else 0) |
+                 (N.ATTACH_RESUME_EARLY if resume_early else 0))
         lib.check(lib.gp_program_from_pid(
-            int(pid), N.encode_path(exe) if exe else None,
-            N.ATTACH_NO_STOP if no_stop else 0, byref(h)))
+            int(pid), N.encode_path(exe) if exe else None, flags, byref(h)))
         return cls(h, "pid %d" % int(pid))
 
     @classmethod

@@ -151,6 +151,56 @@ def test_cli_pid_prints_groups_and_pause(target):
     assert "stopped for" in r.stderr and " ms" in r.stderr
 
 
+# ------------------------------------- resuming before the walk (the pause)
+
+def test_resume_early_lets_the_target_run_before_the_walk(target):
+    """Parked and running goroutines need nothing beyond the copy: the
+    engine lets the target go by itself (no resume() here), and the walk of
+    the copy gives what an ordinary snapshot gives."""
+    from goparked.live import site_counts
+    from goparked.model import Program
+    t = target("-park", 300, "-busy", 1)
+    with Program.from_pid(t.pid, resume_early=True) as prog:
+        with prog.snapshot() as snap:
+            t.assert_free(timeout=0.5)
+            early = site_counts(snap).counts
+            states = snap.state_counts()[0]
+    with Program.from_pid(t.pid) as prog:
+        try:
+            with prog.snapshot() as snap:
+                state, tracer = t.status()
+                assert state == "t" and tracer == os.getpid()
+                held = site_counts(snap).counts
+        finally:
+            prog.resume()
+    t.assert_free()
+    assert count_at(early, "main.parkedReceiver") == 300
+    assert states.get("running", 0) + states.get("runnable", 0) >= 1
+    assert early == held
+
+
+def test_labels_outside_the_copy_mean_a_second_stop(target):
+    """Label maps are not in the copy: the early snapshot refuses to mix
+    moments (INCOMPLETE, target running), and the CLI takes it again with
+    the target stopped throughout, labels and all."""
+    from goparked._native import Error
+    from goparked.model import Program
+    t = target("-park", 10, "-labeled", 20)
+    with Program.from_pid(t.pid, resume_early=True) as prog:
+        with pytest.raises(Error) as e:
+            prog.snapshot()
+        assert e.value.code == Error.INCOMPLETE
+        t.assert_free(timeout=0.5)
+    r = run_goparked_cmd(["--pid", t.pid, "--by", "label", "--json"],
+                         env={"GOPARKED_LIVE_DEBUG": "1"})
+    assert r.returncode == 0, r.stderr
+    t.assert_free()
+    assert "stopping it again" in r.stderr
+    doc = json.loads(r.stdout)
+    by_key = {g["key"]: g["count"] for g in doc["groups"]}
+    assert by_key.get("job=labeled") == 20, by_key
+
+
 # ------------------------------------------------------------ growth
 
 RATE = 20.0  # goroutines per second leaked by the target

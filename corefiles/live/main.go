@@ -6,14 +6,19 @@
 //
 //	live -park 100000                  # a still process for the pause
 //	live -park 10 -leak-rate 20        # a steady leak at 20 per second
+//	live -park 10 -labeled 20          # 20 more parked with pprof labels
+//	                                   # job=labeled (their labels are
+//	                                   # memory outside goparked's copy)
 //
 // It must build with Go 1.19 to 1.26 (no min/max, no range-over-int).
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -23,6 +28,7 @@ var (
 	leakRate = flag.Float64("leak-rate", 0, "goroutines leaked per second in leakySender")
 	busy     = flag.Int("busy", 0, "goroutines spinning (running, preempted)")
 	exitIn   = flag.Duration("exit-after", 0, "exit on our own after this long")
+	labeled  = flag.Int("labeled", 0, "goroutines parked in labeledReceiver, with pprof labels job=labeled")
 )
 
 var never = make(chan int)
@@ -31,6 +37,15 @@ var never = make(chan int)
 func parkedReceiver(c chan int, wg *sync.WaitGroup) {
 	wg.Done()
 	<-c
+}
+
+//go:noinline
+func labeledReceiver(c chan int, wg *sync.WaitGroup) {
+	pprof.Do(context.Background(), pprof.Labels("job", "labeled"),
+		func(context.Context) {
+			wg.Done()
+			<-c
+		})
 }
 
 //go:noinline
@@ -58,9 +73,12 @@ func main() {
 	cond := sync.NewCond(&rw)
 	cond.Broadcast()
 	var wg sync.WaitGroup
-	wg.Add(*park)
+	wg.Add(*park + *labeled)
 	for i := 0; i < *park; i++ {
 		go parkedReceiver(never, &wg)
+	}
+	for i := 0; i < *labeled; i++ {
+		go labeledReceiver(never, &wg)
 	}
 	wg.Wait()
 	for i := 0; i < *busy; i++ {

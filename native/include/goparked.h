@@ -43,6 +43,10 @@ enum gp_error_code {
 	GP_ERROR_PROCESS = 13,      /* the live process went away or misbehaved */
 	GP_ERROR_LIMIT = 14,        /* a bound on untrusted data was exceeded */
 	GP_ERROR_INTERRUPTED = 15,
+	/* a live snapshot taken with GP_ATTACH_RESUME_EARLY needed memory
+	 * outside what was copied while the process was stopped: take it
+	 * again without the flag */
+	GP_ERROR_INCOMPLETE = 16,
 };
 
 typedef struct gp_error gp_error;
@@ -75,9 +79,19 @@ GP_EXPORT gp_error *gp_program_from_core(const char *core_path,
  * debugger that has the process stopped) guarantees it is stopped, and the
  * engine only reads /proc/PID/mem and the threads' registers it is given
  * through gp_program_set_threads().
+ *
+ * With GP_ATTACH_RESUME_EARLY, gp_snapshot_take() lets the process run
+ * again as soon as it has what it reads of the process: the copy taken
+ * when it stopped (every g, the live part of every stack, the first
+ * sudogs) and the runtime's few other structures (Ms, the semaphore
+ * table, the clock), and walks the goroutines afterwards, from the copy
+ * alone. If the walk needs anything else (labels, a deep stack, a
+ * select's other cases), the snapshot fails with GP_ERROR_INCOMPLETE,
+ * never mixing memory of two moments; take it again without the flag.
  */
 enum gp_attach_flags {
 	GP_ATTACH_NO_STOP = 1 << 0,
+	GP_ATTACH_RESUME_EARLY = 1 << 1,
 };
 GP_EXPORT gp_error *gp_program_from_pid(int pid, const char *exe_path,
 					uint32_t flags, gp_program **ret);

@@ -68,6 +68,9 @@ void gp_analysis_destroy(struct gp_analysis *an);
 /* sema.c: at the end of gp_snapshot_take (goroutines sorted): semtable
  * and notifyList waiters into snap->waits, wait kinds and objects. */
 gp_error *gp_sema_pass(struct gp_snapshot *snap);
+/* The semaphore table's part of gp_sema_pass that reads the target, done
+ * before the goroutines are walked (a live target then runs again). */
+gp_error *gp_sema_gather(struct gp_snapshot *snap);
 gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an);
 /* The sync object a goroutine's wait belongs to (for GP_BY_MUTEX): 0 if
  * the wait is not on a sync object. */

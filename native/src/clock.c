@@ -86,6 +86,24 @@ static int64_t earliest_sleep(const struct gp_snapshot *snap, int64_t after)
 	return 0;
 }
 
+/* What the clock reads of the target, read before the walk. */
+void gp_snapshot_clock_gather(struct gp_snapshot *snap)
+{
+	struct gp_program *prog = snap->prog;
+	struct gp_clock_inputs *in = &snap->clock_in;
+	in->last_gc = read_var_field(prog, GP_V_MEMSTATS,
+				     GP_F_MSTATS_LAST_GC_NANOTIME);
+	in->last_gc_unix = read_var_field(prog, GP_V_MEMSTATS,
+					  GP_F_MSTATS_LAST_GC_UNIX);
+	if (prog->live_now)
+		return; /* the rest is for cores */
+	in->lastpoll = read_var_field(prog, GP_V_SCHED, GP_F_SCHED_LASTPOLL);
+	in->procresize = read_var_field(prog, GP_V_SCHED,
+					GP_F_SCHED_PROCRESIZETIME);
+	in->p_idle = p_idle_stamps(prog);
+	in->polluntil = read_var_field(prog, GP_V_SCHED, GP_F_SCHED_POLLUNTIL);
+}
+
 gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap)
 {
 	struct gp_program *prog = snap->prog;
@@ -94,10 +112,8 @@ gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap)
 	gp_error *err;
 	memset(c, 0, sizeof(*c));
 
-	int64_t last_gc = read_var_field(prog, GP_V_MEMSTATS,
-					 GP_F_MSTATS_LAST_GC_NANOTIME);
-	int64_t last_gc_unix = read_var_field(prog, GP_V_MEMSTATS,
-					      GP_F_MSTATS_LAST_GC_UNIX);
+	const struct gp_clock_inputs *in = &snap->clock_in;
+	int64_t last_gc = in->last_gc, last_gc_unix = in->last_gc_unix;
 	if (last_gc && last_gc_unix)
 		c->unix_offset = last_gc_unix - last_gc;
 
@@ -111,12 +127,10 @@ gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap)
 	}
 
 	struct { int64_t t; const char *what; } lower[] = {
-		{ read_var_field(prog, GP_V_SCHED, GP_F_SCHED_LASTPOLL),
-		  "the scheduler's last network poll" },
-		{ read_var_field(prog, GP_V_SCHED, GP_F_SCHED_PROCRESIZETIME),
-		  "the last stop-the-world" },
+		{ in->lastpoll, "the scheduler's last network poll" },
+		{ in->procresize, "the last stop-the-world" },
 		{ last_gc, "the end of the last GC" },
-		{ p_idle_stamps(prog), "the time the last P went idle" },
+		{ in->p_idle, "the time the last P went idle" },
 		{ 0, "the newest wait-since stamp" },
 	};
 	for (size_t i = 0; i < snap->ngs; i++)
@@ -133,8 +147,7 @@ gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap)
 	if (prog->core.mtime_ns && c->unix_offset) {
 		int64_t est = prog->core.mtime_ns - c->unix_offset;
 		int64_t upper = earliest_sleep(snap, c->now);
-		int64_t until = read_var_field(prog, GP_V_SCHED,
-					       GP_F_SCHED_POLLUNTIL);
+		int64_t until = in->polluntil;
 		if (until > c->now && (!upper || until < upper))
 			upper = until;
 		if (est >= c->now && (!upper || est <= upper + MTIME_SLACK_NS)) {

@@ -616,6 +616,13 @@ gp_error *gp_program_init_runtime(struct gp_program *prog);
 
 /* target_live.c: detach (if still attached) and free the live target. */
 gp_error *gp_live_detach(struct gp_program *prog);
+/* The snapshot has read all it reads of the target but the copy: a live
+ * target opened with GP_ATTACH_RESUME_EARLY runs again, and from then on
+ * until gp_live_walked() a read outside the copy fails. No-op otherwise. */
+gp_error *gp_live_gathered(struct gp_program *prog);
+/* The walk is over: GP_ERROR_INCOMPLETE if it missed the copy after the
+ * target ran again. */
+gp_error *gp_live_walked(struct gp_program *prog);
 
 /*
  * The machinery of waiting, not the user's code: the runtime, sync and the

@@ -421,6 +421,14 @@ static uint32_t chan_kind_of(const struct gp_snapshot *snap,
 	return GP_WAIT_CHAN_UNKNOWN;
 }
 
+gp_error *gp_sema_gather(struct gp_snapshot *snap)
+{
+	gp_error *err = walk_semtable(snap, &snap->sema_recs, &snap->nsema_recs);
+	if (!err)
+		snap->sema_gathered = true;
+	return err;
+}
+
 gp_error *gp_sema_pass(struct gp_snapshot *snap)
 {
 	struct sync_class *class_memo = NULL;
@@ -431,9 +439,11 @@ gp_error *gp_sema_pass(struct gp_snapshot *snap)
 	gp_error *err = gp_analysis_get(snap, &an);
 	if (err)
 		return err;
-	struct sema_rec *recs;
-	size_t nrecs;
-	if ((err = walk_semtable(snap, &recs, &nrecs)))
+	struct sema_rec *recs = snap->sema_recs;
+	size_t nrecs = snap->nsema_recs;
+	snap->sema_recs = NULL;
+	snap->nsema_recs = 0;
+	if (!snap->sema_gathered && (err = walk_semtable(snap, &recs, &nrecs)))
 		return err;
 	gp_phase("semtable");
 	if (nrecs && (err = build_gmap(snap, an)))

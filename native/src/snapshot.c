@@ -898,7 +898,9 @@ static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
 	int64_t when = 0;
 	if (gp_has(prog, GP_F_G_SLEEPWHEN)) {
 		when = (int64_t)gp_field(prog, GP_F_G_SLEEPWHEN, buf, gsize);
-	} else if (gp_has(prog, GP_F_TIMER_WHEN)) {
+	} else if (gp_has(prog, GP_F_TIMER_WHEN) && !prog->live_now) {
+		/* (only a core's clock uses them: a live one is exact, and
+		 * the timers are not in its copy) */
 		uint64_t t = gp_field(prog, GP_F_G_TIMER, buf, gsize), v;
 		if (!t || snap->nsleeps_read >= 4096)
 			return; /* enough samples to bound "now" */
@@ -1234,6 +1236,11 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 		err = &gp_error_nomem;
 		goto fail;
 	}
+	/* the rest of what is read of the target: a live one then runs
+	 * again (GP_ATTACH_RESUME_EARLY) while its copy is walked */
+	gp_snapshot_clock_gather(snap);
+	if ((err = gp_sema_gather(snap)) || (err = gp_live_gathered(prog)))
+		goto fail;
 	if ((err = read_all(snap, &gptrs, len, gsize, pcs)))
 		goto fail;
 	if ((err = sort_by_goid(snap)))
@@ -1246,12 +1253,15 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	if ((err = gp_snapshot_compute_clock(snap)))
 		goto fail;
 	gp_phase("clock");
+	if ((err = gp_live_walked(prog)))
+		goto fail;
 	free(gptrs);
 	free(buf);
 	free(pcs);
 	*ret = snap;
 	return NULL;
 fail:
+	gp_error_destroy(gp_live_walked(prog)); /* reads of it work again */
 	free(gptrs);
 	free(buf);
 	free(pcs);
@@ -1265,6 +1275,7 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 		return;
 	gp_strtab_deinit(&snap->strs);
 	free(snap->gs);
+	free(snap->sema_recs);
 	free(snap->present);
 	free(snap->ucache);
 	free(snap->pcframes);

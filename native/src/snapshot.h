@@ -27,6 +27,8 @@ struct pc_run {
 };
 
 
+struct sema_rec;
+
 struct stack_tmpl {
 	uint32_t stack_id, user_sp_offset, flags;
 	uint32_t first, n;          /* words in tmpl_words */
@@ -89,6 +91,14 @@ struct gp_snapshot {
 	struct gp_addr_map start_cache;   /* startpc -> start_func << 1 | system */
 	struct gp_addr_map creator_cache; /* gopc -> creator stack (one frame) */
 	struct gp_unwind_cache *ucache;   /* for the snapshot's own thread */
+	/* read before the walk (gp_sema_gather, gp_snapshot_clock_gather) */
+	struct sema_rec *sema_recs;
+	size_t nsema_recs;
+	bool sema_gathered;
+	struct gp_clock_inputs {
+		int64_t last_gc, last_gc_unix, lastpoll, procresize, p_idle,
+			polluntil;
+	} clock_in;
 	/* parked stacks already unwound, by (pc, depth): see on_stack */
 	struct gp_addr_map tmpl_map;
 	struct stack_tmpl *tmpls;
@@ -104,5 +114,6 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
 				  uint32_t *ret);
 gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap);
+void gp_snapshot_clock_gather(struct gp_snapshot *snap);
 
 #endif

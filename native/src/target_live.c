@@ -18,6 +18,8 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <stddef.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -44,6 +46,9 @@
 #define GP_PREFETCH_STACK_MAX (32u << 10)
 /* Ranges closer than this are read as one. */
 #define GP_PREFETCH_GAP 512
+#define GP_FILL_SPLIT 4096      /* ranges from which two threads read */
+#define GP_PREFETCH_RUNNING_MAX (1u << 20)
+#define GP_SPARE_STACK 640      /* bytes per goroutine: stack top, sudog */
 #define GP_IOV_BATCH 1024
 
 int64_t gp_live_monotonic_ns(void)
@@ -540,6 +545,12 @@ static gp_error *live_read(void *arg, uint64_t address, void *buf,
 		}
 		return NULL;
 	}
+	if (live->copy_only) {
+		live->late_misses++;
+		return gp_error_create(GP_ERROR_INCOMPLETE,
+				       "0x%llx (%zu bytes) is not in the copy taken while the process was stopped",
+				       (unsigned long long)address, size);
+	}
 	live->misses++;
 	live->miss_bytes += size;
 	uint8_t *out = buf;
@@ -583,11 +594,6 @@ static gp_error *want_add(struct wants *w, uint64_t start, uint64_t end)
 	return NULL;
 }
 
-static int want_cmp(const void *a, const void *b)
-{
-	const struct want *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
 
 /* One reader's share of a cache_fill: ranges [first, end). */
 struct fill_job {
@@ -639,6 +645,60 @@ static void fill_run(struct fill_job *job)
 	}
 }
 
+/* An anonymous buffer of at least size bytes, on huge pages when the
+ * system gives them; faulted in now when populate. */
+static uint8_t *map_buffer(size_t size, bool populate, size_t *ret_size)
+{
+	size_t huge = 2u << 20;
+	size = (size + huge - 1) & ~(huge - 1);
+	void *p = mmap(NULL, size ? size : huge, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, size, MADV_HUGEPAGE);
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+	if (populate)
+		madvise(p, size, MADV_POPULATE_WRITE);
+	*ret_size = size ? size : huge;
+	return p;
+}
+
+/*
+ * Before the process stops: buffers for the copy of the gs and of the
+ * stacks, sized from runtime.allgs as it is now (a guess: a bigger copy
+ * maps a fresh buffer), so that the pause does not pay for fresh pages.
+ */
+static void prepare_buffers(struct gp_program *prog)
+{
+	struct gp_live *live = prog->live;
+	const struct gp_layout *L = &prog->layout;
+	uint8_t hdr[24];
+	gp_error *err = gp_memory_read(&prog->mem, L->var_addr[GP_V_ALLGS],
+				       hdr, sizeof(hdr));
+	if (err) {
+		gp_error_destroy(err);
+		return;
+	}
+	live->misses = live->miss_bytes = 0;
+	uint64_t len = gp_load(hdr + 8, 8);
+	size_t gsize = (size_t)L->type_size[GP_T_G];
+	if (len > (64u << 20) || !gsize || gsize > 4096)
+		return;
+	len += len / 16 + 64;
+	size_t want[3] = { 0, len * gsize, len * GP_SPARE_STACK };
+	for (int i = 1; i < 3; i++)
+		live->spare[i].data = map_buffer(want[i], true,
+						 &live->spare[i].size);
+}
+
+static void *fill_thread(void *arg)
+{
+	fill_run(arg);
+	return NULL;
+}
+
 /*
  * Reads the wanted ranges (sorted and merged) into a fresh cache. The
  * buffer asks for transparent huge pages (a fault per 4 KiB page costs
@@ -652,7 +712,10 @@ static gp_error *cache_fill(struct gp_live *live, struct wants *w,
 	memset(ret, 0, sizeof(*ret));
 	if (!w->n)
 		return NULL;
-	qsort(w->v, w->n, sizeof(*w->v), want_cmp);
+	gp_error *serr = gp_radix_sort(w->v, w->n, sizeof(*w->v),
+				       offsetof(struct want, start));
+	if (serr)
+		return serr;
 	size_t n = 0;
 	for (size_t i = 0; i < w->n; i++) {
 		if (n && w->v[i].start <= w->v[n - 1].end + gap) {
@@ -669,16 +732,15 @@ static gp_error *cache_fill(struct gp_live *live, struct wants *w,
 	ret->ranges = calloc(n, sizeof(*ret->ranges));
 	if (!ret->ranges)
 		return &gp_error_nomem;
-	size_t huge = 2u << 20;
-	ret->size = (total + huge - 1) & ~(huge - 1);
-	ret->data = mmap(NULL, ret->size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (ret->data == MAP_FAILED) {
-		ret->data = NULL;
+	struct gp_live_spare *sp = &live->spare[ret - live->cache];
+	if (sp->data && sp->size >= total) {
+		ret->data = sp->data;
+		ret->size = sp->size;
+		sp->data = NULL;
+	} else if (!(ret->data = map_buffer(total, false, &ret->size))) {
 		cache_free(ret);
 		return &gp_error_nomem;
 	}
-	madvise(ret->data, ret->size, MADV_HUGEPAGE);
 	size_t off = 0;
 	for (size_t i = 0; i < n; i++) {
 		ret->ranges[i].start = w->v[i].start;
@@ -687,11 +749,22 @@ static gp_error *cache_fill(struct gp_live *live, struct wants *w,
 		off += ret->ranges[i].len;
 	}
 	ret->nranges = n;
-	/* One reader: a second one contends for the target's mmap lock and
-	 * was slower on this 2-core VM (bench/README.rst). */
+	/* Two readers for many ranges: the kernel's cost is per range
+	 * (pinning the remote page), and two threads pin in parallel. */
 	struct fill_job job = { live->pid, ret, 0, n, 0 };
+	struct fill_job job2 = { live->pid, ret, n / 2, n, 0 };
+	pthread_t thread;
+	bool two = n >= GP_FILL_SPLIT &&
+		   pthread_create(&thread, NULL, fill_thread, &job2) == 0;
+	if (two)
+		job.end = n / 2;
 	int64_t t0 = gp_live_monotonic_ns();
 	fill_run(&job);
+	if (two) {
+		pthread_join(thread, NULL);
+		if (!job.err)
+			job.err = job2.err;
+	}
 	if (getenv("GOPARKED_LIVE_DEBUG"))
 		fprintf(stderr, "goparked: copied %zu ranges, %zu bytes in %.1f ms\n",
 			n, total, (gp_live_monotonic_ns() - t0) / 1e6);
@@ -719,6 +792,7 @@ static gp_error *prefetch(struct gp_program *prog)
 		return NULL;
 	}
 	uint64_t array = gp_load(hdr, 8), len = gp_load(hdr + 8, 8);
+	gp_phase(NULL);
 	size_t gsize = (size_t)L->type_size[GP_T_G];
 	if (len > (64u << 20) || !gsize || gsize > 4096)
 		return NULL;
@@ -732,6 +806,7 @@ static gp_error *prefetch(struct gp_program *prog)
 	    (err = want_add(&w, array, array + 8 * len)) ||
 	    (err = cache_fill(live, &w, GP_PREFETCH_GAP, &live->cache[0])))
 		goto out;
+	gp_phase("copy allgs");
 	gptrs = malloc((len ? len : 1) * 8);
 	if (!gptrs) {
 		err = &gp_error_nomem;
@@ -746,42 +821,69 @@ static gp_error *prefetch(struct gp_program *prog)
 	for (uint64_t i = 0; i < len && !err; i++)
 		if (gptrs[i])
 			err = want_add(&w, gptrs[i], gptrs[i] + gsize);
+	gp_phase("gs wanted");
 	if (err || (err = cache_fill(live, &w, GP_PREFETCH_GAP,
 				     &live->cache[1])))
 		goto out;
+	gp_phase("copy gs");
 	w.n = 0;
+	if (w.cap < 2 * len) { /* a stack window and a sudog each */
+		void *p = realloc(w.v, 2 * len * sizeof(*w.v));
+		if (!p) {
+			err = &gp_error_nomem;
+			goto out;
+		}
+		w.v = p;
+		w.cap = 2 * len;
+	}
 	uint8_t gbuf[4096];
 	int64_t ssz = L->type_size[GP_T_SUDOG];
 	size_t ssize = ssz > 0 && ssz < 1024 ? (size_t)ssz : 0;
 	for (uint64_t i = 0; i < len && !err; i++) {
 		if (!gptrs[i])
 			continue;
-		gp_error *rerr = gp_memory_read(&prog->mem, gptrs[i], gbuf,
-						gsize);
-		if (rerr) {
-			gp_error_destroy(rerr);
-			continue;
+		/* straight from the copy of the gs when it holds the g */
+		const struct gp_live_range *r = cache_find(&live->cache[1],
+							   gptrs[i]);
+		const uint8_t *g = gbuf;
+		if (r && gsize <= r->len - (gptrs[i] - r->start)) {
+			g = live->cache[1].data + r->off + (gptrs[i] - r->start);
+		} else {
+			gp_error *rerr = gp_memory_read(&prog->mem, gptrs[i],
+							gbuf, gsize);
+			if (rerr) {
+				gp_error_destroy(rerr);
+				continue;
+			}
 		}
 		uint32_t status = (uint32_t)gp_field(prog, GP_F_G_ATOMICSTATUS,
-						     gbuf, gsize) & ~0x1000u;
+						     g, gsize) & ~0x1000u;
 		if (status == GP_STATUS_DEAD || status == 0 || status == 11)
 			continue;
-		uint64_t lo = gp_field(prog, GP_F_G_STACK_LO, gbuf, gsize);
-		uint64_t hi = gp_field(prog, GP_F_G_STACK_HI, gbuf, gsize);
-		uint64_t sp = gp_field(prog, GP_F_G_SYSCALLSP, gbuf, gsize);
+		uint64_t lo = gp_field(prog, GP_F_G_STACK_LO, g, gsize);
+		uint64_t hi = gp_field(prog, GP_F_G_STACK_HI, g, gsize);
+		uint64_t sp = gp_field(prog, GP_F_G_SYSCALLSP, g, gsize);
 		if (!sp)
-			sp = gp_field(prog, GP_F_G_SCHED_SP, gbuf, gsize);
-		if (sp >= lo && sp < hi) {
+			sp = gp_field(prog, GP_F_G_SCHED_SP, g, gsize);
+		/* a running goroutine's thread is somewhere below its saved
+		 * sp: its whole stack (there are at most GOMAXPROCS) */
+		if (status == GP_STATUS_RUNNING && lo < hi) {
+			uint64_t from = hi - lo > GP_PREFETCH_RUNNING_MAX ?
+						hi - GP_PREFETCH_RUNNING_MAX : lo;
+			err = want_add(&w, from, hi);
+		} else if (sp >= lo && sp < hi) {
 			uint64_t end = hi - sp > GP_PREFETCH_STACK_MAX ?
 					       sp + GP_PREFETCH_STACK_MAX : hi;
 			err = want_add(&w, sp & ~7ull, end);
 		}
-		uint64_t sudog = gp_field(prog, GP_F_G_WAITING, gbuf, gsize);
+		uint64_t sudog = gp_field(prog, GP_F_G_WAITING, g, gsize);
 		if (!err && sudog && ssize)
 			err = want_add(&w, sudog, sudog + ssize);
 	}
+	gp_phase("stacks wanted");
 	if (!err)
 		err = cache_fill(live, &w, GP_PREFETCH_GAP, &live->cache[2]);
+	gp_phase("copy stacks");
 out:
 	free(gptrs);
 	free(w.v);
@@ -790,12 +892,22 @@ out:
 
 /* ------------------------------------------------------------ programs */
 
+static void free_spares(struct gp_live *live)
+{
+	for (size_t i = 0; i < GP_ARRAY_SIZE(live->spare); i++) {
+		if (live->spare[i].data)
+			munmap(live->spare[i].data, live->spare[i].size);
+		live->spare[i].data = NULL;
+	}
+}
+
 static void live_free(struct gp_live *live)
 {
 	if (!live)
 		return;
 	if (live->attached)
 		gp_error_destroy(detach_all(live));
+	free_spares(live);
 	if (live->memfd >= 0)
 		close(live->memfd);
 	for (int i = 0; i < GP_NCACHE; i++)
@@ -863,6 +975,7 @@ static gp_error *open_live(int pid, const char *exe_path, uint32_t flags,
 	if (!live)
 		return &gp_error_nomem;
 	live->mode = no_stop ? GP_LIVE_NO_STOP : GP_LIVE_PTRACE;
+	live->resume_early = !no_stop && (flags & GP_ATTACH_RESUME_EARLY);
 	live->pid = pid;
 	live->memfd = -1;
 	struct gp_program *prog;
@@ -896,6 +1009,7 @@ static gp_error *open_live(int pid, const char *exe_path, uint32_t flags,
 		goto fail;
 	}
 	if (!no_stop) {
+		prepare_buffers(prog);
 		live->stop_start_ns = gp_live_monotonic_ns();
 		if ((err = stop_all(live)))
 			goto fail;
@@ -939,7 +1053,7 @@ GP_EXPORT gp_error *gp_program_from_pid(int pid, const char *exe_path,
 	if (!ret)
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
 				       "no place for the result");
-	if (flags & ~(uint32_t)GP_ATTACH_NO_STOP)
+	if (flags & ~(uint32_t)(GP_ATTACH_NO_STOP | GP_ATTACH_RESUME_EARLY))
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
 				       "unknown attach flags 0x%x", flags);
 	return open_live(pid, exe_path, flags, ret);
@@ -985,10 +1099,35 @@ GP_EXPORT gp_error *gp_program_resume(gp_program *prog)
 		return NULL;
 	gp_error *err = detach_all(live);
 	prog->pause_ns = (uint64_t)(gp_live_monotonic_ns() - live->stop_start_ns);
+	free_spares(live); /* any the copy did not use */
 	if (getenv("GOPARKED_LIVE_DEBUG"))
 		fprintf(stderr, "goparked: paused %.1f ms; %zu reads missed the copy (%zu bytes)\n",
 			prog->pause_ns / 1e6, live->misses, live->miss_bytes);
 	return err;
+}
+
+gp_error *gp_live_gathered(struct gp_program *prog)
+{
+	struct gp_live *live = prog->live;
+	if (!live || !live->resume_early || !live->attached)
+		return NULL;
+	gp_error *err = gp_program_resume(prog);
+	live->copy_only = true;
+	live->late_misses = 0;
+	return err;
+}
+
+gp_error *gp_live_walked(struct gp_program *prog)
+{
+	struct gp_live *live = prog->live;
+	if (!live || !live->copy_only)
+		return NULL;
+	live->copy_only = false;
+	if (!live->late_misses)
+		return NULL;
+	return gp_error_create(GP_ERROR_INCOMPLETE,
+			       "the snapshot needed %zu reads outside the copy taken while the process was stopped",
+			       live->late_misses);
 }
 
 /* Called by gp_program_destroy: detach if still attached, free it all.

@@ -45,7 +45,16 @@ struct gp_live {
 	bool attached;            /* some tracee still attached */
 	int64_t stop_start_ns;    /* CLOCK_MONOTONIC when stopping began */
 	struct gp_live_cache cache[3]; /* allgs, the gs, stacks and sudogs */
+	/* buffers for cache[1] and cache[2], mapped and faulted in before
+	 * the process is stopped (a fresh page costs more than the copy) */
+	struct gp_live_spare {
+		uint8_t *data;
+		size_t size;
+	} spare[3];
 	size_t misses, miss_bytes;  /* reads the copy did not hold */
+	bool resume_early;        /* GP_ATTACH_RESUME_EARLY */
+	bool copy_only;           /* resumed early, walk not over: misses fail */
+	size_t late_misses;       /* reads refused meanwhile */
 	struct gp_thread_regs *threads;
 	size_t nthreads;
 };
