@@ -42,7 +42,10 @@ ASAN_CTEST_BINS := $(CTESTS:native/tests/%.c=$(ASAN_BUILD)/tests/%)
 # unrelated children (go, gcc, gdb) and give it back to goparked runs.
 LIBASAN = $(shell $(CC) -print-file-name=libasan.so)
 LIBUBSAN = $(shell $(CC) -print-file-name=libubsan.so)
+# GOPARKED_PAR_MIN=1: the sanitized pass decodes even the small test cores
+# on two threads (the normal pass keeps the one-thread path below 8192).
 ASAN_ENV = GOPARKED_LIB=$(abspath $(ASAN_BUILD))/libgoparked.so \
+	GOPARKED_PAR_MIN=1 \
 	GOPARKED_SANITIZED=1 \
 	LD_PRELOAD="$(LIBASAN) $(LIBUBSAN)" \
 	GOPARKED_LD_PRELOAD="$(LIBASAN) $(LIBUBSAN)" \

@@ -198,3 +198,24 @@ def test_a_group_names_its_wait_reason_only_when_all_members_share_it():
         mixed = [grp for grp in snap.group("age")
                  if len({g.wait_reason for g in grp.goroutines()}) > 1]
         assert mixed and all(grp.wait_reason == "(several)" for grp in mixed)
+
+
+@pytest.mark.parametrize("toolchain,variant", [("1.26", "dwarf"),
+                                               ("1.19", "stripped")])
+def test_two_workers_read_what_one_reads(toolchain, variant, run_goparked):
+    """Big snapshots are decoded on two threads (from 8192 goroutines);
+    GOPARKED_PAR_MIN=1 makes this small core take that path too, and every
+    output must be the same as the one thread's, byte for byte."""
+    fc = core_for(toolchain, variant, "all", n=300)
+    outs = {}
+    for par_min in ("1", "100000000"):
+        for args in (["--by", "site", "--json"], ["--by", "stack", "--json"],
+                     ["--by", "mutex", "--json"], ["--deadlocks", "--json"]):
+            r = run_goparked(
+                [fc.core, "--exe", fc.exe] + args,
+                env={"GOPARKED_PAR_MIN": par_min})
+            assert r.returncode == 0, r.stderr
+            outs[(par_min, tuple(args))] = r.stdout
+    for key, text in outs.items():
+        if key[0] == "1":
+            assert text == outs[("100000000", key[1])], key[1]

@@ -120,6 +120,13 @@ gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
 				   struct gp_read_req *reqs, size_t n,
 				   gp_batch_fn *fn, void *arg,
 				   const struct gp_batch_out *out);
+/* The same on two cores: a second thread decodes chunks too, calling
+ * fn(arg2, ...) while the caller calls fn(arg, ...) on others; fn must be
+ * safe for that. Without arg2 (or a mapped core) it is the above. */
+gp_error *gp_memory_read_batch_par(const struct gp_memory *mem,
+				   struct gp_read_req *reqs, size_t n,
+				   gp_batch_fn *fn, void *arg, void *arg2,
+				   const struct gp_batch_out *out);
 
 /*
  * Pointer chasing through a core (a list of a million sudogs) with read(2)

@@ -238,17 +238,39 @@ static gp_error *sort_requests(struct gp_read_req *reqs, size_t n)
 }
 
 /* File offset of [address, address + size) when the top layer holds all of
- * it in one segment of a mapped file, else BATCH_DIRECT. */
-static uint64_t file_offset(const struct gp_memory *mem, uint64_t address,
-			    uint32_t size)
+ * it in one segment of a mapped file, else BATCH_DIRECT. *last remembers
+ * the segment found: consecutive requests are mostly in the same one. */
+static uint64_t file_offset_in(const struct gp_memory *mem, uint64_t address,
+			       uint32_t size, const struct gp_segment **last)
 {
 	if (mem->read_fn || !mem->nlayers || !mem->layers[0].base)
 		return BATCH_DIRECT;
 	const struct gp_memory_layer *l = &mem->layers[0];
-	const struct gp_segment *s = layer_find(l, address);
+	const struct gp_segment *s = *last;
+	if (!s || address < s->start || address >= s->end)
+		*last = s = layer_find(l, address);
 	if (!s || address - s->start + size > s->avail)
 		return BATCH_DIRECT;
 	return (uint64_t)(s->data - l->base) + (address - s->start);
+}
+
+static uint64_t file_offset(const struct gp_memory *mem, uint64_t address,
+			    uint32_t size)
+{
+	const struct gp_segment *last = NULL;
+	return file_offset_in(mem, address, size, &last);
+}
+
+/* Every request's sort key: its file offset, or BATCH_DIRECT. */
+static void key_requests(const struct gp_memory *mem,
+			 struct gp_read_req *reqs, size_t n)
+{
+	const struct gp_segment *last = NULL;
+	for (size_t i = 0; i < n; i++)
+		reqs[i].key = reqs[i].size > BATCH_CHUNK / 2 ?
+				      BATCH_DIRECT :
+				      file_offset_in(mem, reqs[i].address,
+						     reqs[i].size, &last);
 }
 
 /*
@@ -275,7 +297,7 @@ struct faulter {
 	bool stop;
 	size_t released;        /* chunks before this one are unmapped, */
 	uint64_t rel_start, rel_end; /* but for these pages, still to do */
-	volatile uint8_t sink;
+	uint8_t sink;            /* what the faulting reads add up to */
 };
 
 /* Faults in the pages of a chunk's requests, one read per page. */
@@ -293,7 +315,7 @@ static void fault_chunk(struct faulter *f, const struct chunk *c)
 		if (p > next)
 			next = p;
 	}
-	f->sink = sum;
+	__atomic_store_n(&f->sink, sum, __ATOMIC_RELAXED);
 }
 
 #ifndef MADV_POPULATE_WRITE
@@ -474,11 +496,7 @@ gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
 				   const struct gp_batch_out *out)
 {
 	gp_error *err;
-	for (size_t i = 0; i < n; i++)
-		reqs[i].key = reqs[i].size > BATCH_CHUNK / 2 ?
-				      BATCH_DIRECT :
-				      file_offset(mem, reqs[i].address,
-						  reqs[i].size);
+	key_requests(mem, reqs, n);
 	if ((err = sort_requests(reqs, n)))
 		return err;
 	struct faulter f = {
@@ -568,6 +586,118 @@ gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
 	free(f.ready);
 	free(chunks);
 	return err;
+}
+
+/*
+ * Two workers: the caller and a second thread each take the next chunk,
+ * fault it in by reading it and decode it with their own fn argument, so
+ * decoding runs on both cores (fn must be safe to run on two chunks at
+ * once). Pages are unmapped behind the first chunk not yet done.
+ */
+struct par_worker {
+	struct faulter *f;
+	const struct gp_memory *mem;
+	gp_batch_fn *fn;
+	void *arg;
+	gp_error *err;
+	size_t chunks;          /* how many this one decoded */
+};
+
+static void par_work(struct par_worker *w)
+{
+	struct faulter *f = w->f;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		if (f->stop || f->next >= f->nchunks) {
+			pthread_mutex_unlock(&f->lock);
+			return;
+		}
+		size_t i = f->next++;
+		pthread_mutex_unlock(&f->lock);
+		const struct chunk *c = &f->chunks[i];
+		if (f->out)
+			fault_out(f, c);
+		gp_error *err = run_chunk(w->mem, f->reqs, c, f->map, w->fn,
+					  w->arg);
+		w->chunks++;
+		pthread_mutex_lock(&f->lock);
+		f->ready[i] = 1;
+		while (f->consumed < f->nchunks && f->ready[f->consumed])
+			f->consumed++;
+		release_pages(f, f->consumed);
+		if (err) {
+			f->stop = true;
+			w->err = err;
+		}
+		pthread_mutex_unlock(&f->lock);
+		if (err)
+			return;
+	}
+}
+
+static void *par_main(void *arg)
+{
+	pthread_setname_np(pthread_self(), "goparked-walk");
+	par_work(arg);
+	return NULL;
+}
+
+gp_error *gp_memory_read_batch_par(const struct gp_memory *mem,
+				   struct gp_read_req *reqs, size_t n,
+				   gp_batch_fn *fn, void *arg, void *arg2,
+				   const struct gp_batch_out *out)
+{
+	const uint8_t *map = mem->nlayers && !mem->read_fn ?
+				     mem->layers[0].base : NULL;
+	if (!arg2 || !map || !n)
+		return gp_memory_read_batch_out(mem, reqs, n, fn, arg, out);
+	gp_error *err;
+	key_requests(mem, reqs, n);
+	if ((err = sort_requests(reqs, n)))
+		return err;
+	gp_phase("(sort)");
+	struct faulter f = { .reqs = reqs, .map = map, .out = out };
+	struct chunk *chunks;
+	size_t nchunks;
+	if ((err = plan_chunks(reqs, n, &chunks, &nchunks)))
+		return err;
+	f.chunks = chunks;
+	f.nchunks = nchunks;
+	f.ready = calloc(nchunks ? nchunks : 1, 1);
+	if (!f.ready) {
+		free(chunks);
+		return &gp_error_nomem;
+	}
+	struct par_worker w[2] = {
+		{ &f, mem, fn, arg, NULL, 0 },
+		{ &f, mem, fn, arg2, NULL, 0 },
+	};
+	pthread_t thread;
+	bool two = pthread_mutex_init(&f.lock, NULL) == 0;
+	if (two && pthread_create(&thread, NULL, par_main, &w[1]) != 0) {
+		/* one worker does it all */
+		w[1].arg = NULL;
+	}
+	if (!two) {
+		free(f.ready);
+		free(chunks);
+		return gp_memory_read_batch_out(mem, reqs, n, fn, arg, out);
+	}
+	par_work(&w[0]);
+	if (w[1].arg)
+		pthread_join(thread, NULL);
+	pthread_mutex_destroy(&f.lock);
+	release_pages(&f, nchunks);
+	flush_release(&f);
+	gp_phase_note("%zu requests, %zu chunks on two workers (%zu by the "
+		      "second)", n, nchunks, w[1].chunks);
+	free(f.ready);
+	free(chunks);
+	if (w[0].err) {
+		gp_error_destroy(w[1].err);
+		return w[0].err;
+	}
+	return w[1].err;
 }
 
 /* pread(2) of len bytes at off, retried on EINTR and short reads. */

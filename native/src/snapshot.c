@@ -8,6 +8,7 @@
  * are walked with a step limit, and a goroutine that cannot be read gets a
  * record with its error instead of ending the walk.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,12 +346,82 @@ static bool is_system_func(const char *name)
 	       strcmp(name, "runtime.handleAsyncEvent");
 }
 
+/*
+ * The walk's per-worker state: two threads decode the gs and the stacks at
+ * once (gp_memory_read_batch_par). What they share in the snapshot (the
+ * string table, the stack table, the caches by pc, the threads) is changed
+ * only under lock, and rarely: a million goroutines come from a few
+ * places, which each worker remembers in its own small memo.
+ */
+struct tmpl_set {
+	struct gp_addr_map map;     /* (pc, depth) -> first template */
+	struct stack_tmpl *v;
+	size_t n, cap;
+	struct tmpl_word *words;
+	size_t nwords, words_cap;
+};
+
+#define MEMO_SLOTS 64
+struct memo {
+	uint64_t key;               /* 0: empty */
+	uint32_t val;
+};
+
+struct walk {
+	struct gp_snapshot *snap;
+	size_t gsize;
+	struct gp_unwind_pc *pcs;
+	pthread_mutex_t *lock;      /* the snapshot's shared parts */
+	struct gp_unwind_cache *ucache;
+	struct memo start_memo[MEMO_SLOTS], creator_memo[MEMO_SLOTS];
+	int64_t sleeps[16];         /* earliest sleep wake-ups, sorted */
+	size_t nsleeps, nsleeps_read;
+	/* stacks pass, per pending goroutine (shared arrays, one entry per
+	 * request): its template key, and the template it matched as
+	 * worker << 31 | index (GP_NONE: unwound) */
+	uint64_t *tkeys;
+	uint32_t *tmatch;
+	uint32_t worker;
+	struct tmpl_set tmpl;
+	size_t tmisses;     /* same start and depth, other return addresses */
+};
+
+static inline void wlock(struct walk *w)
+{
+	if (w->lock)
+		pthread_mutex_lock(w->lock);
+}
+
+static inline void wunlock(struct walk *w)
+{
+	if (w->lock)
+		pthread_mutex_unlock(w->lock);
+}
+
+static inline struct memo *memo_slot(struct memo *m, uint64_t key)
+{
+	return &m[(key * 0x9e3779b97f4a7c15ULL) >> 58];
+}
+
+/* Internal marks on a record while the gs are read, cleared after. */
+#define G_PENDING (1u << 31)        /* unwind from its stack's top */
+#define G_SUDOG (1u << 30)          /* wait_address is its first sudog */
+
 static gp_error *g_error(struct gp_snapshot *snap, struct gp_goroutine *g,
 			 gp_error *err)
 {
 	gp_error *e2 = gp_strtab_intern(&snap->strs, gp_error_message(err),
 					&g->error_str);
 	gp_error_destroy(err);
+	return e2;
+}
+
+static gp_error *w_g_error(struct walk *w, struct gp_goroutine *g,
+			   gp_error *err)
+{
+	wlock(w);
+	gp_error *e2 = g_error(w->snap, g, err);
+	wunlock(w);
 	return e2;
 }
 
@@ -423,15 +494,16 @@ static int thread_of_m(const struct gp_snapshot *snap, uint64_t m)
 
 static gp_error *finish_stack(struct gp_snapshot *snap, struct gp_goroutine *g,
 			      const struct gp_unwind_pc *pcs, size_t n);
-static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
+static void note_sleep(struct walk *w, const struct gp_program *prog,
 		       const uint8_t *buf, size_t gsize);
 
 /* Where a goroutine's traceback starts (traceback.go, unwinder.initAt). */
-static gp_error *unwind_goroutine(struct gp_snapshot *snap,
+static gp_error *unwind_goroutine(struct walk *w,
 				  struct gp_goroutine *g, const uint8_t *buf,
 				  size_t gsize, struct gp_unwind_pc *pcs,
 				  size_t *ret_n)
 {
+	struct gp_snapshot *snap = w->snap;
 	struct gp_program *prog = snap->prog;
 	struct gp_unwind_start st = {
 		.stack_lo = g->stack_lo,
@@ -473,7 +545,7 @@ static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 		}
 		if (err) {
 			g->flags |= GP_G_STACK_ERROR;
-			return g_error(snap, g, err);
+			return w_g_error(w, g, err);
 		}
 		return NULL;
 	}
@@ -496,19 +568,16 @@ static gp_error *unwind_goroutine(struct gp_snapshot *snap,
 		return NULL;
 	/* Unwound later, from a batch read of the stack's top; the record
 	 * keeps all the start needs (amd64 unwinding uses no bp or lr). */
-	gp_error *err = gp_grow((void **)&snap->pending, &snap->pending_cap,
-			     snap->npending + 1, sizeof(*snap->pending));
-	if (err)
-		return err;
-	snap->pending[snap->npending++] = (uint32_t)(g - snap->gs);
+	g->flags |= G_PENDING;
 	return NULL;
 }
 
 /* Decodes the g at allgs[slot] into gs[slot] (marked present). */
-static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
+static gp_error *read_goroutine(struct walk *w, uint64_t gaddr,
 				uint32_t slot, const uint8_t *buf, size_t gsize,
 				gp_error *err, struct gp_unwind_pc *pcs)
 {
+	struct gp_snapshot *snap = w->snap;
 	struct gp_program *prog = snap->prog;
 	uint32_t raw = 0;
 	if (!err)
@@ -529,7 +598,7 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	g->thread = -1;
 	g->waitreason = -1;
 	if (err)
-		return g_error(snap, g, gp_error_create(err->code,
+		return w_g_error(w, g, gp_error_create(err->code,
 				"reading goroutine at 0x%llx: %s",
 				(unsigned long long)gaddr, err->message));
 
@@ -550,59 +619,80 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	uint32_t reason = (uint32_t)gp_field(prog, GP_F_G_WAITREASON, buf, gsize);
 	g->waitreason = (int32_t)reason;
 
-	/* The bracketed state the runtime prints (goroutineheader). */
-	const char *state = status < GP_ARRAY_SIZE(status_strings) ?
-				    status_strings[status] : "???";
-	if ((status == GP_STATUS_WAITING || status == GP_STATUS_LEAKED) &&
-	    reason) {
-		if (reason < snap->nwaitreasons)
-			g->waitreason_str = snap->waitreasons[reason];
-		else {
-			char tmp[32];
-			snprintf(tmp, sizeof(tmp), "waitreason %u", reason);
-			if ((gerr = gp_strtab_intern(&snap->strs, tmp,
-						     &g->waitreason_str)))
-				return gerr;
-		}
-	} else if (status < GP_ARRAY_SIZE(status_strings)) {
-		if (!snap->status_str[status] &&
-		    (gerr = gp_strtab_intern(&snap->strs, state,
-					     &snap->status_str[status])))
-			return gerr;
+	/* The bracketed state the runtime prints (goroutineheader); the
+	 * status strings are interned before the walk. */
+	bool parked = status == GP_STATUS_WAITING || status == GP_STATUS_LEAKED;
+	if (parked && reason && reason < snap->nwaitreasons) {
+		g->waitreason_str = snap->waitreasons[reason];
+	} else if (!(parked && reason) &&
+		   status < GP_ARRAY_SIZE(status_strings)) {
 		g->waitreason_str = snap->status_str[status];
-	} else if ((gerr = gp_strtab_intern(&snap->strs, state,
-					    &g->waitreason_str))) {
-		return gerr;
+	} else {
+		char tmp[32];
+		if (parked && reason)
+			snprintf(tmp, sizeof(tmp), "waitreason %u", reason);
+		else
+			snprintf(tmp, sizeof(tmp), "???");
+		wlock(w);
+		gerr = gp_strtab_intern(&snap->strs, tmp, &g->waitreason_str);
+		wunlock(w);
+		if (gerr)
+			return gerr;
 	}
 
-	/* Per-PC caches: a million goroutines come from a few go statements. */
+	/* Per-PC caches: a million goroutines come from a few go statements;
+	 * each worker remembers the last ones it saw. */
 	struct gp_func fn;
-	uint32_t start = gp_addr_map_get(&snap->start_cache, g->startpc);
-	if (start != GP_NONE) {
-		g->start_func = start >> 1;
-		if (start & 1)
+	struct memo *sm = memo_slot(w->start_memo, g->startpc);
+	if (g->startpc && sm->key == g->startpc) {
+		g->start_func = sm->val >> 1;
+		if (sm->val & 1)
 			g->flags |= GP_G_SYSTEM;
-	} else if (gp_pclntab_find_func(prog->pcln, g->startpc, &fn)) {
-		if ((gerr = gp_strtab_intern(&snap->strs, fn.name,
-					     &g->start_func)))
-			return gerr;
-		bool system = is_system_func(fn.name);
-		if (system)
-			g->flags |= GP_G_SYSTEM;
-		if ((gerr = gp_addr_map_put(&snap->start_cache, g->startpc,
-					    (g->start_func << 1) | system)))
-			return gerr;
+	} else {
+		wlock(w);
+		uint32_t start = gp_addr_map_get(&snap->start_cache, g->startpc);
+		if (start == GP_NONE &&
+		    gp_pclntab_find_func(prog->pcln, g->startpc, &fn)) {
+			uint32_t id;
+			bool system = is_system_func(fn.name);
+			if ((gerr = gp_strtab_intern(&snap->strs, fn.name, &id)) ||
+			    (gerr = gp_addr_map_put(&snap->start_cache, g->startpc,
+						    (id << 1) | system))) {
+				wunlock(w);
+				return gerr;
+			}
+			start = (id << 1) | system;
+		}
+		wunlock(w);
+		if (start != GP_NONE) {
+			g->start_func = start >> 1;
+			if (start & 1)
+				g->flags |= GP_G_SYSTEM;
+			*sm = (struct memo){ g->startpc, start };
+		}
 	}
 	/* Creator: the physical function with the innermost file:line, as
 	 * printcreatedby prints it. */
-	uint32_t cr = gp_addr_map_get(&snap->creator_cache, g->gopc);
-	if (cr != GP_NONE) {
-		g->creator_stack = cr;
-	} else if (g->gopc && gp_pclntab_find_func(prog->pcln, g->gopc, &fn)) {
-		if ((gerr = creator_stack(snap, g->gopc, &fn, &g->creator_stack)) ||
-		    (gerr = gp_addr_map_put(&snap->creator_cache, g->gopc,
-					    g->creator_stack)))
-			return gerr;
+	struct memo *cm = memo_slot(w->creator_memo, g->gopc);
+	if (g->gopc && cm->key == g->gopc) {
+		g->creator_stack = cm->val;
+	} else if (g->gopc) {
+		wlock(w);
+		uint32_t cr = gp_addr_map_get(&snap->creator_cache, g->gopc);
+		if (cr == GP_NONE &&
+		    gp_pclntab_find_func(prog->pcln, g->gopc, &fn)) {
+			if ((gerr = creator_stack(snap, g->gopc, &fn, &cr)) ||
+			    (gerr = gp_addr_map_put(&snap->creator_cache, g->gopc,
+						    cr))) {
+				wunlock(w);
+				return gerr;
+			}
+		}
+		wunlock(w);
+		if (cr != GP_NONE) {
+			g->creator_stack = cr;
+			*cm = (struct memo){ g->gopc, cr };
+		}
 	}
 
 	if (g->m_address) {
@@ -610,8 +700,11 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 		if (m && m->curg == gaddr) {
 			g->flags |= GP_G_ON_THREAD;
 			g->thread = thread_of_m(snap, g->m_address);
-			if (g->thread >= 0)
+			if (g->thread >= 0) {
+				wlock(w);
 				snap->threads[g->thread].curg_goid = g->goid;
+				wunlock(w);
+			}
 		}
 	}
 
@@ -619,32 +712,35 @@ static gp_error *read_goroutine(struct gp_snapshot *snap, uint64_t gaddr,
 	if (waiting && (status == GP_STATUS_WAITING ||
 			status == GP_STATUS_LEAKED)) {
 		/* read later, in a batch of every goroutine's first sudog */
-		if ((gerr = gp_grow((void **)&snap->sudog_reqs, &snap->sudog_cap,
-				 snap->nsudog + 1, sizeof(*snap->sudog_reqs))))
-			return gerr;
-		snap->sudog_reqs[snap->nsudog++] = (struct gp_read_req){
-			.address = waiting,
-			.size = (uint32_t)prog->layout.type_size[GP_T_SUDOG],
-			.tag = (uint32_t)(g - snap->gs),
-		};
+		g->wait_address = waiting;
+		g->flags |= G_SUDOG;
 	}
 	if ((status == GP_STATUS_WAITING) && reason < snap->nwaitreasons &&
 	    snap->waitreasons[reason] == snap->sleep_str)
-		note_sleep(snap, prog, buf, gsize);
+		note_sleep(w, prog, buf, gsize);
 
 	uint64_t labels = gp_field(prog, GP_F_G_LABELS, buf, gsize);
 	if (labels) {
+		wlock(w);
 		err = gp_snapshot_read_labels(snap, labels, &g->labels);
+		if (err && err != &gp_error_nomem)
+			gerr = g_error(snap, g, gp_error_wrap(err, "reading its labels"));
+		wunlock(w);
 		if (err == &gp_error_nomem)
 			return err;
-		if (err && (gerr = g_error(snap, g, gp_error_wrap(err, "reading its labels"))))
+		if (err && gerr)
 			return gerr;
 	}
 
 	size_t n;
-	if ((gerr = unwind_goroutine(snap, g, buf, gsize, pcs, &n)))
+	if ((gerr = unwind_goroutine(w, g, buf, gsize, pcs, &n)))
 		return gerr;
-	return finish_stack(snap, g, pcs, n);
+	if (!n)
+		return NULL;
+	wlock(w);
+	gerr = finish_stack(snap, g, pcs, n);
+	wunlock(w);
+	return gerr;
 }
 
 /* Index of the first physical frame of the user's code in a stack, or
@@ -693,22 +789,12 @@ static gp_error *finish_stack(struct gp_snapshot *snap, struct gp_goroutine *g,
  */
 #define STACK_WINDOW 2048u
 
-struct walk {
-	struct gp_snapshot *snap;
-	size_t gsize;
-	struct gp_unwind_pc *pcs;
-	/* stacks pass, per pending goroutine: its template key, and the
-	 * template it matched (GP_NONE: unwound) */
-	uint64_t *tkeys;
-	uint32_t *tmatch;
-	size_t tmisses;     /* same start and depth, other return addresses */
-};
 
 static gp_error *on_g(void *arg, const struct gp_read_req *req,
 		      const uint8_t *data, gp_error *err)
 {
 	struct walk *w = arg;
-	return read_goroutine(w->snap, req->address, req->tag, data, w->gsize,
+	return read_goroutine(w, req->address, req->tag, data, w->gsize,
 			      err, w->pcs);
 }
 
@@ -769,12 +855,12 @@ static uint64_t tmpl_key(const struct gp_goroutine *g)
 	       (uint64_t)((g->flags & GP_G_IN_SYSCALL) != 0) << 63;
 }
 
-static bool tmpl_match(const struct gp_snapshot *snap,
+static bool tmpl_match(const struct tmpl_set *set,
 		       const struct stack_tmpl *t, const uint8_t *data,
 		       size_t size)
 {
 	for (uint32_t i = 0; i < t->n; i++) {
-		const struct tmpl_word *w = &snap->tmpl_words[t->first + i];
+		const struct tmpl_word *w = &set->words[t->first + i];
 		uint64_t v;
 		if (w->offset > size || size - w->offset < 8)
 			return false;
@@ -787,35 +873,42 @@ static bool tmpl_match(const struct gp_snapshot *snap,
 
 /* Records the words the unwind of pcs[0..n) read, if all were inside the
  * window. */
-static gp_error *tmpl_add(struct gp_snapshot *snap, uint64_t key,
+static gp_error *tmpl_add(struct tmpl_set *set, uint64_t key,
 			  uint32_t head, const struct gp_goroutine *g,
 			  const struct gp_unwind_pc *pcs, size_t n, size_t size)
 {
-	if (snap->ntmpls >= TMPL_MAX)
+	if (set->n >= TMPL_MAX)
 		return NULL;
 	for (size_t i = 1; i < n; i++)
 		if (pcs[i - 1].fp - 8 < pcs[0].sp ||
 		    pcs[i - 1].fp - pcs[0].sp > size)
 			return NULL;
 	gp_error *err;
-	if ((err = gp_grow((void **)&snap->tmpls, &snap->tmpls_cap,
-			   snap->ntmpls + 1, sizeof(*snap->tmpls))) ||
-	    (err = gp_grow((void **)&snap->tmpl_words, &snap->tmpl_words_cap,
-			   snap->ntmpl_words + n, sizeof(*snap->tmpl_words))))
+	if ((err = gp_grow((void **)&set->v, &set->cap, set->n + 1,
+			   sizeof(*set->v))) ||
+	    (err = gp_grow((void **)&set->words, &set->words_cap,
+			   set->nwords + n, sizeof(*set->words))))
 		return err;
-	struct stack_tmpl *t = &snap->tmpls[snap->ntmpls];
+	struct stack_tmpl *t = &set->v[set->n];
 	*t = (struct stack_tmpl){ g->stack_id, g->user_sp_offset,
 				  g->flags & GP_G_TRUNCATED,
-				  (uint32_t)snap->ntmpl_words,
+				  (uint32_t)set->nwords,
 				  (uint32_t)(n ? n - 1 : 0), head };
 	for (size_t i = 1; i < n; i++)
-		snap->tmpl_words[snap->ntmpl_words++] = (struct tmpl_word){
+		set->words[set->nwords++] = (struct tmpl_word){
 			pcs[i].pc, (uint32_t)(pcs[i - 1].fp - 8 - pcs[0].sp) };
-	if ((err = gp_addr_map_put(&snap->tmpl_map, key,
-				   (uint32_t)snap->ntmpls)))
+	if ((err = gp_addr_map_put(&set->map, key, (uint32_t)set->n)))
 		return err;
-	snap->ntmpls++;
+	set->n++;
 	return NULL;
+}
+
+static void tmpl_free(struct tmpl_set *set)
+{
+	gp_addr_map_deinit(&set->map);
+	free(set->v);
+	free(set->words);
+	memset(set, 0, sizeof(*set));
 }
 
 static gp_error *on_stack(void *arg, const struct gp_read_req *req,
@@ -824,16 +917,17 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 	struct walk *w = arg;
 	struct gp_snapshot *snap = w->snap;
 	struct gp_program *prog = snap->prog;
+	struct tmpl_set *set = &w->tmpl;
 	size_t size = rerr ? 0 : req->size;
 	/* The goroutine's record is not touched on a match: requests come in
 	 * stack order, records in another, and a million records do not fit
 	 * in the cache; the matches are applied in record order after. */
 	uint64_t key = size ? w->tkeys[req->tag] : 0;
-	uint32_t head = key ? gp_addr_map_get(&snap->tmpl_map, key) : GP_NONE;
+	uint32_t head = key ? gp_addr_map_get(&set->map, key) : GP_NONE;
 	uint32_t chain = 0;
-	for (uint32_t ti = head; ti != GP_NONE; ti = snap->tmpls[ti].next) {
-		if (tmpl_match(snap, &snap->tmpls[ti], data, size)) {
-			w->tmatch[req->tag] = ti;
+	for (uint32_t ti = head; ti != GP_NONE; ti = set->v[ti].next) {
+		if (tmpl_match(set, &set->v[ti], data, size)) {
+			w->tmatch[req->tag] = w->worker << 31 | ti;
 			return NULL;
 		}
 		chain++;
@@ -842,22 +936,24 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 		w->tmisses++;
 	struct gp_goroutine *g = &snap->gs[snap->pending[req->tag]];
 	struct gp_unwind_start st = unwind_start_of(g);
-	st.cache = snap->ucache;
+	st.cache = w->ucache;
 	struct window win = { &prog->mem, req->address, data, size };
 	struct gp_memory wmem = { .read_fn = window_read, .read_arg = &win };
 	gp_error *err = NULL;
 	size_t n = gp_unwind(prog->pcln, &wmem, &st, w->pcs, GP_MAX_FRAMES,
 			     &err);
+	wlock(w);
 	if (err) {
 		g->flags |= GP_G_STACK_ERROR;
-		gp_error *e2 = g_error(snap, g, err);
-		if (e2)
-			return e2;
+		err = g_error(snap, g, err);
 	}
-	if ((err = finish_stack(snap, g, w->pcs, n)))
+	if (!err)
+		err = finish_stack(snap, g, w->pcs, n);
+	wunlock(w);
+	if (err)
 		return err;
 	if (key && chain < TMPL_CHAIN && n && !(g->flags & GP_G_STACK_ERROR))
-		return tmpl_add(snap, key, head, g, w->pcs, n, size);
+		return tmpl_add(set, key, head, g, w->pcs, n, size);
 	return NULL;
 }
 
@@ -872,8 +968,8 @@ static gp_error *on_sudog(void *arg, const struct gp_read_req *req,
 	if (err) {
 		if (err == &gp_error_nomem)
 			return err;
-		gp_error *gerr = g_error(snap, g,
-					 gp_error_wrap(err, "reading its wait list"));
+		gp_error *gerr = w_g_error(w, g,
+					   gp_error_wrap(err, "reading its wait list"));
 		if (gerr)
 			return gerr;
 	}
@@ -892,7 +988,7 @@ static gp_error *on_sudog(void *arg, const struct gp_read_req *req,
  * by (1.23+ g.sleepWhen; before, g.timer.when), for the clock's upper
  * bound: the few smallest, as some may already be overdue.
  */
-static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
+static void note_sleep(struct walk *w, const struct gp_program *prog,
 		       const uint8_t *buf, size_t gsize)
 {
 	int64_t when = 0;
@@ -902,9 +998,9 @@ static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
 		/* (only a core's clock uses them: a live one is exact, and
 		 * the timers are not in its copy) */
 		uint64_t t = gp_field(prog, GP_F_G_TIMER, buf, gsize), v;
-		if (!t || snap->nsleeps_read >= 4096)
+		if (!t || w->nsleeps_read >= 4096)
 			return; /* enough samples to bound "now" */
-		snap->nsleeps_read++;
+		w->nsleeps_read++;
 		gp_error *err = gp_memory_read_u64(&prog->mem,
 						   t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN),
 						   &v);
@@ -916,39 +1012,153 @@ static void note_sleep(struct gp_snapshot *snap, const struct gp_program *prog,
 	}
 	if (when <= 0)
 		return;
-	size_t n = snap->nsleeps, k = GP_ARRAY_SIZE(snap->sleeps);
-	if (n == k && when >= snap->sleeps[k - 1])
+	size_t n = w->nsleeps, k = GP_ARRAY_SIZE(w->sleeps);
+	if (n == k && when >= w->sleeps[k - 1])
 		return;
 	size_t i = n < k ? n : k - 1;
-	while (i > 0 && snap->sleeps[i - 1] > when) {
-		snap->sleeps[i] = snap->sleeps[i - 1];
+	while (i > 0 && w->sleeps[i - 1] > when) {
+		w->sleeps[i] = w->sleeps[i - 1];
 		i--;
 	}
-	snap->sleeps[i] = when;
+	w->sleeps[i] = when;
 	if (n < k)
-		snap->nsleeps++;
+		w->nsleeps++;
 }
 
 /* Frees *gptrs as soon as the requests are built (8 MB at 1M). */
+/*
+ * Stack ids in the order of the stacks' pcs: two workers intern stacks in
+ * whichever order they meet them, and the same core must give the same
+ * ids every time. Renumbers the table (and the creator cache); *ret maps
+ * old ids to new ones for the records (NULL: nothing moved).
+ */
+static int stack_cmp(const void *a, const void *b, void *arg)
+{
+	const struct gp_snapshot *snap = arg;
+	const struct gp_stack *x = &snap->stacks[*(const uint32_t *)a];
+	const struct gp_stack *y = &snap->stacks[*(const uint32_t *)b];
+	uint32_t n = x->npcs < y->npcs ? x->npcs : y->npcs;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t p = snap->stackpcs[x->first_pc + i];
+		uint64_t q = snap->stackpcs[y->first_pc + i];
+		if (p != q)
+			return p < q ? -1 : 1;
+	}
+	if (x->npcs != y->npcs)
+		return x->npcs < y->npcs ? -1 : 1;
+	/* creators' one-frame stacks have no pcs: their frames' */
+	n = x->n < y->n ? x->n : y->n;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t p = snap->frames[x->first + i].pc;
+		uint64_t q = snap->frames[y->first + i].pc;
+		if (p != q)
+			return p < q ? -1 : 1;
+	}
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static gp_error *canonical_stack_ids(struct gp_snapshot *snap, uint32_t **ret)
+{
+	size_t ns = snap->nstacks;
+	*ret = NULL;
+	if (ns < 2)
+		return NULL;
+	uint32_t *order = malloc(ns * sizeof(*order));
+	uint32_t *newid = malloc(ns * sizeof(*newid));
+	struct gp_stack *stacks = malloc(ns * sizeof(*stacks));
+	if (!order || !newid || !stacks) {
+		free(order);
+		free(newid);
+		free(stacks);
+		return &gp_error_nomem;
+	}
+	for (size_t i = 0; i < ns; i++)
+		order[i] = (uint32_t)i;
+	qsort_r(order, ns, sizeof(*order), stack_cmp, snap);
+	bool moved = false;
+	for (size_t i = 0; i < ns; i++) {
+		newid[order[i]] = (uint32_t)i;
+		stacks[i] = snap->stacks[order[i]];
+		moved |= order[i] != i;
+	}
+	free(order);
+	if (!moved) {
+		free(newid);
+		free(stacks);
+		return NULL;
+	}
+	memcpy(snap->stacks, stacks, ns * sizeof(*stacks));
+	free(stacks);
+	struct gp_addr_map *cc = &snap->creator_cache;
+	for (size_t i = 0; i < cc->cap; i++)
+		if (cc->keys[i] && cc->vals[i] < ns)
+			cc->vals[i] = newid[cc->vals[i]];
+	for (size_t i = 0; i < snap->st_cap; i++)
+		if (snap->st_table[i])
+			snap->st_table[i] = newid[snap->st_table[i] - 1] + 1;
+	*ret = newid;
+	return NULL;
+}
+
+/* Two workers from this many goroutines: below it a thread costs more
+ * than it saves. */
+#define PAR_MIN 8192
+
+/* Adds a worker's earliest sleep wake-ups to the snapshot's. */
+static void merge_sleeps(struct gp_snapshot *snap, const struct walk *w)
+{
+	for (size_t i = 0; i < w->nsleeps; i++) {
+		int64_t when = w->sleeps[i];
+		size_t n = snap->nsleeps, k = GP_ARRAY_SIZE(snap->sleeps);
+		if (n == k && when >= snap->sleeps[k - 1])
+			continue;
+		size_t j = n < k ? n : k - 1;
+		while (j > 0 && snap->sleeps[j - 1] > when) {
+			snap->sleeps[j] = snap->sleeps[j - 1];
+			j--;
+		}
+		snap->sleeps[j] = when;
+		if (n < k)
+			snap->nsleeps++;
+	}
+}
+
 static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 			  uint64_t len, size_t gsize, struct gp_unwind_pc *pcs)
 {
-	struct walk w = { .snap = snap, .gsize = gsize, .pcs = pcs };
-	gp_error *err;
+	pthread_mutex_t lock;
+	if (pthread_mutex_init(&lock, NULL))
+		return gp_error_create(GP_ERROR_OS, "pthread_mutex_init failed");
+	struct walk *w = calloc(2, sizeof(*w));
+	struct gp_unwind_pc *pcs2 = malloc(GP_MAX_FRAMES * sizeof(*pcs2));
+	struct gp_read_req *reqs = NULL, *sreqs = NULL;
+	uint64_t *tkeys = NULL;
+	uint32_t *tmatch = NULL;
+	gp_error *err = NULL;
+	if (!w || !pcs2 ||
+	    !(w[1].ucache = calloc(1, sizeof(*w[1].ucache)))) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	w[0] = (struct walk){ .snap = snap, .gsize = gsize, .pcs = pcs,
+			      .lock = &lock, .ucache = snap->ucache };
+	struct gp_unwind_cache *uc2 = w[1].ucache;
+	w[1] = (struct walk){ .snap = snap, .gsize = gsize, .pcs = pcs2,
+			      .lock = &lock, .ucache = uc2, .worker = 1 };
+	/* GOPARKED_PAR_MIN: the tests run small cores on two workers too */
+	const char *pm = getenv("GOPARKED_PAR_MIN");
+	uint64_t par_min = pm ? strtoull(pm, NULL, 10) : PAR_MIN;
+	void *second = len >= par_min ? &w[1] : NULL;
+
 	/* Sized once: doubling a million records costs copies and zeroed
 	 * pages, and leaves half an array of slack. */
-	if (!(snap->gs = malloc((len ? len : 1) * sizeof(*snap->gs))))
-		return &gp_error_nomem;
-	snap->gs_cap = len ? len : 1;
-	if ((err = gp_grow((void **)&snap->pending, &snap->pending_cap,
-			len ? len : 1, sizeof(*snap->pending))))
-		return err;
-	struct gp_read_req *reqs = malloc((len ? len : 1) * sizeof(*reqs));
-	snap->present = calloc(len ? len : 1, 1);
-	if (!reqs || !snap->present) {
-		free(reqs);
-		return &gp_error_nomem;
+	if (!(snap->gs = malloc((len ? len : 1) * sizeof(*snap->gs))) ||
+	    !(reqs = malloc((len ? len : 1) * sizeof(*reqs))) ||
+	    !(snap->present = calloc(len ? len : 1, 1))) {
+		err = &gp_error_nomem;
+		goto out;
 	}
+	snap->gs_cap = len ? len : 1;
 	snap->ngs = len;
 	/* Each record goes to its g's place in allgs: goroutines are added
 	 * there as they are made, so that order is goid order or nearly,
@@ -962,80 +1172,140 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 	free(*gptrs_p);
 	*gptrs_p = NULL;
 	gp_phase(NULL);
-	struct gp_batch_out out = { snap->gs, sizeof(*snap->gs), len };
-	err = gp_memory_read_batch_out(&snap->prog->mem, reqs, n, on_g, &w,
-				       &out);
-	free(reqs);
+	struct gp_batch_out gs_out = { snap->gs, sizeof(*snap->gs), len };
+	err = gp_memory_read_batch_par(&snap->prog->mem, reqs, n, on_g, &w[0],
+				       second, &gs_out);
+	merge_sleeps(snap, &w[0]);
+	merge_sleeps(snap, &w[1]);
 	gp_phase("gs");
 	if (err)
-		return err;
-	err = gp_memory_read_batch(&snap->prog->mem, snap->sudog_reqs,
-				   snap->nsudog, on_sudog, &w);
-	gp_phase("sudogs");
-	free(snap->sudog_reqs);
-	snap->sudog_reqs = NULL;
-	snap->nsudog = snap->sudog_cap = 0;
-	if (err)
-		return err;
+		goto out;
 
-	size_t np = snap->npending ? snap->npending : 1;
-	reqs = malloc(np * sizeof(*reqs));
-	w.tkeys = malloc(np * sizeof(*w.tkeys));
-	w.tmatch = malloc(np * sizeof(*w.tmatch));
-	if (!reqs || !w.tkeys || !w.tmatch) {
-		free(reqs);
-		free(w.tkeys);
-		free(w.tmatch);
-		return &gp_error_nomem;
-	}
-	for (size_t i = 0; i < snap->npending; i++) {
-		const struct gp_goroutine *g = &snap->gs[snap->pending[i]];
-		uint64_t size = STACK_WINDOW;
-		if (g->stack_hi > g->sp && g->stack_hi - g->sp < size)
-			size = g->stack_hi - g->sp;
-		reqs[i] = (struct gp_read_req){ .address = g->sp,
-						.size = (uint32_t)size,
-						.tag = (uint32_t)i };
-		w.tkeys[i] = tmpl_key(g);
-		w.tmatch[i] = GP_NONE;
-	}
-	err = gp_memory_read_batch(&snap->prog->mem, reqs, snap->npending,
-				   on_stack, &w);
-	for (size_t i = 0; i < snap->npending && !err; i++) {
-		if (w.tmatch[i] == GP_NONE)
-			continue;
-		const struct stack_tmpl *t = &snap->tmpls[w.tmatch[i]];
-		struct gp_goroutine *g = &snap->gs[snap->pending[i]];
-		g->stack_id = t->stack_id;
-		g->user_sp_offset = t->user_sp_offset;
-		g->flags |= t->flags;
-	}
-	gp_phase_note("%zu stack templates; %zu goroutines matched none of "
-		      "their (pc, depth)", snap->ntmpls, w.tmisses);
-	gp_phase("stacks");
-	free(w.tkeys);
-	free(w.tmatch);
-	free(reqs);
+	/* One pass over the records for both: every first sudog (a batch
+	 * read by one worker: on_sudog appends to the waits list) and the
+	 * top of every parked stack. Arrays sized for all; only what is used
+	 * costs pages. */
+	size_t ssize = (size_t)snap->prog->layout.type_size[GP_T_SUDOG];
+	size_t cap = snap->ngs ? snap->ngs : 1;
+	sreqs = malloc(cap * sizeof(*sreqs));
 	free(snap->pending);
-	snap->pending = NULL;
-	snap->npending = snap->pending_cap = 0;
-	/* squeeze out the dead */
-	size_t live = 0;
-	for (size_t i = 0; i < snap->ngs;) {
-		size_t j = i;
-		while (j < snap->ngs && snap->present[j])
-			j++;
-		if (j > i && live != i)
-			memmove(&snap->gs[live], &snap->gs[i],
-				(j - i) * sizeof(*snap->gs));
-		live += j - i;
-		while (j < snap->ngs && !snap->present[j])
-			j++;
-		i = j;
+	snap->pending = malloc(cap * sizeof(*snap->pending));
+	tkeys = malloc(cap * sizeof(*tkeys));
+	tmatch = malloc(cap * sizeof(*tmatch));
+	if (!sreqs || !snap->pending || !tkeys || !tmatch) {
+		err = &gp_error_nomem;
+		goto out;
 	}
+	size_t nsudog = 0;
+	snap->npending = 0;
+	for (size_t i = 0; i < snap->ngs; i++) {
+		struct gp_goroutine *g = &snap->gs[i];
+		if (!snap->present[i] || !(g->flags & (G_SUDOG | G_PENDING)))
+			continue;
+		if (g->flags & G_SUDOG) {
+			sreqs[nsudog++] = (struct gp_read_req){
+				.address = g->wait_address,
+				.size = (uint32_t)ssize, .tag = (uint32_t)i };
+			g->wait_address = 0;
+		}
+		if (g->flags & G_PENDING) {
+			size_t k = snap->npending++;
+			snap->pending[k] = (uint32_t)i;
+			uint64_t size = STACK_WINDOW;
+			if (g->stack_hi > g->sp && g->stack_hi - g->sp < size)
+				size = g->stack_hi - g->sp;
+			reqs[k] = (struct gp_read_req){ .address = g->sp,
+							.size = (uint32_t)size,
+							.tag = (uint32_t)k };
+			tkeys[k] = tmpl_key(g);
+			tmatch[k] = GP_NONE;
+		}
+		g->flags &= ~(G_SUDOG | G_PENDING);
+	}
+	gp_phase("requests");
+	w[0].lock = NULL;
+	err = gp_memory_read_batch(&snap->prog->mem, sreqs, nsudog, on_sudog,
+				   &w[0]);
+	w[0].lock = &lock;
+	gp_phase("sudogs");
+	if (err)
+		goto out;
+
+	for (int k = 0; k < 2; k++) {
+		w[k].tkeys = tkeys;
+		w[k].tmatch = tmatch;
+	}
+	err = gp_memory_read_batch_par(&snap->prog->mem, reqs, snap->npending,
+				       on_stack, &w[0], second, NULL);
+	gp_phase_note("%zu + %zu stack templates; %zu goroutines matched none "
+		      "of their (pc, depth)", w[0].tmpl.n, w[1].tmpl.n,
+		      w[0].tmisses + w[1].tmisses);
+	gp_phase("stacks");
+	if (err)
+		goto out;
+
+	/* One more pass: the matched templates applied, stack ids made the
+	 * same whichever worker met a stack first, and the dead squeezed
+	 * out. */
+	uint32_t *newid;
+	if ((err = canonical_stack_ids(snap, &newid)))
+		goto out;
+	size_t live = 0, k = 0;
+	for (size_t i = 0; i < snap->ngs; i++) {
+		if (!snap->present[i])
+			continue;
+		struct gp_goroutine *g = &snap->gs[i];
+		if (k < snap->npending && snap->pending[k] == i) {
+			uint32_t m = tmatch[k++];
+			if (m != GP_NONE) {
+				const struct stack_tmpl *t =
+					&w[m >> 31].tmpl.v[m & 0x7fffffffu];
+				g->stack_id = t->stack_id;
+				g->user_sp_offset = t->user_sp_offset;
+				g->flags |= t->flags;
+			}
+		}
+		if (newid) {
+			if (g->stack_id < snap->nstacks)
+				g->stack_id = newid[g->stack_id];
+			if (g->creator_stack < snap->nstacks)
+				g->creator_stack = newid[g->creator_stack];
+		}
+		if (live != i)
+			snap->gs[live] = *g;
+		live++;
+	}
+	free(newid);
 	snap->ngs = live;
 	free(snap->present);
 	snap->present = NULL;
+	gp_phase("records");
+out:
+	if (err && snap->present) {
+		/* only what was filled is a record */
+		size_t live = 0;
+		for (size_t i = 0; i < snap->ngs; i++)
+			if (snap->present[i]) {
+				snap->gs[live] = snap->gs[i];
+				snap->gs[live++].flags &= ~(G_PENDING | G_SUDOG);
+			}
+		snap->ngs = live;
+	}
+	if (w) {
+		tmpl_free(&w[0].tmpl);
+		tmpl_free(&w[1].tmpl);
+		free(w[1].ucache);
+	}
+	free(w);
+	free(pcs2);
+	free(reqs);
+	free(sreqs);
+	free(tkeys);
+	free(tmatch);
+	free(snap->pending);
+	snap->pending = NULL;
+	snap->npending = snap->pending_cap = 0;
+	pthread_mutex_destroy(&lock);
 	return err;
 }
 
@@ -1061,33 +1331,42 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap)
 	uint8_t *out = malloc(n);
 	if (!out)
 		return false;
-	size_t by_min = 0, by_max = 0;
-	uint64_t m = UINT64_MAX;
-	for (size_t i = n; i-- > 0;) {
-		if (gs[i].goid > m)
-			by_min++;
-		else
-			m = gs[i].goid;
+	/* by the prefix maximum first (allgs order's exceptions are reused
+	 * gs, with bigger goids than their neighbours); the other way only
+	 * if that leaves too many out */
+	size_t by_min = SIZE_MAX, by_max = snap->out_of_order;
+	uint64_t m;
+	if (by_max > n / 16) {
+		by_min = 0;
+		m = UINT64_MAX;
+		for (size_t i = n; i-- > 0;) {
+			if (gs[i].goid > m)
+				by_min++;
+			else
+				m = gs[i].goid;
+		}
 	}
-	m = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (gs[i].goid < m)
-			by_max++;
-		else
-			m = gs[i].goid;
-	}
-	bool use_min = by_min <= by_max;
+	bool use_min = by_min < by_max;
 	size_t k = use_min ? by_min : by_max;
 	if (k > n / 16) {
 		free(out);
 		return false;
 	}
+	struct gp_goroutine *side = malloc((k ? k : 1) * sizeof(*side));
+	if (!side) {
+		free(out);
+		return false;
+	}
+	/* marked and taken out in one pass */
+	size_t taken = 0;
 	if (use_min) {
 		m = UINT64_MAX;
 		for (size_t i = n; i-- > 0;) {
 			out[i] = gs[i].goid > m;
 			if (!out[i])
 				m = gs[i].goid;
+			else
+				side[taken++] = gs[i];
 		}
 	} else {
 		m = 0;
@@ -1095,17 +1374,10 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap)
 			out[i] = gs[i].goid < m;
 			if (!out[i])
 				m = gs[i].goid;
+			else
+				side[taken++] = gs[i];
 		}
 	}
-	struct gp_goroutine *side = malloc((k ? k : 1) * sizeof(*side));
-	if (!side) {
-		free(out);
-		return false;
-	}
-	size_t taken = 0;
-	for (size_t i = 0; i < n; i++)
-		if (out[i])
-			side[taken++] = gs[i];
 	qsort(side, k, sizeof(*side), goid_cmp);
 	size_t j = k, w = n;
 	if (!use_min) {
@@ -1145,10 +1417,17 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap)
 static gp_error *sort_by_goid(struct gp_snapshot *snap)
 {
 	size_t n = snap->ngs;
-	bool sorted = true;
-	for (size_t i = 1; i < n && sorted; i++)
-		sorted = snap->gs[i - 1].goid <= snap->gs[i].goid;
-	if (sorted || sort_few_out_of_order(snap))
+	/* records below the largest goid before them: 0 when sorted */
+	size_t below = 0;
+	uint64_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (snap->gs[i].goid < m)
+			below++;
+		else
+			m = snap->gs[i].goid;
+	}
+	snap->out_of_order = below;
+	if (!below || sort_few_out_of_order(snap))
 		return NULL;
 	struct gp_kv *k = malloc(n * sizeof(*k));
 	if (!k)
@@ -1194,6 +1473,10 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	uint64_t *gptrs = NULL;
 	if ((err = gp_strtab_intern(&snap->strs, "", &empty)))
 		goto fail;
+	for (size_t i = 0; i < GP_ARRAY_SIZE(status_strings); i++)
+		if ((err = gp_strtab_intern(&snap->strs, status_strings[i],
+					    &snap->status_str[i])))
+			goto fail;
 	if ((err = read_waitreasons(snap)) || (err = read_ms(snap)) ||
 	    (err = read_threads(snap)))
 		goto fail;
@@ -1290,13 +1573,9 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	gp_analysis_destroy(snap->analysis);
 	free(snap->ls_table);
 	free(snap->pending);
-	free(snap->sudog_reqs);
 	gp_addr_map_deinit(&snap->start_cache);
 	gp_addr_map_deinit(&snap->creator_cache);
 	gp_addr_map_deinit(&snap->pc_cache);
-	gp_addr_map_deinit(&snap->tmpl_map);
-	free(snap->tmpls);
-	free(snap->tmpl_words);
 	free(snap->pcruns);
 	free(snap);
 }

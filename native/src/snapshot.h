@@ -46,6 +46,7 @@ struct gp_snapshot {
 	struct gp_goroutine *gs;
 	size_t ngs, gs_cap;
 	uint8_t *present;          /* while reading: which gs[] are filled */
+	size_t out_of_order;       /* while sorting by goid */
 
 	/* per-PC symbolisation cache */
 	struct gp_addr_map pc_cache;
@@ -82,10 +83,8 @@ struct gp_snapshot {
 	struct gp_clock clock;
 	uint32_t *pending;          /* goroutines to unwind from their stack */
 	size_t npending, pending_cap;
-	struct gp_read_req *sudog_reqs;
-	size_t nsudog, sudog_cap;
 	int64_t sleeps[16];        /* earliest sleep wake-ups, sorted */
-	size_t nsleeps, nsleeps_read;
+	size_t nsleeps;
 	uint32_t sleep_str;
 	uint32_t status_str[12];   /* interned gStatusStrings */
 	struct gp_addr_map start_cache;   /* startpc -> start_func << 1 | system */
@@ -99,12 +98,6 @@ struct gp_snapshot {
 		int64_t last_gc, last_gc_unix, lastpoll, procresize, p_idle,
 			polluntil;
 	} clock_in;
-	/* parked stacks already unwound, by (pc, depth): see on_stack */
-	struct gp_addr_map tmpl_map;
-	struct stack_tmpl *tmpls;
-	size_t ntmpls, tmpls_cap;
-	struct tmpl_word *tmpl_words;
-	size_t ntmpl_words, tmpl_words_cap;
 };
 
 gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
