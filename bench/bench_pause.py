@@ -2,13 +2,16 @@
 """The pause a live target sees while goparked reads it.
 
 Builds corefiles/live, starts it with N goroutines parked (10k, 100k, 1M by
-default), and takes RUNS snapshots with goparked.live.snapshot_pid. For
+default), and takes RUNS snapshots with goparked.live.snapshot_pid, as
+`goparked --pid` does: the process runs again once what the snapshot reads
+of it is copied, and the walk reads the copy (GP_ATTACH_RESUME_EARLY). For
 each N it reports the pause the engine measured (first PTRACE_INTERRUPT to
 last PTRACE_DETACH: gp_program_pause_ns), min and median, beside what the
 stop and the copy alone cost in the same run (gp_program_from_pid and an
-immediate resume, no walk): the part of the pause that is the kernel's.
-The stop itself (every thread in tracing stop) is well under a millisecond;
-GOPARKED_LIVE_DEBUG=1 prints it with the copy's figures.
+immediate resume), the wall time of the whole snapshot, and how many runs
+needed a second stop (the copy was not enough; 0 expected here). The stop
+itself is well under a millisecond; GOPARKED_LIVE_DEBUG=1 prints it with
+the copy's figures, GOPARKED_PHASES=1 each phase.
 
     python3 bench/bench_pause.py [--sizes 10000,100000,1000000] [--runs 5]
 
@@ -58,9 +61,9 @@ def main():
     ns = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         binary = build(tmp)
-        print("%9s %12s %12s %12s %12s %10s" % (
+        print("%9s %12s %12s %12s %12s %10s %8s" % (
             "goroutines", "pause min", "pause med", "stop+copy min",
-            "snapshot med", "found"))
+            "snapshot med", "found", "2 stops"))
         for n in (int(x) for x in ns.sizes.split(",")):
             p = subprocess.Popen([str(binary), "-park", str(n)],
                                  stdout=subprocess.PIPE,
@@ -69,7 +72,7 @@ def main():
             try:
                 assert "READY" in p.stdout.readline()
                 time.sleep(1)
-                pauses, floors, walls, found = [], [], [], 0
+                pauses, floors, walls, found, twice = [], [], [], 0, 0
                 for _ in range(ns.runs):
                     floors.append(floor_pause(p.pid))
                     t0 = time.perf_counter()
@@ -78,11 +81,12 @@ def main():
                     with prog, snap:
                         pauses.append(prog.pause_ns)
                         found = len(snap)
+                        twice += prog._earlier_pause_ns > 0
                 ms = lambda v: "%.1f ms" % (v / 1e6)  # noqa: E731
-                print("%9d %12s %12s %12s %12s %10d" % (
+                print("%9d %12s %12s %12s %12s %10d %8d" % (
                     n, ms(min(pauses)), ms(statistics.median(pauses)),
                     ms(min(floors)), "%.1f ms" % (
-                        statistics.median(walls) * 1e3), found))
+                        statistics.median(walls) * 1e3), found, twice))
                 sys.stdout.flush()
             finally:
                 p.kill()

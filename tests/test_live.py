@@ -154,17 +154,30 @@ def test_cli_pid_prints_groups_and_pause(target):
 # ------------------------------------- resuming before the walk (the pause)
 
 def test_resume_early_lets_the_target_run_before_the_walk(target):
-    """Parked and running goroutines need nothing beyond the copy: the
-    engine lets the target go by itself (no resume() here), and the walk of
-    the copy gives what an ordinary snapshot gives."""
+    """Parked, selecting and running goroutines need nothing beyond the
+    copy: the engine lets the target go by itself (no resume() here), and
+    the walk of the copy gives what an ordinary snapshot gives."""
     from goparked.live import site_counts
     from goparked.model import Program
-    t = target("-park", 300, "-busy", 1)
-    with Program.from_pid(t.pid, resume_early=True) as prog:
-        with prog.snapshot() as snap:
-            t.assert_free(timeout=0.5)
-            early = site_counts(snap).counts
-            states = snap.state_counts()[0]
+    t = target("-park", 300, "-busy", 1, "-selects", 40)
+    ran = 0
+    for _ in range(30):  # until the spinning goroutine is caught running
+        with Program.from_pid(t.pid, resume_early=True) as prog:
+            with prog.snapshot() as snap:
+                t.assert_free(timeout=0.5)
+                early = site_counts(snap).counts
+                states = snap.state_counts()[0]
+                # every case of every select came with the copy
+                selects = [g for g in snap.goroutines()
+                           if any(f.func == "main.selectThree"
+                                  for f in g.frames)]
+                assert len(selects) == 40
+                assert all(len(g.waiting) == 3 for g in selects), \
+                    [len(g.waiting) for g in selects]
+        ran += states.get("running", 0) + states.get("runnable", 0)
+        if ran:
+            break
+    assert ran, "the spinning goroutine was never caught running"
     with Program.from_pid(t.pid) as prog:
         try:
             with prog.snapshot() as snap:
@@ -175,8 +188,10 @@ def test_resume_early_lets_the_target_run_before_the_walk(target):
             prog.resume()
     t.assert_free()
     assert count_at(early, "main.parkedReceiver") == 300
-    assert states.get("running", 0) + states.get("runnable", 0) >= 1
-    assert early == held
+    assert count_at(early, "main.selectThree") == 40
+    assert count_at(early, "main.spin") <= 1
+    assert {k: v for k, v in early.items() if "main.spin" not in k} == \
+        {k: v for k, v in held.items() if "main.spin" not in k}
 
 
 def test_labels_outside_the_copy_mean_a_second_stop(target):

@@ -6,6 +6,7 @@
 //
 //	live -park 100000                  # a still process for the pause
 //	live -park 10 -leak-rate 20        # a steady leak at 20 per second
+//	live -park 10 -selects 20          # 20 more in a select on 3 channels
 //	live -park 10 -labeled 20          # 20 more parked with pprof labels
 //	                                   # job=labeled (their labels are
 //	                                   # memory outside goparked's copy)
@@ -29,6 +30,7 @@ var (
 	busy     = flag.Int("busy", 0, "goroutines spinning (running, preempted)")
 	exitIn   = flag.Duration("exit-after", 0, "exit on our own after this long")
 	labeled  = flag.Int("labeled", 0, "goroutines parked in labeledReceiver, with pprof labels job=labeled")
+	selects  = flag.Int("selects", 0, "goroutines parked in selectThree, a select on three channels")
 )
 
 var never = make(chan int)
@@ -46,6 +48,16 @@ func labeledReceiver(c chan int, wg *sync.WaitGroup) {
 			wg.Done()
 			<-c
 		})
+}
+
+//go:noinline
+func selectThree(a, b, c chan int, wg *sync.WaitGroup) {
+	wg.Done()
+	select {
+	case <-a:
+	case <-b:
+	case c <- 1:
+	}
 }
 
 //go:noinline
@@ -73,12 +85,17 @@ func main() {
 	cond := sync.NewCond(&rw)
 	cond.Broadcast()
 	var wg sync.WaitGroup
-	wg.Add(*park + *labeled)
+	wg.Add(*park + *labeled + *selects)
 	for i := 0; i < *park; i++ {
 		go parkedReceiver(never, &wg)
 	}
 	for i := 0; i < *labeled; i++ {
 		go labeledReceiver(never, &wg)
+	}
+	// nobody sends on sa or sb, nor receives from sc
+	sa, sb, sc := make(chan int), make(chan int), make(chan int)
+	for i := 0; i < *selects; i++ {
+		go selectThree(sa, sb, sc, &wg)
 	}
 	wg.Wait()
 	for i := 0; i < *busy; i++ {

@@ -492,6 +492,19 @@ static const struct gp_live_range *cache_find(const struct gp_live_cache *c,
 	return address - r->start < r->len ? r : NULL;
 }
 
+/* The copy of [address, address + size), if one cache holds all of it. */
+static const uint8_t *cache_ptr(const struct gp_live *live, uint64_t address,
+				size_t size)
+{
+	for (int i = 0; i < GP_NCACHE; i++) {
+		const struct gp_live_cache *c = &live->cache[i];
+		const struct gp_live_range *r = cache_find(c, address);
+		if (r && size <= r->len - (address - r->start))
+			return c->data + r->off + (address - r->start);
+	}
+	return NULL;
+}
+
 static void cache_free(struct gp_live_cache *c)
 {
 	free(c->ranges);
@@ -732,8 +745,10 @@ static gp_error *cache_fill(struct gp_live *live, struct wants *w,
 	ret->ranges = calloc(n, sizeof(*ret->ranges));
 	if (!ret->ranges)
 		return &gp_error_nomem;
-	struct gp_live_spare *sp = &live->spare[ret - live->cache];
-	if (sp->data && sp->size >= total) {
+	size_t which = (size_t)(ret - live->cache);
+	struct gp_live_spare *sp = which < GP_ARRAY_SIZE(live->spare) ?
+					   &live->spare[which] : NULL;
+	if (sp && sp->data && sp->size >= total) {
 		ret->data = sp->data;
 		ret->size = sp->size;
 		sp->data = NULL;
@@ -837,6 +852,7 @@ static gp_error *prefetch(struct gp_program *prog)
 		w.cap = 2 * len;
 	}
 	uint8_t gbuf[4096];
+	size_t nsudogs = 0;         /* first sudogs, kept in gptrs */
 	int64_t ssz = L->type_size[GP_T_SUDOG];
 	size_t ssize = ssz > 0 && ssz < 1024 ? (size_t)ssz : 0;
 	for (uint64_t i = 0; i < len && !err; i++) {
@@ -877,13 +893,37 @@ static gp_error *prefetch(struct gp_program *prog)
 			err = want_add(&w, sp & ~7ull, end);
 		}
 		uint64_t sudog = gp_field(prog, GP_F_G_WAITING, g, gsize);
-		if (!err && sudog && ssize)
+		if (!err && sudog && ssize) {
 			err = want_add(&w, sudog, sudog + ssize);
+			gptrs[nsudogs++] = sudog; /* (gptrs is read up to here) */
+		}
 	}
 	gp_phase("stacks wanted");
 	if (!err)
 		err = cache_fill(live, &w, GP_PREFETCH_GAP, &live->cache[2]);
 	gp_phase("copy stacks");
+	/* A goroutine in select waits on a sudog per case, linked through
+	 * waitlink: one more batch of reads per case, while any is left. */
+	for (int r = 0; r < GP_LIVE_SELECT_ROUNDS && nsudogs && !err; r++) {
+		w.n = 0;
+		size_t next = 0;
+		for (size_t i = 0; i < nsudogs && !err; i++) {
+			const uint8_t *sd = cache_ptr(live, gptrs[i], ssize);
+			if (!sd || !gp_field(prog, GP_F_SUDOG_ISSELECT, sd, ssize))
+				continue;
+			uint64_t link = gp_field(prog, GP_F_SUDOG_WAITLINK, sd,
+						 ssize);
+			if (!link)
+				continue;
+			err = want_add(&w, link, link + ssize);
+			gptrs[next++] = link;
+		}
+		nsudogs = next;
+		if (!err && w.n)
+			err = cache_fill(live, &w, GP_PREFETCH_GAP,
+					 &live->cache[3 + r]);
+	}
+	gp_phase("copy selects");
 out:
 	free(gptrs);
 	free(w.v);

@@ -28,6 +28,8 @@ struct gp_live_cache {
 	size_t size;              /* bytes mapped at data */
 };
 
+#define GP_LIVE_SELECT_ROUNDS 8
+
 struct gp_live_tracee {
 	int tid;
 	int pending_signal;       /* a signal-delivery-stop's signal, to pass on */
@@ -44,7 +46,9 @@ struct gp_live {
 	size_t ntracees, tracees_cap;
 	bool attached;            /* some tracee still attached */
 	int64_t stop_start_ns;    /* CLOCK_MONOTONIC when stopping began */
-	struct gp_live_cache cache[3]; /* allgs, the gs, stacks and sudogs */
+	/* allgs, the gs, stacks and first sudogs, then a select's other
+	 * sudogs, a round of reads per case */
+	struct gp_live_cache cache[3 + GP_LIVE_SELECT_ROUNDS];
 	/* buffers for cache[1] and cache[2], mapped and faulted in before
 	 * the process is stopped (a fresh page costs more than the copy) */
 	struct gp_live_spare {
