@@ -82,3 +82,29 @@ def test_group_by_mutex(toolchain):
                     grp = groups.get(addr(o["addr"]))
                     assert grp is not None, (g["group"], o["addr"])
                     assert grp.count >= len(g["goids"])
+
+
+@pytest.mark.slow
+def test_every_semaphore_waiter_at_scale():
+    """Before Go 1.26 a goroutine blocked on a Mutex or WaitGroup is found
+    only through the runtime's semaphore table. With 300 goroutines a group
+    (thousands of waiters), every one the fixture parked must be there, on
+    its object; the table is walked before the gs are read, and once read
+    at most 1024 of them."""
+    from fixtures import core_for
+    from goparked.model import Program
+    fc = core_for("1.25", "dwarf", "all", n=300)
+    acc = fc.load_account()
+    with Program.from_core(fc.core, fc.exe) as prog, prog.snapshot() as snap:
+        syncs = {s.address: s for s in A.syncs(snap)}
+        waiting = {(w.goid, w.role, s.address)
+                   for s in syncs.values() for w in s.waiters}
+        n = 0
+        for goid, g, o in objects_by_goid(acc, ("mutex", "rwmutex",
+                                                "waitgroup")):
+            if o["role"] not in ROLES:
+                continue
+            assert (goid, o["role"], addr(o["addr"])) in waiting, \
+                (g["group"], goid, o)
+            n += 1
+        assert n > 2000

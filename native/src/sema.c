@@ -207,7 +207,9 @@ static gp_error *walk_semtable(struct gp_snapshot *snap,
 		return NULL;
 	uint64_t stride = (uint64_t)tsize / GP_SEMTAB_SIZE;
 	enum gp_field_id fe = elem_field(prog);
-	size_t limit = snap->ngs + 1024;
+	/* (walked before the gs are read, hence allgs' length) */
+	size_t limit = (snap->ngs > snap->allgs_len ? snap->ngs :
+			snap->allgs_len) + 1024;
 	if (limit > GP_MAX_SEMA_NODES)
 		limit = GP_MAX_SEMA_NODES;
 	uint64_t *stack = malloc(GP_MAX_TREAP_DEPTH * sizeof(*stack));

@@ -1497,6 +1497,7 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 				      (unsigned long long)cap);
 		goto fail;
 	}
+	snap->allgs_len = (size_t)len;
 	gptrs = malloc((len ? len : 1) * 8);
 	if (!gptrs) {
 		err = &gp_error_nomem;

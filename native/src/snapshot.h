@@ -47,6 +47,7 @@ struct gp_snapshot {
 	size_t ngs, gs_cap;
 	uint8_t *present;          /* while reading: which gs[] are filled */
 	size_t out_of_order;       /* while sorting by goid */
+	size_t allgs_len;          /* runtime.allgs' length when read */
 
 	/* per-PC symbolisation cache */
 	struct gp_addr_map pc_cache;
