@@ -59,7 +59,8 @@ struct gp_memory_layer {
 	struct gp_segment *segs;  /* sorted by start, non-overlapping */
 	size_t nsegs;
 	/* When the segments' data lie in a mapping of a file (a core), the
-	 * file and the mapping's base, so batch reads can use read(2). */
+	 * file and the mapping's base: batch reads read the mapping in place
+	 * by file offset, the pager reads the file with read(2). */
 	int fd;
 	const uint8_t *base;
 };
