@@ -48,7 +48,8 @@
 #define GP_PREFETCH_GAP 512
 #define GP_FILL_SPLIT 4096      /* ranges from which two threads read */
 #define GP_PREFETCH_RUNNING_MAX (1u << 20)
-#define GP_SPARE_STACK 640      /* bytes per goroutine: stack top, sudog */
+#define GP_SPARE_STACK 640
+#define GP_SPARE_POPULATE_MAX ((size_t)1 << 30)      /* bytes per goroutine: stack top, sudog */
 #define GP_IOV_BATCH 1024
 
 int64_t gp_live_monotonic_ns(void)
@@ -701,8 +702,12 @@ static void prepare_buffers(struct gp_program *prog)
 		return;
 	len += len / 16 + 64;
 	size_t want[3] = { 0, len * gsize, len * GP_SPARE_STACK };
+	/* faulted in up to a bound: past it the copy faults its own pages
+	 * (a process of ten million goroutines is not worth gigabytes up
+	 * front) */
 	for (int i = 1; i < 3; i++)
-		live->spare[i].data = map_buffer(want[i], true,
+		live->spare[i].data = map_buffer(want[i],
+						 want[i] <= GP_SPARE_POPULATE_MAX,
 						 &live->spare[i].size);
 }
 
