@@ -23,7 +23,6 @@ struct gp_analysis {
 	size_t nwait_info;
 	struct gp_kv *gmap;       /* (g address, index) by address, once built */
 	size_t ngmap;
-	bool gmap_built;
 
 	/* chan.c */
 	bool chans_done;

@@ -240,10 +240,17 @@ static gp_error *sort_requests(struct gp_read_req *reqs, size_t n)
 /* File offset of [address, address + size) when the top layer holds all of
  * it in one segment of a mapped file, else BATCH_DIRECT. *last remembers
  * the segment found: consecutive requests are mostly in the same one. */
+/* The mapped file batch reads read in place, or NULL (a live target's
+ * reader: every request is read directly). */
+static const uint8_t *batch_map(const struct gp_memory *mem)
+{
+	return mem->read_fn || !mem->nlayers ? NULL : mem->layers[0].base;
+}
+
 static uint64_t file_offset_in(const struct gp_memory *mem, uint64_t address,
 			       uint32_t size, const struct gp_segment **last)
 {
-	if (mem->read_fn || !mem->nlayers || !mem->layers[0].base)
+	if (!batch_map(mem))
 		return BATCH_DIRECT;
 	const struct gp_memory_layer *l = &mem->layers[0];
 	const struct gp_segment *s = *last;
@@ -349,9 +356,7 @@ static void prepare_chunk(struct faulter *f, const struct chunk *c)
 		fault_out(f, c);
 }
 
-/* Unmaps the pages of the chunks before `upto` (the caller is done with
- * them; a page the next chunk starts in stays), adjacent ones in one
- * call. Called with the lock held, or with no thread. */
+/* Unmaps the range release_pages has gathered. */
 static void flush_release(struct faulter *f)
 {
 	if (f->rel_end > f->rel_start)
@@ -360,6 +365,9 @@ static void flush_release(struct faulter *f)
 	f->rel_start = f->rel_end = 0;
 }
 
+/* Unmaps the pages of the chunks before `upto` (the caller is done with
+ * them; a page the next chunk starts in stays), adjacent ones in one
+ * call. Called with the lock held, or with no thread. */
 static void release_pages(struct faulter *f, size_t upto)
 {
 	if (!f->map)
@@ -483,6 +491,37 @@ static gp_error *run_chunk(const struct gp_memory *mem,
 	return err;
 }
 
+/* What both ways of reading share: the requests keyed by file offset,
+ * ordered, and cut into chunks, in f (zeroed by the caller). */
+static gp_error *batch_plan(const struct gp_memory *mem,
+			    struct gp_read_req *reqs, size_t n, struct faulter *f)
+{
+	gp_error *err;
+	f->reqs = reqs;
+	f->map = batch_map(mem);
+	key_requests(mem, reqs, n);
+	struct chunk *chunks;
+	if ((err = sort_requests(reqs, n)) ||
+	    (err = plan_chunks(reqs, n, &chunks, &f->nchunks)))
+		return err;
+	f->chunks = chunks;
+	f->ready = calloc(f->nchunks ? f->nchunks : 1, 1);
+	if (!f->ready) {
+		free(chunks);
+		return &gp_error_nomem;
+	}
+	return NULL;
+}
+
+/* The last pages dropped, the plan freed. */
+static void batch_done(struct faulter *f)
+{
+	release_pages(f, f->nchunks);
+	flush_release(f);
+	free(f->ready);
+	free((void *)f->chunks);
+}
+
 gp_error *gp_memory_read_batch(const struct gp_memory *mem,
 			       struct gp_read_req *reqs, size_t n,
 			       gp_batch_fn *fn, void *arg)
@@ -495,26 +534,12 @@ gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
 				   gp_batch_fn *fn, void *arg,
 				   const struct gp_batch_out *out)
 {
-	gp_error *err;
-	key_requests(mem, reqs, n);
-	if ((err = sort_requests(reqs, n)))
+	struct faulter f = { .out = out };
+	gp_error *err = batch_plan(mem, reqs, n, &f);
+	if (err)
 		return err;
-	struct faulter f = {
-		.reqs = reqs,
-		.map = mem->nlayers && !mem->read_fn ? mem->layers[0].base : NULL,
-		.out = out,
-	};
-	struct chunk *chunks;
-	size_t nchunks;
-	if ((err = plan_chunks(reqs, n, &chunks, &nchunks)))
-		return err;
-	f.chunks = chunks;
-	f.nchunks = nchunks;
-	f.ready = calloc(nchunks ? nchunks : 1, 1);
-	if (!f.ready) {
-		free(chunks);
-		return &gp_error_nomem;
-	}
+	const struct chunk *chunks = f.chunks;
+	size_t nchunks = f.nchunks;
 	pthread_t thread;
 	/* A live target's requests are all direct: nothing to fault. */
 	bool threaded = nchunks > 1 && f.map &&
@@ -579,12 +604,9 @@ gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
 		pthread_cond_destroy(&f.cond);
 		pthread_mutex_destroy(&f.lock);
 	}
-	release_pages(&f, nchunks);
-	flush_release(&f);
 	gp_phase_note("%zu requests, %zu chunks (%zu faulted by the caller), "
 		      "waited %.1f ms", n, nchunks, nmine, waited * 1e3);
-	free(f.ready);
-	free(chunks);
+	batch_done(&f);
 	return err;
 }
 
@@ -647,52 +669,28 @@ gp_error *gp_memory_read_batch_par(const struct gp_memory *mem,
 				   gp_batch_fn *fn, void *arg, void *arg2,
 				   const struct gp_batch_out *out)
 {
-	const uint8_t *map = mem->nlayers && !mem->read_fn ?
-				     mem->layers[0].base : NULL;
-	if (!arg2 || !map || !n)
-		return gp_memory_read_batch_out(mem, reqs, n, fn, arg, out);
+	struct faulter f = { .out = out };
 	gp_error *err;
-	key_requests(mem, reqs, n);
-	if ((err = sort_requests(reqs, n)))
+	if (!arg2 || !batch_map(mem) || !n ||
+	    pthread_mutex_init(&f.lock, NULL) != 0)
+		return gp_memory_read_batch_out(mem, reqs, n, fn, arg, out);
+	if ((err = batch_plan(mem, reqs, n, &f))) {
+		pthread_mutex_destroy(&f.lock);
 		return err;
-	gp_phase("(sort)");
-	struct faulter f = { .reqs = reqs, .map = map, .out = out };
-	struct chunk *chunks;
-	size_t nchunks;
-	if ((err = plan_chunks(reqs, n, &chunks, &nchunks)))
-		return err;
-	f.chunks = chunks;
-	f.nchunks = nchunks;
-	f.ready = calloc(nchunks ? nchunks : 1, 1);
-	if (!f.ready) {
-		free(chunks);
-		return &gp_error_nomem;
 	}
 	struct par_worker w[2] = {
 		{ &f, mem, fn, arg, NULL, 0 },
 		{ &f, mem, fn, arg2, NULL, 0 },
 	};
 	pthread_t thread;
-	bool two = pthread_mutex_init(&f.lock, NULL) == 0;
-	if (two && pthread_create(&thread, NULL, par_main, &w[1]) != 0) {
-		/* one worker does it all */
-		w[1].arg = NULL;
-	}
-	if (!two) {
-		free(f.ready);
-		free(chunks);
-		return gp_memory_read_batch_out(mem, reqs, n, fn, arg, out);
-	}
-	par_work(&w[0]);
-	if (w[1].arg)
+	bool two = pthread_create(&thread, NULL, par_main, &w[1]) == 0;
+	par_work(&w[0]); /* all of it, if there is no second thread */
+	if (two)
 		pthread_join(thread, NULL);
 	pthread_mutex_destroy(&f.lock);
-	release_pages(&f, nchunks);
-	flush_release(&f);
 	gp_phase_note("%zu requests, %zu chunks on two workers (%zu by the "
-		      "second)", n, nchunks, w[1].chunks);
-	free(f.ready);
-	free(chunks);
+		      "second)", n, f.nchunks, w[1].chunks);
+	batch_done(&f);
 	if (w[0].err) {
 		gp_error_destroy(w[1].err);
 		return w[0].err;

@@ -57,7 +57,7 @@ void gp_analysis_destroy(struct gp_analysis *an)
  * random inserts cost several times the sort). */
 static gp_error *build_gmap(struct gp_snapshot *snap, struct gp_analysis *an)
 {
-	if (an->gmap_built)
+	if (an->gmap)
 		return NULL;
 	struct gp_kv *m = malloc((snap->ngs ? snap->ngs : 1) * sizeof(*m));
 	if (!m)
@@ -71,7 +71,6 @@ static gp_error *build_gmap(struct gp_snapshot *snap, struct gp_analysis *an)
 	}
 	an->gmap = m;
 	an->ngmap = snap->ngs;
-	an->gmap_built = true;
 	return NULL;
 }
 

@@ -379,6 +379,7 @@ struct walk {
 	/* stacks pass, per pending goroutine (shared arrays, one entry per
 	 * request): its template key, and the template it matched as
 	 * worker << 31 | index (GP_NONE: unwound) */
+	uint32_t *pending;          /* the record of each */
 	uint64_t *tkeys;
 	uint32_t *tmatch;
 	uint32_t worker;
@@ -401,6 +402,21 @@ static inline void wunlock(struct walk *w)
 static inline struct memo *memo_slot(struct memo *m, uint64_t key)
 {
 	return &m[(key * 0x9e3779b97f4a7c15ULL) >> 58];
+}
+
+/* Adds when to v, the *n smallest so far in order, keeping at most k. */
+static void keep_earliest(int64_t *v, size_t *n, size_t k, int64_t when)
+{
+	if (*n == k && when >= v[k - 1])
+		return;
+	size_t i = *n < k ? *n : k - 1;
+	while (i > 0 && v[i - 1] > when) {
+		v[i] = v[i - 1];
+		i--;
+	}
+	v[i] = when;
+	if (*n < k)
+		(*n)++;
 }
 
 /* Internal marks on a record while the gs are read, cleared after. */
@@ -722,13 +738,11 @@ static gp_error *read_goroutine(struct walk *w, uint64_t gaddr,
 	uint64_t labels = gp_field(prog, GP_F_G_LABELS, buf, gsize);
 	if (labels) {
 		wlock(w);
-		err = gp_snapshot_read_labels(snap, labels, &g->labels);
-		if (err && err != &gp_error_nomem)
-			gerr = g_error(snap, g, gp_error_wrap(err, "reading its labels"));
+		gerr = gp_snapshot_read_labels(snap, labels, &g->labels);
+		if (gerr && gerr != &gp_error_nomem)
+			gerr = g_error(snap, g, gp_error_wrap(gerr, "reading its labels"));
 		wunlock(w);
-		if (err == &gp_error_nomem)
-			return err;
-		if (err && gerr)
+		if (gerr)
 			return gerr;
 	}
 
@@ -934,7 +948,7 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 	}
 	if (head != GP_NONE)
 		w->tmisses++;
-	struct gp_goroutine *g = &snap->gs[snap->pending[req->tag]];
+	struct gp_goroutine *g = &snap->gs[w->pending[req->tag]];
 	struct gp_unwind_start st = unwind_start_of(g);
 	st.cache = w->ucache;
 	struct window win = { &prog->mem, req->address, data, size };
@@ -1010,19 +1024,9 @@ static void note_sleep(struct walk *w, const struct gp_program *prog,
 		}
 		when = (int64_t)v;
 	}
-	if (when <= 0)
-		return;
-	size_t n = w->nsleeps, k = GP_ARRAY_SIZE(w->sleeps);
-	if (n == k && when >= w->sleeps[k - 1])
-		return;
-	size_t i = n < k ? n : k - 1;
-	while (i > 0 && w->sleeps[i - 1] > when) {
-		w->sleeps[i] = w->sleeps[i - 1];
-		i--;
-	}
-	w->sleeps[i] = when;
-	if (n < k)
-		w->nsleeps++;
+	if (when > 0)
+		keep_earliest(w->sleeps, &w->nsleeps, GP_ARRAY_SIZE(w->sleeps),
+			      when);
 }
 
 /* Frees *gptrs as soon as the requests are built (8 MB at 1M). */
@@ -1107,20 +1111,9 @@ static gp_error *canonical_stack_ids(struct gp_snapshot *snap, uint32_t **ret)
 /* Adds a worker's earliest sleep wake-ups to the snapshot's. */
 static void merge_sleeps(struct gp_snapshot *snap, const struct walk *w)
 {
-	for (size_t i = 0; i < w->nsleeps; i++) {
-		int64_t when = w->sleeps[i];
-		size_t n = snap->nsleeps, k = GP_ARRAY_SIZE(snap->sleeps);
-		if (n == k && when >= snap->sleeps[k - 1])
-			continue;
-		size_t j = n < k ? n : k - 1;
-		while (j > 0 && snap->sleeps[j - 1] > when) {
-			snap->sleeps[j] = snap->sleeps[j - 1];
-			j--;
-		}
-		snap->sleeps[j] = when;
-		if (n < k)
-			snap->nsleeps++;
-	}
+	for (size_t i = 0; i < w->nsleeps; i++)
+		keep_earliest(snap->sleeps, &snap->nsleeps,
+			      GP_ARRAY_SIZE(snap->sleeps), w->sleeps[i]);
 }
 
 static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
@@ -1133,7 +1126,7 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 	struct gp_unwind_pc *pcs2 = malloc(GP_MAX_FRAMES * sizeof(*pcs2));
 	struct gp_read_req *reqs = NULL, *sreqs = NULL;
 	uint64_t *tkeys = NULL;
-	uint32_t *tmatch = NULL;
+	uint32_t *tmatch = NULL, *pending = NULL;
 	gp_error *err = NULL;
 	if (!w || !pcs2 ||
 	    !(w[1].ucache = calloc(1, sizeof(*w[1].ucache)))) {
@@ -1188,16 +1181,14 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 	size_t ssize = (size_t)snap->prog->layout.type_size[GP_T_SUDOG];
 	size_t cap = snap->ngs ? snap->ngs : 1;
 	sreqs = malloc(cap * sizeof(*sreqs));
-	free(snap->pending);
-	snap->pending = malloc(cap * sizeof(*snap->pending));
+	pending = malloc(cap * sizeof(*pending));
 	tkeys = malloc(cap * sizeof(*tkeys));
 	tmatch = malloc(cap * sizeof(*tmatch));
-	if (!sreqs || !snap->pending || !tkeys || !tmatch) {
+	if (!sreqs || !pending || !tkeys || !tmatch) {
 		err = &gp_error_nomem;
 		goto out;
 	}
-	size_t nsudog = 0;
-	snap->npending = 0;
+	size_t nsudog = 0, npending = 0;
 	for (size_t i = 0; i < snap->ngs; i++) {
 		struct gp_goroutine *g = &snap->gs[i];
 		if (!snap->present[i] || !(g->flags & (G_SUDOG | G_PENDING)))
@@ -1209,8 +1200,8 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 			g->wait_address = 0;
 		}
 		if (g->flags & G_PENDING) {
-			size_t k = snap->npending++;
-			snap->pending[k] = (uint32_t)i;
+			size_t k = npending++;
+			pending[k] = (uint32_t)i;
 			uint64_t size = STACK_WINDOW;
 			if (g->stack_hi > g->sp && g->stack_hi - g->sp < size)
 				size = g->stack_hi - g->sp;
@@ -1232,10 +1223,11 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 		goto out;
 
 	for (int k = 0; k < 2; k++) {
+		w[k].pending = pending;
 		w[k].tkeys = tkeys;
 		w[k].tmatch = tmatch;
 	}
-	err = gp_memory_read_batch_par(&snap->prog->mem, reqs, snap->npending,
+	err = gp_memory_read_batch_par(&snap->prog->mem, reqs, npending,
 				       on_stack, &w[0], second, NULL);
 	gp_phase_note("%zu + %zu stack templates; %zu goroutines matched none "
 		      "of their (pc, depth)", w[0].tmpl.n, w[1].tmpl.n,
@@ -1255,7 +1247,7 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 		if (!snap->present[i])
 			continue;
 		struct gp_goroutine *g = &snap->gs[i];
-		if (k < snap->npending && snap->pending[k] == i) {
+		if (k < npending && pending[k] == i) {
 			uint32_t m = tmatch[k++];
 			if (m != GP_NONE) {
 				const struct stack_tmpl *t =
@@ -1302,9 +1294,7 @@ out:
 	free(sreqs);
 	free(tkeys);
 	free(tmatch);
-	free(snap->pending);
-	snap->pending = NULL;
-	snap->npending = snap->pending_cap = 0;
+	free(pending);
 	pthread_mutex_destroy(&lock);
 	return err;
 }
@@ -1324,7 +1314,7 @@ static int goid_cmp(const void *a, const void *b)
 	return x->goid < y->goid ? -1 : x->goid > y->goid;
 }
 
-static bool sort_few_out_of_order(struct gp_snapshot *snap)
+static bool sort_few_out_of_order(struct gp_snapshot *snap, size_t below)
 {
 	size_t n = snap->ngs;
 	struct gp_goroutine *gs = snap->gs;
@@ -1334,7 +1324,7 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap)
 	/* by the prefix maximum first (allgs order's exceptions are reused
 	 * gs, with bigger goids than their neighbours); the other way only
 	 * if that leaves too many out */
-	size_t by_min = SIZE_MAX, by_max = snap->out_of_order;
+	size_t by_min = SIZE_MAX, by_max = below;
 	uint64_t m;
 	if (by_max > n / 16) {
 		by_min = 0;
@@ -1426,8 +1416,7 @@ static gp_error *sort_by_goid(struct gp_snapshot *snap)
 		else
 			m = snap->gs[i].goid;
 	}
-	snap->out_of_order = below;
-	if (!below || sort_few_out_of_order(snap))
+	if (!below || sort_few_out_of_order(snap, below))
 		return NULL;
 	struct gp_kv *k = malloc(n * sizeof(*k));
 	if (!k)
@@ -1573,7 +1562,6 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->labels);
 	gp_analysis_destroy(snap->analysis);
 	free(snap->ls_table);
-	free(snap->pending);
 	gp_addr_map_deinit(&snap->start_cache);
 	gp_addr_map_deinit(&snap->creator_cache);
 	gp_addr_map_deinit(&snap->pc_cache);

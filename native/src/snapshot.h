@@ -46,7 +46,6 @@ struct gp_snapshot {
 	struct gp_goroutine *gs;
 	size_t ngs, gs_cap;
 	uint8_t *present;          /* while reading: which gs[] are filled */
-	size_t out_of_order;       /* while sorting by goid */
 	size_t allgs_len;          /* runtime.allgs' length when read */
 
 	/* per-PC symbolisation cache */
@@ -82,8 +81,6 @@ struct gp_snapshot {
 	uint32_t waitreasons[256];
 	uint32_t nwaitreasons;
 	struct gp_clock clock;
-	uint32_t *pending;          /* goroutines to unwind from their stack */
-	size_t npending, pending_cap;
 	int64_t sleeps[16];        /* earliest sleep wake-ups, sorted */
 	size_t nsleeps;
 	uint32_t sleep_str;

@@ -540,14 +540,10 @@ static gp_error *live_read(void *arg, uint64_t address, void *buf,
 		return NULL;
 	if (exe_read(&prog->exe, address, buf, size))
 		return NULL;
-	for (int i = 0; i < GP_NCACHE; i++) {
-		const struct gp_live_cache *c = &live->cache[i];
-		const struct gp_live_range *r = cache_find(c, address);
-		if (r && size <= r->len - (address - r->start)) {
-			memcpy(buf, c->data + r->off + (address - r->start),
-			       size);
-			return NULL;
-		}
+	const uint8_t *copy = cache_ptr(live, address, size);
+	if (copy) {
+		memcpy(buf, copy, size);
+		return NULL;
 	}
 	if (live->mode == GP_LIVE_CALLBACK) {
 		int e = live->read_cb(live->read_cb_arg, address, buf, size);
@@ -864,12 +860,9 @@ static gp_error *prefetch(struct gp_program *prog)
 		if (!gptrs[i])
 			continue;
 		/* straight from the copy of the gs when it holds the g */
-		const struct gp_live_range *r = cache_find(&live->cache[1],
-							   gptrs[i]);
-		const uint8_t *g = gbuf;
-		if (r && gsize <= r->len - (gptrs[i] - r->start)) {
-			g = live->cache[1].data + r->off + (gptrs[i] - r->start);
-		} else {
+		const uint8_t *g = cache_ptr(live, gptrs[i], gsize);
+		if (!g) {
+			g = gbuf;
 			gp_error *rerr = gp_memory_read(&prog->mem, gptrs[i],
 							gbuf, gsize);
 			if (rerr) {
