@@ -179,7 +179,9 @@ def frames_text(frames):
         lines.append("%s(...)" % (f.func or "?"))
         loc = "\t%s:%d" % (f.file or "?", f.line) if f.file else \
             "\t?:0 pc=0x%x" % f.pc
-        if not f.inlined and f.entry:
+        # runtime/traceback.go prints the offset only past the entry: a
+        # goroutine preempted at asyncPreempt's first instruction has none.
+        if not f.inlined and f.entry and f.pc > f.entry:
             loc += " +0x%x" % f.offset
         lines.append(loc)
     return lines
@@ -202,7 +204,7 @@ def goroutine_text(snap, g):
             text += " in goroutine %d" % g.parent_goid
         lines.append(text)
         loc = "\t%s:%d" % (inner.file or "?", inner.line)
-        if outer.entry and outer.pc >= outer.entry:
+        if outer.entry and outer.pc > outer.entry:
             loc += " +0x%x" % (outer.pc - outer.entry)
         lines.append(loc)
     elif g.parent_goid:

@@ -27,7 +27,8 @@ def _cells():
 def _our_frames(g):
     out = []
     for f in g.frames:
-        off = None if f.inlined else f.pc - f.entry
+        # The runtime prints "+0x.." only when pc > entry (traceback.go).
+        off = None if f.inlined or f.pc == f.entry else f.pc - f.entry
         out.append((f.func, f.file, f.line, off))
     return out
 
