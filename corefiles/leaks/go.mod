@@ -1,0 +1,3 @@
+module goparked.test/leaks
+
+go 1.19
