@@ -115,7 +115,7 @@ check-native-asan: $(ASAN_CTEST_BINS)
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$t; done
 
 deps:
-	@scripts/setup-deps
+	@PYTHON=$(PYTHON) scripts/setup-deps
 
 # The fixture cores CI needs (corefiles/generate.py's default matrix): made
 # once up front so the C tests have them too; cached in $$GOPARKED_CACHE.
@@ -132,7 +132,7 @@ pytest-asan: asan
 # cores, the normal pass, then the sanitizer pass. The C tests must find
 # cores here (GP_REQUIRE_CORES), since corpus has just made them.
 test:
-	@scripts/setup-deps
+	@PYTHON=$(PYTHON) scripts/setup-deps
 	$(MAKE) all corpus
 	GP_REQUIRE_CORES=1 $(MAKE) check-native
 	$(MAKE) pytest
