@@ -49,6 +49,10 @@ LDFLAGS = {"dwarf": None, "stripped": "-s -w"}
 
 GO_LOCAL = "/usr/local/go/bin/go"
 GO_119 = "/usr/lib/go-1.19/bin/go"
+# Without /usr/local/go (a fresh machine has only Debian's Go 1.19, which
+# knows no GOTOOLCHAIN), this release stands in for it: fetched once by Go
+# 1.19 through the module proxy, see fetched_go().
+GO_LOCAL_FETCHED = "go1.26.8"
 
 # label -> (go command, GOTOOLCHAIN value). Ordered oldest first.
 TOOLCHAINS = {
@@ -178,6 +182,8 @@ def probe(label: str, timeout: float = 600) -> Toolchain:
         go, gotc = TOOLCHAINS[label]
         tc = Toolchain(label, go, gotc)
         try:
+            if go == GO_LOCAL and not os.access(go, os.X_OK):
+                tc.go = go = fetched_go(timeout)
             if not os.access(go, os.X_OK):
                 raise Unavailable("Go %s: %s not installed" % (label, go))
             try:
@@ -197,6 +203,36 @@ def probe(label: str, timeout: float = 600) -> Toolchain:
             raise
         _probe_cache[label] = tc
         return tc
+
+
+def fetched_go(timeout: float = 600) -> str:
+    """The go command of GO_LOCAL_FETCHED, fetched on first use by Go 1.19.
+
+    This is what GOTOOLCHAIN does (cmd/go/internal/toolchain): the module
+    golang.org/toolchain@v0.0.1-<version>.<goos>-<goarch> from the module
+    proxy, checked against sum.golang.org, unpacked in the module cache;
+    the zip keeps no executable bits, so they are set again."""
+    mod = "golang.org/toolchain@v0.0.1-%s.linux-amd64" % GO_LOCAL_FETCHED
+    if not os.access(GO_119, os.X_OK):
+        raise Unavailable("neither %s nor %s is installed (scripts/setup-deps installs Go 1.19)"
+                          % (GO_LOCAL, GO_119))
+    env = dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="", GO111MODULE="on", GOWORK="off")
+    try:
+        # cwd "/": outside any module, so that no go.mod or go.sum is touched.
+        p = subprocess.run([GO_119, "mod", "download", "-json", mod], env=env, cwd="/",
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Unavailable("fetching %s with Go 1.19 timed out" % mod)
+    try:
+        d = json.loads(p.stdout)["Dir"]
+    except (ValueError, KeyError):
+        raise Unavailable("no %s, and Go 1.19 could not fetch %s: %s"
+                          % (GO_LOCAL, mod, (p.stderr or p.stdout).strip()[-500:]))
+    tools = os.path.join(d, "pkg", "tool", "linux_amd64")
+    for f in [os.path.join(d, "bin", n) for n in os.listdir(os.path.join(d, "bin"))] + \
+            [os.path.join(tools, n) for n in os.listdir(tools)]:
+        os.chmod(f, os.stat(f).st_mode | 0o111)
+    return os.path.join(d, "bin", "go")
 
 
 def available_toolchains(labels=None) -> tuple[list[Toolchain], dict[str, str]]:

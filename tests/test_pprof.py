@@ -17,20 +17,21 @@ from collections import Counter
 
 import pytest
 
-from fixtures import NEWEST, OLDEST, core_for, in_ci
+from fixtures import NEWEST, OLDEST, core_for, generate, in_ci
 
 pytestmark = pytest.mark.cli
 
-GO = "/usr/local/go/bin/go"
 CELLS = [(NEWEST, "dwarf"), (NEWEST, "stripped"), (OLDEST, "dwarf")]
 
 
 def go_tool():
-    if not os.access(GO, os.X_OK):
+    """The newest toolchain's go command (its pprof reads every version)."""
+    try:
+        return generate.probe(NEWEST).go
+    except generate.Unavailable as e:
         if in_ci():
-            pytest.fail("CI=true and no %s (scripts/setup-deps)" % GO)
-        pytest.skip("no %s" % GO)
-    return GO
+            pytest.fail("CI=true and no Go %s: %s" % (NEWEST, e))
+        pytest.skip("no Go %s: %s" % (NEWEST, e))
 
 
 def pprof(path, *flags):
