@@ -1,5 +1,6 @@
 """pip install . : builds libgoparked.so with make and installs it inside
-the goparked package, with a `goparked` console script.
+the goparked package, with a `goparked` console script, and the GDB and LLDB
+scripts in goparked/_debuggers/ (`goparked --gdb-script` names them).
 
 Metadata is in pyproject.toml; this file only hooks the engine build in.
 """
@@ -28,6 +29,12 @@ class BuildWithEngine(build_py):
         dest = os.path.join(self.build_lib, "goparked", "libgoparked.so")
         self.mkpath(os.path.dirname(dest))
         shutil.copyfile(os.path.join(build_dir, "libgoparked.so"), dest)
+        scripts = os.path.join(self.build_lib, "goparked", "_debuggers")
+        self.mkpath(scripts)
+        for src in ("gdb/goparked-gdb.py", "lldb/goparked_lldb.py",
+                    "lldb/goparked_os.py"):
+            shutil.copyfile(os.path.join(HERE, src),
+                            os.path.join(scripts, os.path.basename(src)))
 
 
 class BinaryDistribution(Distribution):

@@ -10,9 +10,11 @@
 This file only knows GDB: where the program is (a core, a live process GDB
 holds stopped, or a remote target whose memory comes through GDB) and how
 to show a goroutine's frames. Commands, options, help and rendering are
-goparked.debugger's, shared with LLDB. It extends sys.path to the checkout
-it sits in (or $GOPARKED_ROOT) and imports goparked: GDB embeds its own
-Python, and goparked needs only the standard library there.
+goparked.debugger's, shared with LLDB. It extends sys.path to the folder
+holding the goparked package it goes with (the checkout it sits in, or the
+site-packages pip installed it in: `goparked --gdb-script` prints its path;
+$GOPARKED_ROOT overrides) and imports goparked: GDB embeds its own Python,
+and goparked needs only the standard library there.
 """
 
 import os
@@ -22,8 +24,13 @@ import traceback
 
 import gdb
 
-_ROOT = os.environ.get("GOPARKED_ROOT") or os.path.dirname(os.path.dirname(
-    os.path.realpath(globals().get("__file__") or "gdb/goparked-gdb.py")))
+_HERE = os.path.dirname(os.path.realpath(
+    globals().get("__file__") or "gdb/goparked-gdb.py"))
+# A checkout's gdb/.., or pip's site-packages/goparked/_debuggers/../..
+_ROOT = os.environ.get("GOPARKED_ROOT") or next(
+    (d for d in (os.path.dirname(_HERE), os.path.dirname(os.path.dirname(_HERE)))
+     if os.path.isfile(os.path.join(d, "goparked", "__init__.py"))),
+    os.path.dirname(_HERE))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 

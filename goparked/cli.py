@@ -35,7 +35,9 @@ def build_parser():
         "what, and for how long: from a core dump or a live process.",
         epilog="Also: goparked report CORE -o report.html (postmortem, HTML "
                "or Markdown); goparked diff A B (which groups grew); "
-               "goparked check CORE --max-parked N (a gate for scripts). "
+               "goparked check CORE --max-parked N (a gate for scripts); "
+               "goparked --gdb-script / --lldb-script (the path to source "
+               "in GDB / import in LLDB). "
                "Exit status: 0 ok, 2 error. GOPARKED_DEBUG=1 shows "
                "tracebacks.")
     p.add_argument("core", nargs="?", metavar="CORE",
@@ -180,6 +182,22 @@ def render_snapshot(ns, snap, out):
             show_system=ns.system))
 
 
+# The debugger scripts: where pip installs them (beside the package), or in
+# the checkout the package sits in.
+DEBUGGER_SCRIPTS = {"--gdb-script": ("gdb", "goparked-gdb.py"),
+                    "--lldb-script": ("lldb", "goparked_lldb.py")}
+
+
+def debugger_script(option):
+    folder, name = DEBUGGER_SCRIPTS[option]
+    here = os.path.dirname(os.path.realpath(__file__))
+    for path in (os.path.join(here, "_debuggers", name),
+                 os.path.join(os.path.dirname(here), folder, name)):
+        if os.path.isfile(path):
+            return path
+    raise UsageError("no %s beside this goparked package (%s)" % (name, here))
+
+
 def error_line(e):
     if isinstance(e, Error):
         return e.message
@@ -205,6 +223,9 @@ def main(argv=None):
                 return live.run_diff(argv[1:], sys.stdout, guess_exe)
             return live.run_check(argv[1:], sys.stdout, sys.stderr,
                                   guess_exe)
+        if len(argv) == 1 and argv[0] in DEBUGGER_SCRIPTS:
+            print(debugger_script(argv[0]))
+            return EXIT_OK
         ns = build_parser().parse_args(argv)
         run(ns, sys.stdout)
         sys.stdout.flush()

@@ -24,7 +24,12 @@ import traceback
 import lldb
 
 _HERE = os.path.dirname(os.path.realpath(__file__))
-_ROOT = os.environ.get("GOPARKED_ROOT") or os.path.dirname(_HERE)
+# A checkout's lldb/.., or pip's site-packages/goparked/_debuggers/../..
+# (`goparked --lldb-script` prints this file's path).
+_ROOT = os.environ.get("GOPARKED_ROOT") or next(
+    (d for d in (os.path.dirname(_HERE), os.path.dirname(os.path.dirname(_HERE)))
+     if os.path.isfile(os.path.join(d, "goparked", "__init__.py"))),
+    os.path.dirname(_HERE))
 for _p in (_ROOT, _HERE):
     if _p not in sys.path:
         sys.path.insert(0, _p)
