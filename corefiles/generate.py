@@ -64,11 +64,24 @@ TOOLCHAINS = {
     "1.24": (GO_LOCAL, "go1.24.11"),
     "1.25": (GO_LOCAL, "go1.25.5"),
     "1.26": (GO_LOCAL, "local"),
+    "1.27": (GO_LOCAL, "go1.27.3"),
 }
+
+RUN_ENV = {"GOTRACEBACK": "crash"}
+
+
+def run_godebug(tc) -> dict:
+    """What a main module at the toolchain's own go version gets by default
+    and the fixture's go.mod (go 1.19) does not: from 1.27 the runtime's
+    dump prints pprof labels in each goroutine header (tracebacklabels=1),
+    which tests/oracle.py compares with goparked's labels."""
+    minor = int(tc.version.split(".")[1])
+    return {"GODEBUG": "tracebacklabels=1"} if minor >= 27 else {}
+
 
 # Default matrix (CI): every scenario on the newest and the oldest toolchain,
 # the `all` scenario on every toolchain x both variants.
-DEFAULT_EVERY_SCENARIO_TOOLCHAINS = ("1.26", "1.19")
+DEFAULT_EVERY_SCENARIO_TOOLCHAINS = (list(TOOLCHAINS)[-1], list(TOOLCHAINS)[0])  # newest, oldest
 
 
 _STOP = threading.Event()  # set by SIGINT/SIGTERM in the CLI: workers kill their fixture and clean up
@@ -391,6 +404,8 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
         env = dict(os.environ, GOTRACEBACK="crash")
         for k in ("GODEBUG", "GOMAXPROCS", "GOGC", "GOMEMLIMIT"):
             env.pop(k, None)
+        run_env = dict(RUN_ENV, **run_godebug(tc))
+        env.update(run_env)
         cmd = [exe, "-scenario", scenario, "-n", str(n), "-account", acc]
         if ready_timeout is None:
             ready_timeout = 120 + n / 2000.0
@@ -431,7 +446,7 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
         meta = {
             "schema": 1, "toolchain": tc.label, "go_version": tc.version, "account_go_version": account["go_version"],
             "go": tc.go, "gotoolchain": tc.gotoolchain, "variant": variant, "scenario": scenario, "n": n,
-            "source_hash": source_hash(), "cmd": cmd, "hold_seconds": hold, "env": {"GOTRACEBACK": "crash"}, "pid": account["pid"],
+            "source_hash": source_hash(), "cmd": cmd, "hold_seconds": hold, "env": run_env, "pid": account["pid"],
             "returncode": rc, "core_pattern": pattern, "stdout": out,
             "core_bytes": os.path.getsize(os.path.join(tmp, "core")),
             "seconds_to_ready": round(t_ready - t0, 3), "seconds_to_core": round(t_end - t_ready, 3),
@@ -504,7 +519,7 @@ def expand(toolchains="all", variants="dwarf,stripped", scenarios_="all") -> lis
 
 
 def default_matrix() -> list[tuple[str, str, str]]:
-    """Every scenario on 1.26 and 1.19 (dwarf) + `all` on every toolchain x variant."""
+    """Every scenario on the newest and the oldest toolchain (dwarf) + `all` on every toolchain x variant."""
     cells = []
     for t in DEFAULT_EVERY_SCENARIO_TOOLCHAINS:
         cells += [(t, "dwarf", s) for s in scenario_names()]

@@ -1,12 +1,12 @@
 """Strict parser of the Go runtime's own goroutine dump (the oracle).
 
-The input is what a Go 1.19-1.26 process writes to stderr when it dies with
+The input is what a Go 1.19-1.27 process writes to stderr when it dies with
 GOTRACEBACK=crash after SIGQUIT (or any fatal signal): the text that
 runtime.sighandler, goroutineheader, traceback, tracebackothers and dumpregs
 print. It is independent of goparked on purpose: engine results are checked
 against it.
 
-Layout of a crash dump (verified on 1.19-1.26, linux/amd64):
+Layout of a crash dump (verified on 1.19-1.27, linux/amd64):
 
     SIGQUIT: quit                                  } one section per M: the M
     PC=0x4f1f7b m=0 sigcode=0                      } that took the signal first,
@@ -40,8 +40,12 @@ and its stack (often topped by runtime.asyncPreempt, a frame with no +0x
 offset) appears in that M's own section: use Dump.stack_of(goid).
 
 From 1.22 the header reads "goroutine N gp=0x.. m=N mp=0x.. [..]:" (or
-"m=nil") at GOTRACEBACK>=2; 1.26 may append " labels:{"k": "v"}" with
-GODEBUG=tracebacklabels=1. Ancestors ("[originating from goroutine N]:") need
+"m=nil") at GOTRACEBACK>=2; 1.26 may append " labels:{"k": "v"}" inside
+the brackets with GODEBUG=tracebacklabels=1. 1.27 prints the labels after
+the brackets, "[chan receive] {k: v, "a b": "c"}:", quoting a key or value
+only when it holds a character other than [A-Za-z0-9./_]
+(tracebackStringNeedsQuoting), and does so by default for a main module at
+go 1.27 (GODEBUG tracebacklabels=1; older go.mod lines keep 0). Ancestors ("[originating from goroutine N]:") need
 GODEBUG=tracebackancestors=N.
 
 The parser is strict: a line it does not understand raises DumpParseError
@@ -204,7 +208,8 @@ class Dump:
 RE_SIG = re.compile(r"^(SIG[A-Z0-9]+|signal \d+): (.*)$")
 RE_PC = re.compile(r"^PC=0x([0-9a-f]+) m=(\d+) sigcode=(-?\d+)(?: addr=0x([0-9a-f]+))?$")
 RE_HEADER = re.compile(
-    r"^goroutine (\d+)(?: gp=0x([0-9a-f]+)(?: m=(\d+) mp=0x([0-9a-f]+)| (m=nil))?)? \[(.*)\]:$")
+    r"^goroutine (\d+)(?: gp=0x([0-9a-f]+)(?: m=(\d+) mp=0x([0-9a-f]+)| (m=nil))?)? "
+    r"(?:\[([^\]]*)\] \{(.*)\}|\[(.*)\]):$")
 RE_FILE = re.compile(
     r"^\t(.+):(\d+)(?: \+0x([0-9a-f]+))?(?: fp=0x([0-9a-f]+) sp=0x([0-9a-f]+) pc=0x([0-9a-f]+))?$")
 RE_CREATED = re.compile(r"^created by (.+?)(?: in goroutine (\d+))?$")
@@ -215,6 +220,9 @@ RE_FUNC = re.compile(r"^(\S.*)\(([^()]*)\)$")
 RE_MINUTES = re.compile(r"^(\d+) minutes$")
 RE_LABELS = re.compile(r'^(.*) labels:\{(.*)\}$')
 RE_LABEL_KV = re.compile(r'"((?:[^"\\]|\\.)*)": "((?:[^"\\]|\\.)*)"(?:, |$)')
+# 1.27: each of key and value quoted, or bare when it needs no quoting
+_LABEL_STR = r'"((?:[^"\\]|\\.)*)"|([A-Za-z0-9./_]*)'
+RE_LABEL_KV_127 = re.compile(r'(?:%s): (?:%s)(?:, |$)' % (_LABEL_STR, _LABEL_STR))
 SIGNAL_EXTRAS = ("signal arrived during cgo execution", "signal arrived during external code execution")
 
 
@@ -222,14 +230,54 @@ def _hex(s):
     return int(s, 16) if s is not None else None
 
 
+_ESC = {"n": b"\n", "r": b"\r", "t": b"\t", "\\": b"\\", '"': b'"'}
+
+
 def _unquote(s: str) -> str:
-    return bytes(s, "utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")
+    """The inverse of runtime.printquoted: \\xHH is one raw byte, \\u and \\U a
+    code point; other characters are printable ASCII as they are."""
+    out, i = bytearray(), 0
+    while i < len(s):
+        c = s[i]
+        if c != "\\":
+            out += c.encode()
+            i += 1
+            continue
+        e = s[i + 1:i + 2]
+        if e in _ESC:
+            out += _ESC[e]
+            i += 2
+        elif e in ("x", "u", "U"):
+            n = {"x": 2, "u": 4, "U": 8}[e]
+            v = int(s[i + 2:i + 2 + n], 16)
+            out += bytes([v]) if e == "x" else chr(v).encode("utf-8", "surrogatepass")
+            i += 2 + n
+        else:
+            raise ValueError("unknown escape \\%s" % e)
+    return out.decode("utf-8", "replace")
 
 
-def _parse_status(text: str, lineno: int, line: str) -> dict:
+def _parse_labels_127(body: str, lineno: int, line: str) -> dict:
+    labels, pos = {}, 0
+    while pos < len(body):
+        kv = RE_LABEL_KV_127.match(body, pos)
+        if not kv or kv.end() == pos:
+            raise DumpParseError(lineno, line, "bad labels")
+        key = _unquote(kv.group(1)) if kv.group(1) is not None else kv.group(2)
+        value = _unquote(kv.group(3)) if kv.group(3) is not None else kv.group(4)
+        labels[key] = value
+        pos = kv.end()
+    if not labels:
+        raise DumpParseError(lineno, line, "empty labels")  # the runtime prints none then
+    return labels
+
+
+def _parse_status(text: str, lineno: int, line: str, labels_127: Optional[str] = None) -> dict:
     out = {"minutes": 0, "locked_to_thread": False, "scan": False, "leaked": False, "durable": False,
            "synctest": None, "labels": None}
-    m = RE_LABELS.match(text)
+    if labels_127 is not None:
+        out["labels"] = _parse_labels_127(labels_127, lineno, line)
+    m = RE_LABELS.match(text) if labels_127 is None else None
     if m:
         text, body = m.group(1), m.group(2)
         labels, pos = {}, 0
@@ -357,7 +405,10 @@ def parse(text: str) -> Dump:
         if m:
             if in_regs:
                 err("goroutine header after the register dump")
-            st = _parse_status(m.group(6), n, line)
+            if m.group(6) is not None:
+                st = _parse_status(m.group(6), n, line, labels_127=m.group(7))
+            else:
+                st = _parse_status(m.group(8), n, line)
             g = Goroutine(goid=int(m.group(1)), status=st["status"], state=st["state"], wait_reason=st["wait_reason"],
                           gp=_hex(m.group(2)), m=int(m.group(3)) if m.group(3) else None, mp=_hex(m.group(4)),
                           m_printed=bool(m.group(3) or m.group(5)), minutes=st["minutes"],

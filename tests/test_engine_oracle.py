@@ -74,6 +74,9 @@ def _compare(ours, expected):
         if g.wait_reason != dg.status:
             problems.append("goroutine %d: state %r, runtime printed %r"
                             % (goid, g.wait_reason, dg.status))
+        if dg.labels is not None and (g.labels or {}) != dg.labels:
+            problems.append("goroutine %d: labels %r, runtime printed %r"
+                            % (goid, g.labels, dg.labels))
         if dg.gp is not None and g.address != dg.gp:
             problems.append("goroutine %d: g at 0x%x, runtime printed gp=0x%x"
                             % (goid, g.address, dg.gp))

@@ -14,6 +14,7 @@ too: a second program of the same release, laid out by the same runtime.
 """
 
 import os
+import re
 import sys
 
 import pytest
@@ -105,7 +106,7 @@ def test_wait_reason_count(toolchain, layout_dump):
     n = symbols["vars"]["WAITREASONSTRINGS"][1] // 16
     # from the release notes / sources of each release (GO_RUNTIME.md);
     # 1.23 patch releases added "GC weak to strong wait"
-    known = {19: {27}, 20: {32}, 21: {32}, 22: {37}, 23: {37, 38}, 24: {44}, 25: {47}, 26: {47}}
+    known = {19: {27}, 20: {32}, 21: {32}, 22: {37}, 23: {37, 38}, 24: {44}, 25: {47}, 26: {47}, 27: {47}}
     minor = int(tc.version.split(".")[1])
     if minor in known:
         assert n in known[minor], "%s: %d wait reasons" % (tc.version, n)
@@ -136,3 +137,45 @@ def test_unknown_versions_are_refused_clearly(layout_dump, tmp_path):
         assert t["error"], t
         for w in words:
             assert w in t["error"], t["error"]
+
+
+def _with_version(exe, fake, path):
+    """A copy of exe whose .go.buildinfo names another Go version."""
+    data = bytearray(open(exe, "rb").read())
+    i = data.find(b"\xff Go buildinf:")
+    assert i >= 0
+    ver = re.search(rb"go1\.\d+\.\d+", bytes(data[i:i + 4096])).group(0)
+    assert len(ver) == len(fake), (ver, fake)
+    j = data.find(bytes([len(ver)]) + ver, i)
+    assert j > i
+    data[j + 1:j + 1 + len(ver)] = fake
+    path.write_bytes(bytes(data))
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_newer_go_with_dwarf_is_read_without_dwarf_refused(tmp_path):
+    """The rule for a release newer than the tables: with DWARF it is read
+    (the layout comes from the DWARF; here the newest fixture core, its
+    executable relabelled one release up, still equals the runtime's dump);
+    without DWARF it is one line naming the version, exit 2."""
+    from test_engine_oracle import _compare
+    from goparked.model import Program
+    from conftest import run_goparked_cmd
+
+    for variant in ("dwarf", "stripped"):
+        fc = core_for(TOOLCHAINS[-1], variant, "all")
+        minor = fc.go_minor
+        fake = ("go1.%d.%s" % (minor + 1, fc.go_version.split(".")[2])).encode()
+        exe = _with_version(fc.exe, fake, tmp_path / ("newer-" + variant))
+        if variant == "dwarf":
+            with Program.from_core(fc.core, exe) as prog:
+                assert prog.go_version == fake.decode()
+                assert not prog.layout_from_table
+                _compare({g.goid: g for g in prog.snapshot().goroutines()},
+                         fc.parsed_dump().goroutines)
+        else:
+            r = run_goparked_cmd([fc.core, "--exe", exe])
+            lines = [l for l in r.stderr.splitlines() if l.strip()]
+            assert r.returncode == 2 and len(lines) == 1, r.stderr
+            assert fake.decode() in lines[0] and "-ldflags=-w" in lines[0], lines[0]

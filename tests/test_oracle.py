@@ -149,8 +149,38 @@ def test_parse_122_plus_formats():
     assert g40.frames[0].func == "main.(*T).wait[...]" and g40.frames[0].args == "0xc0, {0x1, 0x2}, ..."
 
 
+# 1.27 (runtime/traceback.go goroutineheader): labels after the brackets,
+# quoted only when needed; tracebacklabels=1 is the default at go 1.27.
+SNIPPET_127 = """\
+SIGQUIT: quit
+PC=0x488d23 m=1 sigcode=0
+
+goroutine 7 gp=0xa5aa15b1860 m=nil [chan receive, 2 minutes] {fixture: labels, via: pprof.Do}:
+main.labeledWait()
+\t/src/s.go:750 +0x2c fp=0x1 sp=0x2 pc=0x3
+
+goroutine 8 gp=0xa5aa15b1a40 m=nil [select (no cases), locked to thread] {"a b": "]x\\"y", e: , k: "\\u00e9"}:
+main.f()
+\t/src/s.go:1 +0x1 fp=0x1 sp=0x2 pc=0x3
+
+goroutine 9 gp=0xa5aa15b1c20 m=nil [sleep]:
+main.g()
+\t/src/s.go:2 +0x1 fp=0x1 sp=0x2 pc=0x3
+"""
+
+
+def test_parse_127_labels():
+    d = oracle.parse(SNIPPET_127)
+    g7, g8, g9 = d.goroutines[7], d.goroutines[8], d.goroutines[9]
+    assert (g7.wait_reason, g7.minutes, g7.labels) == ("chan receive", 2, {"fixture": "labels", "via": "pprof.Do"})
+    assert g8.wait_reason == "select (no cases)" and g8.locked_to_thread
+    assert g8.labels == {"a b": ']x"y', "e": "", "k": "\u00e9"}
+    assert g9.labels is None and g9.wait_reason == "sleep"
+
+
 @pytest.mark.parametrize("bad, where", [
     ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep]:\nmain.f()\n\tx.go:1 +0x1\nwhat is this\n", 7),
+    ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep] {a b: c}:\n", 4),
     ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep, 3 hours]:\n", 4),
     ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep]:\nmain.f()\nmain.g()\n", 6),
     ("SIGQUIT: quit\nPC=0x1 m=0\n", 2),

@@ -40,6 +40,16 @@ int gp_layout_table_newest(void)
 	return newest;
 }
 
+int32_t gp_layout_table_field_off(int gover, enum gp_field_id f)
+{
+	for (size_t i = 0; i < GP_ARRAY_SIZE(tables); i++)
+		if (tables[i].gover == gover)
+			return tables[i].fields[f].size > 0 ?
+				       tables[i].fields[f].off :
+				       GP_ABSENT;
+	return GP_ABSENT;
+}
+
 static int oldest(void)
 {
 	int v = 0;

@@ -683,23 +683,35 @@ static gp_error *scan_for_header(struct gp_pclntab *tab)
 }
 
 /*
- * runtime.moduledata (runtime/symtab.go): pcHeader, six slices (funcnametab,
- * cutab, filetab, pctab, pclntable, ftab), findfunctab, minpc, maxpc, text,
- * etext, noptrdata..enoptrbss (8 words), covctrs/ecovctrs (1.20+), end,
- * gcdata, gcbss, types, etypes, rodata, gofunc. Checked against 1.19 to
- * 1.26 sources; 1.26 adds epclntab after gofunc.
+ * runtime.moduledata (runtime/symtab.go): pcHeader, then six slices
+ * (funcnametab, cutab, filetab, pctab, pclntable, ftab), in every release
+ * from 1.19 to 1.27: what moduledata_ok checks. Fields further on moved
+ * (1.20 added covctrs; 1.27 added typedesclen, itaboffset and itabsize
+ * before gofunc): their offsets come from the built-in table of the
+ * release (fields.def MODULEDATA_TEXT, MODULEDATA_GOFUNC), never from a
+ * constant. The moduledata is only searched for in stripped binaries,
+ * which need a table of their release anyway.
  */
 #define MD_FUNCNAMETAB 8
 #define MD_PCLNTABLE (8 + 4 * 24)
-#define MD_TEXT 176
-static uint32_t md_gofunc_off(uint32_t magic)
+#define MD_CHECKED (MD_PCLNTABLE + 8)
+
+/* Reads the word of moduledata field f; false when unknown or unreadable. */
+static bool md_word(const struct gp_pclntab *tab, enum gp_field_id f,
+		    uint64_t *ret)
 {
-	return magic == MAGIC_GO118 ? 304 : 320;
+	int32_t off = gp_layout_table_field_off(tab->gover, f);
+	uint8_t buf[8];
+	if (!tab->moduledata || off < 0 ||
+	    !read_target(tab, tab->moduledata + (uint64_t)off, buf, 8))
+		return false;
+	*ret = rd64(buf);
+	return true;
 }
 
 static bool moduledata_ok(const struct gp_pclntab *tab, uint64_t md)
 {
-	uint8_t buf[MD_TEXT + 8];
+	uint8_t buf[MD_CHECKED];
 	if (!read_target(tab, md, buf, sizeof(buf)))
 		return false;
 	uint64_t base = tab->addr;
@@ -751,12 +763,8 @@ static void find_gofunc(struct gp_pclntab *tab)
 	if (!sym)
 		sym = gp_exe_symbol(tab->exe, "go.func.*"); /* 1.19 */
 	uint64_t gofunc = sym ? sym->value : 0;
-	if (!gofunc && tab->moduledata) {
-		uint8_t buf[8];
-		if (read_target(tab, tab->moduledata + md_gofunc_off(tab->magic),
-				buf, 8))
-			gofunc = rd64(buf);
-	}
+	if (!gofunc)
+		md_word(tab, GP_F_MODULEDATA_GOFUNC, &gofunc);
 	if (!gofunc)
 		return;
 	uint64_t avail;
@@ -831,16 +839,15 @@ gp_error *gp_pclntab_open(const struct gp_exe *exe,
 	if (!tab->text_start) {
 		/* 1.26 no longer stores textStart: use moduledata.text, or
 		 * the runtime.text symbol, or the .text section. */
-		uint8_t buf[8];
 		const struct gp_symbol *sym;
 		const struct gp_section *text;
-		if (tab->moduledata &&
-		    read_target(tab, tab->moduledata + MD_TEXT, buf, 8))
-			tab->text_start = rd64(buf);
-		else if ((sym = gp_exe_symbol(exe, "runtime.text")))
+		if (md_word(tab, GP_F_MODULEDATA_TEXT, &tab->text_start)) {
+			/* from the moduledata */
+		} else if ((sym = gp_exe_symbol(exe, "runtime.text"))) {
 			tab->text_start = sym->value;
-		else if ((text = gp_exe_section(exe, ".text")))
+		} else if ((text = gp_exe_section(exe, ".text"))) {
 			tab->text_start = text->addr;
+		}
 		if (!tab->text_start) {
 			err = gp_error_create(GP_ERROR_FORMAT,
 					      "%s: cannot find the start of the text",
