@@ -5,6 +5,7 @@
 #   make check-native build and run the C unit tests native/tests/test_*.c
 #   make test         set-up, build, C tests, pytest, then the same again
 #                     against the ASan/UBSan engine (see README.rst)
+#   make test-matrix  every fixture cell (all toolchains, arm64, PIE, cgo), slow
 #   make demo         set-up, build, make a sample core and triage it
 #   make clean
 
@@ -57,7 +58,7 @@ PYTEST_ARGS ?=
 # python or a goparked child; gdb and lldb embed their own python.
 ASAN_PYTEST_ARGS ?= -m "not gdb and not lldb"
 
-.PHONY: all bytecode asan check-native check-native-asan test pytest pytest-asan \
+.PHONY: all bytecode asan check-native check-native-asan test test-matrix pytest pytest-asan \
 	deps corpus demo clean
 
 all: $(BUILD)/libgoparked.so bytecode
@@ -124,6 +125,14 @@ corpus:
 
 pytest: all
 	$(PYTHON) -m pytest $(PYTEST_ARGS) tests
+
+# The whole fixture matrix (corefiles/generate.py --matrix full: every
+# toolchain x amd64/arm64 x DWARF/stripped x every scenario of both
+# programs, PIE on 1.19, 1.26 and 1.27), then the suite over every cell of
+# it (GOPARKED_MATRIX=full; CI runs the slice of --matrix default).
+test-matrix: all
+	$(PYTHON) corefiles/generate.py --matrix full >/dev/null
+	GOPARKED_MATRIX=full $(PYTHON) -m pytest $(PYTEST_ARGS) tests
 
 pytest-asan: asan
 	$(ASAN_ENV) $(PYTHON_EXE) -m pytest $(ASAN_PYTEST_ARGS) $(PYTEST_ARGS) tests

@@ -5,10 +5,20 @@ For each (toolchain, variant, scenario, N) the cache holds one entry directory:
 
     $GOPARKED_CACHE/corefiles/<go version>-<source hash>/<variant>/fixture
     $GOPARKED_CACHE/corefiles/<go version>-<source hash>/<variant>/<scenario>-n<N>/
-        core          the kernel core dump (GOTRACEBACK=crash, SIGQUIT -> SIGABRT)
+        core          the core dump (GOTRACEBACK=crash, SIGQUIT -> SIGABRT): the
+                      kernel's, or for arm64 the one qemu-aarch64 writes of its guest
         dump.txt      the runtime's own goroutine dump (the process's stderr)
         account.json  what the fixture says it parked (see corefiles/README.rst)
         meta.json     toolchain, go version, variant, scenario, N, paths, timings
+
+Scenarios of the cgo program (corefiles/cgo: cgo, cgo_crash) live under
+<go version>-cgo-<source hash>/ the same way, with the executable "cgo".
+
+A variant names the build: [arm64-][pie-]dwarf|stripped. "dwarf" and
+"stripped" are linux/amd64 executables (-ldflags=-s -w for stripped);
+"pie-" adds -buildmode=pie; "arm64-" builds GOARCH=arm64 and runs the
+program under qemu-aarch64 (apt qemu-user; cgo also needs
+gcc-aarch64-linux-gnu and its libc, run with -L /usr/aarch64-linux-gnu).
 
 ($GOPARKED_CACHE defaults to ~/.cache/goparked.) Entries are made in a
 temporary directory next to the final one and renamed into place, so an
@@ -17,7 +27,8 @@ tests (see tests/fixtures.py).
 
     python3 corefiles/generate.py --toolchains all --variants dwarf,stripped \\
         --scenarios all --n 3          # print the entry directories made
-    python3 corefiles/generate.py --matrix default
+    python3 corefiles/generate.py --matrix default   # the CI slice
+    python3 corefiles/generate.py --matrix full      # every cell (see corefiles/README.rst)
     python3 corefiles/generate.py --list    # what exists in the cache, no work
 """
 
@@ -42,10 +53,61 @@ from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE_DIR = os.path.join(HERE, "fixture")
+CGO_DIR = os.path.join(HERE, "cgo")
 DEFAULT_N = 3
 SETTLE_SECONDS = 0.3
+# The linux/amd64, non-PIE builds every test has used from the start.
 VARIANTS = ("dwarf", "stripped")
+FLAVOURS = ("dwarf", "stripped")
 LDFLAGS = {"dwarf": None, "stripped": "-s -w"}
+ARCHES = ("amd64", "arm64")
+# arch -> (ELF e_machine of its cores, how to run a program of it here, cross C compiler, its libc root)
+ARCH_RUN = {
+    "amd64": (62, [], "gcc", None),
+    "arm64": (183, ["qemu-aarch64"], "aarch64-linux-gnu-gcc", "/usr/aarch64-linux-gnu"),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How the program is built and run: see the module's docstring."""
+    arch: str = "amd64"
+    pie: bool = False
+    flavour: str = "dwarf"
+
+    @property
+    def name(self) -> str:
+        return "-".join(([self.arch] if self.arch != "amd64" else []) + (["pie"] if self.pie else [])
+                        + [self.flavour])
+
+    @property
+    def stripped(self) -> bool:
+        return self.flavour == "stripped"
+
+
+def parse_variant(name: str) -> Variant:
+    parts = name.split("-")
+    arch = parts.pop(0) if parts and parts[0] in ARCHES else "amd64"
+    pie = bool(parts) and parts[0] == "pie"
+    if pie:
+        parts.pop(0)
+    if len(parts) != 1 or parts[0] not in FLAVOURS:
+        raise GenerateError("unknown variant %r ([arm64-][pie-]dwarf|stripped)" % name)
+    return Variant(arch, pie, parts[0])
+
+
+ALL_VARIANTS = tuple(Variant(a, p, f).name for a in ARCHES for p in (False, True) for f in FLAVOURS)
+
+# program -> its source directory, the executable's name; scenarios come
+# from the fixture's TABLE (scenarios.go) or are listed here.
+PROGRAMS = {"fixture": (FIXTURE_DIR, "fixture"), "cgo": (CGO_DIR, "cgo")}
+CGO_SCENARIOS = {
+    "cgo": "goroutines blocked inside C calls, LockOSThread callbacks from C into Go, "
+           "goroutines of threads C made",
+    "cgo_crash": "the same, then (SIGUSR1) a goroutine stores through NULL in C: the crash is in C",
+}
+# Scenarios whose program dies by a signal of its own making, sent this signal.
+TRIGGER = {"cgo_crash": signal.SIGUSR1}
 
 GO_LOCAL = "/usr/local/go/bin/go"
 GO_119 = "/usr/lib/go-1.19/bin/go"
@@ -103,15 +165,20 @@ def cache_root() -> str:
     return os.path.join(base, "corefiles")
 
 
-def source_hash() -> str:
+def source_hash(program: str = "fixture") -> str:
+    src = PROGRAMS[program][0]
     h = hashlib.sha256()
-    for name in sorted(os.listdir(FIXTURE_DIR)):
-        if name.endswith(".go") or name in ("go.mod", "go.sum"):
+    for name in sorted(os.listdir(src)):
+        if name.endswith((".go", ".c", ".h")) or name in ("go.mod", "go.sum"):
             h.update(name.encode() + b"\0")
-            with open(os.path.join(FIXTURE_DIR, name), "rb") as f:
+            with open(os.path.join(src, name), "rb") as f:
                 h.update(f.read())
             h.update(b"\0")
     return h.hexdigest()[:12]
+
+
+def program_of(scenario: str) -> str:
+    return "cgo" if scenario in CGO_SCENARIOS else "fixture"
 
 
 def scenarios() -> list[dict]:
@@ -127,7 +194,12 @@ def scenarios() -> list[dict]:
 
 
 def scenario_names() -> list[str]:
+    """The fixture program's scenarios (not the cgo program's)."""
     return [r["name"] for r in scenarios()]
+
+
+def all_scenario_names() -> list[str]:
+    return scenario_names() + list(CGO_SCENARIOS)
 
 
 def _write_json_atomic(path: str, obj) -> None:
@@ -166,11 +238,13 @@ class Toolchain:
     gotoolchain: str
     version: str = ""  # e.g. go1.26.8, filled by probe()
 
-    def env(self) -> dict:
+    def env(self, arch: str = "amd64", cgo: bool = False) -> dict:
         env = dict(os.environ)
-        env.update(GOTOOLCHAIN=self.gotoolchain, CGO_ENABLED="0", GOFLAGS="", GOWORK="off",
-                   GO111MODULE="on", GOOS="linux", GOARCH="amd64")
-        for k in ("GOROOT", "GOPATH_IGNORED"):
+        env.update(GOTOOLCHAIN=self.gotoolchain, CGO_ENABLED="1" if cgo else "0", GOFLAGS="", GOWORK="off",
+                   GO111MODULE="on", GOOS="linux", GOARCH=arch)
+        if cgo:
+            env["CC"] = ARCH_RUN[arch][2]
+        for k in ("GOROOT", "GOPATH_IGNORED", "GOARM64"):
             env.pop(k, None)
         return env
 
@@ -261,8 +335,22 @@ def available_toolchains(labels=None) -> tuple[list[Toolchain], dict[str, str]]:
 # ------------------------------------------------------------------ building
 
 
-def build_dir(tc: Toolchain, variant: str) -> str:
-    return os.path.join(cache_root(), "%s-%s" % (tc.version, source_hash()), variant)
+def build_dir(tc: Toolchain, variant: str, program: str = "fixture") -> str:
+    tag = "" if program == "fixture" else program + "-"
+    return os.path.join(cache_root(), "%s-%s%s" % (tc.version, tag, source_hash(program)), variant)
+
+
+def check_can_run(v: Variant, program: str) -> None:
+    """Raise Unavailable when this machine cannot build or run the variant
+    (scripts/setup-deps installs what it takes)."""
+    _machine, runner, cc, libc = ARCH_RUN[v.arch]
+    need = list(runner) + ([cc] if program == "cgo" else [])
+    for tool in need:
+        if shutil.which(tool) is None:
+            raise Unavailable("%s for %s: %s not installed (scripts/setup-deps installs it)"
+                              % (v.name, program, tool))
+    if (program == "cgo" or v.pie) and runner and not os.path.isdir(libc):
+        raise Unavailable("%s for %s: no %s loader and libc in %s" % (v.name, program, v.arch, libc))
 
 
 _build_locks: dict[str, threading.Lock] = {}
@@ -274,30 +362,36 @@ def _lock_for(key: str) -> threading.Lock:
         return _build_locks.setdefault(key, threading.Lock())
 
 
-def build(tc: Toolchain, variant: str) -> str:
-    """Build (or reuse) the fixture binary; returns its path."""
-    if variant not in VARIANTS:
-        raise GenerateError("unknown variant %r" % variant)
-    d = build_dir(tc, variant)
-    exe = os.path.join(d, "fixture")
+def build(tc: Toolchain, variant: str, program: str = "fixture") -> str:
+    """Build (or reuse) the program's binary for the variant; returns its path."""
+    v = parse_variant(variant)
+    check_can_run(v, program)
+    src, name = PROGRAMS[program]
+    d = build_dir(tc, variant, program)
+    exe = os.path.join(d, name)
     with _lock_for(exe):
         if os.path.exists(exe):
             return exe
         os.makedirs(d, exist_ok=True)
-        tmp = os.path.join(d, ".fixture.tmp%d.%d" % (os.getpid(), threading.get_ident()))
+        tmp = os.path.join(d, ".%s.tmp%d.%d" % (name, os.getpid(), threading.get_ident()))
         cmd = [tc.go, "build", "-o", tmp]
-        if LDFLAGS[variant]:
-            cmd.append("-ldflags=" + LDFLAGS[variant])
+        if v.pie:
+            cmd.append("-buildmode=pie")
+        if LDFLAGS[v.flavour]:
+            cmd.append("-ldflags=" + LDFLAGS[v.flavour])
         cmd.append(".")
+        env = tc.env(v.arch, cgo=program == "cgo")
         t0 = time.monotonic()
-        p = subprocess.run(cmd, env=tc.env(), cwd=FIXTURE_DIR, capture_output=True, text=True, timeout=900)
+        p = subprocess.run(cmd, env=env, cwd=src, capture_output=True, text=True, timeout=900)
         if p.returncode != 0:
             _unlink(tmp)
-            raise GenerateError("build failed (%s %s): %s\n%s" % (tc.version, variant, " ".join(cmd), p.stderr))
+            raise GenerateError("build failed (%s %s %s): %s\n%s" % (tc.version, program, variant, " ".join(cmd),
+                                                                     p.stderr))
         _write_json_atomic(os.path.join(d, "build.json"), {
             "toolchain": tc.label, "go_version": tc.version, "go": tc.go, "gotoolchain": tc.gotoolchain,
-            "variant": variant, "cmd": cmd, "env": {"CGO_ENABLED": "0"}, "source_hash": source_hash(),
-            "seconds": round(time.monotonic() - t0, 2)})
+            "program": program, "variant": variant, "arch": v.arch, "pie": v.pie, "cmd": cmd,
+            "env": {k: env[k] for k in ("CGO_ENABLED", "GOARCH", "CC") if k in env},
+            "source_hash": source_hash(program), "seconds": round(time.monotonic() - t0, 2)})
         os.replace(tmp, exe)
         return exe
 
@@ -326,6 +420,9 @@ class Entry:
     account: str = ""
     meta: str = ""
     extra: dict = field(default_factory=dict)
+    arch: str = "amd64"
+    pie: bool = False
+    program: str = "fixture"
 
     def load_account(self) -> dict:
         with open(self.account) as f:
@@ -342,7 +439,7 @@ class Entry:
 
 def entry_dir(tc: Toolchain, variant: str, scenario: str, n: int, hold: int = 0) -> str:
     suffix = "-hold%d" % hold if hold else ""
-    return os.path.join(build_dir(tc, variant), "%s-n%d%s" % (scenario, n, suffix))
+    return os.path.join(build_dir(tc, variant, program_of(scenario)), "%s-n%d%s" % (scenario, n, suffix))
 
 
 def _entry_from_dir(d: str) -> Entry | None:
@@ -351,9 +448,12 @@ def _entry_from_dir(d: str) -> Entry | None:
         return None
     with open(meta) as f:
         m = json.load(f)
+    v = parse_variant(m["variant"])
+    program = m.get("program", "fixture")
     return Entry(m["toolchain"], m["go_version"], m["variant"], m["scenario"], m["n"], d,
-                 exe=os.path.join(os.path.dirname(d), "fixture"), core=os.path.join(d, "core"),
-                 dump=os.path.join(d, "dump.txt"), account=os.path.join(d, "account.json"), meta=meta)
+                 exe=os.path.join(os.path.dirname(d), PROGRAMS[program][1]), core=os.path.join(d, "core"),
+                 dump=os.path.join(d, "dump.txt"), account=os.path.join(d, "account.json"), meta=meta,
+                 arch=v.arch, pie=v.pie, program=program)
 
 
 def _raise_core_limit(pid: int) -> None:
@@ -370,13 +470,33 @@ def _raise_core_limit(pid: int) -> None:
         resource.prlimit(pid, resource.RLIMIT_CORE, (hard, hard))
 
 
-def _is_elf_core(path: str) -> bool:
+def _elf_core_machine(path: str) -> int | None:
+    """e_machine of an ELF core file, None if path is not one."""
     try:
         with open(path, "rb") as f:
-            h = f.read(18)
+            h = f.read(20)
     except OSError:
-        return False
-    return len(h) == 18 and h[:4] == b"\x7fELF" and int.from_bytes(h[16:18], "little") == 4  # ET_CORE
+        return None
+    if len(h) == 20 and h[:4] == b"\x7fELF" and int.from_bytes(h[16:18], "little") == 4:  # ET_CORE
+        return int.from_bytes(h[18:20], "little")
+    return None
+
+
+def _is_elf_core(path: str) -> bool:
+    return _elf_core_machine(path) is not None
+
+
+def _shrink_host_core(pid: int) -> None:
+    """qemu-user writes the guest's core itself, then dies of the same
+    signal with RLIMIT_CORE still raised, so the kernel dumps qemu too
+    (about 200 MB; ../shared/ARM64.md). Dump no mapping of it: the
+    guest's core is written by qemu from its own bookkeeping and does not
+    read coredump_filter (qemu 7.2 linux-user/elfload.c)."""
+    try:
+        with open("/proc/%d/coredump_filter" % pid, "w") as f:
+            f.write("0")
+    except OSError:
+        pass
 
 
 def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N, force: bool = False,
@@ -386,8 +506,11 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
     hold: seconds to wait after READY before the dump, so that goroutines
     have been parked (and stamped by the forced GCs) long enough for the
     runtime to print "N minutes" in its dump."""
-    if scenario not in scenario_names():
-        raise GenerateError("unknown scenario %r (known: %s)" % (scenario, ", ".join(scenario_names())))
+    if scenario not in all_scenario_names():
+        raise GenerateError("unknown scenario %r (known: %s)" % (scenario, ", ".join(all_scenario_names())))
+    v = parse_variant(variant)
+    program = program_of(scenario)
+    machine, runner, _cc, libc = ARCH_RUN[v.arch]
     if _STOP.is_set():
         raise GenerateError("interrupted")
     d = entry_dir(tc, variant, scenario, n, hold)
@@ -396,7 +519,7 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
         if e is not None:
             return e
     pattern = check_core_pattern()
-    exe = build(tc, variant)
+    exe = build(tc, variant, program)
     tmp = tempfile.mkdtemp(prefix=".tmp-%s-n%d-" % (scenario, n), dir=os.path.dirname(d))
     try:
         acc = os.path.join(tmp, "account.json")
@@ -406,7 +529,10 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
             env.pop(k, None)
         run_env = dict(RUN_ENV, **run_godebug(tc))
         env.update(run_env)
-        cmd = [exe, "-scenario", scenario, "-n", str(n), "-account", acc]
+        # the guest's dynamic loader and libc (a PIE asks for ld.so, cgo for libc)
+        cmd = list(runner) + (["-L", libc] if runner and libc else []) + \
+            [exe, "-scenario", scenario, "-n", str(n), "-account", acc]
+        trigger = TRIGGER.get(scenario, signal.SIGQUIT)
         if ready_timeout is None:
             ready_timeout = 120 + n / 2000.0
         t0 = time.monotonic()
@@ -415,13 +541,15 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
                                     stderr=errf, start_new_session=True)
             try:
                 _raise_core_limit(proc.pid)
+                if runner:
+                    _shrink_host_core(proc.pid)
                 out = _wait_ready(proc, ready_timeout)
                 t_ready = time.monotonic()
                 # main prints READY and then parks in main.blockForever; give it
                 # time to get out of the write syscall, or the dump shows main
                 # in [syscall] / running.
                 time.sleep(SETTLE_SECONDS + hold)
-                proc.send_signal(signal.SIGQUIT)
+                proc.send_signal(trigger)
                 rc = proc.wait(timeout=300 + n / 1000.0)
             except BaseException:
                 if proc.poll() is None:
@@ -433,9 +561,22 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
                     proc.stdout.close()
         t_end = time.monotonic()
         if rc != -signal.SIGABRT:
-            raise GenerateError("%s: expected death by SIGABRT after SIGQUIT, got returncode %s; stderr tail:\n%s"
-                                % (" ".join(cmd), rc, _tail(dump)))
-        cores = [f for f in os.listdir(tmp) if f.startswith("core") and _is_elf_core(os.path.join(tmp, f))]
+            raise GenerateError("%s: expected death by SIGABRT after %s, got returncode %s; stderr tail:\n%s"
+                                % (" ".join(cmd), trigger.name, rc, _tail(dump)))
+        # The kernel's core ("core*"; of qemu itself for arm64, removed) and
+        # qemu's core of the guest ("qemu_<prog>_<date>-<time>_<pid>.core").
+        cores = []
+        for f in sorted(os.listdir(tmp)):
+            path = os.path.join(tmp, f)
+            if not (f.startswith("core") or f.startswith("qemu_")):
+                continue
+            m = _elf_core_machine(path)
+            if m == machine:
+                cores.append(f)
+            elif m is not None:
+                os.unlink(path)
+        if len(cores) > 1:
+            raise GenerateError("%d cores of the program in %s: %s" % (len(cores), tmp, cores))
         if not cores:
             raise GenerateError("no core file in %s (core_pattern %r, RLIMIT_CORE %r). Is the filesystem "
                                 "writable and kernel.core_pattern = core?" % (tmp, pattern, resource.getrlimit(resource.RLIMIT_CORE)))
@@ -445,8 +586,9 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
             account = json.load(f)
         meta = {
             "schema": 1, "toolchain": tc.label, "go_version": tc.version, "account_go_version": account["go_version"],
+            "program": program, "arch": v.arch, "pie": v.pie, "trigger": trigger.name,
             "go": tc.go, "gotoolchain": tc.gotoolchain, "variant": variant, "scenario": scenario, "n": n,
-            "source_hash": source_hash(), "cmd": cmd, "hold_seconds": hold, "env": run_env, "pid": account["pid"],
+            "source_hash": source_hash(program), "cmd": cmd, "hold_seconds": hold, "env": run_env, "pid": account["pid"],
             "returncode": rc, "core_pattern": pattern, "stdout": out,
             "core_bytes": os.path.getsize(os.path.join(tmp, "core")),
             "seconds_to_ready": round(t_ready - t0, 3), "seconds_to_core": round(t_end - t_ready, 3),
@@ -512,14 +654,32 @@ def _wait_ready(proc: subprocess.Popen, timeout: float) -> str:
 
 
 def expand(toolchains="all", variants="dwarf,stripped", scenarios_="all") -> list[tuple[str, str, str]]:
+    """The product; "all" variants = every arch x PIE x flavour, "all"
+    scenarios = the fixture's and the cgo program's."""
     tcs = list(TOOLCHAINS) if toolchains in ("all", None) else _split(toolchains)
-    vs = list(VARIANTS) if variants in ("all", None) else _split(variants)
-    ss = scenario_names() if scenarios_ in ("all", None) else _split(scenarios_)
+    vs = list(ALL_VARIANTS) if variants in ("all", None) else _split(variants)
+    ss = all_scenario_names() if scenarios_ in ("all", None) else _split(scenarios_)
+    for v in vs:
+        parse_variant(v)
     return [(t, v, s) for t in tcs for v in vs for s in ss]
 
 
+def _newest_oldest():
+    return [list(TOOLCHAINS)[-1], list(TOOLCHAINS)[0]]
+
+
+# PIE is built on these releases only (the oldest, the last two): the
+# loader's relocation does not change between releases in between.
+PIE_TOOLCHAINS = ("1.19", "1.26", "1.27")
+
+
 def default_matrix() -> list[tuple[str, str, str]]:
-    """Every scenario on the newest and the oldest toolchain (dwarf) + `all` on every toolchain x variant."""
+    """The CI slice. amd64: every scenario on the newest and the oldest
+    toolchain (dwarf) + `all` on every toolchain x dwarf/stripped. Then one
+    representative of each other dimension: arm64 (qemu) `all` on the
+    newest and the oldest, with DWARF and stripped; PIE `all` on the newest
+    and the oldest on amd64, the newest on arm64; the cgo program on the
+    newest, both architectures."""
     cells = []
     for t in DEFAULT_EVERY_SCENARIO_TOOLCHAINS:
         cells += [(t, "dwarf", s) for s in scenario_names()]
@@ -527,6 +687,22 @@ def default_matrix() -> list[tuple[str, str, str]]:
         for v in VARIANTS:
             if (t, v, "all") not in cells:
                 cells.append((t, v, "all"))
+    newest, oldest = _newest_oldest()
+    for t in (newest, oldest):
+        cells += [(t, "arm64-dwarf", "all"), (t, "arm64-stripped", "all"), (t, "pie-dwarf", "all")]
+    cells.append((newest, "arm64-pie-dwarf", "all"))
+    for v in ("dwarf", "arm64-dwarf"):
+        cells += [(newest, v, s) for s in CGO_SCENARIOS]
+    return cells
+
+
+def full_matrix() -> list[tuple[str, str, str]]:
+    """Every scenario of both programs on every toolchain, both
+    architectures, with DWARF and stripped; PIE on PIE_TOOLCHAINS."""
+    plain = [v for v in ALL_VARIANTS if not parse_variant(v).pie]
+    pie = [v for v in ALL_VARIANTS if parse_variant(v).pie]
+    cells = expand("all", ",".join(plain), "all")
+    cells += expand(",".join(t for t in PIE_TOOLCHAINS if t in TOOLCHAINS), ",".join(pie), "all")
     return cells
 
 
@@ -551,17 +727,17 @@ def generate(cells, n=DEFAULT_N, jobs=None, force=False, log=None):
         # build reuses the first one's compiled packages (only the link differs),
         # instead of compiling the same std twice at the same time.
         per_tc: dict = {}
-        for t, v, _ in cells:
-            if v not in per_tc.setdefault(t, []):
-                per_tc[t].append(v)
+        for t, v, s in cells:
+            if (v, program_of(s)) not in per_tc.setdefault(t, []):
+                per_tc[t].append((v, program_of(s)))
 
         def build_all(t):
             failed = []
-            for v in per_tc[t]:
+            for v, prog in per_tc[t]:
                 try:
-                    build(by_label[t], v)
+                    build(by_label[t], v, prog)
                 except Exception as e:  # noqa: BLE001 - report and go on with the rest
-                    failed.append(((t, v), str(e)))
+                    failed.append(((t, v, prog), str(e)))
             return failed
 
         bad = set()
@@ -571,14 +747,14 @@ def generate(cells, n=DEFAULT_N, jobs=None, force=False, log=None):
                 errors.append((cell, msg))
                 log("error: build %s: %s" % (cell, msg))
         futs = {ex.submit(run_scenario, by_label[t], v, s, n, force): (t, v, s)
-                for t, v, s in cells if (t, v) not in bad}
+                for t, v, s in cells if (t, v, program_of(s)) not in bad}
         for f in concurrent.futures.as_completed(futs):
             try:
                 entries.append(f.result())
             except Exception as e:  # noqa: BLE001
                 errors.append((futs[f], str(e)))
                 log("error: %s: %s" % (futs[f], e))
-    entries.sort(key=lambda e: (list(TOOLCHAINS).index(e.toolchain), e.variant, e.scenario))
+    entries.sort(key=lambda e: (list(TOOLCHAINS).index(e.toolchain), e.variant, e.program, e.scenario))
     return entries, skipped, errors
 
 
@@ -599,9 +775,12 @@ def ensure(toolchain: str, variant: str, scenario: str, n: int = DEFAULT_N, hold
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--toolchains", default="all", help="all or a list like 1.26,1.19 (known: %s)" % ",".join(TOOLCHAINS))
-    ap.add_argument("--variants", default="dwarf,stripped")
+    ap.add_argument("--variants", default="dwarf,stripped",
+                    help="all or a list of [arm64-][pie-]dwarf|stripped (default dwarf,stripped: amd64, not PIE)")
     ap.add_argument("--scenarios", default="all", help="all or a list of names (see --scenario-table)")
-    ap.add_argument("--matrix", choices=("full", "default"), help="full = every cell; default = the CI matrix")
+    ap.add_argument("--matrix", choices=("full", "default"),
+                    help="full = every cell (every toolchain, arch, flavour, scenario; PIE on %s); "
+                         "default = the CI slice" % ",".join(PIE_TOOLCHAINS))
     ap.add_argument("--n", type=int, default=DEFAULT_N, help="goroutines per group (default %d)" % DEFAULT_N)
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--force", action="store_true", help="regenerate entries that exist")
@@ -619,9 +798,13 @@ def main(argv=None):
     if a.scenario_table:
         for r in scenarios():
             print("%-16s %-5s %s" % (r["name"], r["pattern"], r["description"]))
+        for name, desc in CGO_SCENARIOS.items():
+            print("%-16s %-5s %s (program corefiles/cgo)" % (name, "cgo", desc))
         return 0
     if a.matrix == "default":
         cells = default_matrix()
+    elif a.matrix == "full":
+        cells = full_matrix()
     else:
         cells = expand(a.toolchains, a.variants, a.scenarios)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731

@@ -44,7 +44,8 @@ def _load_generate():
 generate = _load_generate()
 
 TOOLCHAINS = tuple(generate.TOOLCHAINS)     # ("1.19", ..., "1.26")
-VARIANTS = generate.VARIANTS                # ("dwarf", "stripped")
+VARIANTS = generate.VARIANTS                # ("dwarf", "stripped"): linux/amd64, not PIE
+ALL_VARIANTS = generate.ALL_VARIANTS        # every [arm64-][pie-]dwarf|stripped
 SCENARIOS = tuple(generate.scenario_names())
 DEFAULT_N = generate.DEFAULT_N
 NEWEST = TOOLCHAINS[-1]
@@ -60,11 +61,27 @@ def default_matrix() -> list:
     return generate.default_matrix()
 
 
+def matrix_cells() -> list:
+    """The cells the matrix-wide tests run on: the CI slice, or with
+    GOPARKED_MATRIX=full (make test-matrix) every cell of
+    corefiles/generate.py --matrix full."""
+    if os.environ.get("GOPARKED_MATRIX") == "full":
+        return generate.full_matrix()
+    return generate.default_matrix()
+
+
+def engine_reads(variant: str, scenario: str) -> bool:
+    """Whether this goparked reads the cell's target: linux/amd64, not
+    PIE, for now (tests/test_pie.py and the README say what is refused)."""
+    v = generate.parse_variant(variant)
+    return v.arch == "amd64" and not v.pie
+
+
 @dataclass
 class FixtureCore:
     toolchain: str      # "1.26"
     go_version: str     # "go1.26.8"
-    variant: str        # "dwarf" | "stripped"
+    variant: str        # "dwarf" | "stripped" | "[arm64-][pie-]dwarf|stripped"
     scenario: str
     n: int
     dir: str
@@ -73,6 +90,9 @@ class FixtureCore:
     dump: str           # the runtime's own goroutine dump (text file)
     account: str        # account.json written by the fixture
     meta: str
+    arch: str = "amd64"     # "amd64" | "arm64" (a qemu-aarch64 guest core)
+    pie: bool = False
+    program: str = "fixture"  # "fixture" | "cgo"
 
     _account: Optional[dict] = None
     _parsed: Optional[oracle.Dump] = None
@@ -132,7 +152,7 @@ def core_for(toolchain: str = NEWEST, variant: str = "dwarf", scenario: str = "a
             pytest.skip("cannot make cores on this machine: %s" % exc)
         raise
     return FixtureCore(e.toolchain, e.go_version, e.variant, e.scenario, e.n, e.dir, e.core, e.exe,
-                       e.dump, e.account, e.meta)
+                       e.dump, e.account, e.meta, e.arch, e.pie, e.program)
 
 
 def cell_params(toolchains=None, variants=None, scenarios=None, matrix=None) -> list:
@@ -171,6 +191,7 @@ def oldest_core() -> FixtureCore:
     return core_for(OLDEST, "dwarf", "all")
 
 
-__all__ = ["FixtureCore", "core_for", "cell_params", "default_matrix", "in_ci", "generate", "oracle",
-           "TOOLCHAINS", "VARIANTS", "SCENARIOS", "DEFAULT_N", "NEWEST", "OLDEST",
+__all__ = ["FixtureCore", "core_for", "cell_params", "default_matrix", "matrix_cells", "engine_reads", "in_ci",
+           "generate", "oracle",
+           "TOOLCHAINS", "VARIANTS", "ALL_VARIANTS", "SCENARIOS", "DEFAULT_N", "NEWEST", "OLDEST",
            "fixture_core", "demo_core", "demo_core_stripped", "oldest_core"]

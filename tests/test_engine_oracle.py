@@ -9,7 +9,7 @@ goparked itself.
 
 import pytest
 
-from fixtures import cell_params, core_for, default_matrix, TOOLCHAINS
+from fixtures import core_for, engine_reads, generate, matrix_cells, TOOLCHAINS
 
 from goparked.model import Program
 
@@ -17,7 +17,8 @@ pytestmark = pytest.mark.engine
 
 
 def _cells():
-    cells = [c for c in default_matrix() if c[1] == "dwarf"]
+    cells = [c for c in matrix_cells() if c[1] == "dwarf" or
+             (c[2] in generate.CGO_SCENARIOS and engine_reads(c[1], c[2]))]
     for t in TOOLCHAINS:
         if (t, "dwarf", "all") not in cells:
             cells.append((t, "dwarf", "all"))

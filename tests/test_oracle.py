@@ -17,7 +17,7 @@ import shutil
 
 import pytest
 
-from fixtures import NEWEST, SCENARIOS, cell_params, core_for, generate, oracle
+from fixtures import NEWEST, SCENARIOS, cell_params, core_for, generate, oracle, matrix_cells
 
 # ------------------------------------------------------------------ 1. parser units
 
@@ -314,6 +314,70 @@ def test_all_scenario_every_toolchain(toolchain, variant, scenario):
     assert os.path.getsize(fc.core) > 1 << 20
     with open(fc.core, "rb") as f:
         assert f.read(4) == b"\x7fELF"
+
+
+# ------------------------------------------------------------------ other targets
+
+# The cells of the CI slice beyond linux/amd64 non-PIE pure Go: arm64 cores
+# qemu-aarch64 wrote of its guest, PIE executables, the cgo program.
+TARGET_CELLS = [pytest.param(t, v, s, id="go%s-%s-%s" % (t, v, s)) for t, v, s in matrix_cells()
+                if v not in generate.VARIANTS or s in generate.CGO_SCENARIOS]
+
+
+def _elf_header(path):
+    with open(path, "rb") as f:
+        h = f.read(20)
+    assert h[:4] == b"\x7fELF", path
+    return int.from_bytes(h[16:18], "little"), int.from_bytes(h[18:20], "little")  # e_type, e_machine
+
+
+def check_cgo_account(fc):
+    d = fc.parsed_dump()
+    acc = fc.load_account()
+    gs = d.goroutines
+    assert acc["go_version"] == fc.go_version and acc["goarch"] == fc.arch
+    assert gs[acc["main_goid"]].wait_reason == "sleep"
+    for grp in acc["groups"]:
+        assert len(grp["goids"]) == acc["n"], grp["group"]
+        for goid in grp["goids"]:
+            g = gs[goid]
+            where = (grp["group"], goid, g.status)
+            if grp["state"] == "syscall":   # inside C: entersyscall, "[syscall]"
+                assert g.state == "syscall" and not g.locked_to_thread, where
+            else:
+                assert g.wait_reason == grp["wait_reason"] and g.locked_to_thread, where
+            assert grp["wait_func"] in g.funcs(), (where, g.funcs())
+            if grp["creator_func"]:
+                assert g.created_by is not None and g.created_by.func == grp["creator_func"], where
+            else:  # a goroutine of a thread C made: no go statement made it
+                assert g.created_by is None and g.funcs()[-1] == "runtime.goexit", where
+                assert "runtime.cgocallback" in g.funcs(), where
+    if fc.scenario == "cgo_crash":
+        assert d.signal == "SIGSEGV" and "signal arrived during cgo execution" in d.sections[0].extra
+        crashed = d.sections[0].goroutines[0]
+        assert crashed.goid == acc["crash_goid"] and crashed.state == "syscall"
+        assert acc["crash_func"] in crashed.funcs(), crashed.funcs()
+    else:
+        assert d.signal == "SIGQUIT"
+
+
+@pytest.mark.parametrize("toolchain, variant, scenario", TARGET_CELLS)
+def test_other_targets_dump_and_account(toolchain, variant, scenario):
+    """The generator's other targets are what they claim to be: the core is
+    of the variant's architecture, the executable PIE (ET_DYN) or not, and
+    the runtime's dump shows every goroutine the program accounted for."""
+    fc = core_for(toolchain, variant, scenario)
+    v = generate.parse_variant(variant)
+    machine = generate.ARCH_RUN[v.arch][0]
+    assert _elf_header(fc.core) == (4, machine)                       # ET_CORE
+    assert _elf_header(fc.exe) == ((3 if v.pie else 2), machine)      # ET_DYN / ET_EXEC
+    meta = fc.load_meta()
+    assert (meta["arch"], meta["pie"]) == (v.arch, v.pie)
+    if scenario in generate.CGO_SCENARIOS:
+        check_cgo_account(fc)
+    else:
+        check_against_account(fc)
+        assert fc.load_account()["goarch"] == v.arch
 
 
 def test_core_pattern_is_usable():

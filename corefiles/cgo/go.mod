@@ -1,0 +1,3 @@
+module goparked.test/cgo
+
+go 1.19
