@@ -118,6 +118,14 @@ class FixtureCore:
             self._parsed = oracle.parse_file(self.dump)
         return self._parsed
 
+    def state_at_core(self, goid: int) -> str:
+        """The goroutine's state when the core was written, as the runtime's
+        dump printed it ("waiting", "running", "runnable", ...). The account
+        says only "running" for a spinning goroutine: whether the dump (and
+        the core, written with the world frozen just after it) caught it on
+        its thread or preempted is up to the machine's load."""
+        return self.parsed_dump().goroutines[goid].state
+
     def waitsince_window(self) -> tuple:
         """(lo, hi) runtime-nanotime bounds for g.waitsince of every accounted waiting goroutine.
 

@@ -469,8 +469,8 @@ def test_report_errors(tmp_path):
         assert r.returncode == 2 and r.stdout == "", r
         assert r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
     # a filter applies to the report's groups
-    r = run(["report", fc.core, "--exe", fc.exe, "--state", "running",
-             "--format", "md"])
+    r = run(["report", fc.core, "--exe", fc.exe, "--state",
+             "running,runnable", "--format", "md"])
     assert r.returncode == 0, r.stderr
     running = sum(len(g["goids"]) for g in fc.load_account()["groups"]
                   if g["state"] == "running")
