@@ -108,11 +108,21 @@ $(ASAN_BUILD)/tests/%: native/tests/%.c $(ASAN_OBJS)
 		-o $@ $< $(ASAN_OBJS) $(LDLIBS)
 
 # Each test runs from the top of the tree; a non-zero exit fails the target.
+# The corpus tests read this checkout's default matrix (GP_PCLNTAB_CASES:
+# "exe core dump" lines), never whatever else the shared cache holds: other
+# toolchains and architectures that someone is still making work.
+CORPUS_CASES = $(PYTHON) corefiles/generate.py --matrix default --list --json | \
+	$(PYTHON) -c 'import json, sys; [print(e["exe"], e["core"], e["dump"]) \
+		for e in map(json.loads, sys.stdin)]'
 check-native: $(CTEST_BINS)
-	@set -e; for t in $(CTEST_BINS); do echo "== $$t"; $$t; done
+	@$(CORPUS_CASES) >$(BUILD)/corpus.cases
+	@set -e; for t in $(CTEST_BINS); do echo "== $$t"; \
+		GP_PCLNTAB_CASES=$(BUILD)/corpus.cases $$t; done
 
 check-native-asan: $(ASAN_CTEST_BINS)
+	@$(CORPUS_CASES) >$(ASAN_BUILD)/corpus.cases
 	@set -e; for t in $(ASAN_CTEST_BINS); do echo "== $$t"; \
+		GP_PCLNTAB_CASES=$(ASAN_BUILD)/corpus.cases \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$t; done
 
 deps:
