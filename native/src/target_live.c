@@ -570,7 +570,11 @@ static gp_error *live_read(void *arg, uint64_t address, void *buf,
 				  (off_t)(address + done));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		/* /proc/PID/mem reads 0 bytes once the process has no memory
+		 * left: it was killed meanwhile (a hole gives EIO). */
+		if (n == 0 || (n < 0 && process_gone(live->pid)))
+			return exited_error(live->pid);
+		if (n < 0)
 			return gp_error_fault(address, size);
 		done += (size_t)n;
 	}
