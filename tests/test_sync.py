@@ -26,24 +26,38 @@ def test_waiters_by_object(toolchain, variant):
         assert n
 
 
-@pytest.mark.parametrize("toolchain,variant", CELLS)
-def test_holders(toolchain, variant):
-    """Local holders must be found (best rank, and only them at that rank);
-    for the global mutex only "unknown" or the right goroutine will do."""
+def _holders(toolchain, variant, via):
+    """Each mutex the account's waiters block on, whose holder the fixture
+    took by `via`: the holder goroutines ranked first must be exactly the
+    one that locked it (only it, at that rank)."""
     with snapshot(toolchain, variant) as (fc, acc, snap):
         syncs = {s.address: s for s in A.syncs(snap)}
+        n = 0
         for goid, g, o in objects_by_goid(acc, ("mutex", "rwmutex")):
-            if o["role"] not in ("lock", "rlock"):
+            if o["role"] not in ("lock", "rlock") or o["holder_via"] != via:
                 continue
             s = syncs[addr(o["addr"])]
             best = {h.goid for h in s.best_holders}
-            if o["holder_via"] == "local":
-                assert best == {o["holder_goid"]}, (g["group"], o, best)
-                assert s.best_holders[0].description
-            else:
-                assert best in (set(), {o["holder_goid"]}), (o, best)
-                if not best:
-                    assert s.holder_status == "unknown"
+            assert best == {o["holder_goid"]}, (g["group"], o, best,
+                                                s.holder_status)
+            assert s.best_holders[0].description
+            n += 1
+        assert n
+
+
+@pytest.mark.parametrize("toolchain,variant", CELLS)
+def test_holders_of_local_mutexes(toolchain, variant):
+    _holders(toolchain, variant, "local")
+
+
+# The global mutex's holder locked it through an address loaded into a
+# register (LOCK CMPXCHG), never through a stack slot: today's evidence
+# finds no holder and says "unknown", where the core can decide.
+@pytest.mark.xfail(raises=AssertionError, reason="waits on issue 12 (mutex holders that are right): "
+                   "the holder of a global mutex is not found")
+@pytest.mark.parametrize("toolchain,variant", CELLS)
+def test_holder_of_a_global_mutex(toolchain, variant):
+    _holders(toolchain, variant, "global")
 
 
 @pytest.mark.parametrize("toolchain,variant", CELLS)
