@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +31,10 @@ def gdb(args, cmds, timeout=300):
     argv = ["gdb", "-nx", "-batch", "-iex", "set auto-load off",
             "-iex", "set pagination off", "-iex", "set confirm off",
             "-iex", "source %s" % GDB_SCRIPT] + [str(a) for a in args]
+    # What GDB says while it loads (a core's frame #0, missing sources)
+    # comes before this mark on stderr; the commands' own words after it.
+    argv += ["-ex", "python import sys; sys.stderr.write(%r); "
+             "sys.stderr.flush()" % (COMMANDS_MARK + "\n")]
     for c in cmds:
         argv += ["-ex", c]
     return subprocess.run(argv, stdout=subprocess.PIPE,
@@ -37,18 +42,28 @@ def gdb(args, cmds, timeout=300):
                           timeout=timeout, env=env(), stdin=subprocess.DEVNULL)
 
 
-def lldb(args, cmds, timeout=300, batch=True):
-    """`lldb -b` with goparked imported before the target is made."""
+def lldb(args, cmds, timeout=300, batch=True, keep_going=False):
+    """`lldb -b` with goparked imported before the target is made.
+    keep_going: every command runs even after one fails (lldb -b stops at
+    the first failing -o command): they are sourced from a file with
+    `command source -e false`."""
     if LLDB is None:
         pytest.skip("no lldb-16 (scripts/setup-deps installs it)")
     argv = [LLDB, "--no-lldbinit"] + (["-b"] if batch else []) + [
         "-O", "command script import %s" % LLDB_SCRIPT] + \
         [str(a) for a in args]
-    for c in cmds:
-        argv += ["-o", c]
-    return subprocess.run(argv, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True,
-                          timeout=timeout, env=env(), stdin=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as d:
+        if keep_going:
+            path = os.path.join(d, "commands")
+            with open(path, "w") as f:
+                f.write("".join(c + "\n" for c in cmds))
+            cmds = ["command source -e false %s" % path]
+        for c in cmds:
+            argv += ["-o", c]
+        return subprocess.run(argv, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True,
+                              timeout=timeout, env=env(),
+                              stdin=subprocess.DEVNULL)
 
 
 _GROUP = re.compile(r"^\s+(\d+)\s{2}(.+?)\s{2,}(\S+)\s{2,}(\S+)\s{2,}(.*)$")
@@ -99,13 +114,104 @@ def assert_account_groups(groups, account):
                 grp["wait_func"] in site, (grp["group"], gid, site)
 
 
+COMMANDS_MARK = "-- goparked tests: the commands start here --"
+
+
+def commands_stderr(text):
+    """The part of a debugger's stderr written by the commands given."""
+    return text.split(COMMANDS_MARK + "\n", 1)[-1]
+
+
 def one_line_error(text, *needles):
-    lines = [l for l in text.splitlines() if l.strip()]
-    errs = [l for l in lines if "error" in l.lower() or l.startswith("go ")]
+    """The debugger's stderr holds goparked's error as exactly one line
+    (beside the debugger's own "warning: " lines), naming the needles."""
     assert "Traceback" not in text, text
-    found = [l for l in lines if all(n in l for n in needles)]
-    assert found, (needles, text)
-    return found[0]
+    lines = [l for l in text.splitlines()
+             if l.strip() and not l.startswith("warning: ")]
+    assert len(lines) == 1, text
+    assert all(n in lines[0] for n in needles), (needles, text)
+    return lines[0]
+
+
+def _block(text, header):
+    """The lines of the block that starts with `header` (its first line
+    and the indented ones after it)."""
+    lines = text.splitlines()
+    i = next(i for i, l in enumerate(lines) if l.startswith(header))
+    out = [lines[i]]
+    for l in lines[i + 1:]:
+        if not l.startswith("  "):
+            break
+        out.append(l)
+    return out
+
+
+def assert_sync_text(text, members):
+    """`go mutex ADDR` / `--mutex ADDR` text of one object against the
+    account's [(goid, object)] for it: decoded state, every waiter by role,
+    and the holder ranked first."""
+    kind, a = members[0][1]["kind"], int(members[0][1]["addr"], 16)
+    head, *rest = _block(text, "%s 0x%x " % (kind, a))
+    roles = {}
+    for goid, o in members:
+        roles.setdefault(o["role"], set()).add(goid)
+    if kind == "mutex":
+        assert "locked" in head and "unlocked" not in head, head
+    elif kind == "rwmutex":
+        assert "readers %d" % len(roles.get("rholds", ())) in head, head
+        assert ("writer pending" in head) == ("lock" in roles), head
+    elif kind == "waitgroup":
+        assert "counter %d," % members[0][1]["counter"] in head, head
+    for role in ("lock", "rlock", "wait"):
+        line = [l for l in rest if l.startswith("  waiting (%s):" % role)]
+        if role not in roles:
+            assert not line, rest
+            continue
+        assert len(line) == 1, rest
+        n, *ids = [int(x) for x in line[0].split(":", 1)[1].split()]
+        assert n == len(ids) and set(ids) == roles[role], (role, line)
+    holders = roles.get("holds", set()) | roles.get("rholds", set())
+    if holders:
+        first = [l for l in rest if "(rank 1): goroutine " in l]
+        assert first, rest
+        got = {int(l.split("(rank 1): goroutine ")[1].split()[0])
+               for l in first}
+        assert got == holders, (got, holders, rest)
+
+
+def assert_deadlocks_text(text, fc):
+    """`go deadlocks` / `--deadlocks` text against the account: exactly its
+    cycles, and the goroutines it parked where nothing can ever wake them
+    (a nil channel, select {})."""
+    acc = fc.load_account()
+
+    def canon(goids):
+        i = goids.index(min(goids))
+        return tuple(goids[i:] + goids[:i])
+    cycles, cur = [], None
+    for line in text.splitlines():
+        if re.match(r"^cycle \d+:$", line):
+            cur = []
+            cycles.append(cur)
+        elif cur is not None and line.startswith("  goroutine "):
+            cur.append(int(line.split()[1]))
+        elif not line.startswith("  "):
+            cur = None
+    want = {canon([e["goid"] for e in c["edges"]]) for c in acc["cycles"]}
+    assert want and {canon(c) for c in cycles} == want, cycles
+
+    def stuck(what):
+        line = next(l for l in text.splitlines()
+                    if l.startswith("nobody can wake %s (" % what))
+        n, ids = re.search(r": (\d+) goroutines ([\d ]+)$", line).groups()
+        ids = {int(x) for x in ids.split()}
+        assert int(n) == len(ids), line
+        return ids
+    groups = acc["groups"]
+    assert stuck("nil channel") == {i for g in groups if g["wait_reason"]
+                                    .endswith("(nil chan)") for i in g["goids"]}
+    assert stuck("select {}") == {i for g in groups if g["wait_reason"] ==
+                                  "select (no cases)" for i in g["goids"]}
 
 
 LIVE_GO = """\

@@ -6,16 +6,18 @@ text) and, independently, from the fixture's account and the runtime's own
 goroutine dump; never from goparked's output alone.
 """
 
-import json
+import re
 import shutil
 import subprocess
 
 import pytest
 
+import expect
 from conftest import find_go, run_goparked_cmd
 from debugger_helpers import (LIVE_PARKED, LiveProcess, assert_account_groups,
-                              build_live, free_port, gdb, groups_of, listing,
-                              one_line_error)
+                              assert_deadlocks_text, assert_sync_text,
+                              build_live, commands_stderr, free_port, gdb,
+                              groups_of, listing, one_line_error)
 
 pytestmark = pytest.mark.gdb
 
@@ -36,10 +38,26 @@ def test_goroutines_same_as_cli_and_account(demo_core):
 
 
 @pytest.mark.parametrize("by", ["chan", "creator", "stack"])
-def test_goroutines_options_same_as_cli(demo_core, by):
-    r = gdb([demo_core.exe, demo_core.core], ["go goroutines --by " + by])
+def test_goroutines_by_chan_creator_stack(demo_core, by):
+    """The groups are the runtime dump's (identical stacks, the same go
+    statement) and the account's (who waits on which channel); the text is
+    the CLI's, as the README promises."""
+    r = gdb([demo_core.exe, demo_core.core],
+            ["go goroutines --ids 100000 --by " + by])
     assert r.returncode == 0, r.stderr
-    assert listing(r.stdout).strip() == _cli(demo_core, "--by", by).strip()
+    groups = groups_of(r.stdout)
+    if by == "chan":
+        by_addr = {int(site.split()[0], 16): set(goids)
+                   for _, _, site, goids in groups
+                   if site.startswith("0x")}
+        want = expect.chan_waiters(demo_core)
+        assert want and {a: by_addr.get(a) for a in want} == want
+    else:
+        want = (expect.stack_partition if by == "stack"
+                else expect.creator_partition)(demo_core)
+        assert {frozenset(goids) for *_, goids in groups} == want
+    assert listing(r.stdout).strip() == _cli(
+        demo_core, "--ids", "100000", "--by", by).strip()
 
 
 def test_goroutine_details_same_as_cli_and_dump(demo_core):
@@ -82,12 +100,54 @@ def test_threads_and_chan(demo_core):
     chan = grp["objects"][0]["addr"]
     r = gdb([demo_core.exe, demo_core.core], ["go threads", "go chan " + chan])
     assert r.returncode == 0, r.stderr
+    # Each M and the goroutine on it, as the runtime's per-M sections say.
+    assert expect.threads_of_text(r.stdout) == expect.threads(demo_core)
     assert _cli(demo_core, "--threads").strip() in r.stdout
     # The same text as the CLI's --chan, and the receivers the fixture parked.
     assert _cli(demo_core, "--chan", chan).strip() in r.stdout
     line = next(l for l in r.stdout.splitlines() if "blocked receivers:" in l)
     ids = line.split("(goroutine", 1)[1].rstrip(")").split()
     assert sorted(int(i) for i in ids) == sorted(grp["goids"])
+
+
+def test_mutex_and_deadlocks(demo_core):
+    """go mutex: decoded state, waiters and holder of the fixture's local
+    mutex, RWMutex and WaitGroup; go deadlocks: the fixture's cycles and
+    its goroutines that nothing can ever wake."""
+    objs = {}
+    for goid, o in expect.objects(demo_core):
+        if o["kind"] in ("mutex", "rwmutex", "waitgroup") and \
+                o.get("holder_via") != "global":
+            objs.setdefault(o["addr"], []).append((goid, o))
+    cmds = ["go mutex " + a for a in sorted(objs)] + ["go deadlocks"]
+    r = gdb([demo_core.exe, demo_core.core], cmds)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    for members in objs.values():
+        assert_sync_text(r.stdout, members)
+    assert_deadlocks_text(r.stdout, demo_core)
+
+
+def test_frame_and_info_locals_of_a_parked_goroutine(fixture_core):
+    """After go goroutine N, `frame K` selects goroutine N's frame K and
+    `info locals` prints its locals from its own stack: the fixture wrote
+    down the mutex address its local `mu` holds."""
+    core = fixture_core(scenario="mutex_local")
+    holder = next(g for g in core.load_account()["groups"]
+                  if g["group"] == "local_holder")
+    goid, addr = holder["goids"][0], int(holder["objects"][0]["addr"], 16)
+    funcs = core.parsed_dump().goroutines[goid].funcs()
+    k = funcs.index("main.holdMutexLocal") + 1   # #0 stays the thread's
+    r = gdb([core.exe, core.core],
+            ["go goroutine %d" % goid, "frame %d" % k,
+             "info locals", "frame %d" % (k - 1), "info args"])
+    assert r.returncode == 0, r.stderr
+    after = r.stdout.split("\n#%d " % k, 1)[1]
+    assert " in main.holdMutexLocal " in after.splitlines()[0], after
+    assert re.search(r"^mu = 0x%x$" % addr, after, re.M), after
+    # One frame in: the receive's frame, with its own arguments.
+    inner = after.split("\n#%d " % (k - 1), 1)[1]
+    assert " in %s " % funcs[k - 2] in inner.splitlines()[0], inner
 
 
 def test_help_and_completion(demo_core):
@@ -108,7 +168,7 @@ def test_help_and_completion(demo_core):
 def _error(r, *needles):
     text = r.stdout + r.stderr
     assert "Traceback" not in text and "Python Exception" not in text, text
-    return one_line_error(r.stderr, *needles)
+    return one_line_error(commands_stderr(r.stderr), *needles)
 
 
 def test_unknown_option(demo_core):

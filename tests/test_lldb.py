@@ -9,8 +9,10 @@ import re
 
 import pytest
 
+import expect
 from conftest import find_go, run_goparked_cmd
 from debugger_helpers import (LIVE_PARKED, LiveProcess, assert_account_groups,
+                              assert_deadlocks_text, assert_sync_text,
                               build_live, groups_of, listing, lldb,
                               one_line_error)
 
@@ -106,11 +108,61 @@ def test_not_a_go_program(tiny_go):
 
 
 def test_argparse_never_exits(demo_core):
-    r = _core(demo_core, ["go goroutines --help", "go goroutines --by x",
-                          "go threads"])
-    # lldb -b stops at the first failing command; --help is not one.
+    """--help and a bad option leave LLDB running: the next command runs
+    (and says what the runtime's per-M sections say)."""
+    r = lldb([demo_core.exe, "-c", demo_core.core],
+             ["go goroutines --help", "go goroutines --by x", "go threads"],
+             keep_going=True)
     assert "usage: go goroutines" in r.stdout
-    assert "invalid choice" in r.stderr
+    one_line_error(r.stderr, "invalid choice")
+    assert expect.threads_of_text(r.stdout) == expect.threads(demo_core)
+
+
+def test_chan_mutex_deadlocks_threads(demo_core):
+    """go chan, go mutex, go deadlocks and go threads, each against the
+    fixture's account or the runtime's dump."""
+    acc = demo_core.load_account()
+    grp = next(g for g in acc["groups"] if g["group"] == "recv_no_sender")
+    chan = grp["objects"][0]["addr"]
+    objs = {}
+    for goid, o in expect.objects(demo_core):
+        if o["kind"] in ("mutex", "rwmutex", "waitgroup") and \
+                o.get("holder_via") != "global":
+            objs.setdefault(o["addr"], []).append((goid, o))
+    r = _core(demo_core, ["go chan " + chan, "go deadlocks", "go threads"] +
+              ["go mutex " + a for a in sorted(objs)])
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    line = next(l for l in r.stdout.splitlines() if "blocked receivers:" in l)
+    assert sorted(int(i) for i in line.split("(goroutine", 1)[1]
+                  .rstrip(")").split()) == sorted(grp["goids"])
+    assert_deadlocks_text(r.stdout, demo_core)
+    assert expect.threads_of_text(r.stdout) == expect.threads(demo_core)
+    for members in objs.values():
+        assert_sync_text(r.stdout, members)
+
+
+def test_thread_select_shows_the_goroutine(demo_core):
+    """`thread select` on a goroutine's thread: bt shows the user frames
+    the runtime's dump printed for that goroutine."""
+    grp = next(g for g in demo_core.load_account()["groups"]
+               if g["group"] == "lock_ab")
+    goid = grp["goids"][0]
+    r = _core(demo_core, ["thread list"])
+    assert r.returncode == 0, r.stderr
+    index = int(re.search(r"thread #(\d+): tid = \d+, .* name = 'goroutine "
+                          r"%d'" % goid, r.stdout).group(1))
+    r = _core(demo_core, ["thread select %d" % index, "bt"])
+    assert r.returncode == 0, r.stderr
+    assert "* thread #%d, name = 'goroutine %d'" % (index, goid) in r.stdout
+    # LLDB may print the selection's frame #0 after bt: frames by number.
+    frames = dict(re.findall(r"^\s+(?:\* )?frame #(\d+): 0x[0-9a-f]+ "
+                             r"fixture`(\S+) at ", r.stdout, re.M))
+    shown = [frames[n] for n in sorted(frames, key=int)
+             if frames[n].startswith("main.")]
+    user = [f for f in demo_core.parsed_dump().goroutines[goid].funcs()
+            if f.startswith("main.")]
+    assert user and shown == user, (user, r.stdout)
 
 
 # ------------------------------------------------------------------ live
