@@ -121,14 +121,20 @@ def test_unknown_versions_are_refused_clearly(layout_dump, tmp_path):
     exe = gen_tables.build_probe(tc, "stripped")
     data = bytearray(open(exe, "rb").read())
     ver = tc.version.encode()
-    for fake, words in ((b"go1.99.1", ("go1.99.1", "newer goparked", "-ldflags=-w")),
-                        (b"go1.17.1", ("go1.17.1", "1.19"))):
+    # Fakes of the same length as the real version (the string is patched
+    # in place): go1.26.8 -> go1.99.8 and go1.17.8, go1.26.10 -> go1.99.10.
+    minor = b"go1." + str(int(tc.version.split(".")[1])).encode()
+    assert ver.startswith(minor) and len(minor) == len(b"go1.99")
+    rest = ver[len(minor):]
+    newer, older = b"go1.99" + rest, b"go1.17" + rest
+    checked = 0
+    for fake, words in ((newer, (newer.decode(), "newer goparked", "-ldflags=-w")),
+                        (older, (older.decode(), "1.19"))):
         i = data.find(b"\xff Go buildinf:")
         assert i >= 0
         j = data.find(bytes([len(ver)]) + ver, i)
         assert j > i
-        if len(fake) != len(ver):
-            continue
+        assert len(fake) == len(ver)
         patched = bytearray(data)
         patched[j + 1:j + 1 + len(ver)] = fake
         path = tmp_path / ("fake-" + fake.decode())
@@ -137,6 +143,8 @@ def test_unknown_versions_are_refused_clearly(layout_dump, tmp_path):
         assert t["error"], t
         for w in words:
             assert w in t["error"], t["error"]
+        checked += 1
+    assert checked == 2
 
 
 def _with_version(exe, fake, path):

@@ -9,7 +9,6 @@ goroutines it parked, with which labels and wait reasons), and
 """
 
 import gzip
-import json
 import os
 import re
 import subprocess
@@ -17,6 +16,7 @@ from collections import Counter
 
 import pytest
 
+import expect
 from fixtures import NEWEST, OLDEST, core_for, generate, in_ci
 
 pytestmark = pytest.mark.cli
@@ -105,10 +105,7 @@ def profiles(tmp_path_factory, run_goparked_mod):
             out = str(d / "goroutine.pb.gz")
             r = run_goparked_mod([fc.core, "--exe", fc.exe, "--pprof", out])
             assert r.returncode == 0 and r.stderr == "" and r.stdout == "", r
-            js = run_goparked_mod([fc.core, "--exe", fc.exe, "--by", "stack",
-                                   "--json"])
-            assert js.returncode == 0, js.stderr
-            cache[key] = (fc, out, json.loads(js.stdout))
+            cache[key] = (fc, out, None)
         return cache[key]
     return get
 
@@ -154,23 +151,47 @@ def test_raw_equals_runtime_dump(profiles, toolchain, variant):
     assert len(maps) == 1 and fc.exe in maps[0] and "[FN]" in maps[0]
 
 
+def sample_classes(fc):
+    """Counter {(stack, labels): goroutines}: what the runtime's own profile
+    has one sample for, from the dump (stack, state, wait reason) and the
+    account (pprof labels) of the program's goroutines. A running
+    goroutine's stack is where its thread stopped, which the dump may have
+    printed at another point of the spin loop: its stack is its functions."""
+    acc = fc.load_account()
+    labels = {goid: g.get("labels") or {} for g in acc["groups"]
+              for goid in g["goids"]}
+    dump = fc.parsed_dump()
+    out = Counter()
+    for goid in expect.user_goids(fc):
+        g = dump.goroutines[goid]
+        frames = dump.stack_of(goid).frames
+        stack = tuple(f.func if g.state == "running" else
+                      (f.func, f.file, f.line) for f in frames)
+        labs = dict(labels.get(goid, {}), state=g.state,
+                    wait_reason=g.wait_reason or g.state)
+        out[(stack, tuple(sorted(labs.items())))] += 1
+    return out
+
+
 @pytest.mark.parametrize("toolchain,variant", CELLS)
-def test_raw_equals_by_stack_json(profiles, toolchain, variant):
-    """The same groups and counts as goparked --by stack --json."""
-    fc, out, js = profiles(toolchain, variant)
+def test_one_sample_per_stack_and_label_set(profiles, toolchain, variant):
+    """As the runtime's /debug/pprof/goroutine: one sample per distinct
+    stack and label set, valued the number of goroutines that share them
+    (the dump's stacks and states, the account's labels)."""
+    fc, out, _ = profiles(toolchain, variant)
     samples, locs, _ = parse_raw(pprof(out, "-raw"))
-    got = stacks_of(samples, locs)
-    want = Counter()
-    for g in js["groups"]:
-        frames = js["stacks"][str(g["stack_id"])]
-        want[tuple((f["func"], f["file"], f["line"]) for f in frames)] \
-            += g["count"]
-    assert got == want
-    assert len(got) == len(js["groups"])
-    # inlined frames are lines of their caller's location, as pprof does
-    inl = [f for sid in js["stacks"] for f in js["stacks"][sid]
-           if f["inlined"]]
-    assert inl, "the fixture has inlined frames"
+    got = Counter()
+    for count, ids, lab in samples:
+        frames = [fr for i in ids for fr in locs[i]]
+        stack = tuple(fr[0] if lab.get("state") == "running" else fr
+                      for fr in frames)
+        key = (stack, tuple(sorted(lab.items())))
+        assert key not in got, "two samples for %s" % (key,)
+        got[key] = count
+    assert got == sample_classes(fc)
+    # inlined calls are lines of their caller's location, as pprof does
+    dump = fc.parsed_dump()
+    assert any(f.inlined for g in dump.goroutines.values() for f in g.frames)
     assert any(len(v) > 1 for v in locs.values())
 
 
@@ -211,14 +232,14 @@ def test_labels_and_wait_reasons(profiles, toolchain, variant):
 
 
 def test_traces_and_top(profiles):
-    fc, out, js = profiles(NEWEST, "dwarf")
+    fc, out, _ = profiles(NEWEST, "dwarf")
     acc = fc.load_account()
     traces = pprof(out, "-traces")
     assert "Type: goroutine" in traces
     # one block per sample: labels, then "  COUNT   innermost func"
     counts = [int(x) for x in re.findall(r"^\s+(\d+)\s{3}\S", traces,
                                          re.M)]
-    assert sorted(counts) == sorted(g["count"] for g in js["groups"])
+    assert sorted(counts) == sorted(sample_classes(fc).values())
     assert "via:  pprof.Do" in traces or "via: pprof.Do" in traces
     top = pprof(out, "-top")
     m = re.search(r"accounting for (\d+), 100% of (\d+) total", top)
