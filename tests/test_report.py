@@ -4,9 +4,10 @@ and progress on a terminal.
 The page is opened in headless Chromium (scripts/setup-deps installs
 Debian's chromium): once for a screenshot, whose pixels must show the bar
 chart, the age histogram and the wait-for graph with its cycles drawn in
-red; once with --dump-dom, whose numbers are checked against
-`goparked CORE --json` / `--deadlocks --json` of the same core and against
-the fixture's own account of what it parked. Set GOPARKED_SCREENSHOT_DIR
+red; once with --dump-dom, whose numbers are checked against the
+runtime's own dump and the fixture's account of what it parked
+(tests/expect.py); only what has no independent fact (the evidence-based
+"nobody can wake" list, the clock) against `--json` of the same core. Set GOPARKED_SCREENSHOT_DIR
 to keep the screenshots.
 """
 
@@ -26,6 +27,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+import expect
 from conftest import ROOT, goparked_env
 from fixtures import NEWEST, OLDEST, core_for, in_ci
 
@@ -300,7 +302,8 @@ def test_rendered_page(made, tmp_path, layout):
     assert m["svgs"] and all(b[2] > 20 and b[3] > 10 for b in m["svgs"])
     assert len(m["nodes"]) >= 10
     # bar lengths are proportional to the counts
-    counts = [g["count"] for g in js["groups"][:len(m["barRects"])]]
+    counts = sorted((len(p) for p in expect.site_partition(fc)),
+                    reverse=True)[:len(m["barRects"])]
     ratios = {round(r[2] / c, 1) for r, c in zip(m["barRects"], counts)
               if r[2] > 2}
     assert len(ratios) == 1, ratios
@@ -312,38 +315,51 @@ def test_rendered_page(made, tmp_path, layout):
     fill = (0xfd, 0xe8, 0xe9)  # cycle nodes' fill
     assert count_color(png, m["graph"], fill, tol=12) > 2000
 
-    # ---- summary against --json
-    total, system = js["summary"]["by_state"], js["summary"]["system_by_state"]
-    assert int(stat(root, "goroutines")) == js["summary"]["goroutines"]
-    assert int(stat(root, "waiting")) == total.get("waiting", 0)
+    # ---- summary against the runtime's dump and the account
+    dumped = expect.states(fc)
+    users = expect.user_goids(fc)
+    sites = expect.site_partition(fc)
+    assert int(stat(root, "goroutines")) == sum(dumped.values())
+    assert int(stat(root, "waiting")) == dumped["waiting"]
     chips = {e.attrs["data-state"]: ints(e.text)[0] for e in root.find_all(
         lambda e: "data-state" in e.attrs)}
-    assert chips == total
-    assert ints(stat(root, "system"))[0] == sum(system.values())
-    assert int(stat(root, "grouped")) == js["grouping"]["goroutines"] \
-        == acc["num_goroutines"]
-    assert int(stat(root, "ngroups")) == len(js["groups"])
+    assert chips == dict(dumped)
+    assert ints(stat(root, "system"))[0] == sum(dumped.values()) - len(users)
+    assert int(stat(root, "grouped")) == len(users) == acc["num_goroutines"]
+    assert int(stat(root, "ngroups")) == len(sites)
     taken = root.find(lambda e: e.attrs.get("data-stat") == "taken")
     assert int(taken.attrs["data-unix-ns"]) == \
         js["clock"]["now_ns"] + js["clock"]["unix_offset_ns"]
     assert stat(root, "layout") == layout
 
-    # ---- groups: counts, ids, sites
+    # ---- groups: counts and ids are the account's groups, biggest first;
+    # each one's site and stack are the runtime's for its goroutines
     det = root.find_all(lambda e: e.tag == "details" and
                         "group" in e.classes)
-    assert len(det) == len(js["groups"])
-    for el, g in zip(det, js["groups"]):
+    assert len(det) == len(sites)
+    dump = fc.parsed_dump()
+    funcs = {g["goids"][0]: g["wait_func"] for g in acc["groups"]}
+    funcs[acc["main_goid"]] = acc["main_wait_func"]
+    shown = set()
+    for el in det:
         summ = el.find(lambda e: e.tag == "summary")
         cnt = summ.find(lambda e: "count" in e.classes).text
-        assert int(cnt) == g["count"] == int(el.attrs["data-count"])
         ids = ints(el.find(lambda e: "ids" in e.classes).text)
-        assert ids == g["goids"]
+        assert int(cnt) == len(ids) == int(el.attrs["data-count"])
+        assert frozenset(ids) in sites
+        shown.add(frozenset(ids))
         site = summ.find(lambda e: "site" in e.classes).text
-        assert site.startswith(g["site"]["func"] + " ")
-        assert site.endswith(":%d" % g["site"]["line"])
+        func = next(funcs[i] for i in ids if i in funcs)
+        line = next(f.line for f in dump.stack_of(ids[0]).frames
+                    if f.func == func)
+        assert site.startswith(func + " ") and site.endswith(":%d" % line)
         frames = el.find(lambda e: e.tag == "table").find_all(
             lambda e: e.tag == "tr")
-        assert len(frames) == len(js["stacks"][str(g["stack_id"])])
+        if fc.state_at_core(ids[0]) == "waiting":
+            assert len(frames) == len(dump.stack_of(ids[0]).frames)
+    assert shown == sites
+    counts = [int(el.attrs["data-count"]) for el in det]
+    assert counts == sorted(counts, reverse=True)
     # ---- every group the fixture made is one group on the page
     by_goid = {}
     for el in det:
@@ -356,18 +372,21 @@ def test_rendered_page(made, tmp_path, layout):
         if g["state"] == "waiting":
             assert places.pop()[1] == g["wait_reason"], g["group"]
 
-    # ---- charts
+    # ---- charts: the biggest groups; the ages of the account's parked
+    # goroutines (all stamped by its GCs, a moment before the core) are
+    # known, the rest (main, parked after the GCs, the spinner) unknown
     bars = root.find_all(lambda e: "bar" in e.classes)
-    assert [int(b.attrs["data-count"]) for b in bars] == \
-        [g["count"] for g in js["groups"][:len(bars)]]
+    sizes = sorted((len(p) for p in sites), reverse=True)
+    assert bars and [int(b.attrs["data-count"]) for b in bars] == \
+        sizes[:len(bars)]
     assert [int(b.find(lambda e: "v" in e.classes).text) for b in bars] == \
         [int(b.attrs["data-count"]) for b in bars]
     buckets = {b.attrs["data-label"]: int(b.attrs["data-count"])
                for b in root.find_all(lambda e: "age-bucket" in e.classes)}
-    assert sum(buckets.values()) == js["grouping"]["goroutines"]
-    nosys = [g for g in js["goroutines"] if not g["system"]]
-    assert buckets.get("unknown", 0) == sum(1 for g in nosys
-                                            if g["age_ns"] is None)
+    parked = sum(len(g["goids"]) for g in acc["groups"]
+                 if g["state"] == "waiting")
+    assert sum(buckets.values()) == len(users)
+    assert buckets.get("unknown", 0) == len(users) - parked
 
     # ---- cycles: the page, --deadlocks --json and the fixture agree
     page = {canon(ints(c.attrs["data-goids"])) for c in root.find_all(
@@ -386,7 +405,9 @@ def test_rendered_page(made, tmp_path, layout):
             "wf-goroutine" in c} == {"g%d" % g for g in members}
 
     # ---- blocked forever: nil channels and select {} of the fixture
-    provable = sum(len(s["goids"]) for s in dl["stuck"] if s["provable"])
+    provable = sum(len(g["goids"]) for g in acc["groups"]
+                   if g["wait_reason"].endswith("(nil chan)") or
+                   g["wait_reason"] == "select (no cases)")
     assert int(stat(root, "blocked")) == provable
     groups = {g["group"]: g["goids"] for g in acc["groups"]}
     forever = [li for li in root.find_all(lambda e: e.tag == "li")
@@ -422,28 +443,32 @@ def test_markdown(made, toolchain):
     text = md.read_text()
     root = dom(page.read_text())
     acc = fc.load_account()
-    js = json_of(fc)
     dl = json_of(fc, "--deadlocks")
     facts = dict(md_table(text, "| | |"))
-    assert int(facts["Goroutines"]) == js["summary"]["goroutines"] \
+    dumped = expect.states(fc)
+    users = expect.user_goids(fc)
+    sites = expect.site_partition(fc)
+    assert int(facts["Goroutines"]) == sum(dumped.values()) \
         == int(stat(root, "goroutines"))
-    assert int(facts["Runtime goroutines"]) == \
-        sum(js["summary"]["system_by_state"].values())
+    assert int(facts["Runtime goroutines"]) == sum(dumped.values()) - len(users)
     assert int(facts["Deadlock cycles"]) == len(acc["cycles"]) \
         == int(stat(root, "cycles"))
     assert int(facts["Blocked forever"]) == int(stat(root, "blocked"))
-    assert facts["Go"] == fc.go_version == js["program"]["go_version"]
+    assert facts["Go"] == fc.go_version == acc["go_version"]
     assert facts["Oldest wait"] == stat(root, "oldest")
     states = {r[0]: int(r[1]) for r in md_table(text, "| State |")}
-    assert states == js["summary"]["by_state"]
+    assert states == dict(dumped)
     rows = md_table(text, "| # | Count |")
     assert [int(r[1]) for r in rows] == \
-        [g["count"] for g in js["groups"][:len(rows)]]
-    for r, g in zip(rows, js["groups"]):
-        assert r[3].startswith("`%s`" % g["site"]["func"])
-        assert ints(r[5]) == g["goids"][:10]
-    assert "%d goroutines in %d groups" % (acc["num_goroutines"],
-                                           len(js["groups"])) in text
+        sorted((len(p) for p in sites), reverse=True)[:len(rows)]
+    funcs = {i: g["wait_func"] for g in acc["groups"] for i in g["goids"]}
+    funcs[acc["main_goid"]] = acc["main_wait_func"]
+    for r in rows:
+        ids = ints(r[5])
+        part = next(p for p in sites if ids[0] in p)
+        assert ids == sorted(part)[:10]
+        assert r[3].startswith("`%s`" % funcs[ids[0]])
+    assert "%d goroutines in %d groups" % (len(users), len(sites)) in text
     cyc = {canon(ints(re.sub(r"0x[0-9a-f]+", "", line.split(".", 1)[1]))[:-1])
            for line in text.splitlines() if re.match(r"\d+\. goroutine",
                                                      line)}
