@@ -15,7 +15,7 @@ PYTHON ?= python3
 PYTHON_EXE = $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 
 GP_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
-	-fvisibility=hidden -fPIC -Inative/include
+	-fvisibility=hidden -fPIC -Inative/include -Inative/src
 # Hardening and debugging extras; empty by default, override freely.
 EXTRA_CFLAGS ?=
 LDLIBS := -ldw -lelf
@@ -28,7 +28,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 BUILD ?= native/build
 ASAN_BUILD ?= native/build-asan
 
-SRCS := $(sort $(wildcard native/src/*.c))
+# One folder per layer (native/src/base/base.h tells the order).
+SRCS := $(sort $(wildcard native/src/*/*.c))
 CTESTS := $(sort $(wildcard native/tests/test_*.c))
 OBJS := $(SRCS:native/src/%.c=$(BUILD)/obj/%.o)
 ASAN_OBJS := $(SRCS:native/src/%.c=$(ASAN_BUILD)/obj/%.o)
@@ -76,7 +77,7 @@ asan: $(ASAN_BUILD)/libgoparked.so
 
 ifeq ($(SRCS),)
 $(BUILD)/libgoparked.so $(ASAN_BUILD)/libgoparked.so:
-	@echo "make: no engine sources in native/src/*.c" >&2; exit 1
+	@echo "make: no engine sources in native/src/*/*.c" >&2; exit 1
 else
 $(BUILD)/libgoparked.so: $(OBJS)
 	$(CC) -shared -Wl,-soname,libgoparked.so -Wl,--no-undefined \
@@ -96,15 +97,15 @@ $(ASAN_BUILD)/obj/%.o: native/src/%.c
 	$(CC) $(GP_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
 
 # C unit tests link the library's objects directly, so they can reach the
-# hidden internal functions (native/src/internal.h).
+# hidden internal functions (the layers' headers, native/src/*/*.h).
 $(BUILD)/tests/%: native/tests/%.c $(OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(GP_CFLAGS) $(EXTRA_CFLAGS) -Inative/src -MMD -MP -o $@ $< \
+	$(CC) $(GP_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -o $@ $< \
 		$(OBJS) $(LDLIBS)
 
 $(ASAN_BUILD)/tests/%: native/tests/%.c $(ASAN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(GP_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS) -Inative/src -MMD -MP \
+	$(CC) $(GP_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS) -MMD -MP \
 		-o $@ $< $(ASAN_OBJS) $(LDLIBS)
 
 # Each test runs from the top of the tree; a non-zero exit fails the target.

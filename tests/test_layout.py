@@ -1,12 +1,12 @@
 """fields.def against the DWARF of every Go toolchain, and the built-in tables.
 
 For each toolchain: native/gen/probe is built with DWARF and every
-declaration of native/src/fields.def is resolved from it by the engine's own
+declaration of native/src/binary/fields.def is resolved from it by the engine's own
 code (native/gen/layout_dump.c). A type, field or variable present outside
 its declared versions, or missing inside them, fails. (One exception, kept
 narrow: a member that became a struct whose declared sub-member takes over,
 sudog.elem -> elem.vu in 1.26, is not the same field.) Then the built-in
-table of that release (native/src/tables/layout_tables_data.h) must equal
+table of that release (native/src/binary/tables/layout_tables_data.h) must equal
 the DWARF resolution: regenerate it with native/gen/gen_tables.py.
 
 The fixture's own DWARF build of each release is compared with the table

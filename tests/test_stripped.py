@@ -5,7 +5,7 @@ build must give what the runtime printed in its own dump of that core
 (goroutine by goroutine: ids, states and wait reasons, frames, creators),
 and the same grouped report as the DWARF build of the same scenario.
 
-Separately, the runtime variables that native/src/stripped.c finds by
+Separately, the runtime variables that native/src/binary/stripped.c finds by
 decoding runtime code must be exactly the symbol-table addresses: checked
 on the DWARF build of each toolchain with its symbol table removed
 (objcopy --strip-all keeps every address; a -s -w build of the same source

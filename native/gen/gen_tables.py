@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Generate the built-in runtime layouts (native/src/tables/layout_tables_data.h).
+"""Generate the built-in runtime layouts (native/src/binary/tables/layout_tables_data.h).
 
 For every Go toolchain available here (the list in corefiles/generate.py),
 build native/gen/probe with DWARF, resolve every declaration of
-native/src/fields.def from that DWARF with the engine's own code
+native/src/binary/fields.def from that DWARF with the engine's own code
 (native/gen/layout_dump.c linked with layout.c), check that each one is
 present exactly in the Go versions fields.def declares, and write one table
 per Go minor release. The engine uses the tables for executables without
@@ -37,11 +37,16 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SRC = os.path.join(ROOT, "native", "src")
-OUT = os.path.join(SRC, "tables", "layout_tables_data.h")
+TABLES = os.path.join(SRC, "binary", "tables")
+OUT = os.path.join(TABLES, "layout_tables_data.h")
 PROBE = os.path.join(HERE, "probe")
-# What layout_dump is linked with: the engine's own resolution code.
-TOOL_SOURCES = ["layout.c", "layout_tables.c", "exe.c", "memory.c",
-                "error.c", "pclntab.c", "stripped.c", "util.c"]
+# What layout_dump is linked with: the engine's own resolution code, the
+# layers up to binary/ (which reads the executable only).
+TOOL_SOURCES = ["binary/layout.c", "binary/layout_tables.c", "binary/exe.c",
+                "binary/pclntab.c", "binary/stripped.c", "base/error.c",
+                "base/util.c", "arch/arch.c", "arch/x86_64.c"]
+TOOL_HEADERS = ["base/base.h", "arch/arch.h", "binary/binary.h",
+                "binary/fields.def"]
 
 
 class GenError(Exception):
@@ -71,8 +76,8 @@ def build_tool(out_dir: str | None = None) -> str:
     os.makedirs(out_dir, exist_ok=True)
     exe = os.path.join(out_dir, "layout_dump")
     srcs = [os.path.join(HERE, "layout_dump.c")] + [os.path.join(SRC, s) for s in TOOL_SOURCES]
-    deps = srcs + [os.path.join(SRC, n) for n in ("internal.h", "fields.def")] + \
-        [os.path.join(SRC, "tables", n) for n in os.listdir(os.path.join(SRC, "tables"))] + \
+    deps = srcs + [os.path.join(SRC, n) for n in TOOL_HEADERS] + \
+        [os.path.join(TABLES, n) for n in os.listdir(TABLES)] + \
         [os.path.join(ROOT, "native", "include", "goparked.h")]
     if os.path.exists(exe) and all(os.path.getmtime(d) <= os.path.getmtime(exe) for d in deps):
         return exe

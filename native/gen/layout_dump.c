@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "binary/binary.h"
 
 static int fail(gp_error *err)
 {
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(mode, "stripped")) {
 		struct gp_pclntab *tab;
-		if ((err = gp_pclntab_open(&exe, NULL, &tab))) {
+		if ((err = gp_pclntab_open(&exe, NULL, NULL, &tab))) {
 			status = fail(err);
 		} else {
 			/* the table gives the offsets stripped.c checks

@@ -352,7 +352,7 @@ GP_EXPORT const uint32_t *gp_grouping_members(const gp_grouping *g,
 /* ------------------------------------- channels, sync objects, deadlocks */
 
 /*
- * Analyses of what goroutines wait on (chan.c, sema.c, holders.c,
+ * Analyses of what goroutines wait on (analysis/: chan.c, sync.c, holders.c,
  * waitgraph.c). Each is computed on first use and kept with the snapshot;
  * every array stays valid until gp_snapshot_destroy.
  *

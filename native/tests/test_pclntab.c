@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "runtime/runtime.h"
 
 static int failures;
 static int checks;
@@ -470,6 +470,7 @@ static void check_from_g(struct ctx *c, const struct dump *d)
 			for (size_t t = 0; t < c->core.nthreads && !ok; t++) {
 				const uint64_t *r = c->core.threads[t].regs;
 				struct gp_unwind_thread_start ts = {
+					.arch = c->core.arch,
 					.pc = r[GP_X86_RIP],
 					.sp = r[GP_X86_RSP],
 					.bp = r[GP_X86_RBP],
@@ -537,6 +538,7 @@ static void check_threads(struct ctx *c, const struct dump *d)
 		for (size_t t = 0; t < c->core.nthreads; t++) {
 			const uint64_t *r = c->core.threads[t].regs;
 			struct gp_unwind_thread_start ts = {
+				.arch = c->core.arch,
 				.pc = r[GP_X86_RIP],
 				.sp = r[GP_X86_RSP],
 				.bp = r[GP_X86_RBP],
@@ -634,7 +636,7 @@ static void fuzz(struct ctx *c, int rounds)
 		fake.sections = secs;
 		fake.loads = loads;
 		struct gp_pclntab *tab;
-		gp_error *err = gp_pclntab_open(&fake, &c->mem, &tab);
+		gp_error *err = gp_pclntab_open(&fake, gp_memory_read_fn, &c->mem, &tab);
 		if (!err) {
 			uint64_t text = gp_pclntab_text_start(tab);
 			for (int k = 0; k < 2000; k++) {
@@ -699,7 +701,7 @@ static void fuzz_unwind(struct ctx *c)
 				FAIL("%s: sp did not increase", c->name);
 		gp_error_destroy(err);
 		struct gp_unwind_thread_start ts = {
-			.pc = st.pc, .sp = st.sp,
+			.arch = c->core.arch, .pc = st.pc, .sp = st.sp,
 			.g_stack_lo = st.sp + 16, .g_stack_hi = st.sp + 4096,
 		};
 		gp_unwind_thread(c->tab, &c->mem, &ts, pcs, 32, NULL, &err);
@@ -826,7 +828,7 @@ static void check_stripped(struct ctx *c, const struct dump *d)
 	for (int nosec = 0; nosec < 2; nosec++) {
 		if (nosec)
 			fake.nsections = 0;
-		gp_error *err = gp_pclntab_open(&fake, &c->mem, &tab);
+		gp_error *err = gp_pclntab_open(&fake, gp_memory_read_fn, &c->mem, &tab);
 		checks++;
 		if (err) {
 			FAIL("%s: stripped open (sections %d): %s", c->name,
@@ -876,7 +878,7 @@ static void run_case(const char *exe, const char *core, const char *dumpf,
 	c.mem.layers[1] = (struct gp_memory_layer){ .segs = c.exe.loads,
 						     .nsegs = c.exe.nloads };
 	c.mem.nlayers = 2;
-	if ((err = gp_pclntab_open(&c.exe, &c.mem, &c.tab))) {
+	if ((err = gp_pclntab_open(&c.exe, gp_memory_read_fn, &c.mem, &c.tab))) {
 		FAIL("%s: %s", exe, gp_error_message(err));
 		gp_error_destroy(err);
 		goto out_core;

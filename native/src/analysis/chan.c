@@ -1,0 +1,445 @@
+/*
+ * Channels: the hchan of every channel some goroutine waits on
+ * (runtime/chan.go): length and capacity, closed, the element type's name
+ * (the runtime type's str nameOff, resolved against moduledata.types as
+ * runtime.resolveNameOff does), blocked receivers and senders, and for
+ * select cases which queue (recvq or sendq) holds the goroutine's sudog:
+ * the runtime does not record a case's direction anywhere else. Every
+ * queue is walked once per channel, never per waiter.
+ *
+ * Timer and ticker channels: from Go 1.23 hchan.timer points to the timer
+ * (when, period). Before, the channel is only the timer's arg (an eface
+ * whose data word is the channel) in the per-P heaps p.timers, which are
+ * searched once for all channels of element type time.Time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/analysis.h"
+
+#define GP_MAX_HCHAN 256
+#define GP_MAX_TYPE_NAME 1024
+#define GP_MAX_TIMERS (16u << 20)
+
+/* ------------------------------------------------------ element types */
+
+/* runtime/type.go (internal/abi/type.go): tflagExtraStar */
+#define TFLAG_EXTRA_STAR 2
+
+struct type_cache {
+	uint64_t key[64];
+	uint32_t str[64];
+};
+
+static gp_error *type_name(struct gp_snapshot *snap, struct type_cache *tc,
+			   uint64_t type, uint32_t *ret)
+{
+	const struct gp_program *prog = snap->prog;
+	*ret = 0;
+	if (!type)
+		return NULL;
+	size_t slot = (type >> 4) & 63;
+	if (tc->key[slot] == type) {
+		*ret = tc->str[slot];
+		return NULL;
+	}
+	bool old = gp_has(prog, GP_F_TYPE_STR_OLD);
+	int32_t str_off = gp_off(prog, old ? GP_F_TYPE_STR_OLD : GP_F_TYPE_STR);
+	int32_t tf_off = gp_off(prog, old ? GP_F_TYPE_TFLAG_OLD : GP_F_TYPE_TFLAG);
+	uint64_t md = prog->layout.var_addr[GP_V_FIRSTMODULEDATA], types;
+	uint32_t nameoff;
+	uint8_t tflag, hdr[11];
+	if (str_off < 0 || tf_off < 0 || !md || !gp_has(prog, GP_F_MODULEDATA_TYPES))
+		return NULL;
+	gp_error *err;
+	if ((err = gp_memory_read_u64(&prog->mem,
+				      md + (uint64_t)gp_off(prog, GP_F_MODULEDATA_TYPES),
+				      &types)) ||
+	    (err = gp_memory_read_u32(&prog->mem, type + (uint64_t)str_off,
+				      &nameoff)) ||
+	    (err = gp_memory_read(&prog->mem, type + (uint64_t)tf_off, &tflag, 1)))
+		goto unknown;
+	/* runtime/type.go name: a flags byte, a uvarint length, the bytes */
+	uint64_t name = types + (uint64_t)(int64_t)(int32_t)nameoff;
+	if ((err = gp_memory_read(&prog->mem, name, hdr, 1 + 5)))
+		goto unknown;
+	uint64_t len = 0;
+	size_t i;
+	for (i = 0; i < 5; i++) {
+		len |= (uint64_t)(hdr[1 + i] & 0x7f) << (7 * i);
+		if (!(hdr[1 + i] & 0x80))
+			break;
+	}
+	if (i == 5 || len == 0 || len > GP_MAX_TYPE_NAME)
+		goto unknown;
+	char *s;
+	if ((err = gp_memory_read_string(&prog->mem, name + 2 + i, len,
+					 GP_MAX_TYPE_NAME, &s)))
+		goto unknown;
+	const char *shown = (tflag & TFLAG_EXTRA_STAR) && s[0] == '*' ? s + 1 : s;
+	err = gp_strtab_intern(&snap->strs, shown, ret);
+	free(s);
+	if (err)
+		return err;
+	tc->key[slot] = type;
+	tc->str[slot] = *ret;
+	return NULL;
+unknown:
+	gp_error_destroy(err);
+	return NULL;
+}
+
+/* --------------------------------------------------------------- hchan */
+
+static gp_error *decode(struct gp_snapshot *snap, struct type_cache *tc,
+			uint64_t addr, struct gp_chan *c, uint8_t *buf,
+			size_t *ret_size)
+{
+	const struct gp_program *prog = snap->prog;
+	int64_t hsize = prog->layout.type_size[GP_T_HCHAN];
+	memset(c, 0, sizeof(*c));
+	c->address = addr;
+	*ret_size = 0;
+	if (hsize <= 0 || hsize > GP_MAX_HCHAN)
+		return gp_error_create(GP_ERROR_UNSUPPORTED, "unexpected size of runtime.hchan");
+	size_t size = (size_t)hsize;
+	gp_error *err = gp_memory_read(&prog->mem, addr, buf, size);
+	if (err)
+		return err;
+	*ret_size = size;
+	c->len = gp_field(prog, GP_F_HCHAN_QCOUNT, buf, size);
+	c->cap = gp_field(prog, GP_F_HCHAN_DATAQSIZ, buf, size);
+	c->elem_size = gp_field(prog, GP_F_HCHAN_ELEMSIZE, buf, size);
+	if (gp_field(prog, GP_F_HCHAN_CLOSED, buf, size))
+		c->flags |= GP_CHAN_CLOSED;
+	uint64_t timer = gp_field(prog, GP_F_HCHAN_TIMER, buf, size);
+	if (timer) {
+		int64_t when = 0, period = 0;
+		gp_error *e;
+		if (!(e = gp_memory_read(&prog->mem,
+					 timer + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN),
+					 &when, 8)) &&
+		    !(e = gp_memory_read(&prog->mem,
+					 timer + (uint64_t)gp_off(prog, GP_F_TIMER_PERIOD),
+					 &period, 8))) {
+			c->flags |= GP_CHAN_TIMER;
+			c->timer_when = when;
+			c->timer_period = period;
+		}
+		gp_error_destroy(e);
+	}
+	return type_name(snap, tc, gp_field(prog, GP_F_HCHAN_ELEMTYPE, buf, size),
+			 &c->elem_type);
+}
+
+/* Timer channels without hchan.timer: channel -> timer from the per-P
+ * heaps (runtime.allp). */
+static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
+{
+	const struct gp_program *prog = snap->prog;
+	uint64_t allp = prog->layout.var_addr[GP_V_ALLP];
+	bool heap = gp_has(prog, GP_F_P_TIMERS_HEAP);
+	/* []*timer, or []timerWhen{timer *timer; when int64} from 1.23 */
+	uint64_t stride = heap ? 16 : 8;
+	int32_t toff = gp_off(prog, heap ? GP_F_P_TIMERS_HEAP : GP_F_P_TIMERS);
+	if (!allp || toff < 0 || !gp_has(prog, GP_F_TIMER_ARG))
+		return NULL;
+	uint32_t timestr;
+	gp_error *err = gp_strtab_intern(&snap->strs, "time.Time", &timestr);
+	if (err)
+		return err;
+	struct gp_addr_map want = { 0 };
+	for (size_t i = 0; i < an->nchans; i++)
+		if (an->chans[i].address && !(an->chans[i].flags & GP_CHAN_TIMER) &&
+		    an->chans[i].elem_type == timestr &&
+		    (err = gp_addr_map_put(&want, an->chans[i].address, (uint32_t)i)))
+			goto out;
+	if (!want.used)
+		goto out;
+	uint64_t hdr[2];
+	if (gp_memory_read(&prog->mem, allp, hdr, sizeof(hdr)) || hdr[1] > 1 << 16)
+		goto fault;
+	size_t visited = 0;
+	for (uint64_t pi = 0; pi < hdr[1]; pi++) {
+		uint64_t p, th[2];
+		if (gp_memory_read_u64(&prog->mem, hdr[0] + pi * 8, &p) || !p ||
+		    gp_memory_read(&prog->mem, p + (uint64_t)toff, th, sizeof(th)))
+			continue;
+		for (uint64_t k = 0; k < th[1] && visited < GP_MAX_TIMERS; k++, visited++) {
+			uint64_t t, ch;
+			int64_t when, period;
+			uint64_t arg = (uint64_t)gp_off(prog, GP_F_TIMER_ARG);
+			if (gp_memory_read_u64(&prog->mem, th[0] + k * stride, &t) || !t ||
+			    gp_memory_read_u64(&prog->mem, t + arg + 8, &ch) ||
+			    gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN), &when, 8) ||
+			    gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_PERIOD), &period, 8))
+				continue;
+			uint32_t ci = gp_addr_map_get(&want, ch);
+			if (ci == GP_NONE)
+				continue;
+			an->chans[ci].flags |= GP_CHAN_TIMER;
+			an->chans[ci].timer_when = when;
+			an->chans[ci].timer_period = period;
+		}
+	}
+fault:
+	/* a time.Time channel whose timer we did not find (unreadable, or a
+	 * stopped timer no longer in a heap) */
+	for (size_t i = 0; i < an->nchans; i++)
+		if (gp_addr_map_get(&want, an->chans[i].address) != GP_NONE &&
+		    !(an->chans[i].flags & GP_CHAN_TIMER))
+			an->chans[i].flags |= GP_CHAN_TIMER_UNKNOWN;
+out:
+	gp_addr_map_deinit(&want);
+	return err;
+}
+
+/* Marks the select cases found in one queue with their direction. */
+static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
+		       uint64_t first, uint32_t kind, uint8_t role)
+{
+	const struct gp_program *prog = snap->prog;
+	struct gp_analysis *an = snap->analysis;
+	size_t ssize = (size_t)prog->layout.type_size[GP_T_SUDOG];
+	uint8_t buf[512];
+	if (ssize > sizeof(buf))
+		return;
+	uint64_t s = first;
+	for (size_t i = 0; s && i <= snap->ngs && i < GP_MAX_QUEUE; i++) {
+		gp_error *e = gp_memory_read(&prog->mem, s, buf, ssize);
+		if (e) {
+			gp_error_destroy(e);
+			return;
+		}
+		uint32_t wi = gp_addr_map_get(sel, s);
+		if (wi != GP_NONE) {
+			snap->waits[wi].kind = kind;
+			an->wait_role[wi] = role;
+		}
+		s = gp_field(prog, GP_F_SUDOG_NEXT, buf, ssize);
+	}
+}
+
+static bool nil_chan_wait(const struct gp_snapshot *snap,
+			  const struct gp_goroutine *g, uint8_t *ret_role)
+{
+	if (g->status != GP_STATUS_WAITING || g->waiting_count)
+		return false;
+	const char *r = gp_snapshot_string(snap, g->waitreason_str);
+	if (!strcmp(r, "chan receive (nil chan)"))
+		*ret_role = GP_ROLE_RECV;
+	else if (!strcmp(r, "chan send (nil chan)"))
+		*ret_role = GP_ROLE_SEND;
+	else
+		return false;
+	return true;
+}
+
+static int chan_cmp(const void *a, const void *b)
+{
+	const struct gp_chan *x = a, *y = b;
+	if (x->nwaiters != y->nwaiters)
+		return x->nwaiters > y->nwaiters ? -1 : 1;
+	return x->address < y->address ? -1 : x->address > y->address;
+}
+
+gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
+{
+	if (an->chans_done)
+		return NULL;
+	const struct gp_program *prog = snap->prog;
+	struct gp_addr_map idx = { 0 }, sel = { 0 };
+	struct type_cache *tc = calloc(1, sizeof(*tc));
+	uint32_t *count = NULL, nil_index = GP_NONE;
+	gp_error *err = NULL;
+	uint8_t buf[GP_MAX_HCHAN];
+	if (!tc)
+		return &gp_error_nomem;
+	for (size_t wi = 0; wi < an->nwait_info; wi++) {
+		if (an->wait_kind[wi] != GP_OBJ_CHAN)
+			continue;
+		uint64_t addr = an->wait_obj[wi];
+		if ((snap->waits[wi].flags & 1) &&
+		    (err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)))
+			goto out;
+		if (gp_addr_map_get(&idx, addr) != GP_NONE)
+			continue;
+		if ((err = gp_grow((void **)&an->chans, &an->chans_cap,
+				   an->nchans + 1, sizeof(*an->chans))))
+			goto out;
+		struct gp_chan *c = &an->chans[an->nchans];
+		size_t size;
+		gp_error *e = decode(snap, tc, addr, c, buf, &size);
+		if (e == &gp_error_nomem) {
+			err = e;
+			goto out;
+		}
+		if (e) {
+			gp_error_destroy(e);
+			c->flags |= GP_CHAN_UNREADABLE;
+		} else if (sel.used) {
+			walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, size),
+				   GP_WAIT_CHAN_RECV, GP_ROLE_RECV);
+			walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, size),
+				   GP_WAIT_CHAN_SEND, GP_ROLE_SEND);
+		}
+		if ((err = gp_addr_map_put(&idx, addr, (uint32_t)an->nchans++)))
+			goto out;
+	}
+	/* select cases on a channel seen before its cases were in the map are
+	 * resolved here: walk the queues of channels with unresolved cases */
+	for (size_t wi = 0; wi < an->nwait_info; wi++) {
+		if (an->wait_kind[wi] != GP_OBJ_CHAN || an->wait_role[wi] != GP_ROLE_UNKNOWN)
+			continue;
+		uint32_t ci = gp_addr_map_get(&idx, an->wait_obj[wi]);
+		if (ci == GP_NONE || (an->chans[ci].flags & GP_CHAN_UNREADABLE))
+			continue;
+		int64_t hsize = prog->layout.type_size[GP_T_HCHAN];
+		if (gp_memory_read(&prog->mem, an->wait_obj[wi], buf, (size_t)hsize))
+			continue;
+		walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, (size_t)hsize),
+			   GP_WAIT_CHAN_RECV, GP_ROLE_RECV);
+		walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, (size_t)hsize),
+			   GP_WAIT_CHAN_SEND, GP_ROLE_SEND);
+		if (an->wait_role[wi] == GP_ROLE_UNKNOWN)
+			an->wait_role[wi] = GP_ROLE_UNKNOWN + 0; /* not queued */
+	}
+	/* nil channels: one entry at address 0 */
+	for (size_t i = 0; i < snap->ngs && nil_index == GP_NONE; i++) {
+		uint8_t role;
+		if (!nil_chan_wait(snap, &snap->gs[i], &role))
+			continue;
+		if ((err = gp_grow((void **)&an->chans, &an->chans_cap,
+				   an->nchans + 1, sizeof(*an->chans))))
+			goto out;
+		memset(&an->chans[an->nchans], 0, sizeof(*an->chans));
+		an->chans[an->nchans].flags = GP_CHAN_NIL;
+		nil_index = (uint32_t)an->nchans++;
+	}
+	if ((err = old_timers(snap, an)))
+		goto out;
+
+	/* waiters, grouped per channel in goroutine order */
+	count = calloc(an->nchans + 1, sizeof(*count));
+	if (!count) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	size_t total = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < snap->ngs; i++) {
+			const struct gp_goroutine *g = &snap->gs[i];
+			uint8_t role;
+			if (nil_index != GP_NONE && nil_chan_wait(snap, g, &role)) {
+				struct gp_chan *c = &an->chans[nil_index];
+				if (pass == 0) {
+					c->nwaiters++;
+					total++;
+					if (role == GP_ROLE_RECV)
+						c->nrecv++;
+					else
+						c->nsend++;
+				} else {
+					struct gp_waiter *w = &an->chan_waiters[c->waiters_first + count[nil_index]++];
+					*w = (struct gp_waiter){ 0, (uint32_t)i, role, 0, 0 };
+				}
+				continue;
+			}
+			for (uint32_t k = 0; k < g->waiting_count; k++) {
+				size_t wi = g->waiting_first + k;
+				if (wi >= an->nwait_info || an->wait_kind[wi] != GP_OBJ_CHAN)
+					continue;
+				uint32_t ci = gp_addr_map_get(&idx, an->wait_obj[wi]);
+				if (ci == GP_NONE)
+					continue;
+				struct gp_chan *c = &an->chans[ci];
+				bool select = snap->waits[wi].flags & 1;
+				if (pass == 0) {
+					c->nwaiters++;
+					total++;
+					c->nrecv += an->wait_role[wi] == GP_ROLE_RECV;
+					c->nsend += an->wait_role[wi] == GP_ROLE_SEND;
+					c->nselect += select;
+				} else {
+					struct gp_waiter *w = &an->chan_waiters[c->waiters_first + count[ci]++];
+					*w = (struct gp_waiter){ snap->waits[wi].sudog, (uint32_t)i,
+								 an->wait_role[wi], select, 0 };
+				}
+			}
+		}
+		if (pass == 0) {
+			an->chan_waiters = malloc((total ? total : 1) * sizeof(*an->chan_waiters));
+			if (!an->chan_waiters) {
+				err = &gp_error_nomem;
+				goto out;
+			}
+			an->nchan_waiters = total;
+			uint32_t pos = 0;
+			for (size_t i = 0; i < an->nchans; i++) {
+				an->chans[i].waiters_first = pos;
+				pos += an->chans[i].nwaiters;
+			}
+		}
+	}
+	qsort(an->chans, an->nchans, sizeof(*an->chans), chan_cmp);
+	an->chans_done = true;
+out:
+	free(tc);
+	free(count);
+	gp_addr_map_deinit(&idx);
+	gp_addr_map_deinit(&sel);
+	return err;
+}
+
+gp_error *gp_chan_decode(struct gp_snapshot *snap, uint64_t addr,
+			 struct gp_chan *ret)
+{
+	struct type_cache tc;
+	uint8_t buf[GP_MAX_HCHAN];
+	size_t size;
+	memset(&tc, 0, sizeof(tc));
+	return decode(snap, &tc, addr, ret, buf, &size);
+}
+
+/* ---------------------------------------------------------------- API */
+
+GP_EXPORT gp_error *gp_snapshot_chans(gp_snapshot *snap, size_t *ret_count,
+				      const struct gp_chan **ret)
+{
+	/* with the reference scan, so that wakers are there whichever
+	 * question was asked first */
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_complete(snap, &an);
+	if (err)
+		return err;
+	*ret_count = an->nchans;
+	*ret = an->chans;
+	return NULL;
+}
+
+GP_EXPORT const struct gp_waiter *
+gp_snapshot_chan_waiters(const gp_snapshot *snap, size_t *ret_count)
+{
+	const struct gp_analysis *an = snap->analysis;
+	*ret_count = an ? an->nchan_waiters : 0;
+	return an ? an->chan_waiters : NULL;
+}
+
+GP_EXPORT gp_error *gp_snapshot_chan(gp_snapshot *snap, uint64_t address,
+				     struct gp_chan *ret)
+{
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_complete(snap, &an);
+	if (err)
+		return err;
+	for (size_t i = 0; i < an->nchans; i++) {
+		if (an->chans[i].address == address) {
+			*ret = an->chans[i];
+			return NULL;
+		}
+	}
+	if (!address)
+		return gp_error_create(GP_ERROR_NOT_FOUND,
+				       "no goroutine waits on a nil channel");
+	return gp_chan_decode(snap, address, ret);
+}

@@ -1,0 +1,565 @@
+/*
+ * Grouping goroutines by a key. Each goroutine yields zero or more keys
+ * (a goroutine in select waits on several channels); groups are ordered
+ * biggest first, then oldest wait first, then by key, so that output is
+ * stable. Everything per goroutine stays here in C: Python sees groups.
+ */
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/analysis.h"
+
+struct gp_grouping {
+	struct gp_group *groups;
+	size_t ngroups;
+	uint32_t *members;
+	size_t nmembers;
+};
+
+struct gkey {
+	uint64_t a, b;   /* kind-specific */
+};
+
+struct pair {
+	uint32_t group;
+	uint32_t g;
+};
+
+struct grouper {
+	struct gkey *keys;       /* per group */
+	uint32_t *table;         /* open addressing: group + 1 */
+	size_t cap, ngroups, keys_cap;
+	struct pair *pairs;
+	size_t npairs, pairs_cap;
+};
+
+static gp_error *grouper_add(struct grouper *gr, struct gkey key, uint32_t g)
+{
+	if ((gr->ngroups + 1) * 2 >= gr->cap) {
+		size_t ncap = gr->cap ? gr->cap * 2 : 256;
+		uint32_t *t = calloc(ncap, sizeof(*t));
+		if (!t)
+			return &gp_error_nomem;
+		for (size_t i = 0; i < gr->ngroups; i++) {
+			size_t h = gp_hash_bytes(&gr->keys[i], sizeof(struct gkey), 0) & (ncap - 1);
+			while (t[h])
+				h = (h + 1) & (ncap - 1);
+			t[h] = (uint32_t)i + 1;
+		}
+		free(gr->table);
+		gr->table = t;
+		gr->cap = ncap;
+	}
+	size_t mask = gr->cap - 1;
+	size_t h = gp_hash_bytes(&key, sizeof(key), 0) & mask;
+	uint32_t group = GP_NONE;
+	for (; gr->table[h]; h = (h + 1) & mask) {
+		struct gkey *k = &gr->keys[gr->table[h] - 1];
+		if (k->a == key.a && k->b == key.b) {
+			group = gr->table[h] - 1;
+			break;
+		}
+	}
+	if (group == GP_NONE) {
+		if (gr->ngroups == gr->keys_cap) {
+			size_t n = gr->keys_cap ? gr->keys_cap * 2 : 64;
+			struct gkey *k = realloc(gr->keys, n * sizeof(*k));
+			if (!k)
+				return &gp_error_nomem;
+			gr->keys = k;
+			gr->keys_cap = n;
+		}
+		group = (uint32_t)gr->ngroups++;
+		gr->keys[group] = key;
+		gr->table[h] = group + 1;
+	}
+	if (gr->npairs == gr->pairs_cap) {
+		size_t n = gr->pairs_cap ? gr->pairs_cap * 2 : 1024;
+		struct pair *p = realloc(gr->pairs, n * sizeof(*p));
+		if (!p)
+			return &gp_error_nomem;
+		gr->pairs = p;
+		gr->pairs_cap = n;
+	}
+	gr->pairs[gr->npairs++] = (struct pair){ group, g };
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the site */
+
+/*
+ * The standard library is recognised by file path: the GOROOT prefix is
+ * taken from where the runtime's own files live ("/usr/local/go/src/").
+ * With -trimpath, std packages are those whose first path element has no
+ * dot (and "main" is the user's).
+ */
+struct site_ctx {
+	const struct gp_snapshot *snap;
+	char goroot[512];
+	size_t goroot_len;
+	int8_t *is_std_func;   /* per string id: -1 unknown, 0, 1 */
+	uint32_t *site_of_stack; /* per stack id: frame index + 1 */
+};
+
+static void find_goroot(struct site_ctx *c)
+{
+	const struct gp_snapshot *snap = c->snap;
+	for (size_t i = 0; i < snap->nframes; i++) {
+		const char *fn = gp_snapshot_string(snap, snap->frames[i].func);
+		const char *file = gp_snapshot_string(snap, snap->frames[i].file);
+		if (strncmp(fn, "runtime.", 8))
+			continue;
+		const char *p = strstr(file, "/src/runtime/");
+		if (p && (size_t)(p - file) + 5 < sizeof(c->goroot)) {
+			c->goroot_len = (size_t)(p - file) + 5;
+			memcpy(c->goroot, file, c->goroot_len);
+			c->goroot[c->goroot_len] = '\0';
+			return;
+		}
+	}
+}
+
+static bool pkg_is_std(const char *func)
+{
+	/* package path: up to the first '.' after the last '/' */
+	const char *slash = NULL;
+	for (const char *p = func; *p && *p != '(' && *p != '['; p++)
+		if (*p == '/')
+			slash = p;
+	const char *first_end = strchr(func, '/');
+	const char *dot = strchr(slash ? slash : func, '.');
+	if (!dot)
+		return false;
+	if (!slash && !strncmp(func, "main.", 5))
+		return false;
+	/* first path element */
+	const char *end = first_end && first_end < dot ? first_end : dot;
+	return !memchr(func, '.', (size_t)(end - func));
+}
+
+static bool frame_is_std(struct site_ctx *c, const struct gp_frame *f)
+{
+	const struct gp_snapshot *snap = c->snap;
+	if (c->is_std_func[f->func] >= 0)
+		return c->is_std_func[f->func];
+	const char *fn = gp_snapshot_string(snap, f->func);
+	const char *file = gp_snapshot_string(snap, f->file);
+	bool std;
+	if (c->goroot_len && file[0] == '/')
+		std = !strncmp(file, c->goroot, c->goroot_len);
+	else
+		std = pkg_is_std(fn);
+	c->is_std_func[f->func] = std;
+	return std;
+}
+
+static bool frame_is_machinery(const struct gp_snapshot *snap,
+			       const struct gp_frame *f)
+{
+	return gp_func_is_machinery(gp_snapshot_string(snap, f->func));
+}
+
+static bool frame_is_parking(const struct gp_snapshot *snap,
+			     const struct gp_frame *f)
+{
+	static const char *const park[] = {
+		"runtime.gopark", "runtime.goparkunlock", "runtime.park_m",
+		"runtime.mcall", "runtime.systemstack", "runtime.notetsleepg",
+		"runtime.notesleep", "runtime.futexsleep", "runtime.futex",
+		"runtime.semasleep", "runtime.goexit",
+	};
+	const char *fn = gp_snapshot_string(snap, f->func);
+	for (size_t i = 0; i < GP_ARRAY_SIZE(park); i++)
+		if (!strcmp(fn, park[i]))
+			return true;
+	return false;
+}
+
+/* The frame that names where a goroutine waits: the user's own line. */
+static uint32_t site_frame(struct site_ctx *c, uint32_t stack_id)
+{
+	if (c->site_of_stack[stack_id])
+		return c->site_of_stack[stack_id] - 1;
+	uint32_t n;
+	const struct gp_frame *f = gp_snapshot_stack(c->snap, stack_id, &n);
+	uint32_t site = GP_NONE;
+	for (uint32_t i = 0; i < n && site == GP_NONE; i++)
+		if (!frame_is_std(c, &f[i]))
+			site = i;
+	for (uint32_t i = 0; i < n && site == GP_NONE; i++)
+		if (!frame_is_machinery(c->snap, &f[i]))
+			site = i;
+	/* All runtime (a system goroutine): the frame that parked, the one
+	 * below the parking primitives. */
+	for (uint32_t i = 0; i < n && site == GP_NONE; i++)
+		if (!frame_is_parking(c->snap, &f[i]))
+			site = i;
+	if (site == GP_NONE)
+		site = 0;
+	c->site_of_stack[stack_id] = site + 1;
+	return site;
+}
+
+/* ---------------------------------------------------------- the filter */
+
+struct filter_ctx {
+	const struct gp_filter *f;
+	bool have_regex;
+	regex_t re;
+	int8_t *stack_match;  /* per stack id: -1 unknown */
+	int64_t now;
+};
+
+static bool stack_matches(const struct gp_snapshot *snap,
+			  struct filter_ctx *fc, uint32_t stack_id)
+{
+	if (stack_id >= snap->nstacks)
+		return false;
+	if (fc->stack_match[stack_id] >= 0)
+		return fc->stack_match[stack_id];
+	uint32_t n;
+	const struct gp_frame *f = gp_snapshot_stack(snap, stack_id, &n);
+	bool m = false;
+	for (uint32_t i = 0; i < n && !m; i++)
+		m = regexec(&fc->re, gp_snapshot_string(snap, f[i].func), 0,
+			    NULL, 0) == 0;
+	fc->stack_match[stack_id] = m;
+	return m;
+}
+
+static bool passes(const struct gp_snapshot *snap, struct filter_ctx *fc,
+		   const struct gp_goroutine *g)
+{
+	const struct gp_filter *f = fc->f;
+	if (!f)
+		return !(g->flags & GP_G_SYSTEM);
+	if (!f->include_system && (g->flags & GP_G_SYSTEM))
+		return false;
+	if (f->state_mask && !(f->state_mask & (1u << (g->status & 31))))
+		return false;
+	if (f->min_age_ns > 0) {
+		if (!g->waitsince || !fc->now ||
+		    fc->now - g->waitsince < f->min_age_ns)
+			return false;
+	}
+	if (fc->have_regex && !stack_matches(snap, fc, g->stack_id))
+		return false;
+	if (f->label_key) {
+		uint32_t n;
+		const uint32_t *l = gp_snapshot_labels(snap, g->labels, &n);
+		bool found = false;
+		for (uint32_t i = 0; i < n && !found; i++)
+			found = !strcmp(gp_snapshot_string(snap, l[2 * i]),
+					f->label_key) &&
+				(!f->label_value ||
+				 !strcmp(gp_snapshot_string(snap, l[2 * i + 1]),
+					 f->label_value));
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------ ordering */
+
+static const struct gp_snapshot *sort_snap;
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct gp_group *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	/* older first; unknown ages last */
+	int64_t xa = x->oldest_waitsince ? x->oldest_waitsince : INT64_MAX;
+	int64_t ya = y->oldest_waitsince ? y->oldest_waitsince : INT64_MAX;
+	if (xa != ya)
+		return xa < ya ? -1 : 1;
+	int c = strcmp(gp_snapshot_string(sort_snap, x->waitreason_str),
+		       gp_snapshot_string(sort_snap, y->waitreason_str));
+	if (c)
+		return c;
+	c = strcmp(gp_snapshot_string(sort_snap, x->key_str),
+		   gp_snapshot_string(sort_snap, y->key_str));
+	if (c)
+		return c;
+	if (x->key_address != y->key_address)
+		return x->key_address < y->key_address ? -1 : 1;
+	return x->members_first < y->members_first ? -1 : 1;
+}
+
+/* "k=v k2=v2" naming a label set, or "(no labels)". */
+static gp_error *label_key_str(gp_snapshot *snap, uint32_t labels,
+			       uint32_t *ret)
+{
+	uint32_t n;
+	const uint32_t *kv = gp_snapshot_labels(snap, labels, &n);
+	if (!n)
+		return gp_strtab_intern(&snap->strs, "(no labels)", ret);
+	size_t len = 1;
+	for (uint32_t i = 0; i < 2 * n; i++)
+		len += strlen(gp_snapshot_string(snap, kv[i])) + 2;
+	char *s = malloc(len);
+	if (!s)
+		return &gp_error_nomem;
+	char *p = s;
+	for (uint32_t i = 0; i < n; i++) {
+		p = stpcpy(p, i ? " " : "");
+		p = stpcpy(p, gp_snapshot_string(snap, kv[2 * i]));
+		p = stpcpy(p, "=");
+		p = stpcpy(p, gp_snapshot_string(snap, kv[2 * i + 1]));
+	}
+	gp_error *err = gp_strtab_intern(&snap->strs, s, ret);
+	free(s);
+	return err;
+}
+
+/* Age buckets (by age, in seconds), oldest last. */
+static const struct {
+	int64_t below_s;
+	const char *name;
+} age_buckets[] = {
+	{ 60, "< 1m" }, { 600, "1m-10m" }, { 3600, "10m-1h" },
+	{ 86400, "1h-1d" }, { INT64_MAX, "> 1d" },
+};
+
+GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
+				      const struct gp_filter *filter,
+				      gp_grouping **ret)
+{
+	gp_error *err = NULL;
+	struct grouper gr = { 0 };
+	struct site_ctx sc = { .snap = snap };
+	struct filter_ctx fc = { .f = filter, .now = snap->clock.now };
+	struct gp_grouping *out = NULL;
+	uint32_t *order = NULL;
+	uint32_t age_str[GP_ARRAY_SIZE(age_buckets) + 1] = { 0 };
+
+	if (by < GP_BY_SITE || by > GP_BY_AGE)
+		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+				       "unknown grouping %d", by);
+	sc.is_std_func = malloc(snap->strs.len ? snap->strs.len : 1);
+	sc.site_of_stack = calloc(snap->nstacks + 1, sizeof(uint32_t));
+	fc.stack_match = malloc(snap->nstacks + 1);
+	if (!sc.is_std_func || !sc.site_of_stack || !fc.stack_match) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	memset(sc.is_std_func, -1, snap->strs.len ? snap->strs.len : 1);
+	memset(fc.stack_match, -1, snap->nstacks + 1);
+	find_goroot(&sc);
+	if (filter && filter->func_regex && *filter->func_regex) {
+		int rc = regcomp(&fc.re, filter->func_regex,
+				 REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[128];
+			regerror(rc, &fc.re, msg, sizeof(msg));
+			err = gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+					      "bad --func regular expression '%s': %s",
+					      filter->func_regex, msg);
+			goto out;
+		}
+		fc.have_regex = true;
+	}
+	if (by == GP_BY_AGE) {
+		for (size_t i = 0; i < GP_ARRAY_SIZE(age_buckets); i++)
+			if ((err = gp_strtab_intern(&snap->strs, age_buckets[i].name,
+						    &age_str[i])))
+				goto out;
+		if ((err = gp_strtab_intern(&snap->strs, "age unknown",
+					    &age_str[GP_ARRAY_SIZE(age_buckets)])))
+			goto out;
+	}
+
+	for (size_t i = 0; i < snap->ngs; i++) {
+		const struct gp_goroutine *g = &snap->gs[i];
+		if (!passes(snap, &fc, g))
+			continue;
+		struct gkey k = { 0, 0 };
+		switch (by) {
+		case GP_BY_SITE: {
+			uint64_t site = 0;
+			if (g->stack_id != GP_NONE) {
+				uint32_t n, idx = site_frame(&sc, g->stack_id);
+				const struct gp_frame *f =
+					gp_snapshot_stack(snap, g->stack_id, &n);
+				if (idx < n)
+					site = ((uint64_t)f[idx].func << 32) |
+					       f[idx].line;
+				k.b = idx < n ? f[idx].file : 0;
+			}
+			k.a = site;
+			k.b |= (uint64_t)g->waitreason_str << 32;
+			err = grouper_add(&gr, k, (uint32_t)i);
+			break;
+		}
+		case GP_BY_STACK:
+			k.a = g->stack_id;
+			err = grouper_add(&gr, k, (uint32_t)i);
+			break;
+		case GP_BY_CREATOR:
+			k.a = g->creator_stack;
+			err = grouper_add(&gr, k, (uint32_t)i);
+			break;
+		case GP_BY_CHAN:
+			for (uint32_t w = 0; w < g->waiting_count && !err; w++) {
+				const struct gp_wait *wt =
+					&snap->waits[g->waiting_first + w];
+				if (wt->kind == GP_WAIT_SEMA ||
+				    wt->kind == GP_WAIT_COND)
+					continue;
+				k.a = wt->object;
+				err = grouper_add(&gr, k, (uint32_t)i);
+			}
+			break;
+		case GP_BY_MUTEX:
+			/* by sync object (&mu, &rw, &wg, &cond), from sync.c */
+			for (uint32_t w = 0; w < g->waiting_count && !err; w++) {
+				k.a = gp_wait_sync_object(snap, g->waiting_first + w);
+				if (k.a)
+					err = grouper_add(&gr, k, (uint32_t)i);
+			}
+			break;
+		case GP_BY_LABEL:
+			k.a = g->labels;
+			err = grouper_add(&gr, k, (uint32_t)i);
+			break;
+		case GP_BY_AGE: {
+			size_t b = GP_ARRAY_SIZE(age_buckets);
+			if (g->waitsince && snap->clock.now) {
+				int64_t age = (snap->clock.now - g->waitsince) /
+					      1000000000;
+				for (b = 0; age >= age_buckets[b].below_s; b++)
+					;
+			}
+			k.a = b;
+			err = grouper_add(&gr, k, (uint32_t)i);
+			break;
+		}
+		}
+		if (err)
+			goto out;
+	}
+
+	uint32_t several;
+	if ((err = gp_strtab_intern(&snap->strs, "(several)", &several)))
+		goto out;
+	out = calloc(1, sizeof(*out));
+	if (!out) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	out->ngroups = gr.ngroups;
+	out->nmembers = gr.npairs;
+	out->groups = calloc(gr.ngroups ? gr.ngroups : 1, sizeof(*out->groups));
+	out->members = malloc((gr.npairs ? gr.npairs : 1) * sizeof(uint32_t));
+	if (!out->groups || !out->members) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	/* counts, then members in goid order (pairs come in goid order) */
+	for (size_t i = 0; i < gr.npairs; i++)
+		out->groups[gr.pairs[i].group].count++;
+	uint32_t pos = 0;
+	for (size_t i = 0; i < gr.ngroups; i++) {
+		out->groups[i].members_first = pos;
+		pos += out->groups[i].count;
+		out->groups[i].count = 0;
+		out->groups[i].stack_id = GP_NONE;
+		out->groups[i].site_frame = GP_NONE;
+	}
+	for (size_t i = 0; i < gr.npairs; i++) {
+		struct gp_group *grp = &out->groups[gr.pairs[i].group];
+		const struct gp_goroutine *g = &snap->gs[gr.pairs[i].g];
+		out->members[grp->members_first + grp->count++] = gr.pairs[i].g;
+		grp->states |= 1u << (g->status & 31);
+		if (grp->stack_id == GP_NONE && g->stack_id != GP_NONE) {
+			grp->stack_id = g->stack_id;
+			grp->site_frame = site_frame(&sc, g->stack_id);
+		}
+		if (!grp->waitreason_str)
+			grp->waitreason_str = g->waitreason_str;
+		else if (grp->waitreason_str != g->waitreason_str)
+			grp->waitreason_str = several; /* e.g. --by age, --by label */
+		if (g->waitsince) {
+			grp->age_known++;
+			if (!grp->oldest_waitsince ||
+			    g->waitsince < grp->oldest_waitsince)
+				grp->oldest_waitsince = g->waitsince;
+			if (g->waitsince > grp->youngest_waitsince)
+				grp->youngest_waitsince = g->waitsince;
+		}
+	}
+	for (size_t i = 0; i < gr.ngroups; i++) {
+		struct gp_group *grp = &out->groups[i];
+		const struct gkey *k = &gr.keys[i];
+		switch (by) {
+		case GP_BY_SITE:
+			grp->key_str = (uint32_t)(k->a >> 32);
+			break;
+		case GP_BY_CHAN:
+		case GP_BY_MUTEX:
+			grp->key_address = k->a;
+			break;
+		case GP_BY_AGE:
+			grp->key_str = age_str[k->a];
+			break;
+		case GP_BY_LABEL:
+			if ((err = label_key_str(snap, (uint32_t)k->a,
+						 &grp->key_str)))
+				goto out;
+			break;
+		case GP_BY_CREATOR:
+			if (k->a != GP_NONE) {
+				uint32_t n;
+				const struct gp_frame *f = gp_snapshot_stack(
+					snap, (uint32_t)k->a, &n);
+				if (n)
+					grp->key_str = f[0].func;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	sort_snap = snap;
+	qsort(out->groups, out->ngroups, sizeof(*out->groups), group_cmp);
+	*ret = out;
+	out = NULL;
+out:
+	if (fc.have_regex)
+		regfree(&fc.re);
+	free(order);
+	free(sc.is_std_func);
+	free(sc.site_of_stack);
+	free(fc.stack_match);
+	free(gr.keys);
+	free(gr.table);
+	free(gr.pairs);
+	if (out)
+		gp_grouping_destroy(out);
+	return err;
+}
+
+GP_EXPORT void gp_grouping_destroy(gp_grouping *g)
+{
+	if (!g)
+		return;
+	free(g->groups);
+	free(g->members);
+	free(g);
+}
+
+GP_EXPORT const struct gp_group *gp_grouping_groups(const gp_grouping *g,
+						    size_t *ret_count)
+{
+	*ret_count = g->ngroups;
+	return g->groups;
+}
+
+GP_EXPORT const uint32_t *gp_grouping_members(const gp_grouping *g,
+					      size_t *ret_count)
+{
+	*ret_count = g->nmembers;
+	return g->members;
+}

@@ -1,0 +1,921 @@
+/*
+ * Probable holders of sync objects and possible wakers of channels.
+ *
+ * Neither sync.Mutex nor a channel records who holds or could wake it
+ * (internal/sync/mutex.go, runtime/chan.go), so this is evidence, ranked,
+ * never a guess presented as fact:
+ *
+ *  1. The reference scan. One set of wanted addresses (every object some
+ *     goroutine waits on), one pass over each goroutine's used stack
+ *     [sp, hi): a word equal to an object's address (GP_EV_POINTER), a word
+ *     up to GP_CONTAINER_WINDOW below it (the address of a struct that
+ *     contains it, GP_EV_CONTAINER), or for channels a word pointing to an
+ *     object whose first words hold the channel (GP_EV_INDIRECT). Lookups
+ *     are a binary search of the sorted set: O(stack words x log objects).
+ *  2. Code evidence, for the few goroutines the scan found. The frame whose
+ *     slot held the pointer is found by unwinding; its function's code up
+ *     to the frame's pc is searched for the inlined Lock fast path
+ *     (LOCK CMPXCHG on [reg+off], internal/sync/mutex.go Lock) with off
+ *     equal to the object's offset from the pointer and no LOCK XADD
+ *     (Unlock's fast path) on it after (GP_EV_LOCK_SITE). A global mutex
+ *     is locked by its absolute address (RIP-relative operand), so frames
+ *     of every distinct stack are searched for that (GP_EV_GLOBAL_SITE).
+ *     A channel waker must have the waking operation (chansend1,
+ *     closechan, selectgo...) called from some function on its stack
+ *     (GP_EV_CALLS_OP).
+ *
+ * amd64 only for code evidence; elsewhere the pointer evidence remains.
+ */
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/analysis.h"
+
+#define GP_CONTAINER_WINDOW 512
+#define GP_MAX_SCAN_STACK (1u << 20)  /* bytes of one stack scanned */
+#define GP_INDIRECT_WORDS 8
+#define GP_MAX_HITS (16u << 20)
+#define GP_MAX_FUNC_SCAN (256u << 10) /* bytes of code searched per function */
+
+struct target {
+	uint64_t addr;
+	uint32_t index;   /* into an->syncs or an->chans */
+	uint8_t is_chan;
+	uint8_t exact;    /* only exact pointers count: channels (an hchan is
+			   * its own allocation) and globals (pointers to
+			   * neighbouring globals abound) */
+};
+
+struct hit {
+	uint32_t target;  /* index into targets */
+	uint32_t g;
+	uint64_t slot, value;
+	uint32_t evidence;
+	int32_t score;
+	uint64_t site_pc;
+	uint32_t frame;
+	uint32_t func;    /* string id of the frame's function */
+	uint32_t line, file;
+	uint32_t site_fn; /* string id of the function with the lock site */
+};
+
+static int target_cmp(const void *a, const void *b)
+{
+	const struct target *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* First target with addr >= v. */
+static size_t lower_bound(const struct target *t, size_t n, uint64_t v)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t[mid].addr < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool waits_on(const struct gp_snapshot *snap, const struct gp_goroutine *g,
+		     uint64_t obj)
+{
+	const struct gp_analysis *an = snap->analysis;
+	for (uint32_t k = 0; k < g->waiting_count; k++) {
+		size_t wi = g->waiting_first + k;
+		if (wi < an->nwait_info && an->wait_obj[wi] == obj)
+			return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------ code evidence */
+
+struct lock_site {
+	uint64_t pc;
+	int64_t disp;       /* [base + disp] */
+	int64_t slot;       /* sp offset the base register was last moved
+			     * from or to, -1 if unknown */
+	uint64_t abs;       /* RIP-relative target, 0 if register-based */
+	bool xadd;          /* LOCK XADD (Unlock; RLock) rather than CMPXCHG */
+};
+
+/*
+ * A byte search of [start, start + len), not a disassembly (a false match
+ * must also agree with the slot and the field offset):
+ *  - MOV r64, [rsp + d] and MOV [rsp + d], r64 (REX.W 8B/89, SIB 24)
+ *    link a register to a stack slot: Go spills and reloads pointers so;
+ *  - LOCK CMPXCHG r/m32, r32 (F0 [REX] 0F B1 /r) and LOCK XADD (F0 [REX]
+ *    0F C1 /r) with a memory operand are the inlined Lock and Unlock
+ *    (RLock) fast paths of internal/sync/mutex.go and sync/rwmutex.go.
+ */
+static size_t find_lock_sites(const uint8_t *code, uint64_t start, size_t len,
+			      struct lock_site *ret, size_t max)
+{
+	int64_t link[16];
+	size_t n = 0;
+	for (int r = 0; r < 16; r++)
+		link[r] = -1;
+	for (size_t i = 0; i + 4 < len && n < max; i++) {
+		uint8_t b = code[i];
+		if ((b & 0xf8) == 0x48 && !(b & 2) &&
+		    (code[i + 1] == 0x89 || code[i + 1] == 0x8b) &&
+		    (code[i + 2] & 7) == 4 && (code[i + 2] >> 6) != 0 &&
+		    (code[i + 2] >> 6) != 3 && code[i + 3] == 0x24) {
+			unsigned reg = ((code[i + 2] >> 3) & 7) | ((b & 4) << 1);
+			int64_t d;
+			if ((code[i + 2] >> 6) == 1)
+				d = (int8_t)code[i + 4];
+			else if (i + 8 <= len)
+				d = (int32_t)gp_load(code + i + 4, 4);
+			else
+				continue;
+			link[reg] = d;
+			continue;
+		}
+		if (b != 0xf0)
+			continue;
+		size_t j = i + 1;
+		uint8_t rex = 0;
+		if ((code[j] & 0xf0) == 0x40)
+			rex = code[j++];
+		if (j + 2 >= len || code[j] != 0x0f ||
+		    (code[j + 1] != 0xb1 && code[j + 1] != 0xc1))
+			continue;
+		bool xadd = code[j + 1] == 0xc1;
+		uint8_t modrm = code[j + 2];
+		unsigned mod = modrm >> 6, rm = modrm & 7, base = rm;
+		size_t k = j + 3;
+		if (mod == 3)
+			continue;
+		struct lock_site s = { start + i, 0, -1, 0, xadd };
+		if (rm == 4) {           /* SIB */
+			if (k >= len)
+				continue;
+			uint8_t sib = code[k++];
+			base = sib & 7;
+			if ((sib & 7) == 5 && mod == 0) {
+				if (k + 4 > len)
+					continue;
+				s.disp = (int32_t)gp_load(code + k, 4);
+				k += 4;
+				ret[n++] = s;
+				continue;
+			}
+		} else if (rm == 5 && mod == 0) { /* RIP-relative */
+			if (k + 4 > len)
+				continue;
+			int32_t d = (int32_t)gp_load(code + k, 4);
+			k += 4;
+			s.abs = start + k + (uint64_t)(int64_t)d;
+			ret[n++] = s;
+			continue;
+		}
+		if (mod == 1) {
+			if (k + 1 > len)
+				continue;
+			s.disp = (int8_t)code[k];
+		} else if (mod == 2) {
+			if (k + 4 > len)
+				continue;
+			s.disp = (int32_t)gp_load(code + k, 4);
+		}
+		s.slot = link[base | ((rex & 1) << 3)];
+		ret[n++] = s;
+	}
+	return n;
+}
+
+#define MAX_SITES 256
+
+/*
+ * The lock instruction in [entry, pc) that takes the object (value + its
+ * displacement == target, through a register last moved from or to stack
+ * slot sp + slot), or that takes the absolute address abs, with no Unlock
+ * of it after; 0 if none. For an RWMutex a read lock is the XADD on its
+ * readerCount.
+ */
+static uint64_t lock_site(const struct gp_program *prog, uint64_t entry,
+			  uint64_t pc, uint64_t value, int64_t slot,
+			  uint64_t target, uint64_t abs, int kind)
+{
+	if (prog->exe.machine != EM_X86_64 || pc <= entry ||
+	    pc - entry > GP_MAX_FUNC_SCAN)
+		return 0;
+	const uint8_t *code = gp_memory_ptr(&prog->mem, entry, pc - entry);
+	if (!code)
+		return 0;
+	struct lock_site s[MAX_SITES];
+	size_t n = find_lock_sites(code, entry, pc - entry, s, MAX_SITES);
+	uint64_t rc = (uint64_t)gp_off(prog, GP_F_RWMUTEX_READERCOUNT);
+	uint64_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t addr;
+		if (abs) {
+			if (!s[i].abs)
+				continue;
+			addr = s[i].abs;
+		} else {
+			if (s[i].abs || s[i].slot != slot)
+				continue;
+			addr = value + (uint64_t)s[i].disp;
+		}
+		if (addr == (abs ? abs : target))
+			found = s[i].xadd ? 0 : s[i].pc; /* XADD: Unlock */
+		else if (kind == GP_OBJ_RWMUTEX && s[i].xadd &&
+			 addr == (abs ? abs : target) + rc)
+			found = s[i].pc; /* RLock */
+	}
+	return found;
+}
+
+/* Calls (E8 rel32) from a function to any of the entries in ops. */
+static bool calls_any(const struct gp_program *prog, uint64_t entry,
+		      uint64_t end, const uint64_t *ops, size_t nops)
+{
+	if (prog->exe.machine != EM_X86_64 || end <= entry ||
+	    end - entry > GP_MAX_FUNC_SCAN)
+		return false;
+	const uint8_t *code = gp_memory_ptr(&prog->mem, entry, end - entry);
+	if (!code)
+		return false;
+	for (size_t i = 0; i + 5 <= end - entry; i++) {
+		if (code[i] != 0xe8)
+			continue;
+		uint64_t t = entry + i + 5 + (uint64_t)(int64_t)(int32_t)gp_load(code + i + 1, 4);
+		for (size_t k = 0; k < nops; k++)
+			if (ops[k] == t)
+				return true;
+	}
+	return false;
+}
+
+/* Entries of the functions that wake each kind of waiter. */
+struct wake_ops {
+	uint64_t wake_recv[8], wake_send[8], wake_wg[4], wake_cond[4];
+	size_t nrecv, nsend, nwg, ncond;
+};
+
+static void add_op(const struct gp_program *prog, uint64_t *arr, size_t *n,
+		   const char *name)
+{
+	struct gp_func fn;
+	if (gp_pclntab_func_by_name(prog->pcln, name, &fn))
+		arr[(*n)++] = fn.entry;
+}
+
+static void wake_ops_init(const struct gp_program *prog, struct wake_ops *w)
+{
+	memset(w, 0, sizeof(*w));
+	/* runtime/chan.go, runtime/select.go: what wakes a blocked receiver */
+	add_op(prog, w->wake_recv, &w->nrecv, "runtime.chansend1");
+	add_op(prog, w->wake_recv, &w->nrecv, "runtime.closechan");
+	add_op(prog, w->wake_recv, &w->nrecv, "runtime.selectgo");
+	add_op(prog, w->wake_recv, &w->nrecv, "runtime.selectnbsend");
+	add_op(prog, w->wake_recv, &w->nrecv, "runtime.reflect_chansend");
+	/* ... and a blocked sender */
+	add_op(prog, w->wake_send, &w->nsend, "runtime.chanrecv1");
+	add_op(prog, w->wake_send, &w->nsend, "runtime.chanrecv2");
+	add_op(prog, w->wake_send, &w->nsend, "runtime.selectgo");
+	add_op(prog, w->wake_send, &w->nsend, "runtime.selectnbrecv");
+	add_op(prog, w->wake_send, &w->nsend, "runtime.selectnbrecv2");
+	add_op(prog, w->wake_send, &w->nsend, "runtime.reflect_chanrecv");
+	add_op(prog, w->wake_wg, &w->nwg, "sync.(*WaitGroup).Add");
+	add_op(prog, w->wake_wg, &w->nwg, "sync.(*WaitGroup).Done");
+	add_op(prog, w->wake_cond, &w->ncond, "sync.(*Cond).Signal");
+	add_op(prog, w->wake_cond, &w->ncond, "sync.(*Cond).Broadcast");
+}
+
+/* Whether any physical function on a stack calls one of ops. */
+static bool stack_calls(const struct gp_snapshot *snap, uint32_t stack_id,
+			const uint64_t *ops, size_t nops)
+{
+	uint32_t n;
+	const struct gp_frame *f = gp_snapshot_stack(snap, stack_id, &n);
+	uint64_t last = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!f[i].entry || f[i].entry == last)
+			continue;
+		last = f[i].entry;
+		struct gp_func fn;
+		if (gp_pclntab_find_func(snap->prog->pcln, f[i].entry, &fn) &&
+		    calls_any(snap->prog, fn.entry, fn.end, ops, nops))
+			return true;
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------- the scan */
+
+static gp_error *add_hit(struct hit **hits, size_t *n, size_t *cap,
+			 const struct hit *h)
+{
+	if (*n >= GP_MAX_HITS)
+		return NULL;
+	gp_error *err = gp_grow((void **)hits, cap, *n + 1, sizeof(**hits));
+	if (err)
+		return err;
+	(*hits)[(*n)++] = *h;
+	return NULL;
+}
+
+/*
+ * The part of a goroutine's stack to scan: from its first frame of the
+ * user's code to the top. The runtime's frames above it hold the machinery
+ * of its own wait (its sudog, its channel, scratch pointers), which says
+ * nothing about what the goroutine holds; scanning them found "evidence"
+ * by coincidence at a million goroutines.
+ */
+static bool scan_range(const struct gp_snapshot *snap,
+		       const struct gp_goroutine *g, uint64_t *ret_lo,
+		       uint64_t *ret_hi)
+{
+	if (g->stack_id == GP_NONE || g->stack_id >= snap->nstacks)
+		return false;
+	uint32_t user = snap->stacks[g->stack_id].user_pc;
+	if (!user || user == GP_NONE)
+		return false; /* no frame of the user's code */
+	uint64_t lo = g->sp + (user > 1 ? g->user_sp_offset : 0);
+	uint64_t hi = g->stack_hi;
+	if (!g->sp || hi <= lo || lo < g->stack_lo)
+		return false;
+	if (hi - lo > GP_MAX_SCAN_STACK)
+		hi = lo + GP_MAX_SCAN_STACK;
+	*ret_lo = lo;
+	*ret_hi = hi;
+	return true;
+}
+
+/* A stack word that may point to an object holding a channel. */
+struct cand {
+	uint64_t value, slot;
+	uint32_t g;
+};
+
+struct cands {
+	struct cand *cands;
+	size_t n, cap;
+};
+
+/* Only pointers into memory the core holds are worth reading. */
+static bool in_target_memory(const struct gp_program *prog, uint64_t v)
+{
+	return gp_memory_ptr(&prog->mem, v, 8) != NULL;
+}
+
+static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
+				const uint8_t *p, uint64_t lo, uint64_t hi,
+				const struct target *t, size_t nt,
+				const struct gp_addr_map *chanset,
+				struct cands *ind,
+				struct hit **hits, size_t *nhits, size_t *cap)
+{
+	const struct gp_program *prog = snap->prog;
+	const struct gp_goroutine *g = &snap->gs[gi];
+	uint64_t tmin = t[0].addr, tmax = t[nt - 1].addr;
+	for (uint64_t a = 0; a + 8 <= hi - lo; a += 8) {
+		uint64_t v = gp_load(p + a, 8);
+		if (v < 4096 || (v >= g->stack_lo && v < g->stack_hi))
+			continue;
+		if (v + GP_CONTAINER_WINDOW > tmin && v <= tmax) {
+			for (size_t j = lower_bound(t, nt, v);
+			     j < nt && t[j].addr < v + GP_CONTAINER_WINDOW; j++) {
+				if (t[j].exact && t[j].addr != v)
+					continue;
+				struct hit h = { (uint32_t)j, gi, lo + a, v,
+						 t[j].addr == v ? GP_EV_POINTER : GP_EV_CONTAINER,
+						 0, 0, GP_NONE, 0, 0, 0, 0 };
+				gp_error *err = add_hit(hits, nhits, cap, &h);
+				if (err)
+					return err;
+			}
+		}
+		/* one level through a pointed-to object, for channels: noted
+		 * here, read later in one batch (indirect_pass) */
+		if (!chanset->used || (v & 7) || !in_target_memory(prog, v))
+			continue;
+		gp_error *err = gp_grow((void **)&ind->cands, &ind->cap,
+					ind->n + 1, sizeof(*ind->cands));
+		if (err)
+			return err;
+		ind->cands[ind->n++] = (struct cand){ v, lo + a, gi };
+	}
+	return NULL;
+}
+
+/* The frame of each hit (by unwinding its goroutine once) and the code
+ * evidence in it. hits of one goroutine are contiguous. */
+static void attribute(struct gp_snapshot *snap, struct hit *h, size_t n,
+		      const struct target *t, const struct gp_analysis *an,
+		      struct gp_unwind_pc *pcs)
+{
+	const struct gp_program *prog = snap->prog;
+	const struct gp_goroutine *g = &snap->gs[h[0].g];
+	struct gp_unwind_start st = { .pc = g->pc, .sp = g->sp,
+				      .stack_lo = g->stack_lo,
+				      .stack_hi = g->stack_hi,
+				      .cache = snap->ucache };
+	gp_error *err = NULL;
+	size_t np = g->status == GP_STATUS_RUNNING ? 0 :
+		gp_unwind(prog->pcln, &prog->mem, &st, pcs, GP_MAX_FRAMES, &err);
+	gp_error_destroy(err);
+	uint32_t nf = 0;
+	const struct gp_frame *f = g->stack_id != GP_NONE ?
+		gp_snapshot_stack(snap, g->stack_id, &nf) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		for (k = 0; k < np; k++)
+			if (h[i].slot >= pcs[k].sp && h[i].slot < pcs[k].fp)
+				break;
+		if (k == np)
+			continue;
+		/* the physical frame: the last logical frame with its pc */
+		for (uint32_t j = 0; j < nf; j++) {
+			if (f[j].pc == pcs[k].pc && !(f[j].flags & GP_FRAME_INLINED)) {
+				h[i].frame = j;
+				h[i].func = f[j].func;
+				h[i].file = f[j].file;
+				h[i].line = f[j].line;
+				break;
+			}
+		}
+		const struct target *tg = &t[h[i].target];
+		if (tg->is_chan || (h[i].evidence & GP_EV_INDIRECT))
+			continue;
+		int kind = an->syncs[tg->index].kind;
+		if (kind != GP_OBJ_MUTEX && kind != GP_OBJ_RWMUTEX)
+			continue;
+		/* the frame itself, and its callee: a register-ABI callee
+		 * spills its arguments into its caller's frame */
+		for (size_t j = k + 1; j-- > (k ? k - 1 : 0);) {
+			struct gp_func fn;
+			if (!gp_pclntab_find_func(prog->pcln, pcs[j].pc, &fn))
+				continue;
+			h[i].site_pc = lock_site(prog, fn.entry, pcs[j].pc,
+						 h[i].value,
+						 (int64_t)(h[i].slot - pcs[j].sp),
+						 tg->addr, 0, kind);
+			if (h[i].site_pc) {
+				h[i].evidence |= GP_EV_LOCK_SITE;
+				if (gp_strtab_intern(&snap->strs, fn.name, &h[i].site_fn))
+					h[i].site_fn = 0;
+				break;
+			}
+		}
+	}
+}
+
+static int hit_cmp_g(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+	if (x->target != y->target)
+		return x->target < y->target ? -1 : 1;
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* by object, then best evidence, then goroutine: for ranking */
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+	if (x->target != y->target)
+		return x->target < y->target ? -1 : 1;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+static int32_t score(const struct hit *h, uint64_t target)
+{
+	int32_t s = 0;
+	if (h->evidence & (GP_EV_LOCK_SITE | GP_EV_GLOBAL_SITE))
+		s += 1 << 20;
+	if (h->evidence & GP_EV_CALLS_OP)
+		s += 1 << 19;
+	if (h->evidence & GP_EV_POINTER)
+		s += 1 << 12;
+	else if (h->evidence & GP_EV_CONTAINER)
+		s += (1 << 11) - (int32_t)(target - h->value);
+	return s;
+}
+
+static gp_error *describe(struct gp_snapshot *snap, const struct hit *h,
+			  uint64_t target, const char *what, uint32_t *ret)
+{
+	char buf[512];
+	int n = 0;
+	const char *fn = h->func ? gp_snapshot_string(snap, h->func) : "?";
+	const char *file = h->file ? gp_snapshot_string(snap, h->file) : "";
+	const char *base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	if (h->slot) {
+		n = snprintf(buf, sizeof(buf), "frame %s (%s:%u) slot 0x%llx holds 0x%llx",
+			     fn, base, h->line, (unsigned long long)h->slot,
+			     (unsigned long long)h->value);
+		if (h->evidence & GP_EV_POINTER)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", the %s itself", what);
+		else if (h->evidence & GP_EV_CONTAINER)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+				      ", an object containing the %s at +%llu", what,
+				      (unsigned long long)(target - h->value));
+		else if (h->evidence & GP_EV_INDIRECT)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+				      ", an object holding a pointer to the %s", what);
+	} else {
+		n = snprintf(buf, sizeof(buf), "frame %s (%s:%u)", fn, base, h->line);
+	}
+	if (h->evidence & GP_EV_LOCK_SITE)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			      "; %s locks it through that slot at pc 0x%llx and has not unlocked it",
+			      h->site_fn ? gp_snapshot_string(snap, h->site_fn) : fn,
+			      (unsigned long long)h->site_pc);
+	if (h->evidence & GP_EV_GLOBAL_SITE)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			      "; locks the global at pc 0x%llx and has not unlocked it",
+			      (unsigned long long)h->site_pc);
+	if (h->evidence & GP_EV_CALLS_OP)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			      "; a function on its stack has the operation that wakes the waiters");
+	(void)n;
+	return gp_strtab_intern(&snap->strs, buf, ret);
+}
+
+/* A global: in one of the executable's writable segments. */
+static bool in_exe_data(const struct gp_program *prog, uint64_t addr)
+{
+	for (size_t k = 0; k < prog->exe.nloads; k++)
+		if (prog->exe.loads[k].writable &&
+		    addr >= prog->exe.loads[k].start && addr < prog->exe.loads[k].end)
+			return true;
+	return false;
+}
+
+/* Global mutexes no stack points to: frames that lock them by address. */
+static gp_error *global_sites(struct gp_snapshot *snap, struct gp_analysis *an,
+			      const struct target *t, size_t nt,
+			      const bool *has_hit, struct hit **hits,
+			      size_t *nhits, size_t *cap)
+{
+	const struct gp_program *prog = snap->prog;
+	gp_error *err = NULL;
+	uint32_t *memo = malloc((snap->nstacks + 1) * sizeof(*memo));
+	uint64_t *pcs = malloc((snap->nstacks + 1) * sizeof(*pcs));
+	if (!memo || !pcs) {
+		free(memo);
+		free(pcs);
+		return &gp_error_nomem;
+	}
+	for (size_t j = 0; j < nt; j++) {
+		if (t[j].is_chan || has_hit[j])
+			continue;
+		const struct gp_sync *s = &an->syncs[t[j].index];
+		if ((s->kind != GP_OBJ_MUTEX && s->kind != GP_OBJ_RWMUTEX) ||
+		    s->holder_status == GP_HOLDER_NOT_HELD)
+			continue;
+		if (!in_exe_data(prog, s->address))
+			continue;
+		/* per distinct stack (decoding code is the cost), the first
+		 * frame locking it; then every goroutine on such a stack */
+		for (size_t i = 0; i < snap->nstacks; i++)
+			memo[i] = GP_NONE - 1; /* not looked at yet */
+		for (size_t i = 0; i < snap->ngs; i++) {
+			const struct gp_goroutine *g = &snap->gs[i];
+			if (g->stack_id == GP_NONE || (g->flags & GP_G_SYSTEM) ||
+			    waits_on(snap, g, s->address))
+				continue;
+			uint32_t n;
+			const struct gp_frame *f = gp_snapshot_stack(snap, g->stack_id, &n);
+			uint32_t *k = &memo[g->stack_id];
+			if (*k == GP_NONE - 1) {
+				*k = GP_NONE;
+				for (uint32_t q = 0; q < n && *k == GP_NONE; q++) {
+					if (f[q].flags & GP_FRAME_INLINED || !f[q].entry)
+						continue;
+					pcs[g->stack_id] = lock_site(
+						prog, f[q].entry, f[q].pc, 0, 0,
+						s->address, s->address, s->kind);
+					if (pcs[g->stack_id])
+						*k = q;
+				}
+			}
+			if (*k == GP_NONE)
+				continue;
+			struct hit h = { (uint32_t)j, (uint32_t)i, 0, 0,
+					 GP_EV_GLOBAL_SITE, 0, pcs[g->stack_id], *k,
+					 f[*k].func, f[*k].line, f[*k].file,
+					 f[*k].func };
+			gp_error *err = add_hit(hits, nhits, cap, &h);
+			if (err)
+				goto out;
+		}
+	}
+out:
+	free(memo);
+	free(pcs);
+	return err;
+}
+
+struct scan_ctx {
+	struct gp_snapshot *snap;
+	const struct gp_analysis *an;
+	const struct target *t;
+	size_t nt;
+	const struct gp_addr_map *chanset;
+	struct cands ind;
+	struct hit **hits;
+	size_t *nhits, *hcap;
+	struct gp_unwind_pc *pcs;
+};
+
+static gp_error *scan_one(void *arg, const struct gp_read_req *req,
+			  const uint8_t *data, gp_error *rerr)
+{
+	struct scan_ctx *c = arg;
+	if (rerr)
+		return NULL; /* an unreadable stack has no evidence */
+	uint32_t gi = req->tag;
+	size_t before = *c->nhits;
+	gp_error *err = scan_goroutine(c->snap, gi, data, req->address,
+				       req->address + req->size, c->t, c->nt,
+				       c->chanset, &c->ind, c->hits,
+				       c->nhits, c->hcap);
+	if (err)
+		return err;
+	/* drop hits on objects this goroutine itself waits on */
+	struct hit *h = *c->hits;
+	size_t w = before;
+	for (size_t k = before; k < *c->nhits; k++)
+		if (!waits_on(c->snap, &c->snap->gs[gi], c->t[h[k].target].addr))
+			h[w++] = h[k];
+	*c->nhits = w;
+	if (w > before)
+		attribute(c->snap, h + before, w - before, c->t, c->an, c->pcs);
+	return NULL;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->value != y->value)
+		return x->value < y->value ? -1 : 1;
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+struct ind_read {
+	struct scan_ctx *c;
+	const struct cand *cands;
+	size_t n;
+	size_t first_new;      /* hits added from here on */
+};
+
+/* One pointed-to object: a hit for each candidate that points to it, per
+ * channel it holds in its first words. */
+static gp_error *on_object(void *arg, const struct gp_read_req *req,
+			   const uint8_t *q, gp_error *rerr)
+{
+	struct ind_read *r = arg;
+	struct scan_ctx *c = r->c;
+	if (rerr)
+		return NULL;
+	for (int k = 0; k < GP_INDIRECT_WORDS; k++) {
+		uint64_t u = gp_load(q + 8 * k, 8);
+		uint32_t ti = gp_addr_map_get(c->chanset, u);
+		if (ti == GP_NONE || u == req->address)
+			continue;
+		for (size_t i = req->tag; i < r->n &&
+		     r->cands[i].value == req->address; i++) {
+			const struct cand *cd = &r->cands[i];
+			if (waits_on(c->snap, &c->snap->gs[cd->g], c->t[ti].addr))
+				continue;
+			struct hit h = { ti, cd->g, cd->slot, cd->value,
+					 GP_EV_INDIRECT, 0, 0, GP_NONE, 0, 0, 0, 0 };
+			gp_error *err = add_hit(c->hits, c->nhits, c->hcap, &h);
+			if (err)
+				return err;
+		}
+	}
+	return NULL;
+}
+
+static int hit_g_cmp(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+	return x->g < y->g ? -1 : x->g > y->g;
+}
+
+/*
+ * The objects the scanned stacks point to, each read once, in file order:
+ * at a million goroutines most point to an object of their own, and
+ * reading them one by one through the mapping cost a gigabyte of pages.
+ */
+static gp_error *indirect_pass(struct scan_ctx *c)
+{
+	struct cands *ind = &c->ind;
+	gp_error *err = NULL;
+	if (!ind->n)
+		return NULL;
+	qsort(ind->cands, ind->n, sizeof(*ind->cands), cand_cmp);
+	struct gp_read_req *reqs = malloc(ind->n * sizeof(*reqs));
+	if (!reqs)
+		return &gp_error_nomem;
+	size_t nreqs = 0;
+	for (size_t i = 0; i < ind->n; i++)
+		if (!i || ind->cands[i].value != ind->cands[i - 1].value)
+			reqs[nreqs++] = (struct gp_read_req){
+				.address = ind->cands[i].value,
+				.size = GP_INDIRECT_WORDS * 8,
+				.tag = (uint32_t)i };
+	struct ind_read r = { c, ind->cands, ind->n, *c->nhits };
+	err = gp_memory_read_batch(&c->snap->prog->mem, reqs, nreqs, on_object,
+				   &r);
+	free(reqs);
+	if (err)
+		return err;
+	/* frames and code evidence of the new hits, a goroutine at a time */
+	struct hit *h = *c->hits + r.first_new;
+	size_t n = *c->nhits - r.first_new;
+	qsort(h, n, sizeof(*h), hit_g_cmp);
+	for (size_t i = 0; i < n;) {
+		size_t e = i;
+		while (e < n && h[e].g == h[i].g)
+			e++;
+		attribute(c->snap, h + i, e - i, c->t, c->an, c->pcs);
+		i = e;
+	}
+	return NULL;
+}
+
+gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
+{
+	if (an->refs_done)
+		return NULL;
+	const struct gp_program *prog = snap->prog;
+	struct target *t = NULL;
+	struct hit *hits = NULL;
+	size_t nt = 0, nhits = 0, hcap = 0;
+	struct gp_addr_map chanset = { 0 };
+	struct gp_unwind_pc *pcs = NULL;
+	bool *has_hit = NULL;
+	gp_error *err = NULL;
+	struct wake_ops ops;
+
+	t = malloc((an->nsyncs + an->nchans + 1) * sizeof(*t));
+	pcs = malloc(GP_MAX_FRAMES * sizeof(*pcs));
+	if (!t || !pcs) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	for (size_t i = 0; i < an->nsyncs; i++)
+		if (!(an->syncs[i].flags & GP_SYNC_UNREADABLE))
+			t[nt++] = (struct target){ an->syncs[i].address, (uint32_t)i, 0,
+						   in_exe_data(prog, an->syncs[i].address) };
+	for (size_t i = 0; i < an->nchans; i++)
+		if (an->chans[i].address &&
+		    !(an->chans[i].flags & GP_CHAN_UNREADABLE))
+			t[nt++] = (struct target){ an->chans[i].address, (uint32_t)i, 1, 1 };
+	if (!nt)
+		goto done;
+	qsort(t, nt, sizeof(*t), target_cmp);
+	for (size_t j = 0; j < nt; j++)
+		if (t[j].is_chan && (err = gp_addr_map_put(&chanset, t[j].addr, (uint32_t)j)))
+			goto out;
+
+	/* Every stack's user part, read in file order (a batch). */
+	struct gp_read_req *reqs = malloc((snap->ngs ? snap->ngs : 1) * sizeof(*reqs));
+	if (!reqs) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	size_t nreqs = 0;
+	for (size_t i = 0; i < snap->ngs; i++) {
+		uint64_t lo, hi;
+		if (!(snap->gs[i].flags & GP_G_SYSTEM) &&
+		    scan_range(snap, &snap->gs[i], &lo, &hi))
+			reqs[nreqs++] = (struct gp_read_req){
+				.address = lo, .size = (uint32_t)(hi - lo),
+				.tag = (uint32_t)i };
+	}
+	struct scan_ctx sc = { snap, an, t, nt, &chanset, { 0 }, &hits, &nhits,
+			       &hcap, pcs };
+	err = gp_memory_read_batch(&prog->mem, reqs, nreqs, scan_one, &sc);
+	free(reqs);
+	if (!err)
+		err = indirect_pass(&sc);
+	free(sc.ind.cands);
+	if (err)
+		goto out;
+	has_hit = calloc(nt, sizeof(*has_hit));
+	if (!has_hit) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	for (size_t k = 0; k < nhits; k++)
+		has_hit[hits[k].target] = true;
+	if ((err = global_sites(snap, an, t, nt, has_hit, &hits, &nhits, &hcap)))
+		goto out;
+
+	/* wakers need the operation on their stack */
+	wake_ops_init(prog, &ops);
+	for (size_t k = 0; k < nhits; k++) {
+		const struct target *tg = &t[hits[k].target];
+		const struct gp_goroutine *g = &snap->gs[hits[k].g];
+		const uint64_t *o = NULL;
+		size_t no = 0;
+		if (tg->is_chan) {
+			const struct gp_chan *c = &an->chans[tg->index];
+			/* receivers wait for a send or close; senders for a receive */
+			o = c->nrecv >= c->nsend ? ops.wake_recv : ops.wake_send;
+			no = c->nrecv >= c->nsend ? ops.nrecv : ops.nsend;
+		} else if (an->syncs[tg->index].kind == GP_OBJ_WAITGROUP) {
+			o = ops.wake_wg;
+			no = ops.nwg;
+		} else if (an->syncs[tg->index].kind == GP_OBJ_COND) {
+			o = ops.wake_cond;
+			no = ops.ncond;
+		}
+		if (no && g->stack_id != GP_NONE && stack_calls(snap, g->stack_id, o, no))
+			hits[k].evidence |= GP_EV_CALLS_OP;
+		hits[k].score = score(&hits[k], tg->addr);
+	}
+	/* best evidence per (object, goroutine), then ranks per object */
+	qsort(hits, nhits, sizeof(*hits), hit_cmp_g);
+	size_t w = 0;
+	for (size_t k = 0; k < nhits; k++)
+		if (!w || hits[w - 1].target != hits[k].target ||
+		    hits[w - 1].g != hits[k].g)
+			hits[w++] = hits[k];
+	nhits = w;
+	qsort(hits, nhits, sizeof(*hits), hit_cmp);
+	an->holders = calloc(nhits + 1, sizeof(*an->holders));
+	if (!an->holders) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	for (size_t k = 0; k < nhits;) {
+		size_t e = k;
+		while (e < nhits && hits[e].target == hits[k].target)
+			e++;
+		const struct target *tg = &t[hits[k].target];
+		uint32_t first = (uint32_t)an->nholders, rank = 0;
+		int32_t prev = INT32_MIN;
+		for (size_t m = k; m < e; m++) {
+			if (hits[m].score != prev) {
+				rank++;
+				prev = hits[m].score;
+			}
+			struct gp_holder *h = &an->holders[an->nholders++];
+			h->object = tg->addr;
+			h->slot = hits[m].slot;
+			h->value = hits[m].value;
+			h->site_pc = hits[m].site_pc;
+			h->offset = hits[m].slot ? (int64_t)(tg->addr - hits[m].value) : 0;
+			h->goroutine = hits[m].g;
+			h->rank = rank;
+			h->evidence = hits[m].evidence;
+			h->frame = hits[m].frame;
+			if ((err = describe(snap, &hits[m], tg->addr,
+					    tg->is_chan ? "channel" : "object",
+					    &h->description)))
+				goto out;
+		}
+		if (tg->is_chan) {
+			an->chans[tg->index].wakers_first = first;
+			an->chans[tg->index].nwakers = (uint32_t)(an->nholders - first);
+		} else {
+			struct gp_sync *s = &an->syncs[tg->index];
+			s->holders_first = first;
+			s->nholders = (uint32_t)(an->nholders - first);
+			if (s->holder_status == GP_HOLDER_UNKNOWN && s->nholders)
+				s->holder_status = GP_HOLDER_FOUND;
+		}
+		k = e;
+	}
+done:
+	an->refs_done = true;
+out:
+	free(t);
+	free(hits);
+	free(pcs);
+	free(has_hit);
+	gp_addr_map_deinit(&chanset);
+	return err;
+}
+
+GP_EXPORT const struct gp_holder *gp_snapshot_holders(const gp_snapshot *snap,
+						      size_t *ret_count)
+{
+	const struct gp_analysis *an = snap->analysis;
+	*ret_count = an ? an->nholders : 0;
+	return an ? an->holders : NULL;
+}

@@ -1,0 +1,28 @@
+/*
+ * linux/amd64.
+ */
+#include <elf.h>
+
+#include "arch/arch.h"
+
+/* Linux amd64 struct ucontext: uc_flags, uc_link, uc_stack (40 bytes),
+ * then mcontext gregs r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip
+ * (runtime/defs_linux_amd64.go, sys/ucontext.h). */
+#define UC_MCONTEXT 40
+
+const struct gp_arch gp_arch_x86_64 = {
+	.name = "x86-64",
+	.machine = EM_X86_64,
+	.nregs = GP_X86_NREGS,
+	.reg_pc = GP_X86_RIP,
+	.reg_sp = GP_X86_RSP,
+	.reg_bp = GP_X86_RBP,
+	.reg_fs_base = GP_X86_FS_BASE,
+	/* struct elf_prstatus on x86-64 */
+	.prstatus_cursig = 12,
+	.prstatus_pid = 32,
+	.prstatus_reg = 112,
+	.uc_pc = UC_MCONTEXT + 16 * 8,
+	.uc_sp = UC_MCONTEXT + 15 * 8,
+	.uc_bp = UC_MCONTEXT + 10 * 8,
+};

@@ -1,0 +1,144 @@
+/*
+ * base/: what every layer of the engine uses and nothing of Go or of a
+ * target: error objects (error.c), growable arrays, sorting and an address
+ * map (util.c), interned strings (strtab.c), little-endian loads.
+ *
+ * The layers of native/src, each a folder with one header, dependencies
+ * pointing down only (tests/test_layers.py checks it):
+ *
+ *   analysis/  grouping, channels, sync objects and holders, wait graph
+ *   runtime/   snapshot, unwinding, labels, clock, semaphore table
+ *   target/    memory, core, live process, debugger callback, program
+ *   binary/    ELF, buildinfo, pclntab, runtime layouts, stripped scans
+ *   arch/      one file per architecture: registers, notes, decoding
+ *   base/      this
+ *
+ * Nothing here is exported; see include/goparked.h for the public API.
+ */
+#ifndef GP_BASE_H
+#define GP_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "goparked.h"
+
+#define GP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------- error.c */
+
+struct gp_error {
+	int code;
+	int errnum;
+	uint64_t address;
+	char *message;
+};
+
+/* Static, so that reporting it never allocates. */
+extern struct gp_error gp_error_nomem;
+
+__attribute__((format(printf, 2, 3)))
+gp_error *gp_error_create(int code, const char *fmt, ...);
+/* Appends ": strerror(errnum)" and keeps errnum. */
+__attribute__((format(printf, 2, 3)))
+gp_error *gp_error_os(int errnum, const char *fmt, ...);
+/* "cannot read N bytes at 0x...". */
+gp_error *gp_error_fault(uint64_t address, size_t size);
+/* Prefix an existing error's message with context ("reading g 0x...: "). */
+__attribute__((format(printf, 2, 3)))
+gp_error *gp_error_wrap(gp_error *err, const char *fmt, ...);
+
+/* Reads size bytes of a target at address into buf: how a layer below the
+ * target (the pclntab's fallback for bytes the executable lacks) is given
+ * the target's memory without knowing it. */
+typedef gp_error *gp_read_fn(void *arg, uint64_t address, void *buf,
+			     size_t size);
+
+/* ----------------------------------------------------------------- util.c */
+
+/* Grows *p (of *cap elements of elem bytes) to hold need, doubling. */
+gp_error *gp_grow(void **p, size_t *cap, size_t need, size_t elem);
+/* GOPARKED_PHASES=1 prints each phase's time on stderr (bench/). */
+void gp_phase(const char *name);
+double gp_phase_clock(void);  /* seconds; 0 when not enabled */
+void gp_phase_note(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Sorts n elements of size bytes by the uint64 key at key_offset in each,
+ * stably: an LSD radix sort, 11 bits a pass, over as many passes as the
+ * largest key needs (a million elements sort in a few milliseconds). */
+gp_error *gp_radix_sort(void *base, size_t n, size_t size, size_t key_offset);
+
+struct gp_kv {
+	uint64_t key, value;
+};
+static inline gp_error *gp_sort_kv(struct gp_kv *a, size_t n)
+{
+	return gp_radix_sort(a, n, sizeof(*a), offsetof(struct gp_kv, key));
+}
+
+/* uint64 -> uint32 (open addressing; key 0 is never stored). */
+struct gp_addr_map {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t cap, used;
+};
+gp_error *gp_addr_map_put(struct gp_addr_map *m, uint64_t key, uint32_t val);
+/* GP_NONE when absent. */
+uint32_t gp_addr_map_get(const struct gp_addr_map *m, uint64_t key);
+void gp_addr_map_deinit(struct gp_addr_map *m);
+
+/* ---------------------------------------------------------------- strtab.c */
+
+/* Interned strings: id 0 is "". */
+struct gp_strtab {
+	char **strs;
+	size_t len, cap;
+	uint32_t *buckets;    /* open addressing, ids + 1, 0 = empty */
+	size_t nbuckets;
+};
+
+void gp_strtab_init(struct gp_strtab *t);
+void gp_strtab_deinit(struct gp_strtab *t);
+gp_error *gp_strtab_intern(struct gp_strtab *t, const char *s, uint32_t *ret);
+gp_error *gp_strtab_intern_n(struct gp_strtab *t, const char *s, size_t n,
+			     uint32_t *ret);
+
+/* hash helpers */
+static inline uint64_t gp_hash_bytes(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	if (!h)
+		h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Reads a little-endian integer of 1, 2, 4 or 8 bytes from a buffer. */
+static inline uint64_t gp_load(const uint8_t *buf, size_t size)
+{
+	uint64_t v = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* the hot path of decoding a million gs */
+	if (size == 8) {
+		memcpy(&v, buf, 8);
+		return v;
+	}
+	if (size == 4) {
+		uint32_t w;
+		memcpy(&w, buf, 4);
+		return w;
+	}
+#endif
+	for (size_t i = 0; i < size && i < 8; i++)
+		v |= (uint64_t)buf[i] << (8 * i);
+	return v;
+}
+
+#endif /* GP_BASE_H */

@@ -1,0 +1,222 @@
+/*
+ * pprof labels of a goroutine (g.labels), interned as sets: many goroutines
+ * share one set. A set is stored in snap->labels as [npairs, key, value,
+ * ...] (string ids, sorted by key) and named by its offset there.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+#define GP_MAX_LABELS 64
+#define GP_MAX_LABEL_LEN 4096
+#define GP_MAX_MAP_B 4          /* 16 buckets hold far more than 64 labels */
+#define GP_MAX_OVERFLOW 8
+/* map[string]string bucket (runtime/map.go, bucketCnt = 8) */
+#define BUCKET_CNT 8
+#define BUCKET_KEYS 8
+#define BUCKET_VALUES (BUCKET_KEYS + BUCKET_CNT * 16)
+#define BUCKET_OVERFLOW (BUCKET_VALUES + BUCKET_CNT * 16)
+#define BUCKET_SIZE (BUCKET_OVERFLOW + 8)
+#define MIN_TOPHASH 5
+
+struct kv {
+	uint32_t k, v;
+};
+
+struct label_set {
+	struct kv kv[GP_MAX_LABELS];
+	uint32_t n;
+};
+
+static gp_error *add_pair(struct gp_snapshot *snap, struct label_set *set,
+			  const uint8_t *key_hdr, const uint8_t *val_hdr)
+{
+	struct gp_program *prog = snap->prog;
+	char *k = NULL, *v = NULL;
+	gp_error *err;
+	if (set->n >= GP_MAX_LABELS)
+		return gp_error_create(GP_ERROR_LIMIT, "more than %d labels",
+				       GP_MAX_LABELS);
+	if ((err = gp_memory_read_string(&prog->mem, gp_load(key_hdr, 8),
+					 gp_load(key_hdr + 8, 8),
+					 GP_MAX_LABEL_LEN, &k)) ||
+	    (err = gp_memory_read_string(&prog->mem, gp_load(val_hdr, 8),
+					 gp_load(val_hdr + 8, 8),
+					 GP_MAX_LABEL_LEN, &v)))
+		goto out;
+	uint32_t kid, vid;
+	if ((err = gp_strtab_intern(&snap->strs, k, &kid)) ||
+	    (err = gp_strtab_intern(&snap->strs, v, &vid)))
+		goto out;
+	for (uint32_t i = 0; i < set->n; i++)
+		if (set->kv[i].k == kid)
+			goto out; /* already seen (map growing) */
+	set->kv[set->n++] = (struct kv){ kid, vid };
+out:
+	free(k);
+	free(v);
+	return err;
+}
+
+static gp_error *read_buckets(struct gp_snapshot *snap, struct label_set *set,
+			      uint64_t buckets, uint64_t nbuckets)
+{
+	uint8_t b[BUCKET_SIZE];
+	gp_error *err;
+	for (uint64_t i = 0; buckets && i < nbuckets; i++) {
+		uint64_t addr = buckets + i * BUCKET_SIZE;
+		for (int chain = 0; addr && chain <= GP_MAX_OVERFLOW; chain++) {
+			if ((err = gp_memory_read(&snap->prog->mem, addr, b,
+						  sizeof(b))))
+				return err;
+			for (int j = 0; j < BUCKET_CNT; j++) {
+				if (b[j] < MIN_TOPHASH)
+					continue;
+				if ((err = add_pair(snap, set,
+						    b + BUCKET_KEYS + 16 * j,
+						    b + BUCKET_VALUES + 16 * j)))
+					return err;
+			}
+			addr = gp_load(b + BUCKET_OVERFLOW, 8);
+		}
+	}
+	return NULL;
+}
+
+static gp_error *read_label_set(struct gp_snapshot *snap, uint64_t labels,
+				struct label_set *set)
+{
+	struct gp_program *prog = snap->prog;
+	gp_error *err;
+	set->n = 0;
+	if (gp_has(prog, GP_F_HMAP_BUCKETS)) {
+		uint64_t hmap;
+		uint8_t h[64];
+		size_t hsize = (size_t)gp_off(prog, GP_F_HMAP_OLDBUCKETS) + 8;
+		if (hsize > sizeof(h))
+			return gp_error_create(GP_ERROR_UNSUPPORTED,
+					       "unexpected runtime.hmap layout");
+		if ((err = gp_memory_read_u64(&prog->mem, labels, &hmap)))
+			return err;
+		if (!hmap)
+			return NULL;
+		if ((err = gp_memory_read(&prog->mem, hmap, h, hsize)))
+			return err;
+		uint64_t B = gp_field(prog, GP_F_HMAP_B, h, hsize);
+		if (B > GP_MAX_MAP_B)
+			return gp_error_create(GP_ERROR_LIMIT,
+					       "label map with 2^%llu buckets",
+					       (unsigned long long)B);
+		uint64_t buckets = gp_field(prog, GP_F_HMAP_BUCKETS, h, hsize);
+		uint64_t old = gp_field(prog, GP_F_HMAP_OLDBUCKETS, h, hsize);
+		if ((err = read_buckets(snap, set, buckets, 1ull << B)))
+			return err;
+		if (old && B > 0 &&
+		    (err = read_buckets(snap, set, old, 1ull << (B - 1))))
+			return err;
+		return NULL;
+	}
+	/* 1.24+: a slice of {key, value string} */
+	uint8_t hdr[24];
+	if ((err = gp_memory_read(&prog->mem, labels, hdr, sizeof(hdr))))
+		return err;
+	uint64_t ptr = gp_load(hdr, 8), len = gp_load(hdr + 8, 8);
+	if (len > GP_MAX_LABELS)
+		return gp_error_create(GP_ERROR_LIMIT, "%llu labels",
+				       (unsigned long long)len);
+	for (uint64_t i = 0; i < len; i++) {
+		uint8_t kv[32];
+		if ((err = gp_memory_read(&prog->mem, ptr + 32 * i, kv, 32)) ||
+		    (err = add_pair(snap, set, kv, kv + 16)))
+			return err;
+	}
+	return NULL;
+}
+
+static int kv_cmp(const void *a, const void *b, void *arg)
+{
+	const struct kv *x = a, *y = b;
+	const struct gp_snapshot *snap = arg;
+	return strcmp(gp_snapshot_string(snap, x->k),
+		      gp_snapshot_string(snap, y->k));
+}
+
+/* The label set of the goroutine at g.labels, interned; GP_NONE if none. */
+gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
+				  uint32_t *ret)
+{
+	struct label_set set;
+	gp_error *err;
+	*ret = GP_NONE;
+	if (!labels)
+		return NULL;
+	if ((err = read_label_set(snap, labels, &set)))
+		return err;
+	if (!set.n)
+		return NULL;
+	qsort_r(set.kv, set.n, sizeof(set.kv[0]), kv_cmp, snap);
+	/* a linear probe over a small hash of sets keeps this O(1) */
+	uint64_t h = gp_hash_bytes(set.kv, set.n * sizeof(set.kv[0]), 0);
+	if ((snap->nlabelsets + 1) * 2 >= snap->ls_cap) {
+		size_t ncap = snap->ls_cap ? snap->ls_cap * 2 : 64;
+		uint32_t *t = calloc(ncap, sizeof(*t));
+		if (!t)
+			return &gp_error_nomem;
+		for (size_t i = 0; i < snap->ls_cap; i++) {
+			if (!snap->ls_table[i])
+				continue;
+			const uint32_t *s = snap->labels + snap->ls_table[i] - 1;
+			size_t j = gp_hash_bytes(s + 1, s[0] * sizeof(struct kv), 0) &
+				   (ncap - 1);
+			while (t[j])
+				j = (j + 1) & (ncap - 1);
+			t[j] = snap->ls_table[i];
+		}
+		free(snap->ls_table);
+		snap->ls_table = t;
+		snap->ls_cap = ncap;
+	}
+	size_t mask = snap->ls_cap - 1;
+	size_t j = h & mask;
+	for (; snap->ls_table[j]; j = (j + 1) & mask) {
+		const uint32_t *s = snap->labels + snap->ls_table[j] - 1;
+		if (s[0] == set.n &&
+		    !memcmp(s + 1, set.kv, set.n * sizeof(set.kv[0]))) {
+			*ret = snap->ls_table[j] - 1;
+			return NULL;
+		}
+	}
+	size_t need = snap->nlabels + 1 + 2 * set.n;
+	if (need > snap->labels_cap) {
+		size_t ncap = snap->labels_cap ? snap->labels_cap * 2 : 256;
+		while (ncap < need)
+			ncap *= 2;
+		uint32_t *l = realloc(snap->labels, ncap * sizeof(*l));
+		if (!l)
+			return &gp_error_nomem;
+		snap->labels = l;
+		snap->labels_cap = ncap;
+	}
+	uint32_t id = (uint32_t)snap->nlabels;
+	snap->labels[snap->nlabels++] = set.n;
+	memcpy(snap->labels + snap->nlabels, set.kv, set.n * sizeof(set.kv[0]));
+	snap->nlabels += 2 * set.n;
+	snap->ls_table[j] = id + 1;
+	snap->nlabelsets++;
+	*ret = id;
+	return NULL;
+}
+
+GP_EXPORT const uint32_t *gp_snapshot_labels(const gp_snapshot *snap,
+					     uint32_t labels_id,
+					     uint32_t *ret_npairs)
+{
+	if (labels_id == GP_NONE || labels_id >= snap->nlabels ||
+	    labels_id + 1 + 2ull * snap->labels[labels_id] > snap->nlabels) {
+		*ret_npairs = 0;
+		return NULL;
+	}
+	*ret_npairs = snap->labels[labels_id];
+	return snap->labels + labels_id + 1;
+}

@@ -1,0 +1,210 @@
+/*
+ * runtime/: the Go runtime's data structures read from a target: the
+ * snapshot of every goroutine (snapshot.c), its stacks (unwind.c), labels
+ * (labels.c) and the clock (clock.c).
+ */
+#ifndef GP_RUNTIME_H
+#define GP_RUNTIME_H
+
+#include "target/target.h"
+
+/* --------------------------------------------------------------- unwind.c */
+
+/* What one pc's frame needs from the pclntab (its function and SP delta),
+ * kept per pc: a million parked goroutines stop at a few dozen pcs.
+ * Direct-mapped; a collision only costs a lookup. Not shared between
+ * threads. */
+#define GP_UNWIND_CACHE_SLOTS 4096
+struct gp_unwind_cache {
+	struct gp_unwind_step {
+		uint64_t pc;          /* 0: empty */
+		struct gp_func fn;
+		int32_t delta;
+	} slot[GP_UNWIND_CACHE_SLOTS];
+};
+
+struct gp_unwind_start {
+	uint64_t pc, sp, bp, lr;
+	uint64_t stack_lo, stack_hi;  /* bounds for sp; 0,0 = unchecked */
+	bool trap;                    /* pc is a faulting instruction */
+	bool syscall;                 /* pc, sp are g.syscallpc/syscallsp */
+	struct gp_unwind_cache *cache; /* optional */
+};
+
+/* One physical frame; pc, sp and fp are what the runtime prints as
+ * "+0x(pc - entry) fp= sp= pc=" with GOTRACEBACK=crash. */
+struct gp_unwind_pc {
+	uint64_t pc;
+	uint64_t sympc;               /* pc for symbolization (symPC) */
+	uint64_t sp, fp;
+	bool trap;                    /* pc is not a return address */
+};
+
+#define GP_MAX_FRAMES 1024
+
+/*
+ * Physical frames from start, innermost first, at most max, following
+ * runtime/traceback.go (unwinder.resolveInternal/next; gentraceback in
+ * 1.19/1.20). Stops at a TOPFRAME function (included: runtime.goexit,
+ * mstart, rt0_go, sigtramp), with *ret_err NULL. Stops early, *ret_err set
+ * (may be NULL), at: a pc in no function (GP_ERROR_CORRUPT), a function
+ * without SP table or one that writes SP (GP_ERROR_UNSUPPORTED; the frame
+ * is included, as the runtime prints it), sp outside the stack bounds or
+ * not increasing (GP_ERROR_CORRUPT), unreadable memory (GP_ERROR_FAULT),
+ * max frames (GP_ERROR_LIMIT). Allocates nothing except the error.
+ */
+size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
+		 const struct gp_unwind_start *start,
+		 struct gp_unwind_pc *ret, size_t max, gp_error **ret_err);
+
+/* The registers of a thread whose current goroutine (m.curg) is g. */
+struct gp_unwind_thread_start {
+	const struct gp_arch *arch;       /* the signal frame's layout */
+	uint64_t pc, sp, bp;              /* the thread's registers */
+	uint64_t g_stack_lo, g_stack_hi;  /* g.stack */
+	uint64_t g_sched_pc, g_sched_sp, g_sched_bp; /* g.sched */
+	uint64_t g_syscall_pc, g_syscall_sp; /* g.syscallpc/sp, 0 if none */
+	uint64_t vdso_pc, vdso_sp;        /* m.vdsoPC/vdsoSP, 0 if none */
+};
+
+/* Where gp_unwind_thread found the goroutine's innermost frame. */
+enum gp_unwind_from {
+	GP_UNWIND_FROM_REGS = 1,    /* the thread was running g's code */
+	GP_UNWIND_FROM_SIGNAL = 2,  /* the context a signal interrupted */
+	GP_UNWIND_FROM_SCHED = 3,   /* g.sched (thread on g0, e.g. systemstack) */
+	GP_UNWIND_FROM_SYSCALL = 4, /* g.syscallpc/sp */
+	GP_UNWIND_FROM_VDSO = 5,    /* m.vdsoPC/vdsoSP */
+};
+
+/*
+ * The frames of a running goroutine g from its thread's registers, as the
+ * runtime prints "goroutine N [running]" in a crash dump (sighandler:
+ * tracebacktrap on the interrupted context, or traceback of curg.sched when
+ * the thread was on g0). If the thread is in a signal handler (on gsignal,
+ * runtime.sigtramp at the top), the kernel's ucontext is read to continue
+ * at the interrupted pc/sp. ret_from (may be NULL) gets an enum
+ * gp_unwind_from. Errors as gp_unwind.
+ */
+size_t gp_unwind_thread(const struct gp_pclntab *tab,
+			const struct gp_memory *mem,
+			const struct gp_unwind_thread_start *start,
+			struct gp_unwind_pc *ret, size_t max, int *ret_from,
+			gp_error **ret_err);
+
+/* ------------------------------------------------------------ snapshot.c */
+
+/*
+ * The machinery of waiting, not the user's code: the runtime, sync and the
+ * standard library's internal packages. The site of a wait and the frames
+ * that can hold the user's references both start below these.
+ */
+static inline bool gp_func_is_machinery(const char *fn)
+{
+	return !strncmp(fn, "runtime.", 8) || !strncmp(fn, "sync.", 5) ||
+	       !strncmp(fn, "internal/", 9) || !strncmp(fn, "sync/", 5);
+}
+
+struct gp_stack {
+	uint64_t hash;
+	uint32_t first, n;        /* frames */
+	uint32_t first_pc, npcs;  /* the pcs it was made from */
+	uint32_t user_pc;         /* first physical frame of the user's code
+				   * (outside runtime, sync, internal), +1;
+				   * 0 = not computed yet */
+};
+
+struct gp_m {
+	uint64_t address;
+	int64_t id;
+	uint64_t procid;
+	uint64_t curg, g0, gsignal;
+	uint64_t vdso_sp, vdso_pc;
+};
+
+/* A run of symbolised frames of one pc in snap->pcframes. */
+struct pc_run {
+	uint32_t first, n;
+};
+
+
+struct sema_rec;
+
+struct stack_tmpl {
+	uint32_t stack_id, user_sp_offset, flags;
+	uint32_t first, n;          /* words in tmpl_words */
+	uint32_t next;              /* another with the same key, GP_NONE */
+};
+struct tmpl_word {
+	uint64_t value;             /* the return address read there */
+	uint32_t offset;            /* from the starting sp */
+};
+
+struct gp_snapshot {
+	struct gp_program *prog;
+	struct gp_strtab strs;
+
+	struct gp_goroutine *gs;
+	size_t ngs, gs_cap;
+	uint8_t *present;          /* while reading: which gs[] are filled */
+	size_t allgs_len;          /* runtime.allgs' length when read */
+
+	/* per-PC symbolisation cache */
+	struct gp_addr_map pc_cache;
+	struct pc_run *pcruns;
+	size_t npcruns, pcruns_cap;
+	struct gp_frame *pcframes;
+	size_t npcframes, pcframes_cap;
+
+	/* interned stacks */
+	struct gp_stack *stacks;
+	size_t nstacks, stacks_cap;
+	struct gp_frame *frames;
+	size_t nframes, frames_cap;
+	uint64_t *stackpcs;       /* pc keys of every stack */
+	size_t nstackpcs, stackpcs_cap;
+	uint32_t *st_table;
+	size_t st_cap;
+
+	struct gp_wait *waits;
+	size_t nwaits, waits_cap;
+	struct gp_thread *threads;
+	size_t nthreads;
+	struct gp_m *ms;
+	size_t nms, ms_cap;
+	uint32_t *labels;          /* label sets, see labels.c */
+	size_t nlabels, labels_cap;
+	uint32_t *ls_table;
+	size_t ls_cap, nlabelsets;
+
+	struct gp_analysis *analysis; /* analysis/ */
+
+	uint32_t waitreasons[256];
+	uint32_t nwaitreasons;
+	struct gp_clock clock;
+	int64_t sleeps[16];        /* earliest sleep wake-ups, sorted */
+	size_t nsleeps;
+	uint32_t sleep_str;
+	uint32_t status_str[12];   /* interned gStatusStrings */
+	struct gp_addr_map start_cache;   /* startpc -> start_func << 1 | system */
+	struct gp_addr_map creator_cache; /* gopc -> creator stack (one frame) */
+	struct gp_unwind_cache *ucache;   /* for the snapshot's own thread */
+	/* read before the walk (gp_sema_gather, gp_snapshot_clock_gather) */
+	struct sema_rec *sema_recs;
+	size_t nsema_recs;
+	bool sema_gathered;
+	struct gp_clock_inputs {
+		int64_t last_gc, last_gc_unix, lastpoll, procresize, p_idle,
+			polluntil;
+	} clock_in;
+};
+
+gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
+				   const struct gp_unwind_pc *pcs, size_t n,
+				   uint32_t *ret);
+
+gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
+				  uint32_t *ret);
+gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap);
+void gp_snapshot_clock_gather(struct gp_snapshot *snap);
+
+#endif /* GP_RUNTIME_H */

@@ -1,0 +1,1655 @@
+/*
+ * The snapshot: one pass over runtime.allgs into compact goroutine records,
+ * with stacks unwound from each goroutine's saved state and symbolised
+ * through a per-PC cache, then interned so that identical stacks share one
+ * id (a million goroutines have a few hundred distinct stacks).
+ *
+ * Everything read from the target is untrusted: counts are bounded, lists
+ * are walked with a step limit, and a goroutine that cannot be read gets a
+ * record with its error instead of ending the walk.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+#include "analysis/analysis.h"
+
+/* Bounds on runtime data (a real program stays far below). */
+#define GP_MAX_GOROUTINES (64u << 20)
+#define GP_MAX_MS 100000
+#define GP_MAX_WAITREASONS 256
+#define GP_MAX_WAITING_LIST 4096
+#define GP_MAX_G_SIZE 4096
+#define GP_MAX_SYMFRAMES 64
+
+/* runtime2.go gStatusStrings (1.26 adds leaked and deadextra). */
+static const char *const status_strings[] = {
+	[0] = "idle", [1] = "runnable", [2] = "running", [3] = "syscall",
+	[4] = "waiting", [5] = "???", [6] = "dead", [7] = "???",
+	[8] = "copystack", [9] = "preempted", [10] = "leaked",
+	[11] = "waiting for cgo callback",
+};
+
+#define GSCAN 0x1000
+
+/* ------------------------------------------------------------ growable */
+
+
+/* ------------------------------------------------------------ PC cache */
+
+/* Symbolised frames per pc, cached: key pc << 1 | trap, value an index
+ * into snap->pcruns, a run of frames in snap->pcframes. */
+static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
+			   uint32_t *ret_first, uint32_t *ret_n)
+{
+	gp_error *err;
+	uint64_t key = (pc << 1) | trap;
+	uint32_t run = gp_addr_map_get(&snap->pc_cache, key);
+	if (run != GP_NONE) {
+		*ret_first = snap->pcruns[run].first;
+		*ret_n = snap->pcruns[run].n;
+		return NULL;
+	}
+	struct gp_symframe sf[GP_MAX_SYMFRAMES];
+	struct gp_func fn;
+	size_t n = 0;
+	bool have_fn = gp_pclntab_find_func(snap->prog->pcln, pc, &fn);
+	if (have_fn) {
+		uint64_t sympc = (!trap && pc > fn.entry) ? pc - 1 : pc;
+		n = gp_pclntab_symbolize(snap->prog->pcln, pc, sympc, sf,
+					 GP_MAX_SYMFRAMES);
+	}
+	uint32_t first = (uint32_t)snap->npcframes;
+	if ((err = gp_grow((void **)&snap->pcframes, &snap->pcframes_cap,
+			snap->npcframes + (n ? n : 1), sizeof(struct gp_frame))))
+		return err;
+	if (!n) {
+		struct gp_frame *f = &snap->pcframes[snap->npcframes++];
+		memset(f, 0, sizeof(*f));
+		f->pc = pc;
+		f->flags = GP_FRAME_NO_FUNC | (trap ? GP_FRAME_TRAP : 0);
+		if (have_fn) {
+			f->entry = fn.entry;
+			f->flags &= ~GP_FRAME_NO_FUNC;
+			if ((err = gp_strtab_intern(&snap->strs, fn.name,
+						    &f->func)))
+				return err;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct gp_frame *f = &snap->pcframes[snap->npcframes++];
+		f->pc = pc;
+		f->entry = fn.entry;
+		f->line = sf[i].line;
+		f->flags = (sf[i].inlined ? GP_FRAME_INLINED : 0) |
+			   (trap ? GP_FRAME_TRAP : 0);
+		if ((err = gp_strtab_intern(&snap->strs, sf[i].func,
+					    &f->func)) ||
+		    (err = gp_strtab_intern(&snap->strs,
+					    sf[i].file ? sf[i].file : "",
+					    &f->file)))
+			return err;
+	}
+	if ((err = gp_grow((void **)&snap->pcruns, &snap->pcruns_cap,
+			   snap->npcruns + 1, sizeof(*snap->pcruns))))
+		return err;
+	struct pc_run *r = &snap->pcruns[snap->npcruns];
+	r->first = first;
+	r->n = (uint32_t)(snap->npcframes - first);
+	if ((err = gp_addr_map_put(&snap->pc_cache, key,
+				   (uint32_t)snap->npcruns++)))
+		return err;
+	*ret_first = r->first;
+	*ret_n = r->n;
+	return NULL;
+}
+
+/* -------------------------------------------------------- stack interning */
+
+/* A frame's identity: its pc, and whether it symbolises at pc itself (a
+ * trapping instruction) or at pc - 1 (a return address). sp and fp differ
+ * between goroutines and are not part of it. */
+static inline uint64_t pc_key(const struct gp_unwind_pc *p)
+{
+	return (p->pc << 1) | (p->sympc == p->pc);
+}
+
+static uint64_t pcs_hash(const struct gp_unwind_pc *pcs, size_t n)
+{
+	uint64_t h = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = pc_key(&pcs[i]);
+		h = gp_hash_bytes(&k, 8, h);
+	}
+	return h ? h : 1;
+}
+
+static bool pcs_equal(const uint64_t *keys, const struct gp_unwind_pc *pcs,
+		      size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keys[i] != pc_key(&pcs[i]))
+			return false;
+	return true;
+}
+
+static gp_error *stack_table_grow(struct gp_snapshot *snap)
+{
+	size_t ncap = snap->st_cap ? snap->st_cap * 2 : 1024;
+	uint32_t *t = calloc(ncap, sizeof(*t));
+	if (!t)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < snap->nstacks; i++) {
+		size_t h = snap->stacks[i].hash & (ncap - 1);
+		while (t[h])
+			h = (h + 1) & (ncap - 1);
+		t[h] = (uint32_t)i + 1;
+	}
+	free(snap->st_table);
+	snap->st_table = t;
+	snap->st_cap = ncap;
+	return NULL;
+}
+
+/* Interns the frames of pcs as one stack. */
+gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
+				   const struct gp_unwind_pc *pcs, size_t n,
+				   uint32_t *ret)
+{
+	gp_error *err;
+	if ((snap->nstacks + 1) * 2 >= snap->st_cap &&
+	    (err = stack_table_grow(snap)))
+		return err;
+	uint64_t hash = pcs_hash(pcs, n);
+	size_t mask = snap->st_cap - 1;
+	size_t h = hash & mask;
+	for (; snap->st_table[h]; h = (h + 1) & mask) {
+		struct gp_stack *s = &snap->stacks[snap->st_table[h] - 1];
+		if (s->hash != hash || s->npcs != n)
+			continue;
+		if (pcs_equal(snap->stackpcs + s->first_pc, pcs, n)) {
+			*ret = snap->st_table[h] - 1;
+			return NULL;
+		}
+	}
+	if (snap->nstacks >= GP_NONE - 1)
+		return gp_error_create(GP_ERROR_LIMIT, "too many stacks");
+	if ((err = gp_grow((void **)&snap->stacks, &snap->stacks_cap,
+			snap->nstacks + 1, sizeof(*snap->stacks))) ||
+	    (err = gp_grow((void **)&snap->stackpcs, &snap->stackpcs_cap,
+			snap->nstackpcs + n, sizeof(*snap->stackpcs))))
+		return err;
+	struct gp_stack *s = &snap->stacks[snap->nstacks];
+	s->hash = hash;
+	s->user_pc = 0;
+	s->first_pc = (uint32_t)snap->nstackpcs;
+	s->npcs = (uint32_t)n;
+	for (size_t i = 0; i < n; i++)
+		snap->stackpcs[snap->nstackpcs++] = pc_key(&pcs[i]);
+	s->first = (uint32_t)snap->nframes;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t first, cnt;
+		if ((err = pc_frames(snap, pcs[i].pc, pcs[i].sympc == pcs[i].pc,
+				     &first, &cnt)))
+			return err;
+		if ((err = gp_grow((void **)&snap->frames, &snap->frames_cap,
+				snap->nframes + cnt, sizeof(*snap->frames))))
+			return err;
+		memcpy(snap->frames + snap->nframes, snap->pcframes + first,
+		       cnt * sizeof(*snap->frames));
+		snap->nframes += cnt;
+	}
+	s->n = (uint32_t)(snap->nframes - s->first);
+	snap->st_table[h] = (uint32_t)snap->nstacks + 1;
+	*ret = (uint32_t)snap->nstacks++;
+	return NULL;
+}
+
+/*
+ * The creator location as printcreatedby prints it: the physical function
+ * of gopc with the innermost file:line at gopc - 1. Interned per gopc as a
+ * one-frame stack.
+ */
+static gp_error *creator_stack(struct gp_snapshot *snap, uint64_t gopc,
+			       const struct gp_func *fn, uint32_t *ret)
+{
+	gp_error *err;
+	uint32_t first, n;
+	if ((err = pc_frames(snap, gopc, false, &first, &n)))
+		return err;
+	struct gp_frame f = snap->pcframes[first];
+	f.flags &= ~GP_FRAME_INLINED;
+	if ((err = gp_strtab_intern(&snap->strs, fn->name, &f.func)))
+		return err;
+	if ((err = gp_grow((void **)&snap->frames, &snap->frames_cap,
+			snap->nframes + 1, sizeof(*snap->frames))) ||
+	    (err = gp_grow((void **)&snap->stacks, &snap->stacks_cap,
+			snap->nstacks + 1, sizeof(*snap->stacks))))
+		return err;
+	struct gp_stack *s = &snap->stacks[snap->nstacks];
+	memset(s, 0, sizeof(*s));
+	s->first = (uint32_t)snap->nframes;
+	s->n = 1;
+	snap->frames[snap->nframes++] = f;
+	*ret = (uint32_t)snap->nstacks++;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the walk */
+
+static gp_error *read_waitreasons(struct gp_snapshot *snap)
+{
+	struct gp_program *prog = snap->prog;
+	uint64_t addr = prog->layout.var_addr[GP_V_WAITREASONSTRINGS];
+	uint64_t n = prog->layout.var_size[GP_V_WAITREASONSTRINGS] / 16;
+	gp_error *serr = gp_strtab_intern(&snap->strs, "sleep", &snap->sleep_str);
+	if (serr)
+		return serr;
+	if (!addr)
+		return NULL;
+	if (!n)
+		n = 64; /* no size: read until a bad entry */
+	if (n > GP_MAX_WAITREASONS)
+		n = GP_MAX_WAITREASONS;
+	for (uint64_t i = 0; i < n; i++) {
+		char *s;
+		gp_error *err = gp_memory_read_gostring(&prog->mem,
+							addr + 16 * i, 256, &s);
+		if (err) {
+			gp_error_destroy(err);
+			break;
+		}
+		err = gp_strtab_intern(&snap->strs, s, &snap->waitreasons[i]);
+		free(s);
+		if (err)
+			return err;
+		snap->nwaitreasons = (uint32_t)i + 1;
+	}
+	return NULL;
+}
+
+/* Every M, for threads and running goroutines. */
+static gp_error *read_ms(struct gp_snapshot *snap)
+{
+	struct gp_program *prog = snap->prog;
+	gp_error *err;
+	uint64_t m;
+	size_t msize = (size_t)prog->layout.type_size[GP_T_M];
+	if (msize > 1 << 20)
+		return gp_error_create(GP_ERROR_CORRUPT, "runtime.m too large");
+	uint8_t *buf = malloc(msize);
+	if (!buf)
+		return &gp_error_nomem;
+	err = gp_memory_read_u64(&prog->mem, prog->layout.var_addr[GP_V_ALLM],
+				 &m);
+	for (size_t i = 0; !err && m && i < GP_MAX_MS; i++) {
+		err = gp_memory_read(&prog->mem, m, buf, msize);
+		if (err)
+			break;
+		if ((err = gp_grow((void **)&snap->ms, &snap->ms_cap, snap->nms + 1,
+				sizeof(*snap->ms))))
+			break;
+		struct gp_m *e = &snap->ms[snap->nms++];
+		e->address = m;
+		e->id = (int64_t)gp_field(prog, GP_F_M_ID, buf, msize);
+		e->procid = gp_field(prog, GP_F_M_PROCID, buf, msize);
+		e->curg = gp_field(prog, GP_F_M_CURG, buf, msize);
+		e->g0 = gp_field(prog, GP_F_M_G0, buf, msize);
+		e->gsignal = gp_field(prog, GP_F_M_GSIGNAL, buf, msize);
+		e->vdso_sp = gp_field(prog, GP_F_M_VDSOSP, buf, msize);
+		e->vdso_pc = gp_field(prog, GP_F_M_VDSOPC, buf, msize);
+		m = gp_field(prog, GP_F_M_ALLLINK, buf, msize);
+	}
+	free(buf);
+	if (err)
+		return gp_error_wrap(err, "reading runtime.allm");
+	return NULL;
+}
+
+static gp_error *read_threads(struct gp_snapshot *snap)
+{
+	struct gp_program *prog = snap->prog;
+	const struct gp_arch *arch = prog->exe.arch;
+	snap->threads = calloc(prog->nthreads ? prog->nthreads : 1,
+			       sizeof(*snap->threads));
+	if (!snap->threads)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < prog->nthreads; i++) {
+		const struct gp_thread_regs *r = &prog->threads[i];
+		struct gp_thread *t = &snap->threads[snap->nthreads++];
+		t->tid = r->tid;
+		t->pc = r->regs[arch->reg_pc];
+		t->sp = r->regs[arch->reg_sp];
+		t->bp = r->regs[arch->reg_bp];
+		t->signal = r->signal;
+		t->m_id = -1;
+		if (r->crashed && prog->core.signal)
+			t->flags |= GP_THREAD_CRASHED;
+		for (size_t j = 0; j < snap->nms; j++) {
+			if (snap->ms[j].procid == r->tid) {
+				t->m_address = snap->ms[j].address;
+				t->m_id = snap->ms[j].id;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool is_system_func(const char *name)
+{
+	if (strncmp(name, "runtime.", 8))
+		return false;
+	return strcmp(name, "runtime.main") && strcmp(name, "runtime.corostart") &&
+	       strcmp(name, "runtime.handleAsyncEvent");
+}
+
+/*
+ * The walk's per-worker state: two threads decode the gs and the stacks at
+ * once (gp_memory_read_batch_par). What they share in the snapshot (the
+ * string table, the stack table, the caches by pc, the threads) is changed
+ * only under lock, and rarely: a million goroutines come from a few
+ * places, which each worker remembers in its own small memo.
+ */
+struct tmpl_set {
+	struct gp_addr_map map;     /* (pc, depth) -> first template */
+	struct stack_tmpl *v;
+	size_t n, cap;
+	struct tmpl_word *words;
+	size_t nwords, words_cap;
+};
+
+#define MEMO_SLOTS 64
+struct memo {
+	uint64_t key;               /* 0: empty */
+	uint32_t val;
+};
+
+struct walk {
+	struct gp_snapshot *snap;
+	size_t gsize;
+	struct gp_unwind_pc *pcs;
+	pthread_mutex_t *lock;      /* the snapshot's shared parts */
+	struct gp_unwind_cache *ucache;
+	struct memo start_memo[MEMO_SLOTS], creator_memo[MEMO_SLOTS];
+	int64_t sleeps[16];         /* earliest sleep wake-ups, sorted */
+	size_t nsleeps, nsleeps_read;
+	/* stacks pass, per pending goroutine (shared arrays, one entry per
+	 * request): its template key, and the template it matched as
+	 * worker << 31 | index (GP_NONE: unwound) */
+	uint32_t *pending;          /* the record of each */
+	uint64_t *tkeys;
+	uint32_t *tmatch;
+	uint32_t worker;
+	struct tmpl_set tmpl;
+	size_t tmisses;     /* same start and depth, other return addresses */
+};
+
+static inline void wlock(struct walk *w)
+{
+	if (w->lock)
+		pthread_mutex_lock(w->lock);
+}
+
+static inline void wunlock(struct walk *w)
+{
+	if (w->lock)
+		pthread_mutex_unlock(w->lock);
+}
+
+static inline struct memo *memo_slot(struct memo *m, uint64_t key)
+{
+	return &m[(key * 0x9e3779b97f4a7c15ULL) >> 58];
+}
+
+/* Adds when to v, the *n smallest so far in order, keeping at most k. */
+static void keep_earliest(int64_t *v, size_t *n, size_t k, int64_t when)
+{
+	if (*n == k && when >= v[k - 1])
+		return;
+	size_t i = *n < k ? *n : k - 1;
+	while (i > 0 && v[i - 1] > when) {
+		v[i] = v[i - 1];
+		i--;
+	}
+	v[i] = when;
+	if (*n < k)
+		(*n)++;
+}
+
+/* Internal marks on a record while the gs are read, cleared after. */
+#define G_PENDING (1u << 31)        /* unwind from its stack's top */
+#define G_SUDOG (1u << 30)          /* wait_address is its first sudog */
+
+static gp_error *g_error(struct gp_snapshot *snap, struct gp_goroutine *g,
+			 gp_error *err)
+{
+	gp_error *e2 = gp_strtab_intern(&snap->strs, gp_error_message(err),
+					&g->error_str);
+	gp_error_destroy(err);
+	return e2;
+}
+
+static gp_error *w_g_error(struct walk *w, struct gp_goroutine *g,
+			   gp_error *err)
+{
+	wlock(w);
+	gp_error *e2 = g_error(w->snap, g, err);
+	wunlock(w);
+	return e2;
+}
+
+/* The chain of sudogs a goroutine waits on (g.waiting, through waitlink). */
+static gp_error *read_waiting(struct gp_snapshot *snap, struct gp_goroutine *g,
+			      uint64_t sudog, const uint8_t *first)
+{
+	struct gp_program *prog = snap->prog;
+	size_t ssize = (size_t)prog->layout.type_size[GP_T_SUDOG];
+	uint8_t buf[512];
+	if (ssize > sizeof(buf))
+		return gp_error_create(GP_ERROR_CORRUPT, "runtime.sudog too large");
+	enum gp_field_id fc = gp_has(prog, GP_F_SUDOG_C) ? GP_F_SUDOG_C :
+							    GP_F_SUDOG_C_VU;
+	enum gp_field_id fe = gp_has(prog, GP_F_SUDOG_ELEM) ? GP_F_SUDOG_ELEM :
+							       GP_F_SUDOG_ELEM_VU;
+	g->waiting_first = (uint32_t)snap->nwaits;
+	for (size_t i = 0; sudog && i < GP_MAX_WAITING_LIST; i++) {
+		if (i == 0 && first) {
+			memcpy(buf, first, ssize);
+		} else {
+			gp_error *err = gp_memory_read(&prog->mem, sudog, buf,
+						       ssize);
+			if (err)
+				return err;
+		}
+		gp_error *gerr = gp_grow((void **)&snap->waits, &snap->waits_cap,
+				      snap->nwaits + 1, sizeof(*snap->waits));
+		if (gerr)
+			return gerr;
+		struct gp_wait *w = &snap->waits[snap->nwaits++];
+		memset(w, 0, sizeof(*w));
+		w->sudog = sudog;
+		uint64_t c = gp_field(prog, fc, buf, ssize);
+		w->flags = gp_field(prog, GP_F_SUDOG_ISSELECT, buf, ssize) ? 1 : 0;
+		if (c) {
+			w->object = c;
+			w->kind = GP_WAIT_CHAN_UNKNOWN;
+		} else {
+			/* 1.26 links semaphore waiters too; elem is the sema */
+			w->object = gp_field(prog, fe, buf, ssize);
+			w->kind = GP_WAIT_SEMA;
+		}
+		g->waiting_count++;
+		/* Only select cases chain through waitlink; for a semaphore
+		 * waitlink links the other waiters on the same address
+		 * (semaRoot), not this goroutine's list. */
+		if (!w->flags)
+			break;
+		sudog = gp_field(prog, GP_F_SUDOG_WAITLINK, buf, ssize);
+	}
+	return NULL;
+}
+
+static const struct gp_m *find_m(const struct gp_snapshot *snap, uint64_t m)
+{
+	for (size_t i = 0; i < snap->nms; i++)
+		if (snap->ms[i].address == m)
+			return &snap->ms[i];
+	return NULL;
+}
+
+static int thread_of_m(const struct gp_snapshot *snap, uint64_t m)
+{
+	for (size_t i = 0; i < snap->nthreads; i++)
+		if (m && snap->threads[i].m_address == m)
+			return (int)i;
+	return -1;
+}
+
+static gp_error *finish_stack(struct gp_snapshot *snap, struct gp_goroutine *g,
+			      const struct gp_unwind_pc *pcs, size_t n);
+static void note_sleep(struct walk *w, const struct gp_program *prog,
+		       const uint8_t *buf, size_t gsize);
+
+/* Where a goroutine's traceback starts (traceback.go, unwinder.initAt). */
+static gp_error *unwind_goroutine(struct walk *w,
+				  struct gp_goroutine *g, const uint8_t *buf,
+				  size_t gsize, struct gp_unwind_pc *pcs,
+				  size_t *ret_n)
+{
+	struct gp_snapshot *snap = w->snap;
+	struct gp_program *prog = snap->prog;
+	struct gp_unwind_start st = {
+		.stack_lo = g->stack_lo,
+		.stack_hi = g->stack_hi,
+	};
+	*ret_n = 0;
+	if (g->status == GP_STATUS_RUNNING) {
+		/* A running goroutine's state is in its thread's registers
+		 * (possibly in a signal handler or on g0). */
+		if (g->thread < 0) {
+			g->flags |= GP_G_NO_STACK;
+			return NULL;
+		}
+		const struct gp_thread_regs *r = &prog->threads[g->thread];
+		const struct gp_m *m = find_m(snap, g->m_address);
+		struct gp_unwind_thread_start ts = {
+			.arch = prog->exe.arch,
+			.pc = r->regs[prog->exe.arch->reg_pc],
+			.sp = r->regs[prog->exe.arch->reg_sp],
+			.bp = r->regs[prog->exe.arch->reg_bp],
+			.g_stack_lo = g->stack_lo,
+			.g_stack_hi = g->stack_hi,
+			.g_sched_pc = gp_field(prog, GP_F_G_SCHED_PC, buf, gsize),
+			.g_sched_sp = gp_field(prog, GP_F_G_SCHED_SP, buf, gsize),
+			.g_sched_bp = gp_field(prog, GP_F_G_SCHED_BP, buf, gsize),
+			.g_syscall_pc = gp_field(prog, GP_F_G_SYSCALLPC, buf, gsize),
+			.g_syscall_sp = gp_field(prog, GP_F_G_SYSCALLSP, buf, gsize),
+			.vdso_pc = m ? m->vdso_pc : 0,
+			.vdso_sp = m ? m->vdso_sp : 0,
+		};
+		gp_error *err = NULL;
+		int from = 0;
+		*ret_n = gp_unwind_thread(prog->pcln, &prog->mem, &ts, pcs,
+					  GP_MAX_FRAMES, &from, &err);
+		if (*ret_n) {
+			g->pc = pcs[0].pc;
+			g->sp = pcs[0].sp;
+		} else {
+			g->flags |= GP_G_NO_STACK;
+		}
+		if (err) {
+			g->flags |= GP_G_STACK_ERROR;
+			return w_g_error(w, g, err);
+		}
+		return NULL;
+	}
+	uint64_t syscallsp = gp_field(prog, GP_F_G_SYSCALLSP, buf, gsize);
+	if (syscallsp) {
+		st.sp = syscallsp;
+		st.pc = gp_field(prog, GP_F_G_SYSCALLPC, buf, gsize);
+		st.bp = gp_field(prog, GP_F_G_SYSCALLBP, buf, gsize);
+		st.syscall = true;
+		g->flags |= GP_G_IN_SYSCALL;
+	} else {
+		st.sp = gp_field(prog, GP_F_G_SCHED_SP, buf, gsize);
+		st.pc = gp_field(prog, GP_F_G_SCHED_PC, buf, gsize);
+		st.bp = gp_field(prog, GP_F_G_SCHED_BP, buf, gsize);
+		st.lr = gp_field(prog, GP_F_G_SCHED_LR, buf, gsize);
+	}
+	g->pc = st.pc;
+	g->sp = st.sp;
+	if (!st.pc || !st.sp)
+		return NULL;
+	/* Unwound later, from a batch read of the stack's top; the record
+	 * keeps all the start needs (amd64 unwinding uses no bp or lr). */
+	g->flags |= G_PENDING;
+	return NULL;
+}
+
+/* Decodes the g at allgs[slot] into gs[slot] (marked present). */
+static gp_error *read_goroutine(struct walk *w, uint64_t gaddr,
+				uint32_t slot, const uint8_t *buf, size_t gsize,
+				gp_error *err, struct gp_unwind_pc *pcs)
+{
+	struct gp_snapshot *snap = w->snap;
+	struct gp_program *prog = snap->prog;
+	uint32_t raw = 0;
+	if (!err)
+		raw = (uint32_t)gp_field(prog, GP_F_G_ATOMICSTATUS, buf, gsize);
+	uint32_t status = raw & ~GSCAN;
+	/* Dead and never-used gs keep stale fields; the runtime skips them. */
+	if (!err && (status == GP_STATUS_DEAD || status == 11))
+		return NULL;
+	gp_error *gerr;
+	struct gp_goroutine *g = &snap->gs[slot];
+	snap->present[slot] = 1;
+	memset(g, 0, sizeof(*g));
+	g->address = gaddr;
+	g->stack_id = GP_NONE;
+	g->creator_stack = GP_NONE;
+	g->labels = GP_NONE;
+	g->waiting_first = GP_NONE;
+	g->thread = -1;
+	g->waitreason = -1;
+	if (err)
+		return w_g_error(w, g, gp_error_create(err->code,
+				"reading goroutine at 0x%llx: %s",
+				(unsigned long long)gaddr, err->message));
+
+	g->raw_status = raw;
+	g->status = status;
+	if (raw & GSCAN)
+		g->flags |= GP_G_SCAN;
+	g->goid = gp_field(prog, GP_F_G_GOID, buf, gsize);
+	g->parent_goid = gp_field(prog, GP_F_G_PARENTGOID, buf, gsize);
+	g->gopc = gp_field(prog, GP_F_G_GOPC, buf, gsize);
+	g->startpc = gp_field(prog, GP_F_G_STARTPC, buf, gsize);
+	g->waitsince = (int64_t)gp_field(prog, GP_F_G_WAITSINCE, buf, gsize);
+	g->stack_lo = gp_field(prog, GP_F_G_STACK_LO, buf, gsize);
+	g->stack_hi = gp_field(prog, GP_F_G_STACK_HI, buf, gsize);
+	g->m_address = gp_field(prog, GP_F_G_M, buf, gsize);
+	if (gp_field(prog, GP_F_G_LOCKEDM, buf, gsize))
+		g->flags |= GP_G_LOCKED;
+	uint32_t reason = (uint32_t)gp_field(prog, GP_F_G_WAITREASON, buf, gsize);
+	g->waitreason = (int32_t)reason;
+
+	/* The bracketed state the runtime prints (goroutineheader); the
+	 * status strings are interned before the walk. */
+	bool parked = status == GP_STATUS_WAITING || status == GP_STATUS_LEAKED;
+	if (parked && reason && reason < snap->nwaitreasons) {
+		g->waitreason_str = snap->waitreasons[reason];
+	} else if (!(parked && reason) &&
+		   status < GP_ARRAY_SIZE(status_strings)) {
+		g->waitreason_str = snap->status_str[status];
+	} else {
+		char tmp[32];
+		if (parked && reason)
+			snprintf(tmp, sizeof(tmp), "waitreason %u", reason);
+		else
+			snprintf(tmp, sizeof(tmp), "???");
+		wlock(w);
+		gerr = gp_strtab_intern(&snap->strs, tmp, &g->waitreason_str);
+		wunlock(w);
+		if (gerr)
+			return gerr;
+	}
+
+	/* Per-PC caches: a million goroutines come from a few go statements;
+	 * each worker remembers the last ones it saw. */
+	struct gp_func fn;
+	struct memo *sm = memo_slot(w->start_memo, g->startpc);
+	if (g->startpc && sm->key == g->startpc) {
+		g->start_func = sm->val >> 1;
+		if (sm->val & 1)
+			g->flags |= GP_G_SYSTEM;
+	} else {
+		wlock(w);
+		uint32_t start = gp_addr_map_get(&snap->start_cache, g->startpc);
+		if (start == GP_NONE &&
+		    gp_pclntab_find_func(prog->pcln, g->startpc, &fn)) {
+			uint32_t id;
+			bool system = is_system_func(fn.name);
+			if ((gerr = gp_strtab_intern(&snap->strs, fn.name, &id)) ||
+			    (gerr = gp_addr_map_put(&snap->start_cache, g->startpc,
+						    (id << 1) | system))) {
+				wunlock(w);
+				return gerr;
+			}
+			start = (id << 1) | system;
+		}
+		wunlock(w);
+		if (start != GP_NONE) {
+			g->start_func = start >> 1;
+			if (start & 1)
+				g->flags |= GP_G_SYSTEM;
+			*sm = (struct memo){ g->startpc, start };
+		}
+	}
+	/* Creator: the physical function with the innermost file:line, as
+	 * printcreatedby prints it. */
+	struct memo *cm = memo_slot(w->creator_memo, g->gopc);
+	if (g->gopc && cm->key == g->gopc) {
+		g->creator_stack = cm->val;
+	} else if (g->gopc) {
+		wlock(w);
+		uint32_t cr = gp_addr_map_get(&snap->creator_cache, g->gopc);
+		if (cr == GP_NONE &&
+		    gp_pclntab_find_func(prog->pcln, g->gopc, &fn)) {
+			if ((gerr = creator_stack(snap, g->gopc, &fn, &cr)) ||
+			    (gerr = gp_addr_map_put(&snap->creator_cache, g->gopc,
+						    cr))) {
+				wunlock(w);
+				return gerr;
+			}
+		}
+		wunlock(w);
+		if (cr != GP_NONE) {
+			g->creator_stack = cr;
+			*cm = (struct memo){ g->gopc, cr };
+		}
+	}
+
+	if (g->m_address) {
+		const struct gp_m *m = find_m(snap, g->m_address);
+		if (m && m->curg == gaddr) {
+			g->flags |= GP_G_ON_THREAD;
+			g->thread = thread_of_m(snap, g->m_address);
+			if (g->thread >= 0) {
+				wlock(w);
+				snap->threads[g->thread].curg_goid = g->goid;
+				wunlock(w);
+			}
+		}
+	}
+
+	uint64_t waiting = gp_field(prog, GP_F_G_WAITING, buf, gsize);
+	if (waiting && (status == GP_STATUS_WAITING ||
+			status == GP_STATUS_LEAKED)) {
+		/* read later, in a batch of every goroutine's first sudog */
+		g->wait_address = waiting;
+		g->flags |= G_SUDOG;
+	}
+	if ((status == GP_STATUS_WAITING) && reason < snap->nwaitreasons &&
+	    snap->waitreasons[reason] == snap->sleep_str)
+		note_sleep(w, prog, buf, gsize);
+
+	uint64_t labels = gp_field(prog, GP_F_G_LABELS, buf, gsize);
+	if (labels) {
+		wlock(w);
+		gerr = gp_snapshot_read_labels(snap, labels, &g->labels);
+		if (gerr && gerr != &gp_error_nomem)
+			gerr = g_error(snap, g, gp_error_wrap(gerr, "reading its labels"));
+		wunlock(w);
+		if (gerr)
+			return gerr;
+	}
+
+	size_t n;
+	if ((gerr = unwind_goroutine(w, g, buf, gsize, pcs, &n)))
+		return gerr;
+	if (!n)
+		return NULL;
+	wlock(w);
+	gerr = finish_stack(snap, g, pcs, n);
+	wunlock(w);
+	return gerr;
+}
+
+/* Index of the first physical frame of the user's code in a stack, or
+ * GP_NONE: the frames that can hold the user's references to objects
+ * (the runtime's own frames hold the machinery of the wait). */
+static uint32_t user_pc_index(struct gp_snapshot *snap, uint32_t stack_id)
+{
+	struct gp_stack *st = &snap->stacks[stack_id];
+	if (st->user_pc)
+		return st->user_pc - 1;
+	uint32_t phys = 0, found = GP_NONE;
+	for (uint32_t i = 0; i < st->n && found == GP_NONE; i++) {
+		const struct gp_frame *f = &snap->frames[st->first + i];
+		const char *fn = gp_snapshot_string(snap, f->func);
+		if (*fn && !gp_func_is_machinery(fn))
+			found = phys;
+		if (!(f->flags & GP_FRAME_INLINED))
+			phys++;
+	}
+	st->user_pc = found == GP_NONE ? GP_NONE : found + 1;
+	return found;
+}
+
+static gp_error *finish_stack(struct gp_snapshot *snap, struct gp_goroutine *g,
+			      const struct gp_unwind_pc *pcs, size_t n)
+{
+	gp_error *err;
+	if (n && (err = gp_snapshot_intern_stack(snap, pcs, n, &g->stack_id)))
+		return err;
+	if (n) {
+		uint32_t u = user_pc_index(snap, g->stack_id);
+		if (u != GP_NONE && u < n && pcs[u].sp >= pcs[0].sp &&
+		    pcs[u].sp - pcs[0].sp < UINT32_MAX)
+			g->user_sp_offset = (uint32_t)(pcs[u].sp - pcs[0].sp);
+	}
+	if (n >= GP_MAX_FRAMES)
+		g->flags |= GP_G_TRUNCATED;
+	return NULL;
+}
+
+/*
+ * The walk in two batch reads (gp_memory_read_batch): every g, in file
+ * order, decoded into its record; then the top of every parked stack, from
+ * which the goroutine is unwound (reads past the window fall back to the
+ * memory layers).
+ */
+#define STACK_WINDOW 2048u
+
+
+static gp_error *on_g(void *arg, const struct gp_read_req *req,
+		      const uint8_t *data, gp_error *err)
+{
+	struct walk *w = arg;
+	return read_goroutine(w, req->address, req->tag, data, w->gsize,
+			      err, w->pcs);
+}
+
+static struct gp_unwind_start unwind_start_of(const struct gp_goroutine *g)
+{
+	return (struct gp_unwind_start){
+		.pc = g->pc,
+		.sp = g->sp,
+		.stack_lo = g->stack_lo,
+		.stack_hi = g->stack_hi,
+		.syscall = (g->flags & GP_G_IN_SYSCALL) != 0,
+	};
+}
+
+struct window {
+	const struct gp_memory *mem;
+	uint64_t address;
+	const uint8_t *data;
+	size_t size;
+};
+
+static gp_error *window_read(void *arg, uint64_t address, void *buf,
+			     size_t size)
+{
+	const struct window *win = arg;
+	if (address >= win->address && size <= win->size &&
+	    address - win->address <= win->size - size) {
+		if (size == 8) /* return addresses: inline, not a call */
+			memcpy(buf, win->data + (address - win->address), 8);
+		else
+			memcpy(buf, win->data + (address - win->address), size);
+		return NULL;
+	}
+	return gp_memory_read(win->mem, address, buf, size);
+}
+
+/*
+ * Parked goroutines of one kind have the same stack: the unwinder starts
+ * at the same pc at the same depth below stack.hi and reads the same
+ * return addresses at the same offsets. What it reads depends on nothing
+ * else (frame sizes come from the pcs; the bounds are checked relative to
+ * stack.hi, and sp >= stack.lo is checked here), so once a stack has been
+ * unwound cleanly, a goroutine with the same start whose words at those
+ * offsets hold the same return addresses has the same stack, exactly, and
+ * needs a few loads instead of an unwind.
+ */
+#define TMPL_MAX_DEPTH (1u << 16)
+#define TMPL_MAX 65536u
+#define TMPL_CHAIN 16u   /* stacks kept per (pc, depth) */
+
+static uint64_t tmpl_key(const struct gp_goroutine *g)
+{
+	uint64_t depth = g->stack_hi - g->sp;
+	if (!g->pc || g->pc >= (1ULL << 47) || g->sp < g->stack_lo ||
+	    g->sp >= g->stack_hi || depth >= TMPL_MAX_DEPTH)
+		return 0;
+	return g->pc | depth << 47 |
+	       (uint64_t)((g->flags & GP_G_IN_SYSCALL) != 0) << 63;
+}
+
+static bool tmpl_match(const struct tmpl_set *set,
+		       const struct stack_tmpl *t, const uint8_t *data,
+		       size_t size)
+{
+	for (uint32_t i = 0; i < t->n; i++) {
+		const struct tmpl_word *w = &set->words[t->first + i];
+		uint64_t v;
+		if (w->offset > size || size - w->offset < 8)
+			return false;
+		memcpy(&v, data + w->offset, 8);
+		if (v != w->value)
+			return false;
+	}
+	return true;
+}
+
+/* Records the words the unwind of pcs[0..n) read, if all were inside the
+ * window. */
+static gp_error *tmpl_add(struct tmpl_set *set, uint64_t key,
+			  uint32_t head, const struct gp_goroutine *g,
+			  const struct gp_unwind_pc *pcs, size_t n, size_t size)
+{
+	if (set->n >= TMPL_MAX)
+		return NULL;
+	for (size_t i = 1; i < n; i++)
+		if (pcs[i - 1].fp - 8 < pcs[0].sp ||
+		    pcs[i - 1].fp - pcs[0].sp > size)
+			return NULL;
+	gp_error *err;
+	if ((err = gp_grow((void **)&set->v, &set->cap, set->n + 1,
+			   sizeof(*set->v))) ||
+	    (err = gp_grow((void **)&set->words, &set->words_cap,
+			   set->nwords + n, sizeof(*set->words))))
+		return err;
+	struct stack_tmpl *t = &set->v[set->n];
+	*t = (struct stack_tmpl){ g->stack_id, g->user_sp_offset,
+				  g->flags & GP_G_TRUNCATED,
+				  (uint32_t)set->nwords,
+				  (uint32_t)(n ? n - 1 : 0), head };
+	for (size_t i = 1; i < n; i++)
+		set->words[set->nwords++] = (struct tmpl_word){
+			pcs[i].pc, (uint32_t)(pcs[i - 1].fp - 8 - pcs[0].sp) };
+	if ((err = gp_addr_map_put(&set->map, key, (uint32_t)set->n)))
+		return err;
+	set->n++;
+	return NULL;
+}
+
+static void tmpl_free(struct tmpl_set *set)
+{
+	gp_addr_map_deinit(&set->map);
+	free(set->v);
+	free(set->words);
+	memset(set, 0, sizeof(*set));
+}
+
+static gp_error *on_stack(void *arg, const struct gp_read_req *req,
+			  const uint8_t *data, gp_error *rerr)
+{
+	struct walk *w = arg;
+	struct gp_snapshot *snap = w->snap;
+	struct gp_program *prog = snap->prog;
+	struct tmpl_set *set = &w->tmpl;
+	size_t size = rerr ? 0 : req->size;
+	/* The goroutine's record is not touched on a match: requests come in
+	 * stack order, records in another, and a million records do not fit
+	 * in the cache; the matches are applied in record order after. */
+	uint64_t key = size ? w->tkeys[req->tag] : 0;
+	uint32_t head = key ? gp_addr_map_get(&set->map, key) : GP_NONE;
+	uint32_t chain = 0;
+	for (uint32_t ti = head; ti != GP_NONE; ti = set->v[ti].next) {
+		if (tmpl_match(set, &set->v[ti], data, size)) {
+			w->tmatch[req->tag] = w->worker << 31 | ti;
+			return NULL;
+		}
+		chain++;
+	}
+	if (head != GP_NONE)
+		w->tmisses++;
+	struct gp_goroutine *g = &snap->gs[w->pending[req->tag]];
+	struct gp_unwind_start st = unwind_start_of(g);
+	st.cache = w->ucache;
+	struct window win = { &prog->mem, req->address, data, size };
+	struct gp_memory wmem = { .read_fn = window_read, .read_arg = &win };
+	gp_error *err = NULL;
+	size_t n = gp_unwind(prog->pcln, &wmem, &st, w->pcs, GP_MAX_FRAMES,
+			     &err);
+	wlock(w);
+	if (err) {
+		g->flags |= GP_G_STACK_ERROR;
+		err = g_error(snap, g, err);
+	}
+	if (!err)
+		err = finish_stack(snap, g, w->pcs, n);
+	wunlock(w);
+	if (err)
+		return err;
+	if (key && chain < TMPL_CHAIN && n && !(g->flags & GP_G_STACK_ERROR))
+		return tmpl_add(set, key, head, g, w->pcs, n, size);
+	return NULL;
+}
+
+static gp_error *on_sudog(void *arg, const struct gp_read_req *req,
+			  const uint8_t *data, gp_error *rerr)
+{
+	struct walk *w = arg;
+	struct gp_snapshot *snap = w->snap;
+	struct gp_goroutine *g = &snap->gs[req->tag];
+	gp_error *err = rerr ? gp_error_create(rerr->code, "%s", rerr->message) :
+			       read_waiting(snap, g, req->address, data);
+	if (err) {
+		if (err == &gp_error_nomem)
+			return err;
+		gp_error *gerr = w_g_error(w, g,
+					   gp_error_wrap(err, "reading its wait list"));
+		if (gerr)
+			return gerr;
+	}
+	if (g->waiting_count) {
+		g->wait_address = snap->waits[g->waiting_first].object;
+		if (snap->waits[g->waiting_first].flags & 1)
+			g->flags |= GP_G_SELECT;
+	} else {
+		g->waiting_first = GP_NONE;
+	}
+	return NULL;
+}
+
+/*
+ * The earliest wake-ups of sleeping goroutines, kept while the gs stream
+ * by (1.23+ g.sleepWhen; before, g.timer.when), for the clock's upper
+ * bound: the few smallest, as some may already be overdue.
+ */
+static void note_sleep(struct walk *w, const struct gp_program *prog,
+		       const uint8_t *buf, size_t gsize)
+{
+	int64_t when = 0;
+	if (gp_has(prog, GP_F_G_SLEEPWHEN)) {
+		when = (int64_t)gp_field(prog, GP_F_G_SLEEPWHEN, buf, gsize);
+	} else if (gp_has(prog, GP_F_TIMER_WHEN) && !prog->live_now) {
+		/* (only a core's clock uses them: a live one is exact, and
+		 * the timers are not in its copy) */
+		uint64_t t = gp_field(prog, GP_F_G_TIMER, buf, gsize), v;
+		if (!t || w->nsleeps_read >= 4096)
+			return; /* enough samples to bound "now" */
+		w->nsleeps_read++;
+		gp_error *err = gp_memory_read_u64(&prog->mem,
+						   t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN),
+						   &v);
+		if (err) {
+			gp_error_destroy(err);
+			return;
+		}
+		when = (int64_t)v;
+	}
+	if (when > 0)
+		keep_earliest(w->sleeps, &w->nsleeps, GP_ARRAY_SIZE(w->sleeps),
+			      when);
+}
+
+/* Frees *gptrs as soon as the requests are built (8 MB at 1M). */
+/*
+ * Stack ids in the order of the stacks' pcs: two workers intern stacks in
+ * whichever order they meet them, and the same core must give the same
+ * ids every time. Renumbers the table (and the creator cache); *ret maps
+ * old ids to new ones for the records (NULL: nothing moved).
+ */
+static int stack_cmp(const void *a, const void *b, void *arg)
+{
+	const struct gp_snapshot *snap = arg;
+	const struct gp_stack *x = &snap->stacks[*(const uint32_t *)a];
+	const struct gp_stack *y = &snap->stacks[*(const uint32_t *)b];
+	uint32_t n = x->npcs < y->npcs ? x->npcs : y->npcs;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t p = snap->stackpcs[x->first_pc + i];
+		uint64_t q = snap->stackpcs[y->first_pc + i];
+		if (p != q)
+			return p < q ? -1 : 1;
+	}
+	if (x->npcs != y->npcs)
+		return x->npcs < y->npcs ? -1 : 1;
+	/* creators' one-frame stacks have no pcs: their frames' */
+	n = x->n < y->n ? x->n : y->n;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t p = snap->frames[x->first + i].pc;
+		uint64_t q = snap->frames[y->first + i].pc;
+		if (p != q)
+			return p < q ? -1 : 1;
+	}
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static gp_error *canonical_stack_ids(struct gp_snapshot *snap, uint32_t **ret)
+{
+	size_t ns = snap->nstacks;
+	*ret = NULL;
+	if (ns < 2)
+		return NULL;
+	uint32_t *order = malloc(ns * sizeof(*order));
+	uint32_t *newid = malloc(ns * sizeof(*newid));
+	struct gp_stack *stacks = malloc(ns * sizeof(*stacks));
+	if (!order || !newid || !stacks) {
+		free(order);
+		free(newid);
+		free(stacks);
+		return &gp_error_nomem;
+	}
+	for (size_t i = 0; i < ns; i++)
+		order[i] = (uint32_t)i;
+	qsort_r(order, ns, sizeof(*order), stack_cmp, snap);
+	bool moved = false;
+	for (size_t i = 0; i < ns; i++) {
+		newid[order[i]] = (uint32_t)i;
+		stacks[i] = snap->stacks[order[i]];
+		moved |= order[i] != i;
+	}
+	free(order);
+	if (!moved) {
+		free(newid);
+		free(stacks);
+		return NULL;
+	}
+	memcpy(snap->stacks, stacks, ns * sizeof(*stacks));
+	free(stacks);
+	struct gp_addr_map *cc = &snap->creator_cache;
+	for (size_t i = 0; i < cc->cap; i++)
+		if (cc->keys[i] && cc->vals[i] < ns)
+			cc->vals[i] = newid[cc->vals[i]];
+	for (size_t i = 0; i < snap->st_cap; i++)
+		if (snap->st_table[i])
+			snap->st_table[i] = newid[snap->st_table[i] - 1] + 1;
+	*ret = newid;
+	return NULL;
+}
+
+/* Two workers from this many goroutines: below it a thread costs more
+ * than it saves. */
+#define PAR_MIN 8192
+
+/* Adds a worker's earliest sleep wake-ups to the snapshot's. */
+static void merge_sleeps(struct gp_snapshot *snap, const struct walk *w)
+{
+	for (size_t i = 0; i < w->nsleeps; i++)
+		keep_earliest(snap->sleeps, &snap->nsleeps,
+			      GP_ARRAY_SIZE(snap->sleeps), w->sleeps[i]);
+}
+
+static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
+			  uint64_t len, size_t gsize, struct gp_unwind_pc *pcs)
+{
+	pthread_mutex_t lock;
+	if (pthread_mutex_init(&lock, NULL))
+		return gp_error_create(GP_ERROR_OS, "pthread_mutex_init failed");
+	struct walk *w = calloc(2, sizeof(*w));
+	struct gp_unwind_pc *pcs2 = malloc(GP_MAX_FRAMES * sizeof(*pcs2));
+	struct gp_read_req *reqs = NULL, *sreqs = NULL;
+	uint64_t *tkeys = NULL;
+	uint32_t *tmatch = NULL, *pending = NULL;
+	gp_error *err = NULL;
+	if (!w || !pcs2 ||
+	    !(w[1].ucache = calloc(1, sizeof(*w[1].ucache)))) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	w[0] = (struct walk){ .snap = snap, .gsize = gsize, .pcs = pcs,
+			      .lock = &lock, .ucache = snap->ucache };
+	struct gp_unwind_cache *uc2 = w[1].ucache;
+	w[1] = (struct walk){ .snap = snap, .gsize = gsize, .pcs = pcs2,
+			      .lock = &lock, .ucache = uc2, .worker = 1 };
+	/* GOPARKED_PAR_MIN: the tests run small cores on two workers too */
+	const char *pm = getenv("GOPARKED_PAR_MIN");
+	uint64_t par_min = pm ? strtoull(pm, NULL, 10) : PAR_MIN;
+	void *second = len >= par_min ? &w[1] : NULL;
+
+	/* Sized once: doubling a million records costs copies and zeroed
+	 * pages, and leaves half an array of slack. */
+	if (!(snap->gs = malloc((len ? len : 1) * sizeof(*snap->gs))) ||
+	    !(reqs = malloc((len ? len : 1) * sizeof(*reqs))) ||
+	    !(snap->present = calloc(len ? len : 1, 1))) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	snap->gs_cap = len ? len : 1;
+	snap->ngs = len;
+	/* Each record goes to its g's place in allgs: goroutines are added
+	 * there as they are made, so that order is goid order or nearly,
+	 * which the sort by goid then finds (or has few records to move). */
+	size_t n = 0;
+	for (uint64_t i = 0; i < len; i++)
+		if ((*gptrs_p)[i])
+			reqs[n++] = (struct gp_read_req){ .address = (*gptrs_p)[i],
+							  .size = (uint32_t)gsize,
+							  .tag = (uint32_t)i };
+	free(*gptrs_p);
+	*gptrs_p = NULL;
+	gp_phase(NULL);
+	struct gp_batch_out gs_out = { snap->gs, sizeof(*snap->gs), len };
+	err = gp_memory_read_batch_par(&snap->prog->mem, reqs, n, on_g, &w[0],
+				       second, &gs_out);
+	merge_sleeps(snap, &w[0]);
+	merge_sleeps(snap, &w[1]);
+	gp_phase("gs");
+	if (err)
+		goto out;
+
+	/* One pass over the records for both: every first sudog (a batch
+	 * read by one worker: on_sudog appends to the waits list) and the
+	 * top of every parked stack. Arrays sized for all; only what is used
+	 * costs pages. */
+	size_t ssize = (size_t)snap->prog->layout.type_size[GP_T_SUDOG];
+	size_t cap = snap->ngs ? snap->ngs : 1;
+	sreqs = malloc(cap * sizeof(*sreqs));
+	pending = malloc(cap * sizeof(*pending));
+	tkeys = malloc(cap * sizeof(*tkeys));
+	tmatch = malloc(cap * sizeof(*tmatch));
+	if (!sreqs || !pending || !tkeys || !tmatch) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	size_t nsudog = 0, npending = 0;
+	for (size_t i = 0; i < snap->ngs; i++) {
+		struct gp_goroutine *g = &snap->gs[i];
+		if (!snap->present[i] || !(g->flags & (G_SUDOG | G_PENDING)))
+			continue;
+		if (g->flags & G_SUDOG) {
+			sreqs[nsudog++] = (struct gp_read_req){
+				.address = g->wait_address,
+				.size = (uint32_t)ssize, .tag = (uint32_t)i };
+			g->wait_address = 0;
+		}
+		if (g->flags & G_PENDING) {
+			size_t k = npending++;
+			pending[k] = (uint32_t)i;
+			uint64_t size = STACK_WINDOW;
+			if (g->stack_hi > g->sp && g->stack_hi - g->sp < size)
+				size = g->stack_hi - g->sp;
+			reqs[k] = (struct gp_read_req){ .address = g->sp,
+							.size = (uint32_t)size,
+							.tag = (uint32_t)k };
+			tkeys[k] = tmpl_key(g);
+			tmatch[k] = GP_NONE;
+		}
+		g->flags &= ~(G_SUDOG | G_PENDING);
+	}
+	gp_phase("requests");
+	w[0].lock = NULL;
+	err = gp_memory_read_batch(&snap->prog->mem, sreqs, nsudog, on_sudog,
+				   &w[0]);
+	w[0].lock = &lock;
+	gp_phase("sudogs");
+	if (err)
+		goto out;
+
+	for (int k = 0; k < 2; k++) {
+		w[k].pending = pending;
+		w[k].tkeys = tkeys;
+		w[k].tmatch = tmatch;
+	}
+	err = gp_memory_read_batch_par(&snap->prog->mem, reqs, npending,
+				       on_stack, &w[0], second, NULL);
+	gp_phase_note("%zu + %zu stack templates; %zu goroutines matched none "
+		      "of their (pc, depth)", w[0].tmpl.n, w[1].tmpl.n,
+		      w[0].tmisses + w[1].tmisses);
+	gp_phase("stacks");
+	if (err)
+		goto out;
+
+	/* One more pass: the matched templates applied, stack ids made the
+	 * same whichever worker met a stack first, and the dead squeezed
+	 * out. */
+	uint32_t *newid;
+	if ((err = canonical_stack_ids(snap, &newid)))
+		goto out;
+	size_t live = 0, k = 0;
+	for (size_t i = 0; i < snap->ngs; i++) {
+		if (!snap->present[i])
+			continue;
+		struct gp_goroutine *g = &snap->gs[i];
+		if (k < npending && pending[k] == i) {
+			uint32_t m = tmatch[k++];
+			if (m != GP_NONE) {
+				const struct stack_tmpl *t =
+					&w[m >> 31].tmpl.v[m & 0x7fffffffu];
+				g->stack_id = t->stack_id;
+				g->user_sp_offset = t->user_sp_offset;
+				g->flags |= t->flags;
+			}
+		}
+		if (newid) {
+			if (g->stack_id < snap->nstacks)
+				g->stack_id = newid[g->stack_id];
+			if (g->creator_stack < snap->nstacks)
+				g->creator_stack = newid[g->creator_stack];
+		}
+		if (live != i)
+			snap->gs[live] = *g;
+		live++;
+	}
+	free(newid);
+	snap->ngs = live;
+	free(snap->present);
+	snap->present = NULL;
+	gp_phase("records");
+out:
+	if (err && snap->present) {
+		/* only what was filled is a record */
+		size_t live = 0;
+		for (size_t i = 0; i < snap->ngs; i++)
+			if (snap->present[i]) {
+				snap->gs[live] = snap->gs[i];
+				snap->gs[live++].flags &= ~(G_PENDING | G_SUDOG);
+			}
+		snap->ngs = live;
+	}
+	if (w) {
+		tmpl_free(&w[0].tmpl);
+		tmpl_free(&w[1].tmpl);
+		free(w[1].ucache);
+	}
+	free(w);
+	free(pcs2);
+	free(reqs);
+	free(sreqs);
+	free(tkeys);
+	free(tmatch);
+	free(pending);
+	pthread_mutex_destroy(&lock);
+	return err;
+}
+
+/* Sorts the records by goid: 16-byte keys (radix), then the records
+ * permuted in place, cycle by cycle (no second array of records). */
+/*
+ * Records in allgs order are in goid order but for a few (a g reused
+ * after its goroutine exited takes a new goid): those are taken out, the
+ * rest closed up, and they are merged back from the end. Kept are either
+ * the records no later one is smaller than, or those no earlier one is
+ * larger than, whichever leaves fewer out; both are in order.
+ */
+static int goid_cmp(const void *a, const void *b)
+{
+	const struct gp_goroutine *x = a, *y = b;
+	return x->goid < y->goid ? -1 : x->goid > y->goid;
+}
+
+static bool sort_few_out_of_order(struct gp_snapshot *snap, size_t below)
+{
+	size_t n = snap->ngs;
+	struct gp_goroutine *gs = snap->gs;
+	uint8_t *out = malloc(n);
+	if (!out)
+		return false;
+	/* by the prefix maximum first (allgs order's exceptions are reused
+	 * gs, with bigger goids than their neighbours); the other way only
+	 * if that leaves too many out */
+	size_t by_min = SIZE_MAX, by_max = below;
+	uint64_t m;
+	if (by_max > n / 16) {
+		by_min = 0;
+		m = UINT64_MAX;
+		for (size_t i = n; i-- > 0;) {
+			if (gs[i].goid > m)
+				by_min++;
+			else
+				m = gs[i].goid;
+		}
+	}
+	bool use_min = by_min < by_max;
+	size_t k = use_min ? by_min : by_max;
+	if (k > n / 16) {
+		free(out);
+		return false;
+	}
+	struct gp_goroutine *side = malloc((k ? k : 1) * sizeof(*side));
+	if (!side) {
+		free(out);
+		return false;
+	}
+	/* marked and taken out in one pass */
+	size_t taken = 0;
+	if (use_min) {
+		m = UINT64_MAX;
+		for (size_t i = n; i-- > 0;) {
+			out[i] = gs[i].goid > m;
+			if (!out[i])
+				m = gs[i].goid;
+			else
+				side[taken++] = gs[i];
+		}
+	} else {
+		m = 0;
+		for (size_t i = 0; i < n; i++) {
+			out[i] = gs[i].goid < m;
+			if (!out[i])
+				m = gs[i].goid;
+			else
+				side[taken++] = gs[i];
+		}
+	}
+	qsort(side, k, sizeof(*side), goid_cmp);
+	size_t j = k, w = n;
+	if (!use_min) {
+		/* Merged from the end in one pass: a record taken out was
+		 * smaller than one before it, so each kept record's place is
+		 * at or after where it is, and everything written lands past
+		 * what is still to be read. Most records stay put. */
+		for (size_t i = n; i-- > 0;) {
+			if (out[i])
+				continue;
+			while (j > 0 && side[j - 1].goid > gs[i].goid)
+				gs[--w] = side[--j];
+			if (--w != i)
+				gs[w] = gs[i];
+		}
+	} else {
+		/* the kept closed up, then merged from the end */
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!out[i] && kept++ != i)
+				gs[kept - 1] = gs[i];
+		size_t i = kept;
+		while (j > 0) {
+			if (i > 0 && gs[i - 1].goid > side[j - 1].goid)
+				gs[--w] = gs[--i];
+			else
+				gs[--w] = side[--j];
+		}
+	}
+	while (j > 0)
+		gs[--w] = side[--j];
+	free(out);
+	free(side);
+	return true;
+}
+
+static gp_error *sort_by_goid(struct gp_snapshot *snap)
+{
+	size_t n = snap->ngs;
+	/* records below the largest goid before them: 0 when sorted */
+	size_t below = 0;
+	uint64_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (snap->gs[i].goid < m)
+			below++;
+		else
+			m = snap->gs[i].goid;
+	}
+	if (!below || sort_few_out_of_order(snap, below))
+		return NULL;
+	struct gp_kv *k = malloc(n * sizeof(*k));
+	if (!k)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < n; i++)
+		k[i] = (struct gp_kv){ snap->gs[i].goid, i };
+	gp_error *err = gp_sort_kv(k, n);
+	if (err) {
+		free(k);
+		return err;
+	}
+
+	/* k[i].value: the record that belongs at i */
+	for (size_t i = 0; i < n; i++) {
+		if (k[i].value == i || k[i].value == UINT64_MAX)
+			continue;
+		struct gp_goroutine tmp = snap->gs[i];
+		size_t j = i;
+		while (k[j].value != i) {
+			size_t from = k[j].value;
+			snap->gs[j] = snap->gs[from];
+			k[j].value = UINT64_MAX;
+			j = from;
+		}
+		snap->gs[j] = tmp;
+		k[j].value = UINT64_MAX;
+	}
+	free(k);
+	return NULL;
+}
+
+GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
+{
+	gp_error *err;
+	struct gp_snapshot *snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		return &gp_error_nomem;
+	snap->prog = prog;
+	gp_strtab_init(&snap->strs);
+	uint32_t empty;
+	struct gp_unwind_pc *pcs = NULL;
+	uint8_t *buf = NULL;
+	uint64_t *gptrs = NULL;
+	if ((err = gp_strtab_intern(&snap->strs, "", &empty)))
+		goto fail;
+	for (size_t i = 0; i < GP_ARRAY_SIZE(status_strings); i++)
+		if ((err = gp_strtab_intern(&snap->strs, status_strings[i],
+					    &snap->status_str[i])))
+			goto fail;
+	if ((err = read_waitreasons(snap)) || (err = read_ms(snap)) ||
+	    (err = read_threads(snap)))
+		goto fail;
+
+	/* runtime.allgs is a []*g. */
+	uint8_t hdr[24];
+	if ((err = gp_memory_read(&prog->mem, prog->layout.var_addr[GP_V_ALLGS],
+				  hdr, sizeof(hdr)))) {
+		err = gp_error_wrap(err, "reading runtime.allgs");
+		goto fail;
+	}
+	uint64_t array = gp_load(hdr, 8), len = gp_load(hdr + 8, 8),
+		 cap = gp_load(hdr + 16, 8);
+	if (len > cap || len > GP_MAX_GOROUTINES) {
+		err = gp_error_create(GP_ERROR_CORRUPT,
+				      "runtime.allgs is corrupt (len %llu, cap %llu)",
+				      (unsigned long long)len,
+				      (unsigned long long)cap);
+		goto fail;
+	}
+	snap->allgs_len = (size_t)len;
+	gptrs = malloc((len ? len : 1) * 8);
+	if (!gptrs) {
+		err = &gp_error_nomem;
+		goto fail;
+	}
+	if (len && (err = gp_memory_read(&prog->mem, array, gptrs, len * 8))) {
+		err = gp_error_wrap(err, "reading the goroutine list runtime.allgs");
+		goto fail;
+	}
+	size_t gsize = (size_t)prog->layout.type_size[GP_T_G];
+	if (gsize == 0 || gsize > GP_MAX_G_SIZE) {
+		err = gp_error_create(GP_ERROR_UNSUPPORTED,
+				      "unexpected size of runtime.g: %zu", gsize);
+		goto fail;
+	}
+	buf = malloc(gsize);
+	pcs = malloc(GP_MAX_FRAMES * sizeof(*pcs));
+	snap->ucache = calloc(1, sizeof(*snap->ucache));
+	if (!buf || !pcs || !snap->ucache) {
+		err = &gp_error_nomem;
+		goto fail;
+	}
+	/* the rest of what is read of the target: a live one then runs
+	 * again (GP_ATTACH_RESUME_EARLY) while its copy is walked */
+	gp_snapshot_clock_gather(snap);
+	if ((err = gp_sema_gather(snap)) || (err = gp_live_gathered(prog)))
+		goto fail;
+	if ((err = read_all(snap, &gptrs, len, gsize, pcs)))
+		goto fail;
+	if ((err = sort_by_goid(snap)))
+		goto fail;
+	gp_phase("goid sort");
+	/* semaphore and Cond waits (before 1.26 g.waiting is nil for them) */
+	if ((err = gp_sema_pass(snap)))
+		goto fail;
+	gp_phase("semaphores");
+	if ((err = gp_snapshot_compute_clock(snap)))
+		goto fail;
+	gp_phase("clock");
+	if ((err = gp_live_walked(prog)))
+		goto fail;
+	free(gptrs);
+	free(buf);
+	free(pcs);
+	*ret = snap;
+	return NULL;
+fail:
+	gp_error_destroy(gp_live_walked(prog)); /* reads of it work again */
+	free(gptrs);
+	free(buf);
+	free(pcs);
+	gp_snapshot_destroy(snap);
+	return err;
+}
+
+GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
+{
+	if (!snap)
+		return;
+	gp_strtab_deinit(&snap->strs);
+	free(snap->gs);
+	free(snap->sema_recs);
+	free(snap->present);
+	free(snap->ucache);
+	free(snap->pcframes);
+	free(snap->frames);
+	free(snap->stacks);
+	free(snap->stackpcs);
+	free(snap->st_table);
+	free(snap->waits);
+	free(snap->threads);
+	free(snap->ms);
+	free(snap->labels);
+	gp_analysis_destroy(snap->analysis);
+	free(snap->ls_table);
+	gp_addr_map_deinit(&snap->start_cache);
+	gp_addr_map_deinit(&snap->creator_cache);
+	gp_addr_map_deinit(&snap->pc_cache);
+	free(snap->pcruns);
+	free(snap);
+}
+
+GP_EXPORT void gp_snapshot_count_states(const gp_snapshot *snap,
+					uint64_t all[256], uint64_t system[256])
+{
+	memset(all, 0, 256 * sizeof(*all));
+	memset(system, 0, 256 * sizeof(*system));
+	for (size_t i = 0; i < snap->ngs; i++) {
+		const struct gp_goroutine *g = &snap->gs[i];
+		uint32_t st = g->status < 255 ? g->status : 255;
+		all[st]++;
+		if (g->flags & GP_G_SYSTEM)
+			system[st]++;
+	}
+}
+
+GP_EXPORT size_t gp_snapshot_num_goroutines(const gp_snapshot *snap)
+{
+	return snap->ngs;
+}
+
+GP_EXPORT const struct gp_goroutine *
+gp_snapshot_goroutines(const gp_snapshot *snap)
+{
+	return snap->gs;
+}
+
+GP_EXPORT int64_t gp_snapshot_find(const gp_snapshot *snap, uint64_t goid)
+{
+	size_t lo = 0, hi = snap->ngs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (snap->gs[mid].goid < goid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < snap->ngs && snap->gs[lo].goid == goid ? (int64_t)lo : -1;
+}
+
+GP_EXPORT const char *gp_snapshot_string(const gp_snapshot *snap, uint32_t id)
+{
+	return id < snap->strs.len ? snap->strs.strs[id] : "";
+}
+
+GP_EXPORT size_t gp_snapshot_num_strings(const gp_snapshot *snap)
+{
+	return snap->strs.len;
+}
+
+GP_EXPORT size_t gp_snapshot_num_stacks(const gp_snapshot *snap)
+{
+	return snap->nstacks;
+}
+
+GP_EXPORT const struct gp_frame *gp_snapshot_stack(const gp_snapshot *snap,
+						   uint32_t stack_id,
+						   uint32_t *ret_nframes)
+{
+	if (stack_id >= snap->nstacks) {
+		*ret_nframes = 0;
+		return NULL;
+	}
+	*ret_nframes = snap->stacks[stack_id].n;
+	return snap->frames + snap->stacks[stack_id].first;
+}
+
+GP_EXPORT const struct gp_wait *gp_snapshot_waits(const gp_snapshot *snap,
+						  size_t *ret_count)
+{
+	*ret_count = snap->nwaits;
+	return snap->waits;
+}
+
+GP_EXPORT const struct gp_thread *gp_snapshot_threads(const gp_snapshot *snap,
+						      size_t *ret_count)
+{
+	*ret_count = snap->nthreads;
+	return snap->threads;
+}
+
+GP_EXPORT void gp_snapshot_clock(const gp_snapshot *snap, struct gp_clock *ret)
+{
+	*ret = snap->clock;
+}

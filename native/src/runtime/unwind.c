@@ -1,0 +1,312 @@
+/*
+ * Stack unwinding with the pclntab's SP deltas, as runtime/traceback.go
+ * does it (unwinder.initAt/resolveInternal/next in 1.21+, gentraceback in
+ * 1.19 and 1.20), so that the frames match what the runtime prints.
+ *
+ * linux/amd64 only: the return address sits just below the caller's SP
+ * (fp - 8) and fp = sp + spdelta + 8. arm64 would read the saved LR at sp
+ * (or the LR register in a frameless leaf) instead; the signal frame's
+ * layout comes from the architecture (arch.h).
+ *
+ * Target memory is untrusted: every frame must move sp strictly up, stay
+ * inside the stack bounds when given, and the frame count is capped.
+ */
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+/* Frames walked on a signal stack looking for sigtramp; nested signals. */
+#define MAX_SIGNAL_FRAMES 64
+#define MAX_SIGNAL_NESTING 4
+
+static bool is_injected_call(const struct gp_pclntab *tab, uint8_t funcid)
+{
+	/* The callee was injected by a signal, so the caller's pc is the
+	 * interrupted instruction, not a return address. Go 1.21+
+	 * (isInjectedCall, unwindTrap); 1.19/1.20 only after sigpanic
+	 * (gentraceback's waspanic). */
+	if (funcid == GP_FUNCID_SIGPANIC)
+		return true;
+	return gp_pclntab_gover(tab) >= GP_GOVER(1, 21) &&
+	       (funcid == GP_FUNCID_ASYNCPREEMPT ||
+		funcid == GP_FUNCID_DEBUGCALLV2);
+}
+
+static struct gp_unwind_step *cache_slot(struct gp_unwind_cache *c,
+					 uint64_t pc)
+{
+	uint64_t h = pc * 0x9e3779b97f4a7c15ULL;
+	return &c->slot[(h >> 32) % GP_UNWIND_CACHE_SLOTS];
+}
+
+/* gp_pclntab_find_func through the cache; *have_delta when the cached step
+ * also gives the frame's SP delta (only functions with frame information
+ * and a valid delta are cached). */
+static bool func_at(const struct gp_pclntab *tab, struct gp_unwind_cache *c,
+		    uint64_t pc, struct gp_func *fn, int32_t *delta,
+		    bool *have_delta)
+{
+	*have_delta = false;
+	if (c && pc) {
+		const struct gp_unwind_step *s = cache_slot(c, pc);
+		if (s->pc == pc) {
+			*fn = s->fn;
+			*delta = s->delta;
+			*have_delta = true;
+			return true;
+		}
+	}
+	return gp_pclntab_find_func(tab, pc, fn);
+}
+
+size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
+		 const struct gp_unwind_start *start,
+		 struct gp_unwind_pc *ret, size_t max, gp_error **ret_err)
+{
+	gp_error *err = NULL;
+	size_t n = 0;
+	uint64_t pc = start->pc, sp = start->sp;
+	uint64_t lo = start->stack_lo, hi = start->stack_hi;
+	bool bounded = hi > lo;
+	bool trap = start->trap;
+	struct gp_func fn;
+	struct gp_unwind_cache *cache = start->cache;
+	int32_t delta = 0;
+	bool have_delta;
+
+	if (pc == 0) {
+		/* A call through a nil func value: start in the caller. */
+		if ((err = gp_memory_read_u64(mem, sp, &pc)))
+			goto out;
+		sp += 8;
+		trap = false;
+	}
+	if (!func_at(tab, cache, pc, &fn, &delta, &have_delta)) {
+		err = gp_error_create(GP_ERROR_CORRUPT, "unknown pc 0x%llx",
+				      (unsigned long long)pc);
+		goto out;
+	}
+	for (bool innermost = true;; innermost = false) {
+		if (bounded && (sp < lo || sp >= hi)) {
+			err = gp_error_create(GP_ERROR_CORRUPT,
+					      "sp 0x%llx in %s is outside the stack [0x%llx, 0x%llx)",
+					      (unsigned long long)sp, fn.name,
+					      (unsigned long long)lo,
+					      (unsigned long long)hi);
+			break;
+		}
+		if (!have_delta && !gp_pclntab_has_frame_info(tab, &fn)) {
+			/* The runtime stops here silently (an external
+			 * function, e.g. race support). */
+			err = gp_error_create(GP_ERROR_UNSUPPORTED,
+					      "%s has no frame information",
+					      fn.name);
+			break;
+		}
+		if (n == max) {
+			err = gp_error_create(GP_ERROR_LIMIT,
+					      "stack deeper than %zu frames",
+					      max);
+			break;
+		}
+		uint8_t flag = fn.flag;
+		if (fn.funcid == GP_FUNCID_CGOCALLBACK)
+			flag &= (uint8_t)~GP_FUNCFLAG_SPWRITE;
+		if (innermost && start->syscall)
+			flag &= (uint8_t)~GP_FUNCFLAG_SPWRITE;
+
+		if (!have_delta) {
+			err = gp_pclntab_sp_delta(tab, &fn, pc, &delta);
+			if (!err && delta < 0)
+				err = gp_error_create(GP_ERROR_CORRUPT,
+						      "negative SP delta %d in %s",
+						      (int)delta, fn.name);
+			if (err)
+				break;
+			if (cache && pc)
+				*cache_slot(cache, pc) = (struct gp_unwind_step){
+					pc, fn, delta };
+		}
+		uint64_t fp = sp + (uint64_t)delta + 8;
+		struct gp_unwind_pc *f = &ret[n++];
+		f->pc = pc;
+		f->sp = sp;
+		f->fp = fp;
+		f->trap = trap;
+		/* unwinder.symPC */
+		f->sympc = !trap && pc > fn.entry ? pc - 1 : pc;
+
+		if (flag & GP_FUNCFLAG_TOPFRAME)
+			break;
+		if (flag & GP_FUNCFLAG_SPWRITE) {
+			/* Printing tracebacks stop here too, even at the
+			 * innermost frame (unwindPrintErrors). */
+			err = gp_error_create(GP_ERROR_UNSUPPORTED,
+					      "stopped at %s, which writes SP",
+					      fn.name);
+			break;
+		}
+		if (fp < sp || (bounded && fp > hi)) {
+			err = gp_error_create(GP_ERROR_CORRUPT,
+					      "frame of %s at sp 0x%llx ends outside the stack",
+					      fn.name, (unsigned long long)sp);
+			break;
+		}
+		uint64_t lr;
+		if ((err = gp_memory_read_u64(mem, fp - 8, &lr))) {
+			err = gp_error_wrap(err, "reading the return address of %s",
+					    fn.name);
+			break;
+		}
+		struct gp_func caller;
+		if (!func_at(tab, cache, lr, &caller, &delta, &have_delta)) {
+			err = gp_error_create(GP_ERROR_CORRUPT,
+					      "unexpected return pc for %s called from 0x%llx",
+					      fn.name, (unsigned long long)lr);
+			break;
+		}
+		trap = is_injected_call(tab, fn.funcid);
+		pc = lr;
+		sp = fp;
+		fn = caller;
+	}
+out:
+	if (ret_err)
+		*ret_err = err;
+	else
+		gp_error_destroy(err);
+	return n;
+}
+
+/* ------------------------------------------------------------- threads */
+
+static bool in_range(uint64_t sp, uint64_t lo, uint64_t hi)
+{
+	return hi > lo && sp >= lo && sp < hi;
+}
+
+/*
+ * If the thread at (pc, sp) is in a Go signal handler, the context the
+ * signal interrupted. The kernel's signal frame starts with the restorer's
+ * address (sa_restorer = runtime.sigreturn, sigreturn__sigaction from
+ * 1.21) followed by the ucontext; sigtramp is entered with sp pointing at
+ * that return address, so the ucontext starts at sigtramp's fp.
+ */
+static gp_error *signal_context(const struct gp_pclntab *tab,
+				const struct gp_memory *mem,
+				const struct gp_arch *arch, uint64_t pc,
+				uint64_t sp, bool *found, uint64_t *ret_pc,
+				uint64_t *ret_sp, uint64_t *ret_bp)
+{
+	struct gp_unwind_pc frames[MAX_SIGNAL_FRAMES];
+	struct gp_unwind_start st = { .pc = pc, .sp = sp, .trap = true };
+	gp_error *err;
+	*found = false;
+	size_t n = gp_unwind(tab, mem, &st, frames, MAX_SIGNAL_FRAMES, &err);
+	gp_error_destroy(err);
+	struct gp_func sigtramp, fn;
+	if (!n || !gp_pclntab_func_by_name(tab, "runtime.sigtramp", &sigtramp) ||
+	    !gp_pclntab_find_func(tab, frames[n - 1].pc, &fn) ||
+	    fn.entry != sigtramp.entry)
+		return NULL;
+	uint64_t uc = frames[n - 1].fp;
+	uint64_t restorer;
+	struct gp_func rfn;
+	if ((err = gp_memory_read_u64(mem, uc - 8, &restorer)))
+		return gp_error_wrap(err, "reading the signal frame");
+	if (!gp_pclntab_find_func(tab, restorer, &rfn) ||
+	    (strcmp(rfn.name, "runtime.sigreturn") &&
+	     strcmp(rfn.name, "runtime.sigreturn__sigaction")))
+		return gp_error_create(GP_ERROR_CORRUPT,
+				       "no signal frame above runtime.sigtramp at 0x%llx",
+				       (unsigned long long)uc);
+	if ((err = gp_memory_read_u64(mem, uc + arch->uc_bp, ret_bp)) ||
+	    (err = gp_memory_read_u64(mem, uc + arch->uc_sp, ret_sp)) ||
+	    (err = gp_memory_read_u64(mem, uc + arch->uc_pc, ret_pc)))
+		return gp_error_wrap(err, "reading the signal context");
+	*found = true;
+	return NULL;
+}
+
+size_t gp_unwind_thread(const struct gp_pclntab *tab,
+			const struct gp_memory *mem,
+			const struct gp_unwind_thread_start *start,
+			struct gp_unwind_pc *ret, size_t max, int *ret_from,
+			gp_error **ret_err)
+{
+	gp_error *err = NULL;
+	struct gp_unwind_start st = {
+		.stack_lo = start->g_stack_lo,
+		.stack_hi = start->g_stack_hi,
+	};
+	int from;
+
+	/* traceback1: a goroutine inside a VDSO call is traced from the
+	 * pc/sp saved before the call, whatever the thread is doing. */
+	if (start->vdso_sp) {
+		st.pc = start->vdso_pc;
+		st.sp = start->vdso_sp;
+		from = GP_UNWIND_FROM_VDSO;
+		goto unwind;
+	}
+
+	/* Follow signal frames from the thread's registers to the context
+	 * that runs (or ran) on g's stack. */
+	uint64_t pc = start->pc, sp = start->sp, bp = start->bp;
+	from = GP_UNWIND_FROM_REGS;
+	for (int depth = 0;; depth++) {
+		if (in_range(sp, start->g_stack_lo, start->g_stack_hi)) {
+			/* sighandler's tracebacktrap: pc is the interrupted
+			 * instruction, not a return address. */
+			st.pc = pc;
+			st.sp = sp;
+			st.bp = bp;
+			st.trap = true;
+			goto unwind;
+		}
+		if (depth == MAX_SIGNAL_NESTING)
+			break;
+		bool found;
+		if ((err = signal_context(tab, mem, start->arch, pc, sp,
+					  &found, &pc, &sp, &bp)))
+			goto out;
+		if (!found)
+			break;
+		from = GP_UNWIND_FROM_SIGNAL;
+	}
+
+	/* The thread is on g0 (systemstack, mcall, morestack, the
+	 * scheduler): the runtime prints curg from its saved context
+	 * (sighandler: traceback(^0, ^0, 0, mp.curg); unwinder.initAt). */
+	if (start->g_syscall_sp) {
+		st.pc = start->g_syscall_pc;
+		st.sp = start->g_syscall_sp;
+		st.syscall = true;
+		from = GP_UNWIND_FROM_SYSCALL;
+	} else if (start->g_sched_sp) {
+		st.pc = start->g_sched_pc;
+		st.sp = start->g_sched_sp;
+		st.bp = start->g_sched_bp;
+		from = GP_UNWIND_FROM_SCHED;
+	} else {
+		err = gp_error_create(GP_ERROR_NOT_FOUND,
+				      "the thread (pc 0x%llx, sp 0x%llx) is not on the goroutine's stack [0x%llx, 0x%llx) and the goroutine has no saved context",
+				      (unsigned long long)start->pc,
+				      (unsigned long long)start->sp,
+				      (unsigned long long)start->g_stack_lo,
+				      (unsigned long long)start->g_stack_hi);
+		goto out;
+	}
+unwind:
+	if (ret_from)
+		*ret_from = from;
+	return gp_unwind(tab, mem, &st, ret, max, ret_err);
+out:
+	if (ret_from)
+		*ret_from = 0;
+	if (ret_err)
+		*ret_err = err;
+	else
+		gp_error_destroy(err);
+	return 0;
+}

@@ -1,0 +1,268 @@
+/*
+ * target/: the memory and threads of what is examined, and the program
+ * (the executable with its runtime layout and pclntab, over a target).
+ * A core (core.c), a live process (live.c) or memory supplied by a
+ * debugger (callback.c); memory.c reads them all the same way.
+ */
+#ifndef GP_TARGET_H
+#define GP_TARGET_H
+
+#include "binary/binary.h"
+
+/* --------------------------------------------------------------- memory.c */
+
+/*
+ * The target's memory as a list of layers, searched in order: for a core,
+ * the core's PT_LOADs first, then the executable's PT_LOADs (Go cores lack
+ * text, rodata and the pclntab). A segment may hold file bytes for only a
+ * prefix (filesz < memsz): for the executable the rest is zero (bss); for a
+ * core the rest is absent and the search falls through to the next layer.
+ */
+struct gp_memory_layer {
+	struct gp_segment *segs;  /* sorted by start, non-overlapping */
+	size_t nsegs;
+	/* When the segments' data lie in a mapping of a file (a core), the
+	 * file and the mapping's base: batch reads read the mapping in place
+	 * by file offset, the pager reads the file with read(2). */
+	int fd;
+	const uint8_t *base;
+};
+
+struct gp_memory {
+	struct gp_memory_layer layers[2];
+	size_t nlayers;
+	gp_read_fn *read_fn;      /* consulted before the layers when set */
+	void *read_arg;
+};
+
+gp_error *gp_memory_layer_add(struct gp_memory_layer *layer,
+			      const struct gp_segment *seg);
+void gp_memory_layer_sort(struct gp_memory_layer *layer);
+void gp_memory_deinit(struct gp_memory *mem);
+
+gp_error *gp_memory_read(const struct gp_memory *mem, uint64_t address,
+			 void *buf, size_t size);
+/* A direct pointer to size bytes when they are in one mapped segment. */
+const uint8_t *gp_memory_ptr(const struct gp_memory *mem, uint64_t address,
+			     size_t size);
+/* gp_memory_read as a gp_read_fn; mem is the struct gp_memory. */
+gp_error *gp_memory_read_fn(void *mem, uint64_t address, void *buf,
+			     size_t size);
+gp_error *gp_memory_read_u64(const struct gp_memory *mem, uint64_t address,
+			     uint64_t *ret);
+gp_error *gp_memory_read_u32(const struct gp_memory *mem, uint64_t address,
+			     uint32_t *ret);
+/*
+ * Batch reads: the engine first collects what it needs (every g, then the
+ * top of every stack), then reads it in file order, in large chunks, with
+ * a second thread faulting in the pages ahead of fn, in order, and
+ * unmapping them behind it (memory.c). fn is called once per request, in file order
+ * (not request order), with the bytes or with data NULL and the error if
+ * they cannot be read; it returns an error to stop. Requests are reordered.
+ */
+struct gp_read_req {
+	uint64_t address;
+	uint32_t size;
+	uint32_t tag;             /* the caller's */
+	uint64_t key;             /* internal: sort key */
+};
+typedef gp_error *gp_batch_fn(void *arg, const struct gp_read_req *req,
+			      const uint8_t *data, gp_error *err);
+gp_error *gp_memory_read_batch(const struct gp_memory *mem,
+			       struct gp_read_req *reqs, size_t n,
+			       gp_batch_fn *fn, void *arg);
+/* The same, when fn fills records out[tag] (stride bytes each, n of
+ * them) of fresh memory: the pages of the records a chunk fills are
+ * faulted in with the chunk's, by the thread ahead (a fresh page costs
+ * as much as decoding the records on it). */
+struct gp_batch_out {
+	void *base;
+	size_t stride, n;
+};
+gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
+				   struct gp_read_req *reqs, size_t n,
+				   gp_batch_fn *fn, void *arg,
+				   const struct gp_batch_out *out);
+/* The same on two cores: a second thread decodes chunks too, calling
+ * fn(arg2, ...) while the caller calls fn(arg, ...) on others; fn must be
+ * safe for that. Without arg2 (or a mapped core) it is the above. */
+gp_error *gp_memory_read_batch_par(const struct gp_memory *mem,
+				   struct gp_read_req *reqs, size_t n,
+				   gp_batch_fn *fn, void *arg, void *arg2,
+				   const struct gp_batch_out *out);
+
+/*
+ * Pointer chasing through a core (a list of a million sudogs) with read(2)
+ * and a small cache of pages: reading through the mapping instead leaves
+ * every page touched mapped, which counts in the process's memory.
+ * Addresses outside the core's file fall back to gp_memory_read.
+ */
+struct gp_pager;
+gp_error *gp_pager_create(const struct gp_memory *mem, struct gp_pager **ret);
+gp_error *gp_pager_read(struct gp_pager *p, uint64_t address, void *buf,
+			size_t size);
+void gp_pager_destroy(struct gp_pager *p);
+
+/* Reads a Go string header {ptr,len} at address; len bounded by max. */
+gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
+				  uint64_t address, size_t max, char **ret);
+/* Reads len bytes at ptr into a NUL-terminated malloc'd string. */
+gp_error *gp_memory_read_string(const struct gp_memory *mem, uint64_t ptr,
+				uint64_t len, size_t max, char **ret);
+
+/* ----------------------------------------------------------------- core.c */
+
+struct gp_thread_regs {
+	uint64_t tid;
+	uint64_t regs[GP_MAX_REGS];  /* the arch's order (arch.h) */
+	int32_t signal;           /* pr_cursig */
+	bool crashed;             /* first thread of a core = the faulting one */
+};
+
+struct gp_core {
+	char *path;
+	const struct gp_arch *arch;
+	int fd;
+	const uint8_t *map;
+	size_t size;
+	struct gp_thread_regs *threads;
+	size_t nthreads;
+	int32_t signal;           /* siginfo of the fatal signal, 0 if unknown */
+	int64_t mtime_ns;         /* the core file's mtime, unix ns */
+};
+
+gp_error *gp_core_open(const char *path, struct gp_core *ret,
+		       struct gp_memory_layer *layer);
+void gp_core_close(struct gp_core *core);
+
+/* -------------------------------------------------------------- program.c */
+
+struct gp_program {
+	uint32_t flags;
+	struct gp_exe exe;
+	struct gp_core core;         /* for cores */
+	struct gp_memory mem;
+	struct gp_layout layout;
+	struct gp_pclntab *pcln;
+	int gover;                   /* GP_GOVER(major, minor) */
+	char *go_version;
+	struct gp_live *live;        /* for live processes (live.c) */
+	struct gp_thread_regs *threads; /* thread registers (core or live) */
+	size_t nthreads;
+	uint64_t pause_ns;
+	/* Live targets: CLOCK_MONOTONIC (= the target's nanotime) at the
+	 * moment every thread was stopped; 0 for cores and callbacks. */
+	int64_t live_now;
+	int64_t live_unix_offset;    /* CLOCK_REALTIME - CLOCK_MONOTONIC then */
+};
+
+/* Go version, layout and runtime variables of prog->exe (program.c). */
+gp_error *gp_program_init_runtime(struct gp_program *prog);
+
+/* live.c: detach (if still attached) and free the live target. */
+gp_error *gp_live_detach(struct gp_program *prog);
+/* The snapshot has read all it reads of the target but the copy: a live
+ * target opened with GP_ATTACH_RESUME_EARLY runs again, and from then on
+ * until gp_live_walked() a read outside the copy fails. No-op otherwise. */
+gp_error *gp_live_gathered(struct gp_program *prog);
+/* The walk is over: GP_ERROR_INCOMPLETE if it missed the copy after the
+ * target ran again. */
+gp_error *gp_live_walked(struct gp_program *prog);
+
+/* Field helpers: offset of a declared field, or GP_ABSENT. */
+static inline int32_t gp_off(const struct gp_program *p, enum gp_field_id f)
+{
+	return p->layout.field_off[f];
+}
+static inline bool gp_has(const struct gp_program *p, enum gp_field_id f)
+{
+	return p->layout.field_off[f] != GP_ABSENT;
+}
+
+/* Field value from a copy of a struct in buf (of buf_size bytes). */
+static inline uint64_t gp_field(const struct gp_program *p,
+				enum gp_field_id f, const uint8_t *buf,
+				size_t buf_size)
+{
+	int32_t off = p->layout.field_off[f];
+	int32_t size = p->layout.field_size[f];
+	if (off < 0 || size <= 0 || (size_t)off + (size_t)size > buf_size)
+		return 0;
+	return gp_load(buf + off, (size_t)size);
+}
+
+/* ----------------------------------------------------------------- live.c */
+
+/*
+ * Live targets (live.c) and host-supplied memory (callback.c): what the
+ * two share.
+ */
+enum gp_live_mode {
+	GP_LIVE_PTRACE = 1,     /* we stopped it with ptrace, we detach */
+	GP_LIVE_NO_STOP = 2,    /* a debugger holds it stopped; /proc/PID/mem */
+	GP_LIVE_CALLBACK = 3,   /* reads through the host's callback */
+};
+
+/* A copy of target memory taken while the target was stopped: sorted,
+ * non-overlapping ranges into one buffer. */
+struct gp_live_range {
+	uint64_t start;
+	uint64_t len;             /* 0 after a failed read: not cached */
+	size_t off;               /* into gp_live_cache.data */
+};
+
+struct gp_live_cache {
+	struct gp_live_range *ranges;
+	size_t nranges;
+	uint8_t *data;
+	size_t size;              /* bytes mapped at data */
+};
+
+#define GP_LIVE_SELECT_ROUNDS 8
+
+struct gp_live_tracee {
+	int tid;
+	int pending_signal;       /* a signal-delivery-stop's signal, to pass on */
+	bool stopped;
+};
+
+struct gp_live {
+	enum gp_live_mode mode;
+	int pid;
+	int memfd;                /* /proc/PID/mem, -1 if none */
+	gp_read_memory_fn *read_cb;
+	void *read_cb_arg;
+	struct gp_live_tracee *tracees;
+	size_t ntracees, tracees_cap;
+	bool attached;            /* some tracee still attached */
+	int64_t stop_start_ns;    /* CLOCK_MONOTONIC when stopping began */
+	/* allgs, the gs, stacks and first sudogs, then a select's other
+	 * sudogs, a round of reads per case */
+	struct gp_live_cache cache[3 + GP_LIVE_SELECT_ROUNDS];
+	/* buffers for cache[1] and cache[2], mapped and faulted in before
+	 * the process is stopped (a fresh page costs more than the copy) */
+	struct gp_live_spare {
+		uint8_t *data;
+		size_t size;
+	} spare[3];
+	size_t misses, miss_bytes;  /* reads the copy did not hold */
+	bool resume_early;        /* GP_ATTACH_RESUME_EARLY */
+	bool copy_only;           /* resumed early, walk not over: misses fail */
+	size_t late_misses;       /* reads refused meanwhile */
+	struct gp_thread_regs *threads;
+	size_t nthreads;
+};
+
+/*
+ * A program over the executable at exe_path (runtime layout and pclntab
+ * from it) whose memory is read through the live reader: read-only
+ * segments of the executable from the file, the rest from the cache,
+ * /proc/PID/mem or the callback. Takes ownership of live (freed with the
+ * program).
+ */
+gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
+			       struct gp_program **ret);
+
+int64_t gp_live_monotonic_ns(void);
+
+#endif /* GP_TARGET_H */
