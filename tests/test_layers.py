@@ -17,19 +17,13 @@ SRC = os.path.join(ROOT, "native", "src")
 # layer before it, never one after it.
 ORDER = ["base", "arch", "binary", "target", "runtime", "analysis"]
 
-# Upward includes still to be removed (issue 11: the snapshot runs the
-# semaphore pass of the analyses). Each must still exist, so that the list
-# shrinks with the code.
-KNOWN_UP = {("runtime/snapshot.c", "analysis/analysis.h")}
-
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
-def violations(src, order=ORDER, known_up=frozenset()):
+def violations(src, order=ORDER):
     """Every rule broken in the tree at src, one line each."""
     rank = {name: i for i, name in enumerate(order)}
     bad = []
-    seen_known = set()
     for entry in sorted(os.listdir(src)):
         path = os.path.join(src, entry)
         if not os.path.isdir(path):
@@ -68,8 +62,6 @@ def violations(src, order=ORDER, known_up=frozenset()):
                     if head not in rank:
                         bad.append("%s: #include \"%s\" is no layer's"
                                    % (rel, inc))
-                    elif (rel, inc) in known_up:
-                        seen_known.add((rel, inc))
                     elif rank[head] > rank[layer]:
                         bad.append("%s: #include \"%s\" points up (%s is "
                                    "above %s)" % (rel, inc, head, layer))
@@ -77,14 +69,11 @@ def violations(src, order=ORDER, known_up=frozenset()):
                         bad.append("%s: #include \"%s\": another layer is "
                                    "reached through its header %s/%s.h"
                                    % (rel, inc, head, head))
-    for rel, inc in sorted(set(known_up) - seen_known):
-        bad.append("%s: #include \"%s\" is gone: take it off KNOWN_UP"
-                   % (rel, inc))
     return bad
 
 
 def test_layers():
-    assert violations(SRC, known_up=KNOWN_UP) == []
+    assert violations(SRC) == []
 
 
 def _tree(tmp_path, files):

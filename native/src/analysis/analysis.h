@@ -1,7 +1,9 @@
 /*
- * Internals of the wait analyses: semaphores and sync objects (sync.c),
- * channels (chan.c), holders and wakers (holders.c), the wait-for graph
- * (waitgraph.c). Hung off the snapshot (snap->analysis), built lazily.
+ * analysis/: what the snapshot's goroutines wait on and who could wake
+ * them: sync objects (sync.c), channels (chan.c), holders and wakers
+ * (holders.c), the wait-for graph (waitgraph.c), grouping (group.c).
+ * analysis.c builds each on first use, in order, and answers the public
+ * calls; the state hangs off the snapshot (snap->analysis).
  */
 #ifndef GP_ANALYSIS_H
 #define GP_ANALYSIS_H
@@ -10,20 +12,8 @@
 
 /* Bounds on runtime data read by the analyses. */
 #define GP_MAX_QUEUE (64u << 20)      /* sudogs in one wait queue */
-#define GP_MAX_SEMA_NODES (64u << 20) /* sudogs in the whole semtable */
-#define GP_MAX_TREAP_DEPTH 4096
-#define GP_SEMTAB_SIZE 251            /* runtime/sema.go semTabSize */
-
 
 struct gp_analysis {
-	/* sync.c: per gp_wait index (parallel to snap->waits) */
-	uint64_t *wait_obj;       /* the object (hchan, &mu, ...) */
-	uint8_t *wait_kind;       /* enum gp_object_kind */
-	uint8_t *wait_role;       /* enum gp_waiter_role */
-	size_t nwait_info;
-	struct gp_kv *gmap;       /* (g address, index) by address, once built */
-	size_t ngmap;
-
 	/* chan.c */
 	bool chans_done;
 	struct gp_chan *chans;
@@ -56,24 +46,15 @@ struct gp_analysis {
 	uint32_t truncated;
 };
 
-/* The analysis state of a snapshot, created on first use. */
+/* analysis.c: the analysis state of a snapshot, created on first use. */
 gp_error *gp_analysis_get(struct gp_snapshot *snap, struct gp_analysis **ret);
 /* The analysis with syncs, channels and the reference scan (holders and
  * wakers) all built, whichever question comes first. */
 gp_error *gp_analysis_complete(struct gp_snapshot *snap,
 			       struct gp_analysis **ret);
-void gp_analysis_destroy(struct gp_analysis *an);
 
-/* sync.c: at the end of gp_snapshot_take (goroutines sorted): semtable
- * and notifyList waiters into snap->waits, wait kinds and objects. */
-gp_error *gp_sema_pass(struct gp_snapshot *snap);
-/* The semaphore table's part of gp_sema_pass that reads the target, done
- * before the goroutines are walked (a live target then runs again). */
-gp_error *gp_sema_gather(struct gp_snapshot *snap);
+/* sync.c: every sync object waited on, decoded, with its waiters. */
 gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an);
-/* The sync object a goroutine's wait belongs to (for GP_BY_MUTEX): 0 if
- * the wait is not on a sync object. */
-uint64_t gp_wait_sync_object(const struct gp_snapshot *snap, size_t wait);
 
 /* chan.c */
 gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an);
@@ -83,6 +64,9 @@ gp_error *gp_chan_decode(struct gp_snapshot *snap, uint64_t addr,
 /* holders.c: the reference scan; fills holders of every sync object and
  * wakers of every channel (needs chans and syncs built). */
 gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an);
+
+/* waitgraph.c: cycles and stuck objects (needs the reference scan). */
+gp_error *gp_deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *an);
 
 
 #endif

@@ -199,7 +199,6 @@ static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
 		       uint64_t first, uint32_t kind, uint8_t role)
 {
 	const struct gp_program *prog = snap->prog;
-	struct gp_analysis *an = snap->analysis;
 	size_t ssize = (size_t)prog->layout.type_size[GP_T_SUDOG];
 	uint8_t buf[512];
 	if (ssize > sizeof(buf))
@@ -214,7 +213,7 @@ static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
 		uint32_t wi = gp_addr_map_get(sel, s);
 		if (wi != GP_NONE) {
 			snap->waits[wi].kind = kind;
-			an->wait_role[wi] = role;
+			snap->wait_role[wi] = role;
 		}
 		s = gp_field(prog, GP_F_SUDOG_NEXT, buf, ssize);
 	}
@@ -255,10 +254,10 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	uint8_t buf[GP_MAX_HCHAN];
 	if (!tc)
 		return &gp_error_nomem;
-	for (size_t wi = 0; wi < an->nwait_info; wi++) {
-		if (an->wait_kind[wi] != GP_OBJ_CHAN)
+	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
+		if (snap->wait_kind[wi] != GP_OBJ_CHAN)
 			continue;
-		uint64_t addr = an->wait_obj[wi];
+		uint64_t addr = snap->wait_obj[wi];
 		if ((snap->waits[wi].flags & 1) &&
 		    (err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)))
 			goto out;
@@ -288,21 +287,21 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	}
 	/* select cases on a channel seen before its cases were in the map are
 	 * resolved here: walk the queues of channels with unresolved cases */
-	for (size_t wi = 0; wi < an->nwait_info; wi++) {
-		if (an->wait_kind[wi] != GP_OBJ_CHAN || an->wait_role[wi] != GP_ROLE_UNKNOWN)
+	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
+		if (snap->wait_kind[wi] != GP_OBJ_CHAN || snap->wait_role[wi] != GP_ROLE_UNKNOWN)
 			continue;
-		uint32_t ci = gp_addr_map_get(&idx, an->wait_obj[wi]);
+		uint32_t ci = gp_addr_map_get(&idx, snap->wait_obj[wi]);
 		if (ci == GP_NONE || (an->chans[ci].flags & GP_CHAN_UNREADABLE))
 			continue;
 		int64_t hsize = prog->layout.type_size[GP_T_HCHAN];
-		if (gp_memory_read(&prog->mem, an->wait_obj[wi], buf, (size_t)hsize))
+		if (gp_memory_read(&prog->mem, snap->wait_obj[wi], buf, (size_t)hsize))
 			continue;
 		walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, (size_t)hsize),
 			   GP_WAIT_CHAN_RECV, GP_ROLE_RECV);
 		walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, (size_t)hsize),
 			   GP_WAIT_CHAN_SEND, GP_ROLE_SEND);
-		if (an->wait_role[wi] == GP_ROLE_UNKNOWN)
-			an->wait_role[wi] = GP_ROLE_UNKNOWN + 0; /* not queued */
+		if (snap->wait_role[wi] == GP_ROLE_UNKNOWN)
+			snap->wait_role[wi] = GP_ROLE_UNKNOWN + 0; /* not queued */
 	}
 	/* nil channels: one entry at address 0 */
 	for (size_t i = 0; i < snap->ngs && nil_index == GP_NONE; i++) {
@@ -347,9 +346,9 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			}
 			for (uint32_t k = 0; k < g->waiting_count; k++) {
 				size_t wi = g->waiting_first + k;
-				if (wi >= an->nwait_info || an->wait_kind[wi] != GP_OBJ_CHAN)
+				if (wi >= snap->nwait_info || snap->wait_kind[wi] != GP_OBJ_CHAN)
 					continue;
-				uint32_t ci = gp_addr_map_get(&idx, an->wait_obj[wi]);
+				uint32_t ci = gp_addr_map_get(&idx, snap->wait_obj[wi]);
 				if (ci == GP_NONE)
 					continue;
 				struct gp_chan *c = &an->chans[ci];
@@ -357,13 +356,13 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 				if (pass == 0) {
 					c->nwaiters++;
 					total++;
-					c->nrecv += an->wait_role[wi] == GP_ROLE_RECV;
-					c->nsend += an->wait_role[wi] == GP_ROLE_SEND;
+					c->nrecv += snap->wait_role[wi] == GP_ROLE_RECV;
+					c->nsend += snap->wait_role[wi] == GP_ROLE_SEND;
 					c->nselect += select;
 				} else {
 					struct gp_waiter *w = &an->chan_waiters[c->waiters_first + count[ci]++];
 					*w = (struct gp_waiter){ snap->waits[wi].sudog, (uint32_t)i,
-								 an->wait_role[wi], select, 0 };
+								 snap->wait_role[wi], select, 0 };
 				}
 			}
 		}
@@ -399,47 +398,4 @@ gp_error *gp_chan_decode(struct gp_snapshot *snap, uint64_t addr,
 	size_t size;
 	memset(&tc, 0, sizeof(tc));
 	return decode(snap, &tc, addr, ret, buf, &size);
-}
-
-/* ---------------------------------------------------------------- API */
-
-GP_EXPORT gp_error *gp_snapshot_chans(gp_snapshot *snap, size_t *ret_count,
-				      const struct gp_chan **ret)
-{
-	/* with the reference scan, so that wakers are there whichever
-	 * question was asked first */
-	struct gp_analysis *an;
-	gp_error *err = gp_analysis_complete(snap, &an);
-	if (err)
-		return err;
-	*ret_count = an->nchans;
-	*ret = an->chans;
-	return NULL;
-}
-
-GP_EXPORT const struct gp_waiter *
-gp_snapshot_chan_waiters(const gp_snapshot *snap, size_t *ret_count)
-{
-	const struct gp_analysis *an = snap->analysis;
-	*ret_count = an ? an->nchan_waiters : 0;
-	return an ? an->chan_waiters : NULL;
-}
-
-GP_EXPORT gp_error *gp_snapshot_chan(gp_snapshot *snap, uint64_t address,
-				     struct gp_chan *ret)
-{
-	struct gp_analysis *an;
-	gp_error *err = gp_analysis_complete(snap, &an);
-	if (err)
-		return err;
-	for (size_t i = 0; i < an->nchans; i++) {
-		if (an->chans[i].address == address) {
-			*ret = an->chans[i];
-			return NULL;
-		}
-	}
-	if (!address)
-		return gp_error_create(GP_ERROR_NOT_FOUND,
-				       "no goroutine waits on a nil channel");
-	return gp_chan_decode(snap, address, ret);
 }

@@ -84,10 +84,9 @@ static size_t lower_bound(const struct target *t, size_t n, uint64_t v)
 static bool waits_on(const struct gp_snapshot *snap, const struct gp_goroutine *g,
 		     uint64_t obj)
 {
-	const struct gp_analysis *an = snap->analysis;
 	for (uint32_t k = 0; k < g->waiting_count; k++) {
 		size_t wi = g->waiting_first + k;
-		if (wi < an->nwait_info && an->wait_obj[wi] == obj)
+		if (wi < snap->nwait_info && snap->wait_obj[wi] == obj)
 			return true;
 	}
 	return false;
@@ -910,12 +909,4 @@ out:
 	free(has_hit);
 	gp_addr_map_deinit(&chanset);
 	return err;
-}
-
-GP_EXPORT const struct gp_holder *gp_snapshot_holders(const gp_snapshot *snap,
-						      size_t *ret_count)
-{
-	const struct gp_analysis *an = snap->analysis;
-	*ret_count = an ? an->nholders : 0;
-	return an ? an->holders : NULL;
 }

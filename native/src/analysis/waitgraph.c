@@ -378,8 +378,10 @@ static gp_error *find_stuck(struct gp_snapshot *snap, struct gp_analysis *an)
 	return err;
 }
 
-static gp_error *deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *an)
+gp_error *gp_deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *an)
 {
+	if (an->deadlocks_done)
+		return NULL;
 	struct graph gr = { 0 };
 	uint32_t *comp = NULL, *comp_size = NULL, *path = NULL, *via = NULL,
 		 *edge = NULL;
@@ -409,7 +411,8 @@ static gp_error *deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *a
 		if ((err = cycles_from(&cx, g, path, via, edge, on_path)))
 			goto out;
 	}
-	err = find_stuck(snap, an);
+	if (!(err = find_stuck(snap, an)))
+		an->deadlocks_done = true;
 out:
 	graph_deinit(&gr);
 	free(comp);
@@ -419,29 +422,4 @@ out:
 	free(edge);
 	free(on_path);
 	return err;
-}
-
-GP_EXPORT gp_error *gp_snapshot_deadlocks(gp_snapshot *snap,
-					  struct gp_deadlocks *ret)
-{
-	struct gp_analysis *an;
-	gp_error *err = gp_analysis_complete(snap, &an);
-	if (err)
-		return err;
-	if (!an->deadlocks_done) {
-		if ((err = deadlocks_build(snap, an)))
-			return err;
-		an->deadlocks_done = true;
-	}
-	memset(ret, 0, sizeof(*ret));
-	ret->cycles = an->cycles;
-	ret->ncycles = an->ncycles;
-	ret->edges = an->edges;
-	ret->nedges = an->nedges;
-	ret->stuck = an->stuck;
-	ret->nstuck = an->nstuck;
-	ret->waiters = an->stuck_waiters;
-	ret->nwaiters = an->nstuck_waiters;
-	ret->truncated = an->truncated;
-	return NULL;
 }

@@ -176,7 +176,21 @@ struct gp_snapshot {
 	uint32_t *ls_table;
 	size_t ls_cap, nlabelsets;
 
-	struct gp_analysis *analysis; /* analysis/ */
+	/* what each of waits is on (semtable.c): the object (hchan, &mu,
+	 * &wg, ...), its enum gp_object_kind and the waiter's enum
+	 * gp_waiter_role; a select case's role is resolved by the channel
+	 * analysis, which reads its queues */
+	uint64_t *wait_obj;
+	uint8_t *wait_kind;
+	uint8_t *wait_role;
+	size_t nwait_info;
+	struct gp_kv *gmap;        /* (g address, index), sorted, once built */
+	size_t ngmap;
+
+	/* the analyses' state, built above this layer on first use, and
+	 * what frees it with the snapshot */
+	struct gp_analysis *analysis;
+	void (*analysis_destroy)(struct gp_analysis *an);
 
 	uint32_t waitreasons[256];
 	uint32_t nwaitreasons;
@@ -205,6 +219,21 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
 				  uint32_t *ret);
 gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap);
+
+/* semtable.c. Bounds on the table walked. */
+#define GP_MAX_SEMA_NODES (64u << 20) /* sudogs in the whole semtable */
+#define GP_MAX_TREAP_DEPTH 4096
+#define GP_SEMTAB_SIZE 251            /* runtime/sema.go semTabSize */
+/* The semaphore table's sudogs, read before the goroutines are walked
+ * (a live target may run again after). */
+gp_error *gp_semtable_gather(struct gp_snapshot *snap);
+/* Once the goroutines are sorted: semaphore and Cond waiters into
+ * snap->waits, and what every wait is on (wait_obj, wait_kind,
+ * wait_role). */
+gp_error *gp_semtable_attribute(struct gp_snapshot *snap);
+/* The sync object a wait belongs to (for GP_BY_MUTEX): 0 if the wait is
+ * not on a sync object. */
+uint64_t gp_wait_sync_object(const struct gp_snapshot *snap, size_t wait);
 void gp_snapshot_clock_gather(struct gp_snapshot *snap);
 
 #endif /* GP_RUNTIME_H */

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "runtime/runtime.h"
-#include "analysis/analysis.h"
 
 /* Bounds on runtime data (a real program stays far below). */
 #define GP_MAX_GOROUTINES (64u << 20)
@@ -1513,7 +1512,7 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	/* the rest of what is read of the target: a live one then runs
 	 * again (GP_ATTACH_RESUME_EARLY) while its copy is walked */
 	gp_snapshot_clock_gather(snap);
-	if ((err = gp_sema_gather(snap)) || (err = gp_live_gathered(prog)))
+	if ((err = gp_semtable_gather(snap)) || (err = gp_live_gathered(prog)))
 		goto fail;
 	if ((err = read_all(snap, &gptrs, len, gsize, pcs)))
 		goto fail;
@@ -1521,7 +1520,7 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 		goto fail;
 	gp_phase("goid sort");
 	/* semaphore and Cond waits (before 1.26 g.waiting is nil for them) */
-	if ((err = gp_sema_pass(snap)))
+	if ((err = gp_semtable_attribute(snap)))
 		goto fail;
 	gp_phase("semaphores");
 	if ((err = gp_snapshot_compute_clock(snap)))
@@ -1561,7 +1560,12 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->threads);
 	free(snap->ms);
 	free(snap->labels);
-	gp_analysis_destroy(snap->analysis);
+	if (snap->analysis)
+		snap->analysis_destroy(snap->analysis);
+	free(snap->wait_obj);
+	free(snap->wait_kind);
+	free(snap->wait_role);
+	free(snap->gmap);
 	free(snap->ls_table);
 	gp_addr_map_deinit(&snap->start_cache);
 	gp_addr_map_deinit(&snap->creator_cache);

@@ -178,6 +178,12 @@ static inline bool gp_has(const struct gp_program *p, enum gp_field_id f)
 {
 	return p->layout.field_off[f] != GP_ABSENT;
 }
+/* Offset of whichever of two declarations this version has. */
+static inline int32_t gp_off_either(const struct gp_program *p,
+				    enum gp_field_id a, enum gp_field_id b)
+{
+	return gp_has(p, a) ? gp_off(p, a) : gp_off(p, b);
+}
 
 /* Field value from a copy of a struct in buf (of buf_size bytes). */
 static inline uint64_t gp_field(const struct gp_program *p,
