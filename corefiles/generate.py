@@ -678,8 +678,8 @@ def default_matrix() -> list[tuple[str, str, str]]:
     toolchain (dwarf) + `all` on every toolchain x dwarf/stripped. Then one
     representative of each other dimension: arm64 (qemu) `all` on the
     newest and the oldest, with DWARF and stripped; PIE `all` on the newest
-    and the oldest on amd64, the newest on arm64; the cgo program on the
-    newest, both architectures."""
+    and the oldest on amd64 (and stripped on the newest), the newest on
+    arm64; the cgo program on the newest, both architectures."""
     cells = []
     for t in DEFAULT_EVERY_SCENARIO_TOOLCHAINS:
         cells += [(t, "dwarf", s) for s in scenario_names()]
@@ -690,7 +690,7 @@ def default_matrix() -> list[tuple[str, str, str]]:
     newest, oldest = _newest_oldest()
     for t in (newest, oldest):
         cells += [(t, "arm64-dwarf", "all"), (t, "arm64-stripped", "all"), (t, "pie-dwarf", "all")]
-    cells.append((newest, "arm64-pie-dwarf", "all"))
+    cells += [(newest, "pie-stripped", "all"), (newest, "arm64-pie-dwarf", "all")]
     for v in ("dwarf", "arm64-dwarf"):
         cells += [(newest, v, s) for s in CGO_SCENARIOS]
     return cells

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from fixtures import SCENARIOS, TOOLCHAINS, core_for, generate
+from fixtures import SCENARIOS, TOOLCHAINS, core_for, engine_reads, generate, matrix_cells
 
 from goparked.model import Program
 
@@ -52,8 +52,12 @@ def test_variables_found_without_symbols_equal_the_symbol_table(toolchain, layou
     if shutil.which("objcopy") is None:
         pytest.skip("no objcopy (binutils)")
     tc = _toolchain(toolchain)
-    # The probe program and the fixture: two different programs per release.
+    # The probe program and the fixture: two different programs per release;
+    # and the fixture as a PIE where the matrix builds one (its type
+    # descriptors and itabs sit in writable-until-relocated RELRO data).
     exes = [gen_tables.build_probe(tc), core_for(toolchain, "dwarf", "all").exe]
+    if (toolchain, "pie-dwarf", "all") in matrix_cells():
+        exes.append(core_for(toolchain, "pie-dwarf", "all").exe)
     for i, exe in enumerate(exes):
         bare = tmp_path / ("bare%d" % i)
         subprocess.run(["objcopy", "--strip-all", exe, str(bare)], check=True)
@@ -109,3 +113,25 @@ def test_stripped_tiny_program(tiny_go):
         snap = prog.snapshot()
         reasons = sorted(g.wait_reason for g in snap.goroutines() if not g.system)
     assert reasons.count("chan receive") == 3
+
+
+# Stripped builds of the other targets this goparked reads (PIE, the cgo
+# program): the same two checks against the runtime's dump and the DWARF
+# build of the same target.
+OTHER_CELLS = [pytest.param(t, v, s, id="go%s-%s-%s" % (t, v, s)) for t, v, s in matrix_cells()
+               if engine_reads(v, s) and generate.parse_variant(v).stripped
+               and (v not in generate.VARIANTS or s in generate.CGO_SCENARIOS)]
+
+
+@pytest.mark.parametrize("toolchain,variant,scenario", OTHER_CELLS)
+def test_other_stripped_targets(toolchain, variant, scenario):
+    stripped = core_for(toolchain, variant, scenario)
+    dwarf = core_for(toolchain, variant.replace("stripped", "dwarf"), scenario)
+    with Program.from_core(stripped.core, stripped.exe) as prog:
+        assert prog.layout_from_table and not prog.has_dwarf and not prog.has_symtab
+        snap, groups, stacks = _report(prog)
+        _compare({g.goid: g for g in snap.goroutines()}, stripped.parsed_dump().goroutines)
+    with Program.from_core(dwarf.core, dwarf.exe) as prog:
+        _, dgroups, dstacks = _report(prog)
+    assert groups == dgroups
+    assert stacks == dstacks

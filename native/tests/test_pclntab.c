@@ -874,6 +874,14 @@ static void run_case(const char *exe, const char *core, const char *dumpf,
 		gp_exe_close(&c.exe);
 		return;
 	}
+	uint64_t bias;
+	if ((err = gp_exe_bias_from_entry(&c.exe, c.core.at_entry, core,
+					  &bias)) ||
+	    (err = gp_exe_relocate(&c.exe, bias))) {
+		FAIL("%s: %s", exe, gp_error_message(err));
+		gp_error_destroy(err);
+		goto out_core;
+	}
 	c.mem.layers[0] = c.core_layer;
 	c.mem.layers[1] = (struct gp_memory_layer){ .segs = c.exe.loads,
 						     .nsegs = c.exe.nloads };
@@ -913,20 +921,20 @@ out_core:
 
 /* Entries of the fixture corpus (corefiles/generate.py): under the cache
  * root, corefiles/<version>-<hash>/<variant>/<scenario>-n<N>/{core,dump.txt}
- * with the executable at <variant>/fixture. Only the linux/amd64 non-PIE
- * variants (dwarf, stripped): this test unwinds with the amd64 rules and
- * link-time addresses; the other variants (arm64-*, pie-*) and the cgo
- * program are checked by the Python tests. */
+ * with the executable at <variant>/fixture. Only the linux/amd64 variants
+ * (dwarf, stripped, pie-dwarf, pie-stripped): this test unwinds with the
+ * amd64 rules; the arm64 ones and the cgo program are checked by the
+ * Python tests. */
 static int run_corpus(int fuzz_rounds)
 {
 	const char *root = getenv("GOPARKED_CACHE");
 	char pat[4096];
 	if (root)
 		snprintf(pat, sizeof(pat),
-			 "%s/corefiles/*/{dwarf,stripped}/*/dump.txt", root);
+			 "%s/corefiles/*/{,pie-}{dwarf,stripped}/*/dump.txt", root);
 	else if (getenv("HOME"))
 		snprintf(pat, sizeof(pat),
-			 "%s/.cache/goparked/corefiles/*/{dwarf,stripped}/*/dump.txt",
+			 "%s/.cache/goparked/corefiles/*/{,pie-}{dwarf,stripped}/*/dump.txt",
 			 getenv("HOME"));
 	else
 		return 0;

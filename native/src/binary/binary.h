@@ -38,6 +38,7 @@ struct gp_symbol {
 	const char *name;
 	uint64_t value;
 	uint64_t size;
+	bool relative;            /* defined in a section: moves with the image */
 };
 
 struct gp_exe {
@@ -49,6 +50,16 @@ struct gp_exe {
 	uint16_t machine;         /* EM_X86_64, EM_AARCH64 */
 	const struct gp_arch *arch; /* of machine */
 	uint16_t elf_type;        /* ET_EXEC, ET_DYN */
+	uint64_t entry;           /* e_entry, link-time */
+	/* A PIE (ET_DYN) runs at its link-time addresses + bias. After
+	 * gp_exe_relocate every address here (segments, sections, symbols)
+	 * is a run-time one and the image's own pointers (R_*_RELATIVE
+	 * relocations) are applied to the private mapping. */
+	uint64_t bias;
+	/* PT_GNU_RELRO: writable in the file, read-only once relocated (a
+	 * PIE's type descriptors, itabs, the pclntab before 1.27); no
+	 * runtime variable lives there. */
+	uint64_t relro_start, relro_end;
 	struct gp_section *sections;
 	size_t nsections;
 	struct gp_symbol *symbols;   /* sorted by name; NULL if no .symtab */
@@ -66,6 +77,13 @@ gp_error *gp_map_file(const char *path, const char *what, int *ret_fd,
 		      const uint8_t **ret_map, size_t *ret_size);
 gp_error *gp_exe_open(const char *path, struct gp_exe *ret);
 void gp_exe_close(struct gp_exe *exe);
+/* Moves a PIE's image to where the target loaded it (bias from the
+ * target's auxv: AT_ENTRY - e_entry); once, before anything reads it. */
+gp_error *gp_exe_relocate(struct gp_exe *exe, uint64_t bias);
+/* The bias of a PIE whose entry point the target's auxv gives (AT_ENTRY):
+ * 0 for a non-PIE; an error when the entry cannot be this executable's. */
+gp_error *gp_exe_bias_from_entry(const struct gp_exe *exe, uint64_t at_entry,
+				 const char *target, uint64_t *ret);
 const struct gp_section *gp_exe_section(const struct gp_exe *exe,
 					const char *name);
 const struct gp_symbol *gp_exe_symbol(const struct gp_exe *exe,

@@ -16,6 +16,11 @@
 
 #include "binary/binary.h"
 
+#ifndef DT_RELR  /* glibc < 2.36 */
+#define DT_RELRSZ 35
+#define DT_RELR 36
+#endif
+
 static const char buildinfo_magic[14] = "\xff Go buildinf:";
 
 /* Maps a whole file copy-on-write (libelf may want to write). */
@@ -184,6 +189,7 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 	}
 	ret->machine = ehdr.e_machine;
 	ret->elf_type = ehdr.e_type;
+	ret->entry = ehdr.e_entry;
 	if (ehdr.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
 		err = gp_error_create(GP_ERROR_UNSUPPORTED,
@@ -198,7 +204,14 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 		nphdr = 0;
 	for (size_t i = 0; i < nphdr; i++) {
 		GElf_Phdr ph;
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			continue;
+		if (ph.p_type == PT_GNU_RELRO &&
+		    ph.p_vaddr + ph.p_memsz >= ph.p_vaddr) {
+			ret->relro_start = ph.p_vaddr;
+			ret->relro_end = ph.p_vaddr + ph.p_memsz;
+		}
+		if (ph.p_type != PT_LOAD)
 			continue;
 		if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr)
 			continue;
@@ -286,6 +299,9 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 					s->name = name;
 					s->value = sym.st_value;
 					s->size = sym.st_size;
+					s->relative =
+						sym.st_shndx != SHN_UNDEF &&
+						sym.st_shndx != SHN_ABS;
 				}
 				qsort(ret->symbols, ret->nsymbols,
 				      sizeof(*ret->symbols), symbol_cmp);
@@ -312,6 +328,211 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 fail:
 	gp_exe_close(ret);
 	return err;
+}
+
+/* ------------------------------------------------------------ relocation */
+
+/* R_<arch>_RELATIVE: the only relocation a Go PIE's own pointers need
+ * (cmd/link emits them for every pointer in data when internally linked;
+ * an external linker adds GLOB_DAT/JUMP_SLOT for libc, which are not the
+ * Go runtime's and are left alone). */
+static uint32_t relative_type(uint16_t machine)
+{
+	switch (machine) {
+	case EM_X86_64:
+		return R_X86_64_RELATIVE;
+	case EM_AARCH64:
+		return R_AARCH64_RELATIVE;
+	}
+	return 0;
+}
+
+/* The mapped bytes of link-time vaddr (8 of them), or NULL. */
+static uint8_t *image_word(struct gp_exe *exe, uint64_t vaddr)
+{
+	for (size_t i = 0; i < exe->nloads; i++) {
+		const struct gp_segment *s = &exe->loads[i];
+		if (vaddr >= s->start && vaddr - s->start < s->avail &&
+		    s->avail - (vaddr - s->start) >= 8 && s->data)
+			return (uint8_t *)s->data + (vaddr - s->start);
+	}
+	return NULL;
+}
+
+static void add_bias(uint8_t *p, uint64_t bias)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	v += bias;
+	memcpy(p, &v, 8);
+}
+
+static void put_word(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+/* Applies the image's relative relocations (DT_RELA and DT_RELR of
+ * PT_DYNAMIC, read from the file; untrusted: every table and target is
+ * bounded by the file's segments) to the private mapping. */
+static gp_error *apply_relocations(struct gp_exe *exe, uint64_t bias)
+{
+	Elf *elf = exe->elf;
+	size_t nphdr;
+	GElf_Phdr dyn = { 0 };
+	bool have = false;
+	if (elf_getphdrnum(elf, &nphdr) < 0)
+		nphdr = 0;
+	for (size_t i = 0; i < nphdr && !have; i++)
+		have = gelf_getphdr(elf, (int)i, &dyn) &&
+		       dyn.p_type == PT_DYNAMIC;
+	if (!have)
+		return gp_error_create(GP_ERROR_FORMAT,
+				       "%s is position-independent but has no dynamic section",
+				       exe->path);
+	if (dyn.p_offset > exe->size || dyn.p_filesz > exe->size - dyn.p_offset)
+		return gp_error_create(GP_ERROR_FORMAT,
+				       "%s: dynamic section outside the file",
+				       exe->path);
+	uint64_t rela = 0, relasz = 0, relaent = 24, relr = 0, relrsz = 0;
+	const uint8_t *d = exe->map + dyn.p_offset;
+	for (uint64_t off = 0; off + 16 <= dyn.p_filesz; off += 16) {
+		uint64_t tag = gp_load(d + off, 8), val = gp_load(d + off + 8, 8);
+		if (tag == DT_NULL)
+			break;
+		if (tag == DT_RELA)
+			rela = val;
+		else if (tag == DT_RELASZ)
+			relasz = val;
+		else if (tag == DT_RELAENT)
+			relaent = val;
+		else if (tag == DT_RELR)
+			relr = val;
+		else if (tag == DT_RELRSZ)
+			relrsz = val;
+		else if (tag == DT_REL)
+			return gp_error_create(GP_ERROR_UNSUPPORTED,
+					       "%s: REL relocations (no addends) are not supported",
+					       exe->path);
+	}
+	uint32_t type = relative_type(exe->machine);
+	if (relaent != 24 || relasz % 24 || relrsz % 8)
+		return gp_error_create(GP_ERROR_FORMAT,
+				       "%s: corrupt relocation table sizes",
+				       exe->path);
+	/* The tables' bytes: in a file-backed segment, checked word by word. */
+	for (uint64_t i = 0; rela && i < relasz; i += 24) {
+		const uint8_t *r = image_word(exe, rela + i);
+		const uint8_t *r2 = image_word(exe, rela + i + 16);
+		if (!r || !r2)
+			return gp_error_create(GP_ERROR_FORMAT,
+					       "%s: relocation table outside the file",
+					       exe->path);
+		if ((gp_load(r + 8, 8) & 0xffffffff) != type)
+			continue;
+		uint8_t *p = image_word(exe, gp_load(r, 8));
+		if (!p)
+			return gp_error_create(GP_ERROR_FORMAT,
+					       "%s: a relocation outside the file's segments (0x%llx)",
+					       exe->path,
+					       (unsigned long long)gp_load(r, 8));
+		put_word(p, gp_load(r2, 8) + bias);
+	}
+	/* DT_RELR (packed relative relocations): an address, then bitmaps
+	 * of the 63 words that follow it. */
+	uint64_t where = 0;
+	for (uint64_t i = 0; relr && i < relrsz; i += 8) {
+		const uint8_t *e = image_word(exe, relr + i);
+		if (!e)
+			return gp_error_create(GP_ERROR_FORMAT,
+					       "%s: relocation table outside the file",
+					       exe->path);
+		uint64_t w = gp_load(e, 8);
+		if (!(w & 1)) {
+			uint8_t *p = image_word(exe, w);
+			if (!p)
+				goto bad_relr;
+			add_bias(p, bias);
+			where = w + 8;
+			continue;
+		}
+		for (int bit = 1; bit < 64; bit++) {
+			if (!(w >> bit & 1))
+				continue;
+			uint8_t *p = image_word(exe, where + 8 * (uint64_t)(bit - 1));
+			if (!p)
+				goto bad_relr;
+			add_bias(p, bias);
+		}
+		where += 63 * 8;
+	}
+	return NULL;
+bad_relr:
+	return gp_error_create(GP_ERROR_FORMAT,
+			       "%s: a relocation outside the file's segments",
+			       exe->path);
+}
+
+gp_error *gp_exe_bias_from_entry(const struct gp_exe *exe, uint64_t at_entry,
+				 const char *target, uint64_t *ret)
+{
+	*ret = 0;
+	if (exe->elf_type != ET_DYN)
+		return NULL;
+	if (!at_entry)
+		return gp_error_create(GP_ERROR_FORMAT,
+				       "%s is position-independent (-buildmode=pie) and %s does not say where it was loaded (no AT_ENTRY in its auxiliary vector)",
+				       exe->path, target);
+	uint64_t bias = at_entry - exe->entry;
+	if (bias & 0xfff)
+		return gp_error_create(GP_ERROR_MISMATCH,
+				       "%s does not belong to executable %s (its entry point 0x%llx is not the executable's 0x%llx at any page-aligned load address)",
+				       target, exe->path,
+				       (unsigned long long)at_entry,
+				       (unsigned long long)exe->entry);
+	*ret = bias;
+	return NULL;
+}
+
+gp_error *gp_exe_relocate(struct gp_exe *exe, uint64_t bias)
+{
+	if (!bias)
+		return NULL;
+	if (exe->bias || exe->elf_type != ET_DYN)
+		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+				       "%s: relocated twice, or not position-independent",
+				       exe->path);
+	for (size_t i = 0; i < exe->nloads; i++)
+		if (exe->loads[i].end + bias < exe->loads[i].end ||
+		    exe->relro_end + bias < exe->relro_end)
+			return gp_error_create(GP_ERROR_FORMAT,
+					       "%s: load bias 0x%llx puts it past the end of the address space",
+					       exe->path,
+					       (unsigned long long)bias);
+	if (!relative_type(exe->machine))
+		return gp_error_create(GP_ERROR_UNSUPPORTED,
+				       "%s: relocating a position-independent executable of machine %u",
+				       exe->path, exe->machine);
+	gp_error *err = apply_relocations(exe, bias);
+	if (err)
+		return err;
+	for (size_t i = 0; i < exe->nloads; i++) {
+		exe->loads[i].start += bias;
+		exe->loads[i].end += bias;
+	}
+	for (size_t i = 0; i < exe->nsections; i++)
+		if (exe->sections[i].addr)
+			exe->sections[i].addr += bias;
+	for (size_t i = 0; i < exe->nsymbols; i++)
+		if (exe->symbols[i].relative)
+			exe->symbols[i].value += bias;
+	exe->entry += bias;
+	if (exe->relro_end) {
+		exe->relro_start += bias;
+		exe->relro_end += bias;
+	}
+	exe->bias = bias;
+	return NULL;
 }
 
 void gp_exe_close(struct gp_exe *exe)

@@ -214,7 +214,9 @@ static gp_error *layout_from_dwarf(const struct gp_exe *exe,
 							      &nexpr) == 0 &&
 					    nexpr == 1 &&
 					    expr[0].atom == DW_OP_addr)
-						ret->var_addr[i] = expr[0].number;
+						ret->var_addr[i] =
+							expr[0].number +
+							exe->bias;
 				}
 				continue;
 			}

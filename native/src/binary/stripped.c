@@ -89,10 +89,13 @@ static const struct gp_segment *exe_segment(const struct gp_exe *exe,
 	return NULL;
 }
 
+/* Where a runtime variable can be: writable at run time (a PIE's RELRO
+ * part is writable only until the loader has relocated it). */
 static bool writable(const struct gp_exe *exe, uint64_t addr)
 {
 	const struct gp_segment *s = exe_segment(exe, addr);
-	return s && s->writable;
+	return s && s->writable &&
+	       !(addr >= exe->relro_start && addr < exe->relro_end);
 }
 
 /* Bytes of the executable's file image at addr, at most max. */

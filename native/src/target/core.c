@@ -70,6 +70,11 @@ static gp_error *read_notes(struct gp_core *core, Elf *elf, GElf_Phdr *ph)
 				return err;
 		} else if (nh.n_type == NT_SIGINFO && nh.n_descsz >= 4) {
 			core->signal = (int32_t)gp_load(desc, 4);
+		} else if (nh.n_type == NT_AUXV) {
+			/* {type, value} words; where a PIE was loaded */
+			for (size_t i = 0; i + 16 <= nh.n_descsz; i += 16)
+				if (gp_load(desc + i, 8) == AT_ENTRY)
+					core->at_entry = gp_load(desc + i + 8, 8);
 		}
 	}
 	return NULL;

@@ -965,6 +965,37 @@ static void live_free(struct gp_live *live)
 	free(live);
 }
 
+/* A PIE process: where it was loaded, from /proc/PID/auxv (AT_ENTRY). A
+ * debugger's remote target (callbacks) has no /proc here. */
+static gp_error *relocate_live(struct gp_program *prog)
+{
+	struct gp_live *live = prog->live;
+	if (live->mode == GP_LIVE_CALLBACK)
+		return gp_error_create(GP_ERROR_UNSUPPORTED,
+				       "%s is position-independent (-buildmode=pie); through a debugger's remote target goparked cannot tell where it was loaded (not supported yet)",
+				       prog->exe.path);
+	char path[64], what[80];
+	snprintf(path, sizeof(path), "/proc/%d/auxv", live->pid);
+	snprintf(what, sizeof(what), "process %d", live->pid);
+	uint64_t at_entry = 0, bias;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? exited_error(live->pid) :
+		       (errno == EACCES || errno == EPERM) ?
+					 permission_error(live->pid, errno) :
+					 gp_error_os(errno, "cannot open %s", path);
+	uint8_t buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	for (ssize_t i = 0; i + 16 <= n; i += 16)
+		if (gp_load(buf + i, 8) == AT_ENTRY)
+			at_entry = gp_load(buf + i + 8, 8);
+	gp_error *err = gp_exe_bias_from_entry(&prog->exe, at_entry, what, &bias);
+	if (!err)
+		err = gp_exe_relocate(&prog->exe, bias);
+	return err;
+}
+
 gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
 			       struct gp_program **ret)
 {
@@ -978,6 +1009,8 @@ gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
 	prog->flags = GP_PROGRAM_IS_LIVE;
 	prog->live = live;
 	if ((err = gp_exe_open(exe_path, &prog->exe)))
+		goto fail;
+	if (prog->exe.elf_type == ET_DYN && (err = relocate_live(prog)))
 		goto fail;
 	if ((err = gp_program_init_runtime(prog)))
 		goto fail;

@@ -4,6 +4,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +77,10 @@ gp_error *gp_program_init_runtime(struct gp_program *prog)
 {
 	gp_error *err;
 	struct gp_exe *exe = &prog->exe;
-	/* Every address would need the load bias, which no target here
-	 * carries yet (cores, live processes and remote targets alike). */
-	if (exe->elf_type == ET_DYN)
+	/* A PIE must have been moved to where the target loaded it. */
+	if (exe->elf_type == ET_DYN && !exe->bias)
 		return gp_error_create(GP_ERROR_UNSUPPORTED,
-				       "%s is position-independent (-buildmode=pie); only non-PIE executables are supported for now",
+				       "%s is position-independent (-buildmode=pie) and this target does not say where it was loaded",
 				       exe->path);
 	prog->gover = gp_exe_gover(exe);
 	prog->go_version = exe->go_version;
@@ -147,6 +147,13 @@ GP_EXPORT gp_error *gp_program_from_core(const char *core_path,
 		goto fail;
 	prog->mem.nlayers = 2;
 	if ((err = gp_core_open(core_path, &prog->core, &prog->mem.layers[0])))
+		goto fail;
+	char what[4200];
+	snprintf(what, sizeof(what), "core file %s", core_path);
+	uint64_t bias;
+	if ((err = gp_exe_bias_from_entry(&prog->exe, prog->core.at_entry,
+					  what, &bias)) ||
+	    (err = gp_exe_relocate(&prog->exe, bias)))
 		goto fail;
 	prog->mem.layers[1].segs = prog->exe.loads;
 	prog->mem.layers[1].nsegs = prog->exe.nloads;
