@@ -1,4 +1,6 @@
 /* The architectures the engine reads. */
+#include <elf.h>
+
 #include "arch/arch.h"
 
 const struct gp_arch *gp_arch_find(uint16_t machine)
@@ -8,4 +10,34 @@ const struct gp_arch *gp_arch_find(uint16_t machine)
 		if (all[i]->machine == machine)
 			return all[i];
 	return NULL;
+}
+
+const char *gp_machine_name(uint16_t machine)
+{
+	switch (machine) {
+	case EM_X86_64:
+		return "x86-64";
+	case EM_AARCH64:
+		return "arm64";
+	case EM_386:
+		return "386";
+	case EM_RISCV:
+		return "riscv64";
+	case EM_ARM:
+		return "arm";
+	case EM_PPC64:
+		return "ppc64";
+	case EM_S390:
+		return "s390x";
+	case EM_LOONGARCH:
+		return "loong64";
+	case EM_MIPS:
+		return "mips";
+	}
+	return "an unknown machine";
+}
+
+const char *gp_arch_supported_names(void)
+{
+	return "linux/x86-64";
 }

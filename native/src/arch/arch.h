@@ -40,6 +40,10 @@ struct gp_arch {
 
 /* The architecture of ELF machine machine, or NULL if unsupported. */
 const struct gp_arch *gp_arch_find(uint16_t machine);
+/* "x86-64", "arm64", "riscv64", ... for any ELF e_machine, in messages. */
+const char *gp_machine_name(uint16_t machine);
+/* The architectures gp_arch_find knows, for messages ("linux/x86-64"). */
+const char *gp_arch_supported_names(void);
 
 extern const struct gp_arch gp_arch_x86_64;
 

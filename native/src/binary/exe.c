@@ -193,8 +193,11 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 	if (ehdr.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
 		err = gp_error_create(GP_ERROR_UNSUPPORTED,
-				      "%s: only 64-bit little-endian executables are supported",
-				      path);
+				      "%s is a %s program (%s); goparked reads 64-bit little-endian ones",
+				      path,
+				      ehdr.e_ident[EI_CLASS] == ELFCLASS32 ?
+					      "32-bit" : "big-endian or unknown-class",
+				      gp_machine_name(ehdr.e_machine));
 		goto fail;
 	}
 
@@ -314,8 +317,9 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 	read_go_buildid(ret);
 	if (!(ret->arch = gp_arch_find(ret->machine))) {
 		err = gp_error_create(GP_ERROR_UNSUPPORTED,
-				      "%s: only linux/amd64 programs are supported for now",
-				      path);
+				      "%s is a linux/%s program; goparked reads %s programs",
+				      path, gp_machine_name(ret->machine),
+				      gp_arch_supported_names());
 		goto fail;
 	}
 	if (!ret->go_major) {

@@ -110,11 +110,24 @@ gp_error *gp_core_open(const char *path, struct gp_core *ret,
 				      ehdr.e_type);
 		goto fail_elf;
 	}
-	if (!(ret->arch = gp_arch_find(ehdr.e_machine)) ||
-	    ehdr.e_ident[EI_CLASS] != ELFCLASS64) {
+	/* The machine is checked against the executable's by the caller,
+	 * first; the notes' layout is the architecture's. */
+	ret->machine = ehdr.e_machine;
+	if (ehdr.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
 		err = gp_error_create(GP_ERROR_UNSUPPORTED,
-				      "core file %s: only x86-64 cores are supported for now",
-				      path);
+				      "core file %s is of a %s %s program; goparked reads 64-bit little-endian ones",
+				      path,
+				      ehdr.e_ident[EI_CLASS] == ELFCLASS32 ?
+					      "32-bit" : "big-endian",
+				      gp_machine_name(ehdr.e_machine));
+		goto fail_elf;
+	}
+	if (!(ret->arch = gp_arch_find(ehdr.e_machine))) {
+		err = gp_error_create(GP_ERROR_UNSUPPORTED,
+				      "core file %s is of a linux/%s program; goparked reads %s cores",
+				      path, gp_machine_name(ehdr.e_machine),
+				      gp_arch_supported_names());
 		goto fail_elf;
 	}
 	size_t nphdr;

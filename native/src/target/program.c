@@ -148,6 +148,14 @@ GP_EXPORT gp_error *gp_program_from_core(const char *core_path,
 	prog->mem.nlayers = 2;
 	if ((err = gp_core_open(core_path, &prog->core, &prog->mem.layers[0])))
 		goto fail;
+	if (prog->core.machine != prog->exe.machine) {
+		err = gp_error_create(GP_ERROR_MISMATCH,
+				      "core file %s is of a linux/%s program but executable %s is linux/%s: give the executable the core came from",
+				      core_path,
+				      gp_machine_name(prog->core.machine),
+				      exe_path, gp_machine_name(prog->exe.machine));
+		goto fail;
+	}
 	char what[4200];
 	snprintf(what, sizeof(what), "core file %s", core_path);
 	uint64_t bias;

@@ -129,6 +129,7 @@ struct gp_core {
 	size_t nthreads;
 	int32_t signal;           /* siginfo of the fatal signal, 0 if unknown */
 	int64_t mtime_ns;         /* the core file's mtime, unix ns */
+	uint16_t machine;         /* ELF e_machine */
 	uint64_t at_entry;        /* NT_AUXV AT_ENTRY, 0 if none */
 };
 
