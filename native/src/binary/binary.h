@@ -56,6 +56,7 @@ struct gp_exe {
 	 * is a run-time one and the image's own pointers (R_*_RELATIVE
 	 * relocations) are applied to the private mapping. */
 	uint64_t bias;
+	bool relocated;           /* gp_exe_relocate ran (a bias may be 0) */
 	/* PT_GNU_RELRO: writable in the file, read-only once relocated (a
 	 * PIE's type descriptors, itabs, the pclntab before 1.27); no
 	 * runtime variable lives there. */

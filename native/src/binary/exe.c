@@ -500,9 +500,9 @@ gp_error *gp_exe_bias_from_entry(const struct gp_exe *exe, uint64_t at_entry,
 
 gp_error *gp_exe_relocate(struct gp_exe *exe, uint64_t bias)
 {
-	if (!bias)
+	if (exe->elf_type != ET_DYN && !bias)
 		return NULL;
-	if (exe->bias || exe->elf_type != ET_DYN)
+	if (exe->relocated || exe->elf_type != ET_DYN)
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
 				       "%s: relocated twice, or not position-independent",
 				       exe->path);
@@ -517,6 +517,10 @@ gp_error *gp_exe_relocate(struct gp_exe *exe, uint64_t bias)
 		return gp_error_create(GP_ERROR_UNSUPPORTED,
 				       "%s: relocating a position-independent executable of machine %u",
 				       exe->path, exe->machine);
+	/* Even at bias 0 (loaded at its link-time addresses, as qemu-user
+	 * does): a RELA entry's addend is the value, the file's word need
+	 * not hold it. */
+	exe->relocated = true;
 	gp_error *err = apply_relocations(exe, bias);
 	if (err)
 		return err;

@@ -78,7 +78,7 @@ gp_error *gp_program_init_runtime(struct gp_program *prog)
 	gp_error *err;
 	struct gp_exe *exe = &prog->exe;
 	/* A PIE must have been moved to where the target loaded it. */
-	if (exe->elf_type == ET_DYN && !exe->bias)
+	if (exe->elf_type == ET_DYN && !exe->relocated)
 		return gp_error_create(GP_ERROR_UNSUPPORTED,
 				       "%s is position-independent (-buildmode=pie) and this target does not say where it was loaded",
 				       exe->path);
