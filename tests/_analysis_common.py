@@ -3,13 +3,17 @@ fixture core and read the scenario's own account (never goparked's output)."""
 
 import contextlib
 
-from fixtures import TOOLCHAINS, core_for
+from fixtures import TOOLCHAINS, core_for, engine_reads, matrix_cells
 
 from goparked.model import Program
 
-# Every toolchain for the `all` scenario (cheap: one core each).
+# Every toolchain for the `all` scenario (cheap: one core each); the other
+# targets of the matrix the engine reads (arm64 qemu cores, PIE): the same
+# account must hold there.
 CELLS = [(t, v) for t in TOOLCHAINS for v in ("dwarf",)] + [
     ("1.19", "stripped"), (TOOLCHAINS[-1], "stripped")]
+CELLS += [(t, v) for t, v, s in matrix_cells()
+          if s == "all" and (t, v) not in CELLS and engine_reads(v, s)]
 
 
 def addr(s):
