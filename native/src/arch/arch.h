@@ -24,18 +24,38 @@ enum {
 /* Room for the registers of any architecture (arm64: x0-x30, sp, pc,
  * pstate is 34). */
 #define GP_MAX_REGS 34
+/* A register the architecture does not have (x86-64's link register). */
+#define GP_NO_REG UINT32_MAX
 
 struct gp_arch {
 	const char *name;          /* "x86-64", as messages say it */
 	uint16_t machine;          /* ELF e_machine */
 	uint32_t nregs;            /* registers in NT_PRSTATUS and ptrace */
-	/* indexes into those registers */
-	uint32_t reg_pc, reg_sp, reg_bp, reg_fs_base;
+	/* indexes into those registers; GP_NO_REG for none */
+	uint32_t reg_pc, reg_sp, reg_bp, reg_fs_base, reg_lr, reg_g;
+	/* A link-register machine (runtime/sys usesLR): a call leaves the
+	 * return address in LR, which the callee's prologue saves at its own
+	 * sp; fp = sp + spdelta. Otherwise CALL pushes it: at fp - 8, and
+	 * fp = sp + spdelta + 8 (runtime/traceback.go unwinder). */
+	bool uses_lr;
+	/* What sighandler's injected call (sigpanic, asyncPreempt) pushes
+	 * below the interrupted sp on a link-register machine:
+	 * alignUp(sys.MinFrameSize, sys.StackAlign); 0 elsewhere. */
+	uint32_t injected_frame;
 	/* struct elf_prstatus (linux/elfcore.h): pr_cursig, pr_pid, pr_reg */
 	uint32_t prstatus_cursig, prstatus_pid, prstatus_reg;
 	/* the interrupted context in a signal frame: offsets in struct
-	 * ucontext of the saved pc, sp and frame pointer */
-	uint32_t uc_pc, uc_sp, uc_bp;
+	 * ucontext of the saved pc, sp, frame pointer and link register
+	 * (GP_NO_REG if none) */
+	uint32_t uc_pc, uc_sp, uc_bp, uc_lr;
+	/* Where the ucontext is, from the fp of runtime.sigtramp's frame
+	 * (= the sp the kernel gave the handler): after siginfo on arm64.
+	 * How the frame is recognised: a restorer's address just below it
+	 * (x86-64: sa_restorer = runtime.sigreturn*), or a magic word at
+	 * uc_magic in the ucontext (arm64: the FPSIMD record's header). */
+	uint32_t sigframe_uc;
+	bool sigframe_restorer;
+	uint32_t uc_magic_off, uc_magic;
 };
 
 /* The architecture of ELF machine machine, or NULL if unsupported. */
@@ -46,5 +66,6 @@ const char *gp_machine_name(uint16_t machine);
 const char *gp_arch_supported_names(void);
 
 extern const struct gp_arch gp_arch_x86_64;
+extern const struct gp_arch gp_arch_arm64;
 
 #endif /* GP_ARCH_H */

@@ -18,6 +18,10 @@ const struct gp_arch gp_arch_x86_64 = {
 	.reg_sp = GP_X86_RSP,
 	.reg_bp = GP_X86_RBP,
 	.reg_fs_base = GP_X86_FS_BASE,
+	.reg_lr = GP_NO_REG,
+	.reg_g = GP_NO_REG,       /* g is in TLS (fs_base - 8), not a register */
+	.uses_lr = false,
+	.injected_frame = 0,
 	/* struct elf_prstatus on x86-64 */
 	.prstatus_cursig = 12,
 	.prstatus_pid = 32,
@@ -25,4 +29,9 @@ const struct gp_arch gp_arch_x86_64 = {
 	.uc_pc = UC_MCONTEXT + 16 * 8,
 	.uc_sp = UC_MCONTEXT + 15 * 8,
 	.uc_bp = UC_MCONTEXT + 10 * 8,
+	.uc_lr = GP_NO_REG,
+	/* sigtramp is entered with sp at sa_restorer's return address,
+	 * the ucontext right above it */
+	.sigframe_uc = 0,
+	.sigframe_restorer = true,
 };

@@ -264,6 +264,8 @@ void gp_pclntab_destroy(struct gp_pclntab *tab);
 uint64_t gp_pclntab_text_start(const struct gp_pclntab *tab);
 /* GP_GOVER of the executable (from buildinfo, else from the magic). */
 int gp_pclntab_gover(const struct gp_pclntab *tab);
+/* The executable's architecture (its unwinding rules). */
+const struct gp_arch *gp_pclntab_arch(const struct gp_pclntab *tab);
 uint32_t gp_pclntab_num_funcs(const struct gp_pclntab *tab);
 /* Address of runtime.firstmoduledata and of its gofunc; 0 if not found. */
 uint64_t gp_pclntab_moduledata(const struct gp_pclntab *tab);

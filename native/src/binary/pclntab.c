@@ -165,6 +165,11 @@ uint64_t gp_pclntab_text_start(const struct gp_pclntab *tab)
 	return tab->text_start;
 }
 
+const struct gp_arch *gp_pclntab_arch(const struct gp_pclntab *tab)
+{
+	return tab->exe->arch;
+}
+
 int gp_pclntab_gover(const struct gp_pclntab *tab)
 {
 	return tab->gover;

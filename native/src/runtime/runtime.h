@@ -60,9 +60,10 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 /* The registers of a thread whose current goroutine (m.curg) is g. */
 struct gp_unwind_thread_start {
 	const struct gp_arch *arch;       /* the signal frame's layout */
-	uint64_t pc, sp, bp;              /* the thread's registers */
+	uint64_t pc, sp, bp, lr;          /* the thread's registers (lr 0
+					   * without a link register) */
 	uint64_t g_stack_lo, g_stack_hi;  /* g.stack */
-	uint64_t g_sched_pc, g_sched_sp, g_sched_bp; /* g.sched */
+	uint64_t g_sched_pc, g_sched_sp, g_sched_bp, g_sched_lr; /* g.sched */
 	uint64_t g_syscall_pc, g_syscall_sp; /* g.syscallpc/sp, 0 if none */
 	uint64_t vdso_pc, vdso_sp;        /* m.vdsoPC/vdsoSP, 0 if none */
 };

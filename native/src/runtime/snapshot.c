@@ -539,11 +539,14 @@ static gp_error *unwind_goroutine(struct walk *w,
 			.pc = r->regs[prog->exe.arch->reg_pc],
 			.sp = r->regs[prog->exe.arch->reg_sp],
 			.bp = r->regs[prog->exe.arch->reg_bp],
+			.lr = prog->exe.arch->reg_lr == GP_NO_REG ? 0 :
+				r->regs[prog->exe.arch->reg_lr],
 			.g_stack_lo = g->stack_lo,
 			.g_stack_hi = g->stack_hi,
 			.g_sched_pc = gp_field(prog, GP_F_G_SCHED_PC, buf, gsize),
 			.g_sched_sp = gp_field(prog, GP_F_G_SCHED_SP, buf, gsize),
 			.g_sched_bp = gp_field(prog, GP_F_G_SCHED_BP, buf, gsize),
+			.g_sched_lr = gp_field(prog, GP_F_G_SCHED_LR, buf, gsize),
 			.g_syscall_pc = gp_field(prog, GP_F_G_SYSCALLPC, buf, gsize),
 			.g_syscall_sp = gp_field(prog, GP_F_G_SYSCALLSP, buf, gsize),
 			.vdso_pc = m ? m->vdso_pc : 0,
@@ -582,8 +585,25 @@ static gp_error *unwind_goroutine(struct walk *w,
 	g->sp = st.sp;
 	if (!st.pc || !st.sp)
 		return NULL;
+	if (st.lr && prog->exe.arch->uses_lr) {
+		/* A link-register start (a goroutine that has not run:
+		 * gostartcall's lr = goexit; or one stopped in morestack):
+		 * the record has no room for lr, so unwind it now. */
+		gp_error *err = NULL;
+		st.cache = NULL;
+		*ret_n = gp_unwind(prog->pcln, &prog->mem, &st, pcs,
+				   GP_MAX_FRAMES, &err);
+		if (!*ret_n)
+			g->flags |= GP_G_NO_STACK;
+		if (err) {
+			g->flags |= GP_G_STACK_ERROR;
+			return w_g_error(w, g, err);
+		}
+		return NULL;
+	}
 	/* Unwound later, from a batch read of the stack's top; the record
-	 * keeps all the start needs (amd64 unwinding uses no bp or lr). */
+	 * keeps all the start needs (unwinding uses no bp, and no lr
+	 * when it is 0). */
 	g->flags |= G_PENDING;
 	return NULL;
 }

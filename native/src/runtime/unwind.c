@@ -3,10 +3,12 @@
  * does it (unwinder.initAt/resolveInternal/next in 1.21+, gentraceback in
  * 1.19 and 1.20), so that the frames match what the runtime prints.
  *
- * linux/amd64 only: the return address sits just below the caller's SP
- * (fp - 8) and fp = sp + spdelta + 8. arm64 would read the saved LR at sp
- * (or the LR register in a frameless leaf) instead; the signal frame's
- * layout comes from the architecture (arch.h).
+ * x86-64: the return address sits just below the caller's SP (fp - 8)
+ * and fp = sp + spdelta + 8. arm64 (a link-register machine): fp = sp +
+ * spdelta, and the return address is the LR a frame's prologue saved at
+ * its sp, or, in the innermost frame before that (spdelta 0), the LR
+ * register itself (unwinder.resolveInternal). The signal frame's layout
+ * comes from the architecture (arch.h).
  *
  * Target memory is untrusted: every frame must move sp strictly up, stay
  * inside the stack bounds when given, and the frame count is capped.
@@ -73,12 +75,17 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 	struct gp_unwind_cache *cache = start->cache;
 	int32_t delta = 0;
 	bool have_delta;
+	const struct gp_arch *arch = gp_pclntab_arch(tab);
+	uint64_t lr_given = start->lr;  /* frame.lr, link-register machines */
 
 	if (pc == 0) {
 		/* A call through a nil func value: start in the caller. */
 		if ((err = gp_memory_read_u64(mem, sp, &pc)))
 			goto out;
-		sp += 8;
+		if (arch->uses_lr)
+			lr_given = 0;
+		else
+			sp += 8;
 		trap = false;
 	}
 	if (!func_at(tab, cache, pc, &fn, &delta, &have_delta)) {
@@ -127,7 +134,7 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 				*cache_slot(cache, pc) = (struct gp_unwind_step){
 					pc, fn, delta };
 		}
-		uint64_t fp = sp + (uint64_t)delta + 8;
+		uint64_t fp = sp + (uint64_t)delta + (arch->uses_lr ? 0 : 8);
 		struct gp_unwind_pc *f = &ret[n++];
 		f->pc = pc;
 		f->sp = sp;
@@ -152,11 +159,46 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 					      fn.name, (unsigned long long)sp);
 			break;
 		}
-		uint64_t lr;
-		if ((err = gp_memory_read_u64(mem, fp - 8, &lr))) {
-			err = gp_error_wrap(err, "reading the return address of %s",
-					    fn.name);
-			break;
+		uint64_t lr = lr_given;
+		uint64_t lr_at = arch->uses_lr ? sp : fp - 8;
+		if (!arch->uses_lr || (innermost && sp < fp) || !lr) {
+			if ((err = gp_memory_read_u64(mem, lr_at, &lr))) {
+				err = gp_error_wrap(err, "reading the return address of %s",
+						    fn.name);
+				break;
+			}
+		}
+		lr_given = 0;
+		trap = is_injected_call(tab, fn.funcid);
+		sp = fp;
+		/* Which calls a signal injected, for the saved LR: every
+		 * release (1.19's gentraceback: injectedCall = waspanic ||
+		 * asyncPreempt || debugCallV2), even where only sigpanic
+		 * makes the caller's pc a trap. */
+		bool injected = fn.funcid == GP_FUNCID_SIGPANIC ||
+				fn.funcid == GP_FUNCID_ASYNCPREEMPT ||
+				fn.funcid == GP_FUNCID_DEBUGCALLV2;
+		if (arch->uses_lr && injected) {
+			/* sighandler pushed the interrupted LR below the
+			 * interrupted sp before faking the call (unwinder.next:
+			 * "On link register architectures, sighandler saves
+			 * the LR on stack before faking a call"). */
+			uint64_t saved;
+			struct gp_func at;
+			if ((err = gp_memory_read_u64(mem, sp, &saved))) {
+				err = gp_error_wrap(err, "reading the LR saved by a signal below %s",
+						    fn.name);
+				break;
+			}
+			sp += arch->injected_frame;
+			int32_t d = -1;
+			if (!gp_pclntab_find_func(tab, lr, &at)) {
+				lr = saved;  /* the pc was not Go code */
+			} else {
+				gp_error_destroy(gp_pclntab_sp_delta(tab, &at, lr, &d));
+				if (d == 0)  /* interrupted before its prologue */
+					lr_given = saved;
+			}
 		}
 		struct gp_func caller;
 		if (!func_at(tab, cache, lr, &caller, &delta, &have_delta)) {
@@ -165,9 +207,7 @@ size_t gp_unwind(const struct gp_pclntab *tab, const struct gp_memory *mem,
 					      fn.name, (unsigned long long)lr);
 			break;
 		}
-		trap = is_injected_call(tab, fn.funcid);
 		pc = lr;
-		sp = fp;
 		fn = caller;
 	}
 out:
@@ -185,21 +225,27 @@ static bool in_range(uint64_t sp, uint64_t lo, uint64_t hi)
 	return hi > lo && sp >= lo && sp < hi;
 }
 
+/* A thread's registers as the unwinder starts from them. */
+struct regs {
+	uint64_t pc, sp, bp, lr;
+};
+
 /*
- * If the thread at (pc, sp) is in a Go signal handler, the context the
- * signal interrupted. The kernel's signal frame starts with the restorer's
- * address (sa_restorer = runtime.sigreturn, sigreturn__sigaction from
- * 1.21) followed by the ucontext; sigtramp is entered with sp pointing at
- * that return address, so the ucontext starts at sigtramp's fp.
+ * If the thread at r is in a Go signal handler, the context the signal
+ * interrupted. runtime.sigtramp's fp is the sp the kernel entered the
+ * handler with; the ucontext is arch->sigframe_uc above it. x86-64: the
+ * frame starts with the restorer's address (sa_restorer =
+ * runtime.sigreturn, sigreturn__sigaction from 1.21) just below; arm64:
+ * siginfo, then the ucontext, whose FPSIMD record's magic is checked.
  */
 static gp_error *signal_context(const struct gp_pclntab *tab,
 				const struct gp_memory *mem,
-				const struct gp_arch *arch, uint64_t pc,
-				uint64_t sp, bool *found, uint64_t *ret_pc,
-				uint64_t *ret_sp, uint64_t *ret_bp)
+				const struct gp_arch *arch, const struct regs *r,
+				bool *found, struct regs *ret)
 {
 	struct gp_unwind_pc frames[MAX_SIGNAL_FRAMES];
-	struct gp_unwind_start st = { .pc = pc, .sp = sp, .trap = true };
+	struct gp_unwind_start st = { .pc = r->pc, .sp = r->sp, .lr = r->lr,
+				      .trap = true };
 	gp_error *err;
 	*found = false;
 	size_t n = gp_unwind(tab, mem, &st, frames, MAX_SIGNAL_FRAMES, &err);
@@ -209,20 +255,33 @@ static gp_error *signal_context(const struct gp_pclntab *tab,
 	    !gp_pclntab_find_func(tab, frames[n - 1].pc, &fn) ||
 	    fn.entry != sigtramp.entry)
 		return NULL;
-	uint64_t uc = frames[n - 1].fp;
-	uint64_t restorer;
-	struct gp_func rfn;
-	if ((err = gp_memory_read_u64(mem, uc - 8, &restorer)))
-		return gp_error_wrap(err, "reading the signal frame");
-	if (!gp_pclntab_find_func(tab, restorer, &rfn) ||
-	    (strcmp(rfn.name, "runtime.sigreturn") &&
-	     strcmp(rfn.name, "runtime.sigreturn__sigaction")))
+	uint64_t uc = frames[n - 1].fp + arch->sigframe_uc;
+	bool ok;
+	if (arch->sigframe_restorer) {
+		uint64_t restorer;
+		struct gp_func rfn;
+		if ((err = gp_memory_read_u64(mem, uc - 8, &restorer)))
+			return gp_error_wrap(err, "reading the signal frame");
+		ok = gp_pclntab_find_func(tab, restorer, &rfn) &&
+		     (!strcmp(rfn.name, "runtime.sigreturn") ||
+		      !strcmp(rfn.name, "runtime.sigreturn__sigaction"));
+	} else {
+		uint32_t magic;
+		if ((err = gp_memory_read_u32(mem, uc + arch->uc_magic_off,
+					      &magic)))
+			return gp_error_wrap(err, "reading the signal frame");
+		ok = magic == arch->uc_magic;
+	}
+	if (!ok)
 		return gp_error_create(GP_ERROR_CORRUPT,
 				       "no signal frame above runtime.sigtramp at 0x%llx",
 				       (unsigned long long)uc);
-	if ((err = gp_memory_read_u64(mem, uc + arch->uc_bp, ret_bp)) ||
-	    (err = gp_memory_read_u64(mem, uc + arch->uc_sp, ret_sp)) ||
-	    (err = gp_memory_read_u64(mem, uc + arch->uc_pc, ret_pc)))
+	ret->lr = 0;
+	if ((err = gp_memory_read_u64(mem, uc + arch->uc_bp, &ret->bp)) ||
+	    (err = gp_memory_read_u64(mem, uc + arch->uc_sp, &ret->sp)) ||
+	    (err = gp_memory_read_u64(mem, uc + arch->uc_pc, &ret->pc)) ||
+	    (arch->uc_lr != GP_NO_REG &&
+	     (err = gp_memory_read_u64(mem, uc + arch->uc_lr, &ret->lr))))
 		return gp_error_wrap(err, "reading the signal context");
 	*found = true;
 	return NULL;
@@ -246,29 +305,33 @@ size_t gp_unwind_thread(const struct gp_pclntab *tab,
 	if (start->vdso_sp) {
 		st.pc = start->vdso_pc;
 		st.sp = start->vdso_sp;
+		/* vdsoPC is the caller's return address (the runtime's
+		 * vdso call saves it) and vdsoSP the caller's sp */
 		from = GP_UNWIND_FROM_VDSO;
 		goto unwind;
 	}
 
 	/* Follow signal frames from the thread's registers to the context
 	 * that runs (or ran) on g's stack. */
-	uint64_t pc = start->pc, sp = start->sp, bp = start->bp;
+	struct regs r = { start->pc, start->sp, start->bp, start->lr };
 	from = GP_UNWIND_FROM_REGS;
 	for (int depth = 0;; depth++) {
-		if (in_range(sp, start->g_stack_lo, start->g_stack_hi)) {
-			/* sighandler's tracebacktrap: pc is the interrupted
-			 * instruction, not a return address. */
-			st.pc = pc;
-			st.sp = sp;
-			st.bp = bp;
+		if (in_range(r.sp, start->g_stack_lo, start->g_stack_hi)) {
+			/* sighandler's tracebacktrap(sigpc, sigsp, siglr): pc
+			 * is the interrupted instruction, not a return
+			 * address. */
+			st.pc = r.pc;
+			st.sp = r.sp;
+			st.bp = r.bp;
+			st.lr = r.lr;
 			st.trap = true;
 			goto unwind;
 		}
 		if (depth == MAX_SIGNAL_NESTING)
 			break;
 		bool found;
-		if ((err = signal_context(tab, mem, start->arch, pc, sp,
-					  &found, &pc, &sp, &bp)))
+		if ((err = signal_context(tab, mem, start->arch, &r, &found,
+					  &r)))
 			goto out;
 		if (!found)
 			break;
@@ -287,6 +350,7 @@ size_t gp_unwind_thread(const struct gp_pclntab *tab,
 		st.pc = start->g_sched_pc;
 		st.sp = start->g_sched_sp;
 		st.bp = start->g_sched_bp;
+		st.lr = start->g_sched_lr;
 		from = GP_UNWIND_FROM_SCHED;
 	} else {
 		err = gp_error_create(GP_ERROR_NOT_FOUND,

@@ -1,0 +1,54 @@
+/*
+ * linux/arm64. Facts from ../shared/ARM64.md, each checked here against
+ * the Go sources (1.19, 1.26, 1.27), the kernel/glibc headers compiled for
+ * aarch64 and real qemu-aarch64 cores.
+ */
+#include <elf.h>
+
+#include "arch/arch.h"
+
+/* struct user_pt_regs (asm/ptrace.h): x0-x30, sp, pc, pstate; the order
+ * of NT_PRSTATUS's pr_reg and of PTRACE_GETREGSET NT_PRSTATUS. */
+enum { ARM64_X28 = 28, ARM64_FP = 29, ARM64_LR = 30, ARM64_SP = 31,
+       ARM64_PC = 32, ARM64_NREGS = 34 };
+
+/* struct ucontext (asm/ucontext.h): uc_flags, uc_link, uc_stack,
+ * uc_sigmask, padding to 128 bytes of signal mask, then uc_mcontext
+ * (struct sigcontext, 16-aligned) at 176: fault_address, regs[31], sp,
+ * pc, pstate, then __reserved at 288 whose first record is the FPSIMD
+ * context, magic 0x46508001 (asm/sigcontext.h). The kernel and qemu-user
+ * (linux-user/aarch64/signal.c) lay the frame out as siginfo (128 bytes)
+ * then the ucontext. */
+#define UC_MCONTEXT 176
+#define SC_REGS (UC_MCONTEXT + 8)
+
+const struct gp_arch gp_arch_arm64 = {
+	.name = "arm64",
+	.machine = EM_AARCH64,
+	.nregs = ARM64_NREGS,
+	.reg_pc = ARM64_PC,
+	.reg_sp = ARM64_SP,
+	.reg_bp = ARM64_FP,
+	.reg_fs_base = GP_NO_REG,
+	.reg_lr = ARM64_LR,
+	.reg_g = ARM64_X28,      /* cmd/compile/abi-internal.md: R28 = g */
+	.uses_lr = true,
+	/* runtime/signal_arm64.go pushCall/preparePanic: sp -= 16 and the
+	 * old LR at [sp]; sys.MinFrameSize 8 aligned to StackAlign 16 */
+	.injected_frame = 16,
+	/* struct elf_prstatus on arm64: the same offsets as x86-64 */
+	.prstatus_cursig = 12,
+	.prstatus_pid = 32,
+	.prstatus_reg = 112,
+	.uc_pc = UC_MCONTEXT + 264,
+	.uc_sp = UC_MCONTEXT + 256,
+	.uc_bp = SC_REGS + 8 * ARM64_FP,
+	.uc_lr = SC_REGS + 8 * ARM64_LR,
+	/* runtime.sigtramp is TOPFRAME $176 (a 192-byte frame with the LR
+	 * slot, aligned): its fp is the sp the handler was entered with,
+	 * where siginfo starts */
+	.sigframe_uc = 128,
+	.sigframe_restorer = false,
+	.uc_magic_off = UC_MCONTEXT + 288,
+	.uc_magic = 0x46508001,
+};
