@@ -202,7 +202,7 @@ static uint64_t lock_site(const struct gp_program *prog, uint64_t entry,
 			  uint64_t pc, uint64_t value, int64_t slot,
 			  uint64_t target, uint64_t abs, int kind)
 {
-	if (prog->exe.machine != EM_X86_64 || pc <= entry ||
+	if (prog->exe.arch->no_lock_sites || pc <= entry ||
 	    pc - entry > GP_MAX_FUNC_SCAN)
 		return 0;
 	const uint8_t *code = gp_memory_ptr(&prog->mem, entry, pc - entry);
@@ -232,24 +232,21 @@ static uint64_t lock_site(const struct gp_program *prog, uint64_t entry,
 	return found;
 }
 
-/* Calls (E8 rel32) from a function to any of the entries in ops. */
+/* Direct calls from a function to any of the entries in ops. */
 static bool calls_any(const struct gp_program *prog, uint64_t entry,
 		      uint64_t end, const uint64_t *ops, size_t nops)
 {
-	if (prog->exe.machine != EM_X86_64 || end <= entry ||
-	    end - entry > GP_MAX_FUNC_SCAN)
+	const struct gp_arch *arch = prog->exe.arch;
+	if (!arch->next_call || end <= entry || end - entry > GP_MAX_FUNC_SCAN)
 		return false;
 	const uint8_t *code = gp_memory_ptr(&prog->mem, entry, end - entry);
 	if (!code)
 		return false;
-	for (size_t i = 0; i + 5 <= end - entry; i++) {
-		if (code[i] != 0xe8)
-			continue;
-		uint64_t t = entry + i + 5 + (uint64_t)(int64_t)(int32_t)gp_load(code + i + 1, 4);
+	uint64_t t;
+	for (size_t i = 0; arch->next_call(code, end - entry, entry, &i, &t);)
 		for (size_t k = 0; k < nops; k++)
 			if (ops[k] == t)
 				return true;
-	}
 	return false;
 }
 
@@ -544,6 +541,10 @@ static gp_error *describe(struct gp_snapshot *snap, const struct hit *h,
 	if (h->evidence & GP_EV_CALLS_OP)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			      "; a function on its stack has the operation that wakes the waiters");
+	/* Say what was not looked at rather than rank lower in silence. */
+	const char *missing = snap->prog->exe.arch->no_lock_sites;
+	if (missing && n >= 0 && (size_t)n < sizeof(buf) && strcmp(what, "channel"))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " (%s)", missing);
 	(void)n;
 	return gp_strtab_intern(&snap->strs, buf, ret);
 }

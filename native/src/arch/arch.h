@@ -56,6 +56,15 @@ struct gp_arch {
 	uint32_t sigframe_uc;
 	bool sigframe_restorer;
 	uint32_t uc_magic_off, uc_magic;
+	/* Instruction decoding. next_call: the first direct call at or
+	 * after code[*off] (of len bytes at address pc0): its target in
+	 * *ret and *off past it; false when there is none. */
+	bool (*next_call)(const uint8_t *code, size_t len, uint64_t pc0,
+			  size_t *off, uint64_t *ret);
+	/* Whether the holder evidence reads lock sites in code (the inlined
+	 * Lock/Unlock fast paths); NULL where not implemented, and the
+	 * evidence says so. */
+	const char *no_lock_sites;
 };
 
 /* The architecture of ELF machine machine, or NULL if unsupported. */

@@ -10,6 +10,23 @@
  * (runtime/defs_linux_amd64.go, sys/ucontext.h). */
 #define UC_MCONTEXT 40
 
+/* CALL rel32 (E8): a byte search, not a disassembly; a false match must
+ * also land on a function's entry to count. */
+static bool next_call(const uint8_t *code, size_t len, uint64_t pc0,
+		      size_t *off, uint64_t *ret)
+{
+	for (size_t i = *off; i + 5 <= len; i++) {
+		if (code[i] != 0xe8)
+			continue;
+		*ret = pc0 + i + 5 +
+		       (uint64_t)(int64_t)(int32_t)gp_load(code + i + 1, 4);
+		*off = i + 5;
+		return true;
+	}
+	*off = len;
+	return false;
+}
+
 const struct gp_arch gp_arch_x86_64 = {
 	.name = "x86-64",
 	.machine = EM_X86_64,
@@ -34,4 +51,6 @@ const struct gp_arch gp_arch_x86_64 = {
 	 * the ucontext right above it */
 	.sigframe_uc = 0,
 	.sigframe_restorer = true,
+	.next_call = next_call,
+	.no_lock_sites = NULL,
 };

@@ -77,6 +77,14 @@ gp_error *gp_layout_from_table(const struct gp_exe *exe,
 	const char *ver = exe->go_version ? exe->go_version : "an unknown Go version";
 	int gover = gp_exe_gover(exe);
 	int newest = gp_layout_table_newest();
+	/* The tables come from amd64 builds; arm64 lays out runtime.p,
+	 * mheap and the semaphore table differently (cpu.CacheLinePadSize
+	 * 128 from 1.20: ../shared/ARM64.md section 5). */
+	if (exe->machine != 62 /* EM_X86_64 */)
+		return gp_error_create(GP_ERROR_UNSUPPORTED,
+				       "%s has no DWARF, and goparked's built-in layouts are of linux/amd64 only (linux/%s: not yet); "
+				       "build it without -ldflags=-w (keep DWARF)",
+				       exe->path, exe->arch ? exe->arch->name : "?");
 	if (!exe->go_version || exe->go_major != 1 || exe->go_minor <= 0)
 		return gp_error_create(GP_ERROR_UNSUPPORTED,
 				       "%s has no DWARF and its Go version is unknown (no .go.buildinfo); "
