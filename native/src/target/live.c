@@ -965,6 +965,16 @@ static void live_free(struct gp_live *live)
 	free(live);
 }
 
+/* The machine this engine runs on, whose registers ptrace returns. */
+static uint16_t host_machine(void)
+{
+#if defined(__aarch64__)
+	return EM_AARCH64;
+#else
+	return EM_X86_64;
+#endif
+}
+
 /* A PIE process: where it was loaded, from /proc/PID/auxv (AT_ENTRY). A
  * debugger's remote target (callbacks) has no /proc here. */
 static gp_error *relocate_live(struct gp_program *prog)
@@ -1010,6 +1020,18 @@ gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
 	prog->live = live;
 	if ((err = gp_exe_open(exe_path, &prog->exe)))
 		goto fail;
+	/* ptrace gives this host's registers: a process of another machine
+	 * (a qemu-user guest) is qemu to the kernel. A debugger's remote
+	 * target (callbacks) reads no registers here. */
+	if (live->mode != GP_LIVE_CALLBACK &&
+	    prog->exe.machine != host_machine()) {
+		err = gp_error_create(GP_ERROR_MISMATCH,
+				      "%s is a linux/%s program and this host is linux/%s: a live process is read on its own machine (a qemu-user guest is qemu to ptrace); read a core of it instead",
+				      prog->exe.path,
+				      prog->exe.arch ? prog->exe.arch->name : "?",
+				      host_machine() == EM_AARCH64 ? "arm64" : "x86-64");
+		goto fail;
+	}
 	if (prog->exe.elf_type == ET_DYN && (err = relocate_live(prog)))
 		goto fail;
 	if ((err = gp_program_init_runtime(prog)))
