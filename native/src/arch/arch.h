@@ -27,6 +27,18 @@ enum {
 /* A register the architecture does not have (x86-64's link register). */
 #define GP_NO_REG UINT32_MAX
 
+/* One atomic operation on memory found in code (arch find_lock_sites). */
+struct gp_lock_site {
+	uint64_t pc;
+	int64_t disp;       /* [base + disp] */
+	int64_t slot;       /* sp offset the base register was last moved
+			     * from or to, -1 if unknown */
+	uint64_t abs;       /* the absolute address (a global), 0 if
+			     * register-based */
+	bool xadd;          /* an atomic add (Unlock; RLock) rather than a
+			     * compare-and-swap (Lock) */
+};
+
 struct gp_arch {
 	const char *name;          /* "x86-64", as messages say it */
 	uint16_t machine;          /* ELF e_machine */
@@ -61,10 +73,14 @@ struct gp_arch {
 	 * *ret and *off past it; false when there is none. */
 	bool (*next_call)(const uint8_t *code, size_t len, uint64_t pc0,
 			  size_t *off, uint64_t *ret);
-	/* Whether the holder evidence reads lock sites in code (the inlined
-	 * Lock/Unlock fast paths); NULL where not implemented, and the
-	 * evidence says so. */
-	const char *no_lock_sites;
+	/* The inlined Lock/Unlock fast paths of internal/sync/mutex.go and
+	 * sync/rwmutex.go in code[0, len) at address start: an atomic
+	 * compare-and-swap (lock) or add (Unlock, RLock) on [base + disp],
+	 * base linked to a stack slot or an absolute (global) address.
+	 * NULL where not implemented (the evidence then says so). */
+	size_t (*find_lock_sites)(const uint8_t *code, uint64_t start,
+				  size_t len, struct gp_lock_site *ret,
+				  size_t max);
 };
 
 /* The architecture of ELF machine machine, or NULL if unsupported. */
