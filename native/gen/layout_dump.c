@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 		return fail(err);
 	printf("version %s %d\n", exe.go_version ? exe.go_version : "?",
 	       gp_exe_gover(&exe));
+	printf("machine %u\n", exe.machine);
 	static struct gp_layout layout;
 	int status = 0;
 	if (!strcmp(mode, "dwarf")) {

@@ -182,7 +182,8 @@ int gp_layout_table_newest(void);
 /* A field's offset in the table of one release, GP_ABSENT when that
  * release has no table or no such field (for readers that run before a
  * layout is chosen: the pclntab reads moduledata with it). */
-int32_t gp_layout_table_field_off(int gover, enum gp_field_id f);
+int32_t gp_layout_table_field_off(uint16_t machine, int gover,
+				  enum gp_field_id f);
 
 /* -------------------------------------------------------------- pclntab.c */
 

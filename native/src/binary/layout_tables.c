@@ -18,6 +18,9 @@
 #include "binary/binary.h"
 
 struct gp_layout_table {
+	uint16_t machine;             /* ELF e_machine: layouts differ (arm64's
+				       * runtime.p, mheap, semTable: cache
+				       * line padding) */
 	int gover;                    /* GP_GOVER() */
 	const char *generated_from;   /* "go1.21.13" */
 	uint32_t nwaitreasons;        /* len(runtime.waitReasonStrings) */
@@ -31,23 +34,29 @@ static const struct gp_layout_table tables[] = {
 #include "tables/layout_tables_data.h"
 };
 
-int gp_layout_table_newest(void)
+static int newest_of(uint16_t machine)
 {
 	int newest = 0;
 	for (size_t i = 0; i < GP_ARRAY_SIZE(tables); i++)
-		if (tables[i].gover > newest)
+		if (tables[i].machine == machine && tables[i].gover > newest)
 			newest = tables[i].gover;
 	return newest;
 }
 
-int32_t gp_layout_table_field_off(int gover, enum gp_field_id f)
+int32_t gp_layout_table_field_off(uint16_t machine, int gover,
+				  enum gp_field_id f)
 {
 	for (size_t i = 0; i < GP_ARRAY_SIZE(tables); i++)
-		if (tables[i].gover == gover)
+		if (tables[i].gover == gover && tables[i].machine == machine)
 			return tables[i].fields[f].size > 0 ?
 				       tables[i].fields[f].off :
 				       GP_ABSENT;
 	return GP_ABSENT;
+}
+
+int gp_layout_table_newest(void)
+{
+	return newest_of(62 /* EM_X86_64 */);
 }
 
 static int oldest(void)
@@ -76,13 +85,13 @@ gp_error *gp_layout_from_table(const struct gp_exe *exe,
 {
 	const char *ver = exe->go_version ? exe->go_version : "an unknown Go version";
 	int gover = gp_exe_gover(exe);
-	int newest = gp_layout_table_newest();
-	/* The tables come from amd64 builds; arm64 lays out runtime.p,
+	/* One table per machine and release: arm64 lays out runtime.p,
 	 * mheap and the semaphore table differently (cpu.CacheLinePadSize
 	 * 128 from 1.20: ../shared/ARM64.md section 5). */
-	if (exe->machine != 62 /* EM_X86_64 */)
+	int newest = newest_of(exe->machine);
+	if (!newest)
 		return gp_error_create(GP_ERROR_UNSUPPORTED,
-				       "%s has no DWARF, and goparked's built-in layouts are of linux/amd64 only (linux/%s: not yet); "
+				       "%s has no DWARF, and goparked has no built-in layouts for linux/%s; "
 				       "build it without -ldflags=-w (keep DWARF)",
 				       exe->path, exe->arch ? exe->arch->name : "?");
 	if (!exe->go_version || exe->go_major != 1 || exe->go_minor <= 0)
@@ -103,7 +112,7 @@ gp_error *gp_layout_from_table(const struct gp_exe *exe,
 				       exe->path, ver, newest / 100, newest % 100);
 	const struct gp_layout_table *t = NULL;
 	for (size_t i = 0; i < GP_ARRAY_SIZE(tables); i++)
-		if (tables[i].gover == gover)
+		if (tables[i].gover == gover && tables[i].machine == exe->machine)
 			t = &tables[i];
 	if (!t)
 		return gp_error_create(GP_ERROR_UNSUPPORTED,

@@ -706,7 +706,7 @@ static gp_error *scan_for_header(struct gp_pclntab *tab)
 static bool md_word(const struct gp_pclntab *tab, enum gp_field_id f,
 		    uint64_t *ret)
 {
-	int32_t off = gp_layout_table_field_off(tab->gover, f);
+	int32_t off = gp_layout_table_field_off(tab->exe->machine, tab->gover, f);
 	uint8_t buf[8];
 	if (!tab->moduledata || off < 0 ||
 	    !read_target(tab, tab->moduledata + (uint64_t)off, buf, 8))
