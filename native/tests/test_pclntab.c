@@ -927,21 +927,30 @@ out_core:
  * Python tests. */
 static int run_corpus(int fuzz_rounds)
 {
+	static const char *const variants[] = { "dwarf", "stripped",
+						"pie-dwarf", "pie-stripped" };
+	char base[4096];
 	const char *root = getenv("GOPARKED_CACHE");
-	char pat[4096];
 	if (root)
-		snprintf(pat, sizeof(pat),
-			 "%s/corefiles/*/{,pie-}{dwarf,stripped}/*/dump.txt", root);
+		snprintf(base, sizeof(base), "%s/corefiles", root);
 	else if (getenv("HOME"))
-		snprintf(pat, sizeof(pat),
-			 "%s/.cache/goparked/corefiles/*/{,pie-}{dwarf,stripped}/*/dump.txt",
+		snprintf(base, sizeof(base), "%s/.cache/goparked/corefiles",
 			 getenv("HOME"));
 	else
 		return 0;
 	glob_t gl;
 	int n = 0;
-	if (glob(pat, GLOB_BRACE, NULL, &gl))
+	memset(&gl, 0, sizeof(gl));
+	for (size_t v = 0; v < GP_ARRAY_SIZE(variants); v++) {
+		char pat[4200];
+		snprintf(pat, sizeof(pat), "%s/*/%s/*/dump.txt", base,
+			 variants[v]);
+		glob(pat, v ? GLOB_APPEND : 0, NULL, &gl);
+	}
+	if (!gl.gl_pathc) {
+		globfree(&gl);
 		return 0;
+	}
 	char last_exe[4200] = "";
 	for (size_t i = 0; i < gl.gl_pathc; i++) {
 		char dir[4096], core[4200], exe[4200];
