@@ -157,6 +157,10 @@ class Section:
     goroutines: list = field(default_factory=list)
     registers: dict = field(default_factory=dict)
     lineno: int = 0
+    # "fatal error: unexpected signal during runtime execution" (1.19/1.20
+    # on a signal in C code): the text, and the frames of "runtime stack:"
+    fatal: Optional[str] = None
+    runtime_stack: list = field(default_factory=list)
 
 
 @dataclass
@@ -206,6 +210,16 @@ class Dump:
 # ------------------------------------------------------------------ grammar
 
 RE_SIG = re.compile(r"^(SIG[A-Z0-9]+|signal \d+): (.*)$")
+# runtime.sigpanic's fatal path (1.19/1.20 for a signal in C code, signal_unix.go):
+#   fatal error: unexpected signal during runtime execution
+#   [signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4aefec]
+#   <blank>
+#   runtime stack:
+#   <g0 frames>
+#   <blank>
+#   goroutine N [...]:       (the goroutine that ran the C code first)
+RE_FATAL = re.compile(r"^fatal error: (.+)$")
+RE_FATAL_SIG = re.compile(r"^\[signal (SIG[A-Z0-9]+): (.*) code=(0x[0-9a-f]+|-?\d+) addr=0x([0-9a-f]+) pc=0x([0-9a-f]+)\]$")
 RE_PC = re.compile(r"^PC=0x([0-9a-f]+) m=(\d+) sigcode=(-?\d+)(?: addr=0x([0-9a-f]+))?$")
 RE_HEADER = re.compile(
     r"^goroutine (\d+)(?: gp=0x([0-9a-f]+)(?: m=(\d+) mp=0x([0-9a-f]+)| (m=nil))?)? "
@@ -337,6 +351,7 @@ def parse(text: str) -> Dump:
     created_goid = None
     expect = "sig"                     # sig | pc | body
     in_regs = False
+    fatal = None                       # "fatal error: X" seen, its signal line expected
     for i, line in enumerate(lines):
         n = i + 1
 
@@ -363,6 +378,28 @@ def parse(text: str) -> Dump:
                 created = None
             continue
 
+        if expect == "sig" and sec is None and RE_FATAL.match(line) and i + 1 < len(lines) \
+                and RE_FATAL_SIG.match(lines[i + 1]):
+            fatal = RE_FATAL.match(line).group(1)
+            continue
+        m = RE_FATAL_SIG.match(line)
+        if m and expect == "sig" and sec is None and fatal is not None:
+            code = m.group(3)
+            sec = Section(m.group(1), m.group(2), int(m.group(5), 16), -1,
+                          int(code, 16) if code.startswith("0x") else int(code),
+                          addr=int(m.group(4), 16), lineno=n, fatal=fatal)
+            d.sections.append(sec)
+            g = anc = None
+            expect = "body"
+            continue
+        if line == "runtime stack:" and sec is not None and sec.fatal is not None \
+                and not sec.goroutines and not in_regs:
+            # g0's frames, as a pseudo goroutine kept out of the goroutines
+            g = Goroutine(goid=0, status="runtime stack", state="", wait_reason="",
+                          section=len(d.sections) - 1, header_line=n)
+            sec.runtime_stack = g.frames
+            anc = None
+            continue
         m = RE_SIG.match(line)
         if m and expect in ("sig", "body"):
             if sec is not None and not (in_regs or sec.goroutines):

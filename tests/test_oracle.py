@@ -178,6 +178,37 @@ def test_parse_127_labels():
     assert g9.labels is None and g9.wait_reason == "sleep"
 
 
+# 1.19/1.20, a signal in C code (runtime/signal_unix.go sigpanic's fatal path)
+SNIPPET_FATAL_119 = """\
+fatal error: unexpected signal during runtime execution
+[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4aefec]
+
+runtime stack:
+runtime.throw({0x4d672a?, 0x4000085040?})
+\t/usr/lib/go-1.19/src/runtime/panic.go:1047 +0x40 fp=0x556c7ae800 sp=0x556c7ae7d0 pc=0x433cf0
+
+goroutine 8 [syscall]:
+runtime.cgocall(0x4aefb0, 0x4000037f88)
+\t/usr/lib/go-1.19/src/runtime/cgocall.go:158 +0x54 fp=0x4000037f50 sp=0x4000037f10 pc=0x4046e4
+created by main.main
+\t/src/main.go:169 +0xaa0
+
+goroutine 1 [sleep]:
+main.blockForever()
+\t/src/main.go:200 +0x28 fp=0x1 sp=0x2 pc=0x3
+"""
+
+
+def test_parse_fatal_signal_in_c():
+    d = oracle.parse(SNIPPET_FATAL_119)
+    s = d.sections[0]
+    assert (d.signal, s.fatal, s.pc, s.addr, s.sigcode) == (
+        "SIGSEGV", "unexpected signal during runtime execution", 0x4aefec, 0, 1)
+    assert [f.func for f in s.runtime_stack] == ["runtime.throw"]
+    assert sorted(d.goroutines) == [1, 8] and s.goroutines[0].goid == 8
+    assert d.goroutines[8].state == "syscall" and d.goroutines[8].created_by.func == "main.main"
+
+
 @pytest.mark.parametrize("bad, where", [
     ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep]:\nmain.f()\n\tx.go:1 +0x1\nwhat is this\n", 7),
     ("SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 [sleep] {a b: c}:\n", 4),
@@ -353,7 +384,11 @@ def check_cgo_account(fc):
                 assert g.created_by is None and g.funcs()[-1] == "runtime.goexit", where
                 assert "runtime.cgocallback" in g.funcs(), where
     if fc.scenario == "cgo_crash":
-        assert d.signal == "SIGSEGV" and "signal arrived during cgo execution" in d.sections[0].extra
+        # 1.21+: "SIGSEGV: ..." with "signal arrived during cgo execution";
+        # 1.19/1.20: "fatal error: unexpected signal during runtime execution"
+        assert d.signal == "SIGSEGV"
+        assert ("signal arrived during cgo execution" in d.sections[0].extra
+                if d.sections[0].fatal is None else d.sections[0].runtime_stack), d.sections[0]
         crashed = d.sections[0].goroutines[0]
         assert crashed.goid == acc["crash_goid"] and crashed.state == "syscall"
         assert acc["crash_func"] in crashed.funcs(), crashed.funcs()
