@@ -15,7 +15,13 @@ goroutines in status _Gleaked in the core, so "plain" cores (the detector
 not asked) are made too: a verdict must be computed on those.
 
     $GOPARKED_CACHE/corefiles/leaks-<go version>[-<experiment>]-<source hash>/<variant>/leaks
-    .../<variant>/<scenario>-n<N>-<mode>/{core, dump.txt, account.json, meta.json}
+    .../<variant>/<scenario>-n<N>-<mode>/{core, dump.txt, account.json, heap.dump, meta.json}
+
+heap.dump (plain cores) is the runtime's own heap dump (debug.WriteHeapDump),
+written just before READY with the collector off, so that it describes the
+heap of the core: every allocated object and its pointer words, the
+globals, the goroutines' frames (tests/heapdump.py reads it). After the
+leak profile the runtime cannot write one (dumpgs throws on _Gleaked).
 
     python3 corefiles/leakgen.py --toolchains 1.27,1.19 --modes plain,profile
     python3 corefiles/leakgen.py --matrix default --list
@@ -207,6 +213,7 @@ class Entry:
     dump: str
     account: str
     meta: str
+    heapdump: str = ""
 
     def load_account(self) -> dict:
         with open(self.account) as f:
@@ -233,7 +240,8 @@ def _entry_from_dir(d: str) -> Entry | None:
         m = json.load(f)
     return Entry(m["toolchain"], m["go_version"], m["variant"], m["scenario"], m["n"], m["mode"], d,
                  exe=os.path.join(os.path.dirname(d), "leaks"), core=os.path.join(d, "core"),
-                 dump=os.path.join(d, "dump.txt"), account=os.path.join(d, "account.json"), meta=meta)
+                 dump=os.path.join(d, "dump.txt"), account=os.path.join(d, "account.json"), meta=meta,
+                 heapdump=os.path.join(d, "heap.dump"))
 
 
 def run(tc: Toolchain, variant: str, scenario: str = "all", n: int = DEFAULT_N, mode: str = "plain",
@@ -260,6 +268,10 @@ def run(tc: Toolchain, variant: str, scenario: str = "all", n: int = DEFAULT_N, 
             env.pop(k, None)
         cmd = [exe, "-scenario", scenario, "-n", str(n), "-account", acc,
                "-leakprofile=%s" % ("true" if mode == "profile" else "false")]
+        if mode == "plain":
+            # the runtime's heap dump refuses _Gleaked goroutines (dumpgs
+            # throws "bad status" in 1.26 and 1.27): plain cores only
+            cmd += ["-heapdump", os.path.join(tmp, "heap.dump")]
         t0 = time.monotonic()
         rc, out, t_ready = _run_until_core(cmd, tmp, env, dump, 180 + n / 1000.0)
         t_end = time.monotonic()

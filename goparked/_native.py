@@ -350,6 +350,28 @@ class Deadlocks(ctypes.Structure):
     ]
 
 
+class HeapSummary(ctypes.Structure):
+    _fields_ = [
+        ("spans", c_uint64),
+        ("slots", c_uint64),
+        ("objects", c_uint64),
+        ("bytes", c_uint64),
+        ("corrupt_spans", c_uint64),
+        ("problems", c_uint64),
+        ("generation", c_uint32),
+        ("nnotes", c_uint32),
+    ]
+
+
+class HeapObject(ctypes.Structure):
+    _fields_ = [
+        ("address", c_uint64),
+        ("size", c_uint64),
+        ("flags", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
 # Every mirrored struct, by its C name (used by the layout test).
 STRUCTS = {
     "gp_goroutine": Goroutine,
@@ -368,6 +390,8 @@ STRUCTS = {
     "gp_cycle": Cycle,
     "gp_stuck": Stuck,
     "gp_deadlocks": Deadlocks,
+    "gp_heap_summary": HeapSummary,
+    "gp_heap_object": HeapObject,
 }
 
 _p = c_void_p  # opaque handles
@@ -426,6 +450,12 @@ _PROTOTYPES = {
     "gp_snapshot_sync": (_perr, [_p, c_uint64, POINTER(Sync)]),
     "gp_snapshot_holders": (POINTER(Holder), [_p, POINTER(c_size_t)]),
     "gp_snapshot_deadlocks": (_perr, [_p, POINTER(Deadlocks)]),
+
+    "gp_snapshot_heap": (_perr, [_p, POINTER(HeapSummary)]),
+    "gp_snapshot_heap_note": (c_char_p, [_p, c_uint32, POINTER(c_uint64)]),
+    "gp_snapshot_heap_objects": (_perr, [_p, POINTER(POINTER(HeapObject)), POINTER(c_size_t)]),
+    "gp_snapshot_heap_pointers": (_perr, [_p, c_uint64, POINTER(c_uint64), c_size_t,
+                                          POINTER(c_size_t)]),
 }
 
 

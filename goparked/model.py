@@ -613,6 +613,41 @@ class Snapshot(_Owned):
                 sys_[name] = sys_.get(name, 0) + system[st]
         return total, sys_
 
+    # --- the heap model
+
+    def heap_summary(self):
+        """gp_snapshot_heap: spans, slots, objects, problems (a dict), and
+        the engine's notes of what it could not trust."""
+        s = N.HeapSummary()
+        h = self._handle()
+        N.lib().check(N.lib().gp_snapshot_heap(h, byref(s)))
+        out = {k: getattr(s, k) for k, _ in N.HeapSummary._fields_}
+        notes = []
+        for i in range(s.nnotes):
+            a = ctypes.c_uint64()
+            text = N.lib().gp_snapshot_heap_note(h, i, byref(a))
+            notes.append((a.value, _str(text)))
+        out["notes"] = notes
+        return out
+
+    def heap_objects(self):
+        """Every allocated heap object: {address: (size, flags)}."""
+        arr = ctypes.POINTER(N.HeapObject)()
+        n = c_size_t()
+        N.lib().check(N.lib().gp_snapshot_heap_objects(self._handle(), byref(arr), byref(n)))
+        return {arr[i].address: (arr[i].size, arr[i].flags) for i in range(n.value)}
+
+    def heap_pointers(self, address):
+        """Byte offsets of the pointer words of the object holding address."""
+        cap = 1024
+        while True:
+            buf = (ctypes.c_uint64 * cap)()
+            n = c_size_t()
+            N.lib().check(N.lib().gp_snapshot_heap_pointers(self._handle(), address, buf, cap, byref(n)))
+            if n.value <= cap:
+                return tuple(buf[i] for i in range(n.value))
+            cap = n.value
+
     def group(self, by="site", filter=None):
         """Group goroutines (gp_snapshot_group); see Grouping."""
         if by not in N.GROUP_BY:

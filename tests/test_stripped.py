@@ -65,8 +65,17 @@ def test_variables_found_without_symbols_equal_the_symbol_table(toolchain, layou
         got = gen_tables.run_tool(layout_dump, "stripped", str(bare))
         assert not got["error"], got["error"]
         assert want["vars"], "no runtime variables in the symbol table of %s" % exe
+        decls = gen_tables.run_tool(layout_dump, "decls")["decls"]["var"]
         for name, (addr, size) in want["vars"].items():
+            if not gen_tables.in_version(decls[name], want["gover"]):
+                continue
             assert addr, "%s: symbol for %s missing" % (exe, name)
+            if name == "GCCLEANUPS" and not got["vars"][name][0]:
+                # found through runtime.runCleanups, which the linker drops
+                # from a program that makes no cleanup (none can be queued)
+                syms = subprocess.run(["nm", exe], check=True, capture_output=True, text=True).stdout
+                assert " runtime.runCleanups\n" not in syms, exe
+                continue
             assert got["vars"][name][0] == addr, (
                 "%s (%s): %s found at 0x%x, the symbol table says 0x%x"
                 % (exe, want["version"], name, got["vars"][name][0], addr))

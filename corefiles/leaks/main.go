@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -279,6 +280,7 @@ func main() {
 		accPath = flag.String("account", "", "write the JSON account here (default: stdout before READY)")
 		list    = flag.Bool("list", false, "print the case table as JSON and exit")
 		profile = flag.Bool("leakprofile", true, "ask the runtime's goroutine leak detector before READY (when it has one)")
+		heap    = flag.String("heapdump", "", "write the runtime's heap dump (debug.WriteHeapDump) here just before READY")
 	)
 	flag.Parse()
 	if *list {
@@ -344,9 +346,44 @@ func main() {
 		os.Stdout.Write(append(data, '\n'))
 	}
 	data = nil
-	fmt.Println("READY")
+	// READY (and the heap dump) come from another goroutine once main
+	// sleeps: main's sleep timer is then in place, and nothing allocates
+	// between the dump and the core (that goroutine exits).
+	go readyWhenMainSleeps(myGoid(), *heap)
 	blockForever()
 	runtime.KeepAlive(ms)
+}
+
+// readyWhenMainSleeps waits until main (goroutine mainGoid) sleeps in
+// blockForever, writes the heap dump if asked, prints READY and exits.
+func readyWhenMainSleeps(mainGoid int64, heapPath string) {
+	waitStatus(mainGoid, "[sleep")
+	ready := []byte("READY\n")
+	if heapPath != "" {
+		writeHeapDump(heapPath)
+	}
+	os.Stdout.Write(ready)
+}
+
+// writeHeapDump writes the runtime's own heap dump (runtime/heapdump.go:
+// every allocated object with its pointer words, the globals, every
+// goroutine's frames with their stack maps, the finalizers): the heap
+// model's independent oracle. The collector is switched off first and a
+// last GC finishes sweeping, so that no slot changes between the dump and
+// the core; nothing allocates after it (READY is written from a buffer
+// made before). Not after the leak profile: the runtime's dumpgs throws
+// on a _Gleaked goroutine (1.26, 1.27).
+func writeHeapDump(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fatalf("heap dump: %v", err)
+	}
+	debug.SetGCPercent(-1)
+	runtime.GC()
+	debug.WriteHeapDump(f.Fd())
+	if err := f.Close(); err != nil {
+		fatalf("heap dump: %v", err)
+	}
 }
 
 // blockForever keeps main parked in "sleep" (not a leak candidate: its

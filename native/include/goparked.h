@@ -567,6 +567,56 @@ struct gp_deadlocks {
 GP_EXPORT gp_error *gp_snapshot_deadlocks(gp_snapshot *snap,
 					  struct gp_deadlocks *ret);
 
+/* ------------------------------------------------------------- the heap */
+
+/*
+ * The heap model (runtime/heap.c, heapbits.c): the in-use spans of
+ * mheap_.allspans and their slots, which are allocated, and where each
+ * object's pointers are, for every allocator generation (1.19 to 1.27).
+ * Built on first use and kept with the snapshot.
+ */
+struct gp_heap_summary {
+	uint64_t spans;           /* in-use spans */
+	uint64_t slots;           /* their slots */
+	uint64_t objects;         /* allocated slots */
+	uint64_t bytes;           /* their bytes */
+	uint64_t corrupt_spans;   /* spans whose fields disagree: "unknown" */
+	uint64_t problems;        /* everything noted as untrustworthy */
+	uint32_t generation;      /* 1: 1.19 bitmap, 2: 1.20-1.21, 3: 1.22+ */
+	uint32_t nnotes;
+};
+
+enum gp_heap_object_flags {
+	GP_OBJ_NOSCAN = 1 << 0,   /* in a span that holds no pointers */
+	GP_OBJ_LARGE = 1 << 1,    /* alone in its span */
+	GP_OBJ_HEADER = 1 << 2,   /* its first word is a malloc header */
+	GP_OBJ_CORRUPT = 1 << 3,  /* its span cannot be trusted */
+};
+
+struct gp_heap_object {
+	uint64_t address;         /* the slot */
+	uint64_t size;            /* the slot's size (mspan.elemsize) */
+	uint32_t flags;           /* enum gp_heap_object_flags */
+	uint32_t reserved;
+};
+
+GP_EXPORT gp_error *gp_snapshot_heap(gp_snapshot *snap,
+				     struct gp_heap_summary *ret);
+/* One note of what could not be trusted (address, text), i < nnotes. */
+GP_EXPORT const char *gp_snapshot_heap_note(gp_snapshot *snap, uint32_t i,
+					    uint64_t *ret_address);
+/* Every allocated object, by address; valid until gp_snapshot_destroy. */
+GP_EXPORT gp_error *gp_snapshot_heap_objects(gp_snapshot *snap,
+					     const struct gp_heap_object **ret,
+					     size_t *ret_count);
+/* The byte offsets of the pointer words of the object holding address,
+ * from its pointer map (at most cap written; *ret_count is the total).
+ * GP_ERROR_NOT_FOUND when address is in no allocated object. */
+GP_EXPORT gp_error *gp_snapshot_heap_pointers(gp_snapshot *snap,
+					      uint64_t address,
+					      uint64_t *offsets, size_t cap,
+					      size_t *ret_count);
+
 #ifdef __cplusplus
 }
 #endif

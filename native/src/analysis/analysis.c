@@ -37,6 +37,9 @@ static void analysis_destroy(struct gp_analysis *an)
 	free(an->edges);
 	free(an->stuck);
 	free(an->stuck_waiters);
+	gp_heap_destroy(an->heap);
+	gp_error_destroy(an->heap_err);
+	free(an->heap_objects);
 	free(an);
 }
 
@@ -165,5 +168,148 @@ GP_EXPORT gp_error *gp_snapshot_deadlocks(gp_snapshot *snap,
 	ret->waiters = an->stuck_waiters;
 	ret->nwaiters = an->nstuck_waiters;
 	ret->truncated = an->truncated;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- heap */
+
+static gp_error *error_copy(const gp_error *err)
+{
+	if (err == &gp_error_nomem)
+		return &gp_error_nomem;
+	gp_error *e = gp_error_create(err->code, "%s", err->message);
+	if (e != &gp_error_nomem)
+		e->address = err->address;
+	return e;
+}
+
+gp_error *gp_analysis_heap(struct gp_snapshot *snap, struct gp_heap **ret)
+{
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_get(snap, &an);
+	if (err)
+		return err;
+	if (!an->heap_done) {
+		gp_phase("heap");
+		err = gp_heap_open(snap->prog, &an->heap);
+		if (err == &gp_error_nomem)
+			return err;
+		an->heap_err = err;
+		an->heap_done = true;
+		gp_phase("heap spans");
+	}
+	if (an->heap_err)
+		return error_copy(an->heap_err);
+	*ret = an->heap;
+	return NULL;
+}
+
+GP_EXPORT gp_error *gp_snapshot_heap(gp_snapshot *snap,
+				     struct gp_heap_summary *ret)
+{
+	struct gp_heap *h;
+	gp_error *err = gp_analysis_heap(snap, &h);
+	if (err)
+		return err;
+	memset(ret, 0, sizeof(*ret));
+	ret->spans = h->nspans;
+	ret->slots = h->nobjects;
+	for (size_t i = 0; i < h->nspans; i++) {
+		const struct gp_span *s = &h->spans[i];
+		if (s->flags & GP_SPAN_CORRUPT)
+			ret->corrupt_spans++;
+		for (uint32_t k = 0; k < s->nelems; k++)
+			if (gp_heap_allocated(h, s->first + k)) {
+				ret->objects++;
+				ret->bytes += s->elemsize;
+			}
+	}
+	ret->problems = h->nproblems;
+	ret->generation = h->gen;
+	ret->nnotes = (uint32_t)h->nnotes;
+	return NULL;
+}
+
+GP_EXPORT const char *gp_snapshot_heap_note(gp_snapshot *snap, uint32_t i,
+					    uint64_t *ret_address)
+{
+	const struct gp_analysis *an = snap->analysis;
+	if (!an || !an->heap || i >= an->heap->nnotes)
+		return NULL;
+	*ret_address = an->heap->notes[i].addr;
+	return an->heap->notes[i].what;
+}
+
+GP_EXPORT gp_error *gp_snapshot_heap_objects(gp_snapshot *snap,
+					     const struct gp_heap_object **ret,
+					     size_t *ret_count)
+{
+	struct gp_heap *h;
+	gp_error *err = gp_analysis_heap(snap, &h);
+	if (err)
+		return err;
+	struct gp_analysis *an = snap->analysis;
+	if (!an->heap_objects) {
+		size_t n = 0;
+		for (uint32_t id = 0; id < h->nobjects; id++)
+			n += gp_heap_allocated(h, id);
+		an->heap_objects = calloc(n + 1, sizeof(*an->heap_objects));
+		if (!an->heap_objects)
+			return &gp_error_nomem;
+		n = 0;
+		for (size_t i = 0; i < h->nspans; i++) {
+			const struct gp_span *s = &h->spans[i];
+			uint32_t flags = 0;
+			if (s->flags & GP_SPAN_NOSCAN)
+				flags |= GP_OBJ_NOSCAN;
+			if (s->flags & GP_SPAN_LARGE)
+				flags |= GP_OBJ_LARGE;
+			if (s->flags & GP_SPAN_HEADERS)
+				flags |= GP_OBJ_HEADER;
+			for (uint32_t k = 0; k < s->nelems; k++) {
+				if (!gp_heap_allocated(h, s->first + k))
+					continue;
+				struct gp_heap_object *o = &an->heap_objects[n++];
+				o->address = s->base + (uint64_t)k * s->elemsize;
+				o->size = s->elemsize;
+				o->flags = flags;
+			}
+		}
+		an->nheap_objects = n;
+	}
+	*ret = an->heap_objects;
+	*ret_count = an->nheap_objects;
+	return NULL;
+}
+
+GP_EXPORT gp_error *gp_snapshot_heap_pointers(gp_snapshot *snap,
+					      uint64_t address,
+					      uint64_t *offsets, size_t cap,
+					      size_t *ret_count)
+{
+	struct gp_heap *h;
+	gp_error *err = gp_analysis_heap(snap, &h);
+	if (err)
+		return err;
+	struct gp_object o;
+	if (gp_heap_find(h, address, &o) != GP_HEAP_OBJECT)
+		return gp_error_create(GP_ERROR_NOT_FOUND,
+				       "no allocated heap object at 0x%llx",
+				       (unsigned long long)address);
+	uint8_t *mask;
+	bool conservative;
+	if ((err = gp_heap_object_mask(h, &h->spans[o.span], o.base, &mask,
+				       &conservative)))
+		return err;
+	size_t n = 0;
+	for (uint64_t w = 0; w < o.size / 8; w++) {
+		if (!(mask[w >> 3] >> (w & 7) & 1))
+			continue;
+		if (n < cap)
+			offsets[n] = w * 8;
+		n++;
+	}
+	free(mask);
+	*ret_count = n;
 	return NULL;
 }

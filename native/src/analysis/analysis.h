@@ -44,6 +44,13 @@ struct gp_analysis {
 	uint32_t *stuck_waiters;
 	size_t nstuck_waiters;
 	uint32_t truncated;
+
+	/* the heap model (runtime/heap.c), opened on first use */
+	bool heap_done;
+	struct gp_heap *heap;
+	gp_error *heap_err;          /* why there is none */
+	struct gp_heap_object *heap_objects;
+	size_t nheap_objects;
 };
 
 /* analysis.c: the analysis state of a snapshot, created on first use. */
@@ -52,6 +59,10 @@ gp_error *gp_analysis_get(struct gp_snapshot *snap, struct gp_analysis **ret);
  * wakers) all built, whichever question comes first. */
 gp_error *gp_analysis_complete(struct gp_snapshot *snap,
 			       struct gp_analysis **ret);
+
+/* analysis.c: the heap model, opened once (an error is kept and
+ * returned again: a core without a readable heap). */
+gp_error *gp_analysis_heap(struct gp_snapshot *snap, struct gp_heap **ret);
 
 /* sync.c: every sync object waited on, decoded, with its waiters. */
 gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an);

@@ -41,7 +41,7 @@ const struct gp_var_decl gp_var_decls[GP_NUM_VARS] = {
 };
 
 /* The struct types named in the declarations, found in one pass. */
-#define GP_MAX_WANTED 32
+#define GP_MAX_WANTED 64
 
 struct wanted {
 	const char *names[GP_MAX_WANTED];
@@ -196,10 +196,10 @@ static gp_error *layout_from_dwarf(const struct gp_exe *exe,
 			    !(need_vars && tag == DW_TAG_variable))
 				continue;
 			const char *name = dwarf_diename(&die);
-			/* sync.* and internal/abi.Type for the analyses */
+			/* sync.* and internal/abi's types for the analyses */
 			if (!name || (strncmp(name, "runtime.", 8) &&
 				      strncmp(name, "sync.", 5) &&
-				      strcmp(name, "internal/abi.Type")))
+				      strncmp(name, "internal/abi.", 13)))
 				continue;
 			if (tag == DW_TAG_variable) {
 				for (size_t i = 0; i < GP_NUM_VARS; i++) {

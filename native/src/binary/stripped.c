@@ -38,6 +38,15 @@
  *                      layout give memstats (mgc.go).
  *   firstmoduledata    the word of .noptrdata that holds the pclntab's
  *                      address (pclntab.c).
+ *   mheap_             runtime.mallocinit: mheap_.init(), the receiver
+ *                      LEA'd into AX just before CALL (*mheap).init
+ *                      (malloc.go; ABIInternal passes it in AX).
+ *   gcCleanups         runtime.runCleanups (1.25+): gcCleanups.dequeue(),
+ *                      the same shape (mcleanup.go).
+ *   allfin             runtime.queuefinalizer: after persistentalloc,
+ *                      finc = the new block (the first store), then
+ *                      finc.alllink = allfin; allfin = finc: the first
+ *                      other operand loaded and then stored (mfinal.go).
  *
  * Decoding is deliberately minimal: at every byte of the function (at most
  * GP_STRIPPED_MAX_CODE bytes) we recognise only REX.W MOV/LEA/CMP/XCHG
@@ -501,6 +510,97 @@ static void find_memstats(const struct gp_exe *exe,
 			(uint64_t)l->type_size[GP_T_MSTATS];
 }
 
+/* The first argument of fn's call to callee: LEA AX, [rip+X] within the
+ * few instructions before CALL callee (the receiver of a method call). */
+static uint64_t lea_ax_before_call(const struct gp_exe *exe,
+				   const struct gp_pclntab *tab,
+				   const char *fn, const char *callee)
+{
+	struct refs refs;
+	struct gp_func target;
+	if (!gp_pclntab_func_by_name(tab, callee, &target) ||
+	    !func_refs(exe, tab, fn, &refs))
+		return 0;
+	uint64_t found = 0;
+	for (size_t i = 0; i + 5 <= refs.size; i++) {
+		if (refs.code[i] != 0xe8)
+			continue;
+		uint64_t pc = refs.entry + i;
+		uint64_t to = pc + 5 + (uint64_t)(int64_t)(int32_t)gp_load(refs.code + i + 1, 4);
+		if (to != target.entry)
+			continue;
+		uint64_t best = 0, best_pc = 0;
+		for (size_t k = 0; k < refs.n; k++) {
+			const struct ripref *r = &refs.r[k];
+			if (r->kind == REF_LEA && r->reg == 0 && r->pc < pc &&
+			    r->pc + 32 >= pc && r->pc >= best_pc) {
+				best = r->target;
+				best_pc = r->pc;
+			}
+		}
+		if (!best || (found && found != best))
+			return 0; /* two calls with different receivers */
+		found = best;
+	}
+	return found;
+}
+
+static void find_heap_vars(const struct gp_exe *exe,
+			   const struct gp_pclntab *tab, struct gp_layout *l)
+{
+	if (!l->var_addr[GP_V_MHEAP_]) {
+		uint64_t a = lea_ax_before_call(exe, tab, "runtime.mallocinit",
+						"runtime.(*mheap).init");
+		if (a && !(a & 7)) {
+			l->var_addr[GP_V_MHEAP_] = a;
+			if (l->type_size[GP_T_MHEAP] > 0)
+				l->var_size[GP_V_MHEAP_] = (uint64_t)l->type_size[GP_T_MHEAP];
+		}
+	}
+	if (!l->var_addr[GP_V_GCCLEANUPS] &&
+	    gp_decl_in_version(gp_var_decls[GP_V_GCCLEANUPS].since,
+			       gp_var_decls[GP_V_GCCLEANUPS].until,
+			       gp_pclntab_gover(tab))) {
+		uint64_t a = lea_ax_before_call(exe, tab, "runtime.runCleanups",
+						"runtime.(*cleanupQueue).dequeue");
+		if (a && !(a & 7))
+			l->var_addr[GP_V_GCCLEANUPS] = a;
+	}
+	struct refs refs;
+	struct gp_func pa;
+	if (l->var_addr[GP_V_ALLFIN] ||
+	    !gp_pclntab_func_by_name(tab, "runtime.persistentalloc", &pa) ||
+	    !func_refs(exe, tab, "runtime.queuefinalizer", &refs))
+		return;
+	uint64_t call = 0;
+	for (size_t i = 0; i + 5 <= refs.size && !call; i++)
+		if (refs.code[i] == 0xe8 &&
+		    refs.entry + i + 5 + (uint64_t)(int64_t)(int32_t)gp_load(refs.code + i + 1, 4) == pa.entry)
+			call = refs.entry + i;
+	if (!call)
+		return;
+	uint64_t finc = 0;
+	for (size_t i = 0; i < refs.n; i++) {
+		const struct ripref *r = &refs.r[i];
+		if (r->pc < call)
+			continue;
+		if (!finc) {
+			if (r->kind == REF_STORE)
+				finc = r->target;
+			continue;
+		}
+		if (r->kind != REF_LOAD || r->target == finc || (r->target & 7))
+			continue;
+		for (size_t k = i + 1; k < refs.n; k++)
+			if (refs.r[k].kind == REF_STORE && refs.r[k].target == r->target) {
+				l->var_addr[GP_V_ALLFIN] = r->target;
+				l->var_size[GP_V_ALLFIN] = 8;
+				return;
+			}
+		return;
+	}
+}
+
 gp_error *gp_stripped_find_vars(const struct gp_exe *exe,
 				const struct gp_pclntab *tab,
 				struct gp_layout *layout)
@@ -518,6 +618,7 @@ gp_error *gp_stripped_find_vars(const struct gp_exe *exe,
 	find_build_version(exe, tab, layout);
 	find_allp(exe, tab, layout);
 	find_memstats(exe, tab, layout);
+	find_heap_vars(exe, tab, layout);
 	if (!layout->var_addr[GP_V_FIRSTMODULEDATA])
 		layout->var_addr[GP_V_FIRSTMODULEDATA] =
 			gp_pclntab_moduledata(tab);

@@ -1,7 +1,9 @@
 /*
  * runtime/: the Go runtime's data structures read from a target: the
  * snapshot of every goroutine (snapshot.c), its stacks (unwind.c), labels
- * (labels.c) and the clock (clock.c).
+ * (labels.c), the clock (clock.c), and the heap model: spans and objects
+ * (heap.c), pointer maps (heapbits.c), the GC's roots (roots.c) and the
+ * mark pass over them (mark.c).
  */
 #ifndef GP_RUNTIME_H
 #define GP_RUNTIME_H
@@ -236,5 +238,198 @@ gp_error *gp_semtable_attribute(struct gp_snapshot *snap);
  * not on a sync object. */
 uint64_t gp_wait_sync_object(const struct gp_snapshot *snap, size_t wait);
 void gp_snapshot_clock_gather(struct gp_snapshot *snap);
+
+/* ------------------------------------------------- heap.c, heapbits.c */
+
+/* Allocator generations: where an object's pointer map is. */
+enum gp_heap_gen {
+	GP_HEAP_BITMAP2 = 1,      /* 1.19: 2 bits per word in the arena */
+	GP_HEAP_BITMAP1 = 2,      /* 1.20-1.21: 1 bit per word + noMorePtrs */
+	GP_HEAP_HEADERS = 3,      /* 1.22+: span heap bits, malloc headers */
+};
+
+enum gp_span_flags {
+	GP_SPAN_NOSCAN = 1 << 0,
+	GP_SPAN_LARGE = 1 << 1,       /* size class 0: one object */
+	GP_SPAN_CORRUPT = 1 << 2,     /* fields disagree: no objects, scanned
+				       * whole, conservatively; "unknown" */
+	GP_SPAN_HEADERS = 1 << 3,     /* objects start with a malloc header */
+	GP_SPAN_INLINE_BITS = 1 << 4, /* heap bits at the span's end */
+	GP_SPAN_INLINE_MARKS = 1 << 5,/* GreenTea's mark bits before them */
+	GP_SPAN_USER_ARENA = 1 << 6,
+	GP_SPAN_CONSERVATIVE = 1 << 7,/* its objects are scanned word by word */
+};
+
+/* An in-use span: slot i at base + i * elemsize, i < nelems. */
+struct gp_span {
+	uint64_t base, limit, end;    /* objects end at limit; pages at end */
+	uint64_t mspan;               /* the runtime.mspan */
+	uint64_t specials;
+	uint64_t large_type;          /* 1.22+ size class 0 */
+	uint64_t bits;                /* 1.22+ heap bits in the span */
+	uint64_t allocbits;
+	uint64_t elemsize;
+	uint32_t nelems, freeindex;
+	uint32_t first;               /* object id of slot 0 */
+	uint8_t spanclass, flags;
+};
+
+struct gp_heap_arena {
+	uint64_t base;                /* 64 MiB aligned */
+	uint64_t ha;                  /* its runtime.heapArena, 0 if unknown */
+	uint32_t *pages;              /* span index + 1 per 8 KiB page */
+};
+
+struct gp_type_rec {
+	uint64_t addr, size, ptrbytes;
+	size_t mask_off;              /* ptrbytes / 8 bits in the pool */
+	uint32_t error;
+};
+
+struct gp_types {
+	struct gp_addr_map map;       /* type address -> recs index */
+	struct gp_type_rec *recs;
+	size_t n, cap;
+	uint8_t *pool;
+	size_t pool_len, pool_cap;
+};
+
+#define GP_HEAP_MAX_NOTES 16
+#define GP_HEAP_WINDOW 512            /* words scanned at a time */
+
+struct gp_heap {
+	struct gp_program *prog;
+	enum gp_heap_gen gen;
+	struct gp_span *spans;        /* sorted by base */
+	size_t nspans;
+	struct gp_heap_arena *arenas; /* sorted by base */
+	size_t narenas;
+	uint64_t lo, hi;              /* the arenas' extent */
+	uint32_t nobjects;            /* slots of all spans */
+	uint8_t *alloc;               /* allocated bit per object id */
+	struct gp_types types;
+	/* what could not be trusted: counts, and the first few */
+	size_t nproblems, nconservative, nunreadable;
+	struct gp_heap_note {
+		uint64_t addr;
+		char what[96];
+	} notes[GP_HEAP_MAX_NOTES];
+	size_t nnotes;
+};
+
+struct gp_object {
+	uint64_t base, size;
+	uint32_t id;                  /* GP_NONE in a corrupt span */
+	uint32_t span;
+};
+
+enum gp_heap_where {
+	GP_HEAP_NOT = 0,              /* not a heap object: global, stack,
+				       * outside the arenas, a span's tail */
+	GP_HEAP_OBJECT = 1,           /* an allocated slot */
+	GP_HEAP_FREE = 2,             /* a slot not allocated */
+	GP_HEAP_UNKNOWN = 3,          /* in a corrupt span */
+};
+
+/* The heap of prog: every in-use span of mheap_.allspans. Fails only
+ * when there is no heap to read at all; bad spans are kept as corrupt. */
+gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret);
+void gp_heap_destroy(struct gp_heap *h);
+void gp_heap_note(struct gp_heap *h, uint64_t addr, const char *what);
+struct gp_heap_arena *gp_heap_arena_of(const struct gp_heap *h,
+				       uint64_t addr);
+const struct gp_span *gp_heap_span_of(const struct gp_heap *h,
+				      uint64_t addr);
+/* The slot holding addr (findObject: interior pointers included). */
+enum gp_heap_where gp_heap_find(const struct gp_heap *h, uint64_t addr,
+				struct gp_object *ret);
+bool gp_heap_object_of(const struct gp_heap *h, uint32_t id,
+		       struct gp_object *ret);
+static inline bool gp_heap_allocated(const struct gp_heap *h, uint32_t id)
+{
+	return h->alloc[id >> 3] >> (id & 7) & 1;
+}
+
+typedef void gp_heap_visit_fn(void *arg, uint64_t where, uint64_t value);
+/* visit(arg, word address, value) for each non-zero pointer word of the
+ * object [obj, obj + size) in span s (s NULL or corrupt: every word). */
+gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
+			      uint64_t obj, uint64_t size,
+			      gp_heap_visit_fn *visit, void *arg,
+			      bool *ret_conservative);
+/* The object's pointer bits, elemsize / 8 of them, malloc'd. */
+gp_error *gp_heap_object_mask(struct gp_heap *h, const struct gp_span *s,
+			      uint64_t obj, uint8_t **ret,
+			      bool *ret_conservative);
+/* A type's size and pointer mask (cached; the mask is in h->types.pool). */
+gp_error *gp_heap_type(struct gp_heap *h, uint64_t type,
+		       const struct gp_type_rec **ret);
+void gp_types_deinit(struct gp_types *t);
+/* runtime.runGCProg into out (zeroed, nbits bits). */
+gp_error *gp_run_gcprog(const uint8_t *prog, size_t len, uint8_t *out,
+			uint64_t nbits);
+
+/* ---------------------------------------------------- mark.c, roots.c */
+
+/* How an object was first reached: a root (for retention paths). */
+enum gp_root_kind {
+	GP_ROOT_DATA = 1,             /* a global in .data */
+	GP_ROOT_BSS = 2,              /* a global in .bss */
+	GP_ROOT_STACK = 3,            /* a goroutine's frame (precise) */
+	GP_ROOT_STACK_CONSERVATIVE = 4,
+	GP_ROOT_REGISTERS = 5,        /* a running thread's registers */
+	GP_ROOT_FINALIZER = 6,        /* a finalizer special (fn or object) */
+	GP_ROOT_CLEANUP = 7,
+	GP_ROOT_WEAK = 8,
+	GP_ROOT_FINQ = 9,             /* a queued finalizer or cleanup */
+	GP_ROOT_GOROUTINE = 10,       /* g.sched.ctxt, its defers */
+};
+
+struct gp_root_hit {
+	uint64_t slot;                /* where the pointer was (0 registers) */
+	uint32_t kind;                /* enum gp_root_kind */
+	uint32_t goroutine;           /* snapshot index, GP_NONE */
+};
+
+struct gp_mark;
+
+enum gp_mark_state {
+	GP_MARK_NOT_HEAP = 0,         /* not in the heap: always reachable */
+	GP_MARK_MARKED = 1,
+	GP_MARK_UNMARKED = 2,
+	GP_MARK_UNKNOWN = 3,          /* in a corrupt span */
+};
+
+gp_error *gp_mark_create(struct gp_heap *h, struct gp_snapshot *snap,
+			 struct gp_mark **ret);
+void gp_mark_destroy(struct gp_mark *m);
+/* A word the mark must not follow (the leak detector hides sudog.c and
+ * sudog.elem of the goroutines it examines). */
+gp_error *gp_mark_hide(struct gp_mark *m, uint64_t word);
+/* The roots that do not depend on goroutines: globals of every module,
+ * specials (finalizers, weak handles, cleanups), queued finalizers and
+ * cleanups (markroot). */
+gp_error *gp_mark_global_roots(struct gp_mark *m);
+/* One goroutine's roots: its stack (precisely, with the compiler's stack
+ * maps and stack objects; conservatively where the runtime is, and for a
+ * running goroutine), g.sched.ctxt, its defers (scanstack). */
+gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t goroutine);
+/* Marks everything reachable from what was marked so far. */
+gp_error *gp_mark_drain(struct gp_mark *m);
+enum gp_mark_state gp_mark_state_of(const struct gp_mark *m, uint64_t addr);
+/* Every object id marked: a bitmap of h->nobjects bits. */
+const uint8_t *gp_mark_bits(const struct gp_mark *m);
+/* How object id was first reached: *ret_parent is the object id it was
+ * found in, or GP_NONE with *ret_root set. false if not marked. */
+bool gp_mark_parent(const struct gp_mark *m, uint32_t id,
+		    uint32_t *ret_parent, struct gp_root_hit *ret_root);
+/* Goroutines whose roots could only be read in part (scanned
+ * conservatively instead), and frames scanned conservatively. */
+struct gp_mark_stats {
+	uint64_t marked, scanned_bytes;
+	uint32_t roots, stacks, frames, conservative_frames, stack_errors;
+	uint32_t specials, finalizers_queued;
+};
+void gp_mark_stats(const struct gp_mark *m, struct gp_mark_stats *ret);
 
 #endif /* GP_RUNTIME_H */
