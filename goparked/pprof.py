@@ -22,7 +22,6 @@ numbers are those of github.com/google/pprof/proto/profile.proto.
 
 import gzip
 import io
-import os
 import struct
 
 __all__ = ["profile_bytes", "write_profile", "samples", "WAIT_REASON_LABEL",
@@ -310,7 +309,5 @@ def write_profile(snap, grouping, path):
         sys.stdout.buffer.write(buf.getvalue())
         sys.stdout.buffer.flush()
         return
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, path)
+    from .outfile import write_output
+    write_output(path, buf.getvalue())

@@ -1378,7 +1378,5 @@ def write(text, path):
     if path == "-":
         sys.stdout.write(text)
         return
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    from .outfile import write_output
+    write_output(path, text.encode("utf-8"))
