@@ -67,7 +67,7 @@ all: $(BUILD)/libgoparked.so bytecode
 # The package's bytecode, written once: an interpreter that may not write
 # it (PYTHONDONTWRITEBYTECODE) compiles every module on every run, about
 # 30 ms of each command.
-PY_SRCS := $(wildcard goparked/*.py)
+PY_SRCS := $(wildcard goparked/*.py goparked/*/*.py)
 bytecode: $(BUILD)/bytecode.stamp
 $(BUILD)/bytecode.stamp: $(PY_SRCS)
 	@mkdir -p $(@D)

@@ -218,6 +218,7 @@ class Group(ctypes.Structure):
 
 # --- channels, sync objects, deadlocks (chan.c, sema.c, holders.c, waitgraph.c)
 
+OBJ_CHAN = 1
 OBJ_KIND_NAMES = {0: "unknown", 1: "chan", 2: "mutex", 3: "rwmutex",
                   4: "waitgroup", 5: "cond", 6: "sema"}
 ROLE_NAMES = {1: "recv", 2: "send", 3: "unknown", 4: "lock", 5: "rlock",
@@ -449,6 +450,7 @@ _PROTOTYPES = {
     "gp_snapshot_sync_waiters": (POINTER(Waiter), [_p, POINTER(c_size_t)]),
     "gp_snapshot_sync": (_perr, [_p, c_uint64, POINTER(Sync)]),
     "gp_snapshot_holders": (POINTER(Holder), [_p, POINTER(c_size_t)]),
+    "gp_holder_wakes": (c_int, [POINTER(Holder), c_uint32]),
     "gp_snapshot_deadlocks": (_perr, [_p, POINTER(Deadlocks)]),
 
     "gp_snapshot_heap": (_perr, [_p, POINTER(HeapSummary)]),

@@ -8,6 +8,8 @@ channel, sync object, holder and cycle.
 from ctypes import POINTER, byref, c_size_t
 
 from . import _native as N
+from . import text
+from .text import target_str
 
 
 def _flags(value, names):
@@ -22,17 +24,15 @@ class Waiter:
         self.select = bool(w.flags & 1)
         self.sudog = w.sudog
 
-    def json(self):
-        return {"goid": self.goid, "role": self.role, "select": self.select}
-
-
 class Holder:
     """A probable holder (sync object) or possible waker (channel)."""
 
-    def __init__(self, snap, h):
+    def __init__(self, snap, h, kind):
         self.goroutine = snap.goroutine_at(h.goroutine)
         self.goid = self.goroutine.goid
         self.object = h.object
+        # An edge object -> this goroutine in the engine's wait-for graph.
+        self.wakes = bool(N.lib().gp_holder_wakes(byref(h), kind))
         self.rank = h.rank
         self.evidence = _flags(h.evidence, N.EVIDENCE_NAMES)
         self.evidence_bits = h.evidence
@@ -43,20 +43,12 @@ class Holder:
         self.frame = None if h.frame == N.NONE else h.frame
         self.description = snap.string(h.description)
 
-    def json(self):
-        return {"goid": self.goid, "rank": self.rank,
-                "evidence": self.evidence, "slot": self.slot,
-                "value": self.value, "offset": self.offset,
-                "site_pc": self.site_pc, "frame": self.frame,
-                "description": self.description}
-
-
-def _holders(snap, first, n):
+def _holders(snap, first, n, kind):
     if not n:
         return []
     cnt = c_size_t()
     arr = N.lib().gp_snapshot_holders(snap._handle(), byref(cnt))
-    return [Holder(snap, arr[i]) for i in range(first, first + n)
+    return [Holder(snap, arr[i], kind) for i in range(first, first + n)
             if i < cnt.value]
 
 
@@ -89,26 +81,13 @@ class Chan:
         self.nrecv, self.nsend, self.nselect = c.nrecv, c.nsend, c.nselect
         self._snap, self._fn = snap, waiters_fn
         self._span = (c.waiters_first, c.nwaiters)
-        self.wakers = _holders(snap, c.wakers_first, c.nwakers)
+        self.wakers = _holders(snap, c.wakers_first, c.nwakers, N.OBJ_CHAN)
 
     @property
     def waiters(self):
         """Made on first use: a channel can have a million waiters and a
         summary needs none of them."""
         return _waiters(self, self._fn)
-
-    def json(self):
-        return {"address": self.address, "nil": self.nil,
-                "elem_type": self.elem_type, "elem_size": self.elem_size,
-                "len": self.len, "cap": self.cap, "closed": self.closed,
-                "timer": self.timer, "timer_unknown": self.timer_unknown,
-                "timer_when": self.timer_when,
-                "timer_period_ns": self.timer_period,
-                "recv": self.nrecv, "send": self.nsend,
-                "select": self.nselect,
-                "waiters": [w.json() for w in self.waiters],
-                "wakers": [h.json() for h in self.wakers]}
-
 
 class Sync:
     def __init__(self, snap, s):
@@ -127,7 +106,7 @@ class Sync:
         self.holder_status = N.HOLDER_STATUS_NAMES.get(s.holder_status, "?")
         self._snap = snap
         self._span = (s.waiters_first, s.nwaiters)
-        self.holders = _holders(snap, s.holders_first, s.nholders)
+        self.holders = _holders(snap, s.holders_first, s.nholders, s.kind)
 
     @property
     def waiters(self):
@@ -136,22 +115,6 @@ class Sync:
     @property
     def best_holders(self):
         return [h for h in self.holders if h.rank == 1]
-
-    def json(self):
-        d = {"address": self.address, "kind": self.kind, "sema": self.sema,
-             "state": self.state, "waiters": [w.json() for w in self.waiters],
-             "holder_status": self.holder_status,
-             "holders": [h.json() for h in self.holders]}
-        if self.kind in ("mutex", "rwmutex"):
-            d.update(locked=self.locked, woken=self.woken,
-                     starving=self.starving, state_waiters=self.state_waiters)
-        if self.kind == "rwmutex":
-            d.update(reader_count=self.counter, readers=self.readers,
-                     writer_pending=self.writer_pending)
-        if self.kind == "waitgroup":
-            d.update(counter=self.counter, state_waiters=self.state_waiters)
-        return d
-
 
 def chans(snap):
     n = c_size_t()
@@ -188,18 +151,12 @@ class Edge:
         self.to_goid = snap.goroutine_at(e.to).goid
         self.object = e.object
         self.kind = N.OBJ_KIND_NAMES.get(e.kind, "?")
-        self.holder = (Holder(snap, holders[e.holder])
+        self.holder = (Holder(snap, holders[e.holder], e.kind)
                        if e.holder != N.NONE else None)
 
     @property
     def evidence(self):
         return self.holder.description if self.holder else ""
-
-    def json(self):
-        return {"goid": self.from_goid, "waits_on": {"kind": self.kind,
-                "address": self.object}, "waits_for": self.to_goid,
-                "evidence": self.evidence}
-
 
 class Deadlocks:
     def __init__(self, snap):
@@ -230,39 +187,25 @@ class Deadlocks:
     def cycle_goids(self):
         return [[e.from_goid for e in c["edges"]] for c in self.cycles]
 
-    def json(self):
-        return {"cycles": [{"select": c["select"],
-                            "edges": [e.json() for e in c["edges"]]}
-                           for c in self.cycles],
-                "stuck": self.stuck, "truncated": self.truncated}
-
-
 # ------------------------------------------------------------------ text
 
 def _ids(goids, limit=8):
-    s = " ".join(str(g) for g in goids[:limit])
-    return s + (" ... (%d)" % len(goids) if len(goids) > limit else "")
+    return text.ids(goids, limit)
 
 
-def _dur(ns):
-    if ns is None:
-        return "?"
-    for unit, size in (("h", 3600e9), ("m", 60e9), ("s", 1e9), ("ms", 1e6)):
-        if abs(ns) >= size:
-            return "%g%s" % (round(ns / size, 2), unit)
-    return "%dns" % ns
+def _period(c):
+    return text.duration(c.timer_period) if c.timer_period else "one-shot"
 
 
 def chan_summary(c):
     """One line: "chan main.Order 0/100 closed timer 1h"."""
     if c.nil:
         return "nil channel: blocked forever"
-    parts = ["chan %s" % (c.elem_type or "?"), "%d/%d" % (c.len, c.cap)]
+    parts = ["chan %s" % target_str(c.elem_type), "%d/%d" % (c.len, c.cap)]
     if c.closed:
         parts.append("closed")
     if c.timer:
-        parts.append("timer %s" % (_dur(c.timer_period) if c.timer_period
-                                   else "one-shot"))
+        parts.append("timer %s" % _period(c))
     return " ".join(parts)
 
 
@@ -291,13 +234,12 @@ def chan_text(snap, c):
         head = "nil channel: blocked forever (%d waiters)\n" % len(c.waiters)
     else:
         head = "channel 0x%x chan %s  len %d/cap %d%s\n" % (
-            c.address, c.elem_type or "?", c.len, c.cap,
+            c.address, target_str(c.elem_type), c.len, c.cap,
             "  closed" if c.closed else "")
     out = [head]
     if c.timer:
         out.append("  timer channel: period %s, next fire at nanotime %s\n"
-                   % (_dur(c.timer_period) if c.timer_period else "one-shot",
-                      c.timer_when))
+                   % (_period(c), c.timer_when))
     elif c.timer_unknown:
         out.append("  time.Time channel: its timer was not found\n")
     recv = [w.goid for w in c.waiters if w.role == "recv"]
@@ -315,7 +257,7 @@ def chan_text(snap, c):
         out.append("  in select: %s\n" % _ids(sel))
     for h in c.wakers:
         out.append("  could wake (rank %d): goroutine %d: %s\n"
-                   % (h.rank, h.goid, h.description))
+                   % (h.rank, h.goid, target_str(h.description)))
     return "".join(out)
 
 
@@ -346,12 +288,13 @@ def sync_text(snap, s):
                                           == "not held" else "unknown"))
         for h in s.holders:
             out.append("  probable holder (rank %d): goroutine %d [%s]: %s\n"
-                       % (h.rank, h.goid, h.goroutine.wait_reason,
-                          h.description))
+                       % (h.rank, h.goid,
+                          target_str(h.goroutine.wait_reason),
+                          target_str(h.description)))
     else:
         for h in s.holders:
             out.append("  could wake (rank %d): goroutine %d: %s\n"
-                       % (h.rank, h.goid, h.description))
+                       % (h.rank, h.goid, target_str(h.description)))
     return "".join(out)
 
 
@@ -366,7 +309,7 @@ def deadlocks_text(snap, d):
             out.append("  goroutine %d waits on %s 0x%x held/woken by "
                        "goroutine %d\n      %s\n"
                        % (e.from_goid, e.kind, e.object, e.to_goid,
-                          e.evidence))
+                          target_str(e.evidence, "")))
     for s in d.stuck:
         what = ("select {}" if s["reason"] == "select {}" else
                 "nil channel" if s["object"] == 0 else
@@ -383,15 +326,14 @@ def deadlocks_text(snap, d):
 def render_options(ns, snap, out):
     """--chan ADDR, --mutex ADDR, --deadlocks (text or --json)."""
     import json
+    from . import schema
+
+    def emit(obj, doc, text):
+        out.write(json.dumps(doc(snap, obj), indent=1) + "\n" if ns.json
+                  else text(snap, obj))
     if ns.chan is not None:
-        c = chan(snap, ns.chan)
-        out.write(json.dumps(c.json(), indent=1) + "\n" if ns.json
-                  else chan_text(snap, c))
+        emit(chan(snap, ns.chan), schema.chan_doc, chan_text)
     if ns.mutex is not None:
-        s = sync(snap, ns.mutex)
-        out.write(json.dumps(s.json(), indent=1) + "\n" if ns.json
-                  else sync_text(snap, s))
+        emit(sync(snap, ns.mutex), schema.sync_doc, sync_text)
     if ns.deadlocks:
-        d = Deadlocks(snap)
-        out.write(json.dumps(d.json(), indent=1) + "\n" if ns.json
-                  else deadlocks_text(snap, d))
+        emit(Deadlocks(snap), schema.deadlocks_doc, deadlocks_text)

@@ -9,12 +9,11 @@ Exit status 0 when it worked, 2 on any error, with one line on stderr
 ("goparked: error: ..."). GOPARKED_DEBUG=1 adds the Python traceback.
 """
 
-import json
 import os
 import re
 import sys
 
-from . import render, schema
+from . import render
 from ._native import Error
 from .model import Program
 from .options import (OptionError, OptionExit, OptionParser,
@@ -101,11 +100,11 @@ def open_program(ns):
 
 def run(ns, out):
     if getattr(ns, "watch", None) is not None:
-        from . import live
+        from . import compare
         if ns.pid is None or ns.core:
             raise UsageError("--watch needs --pid PID (and no CORE)")
-        live.watch(ns.pid, live._interval(ns.watch), max(ns.count, 1),
-                   ns.exe, out, limit=ns.limit, as_json=ns.json)
+        compare.watch(ns.pid, compare.interval(ns.watch), max(ns.count, 1),
+                      ns.exe, out, limit=ns.limit, as_json=ns.json)
         return
     from .progress import Progress
     progress = Progress()  # erased before anything is printed
@@ -131,7 +130,7 @@ def run(ns, out):
                         raise UsageError("cannot write %s: %s"
                                          % (ns.pprof, e.strerror or e))
                 return
-            render_snapshot(ns, snap, out)
+            render.render_snapshot(ns, snap, out)
 
 
 def run_report(argv):
@@ -150,36 +149,6 @@ def run_report(argv):
         report.write(text, ns.output)
     except OSError as e:
         raise UsageError("cannot write %s: %s" % (ns.output, e.strerror or e))
-
-
-def render_snapshot(ns, snap, out):
-    """What the goroutine options ask for, from a snapshot (the CLI and
-    the debuggers' `go goroutines` share this)."""
-    if ns.goroutine is not None:
-        g = snap.goroutine(ns.goroutine)
-        if ns.json:
-            out.write(json.dumps(schema.one_goroutine_json(snap, g),
-                                 indent=1) + "\n")
-        else:
-            out.write(render.goroutine_text(snap, g))
-        return
-    if (getattr(ns, "chan", None) is not None or
-            getattr(ns, "mutex", None) is not None or
-            getattr(ns, "deadlocks", False)):
-        from . import analysis
-        analysis.render_options(ns, snap, out)
-        return
-    if ns.threads and not ns.json:
-        out.write(render.threads_text(snap))
-        return
-    grouping = snap.group(ns.by, filter_from_options(ns))
-    if ns.json:
-        json.dump(schema.snapshot_json(snap, grouping), out, indent=1)
-        out.write("\n")
-    else:
-        out.write(render.grouping_text(
-            snap, grouping, limit=ns.limit, ids=ns.ids,
-            show_system=ns.system))
 
 
 # The debugger scripts: where pip installs them (beside the package), or in
@@ -218,11 +187,11 @@ def main(argv=None):
             run_report(argv[1:])
             return EXIT_OK
         if argv[:1] in (["diff"], ["check"]):
-            from . import live
+            from . import compare
             if argv[0] == "diff":
-                return live.run_diff(argv[1:], sys.stdout, guess_exe)
-            return live.run_check(argv[1:], sys.stdout, sys.stderr,
-                                  guess_exe)
+                return compare.run_diff(argv[1:], sys.stdout, guess_exe)
+            return compare.run_check(argv[1:], sys.stdout, sys.stderr,
+                                     guess_exe)
         if len(argv) == 1 and argv[0] in DEBUGGER_SCRIPTS:
             print(debugger_script(argv[0]))
             return EXIT_OK

@@ -20,7 +20,7 @@ from . import render, schema
 from ._native import Error
 from .model import Program
 from .options import (OptionError, OptionExit, OptionParser,
-                      add_goroutine_options, filter_from_options)
+                      add_goroutine_options)
 
 __all__ = ["UserError", "CoreTarget", "LiveTarget", "RemoteTarget",
            "Session", "COMMANDS", "command_names", "summary", "help_text",
@@ -199,8 +199,7 @@ def _p_plain(name, description):
 
 
 def _run_goroutines(ns, snap, out, ctx):
-    from . import cli
-    cli.render_snapshot(ns, snap, out)
+    render.render_snapshot(ns, snap, out)
 
 
 def _run_goroutine(ns, snap, out, ctx):

@@ -14,7 +14,7 @@ from .model import Filter
 
 __all__ = ["OptionParser", "OptionError", "OptionExit", "add_goroutine_options",
            "add_filter_options", "filter_from_options", "parse_duration",
-           "format_duration", "STATES", "GROUP_BY"]
+           "STATES", "GROUP_BY"]
 
 STATES = [N.STATUS_NAMES[k] for k in sorted(N.STATUS_NAMES)]
 GROUP_BY = list(N.GROUP_BY)
@@ -84,29 +84,6 @@ def parse_duration(text):
     if pos != len(t) or not t:
         raise ValueError("bad duration %r (use e.g. 30s, 5m, 1h30m)" % text)
     return int(total)
-
-
-def format_duration(ns):
-    """Short human duration: 850ms, 12s, 5m3s, 2h5m, 3d4h."""
-    if ns is None:
-        return "?"
-    if ns < 0:
-        return "-" + format_duration(-ns)
-    if ns < 10**6:
-        return "%dµs" % (ns // 1000) if ns >= 1000 else "%dns" % ns
-    if ns < 10**9:
-        return "%dms" % (ns // 10**6)
-    s = ns // 10**9
-    if s < 60:
-        return "%ds" % s
-    m, s = divmod(s, 60)
-    if m < 60:
-        return "%dm%ds" % (m, s) if s else "%dm" % m
-    h, m = divmod(m, 60)
-    if h < 24:
-        return "%dh%dm" % (h, m) if m else "%dh" % h
-    d, h = divmod(h, 24)
-    return "%dd%dh" % (d, h) if h else "%dd" % d
 
 
 def _duration(text):

@@ -5,9 +5,13 @@ writes nothing: the CLI prints it, GDB gives it to gdb.write, LLDB to the
 command result.
 """
 
+import json
 import os
 
-from .options import format_duration
+from . import schema, text
+from ._native import Error
+from .options import filter_from_options
+from .text import frame_location, func_location, target_str
 
 # How the runtime names states in a traceback header (gStatusStrings).
 _RUNTIME_STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall",
@@ -19,49 +23,55 @@ _KEY_COLUMN = {"site": "SITE", "stack": "STACK", "chan": "CHANNEL",
                "age": "AGE"}
 
 
-def short_path(path, parts=2):
-    """The last `parts` components: fixture/main.go."""
-    if not path:
-        return "?"
-    bits = path.replace("\\", "/").split("/")
-    return "/".join(bits[-parts:])
-
-
-def frame_location(f, full=False):
-    if not f.file:
-        return "?"
-    return "%s:%d" % (f.file if full else short_path(f.file), f.line)
+def render_snapshot(ns, snap, out):
+    """What the goroutine options ask for, from a snapshot: the CLI and
+    the debuggers' `go goroutines` both call this."""
+    if ns.goroutine is not None:
+        g = snap.goroutine(ns.goroutine)
+        if ns.json:
+            out.write(json.dumps(schema.one_goroutine_json(snap, g),
+                                 indent=1) + "\n")
+        else:
+            out.write(goroutine_text(snap, g))
+        return
+    if (getattr(ns, "chan", None) is not None or
+            getattr(ns, "mutex", None) is not None or
+            getattr(ns, "deadlocks", False)):
+        from . import analysis
+        analysis.render_options(ns, snap, out)
+        return
+    if ns.threads and not ns.json:
+        out.write(threads_text(snap))
+        return
+    grouping = snap.group(ns.by, filter_from_options(ns))
+    if ns.json:
+        json.dump(schema.snapshot_json(snap, grouping), out, indent=1)
+        out.write("\n")
+    else:
+        out.write(grouping_text(
+            snap, grouping, limit=ns.limit, ids=ns.ids,
+            show_system=ns.system))
 
 
 def age_text(group):
-    """'4m59s..5m3s', '5m', with '(k of n)' when only some ages are known."""
-    rng = group.age_range
-    if rng is None:
-        return "-"
-    lo, hi = (format_duration(v) for v in rng)
-    text = lo if lo == hi else "%s..%s" % (lo, hi)
-    if group.age_known < group.count:
-        text += " (%d/%d)" % (group.age_known, group.count)
-    return text
+    """'4m59s..5m3s', '5m', with '(k/n)' when only some ages are known."""
+    return text.age_range(group.age_range, group.age_known, group.count)
 
 
 def ids_text(group, n):
-    ids = group.goids(n)
-    text = " ".join(str(i) for i in ids)
-    if group.count > len(ids):
-        text += " ... +%d" % (group.count - len(ids))
-    return text
+    return text.ids(group.goids(n), n, total=group.count)
 
 
 def header(snap, show_system=False):
     prog = snap.program
     lines = []
     kind = "live" if prog.is_live else "core"
-    facts = [prog.go_version or "go?", "%s %s" % (kind, prog.description)]
+    facts = [target_str(prog.go_version, "go?"),
+             "%s %s" % (kind, target_str(prog.description))]
     if not prog.has_dwarf:
         facts.append("no DWARF" + (": layout from tables"
                                    if prog.layout_from_table else ""))
-    lines.append("%s  %s" % (os.path.basename(prog.exe_path or "?"),
+    lines.append("%s  %s" % (target_str(os.path.basename(prog.exe_path or "")),
                              "  ".join(facts)))
     total, system = snap.state_counts()
     order = sorted(total, key=lambda s: (-total[s], s))
@@ -110,7 +120,7 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
         lines.append("no goroutines match")
         return "\n".join(lines) + "\n"
     shown = groups[:limit] if limit else groups
-    reasons = [g.wait_reason or "-" for g in shown]
+    reasons = [target_str(g.wait_reason, "-") for g in shown]
     states = [",".join(g.states) or "-" for g in shown]
     ages = [age_text(g) for g in shown]
     wr = max(12, max(len(r) for r in reasons))
@@ -122,28 +132,26 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
     describe = _object_describer(snap, by)
     for g, reason, state, age in zip(shown, reasons, states, ages):
         site = g.site
-        site_text = ("%s  %s" % (site.func or "?", frame_location(site))
-                     if site else "?")
+        site_text = func_location(site) if site else "?"
         if by == "site":
             key = site_text
         elif by in ("chan", "mutex"):
             key = ("0x%x" % g.key_address) if g.key_address else \
-                (g.key or "(none)")
+                target_str(g.key, "(none)")
             more = describe(g.key_address)
             if more:
                 key += "  " + more
         elif by == "stack":
             key = "%d frames" % len(g.frames)
         else:
-            key = g.key or "(none)"
+            key = target_str(g.key, "(none)")
         lines.append("%7d  %-*s  %-*s  %-*s  %s" % (
             g.count, wr, reason, ws, state, wa, age, key))
         if by == "stack":
             for f in g.frames:
-                lines.append("%s%s  %s%s" % (pad, f.func or "?",
-                                             frame_location(f),
-                                             "  (inlined)" if f.inlined
-                                             else ""))
+                lines.append("%s%s%s" % (pad, func_location(f),
+                                         "  (inlined)" if f.inlined
+                                         else ""))
         elif by != "site":
             lines.append("%sat %s" % (pad, site_text))
         lines.append("%sgoroutine %s" % (pad, ids_text(g, ids)))
@@ -161,7 +169,7 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
 def goroutine_header(g):
     """'goroutine 18 [chan receive, 5 minutes, locked to thread]:'."""
     if g.status == 4 and g.wait_reason:
-        status = g.wait_reason
+        status = target_str(g.wait_reason)
     else:
         status = _RUNTIME_STATUS.get(g.status, "status %d" % g.status)
     text = "goroutine %d [%s" % (g.goid, status)
@@ -176,8 +184,8 @@ def goroutine_header(g):
 def frames_text(frames):
     lines = []
     for f in frames:
-        lines.append("%s(...)" % (f.func or "?"))
-        loc = "\t%s:%d" % (f.file or "?", f.line) if f.file else \
+        lines.append("%s(...)" % target_str(f.func))
+        loc = "\t" + frame_location(f, full=True) if f.file else \
             "\t?:0 pc=0x%x" % f.pc
         # runtime/traceback.go prints the offset only past the entry: a
         # goroutine preempted at asyncPreempt's first instruction has none.
@@ -199,23 +207,24 @@ def goroutine_text(snap, g):
         # As the runtime does: the physical function that ran the go
         # statement, the innermost file:line at it.
         outer, inner = creator[-1], creator[0]
-        text = "created by %s" % (outer.func or "?")
+        line = "created by %s" % target_str(outer.func)
         if g.parent_goid:
-            text += " in goroutine %d" % g.parent_goid
-        lines.append(text)
-        loc = "\t%s:%d" % (inner.file or "?", inner.line)
+            line += " in goroutine %d" % g.parent_goid
+        lines.append(line)
+        loc = "\t" + (frame_location(inner, full=True) if inner.file
+                      else "?:%d" % inner.line)
         if outer.entry and outer.pc > outer.entry:
             loc += " +0x%x" % (outer.pc - outer.entry)
         lines.append(loc)
     elif g.parent_goid:
         lines.append("created by %s in goroutine %d"
-                     % (g.start_func or "?", g.parent_goid))
+                     % (target_str(g.start_func), g.parent_goid))
     lines.append("")
     facts = []
     if g.age_ns is not None:
         clock = snap.clock
         facts.append("parked %s%s" % (
-            format_duration(g.age_ns),
+            text.duration(g.age_ns),
             "" if clock.exact else " at least"))
     facts.append("state %s (status 0x%x)" % (g.state, g.raw_status))
     for w in g.waiting:
@@ -226,15 +235,16 @@ def goroutine_text(snap, g):
         facts.append("waits on 0x%x" % g.wait_address)
     labels = g.labels
     if labels:
-        facts.append("labels " + " ".join("%s=%s" % kv
-                                          for kv in sorted(labels.items())))
+        facts.append("labels " + " ".join(
+            "%s=%s" % (target_str(k, ""), target_str(v, ""))
+            for k, v in sorted(labels.items())))
     t = g.thread
     if t is not None:
         facts.append("on thread %d (m%d)" % (t.tid, t.m_id))
     facts.append("g 0x%x  stack [0x%x, 0x%x)  pc 0x%x  sp 0x%x" % (
         g.address, g.stack_lo, g.stack_hi, g.pc, g.sp))
     if g.error:
-        facts.append("incomplete: %s" % g.error)
+        facts.append("incomplete: %s" % target_str(g.error))
     lines += ["# " + f for f in facts]
     return "\n".join(lines) + "\n"
 
@@ -250,8 +260,7 @@ def threads_text(snap):
             if i is not None:
                 frames = snap.goroutine_at(i).frames
                 if frames:
-                    where = "%s  %s" % (frames[0].func or "?",
-                                        frame_location(frames[0]))
+                    where = func_location(frames[0])
         marks = []
         if t.crashed:
             marks.append("crashed")

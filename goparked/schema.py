@@ -1,8 +1,11 @@
-"""JSON output of goparked, with a versioned schema.
+"""JSON output of goparked: one family of versioned documents.
 
-SCHEMA_VERSION changes whenever a field changes meaning or goes away; new
-fields may appear within a version. README.rst ("JSON output") documents
-every field; tests/test_cli.py checks the documented keys are there.
+Every document goparked prints with --json (and every line of --jsonl)
+is an object whose first keys are "schema" (what it is: "goparked/NAME")
+and "version". SCHEMA_VERSION changes whenever a field changes meaning or
+goes away; new fields may appear within a version. README.rst ("JSON
+output") documents every field; the tests hold each document to the key
+lists at the end of this file.
 
 Conventions:
 - Addresses (g, pc, channels, ...) are strings "0x..." because JSON numbers
@@ -16,10 +19,31 @@ Conventions:
 SCHEMA_VERSION = 1
 SNAPSHOT_SCHEMA = "goparked/snapshot"
 GOROUTINE_SCHEMA = "goparked/goroutine"
+CHAN_SCHEMA = "goparked/chan"
+SYNC_SCHEMA = "goparked/sync"
+DEADLOCKS_SCHEMA = "goparked/deadlocks"
+WATCH_SCHEMA = "goparked/watch"
+DIFF_SCHEMA = "goparked/diff"
 
 
 def hexaddr(v):
+    """An address: "0x..." or null (0 is no address)."""
     return "0x%x" % v if v else None
+
+
+def hexword(v):
+    """A bit word read from the target (a lock's state): always "0x..."."""
+    return "0x%x" % v
+
+
+def _str(s):
+    return s if s else None
+
+
+def _head(schema, snap):
+    return {"schema": schema, "version": SCHEMA_VERSION,
+            "program": program_json(snap.program),
+            "clock": clock_json(snap.clock)}
 
 
 def frame_json(f):
@@ -179,19 +203,150 @@ def snapshot_json(snap, grouping):
 
 def one_goroutine_json(snap, g):
     """The document for `goparked CORE --goroutine N --json`."""
+    doc = _head(GOROUTINE_SCHEMA, snap)
+    doc["goroutine"] = goroutine_json(g, inline_stacks=True)
+    return doc
+
+
+# ----------------------------------------- channels, sync objects, deadlocks
+
+def waiter_json(w):
+    return {"goid": w.goid, "role": w.role, "select": w.select,
+            "sudog": hexaddr(w.sudog)}
+
+
+def holder_json(h):
+    """A probable holder (sync object) or possible waker (channel)."""
+    return {"goid": h.goid, "rank": h.rank, "evidence": h.evidence,
+            "description": _str(h.description), "frame": h.frame,
+            "slot": hexaddr(h.slot), "value": hexaddr(h.value),
+            "offset": h.offset if h.evidence_bits & 2 else None,
+            "site_pc": hexaddr(h.site_pc)}
+
+
+def chan_json(c):
     return {
-        "schema": GOROUTINE_SCHEMA,
-        "version": SCHEMA_VERSION,
-        "program": program_json(snap.program),
-        "clock": clock_json(snap.clock),
-        "goroutine": goroutine_json(g, inline_stacks=True),
+        "address": hexaddr(c.address),
+        "nil": c.nil,
+        "elem_type": _str(c.elem_type),
+        "elem_size": c.elem_size if c.elem_type else None,
+        "len": None if c.nil else c.len,
+        "cap": None if c.nil else c.cap,
+        "closed": c.closed,
+        "timer": c.timer,
+        "timer_unknown": c.timer_unknown,
+        "timer_when_ns": c.timer_when,
+        "timer_period_ns": c.timer_period or None,
+        "recv": c.nrecv,
+        "send": c.nsend,
+        "select": c.nselect,
+        "waiters": [waiter_json(w) for w in c.waiters],
+        "wakers": [holder_json(h) for h in c.wakers],
     }
 
 
-# Keys every document of each schema has (the README lists them; the tests
-# hold both to this list).
-SNAPSHOT_KEYS = ["schema", "version", "program", "clock", "summary",
-                 "grouping", "groups", "goroutines", "stacks", "threads"]
+def sync_json(s):
+    locks = s.kind in ("mutex", "rwmutex") and not s.unreadable
+
+    def only(cond, v):
+        return v if cond else None
+    return {
+        "address": hexaddr(s.address),
+        "kind": s.kind,
+        "sema": hexaddr(s.sema),
+        "state_word": None if s.unreadable else hexword(s.state),
+        "unreadable": s.unreadable,
+        "locked": only(locks, s.locked),
+        "woken": only(locks and s.kind == "mutex", s.woken),
+        "starving": only(locks and s.kind == "mutex", s.starving),
+        "writer_pending": only(locks and s.kind == "rwmutex",
+                               s.writer_pending),
+        "state_waiters": only(s.kind in ("mutex", "waitgroup")
+                              and not s.unreadable, s.state_waiters),
+        "counter": only(s.kind in ("waitgroup", "rwmutex")
+                        and not s.unreadable, s.counter),
+        "readers": only(s.kind == "rwmutex" and not s.unreadable, s.readers),
+        "holder_status": s.holder_status,
+        "waiters": [waiter_json(w) for w in s.waiters],
+        "holders": [holder_json(h) for h in s.holders],
+    }
+
+
+def edge_json(e):
+    return {"goid": e.from_goid,
+            "waits_on": {"kind": e.kind, "address": hexaddr(e.object)},
+            "waits_for": e.to_goid, "evidence": _str(e.evidence)}
+
+
+def stuck_json(st):
+    return {"object": hexaddr(st["object"]),
+            "kind": st["kind"] if st["reason"] != "select {}" else None,
+            "reason": st["reason"], "provable": st["provable"],
+            "goids": st["goids"]}
+
+
+def chan_doc(snap, c):
+    """The document for `goparked CORE --chan ADDR --json`."""
+    doc = _head(CHAN_SCHEMA, snap)
+    doc["chan"] = chan_json(c)
+    return doc
+
+
+def sync_doc(snap, s):
+    """The document for `goparked CORE --mutex ADDR --json`."""
+    doc = _head(SYNC_SCHEMA, snap)
+    doc["sync"] = sync_json(s)
+    return doc
+
+
+def deadlocks_doc(snap, d):
+    """The document for `goparked CORE --deadlocks --json`."""
+    doc = _head(DEADLOCKS_SCHEMA, snap)
+    doc["cycles"] = [{"select": c["select"],
+                      "edges": [edge_json(e) for e in c["edges"]]}
+                     for c in d.cycles]
+    doc["stuck"] = [stuck_json(st) for st in d.stuck]
+    doc["truncated"] = d.truncated
+    return doc
+
+
+# Keys every document of each schema has, in order (the README lists them;
+# the tests hold both to these lists).
+HEAD_KEYS = ["schema", "version", "program", "clock"]
+SNAPSHOT_KEYS = HEAD_KEYS + ["summary", "grouping", "groups", "goroutines",
+                             "stacks", "threads"]
+ONE_GOROUTINE_KEYS = HEAD_KEYS + ["goroutine"]
+CHAN_DOC_KEYS = HEAD_KEYS + ["chan"]
+SYNC_DOC_KEYS = HEAD_KEYS + ["sync"]
+DEADLOCKS_KEYS = HEAD_KEYS + ["cycles", "stuck", "truncated"]
+WATCH_KEYS = ["schema", "version", "pid", "samples", "seconds", "groups"]
+WATCH_GROUP_KEYS = ["key", "count", "change", "rate_per_min", "wait_reason",
+                    "site"]
+DIFF_KEYS = ["schema", "version", "a", "b", "grew", "shrank", "appeared",
+             "vanished"]
+DIFF_ROW_KEYS = ["key", "a", "b", "change"]
+PROGRAM_KEYS = ["source", "target", "exe", "go_version", "has_dwarf",
+                "has_symtab", "layout_from_table"]
+CLOCK_KEYS = ["now_ns", "unix_offset_ns", "source", "exact"]
+SUMMARY_KEYS = ["goroutines", "by_state", "system_by_state"]
+GROUPING_KEYS = ["by", "filter", "goroutines"]
+FILTER_KEYS = ["states", "include_system", "min_age_ns", "func", "label"]
+THREAD_KEYS = ["tid", "m", "m_id", "goid", "pc", "sp", "crashed",
+               "in_signal", "signal"]
+WAITING_ON_KEYS = ["kind", "object", "sudog", "select"]
+CHAN_KEYS = ["address", "nil", "elem_type", "elem_size", "len", "cap",
+             "closed", "timer", "timer_unknown", "timer_when_ns",
+             "timer_period_ns", "recv", "send", "select", "waiters",
+             "wakers"]
+SYNC_KEYS = ["address", "kind", "sema", "state_word", "unreadable", "locked",
+             "woken", "starving", "writer_pending", "state_waiters",
+             "counter", "readers", "holder_status", "waiters", "holders"]
+WAITER_KEYS = ["goid", "role", "select", "sudog"]
+HOLDER_KEYS = ["goid", "rank", "evidence", "description", "frame", "slot",
+               "value", "offset", "site_pc"]
+CYCLE_KEYS = ["select", "edges"]
+EDGE_KEYS = ["goid", "waits_on", "waits_for", "evidence"]
+STUCK_KEYS = ["object", "kind", "reason", "provable", "goids"]
 GOROUTINE_KEYS = ["goid", "state", "status", "raw_status", "wait_reason",
                   "wait_reason_code", "waitsince_ns", "age_ns", "system",
                   "locked_to_thread", "flags", "parent_goid", "start_func",

@@ -119,7 +119,8 @@ def count_at(counts, func):
 # ------------------------------------------------------ the same as a core
 
 def test_live_snapshot_matches_core_and_truth(target, live_bin, tmp_path):
-    from goparked.live import snapshot_pid, site_counts
+    from goparked.live import snapshot_pid
+    from goparked.compare import site_counts
     from goparked.model import Program
     t = target("-park", 500)
     before = time.monotonic_ns()
@@ -157,7 +158,7 @@ def test_resume_early_lets_the_target_run_before_the_walk(target):
     """Parked, selecting and running goroutines need nothing beyond the
     copy: the engine lets the target go by itself (no resume() here), and
     the walk of the copy gives what an ordinary snapshot gives."""
-    from goparked.live import site_counts
+    from goparked.compare import site_counts
     from goparked.model import Program
     t = target("-park", 300, "-busy", 1, "-selects", 40)
     ran = 0

@@ -562,6 +562,11 @@ struct gp_deadlocks {
 	uint32_t reserved;
 };
 
+/* Whether holder h of an object of kind (enum gp_object_kind) is an edge
+ * object -> goroutine of the wait-for graph: the graph's one rule, for
+ * front ends that draw the graph. */
+GP_EXPORT int gp_holder_wakes(const struct gp_holder *h, uint32_t kind);
+
 /* Every elementary cycle of the wait-for graph (bounded), and the objects
  * nobody can wake. */
 GP_EXPORT gp_error *gp_snapshot_deadlocks(gp_snapshot *snap,

@@ -36,6 +36,19 @@ struct graph {
 	uint32_t *via;     /* for object -> goroutine edges: holder index */
 };
 
+/* The one rule for an edge object -> goroutine: the best-ranked holder of
+ * a Mutex or RWMutex; for a channel, a WaitGroup or a Cond, only a
+ * goroutine that has the waking operation (send/receive/close, Done,
+ * Signal/Broadcast) on its stack. */
+GP_EXPORT int gp_holder_wakes(const struct gp_holder *h, uint32_t kind)
+{
+	if (h->rank != 1)
+		return 0;
+	if (kind == GP_OBJ_CHAN || kind == GP_OBJ_WAITGROUP || kind == GP_OBJ_COND)
+		return (h->evidence & GP_EV_CALLS_OP) != 0;
+	return 1;
+}
+
 static gp_error *graph_build(const struct gp_snapshot *snap,
 			     const struct gp_analysis *an, struct graph *gr)
 {
@@ -59,7 +72,7 @@ static gp_error *graph_build(const struct gp_snapshot *snap,
 			}
 			for (uint32_t k = 0; k < c->nwakers; k++) {
 				const struct gp_holder *h = &an->holders[c->wakers_first + k];
-				if (!(h->evidence & GP_EV_CALLS_OP) || h->rank != 1)
+				if (!gp_holder_wakes(h, GP_OBJ_CHAN))
 					continue;
 				size_t node = ng + i;
 				if (pass) {
@@ -84,12 +97,7 @@ static gp_error *graph_build(const struct gp_snapshot *snap,
 			}
 			for (uint32_t k = 0; k < s->nholders; k++) {
 				const struct gp_holder *h = &an->holders[s->holders_first + k];
-				if (h->rank != 1)
-					continue;
-				/* a WaitGroup or Cond is woken only by a caller of
-				 * Done/Signal: require the operation */
-				if ((s->kind == GP_OBJ_WAITGROUP || s->kind == GP_OBJ_COND) &&
-				    !(h->evidence & GP_EV_CALLS_OP))
+				if (!gp_holder_wakes(h, s->kind))
 					continue;
 				if (pass) {
 					gr->via[gr->off[node + 1]] = s->holders_first + k;

@@ -1,0 +1,187 @@
+"""One JSON family: every --json document carries schema and version,
+exactly the keys goparked/schema.py lists (the README documents the same
+lists), addresses as "0x..." strings and unknown as null. Values are
+checked against the fixture's own account of what it built."""
+
+import json
+import re
+
+import pytest
+
+from goparked import schema
+from fixtures import TOOLCHAINS, core_for
+
+pytestmark = pytest.mark.cli
+
+HEX = re.compile(r"^0x[0-9a-f]+$")
+# Keys whose values are addresses (or bit words) wherever they appear.
+ADDRESS_KEYS = {"address", "gopc", "startpc", "pc", "sp", "stack_lo",
+                "stack_hi", "m", "wait_address", "object", "sudog", "entry",
+                "key_address", "sema", "state_word", "slot", "value", "site_pc"}
+
+
+def _run(fc, *args):
+    from conftest import run_goparked_cmd
+    r = run_goparked_cmd([fc.core, "--exe", fc.exe] + list(args))
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _addresses_are_strings(node, path="$"):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ADDRESS_KEYS and not isinstance(v, (dict, list)):
+                assert v is None or (isinstance(v, str) and HEX.match(v)), \
+                    "%s.%s = %r" % (path, k, v)
+            _addresses_are_strings(v, "%s.%s" % (path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _addresses_are_strings(v, "%s[%d]" % (path, i))
+
+
+def _head(doc, name, keys):
+    assert list(doc) == keys
+    assert doc["schema"] == name and doc["version"] == schema.SCHEMA_VERSION
+    assert list(doc["program"]) == schema.PROGRAM_KEYS
+    assert list(doc["clock"]) == schema.CLOCK_KEYS
+    _addresses_are_strings(doc)
+
+
+FC = [pytest.param(t, id="go" + t) for t in (TOOLCHAINS[0], TOOLCHAINS[-1])]
+
+
+@pytest.mark.parametrize("toolchain", FC)
+def test_snapshot_every_key(toolchain):
+    fc = core_for(toolchain, "dwarf", "all")
+    doc = _run(fc, "--json")
+    _head(doc, schema.SNAPSHOT_SCHEMA, schema.SNAPSHOT_KEYS)
+    assert list(doc["summary"]) == schema.SUMMARY_KEYS
+    assert list(doc["grouping"]) == schema.GROUPING_KEYS
+    assert list(doc["grouping"]["filter"]) == schema.FILTER_KEYS
+    for t in doc["threads"]:
+        assert list(t) == schema.THREAD_KEYS
+    for g in doc["goroutines"]:
+        assert list(g) == schema.GOROUTINE_KEYS
+        for w in g["waiting_on"]:
+            assert list(w) == schema.WAITING_ON_KEYS
+    for gr in doc["groups"]:
+        assert list(gr) == schema.GROUP_KEYS
+    acct = fc.load_account()
+    assert doc["program"]["go_version"] == acct["go_version"]
+    one = _run(fc, "--goroutine", str(acct["main_goid"]), "--json")
+    _head(one, schema.GOROUTINE_SCHEMA, schema.ONE_GOROUTINE_KEYS)
+    g = one["goroutine"]
+    assert g["goid"] == acct["main_goid"]
+    assert list(g) == [k for k in schema.GOROUTINE_KEYS
+                       if not k.endswith("stack_id")] + \
+        ["frames", "creator_frames"]
+    for f in g["frames"] + g["creator_frames"]:
+        assert list(f) == schema.FRAME_KEYS
+
+
+def _objects(fc, kinds):
+    for g in fc.load_account()["groups"]:
+        for o in g.get("objects") or []:
+            if o["kind"] in kinds and o["role"] not in ("holds", "rholds"):
+                yield g, o
+
+
+@pytest.mark.parametrize("toolchain", FC)
+def test_chan_documents(toolchain):
+    fc = core_for(toolchain, "dwarf", "all")
+    checked = 0
+    for g, o in _objects(fc, ("chan",)):
+        if o.get("nil"):
+            continue
+        doc = _run(fc, "--chan", o["addr"], "--json")
+        _head(doc, schema.CHAN_SCHEMA, schema.CHAN_DOC_KEYS)
+        c = doc["chan"]
+        assert list(c) == schema.CHAN_KEYS
+        assert int(c["address"], 16) == int(o["addr"], 16)
+        assert (c["elem_type"], c["len"], c["cap"]) == \
+            (o["elem_type"], o["len"], o["cap"])
+        assert set(g["goids"]) <= {w["goid"] for w in c["waiters"]}, o
+        for w in c["waiters"]:
+            assert list(w) == schema.WAITER_KEYS
+        for h in c["wakers"]:
+            assert list(h) == schema.HOLDER_KEYS
+        checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize("toolchain", FC)
+def test_sync_documents(toolchain):
+    fc = core_for(toolchain, "dwarf", "all")
+    checked = 0
+    for g, o in _objects(fc, ("mutex", "rwmutex", "waitgroup")):
+        doc = _run(fc, "--mutex", o["addr"], "--json")
+        _head(doc, schema.SYNC_SCHEMA, schema.SYNC_DOC_KEYS)
+        s = doc["sync"]
+        assert list(s) == schema.SYNC_KEYS
+        assert int(s["address"], 16) == int(o["addr"], 16)
+        assert s["kind"] == o["kind"]
+        if o["kind"] == "waitgroup":
+            assert s["counter"] == o["counter"]
+            assert s["locked"] is None  # a WaitGroup has no lock
+        else:
+            assert s["locked"] is True
+        if o.get("holder_via") == "local":
+            best = [h["goid"] for h in s["holders"] if h["rank"] == 1]
+            assert best == [o["holder_goid"]], (o, s["holders"])
+        for h in s["holders"]:
+            assert list(h) == schema.HOLDER_KEYS
+        for w in s["waiters"]:
+            assert list(w) == schema.WAITER_KEYS
+        assert set(g["goids"]) <= {w["goid"] for w in s["waiters"]}, o
+        checked += 1
+    assert checked >= 4
+
+
+def _canon(goids):
+    i = goids.index(min(goids))
+    return tuple(goids[i:] + goids[:i])
+
+
+@pytest.mark.parametrize("toolchain", FC)
+def test_deadlocks_document(toolchain):
+    fc = core_for(toolchain, "dwarf", "all")
+    doc = _run(fc, "--deadlocks", "--json")
+    _head(doc, schema.DEADLOCKS_SCHEMA, schema.DEADLOCKS_KEYS)
+    acct = fc.load_account()
+    want = {_canon([e["goid"] for e in c["edges"]]) for c in acct["cycles"]}
+    assert {_canon([e["goid"] for e in c["edges"]])
+            for c in doc["cycles"]} == want
+    for c in doc["cycles"]:
+        assert list(c) == schema.CYCLE_KEYS
+        for e in c["edges"]:
+            assert list(e) == schema.EDGE_KEYS
+    want_edges = {(e["goid"], int(e["waits_on"]["addr"], 16),
+                   e["waits_for"]) for c in acct["cycles"]
+                  for e in c["edges"]}
+    assert {(e["goid"], int(e["waits_on"]["address"], 16), e["waits_for"])
+            for c in doc["cycles"] for e in c["edges"]} == want_edges
+    groups = {g["group"]: set(g["goids"]) for g in acct["groups"]}
+    stuck = doc["stuck"]
+    for s in stuck:
+        assert list(s) == schema.STUCK_KEYS
+    nil = [s for s in stuck if s["reason"] == "nil channel"]
+    assert nil and all(s["object"] is None and s["provable"] for s in nil)
+    assert groups["nil_send"] | groups["nil_recv"] <= \
+        {i for s in nil for i in s["goids"]}
+    empty = [s for s in stuck if s["reason"] == "select {}"]
+    assert groups["select_empty"] <= {i for s in empty for i in s["goids"]}
+    assert all(s["kind"] is None for s in empty)
+
+
+def test_diff_document():
+    from conftest import run_goparked_cmd
+    fc = core_for(TOOLCHAINS[-1], "dwarf", "all")
+    r = run_goparked_cmd(["diff", fc.core, fc.core, "--exe", fc.exe,
+                          "--json"])
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert list(doc) == schema.DIFF_KEYS
+    assert doc["schema"] == schema.DIFF_SCHEMA
+    assert doc["version"] == schema.SCHEMA_VERSION
+    assert not any(doc[w] for w in ("grew", "shrank", "appeared",
+                                    "vanished"))

@@ -1,0 +1,71 @@
+"""goparked/text.py: the one place values become words. Expectations are
+written out by hand here (Go's %q escapes, the engine's --by age bucket
+names from native/src/group.c), never produced by goparked."""
+
+import pytest
+
+from goparked import text
+
+
+def test_target_str_escapes_what_a_terminal_would_act_on():
+    assert text.target_str(None) == "?"
+    assert text.target_str("", "-") == "-"
+    assert text.target_str("main.worker") == "main.worker"
+    assert text.target_str("caf\u00e9 \u4e16") == "caf\u00e9 \u4e16"
+    # as Go's strconv.Quote writes them inside the quotes
+    assert text.target_str("a\nb\tc\rd") == "a\\nb\\tc\\rd"
+    assert text.target_str("\x1b[2J\x07") == "\\x1b[2J\\a"
+    assert text.target_str("\x7f\x9b") == "\\x7f\\u009b"
+    assert text.target_str("\x00") == "\\x00"
+
+
+@pytest.mark.parametrize("ns,want", [
+    (None, "?"), (0, "0ns"), (999, "999ns"), (1500, "1µs"),
+    (2 * 10**6, "2ms"), (12 * 10**9, "12s"), (60 * 10**9, "1m"),
+    (303 * 10**9, "5m3s"), (7500 * 10**9, "2h5m"), (3600 * 10**9, "1h"),
+    (100 * 3600 * 10**9, "4d4h"), (-2 * 10**9, "-2s")])
+def test_duration(ns, want):
+    assert text.duration(ns) == want
+
+
+def test_ids_and_age_range():
+    assert text.ids([1, 2, 3], 8) == "1 2 3"
+    assert text.ids([1, 2, 3, 4, 5], 2) == "1 2 ... +3"
+    assert text.ids([1, 2], 2, total=10) == "1 2 ... +8"
+    assert text.ids([7], 8, word=lambda g: "<%d>" % g) == "<7>"
+    assert text.age_range(None, 0, 3) == "-"
+    assert text.age_range((60 * 10**9, 60 * 10**9), 3, 3) == "1m"
+    assert text.age_range((10**9, 2 * 10**9), 2, 3) == "1s..2s (2/3)"
+
+
+def test_locations():
+    class F:
+        func, file, line = "main.f\n", "/src/a/b/c.go", 12
+    assert text.frame_location(F) == "b/c.go:12"
+    assert text.frame_location(F, full=True) == "/src/a/b/c.go:12"
+    assert text.func_location(F) == "main.f\\n  b/c.go:12"
+    assert text.frame_location({"func": "f", "file": None, "line": 0}) == "?"
+
+
+def test_age_buckets_are_the_engines(demo_core):
+    """The one Python table equals the engine's --by age buckets: every
+    key the engine names is one of ours, and an age falls into the bucket
+    the engine gives it."""
+    from goparked.model import Filter, Program
+    names = [n for _, n in text.AGE_BUCKETS] + [text.AGE_UNKNOWN]
+    # group.c: { 60, "< 1m" }, { 600, "1m-10m" }, { 3600, "10m-1h" },
+    # { 86400, "1h-1d" }, { INT64_MAX, "> 1d" }, then "age unknown"
+    assert names == ["< 1m", "1m-10m", "10m-1h", "1h-1d", "> 1d",
+                     "age unknown"]
+    assert [b for b, _ in text.AGE_BUCKETS] == [
+        60 * 10**9, 600 * 10**9, 3600 * 10**9, 86400 * 10**9, None]
+    with Program.from_core(demo_core.core, demo_core.exe) as prog:
+        with prog.snapshot() as snap:
+            grouping = snap.group("age", Filter(include_system=True))
+            seen = 0
+            for g in grouping:
+                assert g.key in names
+                for m in g.goroutines():
+                    assert names[text.age_bucket(m.age_ns)] == g.key
+                    seen += 1
+            assert seen == len(snap)
