@@ -386,7 +386,7 @@ def test_rendered_page(made, tmp_path, layout):
     parked = sum(len(g["goids"]) for g in acc["groups"]
                  if g["state"] == "waiting")
     assert sum(buckets.values()) == len(users)
-    assert buckets.get("unknown", 0) == len(users) - parked
+    assert buckets.get("age unknown", 0) == len(users) - parked
 
     # ---- cycles: the page, --deadlocks --json and the fixture agree
     page = {canon(ints(c.attrs["data-goids"])) for c in root.find_all(

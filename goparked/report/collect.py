@@ -1,0 +1,250 @@
+"""The report's first stage: a snapshot turned into plain data (dicts
+and lists, nothing from the engine), which html.py and markdown.py render.
+
+Every conclusion comes from the engine: groups, channels, sync objects and
+their holders, cycles, what nobody can wake, and which holder is an edge of
+the wait-for graph (Holder.wakes, the engine's gp_holder_wakes).
+"""
+
+import datetime
+import os
+
+from ctypes import POINTER, byref, c_size_t
+
+from .. import _native as N
+from .. import analysis as A
+from .. import text
+from .graph import build_graph
+
+__all__ = ["collect", "group_title"]
+
+
+def _frame(f):
+    return {"func": f.func or "?", "file": f.file or "", "line": f.line,
+            "inlined": f.inlined}
+
+
+def _age_buckets(ages):
+    """[(label, count)] for the known ages in the engine's age buckets
+    (text.AGE_BUCKETS, the buckets of --by age), first to last non-empty
+    bucket (the empty ones between stay: a gap is information)."""
+    counts = [0] * len(text.AGE_BUCKETS)
+    for a in ages:
+        counts[text.age_bucket(a)] += 1
+    nz = [i for i, n in enumerate(counts) if n]
+    if not nz:
+        return []
+    return [(text.AGE_BUCKETS[i][1], counts[i])
+            for i in range(nz[0], nz[-1] + 1)]
+
+
+def _raw_waiters(snap, what):
+    """{channel address | (sync address, kind): [(goid, role, select)]},
+    read from the engine's arrays: analysis.Waiter makes a Goroutine
+    object per waiter, too slow for a million of them."""
+    lib = N.lib()
+    n, cnt = c_size_t(), c_size_t()
+    if what == "chan":
+        p = POINTER(N.Chan)()
+        lib.check(lib.gp_snapshot_chans(snap._handle(), byref(n), byref(p)))
+        arr = lib.gp_snapshot_chan_waiters(snap._handle(), byref(cnt))
+    else:
+        p = POINTER(N.Sync)()
+        lib.check(lib.gp_snapshot_syncs(snap._handle(), byref(n), byref(p)))
+        arr = lib.gp_snapshot_sync_waiters(snap._handle(), byref(cnt))
+    out = {}
+    goids = snap.goid_array()
+    for i in range(n.value):
+        o = p[i]
+        ws = []
+        for k in range(o.waiters_first,
+                       min(o.waiters_first + o.nwaiters, cnt.value)):
+            w = arr[k]
+            ws.append((goids[w.goroutine],
+                       N.ROLE_NAMES.get(w.role, "?"), bool(w.flags & 1)))
+        key = o.address if what == "chan" else \
+            (o.address, N.OBJ_KIND_NAMES.get(o.kind, "?"))
+        out.setdefault(key, []).extend(ws)
+    return out
+
+
+def collect(snap, grouping, progress=None):
+    """Everything the report shows, as plain data."""
+    def phase(text):
+        if progress is not None:
+            progress.phase(text)
+
+    prog = snap.program
+    clock = snap.clock
+    total, system = snap.state_counts()
+    taken_ns = (clock.now + clock.unix_offset
+                if clock.known and clock.unix_offset else None)
+    data = {
+        "program": {
+            "name": os.path.basename(prog.exe_path or "") or "?",
+            "exe": prog.exe_path or None,
+            "go_version": prog.go_version or None,
+            "source": "live" if prog.is_live else "core",
+            "target": prog.description,
+            "has_dwarf": prog.has_dwarf,
+        },
+        "taken": {
+            "unix_ns": taken_ns,
+            "text": (datetime.datetime.fromtimestamp(
+                taken_ns / 1e9, datetime.timezone.utc)
+                .strftime("%Y-%m-%d %H:%M:%S UTC") if taken_ns else None),
+            "source": clock.source or None,
+            "exact": clock.exact,
+        },
+        "generated": datetime.datetime.now(datetime.timezone.utc)
+        .strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "goroutines": len(snap),
+        "by_state": dict(sorted(total.items(), key=lambda kv: -kv[1])),
+        "system_by_state": system,
+        "system": sum(system.values()),
+        "by": grouping.by,
+        "include_system": bool(grouping.filter.include_system),
+        "grouped": grouping.total,
+    }
+
+    phase("grouping")
+    goid_group = {}
+    groups = []
+    ages, unknown = [], 0
+    all_goids = snap.goid_array()
+    all_since = snap.field_array("waitsince")
+    for gi, g in enumerate(grouping.groups):
+        idx = g.member_indexes()
+        goids = [all_goids[i] for i in idx]
+        for i in idx:
+            age = clock.age(all_since[i])
+            if age is None:
+                unknown += 1
+            else:
+                ages.append(age)
+        for goid in goids:
+            goid_group.setdefault(goid, gi)
+        site = g.site
+        rng = g.age_range
+        groups.append({
+            "index": gi,
+            "count": g.count,
+            "key": g.key or None,
+            "key_address": g.key_address or None,
+            "wait_reason": g.wait_reason or None,
+            "states": g.states,
+            "site": _frame(site) if site else None,
+            "site_frame": g.site_index,
+            "frames": [_frame(f) for f in g.frames],
+            "age_ns": list(rng) if rng else None,
+            "age_known": g.age_known,
+            "goids": goids,
+        })
+    data["groups"] = groups
+    data["ages"] = _age_buckets(ages)
+    data["ages_unknown"] = unknown
+    data["oldest_ns"] = max(ages) if ages else None
+    data["goid_group"] = goid_group
+
+    phase("finding deadlocks")
+    d = A.Deadlocks(snap)
+    data["cycles"] = [{
+        "select": c["select"],
+        "edges": [{"from": e.from_goid, "to": e.to_goid, "kind": e.kind,
+                   "object": e.object, "evidence": e.evidence}
+                  for e in c["edges"]]} for c in d.cycles]
+    # Provable first (nil channel, select {}), then the most goroutines.
+    data["stuck"] = sorted((dict(s) for s in d.stuck),
+                           key=lambda s: (not s["provable"],
+                                          -len(s["goids"])))
+    data["cycles_truncated"] = d.truncated
+    stuck_by_object = {(s["object"], s["kind"]): s for s in d.stuck}
+
+    phase("reading channels and locks")
+    wait_reason = {}
+
+    def reason_of(g):
+        wait_reason[g.goid] = g.wait_reason or g.state
+        return wait_reason[g.goid]
+
+    chans = []
+    # Wait reasons only for the goroutines drawn on their own (holders,
+    # wakers, cycle members): a waiter list can be a million long.
+    chan_waiters = _raw_waiters(snap, "chan")
+    for c in A.chans(snap):
+        ws = chan_waiters.get(c.address, [])
+        for h in c.wakers:
+            reason_of(h.goroutine)
+        s = stuck_by_object.get((c.address, "chan"))
+        chans.append({
+            "address": c.address, "nil": c.nil, "elem_type": c.elem_type,
+            "len": c.len, "cap": c.cap, "closed": c.closed,
+            "timer": c.timer, "timer_period_ns": c.timer_period,
+            "recv": [g for g, role, _ in ws if role == "recv"],
+            "send": [g for g, role, _ in ws if role == "send"],
+            "other": [g for g, role, _ in ws
+                      if role not in ("recv", "send")],
+            "select": [g for g, _, sel in ws if sel],
+            "wakers": [{"goid": h.goid, "rank": h.rank, "wakes": h.wakes,
+                        "evidence": h.description} for h in c.wakers],
+            "stuck": ({"reason": s["reason"], "provable": s["provable"]}
+                      if s else None),
+        })
+    data["chans"] = chans
+    syncs = []
+    sync_waiters = _raw_waiters(snap, "sync")
+    for s in A.syncs(snap):
+        for h in s.holders:
+            reason_of(h.goroutine)
+        st = stuck_by_object.get((s.address, s.kind)) or \
+            stuck_by_object.get((s.sema, s.kind))
+        if s.unreadable:
+            state = "unreadable"
+        elif s.kind == "mutex":
+            state = ("locked" if s.locked else "unlocked") + \
+                (", starving" if s.starving else "")
+        elif s.kind == "rwmutex":
+            state = "writer %s, %d readers%s" % (
+                "holds it" if s.locked else "free", s.readers,
+                ", writer pending" if s.writer_pending else "")
+        elif s.kind == "waitgroup":
+            state = "counter %d" % s.counter
+        else:
+            state = ""
+        syncs.append({
+            "address": s.address, "kind": s.kind, "sema": s.sema,
+            "state": state, "holder_status": s.holder_status,
+            "waiters": [{"goid": g, "role": role} for g, role, _ in
+                        sync_waiters.get((s.address, s.kind), [])],
+            "holders": [{"goid": h.goid, "rank": h.rank, "wakes": h.wakes,
+                         "evidence": h.description} for h in s.holders],
+            "stuck": ({"reason": st["reason"], "provable": st["provable"]}
+                      if st else None),
+        })
+    data["syncs"] = syncs
+    for c in data["cycles"]:
+        for e in c["edges"]:
+            for goid in (e["from"], e["to"]):
+                if goid not in wait_reason:
+                    i = snap.find(goid)
+                    if i is not None:
+                        reason_of(snap.goroutine_at(i))
+    data["wait_reason"] = wait_reason
+    data["graph"] = build_graph(data)
+    return data
+
+
+def group_title(g, by):
+    """(title, where) of a group for the page and the Markdown: its key
+    object or name, else its site; strings from the target made safe."""
+    site = g["site"]
+    func = text.target_str(site["func"]) if site else None
+    if by in ("chan", "mutex") and g["key_address"]:
+        return "0x%x" % g["key_address"], func
+    if by in ("creator", "label", "age") and g["key"]:
+        return text.target_str(g["key"]), func
+    if site:
+        return func, text.frame_location(site)
+    return text.target_str(g["key"]), ""
+
+
