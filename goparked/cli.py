@@ -10,7 +10,6 @@ Exit status 0 when it worked, 2 on any error, with one line on stderr
 """
 
 import os
-import re
 import sys
 
 from . import render
@@ -59,30 +58,13 @@ def build_parser():
     return p
 
 
-def exe_candidates(core):
-    """Files next to CORE that may be its executable, best first."""
-    d, name = os.path.split(core)
-    out = []
-    if name.endswith(".core"):
-        out.append(name[:-len(".core")])
-    m = re.fullmatch(r"core\.(.+?)(\.\d+)?", name)
-    if m and not m.group(1).isdigit():
-        out.append(m.group(1))
-    m = re.fullmatch(r"(.+?)\.core\.\d+", name)
-    if m:
-        out.append(m.group(1))
-    return [os.path.join(d, c) for c in out]
-
-
 def guess_exe(core):
-    cands = exe_candidates(core)
-    for c in cands:
-        if os.path.isfile(c):
-            return c
-    tried = (" (no %s)" % ", ".join(os.path.basename(c) for c in cands)
-             if cands else "")
-    raise UsageError("which executable made %s? give --exe BIN%s"
-                     % (core, tried))
+    """The executable beside CORE (api.find_exe), as a UsageError."""
+    from .api import find_exe
+    try:
+        return find_exe(core)
+    except Error as e:
+        raise UsageError(e.message)
 
 
 def open_program(ns):
@@ -186,6 +168,9 @@ def main(argv=None):
         if argv[:1] == ["report"]:
             run_report(argv[1:])
             return EXIT_OK
+        if argv[:1] == ["triage"]:
+            from . import triage
+            return triage.run_triage(argv[1:], sys.stdout, sys.stderr)
         if argv[:1] in (["diff"], ["check"]):
             from . import compare
             if argv[0] == "diff":

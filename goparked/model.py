@@ -648,6 +648,34 @@ class Snapshot(_Owned):
                 return tuple(buf[i] for i in range(n.value))
             cap = n.value
 
+    # --- the API's iterators (api.py): typed records, memory per group
+
+    def groups(self, by="site", filter=None):
+        """Iterator of Group records (biggest first): group(by, filter)'s
+        groups. A Group holds its members' ids (goids(), member_indexes()),
+        not one object per member."""
+        return iter(self.group(by, filter).groups)
+
+    def channels(self):
+        """Iterator of analysis.Chan: every channel some goroutine waits
+        on, with its waiters and the goroutines that could wake it."""
+        from . import analysis
+        return iter(analysis.chans(self))
+
+    def syncs(self):
+        """Iterator of analysis.Sync: every Mutex, RWMutex, WaitGroup,
+        Cond or semaphore some goroutine waits on, with its probable
+        holders."""
+        from . import analysis
+        return iter(analysis.syncs(self))
+
+    def signatures(self, filter=None):
+        """Iterator of SignatureGroup: the goroutines the filter lets
+        through (runtime goroutines left out by default) grouped by stable
+        signature (signature.py), biggest first."""
+        from .signature import signature_groups
+        return iter(signature_groups(self, filter))
+
     def group(self, by="site", filter=None):
         """Group goroutines (gp_snapshot_group); see Grouping."""
         if by not in N.GROUP_BY:

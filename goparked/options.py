@@ -189,6 +189,13 @@ def _add_view_options(parser):
     o.add_argument("--json", action="store_true",
                    help="machine-readable output (every goroutine and group;"
                    " schema in README)")
+    o.add_argument("--jsonl", action="store_true",
+                   help="one JSON record per line, for jq, DuckDB or "
+                   "Spark: the groups (their first --ids member ids); "
+                   "--detail adds every goroutine and stack first")
+    o.add_argument("--detail", action="store_true",
+                   help="with --jsonl: a record per goroutine (and per "
+                   "stack) before the groups")
     o.add_argument("--limit", type=int, default=None, metavar="N",
                    help="show at most N groups (default: all)")
     o.add_argument("--ids", type=int, default=8, metavar="N",

@@ -6,8 +6,9 @@ printCountProfile + profileBuilder), so `go tool pprof -top`, `-traces`,
 
 - sample_type and period_type goroutine/count, period 1;
 - one sample per distinct (stack, labels), its value the goroutine count;
-  goparked adds two string labels of its own, `state` and `wait_reason`,
-  so samples are also split by those (in practice a stack has one);
+  goparked adds three string labels of its own, `state`, `wait_reason`
+  and `signature` (signature.py), so samples are also split by those (in
+  practice a stack has one);
 - one location per physical frame: its address is the frame's pc (a
   return address, as runtime.Callers gives), its lines the inlined calls
   innermost first and the physical function last (profile.proto: "the last
@@ -25,10 +26,11 @@ import io
 import struct
 
 __all__ = ["profile_bytes", "write_profile", "samples", "WAIT_REASON_LABEL",
-           "STATE_LABEL"]
+           "STATE_LABEL", "SIGNATURE_LABEL"]
 
 WAIT_REASON_LABEL = "wait_reason"
 STATE_LABEL = "state"
+SIGNATURE_LABEL = "signature"
 
 # profile.proto field numbers.
 _PROFILE_SAMPLE_TYPE = 1
@@ -166,10 +168,12 @@ def _elf_mapping(path):
 # ------------------------------------------------------------ samples
 
 def samples(snap, grouping):
-    """[(stack_id, labels dict, wait reason, state, count)] for the
-    goroutines of a grouping by stack, biggest first (the profile's
+    """[(stack_id, labels dict, wait reason, state, signature, count)] for
+    the goroutines of a grouping by stack, biggest first (the profile's
     samples, before encoding)."""
     from ._native import NONE, STATUS_NAMES
+    from .signature import Signer
+    signer = Signer(snap)
     out = []
     for g in grouping.groups:
         split = {}
@@ -178,11 +182,13 @@ def samples(snap, grouping):
             k = (raw.labels, raw.waitreason_str, raw.status)
             split[k] = split.get(k, 0) + 1
         for (labels, reason, status), n in split.items():
+            reason = snap.string(reason)
             out.append((g.stack_id,
                         snap.labels(None if labels == NONE else labels),
-                        snap.string(reason),
-                        STATUS_NAMES.get(status, "status%d" % status), n))
-    out.sort(key=lambda s: -s[4])
+                        reason,
+                        STATUS_NAMES.get(status, "status%d" % status),
+                        signer.of(g.stack_id, g.site_index, reason), n))
+    out.sort(key=lambda s: -s[5])
     return out
 
 
@@ -248,10 +254,11 @@ def profile_bytes(snap, grouping):
         stack_locs[stack_id] = ids
         return ids
 
-    for stack_id, labels, reason, state, count in samples(snap, grouping):
+    for stack_id, labels, reason, state, sig, count in samples(snap,
+                                                               grouping):
         s = _Msg().packed(_SAMPLE_LOCATION_ID, locs_of(stack_id)) \
             .packed(_SAMPLE_VALUE, [count])
-        extra = [(STATE_LABEL, state)]
+        extra = [(STATE_LABEL, state), (SIGNATURE_LABEL, sig)]
         if reason:
             extra.append((WAIT_REASON_LABEL, reason))
         for k, v in sorted(labels.items()) + extra:

@@ -44,7 +44,10 @@ def render_snapshot(ns, snap, out):
         out.write(threads_text(snap))
         return
     grouping = snap.group(ns.by, filter_from_options(ns))
-    if ns.json:
+    if getattr(ns, "jsonl", False):
+        schema.write_jsonl(snap, grouping, out, detail=ns.detail,
+                           max_ids=ns.ids)
+    elif ns.json:
         json.dump(schema.snapshot_json(snap, grouping), out, indent=1)
         out.write("\n")
     else:

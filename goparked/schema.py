@@ -23,6 +23,7 @@ CHAN_SCHEMA = "goparked/chan"
 SYNC_SCHEMA = "goparked/sync"
 DEADLOCKS_SCHEMA = "goparked/deadlocks"
 WATCH_SCHEMA = "goparked/watch"
+RECORD_SCHEMA = "goparked/record"
 DIFF_SCHEMA = "goparked/diff"
 
 
@@ -79,7 +80,7 @@ def clock_json(clock):
     }
 
 
-def goroutine_json(g, inline_stacks=False):
+def goroutine_json(g, inline_stacks=False, signature=None):
     d = {
         "goid": g.goid,
         "state": g.state,
@@ -110,6 +111,7 @@ def goroutine_json(g, inline_stacks=False):
                        for w in g.waiting],
         "labels": g.labels,
         "error": g.error,
+        "signature": signature,
     }
     t = g.thread
     if t is not None:
@@ -123,7 +125,7 @@ def goroutine_json(g, inline_stacks=False):
     return d
 
 
-def group_json(group, max_ids=None):
+def group_json(group, max_ids=None, signature=None):
     site = group.site
     age = group.age_range
     return {
@@ -140,6 +142,7 @@ def group_json(group, max_ids=None):
         "oldest_waitsince_ns": group.oldest_waitsince or None,
         "youngest_waitsince_ns": group.youngest_waitsince or None,
         "goids": group.goids(max_ids),
+        "signature": signature,
     }
 
 
@@ -169,14 +172,19 @@ def filter_json(f):
 
 def snapshot_json(snap, grouping):
     """The whole document for `goparked CORE --json`."""
+    from .signature import Signer
+    signer = Signer(snap)
     total, system = snap.state_counts()
-    goroutines, stack_ids = [], set()
+    goroutines, stack_ids, sigs = [], set(), []
     for g in snap.goroutines():
-        goroutines.append(goroutine_json(g))
+        sig = signer.of_goroutine(g)
+        sigs.append(sig)
+        goroutines.append(goroutine_json(g, signature=sig))
         for sid in (g.stack_id, g.creator_stack_id):
             if sid is not None:
                 stack_ids.add(sid)
-    groups = [group_json(gr) for gr in grouping.groups]
+    groups = [group_json(gr, signature=group_signature(gr, sigs))
+              for gr in grouping.groups]
     for gr in grouping.groups:
         if gr.stack_id is not None:
             stack_ids.add(gr.stack_id)
@@ -201,10 +209,86 @@ def snapshot_json(snap, grouping):
     }
 
 
+def write_jsonl(snap, grouping, out, detail=False, max_ids=8):
+    """`goparked CORE --jsonl`: one JSON object per line, each written as
+    soon as it is made (no document held in memory): a "snapshot" record,
+    then with detail a "stack" record before the first goroutine that uses
+    it and a "goroutine" record per goroutine, then a "group" record per
+    group (its first max_ids member ids). Every record carries schema,
+    version, record and target."""
+    import json
+    from .signature import Signer
+    target = snap.program.description
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+    def emit(kind, d):
+        head = {"schema": RECORD_SCHEMA, "version": SCHEMA_VERSION,
+                "record": kind, "target": target}
+        head.update(d)
+        out.write(dumps(head) + "\n")
+
+    total, system = snap.state_counts()
+    emit("snapshot", {
+        "program": program_json(snap.program),
+        "clock": clock_json(snap.clock),
+        "summary": {"goroutines": len(snap), "by_state": total,
+                    "system_by_state": system},
+        "grouping": {"by": grouping.by,
+                     "filter": filter_json(grouping.filter),
+                     "goroutines": grouping.total}})
+    signer = Signer(snap)
+    sigs = None
+    if detail:
+        sigs = []
+        written = set()
+        for g in snap.goroutines():
+            for sid in (g.stack_id, g.creator_stack_id):
+                if sid is not None and sid not in written:
+                    written.add(sid)
+                    emit("stack", {"stack_id": sid, "frames": [
+                        frame_json(f) for f in snap.stack(sid)]})
+            sig = signer.of_goroutine(g)
+            sigs.append(sig)
+            emit("goroutine", goroutine_json(g, signature=sig))
+    for gr in grouping.groups:
+        if sigs is not None:
+            sig = group_signature(gr, sigs)
+        elif grouping.by == "stack":
+            sig = signer.of_group(gr)
+        else:
+            sig = None
+        emit("group", group_json(gr, max_ids, signature=sig))
+    for sg in snap.signatures(grouping.filter):
+        emit("signature", signature_json(sg))
+
+
+def signature_json(sg):
+    """A signature.SignatureGroup: the row `goparked triage` ranks."""
+    from .text import func_location
+    return {"signature": sg.signature, "wait_reason": sg.wait_reason,
+            "site": func_location(sg.site, sep=" ") if sg.site else None,
+            "count": sg.count, "worst_age_ns": sg.worst_age_ns,
+            "example_goid": sg.goids[0] if sg.goids else None}
+
+
+def group_signature(group, sigs):
+    """The members' one signature (sigs: per goroutine index), or None
+    when they have several."""
+    found = None
+    for i in group.member_indexes():
+        if found is None:
+            found = sigs[i]
+        elif sigs[i] != found:
+            return None
+    return found
+
+
 def one_goroutine_json(snap, g):
     """The document for `goparked CORE --goroutine N --json`."""
+    from .signature import Signer
     doc = _head(GOROUTINE_SCHEMA, snap)
-    doc["goroutine"] = goroutine_json(g, inline_stacks=True)
+    doc["goroutine"] = goroutine_json(g, inline_stacks=True,
+                                      signature=Signer(snap).of_goroutine(g))
     return doc
 
 
@@ -325,6 +409,13 @@ WATCH_GROUP_KEYS = ["key", "count", "change", "rate_per_min", "wait_reason",
 DIFF_KEYS = ["schema", "version", "a", "b", "grew", "shrank", "appeared",
              "vanished"]
 DIFF_ROW_KEYS = ["key", "a", "b", "change"]
+RECORD_HEAD_KEYS = ["schema", "version", "record", "target"]
+RECORD_SNAPSHOT_KEYS = RECORD_HEAD_KEYS + ["program", "clock", "summary",
+                                           "grouping"]
+RECORD_STACK_KEYS = RECORD_HEAD_KEYS + ["stack_id", "frames"]
+SIGNATURE_KEYS = ["signature", "wait_reason", "site", "count",
+                  "worst_age_ns", "example_goid"]
+TRIAGE_ERROR_KEYS = RECORD_HEAD_KEYS + ["error"]
 PROGRAM_KEYS = ["source", "target", "exe", "go_version", "has_dwarf",
                 "has_symtab", "layout_from_table"]
 CLOCK_KEYS = ["now_ns", "unix_offset_ns", "source", "exact"]
@@ -352,8 +443,10 @@ GOROUTINE_KEYS = ["goid", "state", "status", "raw_status", "wait_reason",
                   "locked_to_thread", "flags", "parent_goid", "start_func",
                   "address", "gopc", "startpc", "pc", "sp", "stack_lo",
                   "stack_hi", "m", "thread_tid", "wait_address", "waiting_on",
-                  "labels", "error", "stack_id", "creator_stack_id"]
+                  "labels", "error", "signature", "stack_id",
+                  "creator_stack_id"]
 GROUP_KEYS = ["key", "key_address", "count", "wait_reason", "states",
               "stack_id", "site_frame", "site", "age_known", "age_ns",
-              "oldest_waitsince_ns", "youngest_waitsince_ns", "goids"]
+              "oldest_waitsince_ns", "youngest_waitsince_ns", "goids",
+              "signature"]
 FRAME_KEYS = ["func", "file", "line", "pc", "entry", "inlined", "trap"]

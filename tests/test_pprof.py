@@ -202,6 +202,7 @@ def test_labels_and_wait_reasons(profiles, toolchain, variant):
     fc, out, _ = profiles(toolchain, variant)
     samples, locs, _ = parse_raw(pprof(out, "-raw"))
     acc = fc.load_account()
+    seen = set()
     for g in acc["groups"]:
         if g["state"] != "waiting":
             continue
@@ -216,7 +217,12 @@ def test_labels_and_wait_reasons(profiles, toolchain, variant):
                 assert lab.get(k) == v, (g["group"], lab)
         if not g.get("labels"):
             for c, lab in mine:
-                assert set(lab) <= {"wait_reason", "state"}, lab
+                assert set(lab) <= {"wait_reason", "state", "signature"}, lab
+        # one signature per group the fixture made, another per group
+        sigs = {lab.get("signature") for _, lab in mine}
+        assert len(sigs) == 1 and None not in sigs, (g["group"], sigs)
+        assert sigs.isdisjoint(seen), g["group"]
+        seen |= sigs
     # the runtime's own text for each goroutine agrees as well
     dump = fc.parsed_dump()
     reasons = Counter(dump.goroutines[goid].wait_reason
