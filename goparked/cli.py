@@ -12,9 +12,8 @@ Exit status 0 when it worked, 2 on any error, with one line on stderr
 import os
 import sys
 
-from . import render
+from . import api, render
 from ._native import Error
-from .model import Program
 from .options import (OptionError, OptionExit, OptionParser,
                       add_goroutine_options, filter_from_options)
 
@@ -71,13 +70,11 @@ def open_program(ns):
     if ns.pid is not None:
         if ns.core:
             raise UsageError("give a CORE or --pid, not both")
-        from .live import LiveProgram  # runs again once read
-        return LiveProgram.open(ns.pid, ns.exe)
+        return api.attach(ns.pid, ns.exe)  # runs again once read
     if not ns.core:
         raise UsageError("no core file given (goparked CORE [--exe BIN], "
                          "or --pid PID; --help for more)")
-    exe = ns.exe if ns.exe else guess_exe(ns.core)
-    return Program.from_core(ns.core, exe)
+    return api.open(ns.core, ns.exe)
 
 
 def run(ns, out):

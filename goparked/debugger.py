@@ -16,7 +16,7 @@ import argparse
 import json
 import shlex
 
-from . import render, schema
+from . import api, render, schema
 from ._native import Error
 from .model import Program
 from .options import (OptionError, OptionExit, OptionParser,
@@ -55,7 +55,7 @@ class CoreTarget:
         self.key = ("core", self.core, self.exe)
 
     def open(self):
-        return Program.from_core(self.core, self.exe)
+        return api.open(self.core, self.exe)
 
 
 def _with_threads(prog, threads):
