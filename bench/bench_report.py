@@ -4,6 +4,10 @@
     python3 bench/bench_report.py [--sizes 10000,100000,1000000]
                                   [--toolchain 1.19] [--runs 5] [--by site,...]
 
+--by takes groupings (site, stack, ...) and views: json (--json), jsonl
+(--jsonl), jsonl-detail (--jsonl --detail), deadlocks (--deadlocks),
+report (goparked report -o /dev/null), triage (goparked triage CORE).
+
 For each size it makes (or reuses) a core with bench/make_core.py, warms the
 page cache, and runs `goparked CORE --exe BIN --by X` several times under
 /usr/bin/time, reporting the minimum and median wall time and the peak RSS.
@@ -26,6 +30,20 @@ sys.path.insert(0, HERE)
 import make_core  # noqa: E402
 
 GROUPINGS = ["site", "stack", "chan", "mutex", "creator", "label", "age"]
+VIEWS = {"json": ["--json"], "jsonl": ["--jsonl"],
+         "jsonl-detail": ["--jsonl", "--detail"],
+         "deadlocks": ["--deadlocks"]}
+
+
+def command(python, core, exe, by):
+    """The goparked command line of one grouping or view."""
+    if by == "report":
+        return [python, "-m", "goparked", "report", core, "--exe", exe,
+                "-o", "/dev/null"]
+    if by == "triage":
+        return [python, "-m", "goparked", "triage", core, "--exe", exe]
+    return [python, "-m", "goparked", core, "--exe", exe] + \
+        VIEWS.get(by, ["--by", by])
 
 
 def timed(argv, env=None):
@@ -67,7 +85,7 @@ def main():
         floor(core)  # warm the page cache
         fl = floor(core)
         for by in a.by.split(","):
-            argv = [python, "-m", "goparked", core, "--exe", exe, "--by", by]
+            argv = command(python, core, exe, by)
             runs = [timed(argv, env) for _ in range(a.runs)]
             walls = [w for w, _ in runs]
             print("| %d | %.2f GB | %.2f s | %s | %.2f s | %.2f s | %.0f MB |" % (

@@ -216,6 +216,28 @@ class Group(ctypes.Structure):
     ]
 
 
+# --- JSON out (native/src/analysis/json.c)
+
+JSON_WRITE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+
+
+class JsonNames(ctypes.Structure):
+    _fields_ = [
+        ("status", POINTER(c_char_p)),
+        ("nstatus", c_size_t),
+        ("flag", POINTER(c_char_p)),
+        ("wait_kind", POINTER(c_char_p)),
+        ("nwait_kind", c_size_t),
+        ("sig_of", POINTER(c_uint32)),
+        ("sigs", POINTER(c_char_p)),
+        ("nsigs", c_size_t),
+        ("flag_system", c_uint32),
+        ("flag_locked", c_uint32),
+        ("clock_known", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
 # --- channels, sync objects, deadlocks (chan.c, sema.c, holders.c, waitgraph.c)
 
 OBJ_CHAN = 1
@@ -451,6 +473,8 @@ _PROTOTYPES = {
     "gp_snapshot_sync": (_perr, [_p, c_uint64, POINTER(Sync)]),
     "gp_snapshot_holders": (POINTER(Holder), [_p, POINTER(c_size_t)]),
     "gp_holder_wakes": (c_int, [POINTER(Holder), c_uint32]),
+    "gp_snapshot_write_goroutines_json": (_perr, [_p, POINTER(JsonNames),
+                                               JSON_WRITE_FN, c_void_p]),
     "gp_snapshot_deadlocks": (_perr, [_p, POINTER(Deadlocks)]),
 
     "gp_snapshot_heap": (_perr, [_p, POINTER(HeapSummary)]),

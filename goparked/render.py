@@ -48,8 +48,8 @@ def render_snapshot(ns, snap, out):
         schema.write_jsonl(snap, grouping, out, detail=ns.detail,
                            max_ids=ns.ids)
     elif ns.json:
-        json.dump(schema.snapshot_json(snap, grouping), out, indent=1)
-        out.write("\n")
+        from .jsonstream import write_snapshot_json
+        write_snapshot_json(snap, grouping, out)
     else:
         out.write(grouping_text(
             snap, grouping, limit=ns.limit, ids=ns.ids,

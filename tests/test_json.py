@@ -185,3 +185,54 @@ def test_diff_document():
     assert doc["version"] == schema.SCHEMA_VERSION
     assert not any(doc[w] for w in ("grew", "shrank", "appeared",
                                     "vanished"))
+
+
+@pytest.mark.parametrize("toolchain", FC)
+@pytest.mark.parametrize("scenario", ["all", "labels"])
+def test_streams_equal_the_snapshot(toolchain, scenario):
+    """--json (written as a stream from the engine's arrays) and --jsonl
+    --detail parse, and equal the in-memory snapshot's objects goroutine
+    by goroutine (schema.snapshot_json builds them from model.Goroutine)."""
+    from goparked import api
+    from goparked.model import Filter
+    fc = core_for(toolchain, "dwarf", scenario)
+    with api.open(fc.core, fc.exe) as prog:
+        with prog.snapshot() as snap:
+            want = json.loads(json.dumps(schema.snapshot_json(
+                snap, snap.group("site", Filter()))))
+    doc = _run(fc, "--json")
+    assert doc == want
+    from conftest import run_goparked_cmd
+    r = run_goparked_cmd([fc.core, "--exe", fc.exe, "--jsonl", "--detail",
+                          "--ids", "100000"])
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    head = schema.RECORD_HEAD_KEYS
+    for x in recs:
+        assert list(x)[:4] == head and x["schema"] == schema.RECORD_SCHEMA
+        assert x["version"] == schema.SCHEMA_VERSION
+        assert x["target"] == want["program"]["target"]
+    kinds = [x["record"] for x in recs]
+    assert kinds[0] == "snapshot"
+    assert list(recs[0]) == schema.RECORD_SNAPSHOT_KEYS
+    last_g = max(i for i, k in enumerate(kinds) if k == "goroutine")
+    assert all(k in ("stack", "goroutine") for k in kinds[1:last_g + 1])
+    assert all(k in ("group", "signature") for k in kinds[last_g + 1:])
+    strip = lambda x: {k: v for k, v in x.items() if k not in head}  # noqa
+    assert [strip(x) for x in recs if x["record"] == "goroutine"] == \
+        want["goroutines"]
+    assert [strip(x) for x in recs if x["record"] == "group"] == \
+        want["groups"]
+    stacks = {str(x["stack_id"]): x["frames"] for x in recs
+              if x["record"] == "stack"}
+    for sid, frames in want["stacks"].items():
+        assert stacks[sid] == frames
+    sigs = [x for x in recs if x["record"] == "signature"]
+    for x in sigs:
+        assert list(x) == head + schema.SIGNATURE_KEYS
+    # every non-system goroutine counted once, under its own signature
+    per = {}
+    for g in want["goroutines"]:
+        if not g["system"]:
+            per[g["signature"]] = per.get(g["signature"], 0) + 1
+    assert {x["signature"]: x["count"] for x in sigs} == per

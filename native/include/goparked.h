@@ -622,6 +622,36 @@ GP_EXPORT gp_error *gp_snapshot_heap_pointers(gp_snapshot *snap,
 					      uint64_t *offsets, size_t cap,
 					      size_t *ret_count);
 
+/* ------------------------------------------------------------ JSON out */
+
+/* Where gp_snapshot_write_goroutines_json sends its output, in chunks of
+ * at most 64 KiB; nonzero stops it (GP_ERROR_OS). */
+typedef int gp_json_write_fn(void *arg, const char *buf, size_t len);
+
+/* The words the JSON uses, given by the front end (they are defined once,
+ * in goparked/_native.py): names by enum value (NULL: "statusN" for a
+ * state; a flag bit without a name is left out), and the signature of each
+ * goroutine as an index into sigs (sig_of NULL: null). */
+struct gp_json_names {
+	const char *const *status;     /* by enum gp_status */
+	size_t nstatus;
+	const char *const *flag;       /* 32 entries, by bit of gp_goroutine_flags */
+	const char *const *wait_kind;  /* by enum gp_wait_kind */
+	size_t nwait_kind;
+	const uint32_t *sig_of;        /* per goroutine index, or NULL */
+	const char *const *sigs;
+	size_t nsigs;
+	uint32_t flag_system, flag_locked; /* the bits "system", "locked_to_thread" */
+	uint32_t clock_known;          /* ages only when the clock is known */
+	uint32_t reserved;
+};
+
+/* Every goroutine as one JSON object a line, joined by ",\n": the body of
+ * the "goroutines" array of goparked/snapshot (README, "JSON output"). */
+GP_EXPORT gp_error *gp_snapshot_write_goroutines_json(
+	const gp_snapshot *snap, const struct gp_json_names *names,
+	gp_json_write_fn *write, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

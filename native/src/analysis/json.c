@@ -1,0 +1,378 @@
+/*
+ * The goroutines of a snapshot as JSON, written in chunks: the body of the
+ * "goroutines" array of goparked's goparked/snapshot document (one object
+ * a line, joined by ",\n"; goparked/jsonstream.py writes the rest).
+ *
+ * In analysis/ as the top layer, but a front end above the engine: it uses
+ * only the public API (goparked.h) and base's errors, and every name it writes (states, flags, wait kinds, signatures) comes
+ * from the caller, so that the words stay defined once, in Python. Output
+ * is ASCII: strings from the target are escaped as JSON requires, bytes
+ * that are not UTF-8 become U+FFFD (one per maximal invalid subpart, as
+ * Python's "replace" decoder does), everything past ASCII is \uXXXX.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/analysis.h"
+
+#define JW_CHUNK (1u << 16)
+
+struct jw {
+	char *buf;
+	size_t len;
+	gp_json_write_fn *write;
+	void *arg;
+	int failed;
+};
+
+static void jw_flush(struct jw *w)
+{
+	if (w->len && !w->failed && w->write(w->arg, w->buf, w->len))
+		w->failed = 1;
+	w->len = 0;
+}
+
+/* Room for n more bytes (n <= JW_CHUNK / 2). */
+static char *jw_room(struct jw *w, size_t n)
+{
+	if (w->len + n > JW_CHUNK)
+		jw_flush(w);
+	return w->buf + w->len;
+}
+
+static void jw_raw(struct jw *w, const char *s, size_t n)
+{
+	while (n) {
+		size_t k = n < JW_CHUNK / 2 ? n : JW_CHUNK / 2;
+		memcpy(jw_room(w, k), s, k);
+		w->len += k;
+		s += k;
+		n -= k;
+	}
+}
+
+static void jw_str(struct jw *w, const char *s)
+{
+	jw_raw(w, s, strlen(s));
+}
+
+static void jw_fmt_u64(struct jw *w, uint64_t v)
+{
+	char *p = jw_room(w, 24);
+	w->len += (size_t)snprintf(p, 24, "%llu", (unsigned long long)v);
+}
+
+static void jw_fmt_i64(struct jw *w, int64_t v)
+{
+	char *p = jw_room(w, 24);
+	w->len += (size_t)snprintf(p, 24, "%lld", (long long)v);
+}
+
+static void jw_hex(struct jw *w, uint64_t v)
+{
+	if (!v) {
+		jw_str(w, "null");
+		return;
+	}
+	char *p = jw_room(w, 24);
+	w->len += (size_t)snprintf(p, 24, "\"0x%llx\"", (unsigned long long)v);
+}
+
+static void jw_u16(struct jw *w, unsigned c)
+{
+	char *p = jw_room(w, 8);
+	w->len += (size_t)snprintf(p, 8, "\\u%04x", c & 0xffff);
+}
+
+/* The code point of the UTF-8 sequence at s (n bytes left), its length in
+ * *len; -1 with *len the maximal invalid subpart (at least 1). */
+static long utf8_next(const unsigned char *s, size_t n, size_t *len)
+{
+	unsigned c = s[0];
+	size_t need;
+	unsigned lo = 0x80, hi = 0xbf;
+	long cp;
+	if (c < 0x80) {
+		*len = 1;
+		return c;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		cp = c & 0x0f;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		cp = c & 0x07;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		*len = 1;
+		return -1;
+	}
+	size_t i = 1;
+	for (; i <= need; i++) {
+		if (i >= n || s[i] < lo || s[i] > hi) {
+			*len = i;
+			return -1;
+		}
+		cp = (cp << 6) | (s[i] & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*len = i;
+	return cp;
+}
+
+/* A JSON string, or null for NULL or "". */
+static void jw_json_str(struct jw *w, const char *s)
+{
+	if (!s || !*s) {
+		jw_str(w, "null");
+		return;
+	}
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	jw_raw(w, "\"", 1);
+	while (n) {
+		size_t len;
+		long cp = utf8_next(p, n, &len);
+		if (cp < 0) {
+			jw_u16(w, 0xfffd);
+		} else if (cp == '"' || cp == '\\') {
+			char e[2] = { '\\', (char)cp };
+			jw_raw(w, e, 2);
+		} else if (cp < 0x20 || cp >= 0x7f) {
+			static const char short_esc[] = "btnvfr";
+			if (cp >= 8 && cp <= 13 && cp != 11) {
+				char e[2] = { '\\', short_esc[cp - 8] };
+				jw_raw(w, e, 2);
+			} else if (cp >= 0x10000) {
+				cp -= 0x10000;
+				jw_u16(w, 0xd800 | (unsigned)(cp >> 10));
+				jw_u16(w, 0xdc00 | (unsigned)(cp & 0x3ff));
+			} else {
+				jw_u16(w, (unsigned)cp);
+			}
+		} else {
+			char c = (char)cp;
+			jw_raw(w, &c, 1);
+		}
+		p += len;
+		n -= len;
+	}
+	jw_raw(w, "\"", 1);
+}
+
+struct quote_buf {
+	char *out;
+	size_t cap, len;
+};
+
+static int quote_write(void *arg, const char *buf, size_t len)
+{
+	struct quote_buf *q = arg;
+	for (size_t i = 0; i < len; i++, q->len++)
+		if (q->len + 1 < q->cap)
+			q->out[q->len] = buf[i];
+	return 0;
+}
+
+size_t gp_json_quote(const char *s, char *out, size_t cap)
+{
+	struct quote_buf q = { out, cap, 0 };
+	struct jw w = { .write = quote_write, .arg = &q };
+	char buf[JW_CHUNK];
+	w.buf = buf;
+	jw_json_str(&w, s);
+	jw_flush(&w);
+	if (cap)
+		out[q.len < cap ? q.len : cap - 1] = '\0';
+	return q.len;
+}
+
+static void jw_sid(struct jw *w, const gp_snapshot *snap, uint32_t id)
+{
+	jw_json_str(w, id ? gp_snapshot_string(snap, id) : NULL);
+}
+
+static void jw_opt_u32(struct jw *w, uint32_t v)
+{
+	if (v == GP_NONE)
+		jw_str(w, "null");
+	else
+		jw_fmt_u64(w, v);
+}
+
+static void jw_name(struct jw *w, const char *const *names, size_t n,
+		    uint32_t v, const char *unknown)
+{
+	if (v < n && names[v]) {
+		jw_json_str(w, names[v]);
+	} else {
+		char tmp[32];
+		snprintf(tmp, sizeof(tmp), "%s%u", unknown, v);
+		jw_json_str(w, tmp);
+	}
+}
+
+static void goroutine(struct jw *w, const gp_snapshot *snap,
+		      const struct gp_json_names *nm, size_t i,
+		      const struct gp_goroutine *g, const struct gp_clock *clk,
+		      const struct gp_thread *threads, size_t nthreads,
+		      const struct gp_wait *waits, size_t nwaits)
+{
+	jw_str(w, "{\"goid\":");
+	jw_fmt_u64(w, g->goid);
+	jw_str(w, ",\"state\":");
+	jw_name(w, nm->status, nm->nstatus, g->status, "status");
+	jw_str(w, ",\"status\":");
+	jw_fmt_u64(w, g->status);
+	jw_str(w, ",\"raw_status\":");
+	jw_fmt_u64(w, g->raw_status);
+	jw_str(w, ",\"wait_reason\":");
+	jw_sid(w, snap, g->waitreason_str);
+	jw_str(w, ",\"wait_reason_code\":");
+	if (g->waitreason >= 0)
+		jw_fmt_i64(w, g->waitreason);
+	else
+		jw_str(w, "null");
+	jw_str(w, ",\"waitsince_ns\":");
+	if (g->waitsince)
+		jw_fmt_i64(w, g->waitsince);
+	else
+		jw_str(w, "null");
+	jw_str(w, ",\"age_ns\":");
+	if (nm->clock_known && g->waitsince > 0 && g->waitsince <= clk->now)
+		jw_fmt_i64(w, clk->now - g->waitsince);
+	else
+		jw_str(w, "null");
+	jw_str(w, g->flags & nm->flag_system ? ",\"system\":true"
+					     : ",\"system\":false");
+	jw_str(w, g->flags & nm->flag_locked ? ",\"locked_to_thread\":true"
+					     : ",\"locked_to_thread\":false");
+	jw_str(w, ",\"flags\":[");
+	int first = 1;
+	for (unsigned b = 0; b < 32; b++) {
+		if (!(g->flags & (1u << b)) || !nm->flag[b])
+			continue;
+		if (!first)
+			jw_raw(w, ",", 1);
+		first = 0;
+		jw_json_str(w, nm->flag[b]);
+	}
+	jw_str(w, "],\"parent_goid\":");
+	if (g->parent_goid)
+		jw_fmt_u64(w, g->parent_goid);
+	else
+		jw_str(w, "null");
+	jw_str(w, ",\"start_func\":");
+	jw_sid(w, snap, g->start_func);
+	static const char *const addr_keys[] = {
+		",\"address\":", ",\"gopc\":", ",\"startpc\":", ",\"pc\":",
+		",\"sp\":", ",\"stack_lo\":", ",\"stack_hi\":", ",\"m\":",
+	};
+	const uint64_t addrs[] = { g->address, g->gopc, g->startpc, g->pc,
+				   g->sp, g->stack_lo, g->stack_hi,
+				   g->m_address };
+	for (size_t k = 0; k < GP_ARRAY_SIZE(addrs); k++) {
+		jw_str(w, addr_keys[k]);
+		jw_hex(w, addrs[k]);
+	}
+	jw_str(w, ",\"thread_tid\":");
+	if (g->thread >= 0 && (size_t)g->thread < nthreads)
+		jw_fmt_u64(w, threads[g->thread].tid);
+	else
+		jw_str(w, "null");
+	jw_str(w, ",\"wait_address\":");
+	jw_hex(w, g->wait_address);
+	jw_str(w, ",\"waiting_on\":[");
+	if (g->waiting_first != GP_NONE && g->waiting_count) {
+		for (uint32_t k = 0; k < g->waiting_count; k++) {
+			size_t wi = (size_t)g->waiting_first + k;
+			if (wi >= nwaits)
+				break;
+			const struct gp_wait *wt = &waits[wi];
+			jw_str(w, k ? ",{\"kind\":" : "{\"kind\":");
+			jw_name(w, nm->wait_kind, nm->nwait_kind, wt->kind, "");
+			jw_str(w, ",\"object\":");
+			jw_hex(w, wt->object);
+			jw_str(w, ",\"sudog\":");
+			jw_hex(w, wt->sudog);
+			jw_str(w, wt->flags & 1 ? ",\"select\":true}"
+						: ",\"select\":false}");
+		}
+	}
+	jw_str(w, "],\"labels\":{");
+	if (g->labels != GP_NONE) {
+		uint32_t np = 0;
+		const uint32_t *pairs = gp_snapshot_labels(snap, g->labels, &np);
+		for (uint32_t k = 0; pairs && k < np; k++) {
+			if (k)
+				jw_raw(w, ",", 1);
+			const char *key = gp_snapshot_string(snap, pairs[2 * k]);
+			const char *val = gp_snapshot_string(snap, pairs[2 * k + 1]);
+			/* "" stays "" here: a label's key and value are strings */
+			if (key && *key)
+				jw_json_str(w, key);
+			else
+				jw_str(w, "\"\"");
+			jw_raw(w, ":", 1);
+			if (val && *val)
+				jw_json_str(w, val);
+			else
+				jw_str(w, "\"\"");
+		}
+	}
+	jw_str(w, "},\"error\":");
+	jw_sid(w, snap, g->error_str);
+	jw_str(w, ",\"signature\":");
+	if (nm->sig_of && nm->sig_of[i] < nm->nsigs)
+		jw_json_str(w, nm->sigs[nm->sig_of[i]]);
+	else
+		jw_str(w, "null");
+	jw_str(w, ",\"stack_id\":");
+	jw_opt_u32(w, g->stack_id);
+	jw_str(w, ",\"creator_stack_id\":");
+	jw_opt_u32(w, g->creator_stack);
+	jw_raw(w, "}", 1);
+}
+
+GP_EXPORT gp_error *gp_snapshot_write_goroutines_json(
+	const gp_snapshot *snap, const struct gp_json_names *names,
+	gp_json_write_fn *write, void *arg)
+{
+	struct jw w = { .write = write, .arg = arg };
+	struct gp_clock clk;
+	size_t n = gp_snapshot_num_goroutines(snap), nthreads = 0, nwaits = 0;
+	const struct gp_goroutine *gs = gp_snapshot_goroutines(snap);
+	const struct gp_thread *threads = gp_snapshot_threads(snap, &nthreads);
+	const struct gp_wait *waits = gp_snapshot_waits(snap, &nwaits);
+
+	if (!names || !write)
+		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+				       "no names or writer for the JSON");
+	gp_snapshot_clock(snap, &clk);
+	w.buf = malloc(JW_CHUNK);
+	if (!w.buf)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < n && !w.failed; i++) {
+		if (i)
+			jw_raw(&w, ",\n", 2);
+		goroutine(&w, snap, names, i, &gs[i], &clk, threads, nthreads,
+			  waits, nwaits);
+	}
+	jw_flush(&w);
+	free(w.buf);
+	if (w.failed)
+		return gp_error_create(GP_ERROR_OS, "writing the JSON failed");
+	return NULL;
+}
