@@ -415,6 +415,7 @@ STRUCTS = {
     "gp_deadlocks": Deadlocks,
     "gp_heap_summary": HeapSummary,
     "gp_heap_object": HeapObject,
+    "gp_json_names": JsonNames,
 }
 
 _p = c_void_p  # opaque handles
