@@ -13,7 +13,6 @@ them); only its layout differs (one goroutine, group or stack a line).
 
 import ctypes
 import json
-from array import array
 
 from . import _native as N
 from . import schema
@@ -25,73 +24,52 @@ CHUNK = 1 << 16
 _enc = json.JSONEncoder(separators=(",", ":")).encode
 
 
-class _Fields:
-    """Chunks of the engine's goroutine array, a list per field."""
-
-    def __init__(self, snap):
-        self.n = len(snap)
-        if not self.n:
-            return
-        size = ctypes.sizeof(N.Goroutine)
-        buf = (ctypes.c_uint8 * (size * self.n)).from_address(
-            ctypes.addressof(snap._array.contents))
-        mv = memoryview(buf).cast("B")
-        self.views = {"Q": mv.cast("Q"), "q": mv.cast("q"),
-                      "I": mv.cast("I"), "i": mv.cast("i")}
-        self.size = size
-        self.fields = {}
-        for name, ctype in N.Goroutine._fields_:
-            fd = getattr(N.Goroutine, name)
-            code = {ctypes.c_uint64: "Q", ctypes.c_int64: "q",
-                    ctypes.c_uint32: "I", ctypes.c_int32: "i"}[ctype]
-            width = 8 if code in "Qq" else 4
-            self.fields[name] = (code, fd.offset // width, size // width)
-
-    def chunk(self, name, start, end):
-        code, off, stride = self.fields[name]
-        v = self.views[code]
-        return v[start * stride + off:end * stride:stride].tolist()
+def _signature_table(snap, signer):
+    """{key: signature} for every (stack id << 32 | wait reason string id)
+    of the snapshot, from the engine's --by stack groups (a goroutine
+    never needs to be visited, but in a group of several wait reasons)."""
+    from .model import Filter
+    table = {}
+    for g in snap.group("stack", Filter(include_system=True)):
+        sid = N.NONE if g.stack_id is None else g.stack_id
+        if g.wait_reason != "(several)":
+            table[sid << 32 | g.waitreason_str] = signer.of(
+                g.stack_id, g.site_index, g.wait_reason)
+            continue
+        wr = snap.field_view("waitreason_str")
+        for i in g.member_indexes():
+            k = sid << 32 | wr[i]
+            if k not in table:
+                table[k] = signer.of(g.stack_id, g.site_index,
+                                     snap.string(wr[i]))
+    return table
 
 
-def _signatures(snap, fields, signer):
-    """Per goroutine index, an index into the list of signatures."""
-    sig_ids, sigs, by_key = array("I"), [], {}
-    for start in range(0, fields.n, CHUNK):
-        end = min(fields.n, start + CHUNK)
-        for sid, wr in zip(fields.chunk("stack_id", start, end),
-                           fields.chunk("waitreason_str", start, end)):
-            k = (sid, wr)
-            i = by_key.get(k)
-            if i is None:
-                stack = None if sid == N.NONE else sid
-                sig = signer.of(stack, signer.site_of_stack(stack),
-                                snap.string(wr))
-                i = by_key[k] = len(sigs)
-                sigs.append(sig)
-            sig_ids.append(i)
-    return sig_ids, sigs
-
-
-def _group_signature(grouping, group, sig_ids, sigs):
-    members, n = grouping._members()
-    end = min(group._first + group.count, n)
-    found = None
-    for k in range(group._first, end):
-        s = sig_ids[members[k]]
+def _group_signature(snap, group, table):
+    """The members' one signature, or None when they have several."""
+    sid = snap.field_view("stack_id")
+    wr = snap.field_view("waitreason_str")
+    view = group._grouping._members_view()
+    end = min(group._first + group.count, len(view))
+    last, found = None, None
+    for i in view[group._first:end]:
+        k = sid[i] << 32 | wr[i]
+        if k == last:
+            continue
+        last = k
+        sig = table.get(k)
         if found is None:
-            found = s
-        elif s != found:
+            found = sig
+        elif sig != found:
             return None
-    return sigs[found] if found is not None else None
+    return found
 
 
 def write_snapshot_json(snap, grouping, out):
     """Writes the --json document of snap grouped as grouping to out."""
     from .signature import Signer
-    fields = _Fields(snap)
     signer = Signer(snap)
-    sig_ids, sigs = _signatures(snap, fields, signer) if fields.n \
-        else (array("I"), [])
+    table = _signature_table(snap, signer) if len(snap) else {}
     total, system = snap.state_counts()
     w = out.write
     w('{"schema":%s,"version":%d,"program":%s,"clock":%s,"summary":%s,'
@@ -109,9 +87,9 @@ def write_snapshot_json(snap, grouping, out):
         if gr.stack_id is not None:
             stack_ids.add(gr.stack_id)
         w("%s\n%s" % ("," if k else "", _enc(schema.group_json(
-            gr, signature=_group_signature(grouping, gr, sig_ids, sigs)))))
+            gr, signature=_group_signature(snap, gr, table)))))
     w('],\n"goroutines":[')
-    _write_goroutines(snap, fields, sig_ids, sigs, stack_ids, w)
+    _write_goroutines(snap, table, stack_ids, out)
     w('],\n"stacks":{')
     for k, sid in enumerate(sorted(stack_ids)):
         w('%s\n"%d":%s' % ("," if k else "", sid, _enc(
@@ -128,44 +106,60 @@ def _c_names(table, n):
     return arr
 
 
-def _write_goroutines(snap, fields, sig_ids, sigs, stack_ids, w):
+def _write_goroutines(snap, table, stack_ids, out):
     """The goroutines, written by the engine's JSON writer
     (native/src/analysis/json.c) with the names defined here in Python."""
-    for start in range(0, fields.n, CHUNK):
-        end = min(fields.n, start + CHUNK)
-        for name in ("stack_id", "creator_stack"):
-            stack_ids.update(fields.chunk(name, start, end))
+    n = len(snap)
+    for name in ("stack_id", "creator_stack"):
+        view = snap.field_view(name)
+        for start in range(0, n, CHUNK):
+            stack_ids.update(view[start:start + CHUNK].tolist())
     stack_ids.discard(N.NONE)
     nstatus = max(N.STATUS_NAMES) + 1
     nkind = max(N.WAIT_KIND_NAMES) + 1
     flags = {bit.bit_length() - 1: name
              for bit, name in N.G_FLAG_NAMES.items()}
-    sig_arr = (ctypes.c_char_p * max(len(sigs), 1))(
-        *[s.encode() for s in sigs])
-    sig_of = (ctypes.c_uint32 * max(len(sig_ids), 1)).from_buffer(sig_ids) \
-        if len(sig_ids) else None
+    keys = sorted(table)
+    sigs = sorted(set(table.values()))
+    index = {sig: i for i, sig in enumerate(sigs)}
+    c_keys = (ctypes.c_uint64 * max(len(keys), 1))(*keys)
+    c_of = (ctypes.c_uint32 * max(len(keys), 1))(
+        *[index[table[k]] for k in keys])
+    c_sigs = (ctypes.c_char_p * max(len(sigs), 1))(
+        *[x.encode() for x in sigs])
     names = N.JsonNames(
         status=_c_names(N.STATUS_NAMES, nstatus), nstatus=nstatus,
         flag=_c_names(flags, 32),
         wait_kind=_c_names(N.WAIT_KIND_NAMES, nkind), nwait_kind=nkind,
-        sig_of=ctypes.cast(sig_of, ctypes.POINTER(ctypes.c_uint32))
-        if sig_of is not None else None,
-        sigs=sig_arr, nsigs=len(sigs), flag_system=N.G_SYSTEM,
+        sig_keys=c_keys, sig_of=c_of, nkeys=len(keys),
+        sigs=c_sigs, nsigs=len(sigs), flag_system=N.G_SYSTEM,
         flag_locked=N.G_LOCKED, clock_known=int(snap.clock.known))
     failure = []
+    # Bytes straight to the binary stream under a text one (stdout).
+    out.write("\n")
+    raw = getattr(out, "buffer", None)
+    if raw is not None:
+        out.flush()
+
+        def emit(data):
+            raw.write(data)
+    else:
+        def emit(data):
+            out.write(data.decode("ascii"))
 
     def write(_arg, buf, size):
         try:
-            w(ctypes.string_at(buf, size).decode("ascii"))
+            emit(ctypes.string_at(buf, size))
             return 0
         except BaseException as e:  # (BrokenPipe ...) raised again below
             failure.append(e)
             return 1
 
     cb = N.JSON_WRITE_FN(write)
-    w("\n")
     err = N.lib().gp_snapshot_write_goroutines_json(
         snap._handle(), ctypes.byref(names), cb, None)
+    if raw is not None:
+        raw.flush()
     if failure:
         try:
             N.lib().check(err)  # frees it

@@ -6,6 +6,7 @@ counts. A Goroutine object is made only when one is asked for, or when a
 caller iterates over all of them on purpose (JSON of every goroutine).
 """
 
+import array
 import ctypes
 import weakref
 from ctypes import byref, c_size_t, c_uint32, c_void_p
@@ -344,6 +345,7 @@ class Group:
         self.key = snap.string(raw.key_str)
         self.key_address = raw.key_address
         self.wait_reason = snap.string(raw.waitreason_str)
+        self.waitreason_str = raw.waitreason_str
         self.stack_id = None if raw.stack_id == N.NONE else raw.stack_id
         self.site_index = None if raw.site_frame == N.NONE else raw.site_frame
         self.count = raw.count
@@ -383,15 +385,15 @@ class Group:
 
     def member_indexes(self, limit=None):
         """Indexes into the snapshot's goroutine array, sorted by goid."""
-        members, n = self._grouping._members()
-        end = min(self._first + self.count, n)
+        view = self._grouping._members_view()
+        end = min(self._first + self.count, len(view))
         if limit is not None:
             end = min(end, self._first + limit)
-        return [members[i] for i in range(self._first, end)]
+        return view[self._first:end].tolist()
 
     def goids(self, limit=None):
-        snap = self._grouping.snapshot
-        return [snap._raw(i).goid for i in self.member_indexes(limit)]
+        goid = self._grouping.snapshot.field_view("goid")
+        return [goid[i] for i in self.member_indexes(limit)]
 
     def goroutines(self, limit=None):
         snap = self._grouping.snapshot
@@ -420,6 +422,20 @@ class Grouping:
         n = c_size_t()
         arr = N.lib().gp_grouping_members(self._h, byref(n))
         return arr, (n.value if arr else 0)
+
+    def _members_view(self):
+        """The members array as a memoryview of uint32 (no copy)."""
+        view = self.__dict__.get("_mview")
+        if view is None:
+            arr, n = self._members()
+            if not n:
+                view = memoryview(array.array("I"))
+            else:
+                buf = (ctypes.c_uint32 * n).from_address(
+                    ctypes.addressof(arr.contents))
+                view = memoryview(buf).cast("B").cast("I")
+            self._mview = view
+        return view
 
     @property
     def total(self):
@@ -563,6 +579,32 @@ class Snapshot(_Owned):
             field.offset // 8::size // 8].tolist()
         cache[name] = values
         return values
+
+    def field_view(self, name):
+        """One field of every goroutine, by index, as a strided memoryview
+        over the engine's array: no copy, no list (field_array's lazy
+        twin, for looking up some goroutines among a million)."""
+        cache = self.__dict__.setdefault("_views", {})
+        view = cache.get(name)
+        if view is not None:
+            return view
+        self._handle()
+        if not self._n:
+            return memoryview(array.array("Q"))
+        size = ctypes.sizeof(N.Goroutine)
+        field = getattr(N.Goroutine, name)
+        width = field.size
+        code = {8: "Q", 4: "I"}[width]
+        if name in ("waitsince",):
+            code = "q"
+        elif name in ("waitreason", "thread"):
+            code = "i"
+        buf = (ctypes.c_uint8 * (size * self._n)).from_address(
+            ctypes.addressof(self._array.contents))
+        view = memoryview(buf).cast("B").cast(code)[
+            field.offset // width::size // width]
+        cache[name] = view
+        return view
 
     def goid_array(self):
         return self.field_array("goid")

@@ -630,15 +630,18 @@ typedef int gp_json_write_fn(void *arg, const char *buf, size_t len);
 
 /* The words the JSON uses, given by the front end (they are defined once,
  * in goparked/_native.py): names by enum value (NULL: "statusN" for a
- * state; a flag bit without a name is left out), and the signature of each
- * goroutine as an index into sigs (sig_of NULL: null). */
+ * state; a flag bit without a name is left out), and the signatures: a
+ * goroutine's is sigs[sig_of[k]] where sig_keys[k] (sorted) is its stack
+ * id << 32 | its wait reason's string id; null when no key matches. */
 struct gp_json_names {
 	const char *const *status;     /* by enum gp_status */
 	size_t nstatus;
 	const char *const *flag;       /* 32 entries, by bit of gp_goroutine_flags */
 	const char *const *wait_kind;  /* by enum gp_wait_kind */
 	size_t nwait_kind;
-	const uint32_t *sig_of;        /* per goroutine index, or NULL */
+	const uint64_t *sig_keys;      /* sorted, nkeys of them */
+	const uint32_t *sig_of;        /* per key: index into sigs */
+	size_t nkeys;
 	const char *const *sigs;
 	size_t nsigs;
 	uint32_t flag_system, flag_locked; /* the bits "system", "locked_to_thread" */

@@ -57,26 +57,44 @@ static void jw_str(struct jw *w, const char *s)
 	jw_raw(w, s, strlen(s));
 }
 
+/* Numbers by hand: snprintf was most of the writer's time. */
 static void jw_fmt_u64(struct jw *w, uint64_t v)
 {
-	char *p = jw_room(w, 24);
-	w->len += (size_t)snprintf(p, 24, "%llu", (unsigned long long)v);
+	char tmp[24], *p = tmp + sizeof(tmp);
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	jw_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 static void jw_fmt_i64(struct jw *w, int64_t v)
 {
-	char *p = jw_room(w, 24);
-	w->len += (size_t)snprintf(p, 24, "%lld", (long long)v);
+	if (v < 0) {
+		jw_raw(w, "-", 1);
+		jw_fmt_u64(w, (uint64_t)0 - (uint64_t)v);
+	} else {
+		jw_fmt_u64(w, (uint64_t)v);
+	}
 }
 
 static void jw_hex(struct jw *w, uint64_t v)
 {
+	static const char digits[] = "0123456789abcdef";
+	char tmp[24], *p = tmp + sizeof(tmp);
 	if (!v) {
-		jw_str(w, "null");
+		jw_raw(w, "null", 4);
 		return;
 	}
-	char *p = jw_room(w, 24);
-	w->len += (size_t)snprintf(p, 24, "\"0x%llx\"", (unsigned long long)v);
+	*--p = '"';
+	do {
+		*--p = digits[v & 15];
+		v >>= 4;
+	} while (v);
+	*--p = 'x';
+	*--p = '0';
+	*--p = '"';
+	jw_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 static void jw_u16(struct jw *w, unsigned c)
@@ -143,6 +161,17 @@ static void jw_json_str(struct jw *w, const char *s)
 	size_t n = strlen(s);
 	jw_raw(w, "\"", 1);
 	while (n) {
+		/* the common case: a run of printable ASCII, copied at once */
+		size_t run = 0;
+		while (run < n && p[run] >= 0x20 && p[run] < 0x7f &&
+		       p[run] != '"' && p[run] != '\\')
+			run++;
+		if (run) {
+			jw_raw(w, (const char *)p, run);
+			p += run;
+			n -= run;
+			continue;
+		}
 		size_t len;
 		long cp = utf8_next(p, n, &len);
 		if (cp < 0) {
@@ -224,8 +253,27 @@ static void jw_name(struct jw *w, const char *const *names, size_t n,
 	}
 }
 
+/* The goroutine's signature: nm->sig_keys is sorted (stack id << 32 |
+ * wait reason string id), nm->sig_of the signature of each key. */
+static uint32_t sig_index(const struct gp_json_names *nm,
+			  const struct gp_goroutine *g)
+{
+	uint64_t key = (uint64_t)g->stack_id << 32 | g->waitreason_str;
+	size_t lo = 0, hi = nm->nkeys;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (nm->sig_keys[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < nm->nkeys && nm->sig_keys[lo] == key)
+		return nm->sig_of[lo];
+	return GP_NONE;
+}
+
 static void goroutine(struct jw *w, const gp_snapshot *snap,
-		      const struct gp_json_names *nm, size_t i,
+		      const struct gp_json_names *nm,
 		      const struct gp_goroutine *g, const struct gp_clock *clk,
 		      const struct gp_thread *threads, size_t nthreads,
 		      const struct gp_wait *waits, size_t nwaits)
@@ -335,8 +383,9 @@ static void goroutine(struct jw *w, const gp_snapshot *snap,
 	jw_str(w, "},\"error\":");
 	jw_sid(w, snap, g->error_str);
 	jw_str(w, ",\"signature\":");
-	if (nm->sig_of && nm->sig_of[i] < nm->nsigs)
-		jw_json_str(w, nm->sigs[nm->sig_of[i]]);
+	uint32_t sig = sig_index(nm, g);
+	if (sig < nm->nsigs)
+		jw_json_str(w, nm->sigs[sig]);
 	else
 		jw_str(w, "null");
 	jw_str(w, ",\"stack_id\":");
@@ -367,7 +416,7 @@ GP_EXPORT gp_error *gp_snapshot_write_goroutines_json(
 	for (size_t i = 0; i < n && !w.failed; i++) {
 		if (i)
 			jw_raw(&w, ",\n", 2);
-		goroutine(&w, snap, names, i, &gs[i], &clk, threads, nthreads,
+		goroutine(&w, snap, names, &gs[i], &clk, threads, nthreads,
 			  waits, nwaits);
 	}
 	jw_flush(&w);
