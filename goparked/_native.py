@@ -216,6 +216,22 @@ class Group(ctypes.Structure):
     ]
 
 
+def u32_view(ptr, count, struct=None, field=None):
+    """The engine's array at ptr as a memoryview of uint32, without a copy:
+    the array itself (uint32_t *), or one uint32 field of each struct of
+    an array of structs (a strided view). Empty when ptr is NULL."""
+    if not ptr or not count:
+        return memoryview(b"").cast("I")
+    size = ctypes.sizeof(struct) if struct else 4
+    buf = (ctypes.c_uint8 * (size * count)).from_address(
+        ctypes.cast(ptr, c_void_p).value)
+    view = memoryview(buf).cast("B").cast("I")
+    if struct is None:
+        return view
+    off = getattr(struct, field).offset
+    return view[off // 4::size // 4]
+
+
 # --- JSON out (native/src/analysis/json.c)
 
 JSON_WRITE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)

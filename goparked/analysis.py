@@ -172,11 +172,12 @@ class Deadlocks:
                      for k in range(c.edges_first, c.edges_first + c.nedges)]
             self.cycles.append({"edges": edges, "select": bool(c.flags & 1)})
         self.stuck = []
-        all_goids = snap.goid_array()
+        goid = snap.field_view("goid")
+        waiters = N.u32_view(d.waiters, d.nwaiters)
         for i in range(d.nstuck):
             s = d.stuck[i]
-            goids = [all_goids[d.waiters[k]] for k in
-                     range(s.waiters_first, s.waiters_first + s.nwaiters)]
+            goids = [goid[k] for k in waiters[
+                s.waiters_first:s.waiters_first + s.nwaiters]]
             self.stuck.append({
                 "object": s.object,
                 "kind": N.OBJ_KIND_NAMES.get(s.kind, "?"),

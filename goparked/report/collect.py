@@ -8,6 +8,7 @@ the wait-for graph (Holder.wakes, the engine's gp_holder_wakes).
 
 import datetime
 import os
+from itertools import repeat
 
 from ctypes import POINTER, byref, c_size_t
 
@@ -24,18 +25,28 @@ def _frame(f):
             "inlined": f.inlined}
 
 
-def _age_buckets(ages):
-    """[(label, count)] for the known ages in the engine's age buckets
-    (text.AGE_BUCKETS, the buckets of --by age), first to last non-empty
-    bucket (the empty ones between stay: a gap is information)."""
-    counts = [0] * len(text.AGE_BUCKETS)
-    for a in ages:
-        counts[text.age_bucket(a)] += 1
-    nz = [i for i, n in enumerate(counts) if n]
+def _age_buckets(snap, grouping):
+    """([(label, count)], unknown, oldest ns or None) of the grouping's
+    goroutines in the engine's age buckets (its --by age grouping, same
+    filter), first to last non-empty bucket (the empty ones between stay:
+    a gap is information)."""
+    counts = dict.fromkeys((name for _, name in text.AGE_BUCKETS), 0)
+    unknown, oldest = 0, None
+    for g in snap.group("age", grouping.filter):
+        if g.key in counts:
+            counts[g.key] += g.count
+        else:
+            unknown += g.count
+        rng = g.age_range
+        if rng is not None:
+            if oldest is None or rng[1] > oldest:
+                oldest = rng[1]
+    names = [name for _, name in text.AGE_BUCKETS]
+    nz = [i for i, name in enumerate(names) if counts[name]]
     if not nz:
-        return []
-    return [(text.AGE_BUCKETS[i][1], counts[i])
-            for i in range(nz[0], nz[-1] + 1)]
+        return [], unknown, oldest
+    return ([(names[i], counts[names[i]]) for i in range(nz[0], nz[-1] + 1)],
+            unknown, oldest)
 
 
 def _raw_waiters(snap, what):
@@ -52,16 +63,18 @@ def _raw_waiters(snap, what):
         p = POINTER(N.Sync)()
         lib.check(lib.gp_snapshot_syncs(snap._handle(), byref(n), byref(p)))
         arr = lib.gp_snapshot_sync_waiters(snap._handle(), byref(cnt))
+    goid = snap.field_view("goid")
+    gor = N.u32_view(arr, cnt.value, N.Waiter, "goroutine")
+    role = N.u32_view(arr, cnt.value, N.Waiter, "role")
+    flags = N.u32_view(arr, cnt.value, N.Waiter, "flags")
+    names = N.ROLE_NAMES
     out = {}
-    goids = snap.goid_array()
     for i in range(n.value):
         o = p[i]
-        ws = []
-        for k in range(o.waiters_first,
-                       min(o.waiters_first + o.nwaiters, cnt.value)):
-            w = arr[k]
-            ws.append((goids[w.goroutine],
-                       N.ROLE_NAMES.get(w.role, "?"), bool(w.flags & 1)))
+        lo = o.waiters_first
+        hi = min(lo + o.nwaiters, cnt.value)
+        ws = [(goid[g], names.get(r, "?"), bool(f & 1)) for g, r, f in
+              zip(gor[lo:hi], role[lo:hi], flags[lo:hi])]
         key = o.address if what == "chan" else \
             (o.address, N.OBJ_KIND_NAMES.get(o.kind, "?"))
         out.setdefault(key, []).extend(ws)
@@ -108,22 +121,8 @@ def collect(snap, grouping, progress=None):
     }
 
     phase("grouping")
-    goid_group = {}
     groups = []
-    ages, unknown = [], 0
-    all_goids = snap.goid_array()
-    all_since = snap.field_array("waitsince")
     for gi, g in enumerate(grouping.groups):
-        idx = g.member_indexes()
-        goids = [all_goids[i] for i in idx]
-        for i in idx:
-            age = clock.age(all_since[i])
-            if age is None:
-                unknown += 1
-            else:
-                ages.append(age)
-        for goid in goids:
-            goid_group.setdefault(goid, gi)
         site = g.site
         rng = g.age_range
         groups.append({
@@ -138,12 +137,16 @@ def collect(snap, grouping, progress=None):
             "frames": [_frame(f) for f in g.frames],
             "age_ns": list(rng) if rng else None,
             "age_known": g.age_known,
-            "goids": goids,
+            "goids": g.goids(),
         })
+    # goid -> the first group listing it (a goroutine in a select can be
+    # in several --by chan groups): later groups first, earlier overwrite
+    goid_group = {}
+    for gr in reversed(groups):
+        goid_group.update(zip(gr["goids"], repeat(gr["index"])))
     data["groups"] = groups
-    data["ages"] = _age_buckets(ages)
-    data["ages_unknown"] = unknown
-    data["oldest_ns"] = max(ages) if ages else None
+    data["ages"], data["ages_unknown"], data["oldest_ns"] = \
+        _age_buckets(snap, grouping)
     data["goid_group"] = goid_group
 
     phase("finding deadlocks")
