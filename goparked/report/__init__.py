@@ -9,7 +9,6 @@ wait-for graph is chosen and laid out (graph.py), then html() (html.py) or
 markdown() (markdown.py) renders that data.
 """
 
-import os
 
 from .collect import collect, group_title
 from .graph import build_graph, graph_dot, graph_svg, graph_svg_builtin
