@@ -279,6 +279,42 @@ STUCK_REASON_NAMES = {1: "nil channel", 2: "select {}",
                       3: "no other goroutine references it",
                       4: "no referencing goroutine has the waking operation"}
 
+# enum gp_verdict: the verdict's words, the same in every output. KEYS are
+# the JSON and script spelling, WORDS what people read.
+VERDICT_LIVE, VERDICT_LEAKED, VERDICT_NO_WAKER, VERDICT_LINGERING, \
+    VERDICT_BLOCKED, VERDICT_UNKNOWN = range(6)
+VERDICT_KEYS = {0: "live", 1: "leaked", 2: "no_waker", 3: "lingering",
+                4: "blocked", 5: "unknown"}
+VERDICT_BY_KEY = {v: k for k, v in VERDICT_KEYS.items()}
+VERDICT_WORDS = {0: "live", 1: "leaked (proven)", 2: "leaked (no waker)",
+                 3: "lingering", 4: "blocked", 5: "unknown"}
+# enum gp_verdict_reason
+VERDICT_REASON_WORDS = {
+    0: "",
+    1: "a nil channel: nothing can wake it",
+    2: "select {}: nothing can wake it",
+    3: "nothing that can run reaches what it waits on",
+    4: "the holder is itself leaked",
+    5: "a full buffered channel that no goroutine holding it can receive from (its consumer is gone)",
+    6: "a WaitGroup no goroutine holding it can call Done on",
+    7: "only timers wake it, and what else it waits on can never become ready",
+    8: "what it waits on is reachable",
+    9: "a timer will wake it",
+    10: "a wait the leak detector never judges",
+    11: "what it waits on is a global or on a stack",
+    12: "no heap model",
+    13: "what it waits on lies in a heap span that cannot be trusted",
+    14: "what it waits on could not be found",
+}
+VERDICT_REASON_KEYS = {
+    0: None, 1: "nil_chan", 2: "select_empty", 3: "unreachable", 4: "holder_leaked",
+    5: "no_consumer", 6: "no_decrement", 7: "timer_loop", 8: "reachable", 9: "timer",
+    10: "not_judged", 11: "not_in_heap", 12: "no_heap", 13: "corrupt", 14: "no_wait_object",
+}
+# enum gp_path_kind
+PATH_KIND_KEYS = {1: "global", 2: "stack", 3: "special", 4: "queue", 5: "goroutine",
+                  6: "registers", 7: "unknown", 8: "object"}
+
 
 class Waiter(ctypes.Structure):
     _fields_ = [
@@ -413,6 +449,54 @@ class HeapObject(ctypes.Structure):
     ]
 
 
+class PathStep(ctypes.Structure):
+    _fields_ = [
+        ("address", c_uint64),
+        ("size", c_uint64),
+        ("offset", c_uint64),
+        ("kind", c_uint32),
+        ("goroutine", c_uint32),
+        ("name", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class VerdictRec(ctypes.Structure):
+    _fields_ = [
+        ("object", c_uint64),
+        ("verdict", c_uint32),
+        ("reason", c_uint32),
+        ("path_first", c_uint32),
+        ("path_len", c_uint32),
+        ("holder", c_uint32),
+        ("round", c_uint32),
+    ]
+
+
+NUM_VERDICTS = 6
+
+
+class Verdicts(ctypes.Structure):
+    _fields_ = [
+        ("goroutines", POINTER(VerdictRec)),
+        ("ngoroutines", c_size_t),
+        ("steps", POINTER(PathStep)),
+        ("nsteps", c_size_t),
+        ("counts", c_uint64 * NUM_VERDICTS),
+        ("marked_objects", c_uint64),
+        ("marked_bytes", c_uint64),
+        ("heap_objects", c_uint64),
+        ("rounds", c_uint32),
+        ("heap_model", c_uint32),
+        ("heap_error", c_uint32),
+        ("conservative_frames", c_uint32),
+        ("stack_errors", c_uint32),
+        ("corrupt_spans", c_uint32),
+        ("lingering_pass", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
 # Every mirrored struct, by its C name (used by the layout test).
 STRUCTS = {
     "gp_goroutine": Goroutine,
@@ -434,6 +518,9 @@ STRUCTS = {
     "gp_heap_summary": HeapSummary,
     "gp_heap_object": HeapObject,
     "gp_json_names": JsonNames,
+    "gp_path_step": PathStep,
+    "gp_verdict_rec": VerdictRec,
+    "gp_verdicts": Verdicts,
 }
 
 _p = c_void_p  # opaque handles
@@ -501,6 +588,9 @@ _PROTOTYPES = {
     "gp_snapshot_heap_objects": (_perr, [_p, POINTER(POINTER(HeapObject)), POINTER(c_size_t)]),
     "gp_snapshot_heap_pointers": (_perr, [_p, c_uint64, POINTER(c_uint64), c_size_t,
                                           POINTER(c_size_t)]),
+    "gp_snapshot_verdicts": (_perr, [_p, POINTER(Verdicts)]),
+    "gp_snapshot_stack_pointers": (_perr, [_p, c_uint32, POINTER(c_uint64), c_size_t,
+                                           POINTER(c_size_t)]),
 }
 
 

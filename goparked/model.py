@@ -459,6 +459,73 @@ class Grouping:
             pass
 
 
+class PathStep:
+    """One step of a retention path: the root first, the wait object last."""
+
+    __slots__ = ("kind", "address", "size", "offset", "goid", "name")
+
+    def __init__(self, snap, raw):
+        self.kind = N.PATH_KIND_KEYS.get(raw.kind, "unknown")
+        self.address = raw.address
+        self.size = raw.size
+        self.offset = None if raw.offset == 2**64 - 1 else raw.offset
+        self.goid = None if raw.goroutine == N.NONE else snap.goid_array()[raw.goroutine]
+        self.name = snap.string(raw.name)
+
+    def __repr__(self):
+        return "PathStep(%s %s 0x%x)" % (self.kind, self.name, self.address)
+
+
+class Verdict:
+    """One goroutine's verdict: key ("leaked", "no_waker", ...), words,
+    reason, the object it is about, the goroutine the reason names, and a
+    retention path for what can still be woken."""
+
+    __slots__ = ("key", "words", "reason", "reason_words", "object", "holder_goid", "round", "path")
+
+    def __init__(self, snap, verdicts, raw):
+        self.key = N.VERDICT_KEYS.get(raw.verdict, "unknown")
+        self.words = N.VERDICT_WORDS.get(raw.verdict, "unknown")
+        self.reason = N.VERDICT_REASON_KEYS.get(raw.reason)
+        self.reason_words = N.VERDICT_REASON_WORDS.get(raw.reason, "")
+        self.object = raw.object
+        self.holder_goid = None if raw.holder == N.NONE else snap.goid_array()[raw.holder]
+        self.round = None if raw.round == N.NONE else raw.round
+        self.path = [PathStep(snap, verdicts._raw.steps[raw.path_first + k])
+                     for k in range(raw.path_len)] if raw.path_first != N.NONE else []
+
+    def __repr__(self):
+        return "Verdict(%s, %s)" % (self.key, self.reason)
+
+
+class Verdicts:
+    """gp_snapshot_verdicts: per goroutine index, and the totals."""
+
+    def __init__(self, snap, raw):
+        self._snap = snap
+        self._raw = raw
+        self.counts = {N.VERDICT_KEYS[k]: raw.counts[k] for k in range(N.NUM_VERDICTS)}
+        self.heap_model = bool(raw.heap_model)
+        self.heap_error = snap.string(raw.heap_error) or None
+        self.marked_objects = raw.marked_objects
+        self.heap_objects = raw.heap_objects
+        self.conservative_frames = raw.conservative_frames
+        self.stack_errors = raw.stack_errors
+        self.corrupt_spans = raw.corrupt_spans
+
+    def code(self, index):
+        """The verdict number of goroutine index (cheap: no object)."""
+        return self._raw.goroutines[index].verdict
+
+    def of(self, index):
+        return Verdict(self._snap, self, self._raw.goroutines[index])
+
+    def key_array(self):
+        """The verdict key of every goroutine, by index."""
+        g = self._raw.goroutines
+        return [N.VERDICT_KEYS[g[i].verdict] for i in range(self._raw.ngoroutines)]
+
+
 class Snapshot(_Owned):
     """Every goroutine of a program at one moment, held by the engine."""
 
@@ -717,6 +784,27 @@ class Snapshot(_Owned):
         signature (signature.py), biggest first."""
         from .signature import signature_groups
         return iter(signature_groups(self, filter))
+
+    def verdicts(self):
+        """The leak verdict of every goroutine (gp_snapshot_verdicts)."""
+        v = self.__dict__.get("_verdicts")
+        if v is None:
+            raw = N.Verdicts()
+            N.lib().check(N.lib().gp_snapshot_verdicts(self._handle(), byref(raw)))
+            v = self._verdicts = Verdicts(self, raw)
+        return v
+
+    def stack_pointers(self, index):
+        """The stack words of goroutine index its frames' stack maps call
+        pointers (gp_snapshot_stack_pointers)."""
+        cap = 4096
+        while True:
+            buf = (ctypes.c_uint64 * cap)()
+            n = c_size_t()
+            N.lib().check(N.lib().gp_snapshot_stack_pointers(self._handle(), index, buf, cap, byref(n)))
+            if n.value <= cap:
+                return tuple(buf[i] for i in range(n.value))
+            cap = n.value
 
     def group(self, by="site", filter=None):
         """Group goroutines (gp_snapshot_group); see Grouping."""

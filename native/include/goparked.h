@@ -655,6 +655,119 @@ GP_EXPORT gp_error *gp_snapshot_write_goroutines_json(
 	const gp_snapshot *snap, const struct gp_json_names *names,
 	gp_json_write_fn *write, void *arg);
 
+/* --------------------------------------------------------- the verdict */
+
+/*
+ * Which parked goroutines can never wake (analysis/verdict.c), as the Go
+ * runtime's goroutine leak detector decides it (runtime/mgc.go,
+ * mgcmark.go of 1.26 and 1.27), for every version: the roots are the
+ * globals (and finalizers, cleanups, ...) and every goroutine that can
+ * still run; a goroutine parked on channels or sync objects (the
+ * detector's candidates) joins them as soon as one of its wait objects is
+ * reached, until nothing changes. The candidates left are leaked, proven.
+ * The other words are evidence, and say so.
+ */
+enum gp_verdict {
+	GP_VERDICT_LIVE = 0,      /* not parked: running, runnable, syscall */
+	GP_VERDICT_LEAKED = 1,    /* "leaked (proven)" */
+	GP_VERDICT_NO_WAKER = 2,  /* "leaked (no waker)": evidence */
+	GP_VERDICT_LINGERING = 3, /* wakes on timers, loops on nothing: evidence */
+	GP_VERDICT_BLOCKED = 4,   /* can still be woken */
+	GP_VERDICT_UNKNOWN = 5,   /* the evidence cannot decide */
+	GP_NUM_VERDICTS = 6,
+};
+
+enum gp_verdict_reason {
+	GP_WHY_NONE = 0,
+	/* leaked */
+	GP_WHY_NIL_CHAN = 1,      /* a nil channel: nothing wakes it */
+	GP_WHY_SELECT_EMPTY = 2,  /* select {} */
+	GP_WHY_UNREACHABLE = 3,   /* no wait object reachable from what runs */
+	/* no waker */
+	GP_WHY_HOLDER_LEAKED = 4, /* the mutex's holder (holder) is leaked */
+	GP_WHY_NO_CONSUMER = 5,   /* a full buffered channel: no goroutine that
+				   * reaches it can receive */
+	GP_WHY_NO_DECREMENT = 6,  /* a WaitGroup: no goroutine that reaches it
+				   * can call Done */
+	/* lingering */
+	GP_WHY_TIMER_LOOP = 7,    /* only timers can wake it, and its other
+				   * channels can never become ready */
+	/* blocked */
+	GP_WHY_REACHABLE = 8,     /* a wait object is reachable: see path */
+	GP_WHY_TIMER = 9,         /* a timer will fire (sleep, timer channel) */
+	GP_WHY_ROOT = 10,         /* a wait the detector never judges (IO
+				   * wait, sleep, semacquire, ...) */
+	GP_WHY_NOT_IN_HEAP = 11,  /* the object is a global or on a stack */
+	/* unknown */
+	GP_WHY_NO_HEAP = 12,      /* the heap model could not be read */
+	GP_WHY_CORRUPT = 13,      /* the wait object lies in a corrupt span */
+	GP_WHY_NO_WAIT_OBJECT = 14, /* what it waits on was not found */
+};
+
+enum gp_path_kind {
+	GP_PATH_GLOBAL = 1,       /* a global (name: its symbol) */
+	GP_PATH_STACK = 2,        /* a goroutine's frame (name: function) */
+	GP_PATH_SPECIAL = 3,      /* a finalizer, cleanup or weak handle */
+	GP_PATH_QUEUE = 4,        /* a queued finalizer or cleanup */
+	GP_PATH_GOROUTINE = 5,    /* g.sched.ctxt, a defer */
+	GP_PATH_REGISTERS = 6,    /* a running thread's registers */
+	GP_PATH_UNKNOWN = 7,      /* a span that could not be trusted */
+	GP_PATH_OBJECT = 8,       /* a heap object (name: its type if known) */
+};
+
+/* One step of a retention path: step 0 is the root, the last the wait
+ * object; each object is reached from the word at offset of the step
+ * before it. */
+struct gp_path_step {
+	uint64_t address;         /* the object, or the root's word */
+	uint64_t size;            /* the object's size, 0 for a root */
+	uint64_t offset;          /* the pointer's offset in the previous step */
+	uint32_t kind;            /* enum gp_path_kind */
+	uint32_t goroutine;       /* stack roots: goroutine index, GP_NONE */
+	uint32_t name;            /* string id: symbol, function, type, or 0 */
+	uint32_t reserved;
+};
+
+struct gp_verdict_rec {
+	uint64_t object;          /* the wait object the reason is about */
+	uint32_t verdict;         /* enum gp_verdict */
+	uint32_t reason;          /* enum gp_verdict_reason */
+	uint32_t path_first;      /* into steps, GP_NONE when there is none */
+	uint32_t path_len;
+	uint32_t holder;          /* the goroutine the reason names, GP_NONE */
+	uint32_t round;           /* fixpoint round it joined the roots in:
+				   * 0 a root, GP_NONE never */
+};
+
+struct gp_verdicts {
+	const struct gp_verdict_rec *goroutines; /* by goroutine index */
+	size_t ngoroutines;
+	const struct gp_path_step *steps;
+	size_t nsteps;
+	uint64_t counts[GP_NUM_VERDICTS];  /* goroutines per verdict, system
+					    * goroutines included */
+	uint64_t marked_objects, marked_bytes, heap_objects;
+	uint32_t rounds;          /* of the fixpoint */
+	uint32_t heap_model;      /* 1 when the heap was read */
+	uint32_t heap_error;      /* string id: why not, else 0 */
+	uint32_t conservative_frames; /* frames scanned word by word */
+	uint32_t stack_errors;    /* stacks only partly unwound */
+	uint32_t corrupt_spans;
+	uint32_t lingering_pass;  /* 1 when a second mark pass ran */
+	uint32_t reserved;
+};
+
+GP_EXPORT gp_error *gp_snapshot_verdicts(gp_snapshot *snap,
+					 struct gp_verdicts *ret);
+
+/* The stack words of goroutine index gi that its frames' stack maps
+ * (locals and arguments at each frame's pc) call pointers, ascending;
+ * stack objects and conservatively scanned frames are not listed (for
+ * tests against the runtime's own heap dump). At most cap written. */
+GP_EXPORT gp_error *gp_snapshot_stack_pointers(gp_snapshot *snap,
+					       uint32_t gi, uint64_t *slots,
+					       size_t cap, size_t *ret_count);
+
 #ifdef __cplusplus
 }
 #endif

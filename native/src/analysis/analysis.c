@@ -40,6 +40,8 @@ static void analysis_destroy(struct gp_analysis *an)
 	gp_heap_destroy(an->heap);
 	gp_error_destroy(an->heap_err);
 	free(an->heap_objects);
+	free(an->verdicts);
+	free(an->steps);
 	free(an);
 }
 
@@ -312,4 +314,67 @@ GP_EXPORT gp_error *gp_snapshot_heap_pointers(gp_snapshot *snap,
 	free(mask);
 	*ret_count = n;
 	return NULL;
+}
+
+/* ------------------------------------------------------------- verdict */
+
+GP_EXPORT gp_error *gp_snapshot_verdicts(gp_snapshot *snap,
+					 struct gp_verdicts *ret)
+{
+	struct gp_analysis *an;
+	gp_error *err = gp_analysis_complete(snap, &an);
+	if (!err)
+		err = gp_verdicts_build(snap, an);
+	if (err)
+		return err;
+	memset(ret, 0, sizeof(*ret));
+	ret->goroutines = an->verdicts;
+	ret->ngoroutines = snap->ngs;
+	ret->steps = an->steps;
+	ret->nsteps = an->nsteps;
+	memcpy(ret->counts, an->verdict_counts, sizeof(ret->counts));
+	ret->marked_objects = an->verdict_marked;
+	ret->marked_bytes = an->verdict_marked_bytes;
+	ret->heap_objects = an->heap ? an->heap->nobjects : 0;
+	ret->heap_model = an->verdict_heap_model;
+	ret->heap_error = an->verdict_heap_error;
+	ret->conservative_frames = an->verdict_conservative_frames;
+	ret->stack_errors = an->verdict_stack_errors;
+	if (an->heap)
+		for (size_t i = 0; i < an->heap->nspans; i++)
+			ret->corrupt_spans += (an->heap->spans[i].flags & GP_SPAN_CORRUPT) != 0;
+	ret->lingering_pass = an->verdict_lingering_pass;
+	return NULL;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+GP_EXPORT gp_error *gp_snapshot_stack_pointers(gp_snapshot *snap,
+					       uint32_t gi, uint64_t *slots,
+					       size_t cap, size_t *ret_count)
+{
+	struct gp_heap *h;
+	gp_error *err = gp_analysis_heap(snap, &h);
+	if (err)
+		return err;
+	if (gi >= snap->ngs)
+		return gp_error_create(GP_ERROR_NOT_FOUND, "no goroutine index %u", gi);
+	struct gp_mark *m;
+	if ((err = gp_mark_create(h, snap, &m)))
+		return err;
+	m->recording = true;
+	err = gp_mark_goroutine(m, gi);
+	if (!err) {
+		if (m->nrecorded)
+			qsort(m->recorded, m->nrecorded, sizeof(uint64_t), u64_cmp);
+		for (size_t i = 0; i < m->nrecorded && i < cap; i++)
+			slots[i] = m->recorded[i];
+		*ret_count = m->nrecorded;
+	}
+	gp_mark_destroy(m);
+	return err;
 }

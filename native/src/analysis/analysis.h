@@ -1,7 +1,8 @@
 /*
  * analysis/: what the snapshot's goroutines wait on and who could wake
  * them: sync objects (sync.c), channels (chan.c), holders and wakers
- * (holders.c), the wait-for graph (waitgraph.c), grouping (group.c).
+ * (holders.c), the wait-for graph (waitgraph.c), grouping (group.c), the
+ * leak verdict by reachability over the heap model (verdict.c).
  * analysis.c builds each on first use, in order, and answers the public
  * calls; the state hangs off the snapshot (snap->analysis).
  */
@@ -51,6 +52,17 @@ struct gp_analysis {
 	gp_error *heap_err;          /* why there is none */
 	struct gp_heap_object *heap_objects;
 	size_t nheap_objects;
+
+	/* verdict.c */
+	bool verdicts_done;
+	struct gp_verdict_rec *verdicts;  /* by goroutine index */
+	struct gp_path_step *steps;
+	size_t nsteps;
+	uint64_t verdict_counts[GP_NUM_VERDICTS];
+	uint64_t verdict_marked, verdict_marked_bytes;
+	uint32_t verdict_heap_model, verdict_heap_error;
+	uint32_t verdict_conservative_frames, verdict_stack_errors;
+	uint32_t verdict_lingering_pass;
 };
 
 /* analysis.c: the analysis state of a snapshot, created on first use. */
@@ -75,6 +87,10 @@ gp_error *gp_chan_decode(struct gp_snapshot *snap, uint64_t addr,
 /* holders.c: the reference scan; fills holders of every sync object and
  * wakers of every channel (needs chans and syncs built). */
 gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an);
+
+/* verdict.c: every goroutine's verdict (needs the analyses above and
+ * the heap model). */
+gp_error *gp_verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an);
 
 /* waitgraph.c: cycles and stuck objects (needs the reference scan). */
 gp_error *gp_deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *an);

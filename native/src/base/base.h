@@ -6,8 +6,10 @@
  * The layers of native/src, each a folder with one header, dependencies
  * pointing down only (tests/test_layers.py checks it):
  *
- *   analysis/  grouping, channels, sync objects and holders, wait graph
- *   runtime/   snapshot, unwinding, labels, clock, semaphore table
+ *   analysis/  grouping, channels, sync objects and holders, wait graph,
+ *              the leak verdict
+ *   runtime/   snapshot, unwinding, labels, clock, semaphore table, heap
+ *              model (spans, pointer maps, roots, mark)
  *   target/    memory, core, live process, debugger callback, program
  *   binary/    ELF, buildinfo, pclntab, runtime layouts, stripped scans
  *   arch/      one file per architecture: registers, notes, decoding

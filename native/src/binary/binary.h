@@ -299,6 +299,24 @@ bool gp_pclntab_has_frame_info(const struct gp_pclntab *tab,
 size_t gp_pclntab_symbolize(const struct gp_pclntab *tab, uint64_t pc,
 			    uint64_t sympc, struct gp_symframe *ret,
 			    size_t max);
+/* Stack maps and stack objects (runtime/symtab.go): the PCDATA table idx
+ * at pc (-1 when absent, like pcdatavalue), and FUNCDATA idx as a pointer
+ * to its bytes in the executable (*ret_avail of them, at target address
+ * *ret_addr), NULL when absent. */
+enum {
+	GP_PCDATA_STACKMAPINDEX = 1,
+	GP_FUNCDATA_ARGSPOINTERMAPS = 0,
+	GP_FUNCDATA_LOCALSPOINTERMAPS = 1,
+	GP_FUNCDATA_STACKOBJECTS = 2,
+};
+int32_t gp_pclntab_pcdata(const struct gp_pclntab *tab,
+			  const struct gp_func *fn, uint32_t idx, uint64_t pc);
+const uint8_t *gp_pclntab_funcdata(const struct gp_pclntab *tab,
+				   const struct gp_func *fn, uint32_t idx,
+				   uint64_t *ret_addr, size_t *ret_avail);
+/* _func.args: bytes of arguments (ArgsSizeUnknown = INT32_MIN). */
+int32_t gp_pclntab_func_args(const struct gp_pclntab *tab,
+			     const struct gp_func *fn);
 /* File and line of pc in its physical function, without inline expansion:
  * what the runtime prints for "created by" (printcreatedby1, with pc - 1
  * when pc is past the entry). */

@@ -389,6 +389,30 @@ static int64_t funcdata_off(const struct gp_pclntab *tab,
 	return off;
 }
 
+int32_t gp_pclntab_pcdata(const struct gp_pclntab *tab,
+			  const struct gp_func *fn, uint32_t idx, uint64_t pc)
+{
+	return pcdata_value(tab, fn, idx, pc);
+}
+
+const uint8_t *gp_pclntab_funcdata(const struct gp_pclntab *tab,
+				   const struct gp_func *fn, uint32_t idx,
+				   uint64_t *ret_addr, size_t *ret_avail)
+{
+	int64_t off = funcdata_off(tab, fn, idx);
+	if (off < 0)
+		return NULL;
+	*ret_addr = tab->gofunc + (uint64_t)off;
+	*ret_avail = (size_t)(tab->gofunc_data.n - (uint64_t)off);
+	return tab->gofunc_data.p + off;
+}
+
+int32_t gp_pclntab_func_args(const struct gp_pclntab *tab,
+			     const struct gp_func *fn)
+{
+	return (int32_t)func_u32(tab, fn, F_ARGS);
+}
+
 /* runtime.funcline1: "?", 0 on any failure. */
 static void funcline(const struct gp_pclntab *tab, const struct gp_func *fn,
 		     uint64_t pc, const char **file, uint32_t *line)

@@ -93,7 +93,8 @@ static gp_error *arena_add(struct gp_heap *h, uint64_t base, size_t *cap)
 
 static void arenas_dedup(struct gp_heap *h)
 {
-	qsort(h->arenas, h->narenas, sizeof(*h->arenas), arena_cmp);
+	if (h->narenas)
+		qsort(h->arenas, h->narenas, sizeof(*h->arenas), arena_cmp);
 	size_t n = 0;
 	for (size_t i = 0; i < h->narenas; i++)
 		if (!n || h->arenas[n - 1].base != h->arenas[i].base)
@@ -431,7 +432,8 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 		}
 	}
 	arenas_dedup(h);
-	qsort(h->spans, h->nspans, sizeof(*h->spans), span_cmp);
+	if (h->nspans)
+		qsort(h->spans, h->nspans, sizeof(*h->spans), span_cmp);
 	if ((err = build_pages(h)))
 		goto fail;
 	read_arena_structs(h);

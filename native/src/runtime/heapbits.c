@@ -356,6 +356,59 @@ gp_error *gp_heap_type(struct gp_heap *h, uint64_t type,
 	return err;
 }
 
+/* runtime/type.go (internal/abi/type.go): tflagExtraStar */
+#define TFLAG_EXTRA_STAR 2
+#define GP_MAX_TYPE_NAME 1024
+
+gp_error *gp_type_name(const struct gp_program *prog, struct gp_strtab *strs,
+		       uint64_t type, uint32_t *ret)
+{
+	*ret = 0;
+	if (!type)
+		return NULL;
+	bool old = gp_has(prog, GP_F_TYPE_STR_OLD);
+	int32_t str_off = gp_off(prog, old ? GP_F_TYPE_STR_OLD : GP_F_TYPE_STR);
+	int32_t tf_off = gp_off(prog, old ? GP_F_TYPE_TFLAG_OLD : GP_F_TYPE_TFLAG);
+	uint64_t md = prog->layout.var_addr[GP_V_FIRSTMODULEDATA], types;
+	uint32_t nameoff;
+	uint8_t tflag, hdr[11];
+	if (str_off < 0 || tf_off < 0 || !md || !gp_has(prog, GP_F_MODULEDATA_TYPES))
+		return NULL;
+	gp_error *err;
+	if ((err = gp_memory_read_u64(&prog->mem,
+				      md + (uint64_t)gp_off(prog, GP_F_MODULEDATA_TYPES),
+				      &types)) ||
+	    (err = gp_memory_read_u32(&prog->mem, type + (uint64_t)str_off,
+				      &nameoff)) ||
+	    (err = gp_memory_read(&prog->mem, type + (uint64_t)tf_off, &tflag, 1)))
+		goto unknown;
+	/* runtime/type.go name: a flags byte, a uvarint length, the bytes */
+	uint64_t name = types + (uint64_t)(int64_t)(int32_t)nameoff;
+	if ((err = gp_memory_read(&prog->mem, name, hdr, 1 + 5)))
+		goto unknown;
+	uint64_t len = 0;
+	size_t i;
+	for (i = 0; i < 5; i++) {
+		len |= (uint64_t)(hdr[1 + i] & 0x7f) << (7 * i);
+		if (!(hdr[1 + i] & 0x80))
+			break;
+	}
+	if (i == 5 || len == 0 || len > GP_MAX_TYPE_NAME)
+		goto unknown;
+	char *s;
+	if ((err = gp_memory_read_string(&prog->mem, name + 2 + i, len,
+					 GP_MAX_TYPE_NAME, &s)))
+		goto unknown;
+	const char *shown = (tflag & TFLAG_EXTRA_STAR) && s[0] == '*' ? s + 1 : s;
+	err = gp_strtab_intern(strs, shown, ret);
+	free(s);
+	return err;
+unknown:
+	/* an unreadable name is no name, not an error */
+	gp_error_destroy(err);
+	return NULL;
+}
+
 /* ------------------------------------------------------ object masks */
 
 static inline uint64_t bit_of(const uint8_t *m, uint64_t i)

@@ -365,11 +365,21 @@ gp_error *gp_heap_object_mask(struct gp_heap *h, const struct gp_span *s,
 gp_error *gp_heap_type(struct gp_heap *h, uint64_t type,
 		       const struct gp_type_rec **ret);
 void gp_types_deinit(struct gp_types *t);
+/* The name of the runtime type at type ("main.Order"), interned; 0 when
+ * it cannot be read (not an error). */
+gp_error *gp_type_name(const struct gp_program *prog, struct gp_strtab *strs,
+		       uint64_t type, uint32_t *ret);
 /* runtime.runGCProg into out (zeroed, nbits bits). */
 gp_error *gp_run_gcprog(const uint8_t *prog, size_t len, uint8_t *out,
 			uint64_t nbits);
 
 /* ---------------------------------------------------- mark.c, roots.c */
+
+struct gp_mark_stats {
+	uint64_t marked, scanned_bytes;
+	uint32_t roots, stacks, frames, conservative_frames, stack_errors;
+	uint32_t specials, finalizers_queued;
+};
 
 /* How an object was first reached: a root (for retention paths). */
 enum gp_root_kind {
@@ -383,6 +393,7 @@ enum gp_root_kind {
 	GP_ROOT_WEAK = 8,
 	GP_ROOT_FINQ = 9,             /* a queued finalizer or cleanup */
 	GP_ROOT_GOROUTINE = 10,       /* g.sched.ctxt, its defers */
+	GP_ROOT_CORRUPT_SPAN = 11,    /* found in a span scanned whole */
 };
 
 struct gp_root_hit {
@@ -391,7 +402,76 @@ struct gp_root_hit {
 	uint32_t goroutine;           /* snapshot index, GP_NONE */
 };
 
-struct gp_mark;
+/* A stack object of the goroutine being scanned (stackScanState). */
+struct gp_stack_obj {
+	uint64_t addr, size, ptrbytes;
+	uint64_t gcdata;              /* its mask (or GC program) */
+	bool prog;                    /* gcdata is a GC program (<= 1.23) */
+	bool scanned;
+};
+
+/* What the mark pass knows of one pc's frame (cached). */
+struct gp_frame_info {
+	uint64_t pc;                  /* 0: empty */
+	struct gp_func fn;
+	int32_t delta;
+	int32_t args;                 /* _func.args */
+	const uint8_t *locals;        /* the bitmap at pc, NULL if none */
+	uint32_t nlocals;             /* bits */
+	const uint8_t *argmap;
+	uint32_t nargs;
+	const uint8_t *objs;          /* stack object records */
+	uint32_t nobjs;
+	uint32_t flags;               /* FRAME_* of mark.c */
+};
+
+#define GP_FRAME_CACHE_SLOTS 4096
+
+struct gp_mark {
+	struct gp_heap *h;
+	struct gp_snapshot *snap;
+	uint8_t *bits;                /* marked, per object id */
+	uint32_t *parent;             /* object id, or nobjects + hit index */
+	uint8_t *span_reached;        /* corrupt spans reached, per span */
+	struct gp_mark_item {
+		uint32_t id, span;
+	} *stack;                     /* a queue: [head, nstack) to scan */
+	size_t head, nstack, stack_cap;
+	uint32_t *spans_todo;         /* corrupt spans to scan whole */
+	size_t nspans_todo, spans_todo_cap;
+	struct gp_root_hit *hits;
+	size_t nhits, hits_cap;
+	/* where pointers come from now: an object, else a root */
+	uint32_t cur;
+	struct gp_root_hit cur_root;
+	bool cur_conservative;        /* free slots are not pointed at */
+	/* words not followed (the leak detector's hidden sudog fields) */
+	struct gp_addr_map hidden;
+	uint64_t hidden_min, hidden_max;  /* elemsize range worth checking */
+	/* the goroutine whose stack is scanned */
+	uint64_t stk_lo, stk_hi;
+	struct gp_stack_obj *sobjs;
+	size_t nsobjs, sobjs_cap;
+	struct gp_stack_ptr {
+		uint64_t p;
+		bool conservative;
+	} *sptrs;
+	size_t nsptrs, sptrs_cap;
+	uint8_t *sbuf;                /* the stack's bytes [sbuf_lo, stk_hi) */
+	size_t sbuf_cap;
+	uint64_t sbuf_lo;
+	struct gp_unwind_pc *pcs;
+	struct gp_unwind_cache *ucache;
+	struct gp_frame_info *frames; /* GP_FRAME_CACHE_SLOTS, by pc */
+	uint64_t rodata;              /* firstmoduledata.rodata */
+	bool oom;
+	/* when set, stack_block records the slots the maps call pointers
+	 * instead of following them (tests against the runtime's dump) */
+	bool recording;
+	uint64_t *recorded;
+	size_t nrecorded, recorded_cap;
+	struct gp_mark_stats stats;
+};
 
 enum gp_mark_state {
 	GP_MARK_NOT_HEAP = 0,         /* not in the heap: always reachable */
@@ -425,11 +505,20 @@ bool gp_mark_parent(const struct gp_mark *m, uint32_t id,
 		    uint32_t *ret_parent, struct gp_root_hit *ret_root);
 /* Goroutines whose roots could only be read in part (scanned
  * conservatively instead), and frames scanned conservatively. */
-struct gp_mark_stats {
-	uint64_t marked, scanned_bytes;
-	uint32_t roots, stacks, frames, conservative_frames, stack_errors;
-	uint32_t specials, finalizers_queued;
-};
 void gp_mark_stats(const struct gp_mark *m, struct gp_mark_stats *ret);
+/* Whether the stack word at slot of goroutine gi is one its frame's maps
+ * call a pointer (a stale word of a reused stack is not). */
+bool gp_mark_slot_live(struct gp_mark *m, uint32_t gi, uint64_t slot);
+
+/* mark.c internals shared with roots.c: a pointer found at slot with
+ * value v, from the current source (an object, or cur_root). */
+void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v);
+void gp_mark_visit(void *m, uint64_t slot, uint64_t v);   /* the same */
+/* Scans [addr, addr + size) as one block: the words whose bit is set in
+ * mask (NULL: every word, conservatively), read from the target. */
+void gp_mark_block(struct gp_mark *m, uint64_t addr, uint64_t size,
+		   const uint8_t *mask);
+void gp_mark_set_root(struct gp_mark *m, uint32_t kind, uint64_t slot,
+		      uint32_t goroutine);
 
 #endif /* GP_RUNTIME_H */

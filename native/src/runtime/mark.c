@@ -1,0 +1,277 @@
+/*
+ * The mark pass (runtime/mgcmark.go's greyobject, scanobject, drain): a
+ * mark bit per object id, a queue of object ids to scan, and for each
+ * object the way it was first reached (the object it was found in, or the
+ * root), which is all a retention path needs. The roots are roots.c's.
+ *
+ * An address is marked when it lies in a slot of an in-use span
+ * (findObject: interior pointers count); a pointer found by a
+ * conservative scan counts only for an allocated slot (scanConservative).
+ * A pointer into a corrupt span marks the whole span, which is then
+ * scanned word by word: that only keeps more alive, so what stays
+ * unmarked is still unreachable. Words registered with gp_mark_hide are
+ * not followed: the leak detector hides sudog.c and sudog.elem of the
+ * goroutines it examines (mgc.go setSyncObjectsUntraceable).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+gp_error *gp_mark_create(struct gp_heap *h, struct gp_snapshot *snap,
+			 struct gp_mark **ret)
+{
+	struct gp_mark *m = calloc(1, sizeof(*m));
+	if (!m)
+		return &gp_error_nomem;
+	m->h = h;
+	m->snap = snap;
+	m->cur = GP_NONE;
+	m->bits = calloc((size_t)h->nobjects / 8 + 1, 1);
+	m->parent = malloc(((size_t)h->nobjects + 1) * sizeof(uint32_t));
+	m->span_reached = calloc(h->nspans + 1, 1);
+	m->frames = calloc(GP_FRAME_CACHE_SLOTS, sizeof(*m->frames));
+	m->ucache = calloc(1, sizeof(*m->ucache));
+	m->pcs = malloc(GP_MAX_FRAMES * sizeof(*m->pcs));
+	if (!m->bits || !m->parent || !m->span_reached || !m->frames ||
+	    !m->ucache || !m->pcs) {
+		gp_mark_destroy(m);
+		return &gp_error_nomem;
+	}
+	memset(m->parent, 0xff, ((size_t)h->nobjects + 1) * sizeof(uint32_t));
+	const struct gp_program *p = snap->prog;
+	uint64_t md = p->layout.var_addr[GP_V_FIRSTMODULEDATA];
+	if (md && gp_has(p, GP_F_MODULEDATA_RODATA))
+		gp_memory_read_u64(&p->mem, md + (uint64_t)gp_off(p, GP_F_MODULEDATA_RODATA),
+				   &m->rodata);
+	*ret = m;
+	return NULL;
+}
+
+void gp_mark_destroy(struct gp_mark *m)
+{
+	if (!m)
+		return;
+	free(m->bits);
+	free(m->parent);
+	free(m->span_reached);
+	free(m->stack);
+	free(m->spans_todo);
+	free(m->hits);
+	gp_addr_map_deinit(&m->hidden);
+	free(m->sobjs);
+	free(m->sptrs);
+	free(m->sbuf);
+	free(m->recorded);
+	free(m->pcs);
+	free(m->ucache);
+	free(m->frames);
+	free(m);
+}
+
+gp_error *gp_mark_hide(struct gp_mark *m, uint64_t word)
+{
+	if (!word)
+		return NULL;
+	struct gp_object o;
+	if (gp_heap_find(m->h, word, &o) == GP_HEAP_OBJECT) {
+		if (!m->hidden_min || o.size < m->hidden_min)
+			m->hidden_min = o.size;
+		if (o.size > m->hidden_max)
+			m->hidden_max = o.size;
+	}
+	return gp_addr_map_put(&m->hidden, word, 1);
+}
+
+void gp_mark_set_root(struct gp_mark *m, uint32_t kind, uint64_t slot,
+		      uint32_t goroutine)
+{
+	m->cur = GP_NONE;
+	m->cur_root.kind = kind;
+	m->cur_root.slot = slot;
+	m->cur_root.goroutine = goroutine;
+	m->cur_conservative = kind == GP_ROOT_STACK_CONSERVATIVE ||
+			      kind == GP_ROOT_REGISTERS ||
+			      kind == GP_ROOT_CORRUPT_SPAN;
+}
+
+/* The parent word of a newly marked object: the current object, or a
+ * new root hit (only made when something is newly marked). */
+static uint32_t source(struct gp_mark *m, uint64_t slot)
+{
+	if (m->cur != GP_NONE)
+		return m->cur;
+	if (gp_grow((void **)&m->hits, &m->hits_cap, m->nhits + 1,
+		    sizeof(*m->hits)))
+		return GP_NONE; /* the path is lost, not the mark */
+	struct gp_root_hit *r = &m->hits[m->nhits];
+	*r = m->cur_root;
+	r->slot = slot;
+	if ((uint64_t)m->h->nobjects + m->nhits >= UINT32_MAX)
+		return GP_NONE;
+	return m->h->nobjects + (uint32_t)m->nhits++;
+}
+
+void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v)
+{
+	const struct gp_heap *h = m->h;
+	if (v < h->lo || v >= h->hi)
+		return;
+	if (m->hidden.used && gp_addr_map_get(&m->hidden, slot) != GP_NONE)
+		return;
+	struct gp_object o;
+	switch (gp_heap_find(h, v, &o)) {
+	case GP_HEAP_NOT:
+		return;
+	case GP_HEAP_UNKNOWN:
+		if (m->span_reached[o.span])
+			return;
+		m->span_reached[o.span] = 1;
+		if (!gp_grow((void **)&m->spans_todo, &m->spans_todo_cap,
+			     m->nspans_todo + 1, sizeof(uint32_t)))
+			m->spans_todo[m->nspans_todo++] = o.span;
+		return;
+	case GP_HEAP_FREE:
+		if (m->cur_conservative)
+			return;
+		break;
+	case GP_HEAP_OBJECT:
+		break;
+	}
+	if (m->bits[o.id >> 3] >> (o.id & 7) & 1)
+		return;
+	if (gp_grow((void **)&m->stack, &m->stack_cap, m->nstack + 1,
+		    sizeof(*m->stack))) {
+		m->oom = true; /* gp_mark_drain reports it */
+		return;
+	}
+	m->bits[o.id >> 3] |= (uint8_t)(1u << (o.id & 7));
+	m->parent[o.id] = source(m, slot);
+	m->stack[m->nstack].id = o.id;
+	m->stack[m->nstack].span = o.span;
+	m->nstack++;
+	m->stats.marked++;
+}
+
+void gp_mark_visit(void *arg, uint64_t where, uint64_t value)
+{
+	gp_mark_value(arg, where, value);
+}
+
+/* Reads [addr, addr + size) a window at a time and marks what the mask
+ * (1 bit per word, NULL = all words) calls pointers. */
+void gp_mark_block(struct gp_mark *m, uint64_t addr, uint64_t size,
+		   const uint8_t *mask)
+{
+	const struct gp_program *p = m->snap->prog;
+	uint64_t buf[GP_HEAP_WINDOW];
+	uint64_t nwords = size / 8;
+	for (uint64_t w0 = 0; w0 < nwords; w0 += GP_HEAP_WINDOW) {
+		size_t n = nwords - w0 < GP_HEAP_WINDOW ? (size_t)(nwords - w0) : GP_HEAP_WINDOW;
+		bool any = !mask;
+		for (size_t k = 0; k < n && !any; k++)
+			any = mask[(w0 + k) >> 3] >> ((w0 + k) & 7) & 1;
+		if (!any)
+			continue;
+		uint64_t a = addr + w0 * 8;
+		const uint8_t *src = gp_memory_ptr(&p->mem, a, n * 8);
+		if (!src) {
+			if (gp_memory_read(&p->mem, a, buf, n * 8)) {
+				for (size_t k = 0; k < n; k++)
+					if (gp_memory_read_u64(&p->mem, a + 8 * k, &buf[k]))
+						buf[k] = 0;
+			}
+			src = (const uint8_t *)buf;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (mask && !(mask[(w0 + k) >> 3] >> ((w0 + k) & 7) & 1))
+				continue;
+			uint64_t v;
+			memcpy(&v, src + 8 * k, 8);
+			if (v)
+				gp_mark_value(m, a + 8 * k, v);
+		}
+		m->stats.scanned_bytes += n * 8;
+	}
+}
+
+gp_error *gp_mark_drain(struct gp_mark *m)
+{
+	struct gp_heap *h = m->h;
+	for (;;) {
+		if (m->head < m->nstack) {
+			/* first in, first out: breadth first from the roots,
+			 * so that the paths kept are the shortest */
+			struct gp_mark_item it = m->stack[m->head++];
+			if (m->head == m->nstack)
+				m->head = m->nstack = 0;
+			else if (m->head > (1u << 16) && m->head * 2 > m->nstack) {
+				memmove(m->stack, m->stack + m->head,
+					(m->nstack - m->head) * sizeof(*m->stack));
+				m->nstack -= m->head;
+				m->head = 0;
+			}
+			const struct gp_span *s = &h->spans[it.span];
+			uint64_t base = s->base + (uint64_t)(it.id - s->first) * s->elemsize;
+			m->cur = it.id;
+			m->cur_conservative = false;
+			gp_error *err = gp_heap_scan_object(h, s, base, s->elemsize,
+							    gp_mark_visit, m, NULL);
+			m->stats.scanned_bytes += s->elemsize;
+			if (err)
+				return err; /* out of memory only */
+			continue;
+		}
+		if (m->nspans_todo) {
+			const struct gp_span *s = &h->spans[m->spans_todo[--m->nspans_todo]];
+			gp_mark_set_root(m, GP_ROOT_CORRUPT_SPAN, s->base, GP_NONE);
+			gp_mark_block(m, s->base, s->end - s->base, NULL);
+			continue;
+		}
+		break;
+	}
+	m->cur = GP_NONE;
+	return m->oom ? &gp_error_nomem : NULL;
+}
+
+enum gp_mark_state gp_mark_state_of(const struct gp_mark *m, uint64_t addr)
+{
+	struct gp_object o;
+	switch (gp_heap_find(m->h, addr, &o)) {
+	case GP_HEAP_NOT:
+		return GP_MARK_NOT_HEAP;
+	case GP_HEAP_UNKNOWN:
+		return GP_MARK_UNKNOWN;
+	default:
+		return m->bits[o.id >> 3] >> (o.id & 7) & 1 ? GP_MARK_MARKED :
+							      GP_MARK_UNMARKED;
+	}
+}
+
+const uint8_t *gp_mark_bits(const struct gp_mark *m)
+{
+	return m->bits;
+}
+
+bool gp_mark_parent(const struct gp_mark *m, uint32_t id,
+		    uint32_t *ret_parent, struct gp_root_hit *ret_root)
+{
+	if (id >= m->h->nobjects || !(m->bits[id >> 3] >> (id & 7) & 1))
+		return false;
+	uint32_t p = m->parent[id];
+	*ret_parent = GP_NONE;
+	memset(ret_root, 0, sizeof(*ret_root));
+	if (p == GP_NONE)
+		return true;
+	if (p < m->h->nobjects) {
+		*ret_parent = p;
+		return true;
+	}
+	*ret_root = m->hits[p - m->h->nobjects];
+	return true;
+}
+
+void gp_mark_stats(const struct gp_mark *m, struct gp_mark_stats *ret)
+{
+	*ret = m->stats;
+}
