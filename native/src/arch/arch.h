@@ -39,6 +39,80 @@ struct gp_lock_site {
 			     * compare-and-swap (Lock) */
 };
 
+/* ------------------------------------------------------------ code */
+
+/*
+ * The few instructions the analyses read (holders.c: who locked a mutex),
+ * decoded the same way on every architecture: each file (x86_64.c,
+ * arm64.c) turns one machine instruction into one gp_insn of the kinds
+ * below, in terms of its registers; code.c builds the control flow of a
+ * function and follows register values through it, whatever the
+ * architecture. An instruction the decoder understands only partly is
+ * GP_INSN_OTHER with every register it may write in clobber: reading too
+ * little is never wrong, only weaker.
+ */
+#define GP_REG_NONE 0xff
+#define GP_MAX_ARCH_REGS 32
+
+enum gp_insn_kind {
+	GP_INSN_OTHER = 0,   /* writes the registers in clobber, nothing else known */
+	GP_INSN_MOV,         /* dst = src */
+	GP_INSN_LEA,         /* dst = base + disp (x86 LEA, arm64 ADD imm) */
+	GP_INSN_ADDR,        /* dst = target, an absolute address (x86
+			      * RIP-relative LEA; arm64 ADRP, ADR) */
+	GP_INSN_LOAD,        /* dst = the word at base + disp (base
+			      * GP_REG_NONE: at the absolute address target) */
+	GP_INSN_STORE,       /* the word at base + disp = src */
+	GP_INSN_ATOMIC,      /* an atomic read-modify-write of the word at
+			      * base + disp (x86 LOCK CMPXCHG/XADD/...,
+			      * arm64 LDAXR..STLXR, CAS*, LDADD*...); dst, if
+			      * not GP_REG_NONE, gets the old value */
+	GP_INSN_CALL,        /* a direct call of target */
+	GP_INSN_CALL_REG,    /* a call through a register or memory */
+	GP_INSN_JUMP,        /* to target (unconditional) */
+	GP_INSN_BRANCH,      /* to target or the next instruction */
+	GP_INSN_JUMP_REG,    /* through a register (jump tables, tail calls):
+			      * successors unknown */
+	GP_INSN_RET,
+	GP_INSN_TRAP,        /* no successor (UD2, INT3, HLT, BRK) */
+};
+
+struct gp_insn {
+	uint64_t pc;
+	uint64_t target;     /* CALL, JUMP, BRANCH: destination; ADDR, LOAD
+			      * from an absolute address: the address */
+	int64_t disp;
+	uint32_t clobber;    /* other registers written (bit n: register n) */
+	uint8_t len;
+	uint8_t kind;        /* enum gp_insn_kind */
+	uint8_t dst, src, base; /* register numbers, GP_REG_NONE if none */
+	uint8_t width;       /* bytes of a memory operand, 0 if unknown */
+	uint8_t ldex;        /* arm64: a load-exclusive (the first half of
+			      * an atomic; the STLXR is the ATOMIC) */
+	uint8_t reserved;
+};
+
+/*
+ * Decodes the instruction at code[0..avail) (at address pc) into *ret.
+ * Returns its length, or 0 if the bytes are not an instruction this
+ * decoder knows (the caller stops: a function it cannot decode gives no
+ * code evidence, and says so).
+ */
+typedef size_t gp_decode_fn(const uint8_t *code, size_t avail, uint64_t pc,
+			    struct gp_insn *ret);
+
+/* The Go internal ABI of an architecture, as the code evidence needs it
+ * (cmd/compile/abi-internal.md). */
+struct gp_arch_abi {
+	uint8_t nregs;          /* general registers tracked (< 32) */
+	uint8_t sp;             /* the stack pointer's number */
+	uint8_t ctxt;           /* the closure context register */
+	uint8_t nargs;
+	uint8_t args[9];        /* integer argument registers, in order */
+	uint32_t call_kept;     /* registers a call does not change (SP, the
+				 * frame pointer, the g register) */
+};
+
 struct gp_arch {
 	const char *name;          /* "x86-64", as messages say it */
 	uint16_t machine;          /* ELF e_machine */
@@ -81,7 +155,129 @@ struct gp_arch {
 	size_t (*find_lock_sites)(const uint8_t *code, uint64_t start,
 				  size_t len, struct gp_lock_site *ret,
 				  size_t max);
+	/* code evidence (code.c); decode NULL where the architecture has no
+	 * decoder yet (then holders are "unknown", saying why) */
+	gp_decode_fn *decode;
+	struct gp_arch_abi abi;
 };
+
+/*
+ * code.c: a function's control flow and the values its registers and
+ * stack slots hold, followed through it (a forward dataflow: a register
+ * keeps a value only if every path to the instruction gives it that
+ * value). A value is symbolic: a root, then up to GP_VAL_MAX_LOADS loads
+ * (load i reads the word at the value so far + off[i]), then + add.
+ */
+enum gp_val_root {
+	GP_VAL_UNKNOWN = 0,
+	GP_VAL_ABS,          /* the absolute address base (a global) */
+	GP_VAL_STACK,        /* the address entry_sp + base, entry_sp being
+			      * the stack pointer the function was called
+			      * with (x86: where its return address is) */
+	GP_VAL_ARG,          /* integer argument register number base, as
+			      * the function was called */
+	GP_VAL_CTXT,         /* the closure context, as it was called */
+};
+
+#define GP_VAL_MAX_LOADS 2
+
+struct gp_val {
+	int64_t base;
+	int64_t off[GP_VAL_MAX_LOADS];
+	int64_t add;
+	uint8_t root;        /* enum gp_val_root */
+	uint8_t nloads;
+	uint8_t pad[6];
+};
+
+/* A stack slot whose content is known: entry_sp + off holds val. */
+struct gp_slot {
+	int64_t off;
+	struct gp_val val;
+};
+
+#define GP_CODE_SLOTS 16
+
+/* What is known at one instruction. */
+struct gp_code_state {
+	struct gp_val reg[GP_MAX_ARCH_REGS];
+	struct gp_slot slot[GP_CODE_SLOTS];
+	uint32_t nslots;
+	bool reached;        /* some path from the entry leads here */
+};
+
+/* The instructions the analyses look at, with their operands' values. */
+struct gp_code_event {
+	uint64_t pc;
+	uint64_t target;     /* CALL: the callee */
+	struct gp_val addr;  /* ATOMIC: the word's address; CALL, CALL_REG:
+			      * the first integer argument */
+	uint32_t block;
+	uint8_t kind;        /* GP_INSN_ATOMIC, _CALL, _CALL_REG */
+	uint8_t len;
+	uint8_t pad[2];
+};
+
+struct gp_code_block {
+	uint64_t start, end;     /* [start, end) */
+	uint32_t succ[2];        /* GP_NONE if none */
+	uint32_t first_insn, ninsns;
+	uint32_t first_event, nevents;
+	bool unknown_succ;       /* ends in a jump through a register */
+};
+
+/* SP delta at pc: how far below the entry stack pointer SP is (the
+ * pclntab's pcsp table); INT32_MIN if unknown. */
+typedef int32_t gp_spdelta_fn(void *arg, uint64_t pc);
+
+struct gp_code {
+	const struct gp_arch *arch;
+	uint64_t entry, end;
+	struct gp_insn *insns;     /* in address order */
+	size_t ninsns;
+	struct gp_code_block *blocks;
+	size_t nblocks;
+	struct gp_code_event *events;
+	size_t nevents;
+	struct gp_code_state *in;  /* per block, converged */
+	uint64_t undecoded;        /* first pc not decoded, 0 if all was */
+	bool unknown_jumps;        /* some block's successors are unknown */
+	gp_spdelta_fn *spdelta;
+	void *spdelta_arg;
+};
+
+/*
+ * Decodes [entry, entry + len) (code must stay valid while ret is used)
+ * and follows values through it. GP_ERROR_UNSUPPORTED if the architecture
+ * has no decoder. A function only partly decoded (bytes the decoder does
+ * not know) keeps what came before them; undecoded says where it stopped.
+ */
+gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
+			  uint64_t entry, size_t len, gp_spdelta_fn *spdelta,
+			  void *spdelta_arg, struct gp_code *ret);
+void gp_code_deinit(struct gp_code *c);
+/* Whether an instruction starts at pc. */
+bool gp_code_is_insn(const struct gp_code *c, uint64_t pc);
+/* The block holding pc, GP_NONE if none. */
+uint32_t gp_code_block_of(const struct gp_code *c, uint64_t pc);
+/* The state just before the instruction at pc (a decoded instruction
+ * start); false if no path from the entry reaches it. */
+bool gp_code_state_at(const struct gp_code *c, uint64_t pc,
+		      struct gp_code_state *ret);
+/* The instruction that ends just before pc (the call a return address
+ * follows), false if none was decoded there. */
+bool gp_code_insn_before(const struct gp_code *c, uint64_t pc,
+			 struct gp_insn *ret);
+static inline bool gp_val_eq(const struct gp_val *a, const struct gp_val *b)
+{
+	return a->root == b->root && a->root != GP_VAL_UNKNOWN &&
+	       a->base == b->base && a->nloads == b->nloads &&
+	       a->add == b->add &&
+	       (a->nloads < 1 || a->off[0] == b->off[0]) &&
+	       (a->nloads < 2 || a->off[1] == b->off[1]);
+}
+
+
 
 /* The architecture of ELF machine machine, or NULL if unsupported. */
 const struct gp_arch *gp_arch_find(uint16_t machine);
