@@ -264,17 +264,17 @@ OBJ_KIND_NAMES = {0: "unknown", 1: "chan", 2: "mutex", 3: "rwmutex",
 ROLE_NAMES = {1: "recv", 2: "send", 3: "unknown", 4: "lock", 5: "rlock",
               6: "wait"}
 EV_POINTER, EV_CONTAINER, EV_INDIRECT = 1, 2, 4
-EV_LOCK_SITE, EV_GLOBAL_SITE, EV_CALLS_OP = 8, 16, 32
+EV_LOCK_SITE, EV_GLOBAL_SITE, EV_CALLS_OP, EV_DEFER_UNLOCK = 8, 16, 32, 64
 EVIDENCE_NAMES = {EV_POINTER: "pointer", EV_CONTAINER: "container",
                   EV_INDIRECT: "indirect", EV_LOCK_SITE: "lock-site",
                   EV_GLOBAL_SITE: "global-lock-site",
-                  EV_CALLS_OP: "calls-op"}
+                  EV_CALLS_OP: "calls-op", EV_DEFER_UNLOCK: "deferred-unlock"}
 CHAN_NIL, CHAN_CLOSED, CHAN_TIMER, CHAN_TIMER_UNKNOWN, CHAN_UNREADABLE = \
     1, 2, 4, 8, 16
 SYNC_LOCKED, SYNC_WOKEN, SYNC_STARVING, SYNC_WRITER_PENDING, \
     SYNC_UNREADABLE = 1, 2, 4, 8, 16
 HOLDER_STATUS_NAMES = {0: "unknown", 1: "found", 2: "not held",
-                       3: "none by design"}
+                       3: "none by design", 4: "ambiguous", 5: "no decoder"}
 STUCK_REASON_NAMES = {1: "nil channel", 2: "select {}",
                       3: "no other goroutine references it",
                       4: "no referencing goroutine has the waking operation"}
@@ -338,7 +338,7 @@ class Holder(ctypes.Structure):
         ("evidence", c_uint32),
         ("frame", c_uint32),
         ("description", c_uint32),
-        ("reserved", c_uint32),
+        ("role", c_uint32),
     ]
 
 

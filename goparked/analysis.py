@@ -42,6 +42,10 @@ class Holder:
         self.site_pc = h.site_pc
         self.frame = None if h.frame == N.NONE else h.frame
         self.description = snap.string(h.description)
+        # sync objects: "lock" (holds a Mutex, or an RWMutex to write) or
+        # "rlock" (a reader); channels and others: None
+        self.role = N.ROLE_NAMES.get(h.role) if h.role else None
+
 
 def _holders(snap, first, n, kind):
     if not n:
@@ -114,7 +118,23 @@ class Sync:
 
     @property
     def best_holders(self):
+        """The goroutines that hold it, when that is decided: the writer or
+        the readers of a Mutex/RWMutex (none when "ambiguous": its
+        candidates have rank 0), the best ranked wakers of a WaitGroup or
+        Cond."""
+        if self.kind in ("mutex", "rwmutex") and self.holder_status != "found":
+            return []
         return [h for h in self.holders if h.rank == 1]
+
+    @property
+    def writer(self):
+        """The goroutine holding a Mutex (or an RWMutex to write), if decided."""
+        w = [h for h in self.best_holders if h.role == "lock"]
+        return w[0] if len(w) == 1 else None
+
+    @property
+    def readers_holding(self):
+        return [h for h in self.best_holders if h.role == "rlock"]
 
 def chans(snap):
     n = c_size_t()
@@ -222,12 +242,31 @@ def sync_summary(s):
     if s.readers:
         parts.append("%d reader%s" % (s.readers, "" if s.readers == 1 else "s"))
     # A mutex is held; a WaitGroup or Cond is only ever woken.
-    what = "probable holder" if s.kind in ("mutex", "rwmutex") else "could be woken by"
-    if s.holders:
-        parts.append("%s goroutine %d" % (what, s.holders[0].goid))
-    elif s.locked:
-        parts.append("holder unknown")
+    if s.kind in ("mutex", "rwmutex"):
+        parts += _holder_words(s)
+    elif s.holders:
+        parts.append("could be woken by goroutine %d" % s.holders[0].goid)
     return ", ".join(parts)
+
+
+def _holder_words(s):
+    """What is known of who holds a Mutex/RWMutex, in words."""
+    if s.holder_status == "found":
+        out = []
+        if s.writer:
+            out.append("probable holder goroutine %d" % s.writer.goid)
+        if s.readers_holding:
+            out.append("read-held by goroutine %s"
+                       % _ids([h.goid for h in s.readers_holding]))
+        return out
+    if s.holder_status == "ambiguous":
+        return ["holder unknown (candidates: goroutine %s)"
+                % _ids(sorted({h.goid for h in s.holders}))]
+    if s.holder_status == "no decoder":
+        return ["holder unknown (no code evidence on this architecture yet)"]
+    if s.locked or (s.kind == "rwmutex" and s.readers):
+        return ["holder unknown"]
+    return []
 
 
 def chan_text(snap, c):
@@ -284,13 +323,19 @@ def sync_text(snap, s):
         if g:
             out.append("  waiting (%s): %d %s\n" % (role, len(g), _ids(g)))
     if s.kind in ("mutex", "rwmutex"):
-        if not s.holders:
-            out.append("  holder: %s\n" % ("not held" if s.holder_status
-                                          == "not held" else "unknown"))
+        if s.holder_status == "not held":
+            out.append("  holder: not held\n")
+        elif s.holder_status != "found":
+            out.append("  holder: %s\n" % ", ".join(_holder_words(s) or ["unknown"]))
+        label = {"lock": "holder", "rlock": "read holder"}
         for h in s.holders:
-            out.append("  probable holder (rank %d): goroutine %d [%s]: %s\n"
-                       % (h.rank, h.goid,
-                          target_str(h.goroutine.wait_reason),
+            # "(rank 1)" only for an answer; candidates of an ambiguous
+            # one are listed, none ranked above the others
+            out.append("  %s: goroutine %d [%s]: %s\n"
+                       % ("probable %s (rank %d)" % (label.get(h.role, "holder"), h.rank)
+                          if s.holder_status == "found" else
+                          "candidate %s (ambiguous)" % label.get(h.role, "holder"),
+                          h.goid, target_str(h.goroutine.wait_reason),
                           target_str(h.description)))
     else:
         for h in s.holders:

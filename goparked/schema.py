@@ -305,7 +305,7 @@ def holder_json(h):
             "description": _str(h.description), "frame": h.frame,
             "slot": hexaddr(h.slot), "value": hexaddr(h.value),
             "offset": h.offset if h.evidence_bits & 2 else None,
-            "site_pc": hexaddr(h.site_pc)}
+            "site_pc": hexaddr(h.site_pc), "role": h.role}
 
 
 def chan_json(c):
@@ -434,7 +434,7 @@ SYNC_KEYS = ["address", "kind", "sema", "state_word", "unreadable", "locked",
              "counter", "readers", "holder_status", "waiters", "holders"]
 WAITER_KEYS = ["goid", "role", "select", "sudog"]
 HOLDER_KEYS = ["goid", "rank", "evidence", "description", "frame", "slot",
-               "value", "offset", "site_pc"]
+               "value", "offset", "site_pc", "role"]
 CYCLE_KEYS = ["select", "edges"]
 EDGE_KEYS = ["goid", "waits_on", "waits_for", "evidence"]
 STUCK_KEYS = ["object", "kind", "reason", "provable", "goids"]

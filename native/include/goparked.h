@@ -405,6 +405,8 @@ enum gp_evidence_flags {
 				     * by its absolute address before its pc */
 	GP_EV_CALLS_OP = 1 << 5,  /* a function on its stack calls the channel
 				   * operation that would wake the waiters */
+	GP_EV_DEFER_UNLOCK = 1 << 6, /* the frame has a deferred Unlock (or
+				      * RUnlock) of the object pending */
 };
 
 struct gp_holder {
@@ -414,11 +416,15 @@ struct gp_holder {
 	uint64_t site_pc;         /* the locking instruction, 0 if none */
 	int64_t offset;           /* object - value for GP_EV_CONTAINER */
 	uint32_t goroutine;       /* index into gp_snapshot_goroutines */
-	uint32_t rank;            /* 1 = best; equal ranks are equally likely */
+	uint32_t rank;            /* 1 = best; equal ranks are equally likely;
+				   * 0: a candidate of an undecided (ambiguous)
+				   * Mutex/RWMutex holder */
 	uint32_t evidence;        /* enum gp_evidence_flags */
 	uint32_t frame;           /* index into its stack, GP_NONE */
 	uint32_t description;     /* string id: the evidence in words */
-	uint32_t reserved;
+	uint32_t role;            /* sync objects: GP_ROLE_LOCK (holds the
+				   * Mutex, or RWMutex for writing),
+				   * GP_ROLE_RLOCK (a reader); channels 0 */
 };
 
 enum gp_chan_flags {
@@ -471,6 +477,11 @@ enum gp_holder_status {
 	GP_HOLDER_NOT_HELD = 2,   /* the object is not locked */
 	GP_HOLDER_NONE = 3,       /* WaitGroup, Cond: no owner by design;
 				   * holders lists possible wakers */
+	GP_HOLDER_AMBIGUOUS = 4,  /* unknown: the evidence names several
+				   * goroutines that cannot all hold it;
+				   * holders lists them, none preferred */
+	GP_HOLDER_NO_DECODER = 5, /* unknown: no instruction decoder for
+				   * this architecture, so no code evidence */
 };
 
 struct gp_sync {

@@ -184,7 +184,7 @@ static void check_exe(const char *path)
 		bad += fn_bad;
 		struct gp_code c;
 		err = gp_code_analyze(exe.arch, code, entry, end - entry, NULL,
-				      NULL, &c);
+				      NULL, NULL, &c);
 		if (err) {
 			FAIL("%s: %s: %s", path, fn.name, gp_error_message(err));
 			gp_error_destroy(err);
@@ -238,7 +238,7 @@ static void fuzz(void)
 		}
 		struct gp_code c;
 		gp_error *err = gp_code_analyze(a, buf, 0x1000, sizeof(buf), NULL,
-						NULL, &c);
+						NULL, NULL, &c);
 		gp_error_destroy(err);
 		if (!err)
 			gp_code_deinit(&c);

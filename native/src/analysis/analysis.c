@@ -33,6 +33,7 @@ static void analysis_destroy(struct gp_analysis *an)
 	free(an->syncs);
 	free(an->sync_waiters);
 	free(an->holders);
+	free(an->owner_readers);
 	free(an->cycles);
 	free(an->edges);
 	free(an->stuck);

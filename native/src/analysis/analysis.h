@@ -33,6 +33,8 @@ struct gp_analysis {
 	bool refs_done;
 	struct gp_holder *holders;
 	size_t nholders, holders_cap;
+	uint32_t *owner_readers;    /* per holder: its goroutine, for
+				     * gp_sync_owners' readers */
 
 	/* waitgraph.c */
 	bool deadlocks_done;
@@ -83,6 +85,42 @@ gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an);
 gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an);
 gp_error *gp_chan_decode(struct gp_snapshot *snap, uint64_t addr,
 			 struct gp_chan *ret);
+
+/* locks.c: code evidence of who holds each locked Mutex and RWMutex
+ * waited on: one hit per (object, goroutine, role). no_decoder: the
+ * architecture has no instruction decoder, there is no evidence at all. */
+struct gp_lock_hit {
+	uint32_t sync;        /* index into an->syncs */
+	uint32_t g;           /* goroutine index */
+	uint32_t role;        /* GP_ROLE_LOCK (writer), GP_ROLE_RLOCK (reader) */
+	uint32_t evidence;    /* GP_EV_LOCK_SITE, _GLOBAL_SITE, _DEFER_UNLOCK */
+	uint64_t site_pc;     /* the Lock, 0 if only a deferred Unlock */
+	uint64_t defer_pc;    /* the deferred Unlock */
+	uint32_t frame;       /* index into its stack, GP_NONE */
+	uint32_t description; /* string id */
+};
+gp_error *gp_lock_evidence(struct gp_snapshot *snap, struct gp_analysis *an,
+			   struct gp_lock_hit **ret, size_t *ret_n,
+			   bool *ret_no_decoder);
+
+/*
+ * The owners of a Mutex or RWMutex, as decided (holders.c, after
+ * gp_refs_build): for the leak verdict, "waiters on a mutex whose holder
+ * is leaked are leaked". status is GP_HOLDER_FOUND with exactly one writer
+ * (writer != GP_NONE, nreaders 0) or one or more readers; any other status
+ * (not held, unknown, ambiguous, no decoder) means no owner can be named:
+ * then writer is GP_NONE and nreaders 0. readers (goroutine indexes) stays
+ * valid until the analysis is freed. GP_ERROR_NOT_FOUND if no goroutine
+ * waits on an object at that address.
+ */
+struct gp_sync_owners {
+	uint32_t status;            /* enum gp_holder_status */
+	uint32_t writer;            /* goroutine index, GP_NONE */
+	const uint32_t *readers;    /* goroutine indexes */
+	size_t nreaders;
+};
+gp_error *gp_sync_owners(struct gp_snapshot *snap, uint64_t object,
+			 struct gp_sync_owners *ret);
 
 /* holders.c: the reference scan; fills holders of every sync object and
  * wakers of every channel (needs chans and syncs built). */

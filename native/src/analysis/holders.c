@@ -5,26 +5,22 @@
  * (internal/sync/mutex.go, runtime/chan.go), so this is evidence, ranked,
  * never a guess presented as fact:
  *
- *  1. The reference scan. One set of wanted addresses (every object some
- *     goroutine waits on), one pass over each goroutine's used stack
- *     [sp, hi): a word equal to an object's address (GP_EV_POINTER), a word
- *     up to GP_CONTAINER_WINDOW below it (the address of a struct that
- *     contains it, GP_EV_CONTAINER), or for channels a word pointing to an
- *     object whose first words hold the channel (GP_EV_INDIRECT). Lookups
- *     are a binary search of the sorted set: O(stack words x log objects).
- *  2. Code evidence, for the few goroutines the scan found. The frame whose
- *     slot held the pointer is found by unwinding; its function's code up
- *     to the frame's pc is searched for the inlined Lock fast path
- *     (LOCK CMPXCHG on [reg+off], internal/sync/mutex.go Lock) with off
- *     equal to the object's offset from the pointer and no LOCK XADD
- *     (Unlock's fast path) on it after (GP_EV_LOCK_SITE). A global mutex
- *     is locked by its absolute address (RIP-relative operand), so frames
- *     of every distinct stack are searched for that (GP_EV_GLOBAL_SITE).
- *     A channel waker must have the waking operation (chansend1,
- *     closechan, selectgo...) called from some function on its stack
- *     (GP_EV_CALLS_OP).
- *
- * amd64 only for code evidence; elsewhere the pointer evidence remains.
+ *  - Mutex and RWMutex holders come from the code each goroutine's frames
+ *    are in (locks.c): a frame between a Lock and its Unlock of the object,
+ *    or with a deferred Unlock of it pending. A pointer to a mutex on a
+ *    stack is not evidence that its goroutine locked it. One writer, or
+ *    readers, is an answer; evidence naming several writers, or a writer
+ *    and readers, is "ambiguous": all are listed, none preferred.
+ *  - Wakers of channels, WaitGroups and Conds come from the reference
+ *    scan. One set of wanted addresses, one pass over each goroutine's
+ *    used stack [sp, hi): a word equal to an object's address
+ *    (GP_EV_POINTER), a word up to GP_CONTAINER_WINDOW below it (the
+ *    address of a struct that contains it, GP_EV_CONTAINER), or for
+ *    channels a word pointing to an object whose first words hold the
+ *    channel (GP_EV_INDIRECT). Lookups are a binary search of the sorted
+ *    set: O(stack words x log objects). A waker must have the waking
+ *    operation (chansend1, closechan, selectgo, WaitGroup.Done...) called
+ *    from some function on its stack (GP_EV_CALLS_OP).
  */
 #include <elf.h>
 #include <stdio.h>
@@ -46,6 +42,7 @@ struct target {
 	uint8_t exact;    /* only exact pointers count: channels (an hchan is
 			   * its own allocation) and globals (pointers to
 			   * neighbouring globals abound) */
+	uint8_t noscan;   /* Mutex, RWMutex: holders come from locks.c */
 };
 
 struct hit {
@@ -58,7 +55,8 @@ struct hit {
 	uint32_t frame;
 	uint32_t func;    /* string id of the frame's function */
 	uint32_t line, file;
-	uint32_t site_fn; /* string id of the function with the lock site */
+	uint32_t role;    /* GP_ROLE_LOCK, GP_ROLE_RLOCK for lock evidence */
+	uint32_t desc;    /* string id of a description made already, 0 */
 };
 
 static int target_cmp(const void *a, const void *b)
@@ -93,50 +91,6 @@ static bool waits_on(const struct gp_snapshot *snap, const struct gp_goroutine *
 }
 
 /* ------------------------------------------------------ code evidence */
-
-#define MAX_SITES 256
-
-/*
- * The lock instruction in [entry, pc) that takes the object (value + its
- * displacement == target, through a register last moved from or to stack
- * slot sp + slot), or that takes the absolute address abs, with no Unlock
- * of it after; 0 if none. For an RWMutex a read lock is the XADD on its
- * readerCount.
- */
-static uint64_t lock_site(const struct gp_program *prog, uint64_t entry,
-			  uint64_t pc, uint64_t value, int64_t slot,
-			  uint64_t target, uint64_t abs, int kind)
-{
-	if (!prog->exe.arch->find_lock_sites || pc <= entry ||
-	    pc - entry > GP_MAX_FUNC_SCAN)
-		return 0;
-	const uint8_t *code = gp_memory_ptr(&prog->mem, entry, pc - entry);
-	if (!code)
-		return 0;
-	struct gp_lock_site s[MAX_SITES];
-	size_t n = prog->exe.arch->find_lock_sites(code, entry, pc - entry, s,
-						   MAX_SITES);
-	uint64_t rc = (uint64_t)gp_off(prog, GP_F_RWMUTEX_READERCOUNT);
-	uint64_t found = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t addr;
-		if (abs) {
-			if (!s[i].abs)
-				continue;
-			addr = s[i].abs;
-		} else {
-			if (s[i].abs || s[i].slot != slot)
-				continue;
-			addr = value + (uint64_t)s[i].disp;
-		}
-		if (addr == (abs ? abs : target))
-			found = s[i].xadd ? 0 : s[i].pc; /* XADD: Unlock */
-		else if (kind == GP_OBJ_RWMUTEX && s[i].xadd &&
-			 addr == (abs ? abs : target) + rc)
-			found = s[i].pc; /* RLock */
-	}
-	return found;
-}
 
 /* Direct calls from a function to any of the entries in ops. */
 static bool calls_any(const struct gp_program *prog, uint64_t entry,
@@ -286,11 +240,11 @@ static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
 		if (v + GP_CONTAINER_WINDOW > tmin && v <= tmax) {
 			for (size_t j = lower_bound(t, nt, v);
 			     j < nt && t[j].addr < v + GP_CONTAINER_WINDOW; j++) {
-				if (t[j].exact && t[j].addr != v)
+				if (t[j].noscan || (t[j].exact && t[j].addr != v))
 					continue;
 				struct hit h = { (uint32_t)j, gi, lo + a, v,
 						 t[j].addr == v ? GP_EV_POINTER : GP_EV_CONTAINER,
-						 0, 0, GP_NONE, 0, 0, 0, 0 };
+						 0, 0, GP_NONE, 0, 0, 0, 0, 0 };
 				gp_error *err = add_hit(hits, nhits, cap, &h);
 				if (err)
 					return err;
@@ -345,30 +299,9 @@ static void attribute(struct gp_snapshot *snap, struct hit *h, size_t n,
 				break;
 			}
 		}
-		const struct target *tg = &t[h[i].target];
-		if (tg->is_chan || (h[i].evidence & GP_EV_INDIRECT))
-			continue;
-		int kind = an->syncs[tg->index].kind;
-		if (kind != GP_OBJ_MUTEX && kind != GP_OBJ_RWMUTEX)
-			continue;
-		/* the frame itself, and its callee: a register-ABI callee
-		 * spills its arguments into its caller's frame */
-		for (size_t j = k + 1; j-- > (k ? k - 1 : 0);) {
-			struct gp_func fn;
-			if (!gp_pclntab_find_func(prog->pcln, pcs[j].pc, &fn))
-				continue;
-			h[i].site_pc = lock_site(prog, fn.entry, pcs[j].pc,
-						 h[i].value,
-						 (int64_t)(h[i].slot - pcs[j].sp),
-						 tg->addr, 0, kind);
-			if (h[i].site_pc) {
-				h[i].evidence |= GP_EV_LOCK_SITE;
-				if (gp_strtab_intern(&snap->strs, fn.name, &h[i].site_fn))
-					h[i].site_fn = 0;
-				break;
-			}
-		}
 	}
+	(void)t;
+	(void)an;
 }
 
 static int hit_cmp_g(const void *a, const void *b)
@@ -378,6 +311,8 @@ static int hit_cmp_g(const void *a, const void *b)
 		return x->target < y->target ? -1 : 1;
 	if (x->g != y->g)
 		return x->g < y->g ? -1 : 1;
+	if (x->role != y->role)
+		return x->role < y->role ? -1 : 1;
 	if (x->score != y->score)
 		return x->score > y->score ? -1 : 1;
 	return x->slot < y->slot ? -1 : x->slot > y->slot;
@@ -399,8 +334,8 @@ static int hit_cmp(const void *a, const void *b)
 static int32_t score(const struct hit *h, uint64_t target)
 {
 	int32_t s = 0;
-	if (h->evidence & (GP_EV_LOCK_SITE | GP_EV_GLOBAL_SITE))
-		s += 1 << 20;
+	if (h->role)   /* lock evidence: every candidate ranks the same */
+		return 1 << 20;
 	if (h->evidence & GP_EV_CALLS_OP)
 		s += 1 << 19;
 	if (h->evidence & GP_EV_POINTER)
@@ -435,24 +370,9 @@ static gp_error *describe(struct gp_snapshot *snap, const struct hit *h,
 	} else {
 		n = snprintf(buf, sizeof(buf), "frame %s (%s:%u)", fn, base, h->line);
 	}
-	if (h->evidence & GP_EV_LOCK_SITE)
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-			      "; %s locks it through that slot at pc 0x%llx and has not unlocked it",
-			      h->site_fn ? gp_snapshot_string(snap, h->site_fn) : fn,
-			      (unsigned long long)h->site_pc);
-	if (h->evidence & GP_EV_GLOBAL_SITE)
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-			      "; locks the global at pc 0x%llx and has not unlocked it",
-			      (unsigned long long)h->site_pc);
 	if (h->evidence & GP_EV_CALLS_OP)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			      "; a function on its stack has the operation that wakes the waiters");
-	/* Say what was not looked at rather than rank lower in silence. */
-	if (!snap->prog->exe.arch->find_lock_sites && n >= 0 &&
-	    (size_t)n < sizeof(buf) && strcmp(what, "channel"))
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-			      " (lock sites in %s code are not read: pointer evidence only)",
-			      snap->prog->exe.arch->name);
 	(void)n;
 	return gp_strtab_intern(&snap->strs, buf, ret);
 }
@@ -465,71 +385,6 @@ static bool in_exe_data(const struct gp_program *prog, uint64_t addr)
 		    addr >= prog->exe.loads[k].start && addr < prog->exe.loads[k].end)
 			return true;
 	return false;
-}
-
-/* Global mutexes no stack points to: frames that lock them by address. */
-static gp_error *global_sites(struct gp_snapshot *snap, struct gp_analysis *an,
-			      const struct target *t, size_t nt,
-			      const bool *has_hit, struct hit **hits,
-			      size_t *nhits, size_t *cap)
-{
-	const struct gp_program *prog = snap->prog;
-	gp_error *err = NULL;
-	uint32_t *memo = malloc((snap->nstacks + 1) * sizeof(*memo));
-	uint64_t *pcs = malloc((snap->nstacks + 1) * sizeof(*pcs));
-	if (!memo || !pcs) {
-		free(memo);
-		free(pcs);
-		return &gp_error_nomem;
-	}
-	for (size_t j = 0; j < nt; j++) {
-		if (t[j].is_chan || has_hit[j])
-			continue;
-		const struct gp_sync *s = &an->syncs[t[j].index];
-		if ((s->kind != GP_OBJ_MUTEX && s->kind != GP_OBJ_RWMUTEX) ||
-		    s->holder_status == GP_HOLDER_NOT_HELD)
-			continue;
-		if (!in_exe_data(prog, s->address))
-			continue;
-		/* per distinct stack (decoding code is the cost), the first
-		 * frame locking it; then every goroutine on such a stack */
-		for (size_t i = 0; i < snap->nstacks; i++)
-			memo[i] = GP_NONE - 1; /* not looked at yet */
-		for (size_t i = 0; i < snap->ngs; i++) {
-			const struct gp_goroutine *g = &snap->gs[i];
-			if (g->stack_id == GP_NONE || (g->flags & GP_G_SYSTEM) ||
-			    waits_on(snap, g, s->address))
-				continue;
-			uint32_t n;
-			const struct gp_frame *f = gp_snapshot_stack(snap, g->stack_id, &n);
-			uint32_t *k = &memo[g->stack_id];
-			if (*k == GP_NONE - 1) {
-				*k = GP_NONE;
-				for (uint32_t q = 0; q < n && *k == GP_NONE; q++) {
-					if (f[q].flags & GP_FRAME_INLINED || !f[q].entry)
-						continue;
-					pcs[g->stack_id] = lock_site(
-						prog, f[q].entry, f[q].pc, 0, 0,
-						s->address, s->address, s->kind);
-					if (pcs[g->stack_id])
-						*k = q;
-				}
-			}
-			if (*k == GP_NONE)
-				continue;
-			struct hit h = { (uint32_t)j, (uint32_t)i, 0, 0,
-					 GP_EV_GLOBAL_SITE, 0, pcs[g->stack_id], *k,
-					 f[*k].func, f[*k].line, f[*k].file,
-					 f[*k].func };
-			gp_error *err = add_hit(hits, nhits, cap, &h);
-			if (err)
-				goto out;
-		}
-	}
-out:
-	free(memo);
-	free(pcs);
-	return err;
 }
 
 struct scan_ctx {
@@ -607,7 +462,7 @@ static gp_error *on_object(void *arg, const struct gp_read_req *req,
 			if (waits_on(c->snap, &c->snap->gs[cd->g], c->t[ti].addr))
 				continue;
 			struct hit h = { ti, cd->g, cd->slot, cd->value,
-					 GP_EV_INDIRECT, 0, 0, GP_NONE, 0, 0, 0, 0 };
+					 GP_EV_INDIRECT, 0, 0, GP_NONE, 0, 0, 0, 0, 0 };
 			gp_error *err = add_hit(c->hits, c->nhits, c->hcap, &h);
 			if (err)
 				return err;
@@ -664,6 +519,73 @@ static gp_error *indirect_pass(struct scan_ctx *c)
 	return NULL;
 }
 
+/*
+ * What the holders of a Mutex or RWMutex say: one writer, or readers, is
+ * an answer (GP_HOLDER_FOUND); several writers, or a writer and readers,
+ * or a writer of an RWMutex whose readerCount says no writer is in, cannot
+ * all be true: GP_HOLDER_AMBIGUOUS, every candidate listed with the same
+ * rank, none preferred.
+ */
+static void decide(struct gp_sync *s, struct gp_holder *h)
+{
+	uint32_t writers = 0, readers = 0;
+	for (uint32_t k = 0; k < s->nholders; k++) {
+		if (h[k].role == GP_ROLE_RLOCK)
+			readers++;
+		else
+			writers++;
+	}
+	bool contradicts = writers > 1 || (writers && readers) ||
+		(writers && s->kind == GP_OBJ_RWMUTEX && s->counter >= 0 &&
+		 !(s->flags & GP_SYNC_WRITER_PENDING));
+	if (!s->nholders)
+		return;
+	s->holder_status = contradicts ? GP_HOLDER_AMBIGUOUS : GP_HOLDER_FOUND;
+	/* candidates of an undecided answer: listed, none ranked (rank 0),
+	 * so no wait-for edge goes to any of them */
+	if (contradicts)
+		for (uint32_t k = 0; k < s->nholders; k++)
+			h[k].rank = 0;
+}
+
+gp_error *gp_sync_owners(struct gp_snapshot *snap, uint64_t object,
+			 struct gp_sync_owners *ret)
+{
+	struct gp_analysis *an;
+	memset(ret, 0, sizeof(*ret));
+	ret->writer = GP_NONE;
+	gp_error *err = gp_analysis_complete(snap, &an);
+	if (err)
+		return err;
+	const struct gp_sync *s = NULL;
+	for (size_t i = 0; i < an->nsyncs && !s; i++)
+		if (an->syncs[i].address == object || an->syncs[i].sema == object)
+			s = &an->syncs[i];
+	if (!s)
+		return gp_error_create(GP_ERROR_NOT_FOUND,
+				       "no goroutine waits on a sync object at 0x%llx",
+				       (unsigned long long)object);
+	ret->status = s->holder_status;
+	if (s->holder_status != GP_HOLDER_FOUND ||
+	    (s->kind != GP_OBJ_MUTEX && s->kind != GP_OBJ_RWMUTEX))
+		return NULL;
+	if (!an->owner_readers) {
+		an->owner_readers = malloc((an->nholders + 1) * sizeof(*an->owner_readers));
+		if (!an->owner_readers)
+			return &gp_error_nomem;
+		for (size_t k = 0; k < an->nholders; k++)
+			an->owner_readers[k] = an->holders[k].goroutine;
+	}
+	const struct gp_holder *h = an->holders + s->holders_first;
+	if (h[0].role == GP_ROLE_RLOCK) {
+		ret->readers = an->owner_readers + s->holders_first;
+		ret->nreaders = s->nholders;
+	} else {
+		ret->writer = h[0].goroutine;
+	}
+	return NULL;
+}
+
 gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 {
 	if (an->refs_done)
@@ -674,7 +596,10 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	size_t nt = 0, nhits = 0, hcap = 0;
 	struct gp_addr_map chanset = { 0 };
 	struct gp_unwind_pc *pcs = NULL;
-	bool *has_hit = NULL;
+	uint32_t *sync2t = NULL;
+	struct gp_lock_hit *lh = NULL;
+	size_t nlh = 0;
+	bool no_decoder = false;
 	gp_error *err = NULL;
 	struct wake_ops ops;
 
@@ -687,11 +612,13 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	for (size_t i = 0; i < an->nsyncs; i++)
 		if (!(an->syncs[i].flags & GP_SYNC_UNREADABLE))
 			t[nt++] = (struct target){ an->syncs[i].address, (uint32_t)i, 0,
-						   in_exe_data(prog, an->syncs[i].address) };
+						   in_exe_data(prog, an->syncs[i].address),
+						   an->syncs[i].kind == GP_OBJ_MUTEX ||
+						   an->syncs[i].kind == GP_OBJ_RWMUTEX };
 	for (size_t i = 0; i < an->nchans; i++)
 		if (an->chans[i].address &&
 		    !(an->chans[i].flags & GP_CHAN_UNREADABLE))
-			t[nt++] = (struct target){ an->chans[i].address, (uint32_t)i, 1, 1 };
+			t[nt++] = (struct target){ an->chans[i].address, (uint32_t)i, 1, 1, 0 };
 	if (!nt)
 		goto done;
 	qsort(t, nt, sizeof(*t), target_cmp);
@@ -723,15 +650,24 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	free(sc.ind.cands);
 	if (err)
 		goto out;
-	has_hit = calloc(nt, sizeof(*has_hit));
-	if (!has_hit) {
+	/* Mutex and RWMutex holders: code evidence */
+	sync2t = malloc((an->nsyncs + 1) * sizeof(*sync2t));
+	if (!sync2t) {
 		err = &gp_error_nomem;
 		goto out;
 	}
-	for (size_t k = 0; k < nhits; k++)
-		has_hit[hits[k].target] = true;
-	if ((err = global_sites(snap, an, t, nt, has_hit, &hits, &nhits, &hcap)))
+	for (size_t j = 0; j < nt; j++)
+		if (!t[j].is_chan)
+			sync2t[t[j].index] = (uint32_t)j;
+	if ((err = gp_lock_evidence(snap, an, &lh, &nlh, &no_decoder)))
 		goto out;
+	for (size_t k = 0; k < nlh; k++) {
+		struct hit h = { sync2t[lh[k].sync], lh[k].g, 0, 0, lh[k].evidence,
+				 0, lh[k].site_pc ? lh[k].site_pc : lh[k].defer_pc,
+				 lh[k].frame, 0, 0, 0, lh[k].role, lh[k].description };
+		if ((err = add_hit(&hits, &nhits, &hcap, &h)))
+			goto out;
+	}
 
 	/* wakers need the operation on their stack */
 	wake_ops_init(prog, &ops);
@@ -761,7 +697,7 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	size_t w = 0;
 	for (size_t k = 0; k < nhits; k++)
 		if (!w || hits[w - 1].target != hits[k].target ||
-		    hits[w - 1].g != hits[k].g)
+		    hits[w - 1].g != hits[k].g || hits[w - 1].role != hits[k].role)
 			hits[w++] = hits[k];
 	nhits = w;
 	qsort(hits, nhits, sizeof(*hits), hit_cmp);
@@ -792,9 +728,12 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			h->rank = rank;
 			h->evidence = hits[m].evidence;
 			h->frame = hits[m].frame;
-			if ((err = describe(snap, &hits[m], tg->addr,
-					    tg->is_chan ? "channel" : "object",
-					    &h->description)))
+			h->role = hits[m].role;
+			if (hits[m].desc)
+				h->description = hits[m].desc;
+			else if ((err = describe(snap, &hits[m], tg->addr,
+						 tg->is_chan ? "channel" : "object",
+						 &h->description)))
 				goto out;
 		}
 		if (tg->is_chan) {
@@ -804,18 +743,28 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			struct gp_sync *s = &an->syncs[tg->index];
 			s->holders_first = first;
 			s->nholders = (uint32_t)(an->nholders - first);
-			if (s->holder_status == GP_HOLDER_UNKNOWN && s->nholders)
+			if (s->kind == GP_OBJ_MUTEX || s->kind == GP_OBJ_RWMUTEX)
+				decide(s, an->holders + first);
+			else if (s->holder_status == GP_HOLDER_UNKNOWN && s->nholders)
 				s->holder_status = GP_HOLDER_FOUND;
 		}
 		k = e;
 	}
+	if (no_decoder)
+		for (size_t i = 0; i < an->nsyncs; i++) {
+			struct gp_sync *s = &an->syncs[i];
+			if ((s->kind == GP_OBJ_MUTEX || s->kind == GP_OBJ_RWMUTEX) &&
+			    s->holder_status == GP_HOLDER_UNKNOWN)
+				s->holder_status = GP_HOLDER_NO_DECODER;
+		}
 done:
 	an->refs_done = true;
 out:
 	free(t);
 	free(hits);
 	free(pcs);
-	free(has_hit);
+	free(sync2t);
+	free(lh);
 	gp_addr_map_deinit(&chanset);
 	return err;
 }

@@ -27,17 +27,6 @@ enum {
 /* A register the architecture does not have (x86-64's link register). */
 #define GP_NO_REG UINT32_MAX
 
-/* One atomic operation on memory found in code (arch find_lock_sites). */
-struct gp_lock_site {
-	uint64_t pc;
-	int64_t disp;       /* [base + disp] */
-	int64_t slot;       /* sp offset the base register was last moved
-			     * from or to, -1 if unknown */
-	uint64_t abs;       /* the absolute address (a global), 0 if
-			     * register-based */
-	bool xadd;          /* an atomic add (Unlock; RLock) rather than a
-			     * compare-and-swap (Lock) */
-};
 
 /* ------------------------------------------------------------ code */
 
@@ -75,6 +64,17 @@ enum gp_insn_kind {
 			      * successors unknown */
 	GP_INSN_RET,
 	GP_INSN_TRAP,        /* no successor (UD2, INT3, HLT, BRK) */
+	GP_INSN_CONST,       /* dst = target, a constant */
+	GP_INSN_TEST,        /* sets the flags from src (width bytes) alone:
+			      * a following BRANCH with cond tests it */
+};
+
+/* What a BRANCH tests, when it follows a TEST (x86 JE/JNE; arm64 CBZ and
+ * CBNZ are a TEST and a BRANCH in one: give src and cond on the BRANCH) */
+enum gp_branch_cond {
+	GP_COND_OTHER = 0,
+	GP_COND_ZERO = 1,    /* taken if the tested value is zero */
+	GP_COND_NONZERO = 2,
 };
 
 struct gp_insn {
@@ -89,7 +89,8 @@ struct gp_insn {
 	uint8_t width;       /* bytes of a memory operand, 0 if unknown */
 	uint8_t ldex;        /* arm64: a load-exclusive (the first half of
 			      * an atomic; the STLXR is the ATOMIC) */
-	uint8_t reserved;
+	uint8_t noreturn;    /* set by code.c: a call that never returns */
+	uint8_t cond;        /* BRANCH: enum gp_branch_cond */
 };
 
 /*
@@ -147,14 +148,6 @@ struct gp_arch {
 	 * *ret and *off past it; false when there is none. */
 	bool (*next_call)(const uint8_t *code, size_t len, uint64_t pc0,
 			  size_t *off, uint64_t *ret);
-	/* The inlined Lock/Unlock fast paths of internal/sync/mutex.go and
-	 * sync/rwmutex.go in code[0, len) at address start: an atomic
-	 * compare-and-swap (lock) or add (Unlock, RLock) on [base + disp],
-	 * base linked to a stack slot or an absolute (global) address.
-	 * NULL where not implemented (the evidence then says so). */
-	size_t (*find_lock_sites)(const uint8_t *code, uint64_t start,
-				  size_t len, struct gp_lock_site *ret,
-				  size_t max);
 	/* code evidence (code.c); decode NULL where the architecture has no
 	 * decoder yet (then holders are "unknown", saying why) */
 	gp_decode_fn *decode;
@@ -177,6 +170,7 @@ enum gp_val_root {
 	GP_VAL_ARG,          /* integer argument register number base, as
 			      * the function was called */
 	GP_VAL_CTXT,         /* the closure context, as it was called */
+	GP_VAL_CONST,        /* the number base */
 };
 
 #define GP_VAL_MAX_LOADS 2
@@ -212,6 +206,7 @@ struct gp_code_event {
 	uint64_t target;     /* CALL: the callee */
 	struct gp_val addr;  /* ATOMIC: the word's address; CALL, CALL_REG:
 			      * the first integer argument */
+	struct gp_val args[3]; /* CALL, CALL_REG: the first integer arguments */
 	uint32_t block;
 	uint8_t kind;        /* GP_INSN_ATOMIC, _CALL, _CALL_REG */
 	uint8_t len;
@@ -223,12 +218,20 @@ struct gp_code_block {
 	uint32_t succ[2];        /* GP_NONE if none */
 	uint32_t first_insn, ninsns;
 	uint32_t first_event, nevents;
+	/* where succ[k] leads when the successor only tests a register
+	 * this block leaves constant (x86: a bool merged, then JNE): the
+	 * branch's taken or fallen-through block, else GP_NONE. Such
+	 * threaded edges make paths that depend on a TryLock's result
+	 * separate. */
+	uint32_t thru[2];
 	bool unknown_succ;       /* ends in a jump through a register */
 };
 
 /* SP delta at pc: how far below the entry stack pointer SP is (the
  * pclntab's pcsp table); INT32_MIN if unknown. */
 typedef int32_t gp_spdelta_fn(void *arg, uint64_t pc);
+/* Whether a call of target never returns (panics, os.Exit...). */
+typedef bool gp_noreturn_fn(void *arg, uint64_t target);
 
 struct gp_code {
 	const struct gp_arch *arch;
@@ -248,14 +251,21 @@ struct gp_code {
 
 /*
  * Decodes [entry, entry + len) (code must stay valid while ret is used)
- * and follows values through it. GP_ERROR_UNSUPPORTED if the architecture
+ * and follows values through it (spdelta and noreturn may be NULL; arg
+ * is theirs). A call that never returns ends its block; the jump back to
+ * the entry after a stack growth (runtime.morestack) is no edge: the
+ * function is re-entered with its arguments as they were.
+ * GP_ERROR_UNSUPPORTED if the architecture
  * has no decoder. A function only partly decoded (bytes the decoder does
  * not know) keeps what came before them; undecoded says where it stopped.
  */
 gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 			  uint64_t entry, size_t len, gp_spdelta_fn *spdelta,
-			  void *spdelta_arg, struct gp_code *ret);
+			  gp_noreturn_fn *noreturn, void *arg,
+			  struct gp_code *ret);
 void gp_code_deinit(struct gp_code *c);
+/* The decoded instruction at pc, NULL if none starts there. */
+const struct gp_insn *gp_code_insn_at(const struct gp_code *c, uint64_t pc);
 /* Whether an instruction starts at pc. */
 bool gp_code_is_insn(const struct gp_code *c, uint64_t pc);
 /* The block holding pc, GP_NONE if none. */
@@ -268,6 +278,10 @@ bool gp_code_state_at(const struct gp_code *c, uint64_t pc,
  * follows), false if none was decoded there. */
 bool gp_code_insn_before(const struct gp_code *c, uint64_t pc,
 			 struct gp_insn *ret);
+/* The value of the word at v + off (one more load), unknown past
+ * GP_VAL_MAX_LOADS; and v + d. */
+struct gp_val gp_val_load(struct gp_val v, int64_t off);
+struct gp_val gp_val_add(struct gp_val v, int64_t d);
 static inline bool gp_val_eq(const struct gp_val *a, const struct gp_val *b)
 {
 	return a->root == b->root && a->root != GP_VAL_UNKNOWN &&

@@ -35,7 +35,8 @@ static struct gp_val add_disp(struct gp_val v, int64_t d)
 {
 	if (v.root == GP_VAL_UNKNOWN)
 		return v;
-	if (v.nloads == 0)
+	if (v.nloads == 0 && (v.root == GP_VAL_ABS || v.root == GP_VAL_STACK ||
+			      v.root == GP_VAL_CONST))
 		v.base += d;
 	else
 		v.add += d;
@@ -111,16 +112,32 @@ static struct gp_val load(const struct gp_code_state *s, struct gp_val a)
 		if (k >= 0)
 			return s->slot[k].val;
 	}
-	if (a.nloads == 0) {
-		a.off[0] = 0;
-		a.nloads = 1;
-		return a;
-	}
 	if (a.nloads >= GP_VAL_MAX_LOADS)
 		return unknown_val;
-	a.off[a.nloads++] = a.add;
+	/* ABS and STACK keep their offset in base while nothing is loaded */
+	bool folded = a.nloads == 0 &&
+		      (a.root == GP_VAL_ABS || a.root == GP_VAL_STACK);
+	a.off[a.nloads] = folded ? 0 : a.add;
+	a.nloads++;
 	a.add = 0;
 	return a;
+}
+
+struct gp_val gp_val_add(struct gp_val v, int64_t d)
+{
+	return add_disp(v, d);
+}
+
+struct gp_val gp_val_load(struct gp_val v, int64_t off)
+{
+	static const struct gp_code_state none;
+	v = add_disp(v, off);
+	if (v.root == GP_VAL_STACK && v.nloads == 0) {
+		/* no slot known here: the word as it is */
+		struct gp_code_state s = none;
+		return load(&s, v);
+	}
+	return load(&none, v);
 }
 
 /* The memory operand's address. */
@@ -133,6 +150,8 @@ static struct gp_val mem_addr(const struct gp_code *c,
 				    unknown_val;
 	return add_disp(get_reg(c, s, in->base, in->pc), in->disp);
 }
+
+static const struct gp_insn *insn_at(const struct gp_code *c, uint64_t pc);
 
 static void clobber(const struct gp_code *c, struct gp_code_state *s,
 		    uint32_t mask)
@@ -158,6 +177,9 @@ static bool step(const struct gp_code *c, struct gp_code_state *s,
 		break;
 	case GP_INSN_ADDR:
 		set_reg(c, s, in->dst, val_root(GP_VAL_ABS, (int64_t)in->target));
+		break;
+	case GP_INSN_CONST:
+		set_reg(c, s, in->dst, val_root(GP_VAL_CONST, (int64_t)in->target));
 		break;
 	case GP_INSN_LOAD:
 		set_reg(c, s, in->dst,
@@ -187,8 +209,9 @@ static bool step(const struct gp_code *c, struct gp_code_state *s,
 	case GP_INSN_CALL:
 	case GP_INSN_CALL_REG:
 		if (ev) {
-			ev->addr = abi->nargs ? get_reg(c, s, abi->args[0], in->pc) :
-						unknown_val;
+			for (uint8_t k = 0; k < 3 && k < abi->nargs; k++)
+				ev->args[k] = get_reg(c, s, abi->args[k], in->pc);
+			ev->addr = ev->args[0];
 			event = true;
 		}
 		clobber(c, s, ~abi->call_kept);
@@ -237,6 +260,11 @@ static int insn_cmp_pc(const void *key, const void *elem)
 	uint64_t pc = *(const uint64_t *)key;
 	const struct gp_insn *in = elem;
 	return pc < in->pc ? -1 : pc > in->pc;
+}
+
+const struct gp_insn *gp_code_insn_at(const struct gp_code *c, uint64_t pc)
+{
+	return insn_at(c, pc);
 }
 
 static const struct gp_insn *insn_at(const struct gp_code *c, uint64_t pc)
@@ -301,7 +329,7 @@ static bool ends_block(const struct gp_insn *in)
 {
 	return in->kind == GP_INSN_JUMP || in->kind == GP_INSN_BRANCH ||
 	       in->kind == GP_INSN_JUMP_REG || in->kind == GP_INSN_RET ||
-	       in->kind == GP_INSN_TRAP;
+	       in->kind == GP_INSN_TRAP || in->noreturn;
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -321,7 +349,8 @@ void gp_code_deinit(struct gp_code *c)
 
 gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 			  uint64_t entry, size_t len, gp_spdelta_fn *spdelta,
-			  void *spdelta_arg, struct gp_code *ret)
+			  gp_noreturn_fn *noreturn, void *spdelta_arg,
+			  struct gp_code *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (!arch || !arch->decode)
@@ -347,6 +376,9 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 			ret->undecoded = entry + off;
 			break;
 		}
+		if (in.kind == GP_INSN_CALL && noreturn &&
+		    noreturn(spdelta_arg, in.target))
+			in.noreturn = 1;
 		if ((err = gp_grow((void **)&ret->insns, &cap, ret->ninsns + 1,
 				   sizeof(*ret->insns))))
 			goto fail;
@@ -412,12 +444,14 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 			ii++;
 		bl->ninsns = (uint32_t)(ii - bl->first_insn);
 		bl->succ[0] = bl->succ[1] = GP_NONE;
+		bl->thru[0] = bl->thru[1] = GP_NONE;
 	}
 	for (size_t b = 0; b < ret->nblocks; b++) {
 		struct gp_code_block *bl = &ret->blocks[b];
 		const struct gp_insn *last = &ret->insns[bl->first_insn + bl->ninsns - 1];
 		int ns = 0;
-		if (last->kind == GP_INSN_JUMP || last->kind == GP_INSN_BRANCH) {
+		if ((last->kind == GP_INSN_JUMP || last->kind == GP_INSN_BRANCH) &&
+		    !(last->kind == GP_INSN_JUMP && last->target == entry)) {
 			uint32_t t = gp_code_block_of(ret, last->target);
 			if (t != GP_NONE)
 				bl->succ[ns++] = t;
@@ -426,7 +460,8 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 			bl->unknown_succ = true;
 			ret->unknown_jumps = true;
 		}
-		if (!ends_block(last) || last->kind == GP_INSN_BRANCH) {
+		if (!ends_block(last) ||
+		    (last->kind == GP_INSN_BRANCH && !last->noreturn)) {
 			if (b + 1 < ret->nblocks)
 				bl->succ[ns++] = (uint32_t)(b + 1);
 		}
@@ -481,7 +516,46 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 		goto done;
 	}
 
-	/* 5. the events, from the settled states */
+	/* 5. threaded edges: a successor that only tests a register this
+	 * block leaves constant goes one way from here */
+	for (size_t b = 0; b < ret->nblocks; b++) {
+		struct gp_code_block *bl = &ret->blocks[b];
+		bl->thru[0] = bl->thru[1] = GP_NONE;
+		if (!ret->in[b].reached)
+			continue;
+		struct gp_code_state s = ret->in[b];
+		for (uint32_t i = 0; i < bl->ninsns; i++)
+			step(ret, &s, &ret->insns[bl->first_insn + i], NULL);
+		for (int k = 0; k < 2; k++) {
+			uint32_t t = bl->succ[k];
+			if (t == GP_NONE)
+				continue;
+			const struct gp_code_block *tb = &ret->blocks[t];
+			if (tb->ninsns < 2)
+				continue;
+			const struct gp_insn *br = &ret->insns[tb->first_insn + tb->ninsns - 1];
+			const struct gp_insn *ts = br - 1;
+			if (br->kind != GP_INSN_BRANCH || br->cond == GP_COND_OTHER ||
+			    ts->kind != GP_INSN_TEST || ts->src >= arch->abi.nregs)
+				continue;
+			bool kept = true;
+			for (const struct gp_insn *x = &ret->insns[tb->first_insn]; x < ts; x++)
+				if ((x->dst == ts->src) || (x->clobber & (1u << ts->src)) ||
+				    x->kind == GP_INSN_CALL || x->kind == GP_INSN_CALL_REG ||
+				    x->kind == GP_INSN_ATOMIC)
+					kept = false;
+			const struct gp_val *v = &s.reg[ts->src];
+			if (!kept || v->root != GP_VAL_CONST || v->nloads)
+				continue;
+			uint64_t mask = ts->width >= 8 ? ~0ull : (1ull << (8 * ts->width)) - 1;
+			bool zero = (((uint64_t)v->base + (uint64_t)v->add) & mask) == 0;
+			bool taken = (br->cond == GP_COND_ZERO) == zero;
+			bl->thru[k] = taken ? gp_code_block_of(ret, br->target) :
+				      (t + 1 < ret->nblocks ? t + 1 : GP_NONE);
+		}
+	}
+
+	/* 6. the events, from the settled states */
 	for (size_t b = 0; b < ret->nblocks; b++) {
 		struct gp_code_block *bl = &ret->blocks[b];
 		bl->first_event = (uint32_t)ret->nevents;

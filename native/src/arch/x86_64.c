@@ -28,91 +28,6 @@ static bool next_call(const uint8_t *code, size_t len, uint64_t pc0,
 	return false;
 }
 
-/*
- * A byte search of [start, start + len), not a disassembly (a false match
- * must also agree with the slot and the field offset):
- *  - MOV r64, [rsp + d] and MOV [rsp + d], r64 (REX.W 8B/89, SIB 24)
- *    link a register to a stack slot: Go spills and reloads pointers so;
- *  - LOCK CMPXCHG r/m32, r32 (F0 [REX] 0F B1 /r) and LOCK XADD (F0 [REX]
- *    0F C1 /r) with a memory operand are the inlined Lock and Unlock
- *    (RLock) fast paths of internal/sync/mutex.go and sync/rwmutex.go.
- */
-static size_t find_lock_sites(const uint8_t *code, uint64_t start, size_t len,
-			      struct gp_lock_site *ret, size_t max)
-{
-	int64_t link[16];
-	size_t n = 0;
-	for (int r = 0; r < 16; r++)
-		link[r] = -1;
-	for (size_t i = 0; i + 4 < len && n < max; i++) {
-		uint8_t b = code[i];
-		if ((b & 0xf8) == 0x48 && !(b & 2) &&
-		    (code[i + 1] == 0x89 || code[i + 1] == 0x8b) &&
-		    (code[i + 2] & 7) == 4 && (code[i + 2] >> 6) != 0 &&
-		    (code[i + 2] >> 6) != 3 && code[i + 3] == 0x24) {
-			unsigned reg = ((code[i + 2] >> 3) & 7) | ((b & 4) << 1);
-			int64_t d;
-			if ((code[i + 2] >> 6) == 1)
-				d = (int8_t)code[i + 4];
-			else if (i + 8 <= len)
-				d = (int32_t)gp_load(code + i + 4, 4);
-			else
-				continue;
-			link[reg] = d;
-			continue;
-		}
-		if (b != 0xf0)
-			continue;
-		size_t j = i + 1;
-		uint8_t rex = 0;
-		if ((code[j] & 0xf0) == 0x40)
-			rex = code[j++];
-		if (j + 2 >= len || code[j] != 0x0f ||
-		    (code[j + 1] != 0xb1 && code[j + 1] != 0xc1))
-			continue;
-		bool xadd = code[j + 1] == 0xc1;
-		uint8_t modrm = code[j + 2];
-		unsigned mod = modrm >> 6, rm = modrm & 7, base = rm;
-		size_t k = j + 3;
-		if (mod == 3)
-			continue;
-		struct gp_lock_site s = { start + i, 0, -1, 0, xadd };
-		if (rm == 4) {           /* SIB */
-			if (k >= len)
-				continue;
-			uint8_t sib = code[k++];
-			base = sib & 7;
-			if ((sib & 7) == 5 && mod == 0) {
-				if (k + 4 > len)
-					continue;
-				s.disp = (int32_t)gp_load(code + k, 4);
-				k += 4;
-				ret[n++] = s;
-				continue;
-			}
-		} else if (rm == 5 && mod == 0) { /* RIP-relative */
-			if (k + 4 > len)
-				continue;
-			int32_t d = (int32_t)gp_load(code + k, 4);
-			k += 4;
-			s.abs = start + k + (uint64_t)(int64_t)d;
-			ret[n++] = s;
-			continue;
-		}
-		if (mod == 1) {
-			if (k + 1 > len)
-				continue;
-			s.disp = (int8_t)code[k];
-		} else if (mod == 2) {
-			if (k + 4 > len)
-				continue;
-			s.disp = (int32_t)gp_load(code + k, 4);
-		}
-		s.slot = link[base | ((rex & 1) << 3)];
-		ret[n++] = s;
-	}
-	return n;
-}
 
 /* ------------------------------------------------------------ decoding */
 
@@ -414,6 +329,8 @@ static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 			int32_t rel = (int32_t)gp_load(p + i, 4);
 			i += 4;
 			ret->kind = GP_INSN_BRANCH;
+			ret->cond = op2 == 0x84 ? GP_COND_ZERO :
+				    op2 == 0x85 ? GP_COND_NONZERO : GP_COND_OTHER;
 			ret->target = pc + i + (uint64_t)(int64_t)rel;
 			ret->len = (uint8_t)i;
 			return i;
@@ -610,6 +527,13 @@ static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 	case 0x88: case 0xc6: case 0xc7:
 		/* stores of a byte or an immediate: a stack slot's word is
 		 * no longer what it was */
+		if (op == 0xc7 && m.mod == 3 && (m.reg & 7) == 0) {
+			ret->kind = GP_INSN_CONST;
+			ret->dst = m.rm;
+			int64_t v = (int32_t)gp_load(ip, 4);
+			ret->target = w ? (uint64_t)v : (uint32_t)v;
+			return len;
+		}
 		if (m.mod == 3) {
 			ret->clobber = BIT(m.rm);
 			return len;
@@ -650,8 +574,23 @@ static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 			}
 			return len;
 		}
-	case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x84: case 0x85:
-		return len; /* CMP, TEST: flags only */
+	case 0x84: case 0x85:
+		if (m.mod == 3 && m.reg == m.rm) { /* TEST r, r */
+			ret->kind = GP_INSN_TEST;
+			ret->src = m.reg;
+			ret->width = op == 0x84 ? 1 : (w ? 8 : p66 ? 2 : 4);
+		}
+		return len;
+	case 0x38: case 0x39: case 0x3a: case 0x3b:
+		return len; /* CMP: flags only */
+	case 0x31: case 0x33: case 0x29: case 0x2b:
+		if (m.mod == 3 && m.reg == m.rm) { /* XOR r, r; SUB r, r */
+			ret->kind = GP_INSN_CONST;
+			ret->dst = m.reg;
+			ret->target = 0;
+			return len;
+		}
+		break;
 	case 0x8f: /* POP r/m */
 		if (m.mod == 3)
 			ret->clobber = BIT(m.rm);
@@ -678,6 +617,8 @@ static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 	}
 	if (op >= 0x70 && op <= 0x7f) {
 		ret->kind = GP_INSN_BRANCH;
+		ret->cond = op == 0x74 ? GP_COND_ZERO :
+			    op == 0x75 ? GP_COND_NONZERO : GP_COND_OTHER;
 		ret->target = pc + len + (uint64_t)(int64_t)(int8_t)ip[0];
 		return len;
 	}
@@ -690,6 +631,13 @@ static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 	if (op >= 0x90 && op <= 0x97) { /* XCHG with RAX; 90 is NOP */
 		if (op != 0x90 || (rex & 1))
 			ret->clobber = BIT(RAX) | BIT((op & 7) | ((rex & 1) << 3));
+		return len;
+	}
+	if (op >= 0xb8 && op <= 0xbf && !p66) { /* MOV r, imm32/imm64 */
+		ret->kind = GP_INSN_CONST;
+		ret->dst = (op & 7) | ((rex & 1) << 3);
+		/* a 32-bit move zero-extends */
+		ret->target = w ? gp_load(ip, 8) : gp_load(ip, 4);
 		return len;
 	}
 	if (op >= 0xb0 && op <= 0xbf) {
@@ -783,7 +731,6 @@ const struct gp_arch gp_arch_x86_64 = {
 	.sigframe_uc = 0,
 	.sigframe_restorer = true,
 	.next_call = next_call,
-	.find_lock_sites = find_lock_sites,
 	.decode = decode_x86_64,
 	/* cmd/compile/abi-internal.md, amd64: integer arguments in RAX, RBX,
 	 * RCX, RDI, RSI, R8-R11; the closure context in RDX; R14 is g; RSP

@@ -308,6 +308,7 @@ enum {
 	GP_FUNCDATA_ARGSPOINTERMAPS = 0,
 	GP_FUNCDATA_LOCALSPOINTERMAPS = 1,
 	GP_FUNCDATA_STACKOBJECTS = 2,
+	GP_FUNCDATA_OPENCODEDDEFERINFO = 4,
 };
 int32_t gp_pclntab_pcdata(const struct gp_pclntab *tab,
 			  const struct gp_func *fn, uint32_t idx, uint64_t pc);
