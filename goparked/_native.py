@@ -581,6 +581,8 @@ _PROTOTYPES = {
     "gp_holder_wakes": (c_int, [POINTER(Holder), c_uint32]),
     "gp_snapshot_write_goroutines_json": (_perr, [_p, POINTER(JsonNames),
                                                JSON_WRITE_FN, c_void_p]),
+    "gp_snapshot_sync_owners": (_perr, [_p, c_uint64, POINTER(c_uint32), POINTER(c_uint32),
+                                        POINTER(POINTER(c_uint32)), POINTER(c_size_t)]),
     "gp_snapshot_deadlocks": (_perr, [_p, POINTER(Deadlocks)]),
 
     "gp_snapshot_heap": (_perr, [_p, POINTER(HeapSummary)]),

@@ -37,6 +37,14 @@ def _holders(toolchain, variant, via):
             if o["role"] not in ("lock", "rlock") or o["holder_via"] != via:
                 continue
             s = syncs[addr(o["addr"])]
+            if variant.startswith("arm64-"):
+                # no arm64 instruction decoder yet (issue 13): no holder is
+                # named, and the answer says why rather than "unknown"
+                assert s.holder_status == "no decoder" and not s.best_holders, (
+                    g["group"], s.holder_status, [h.goid for h in s.holders])
+                assert "no code evidence on this architecture" in A.sync_summary(s)
+                n += 1
+                continue
             best = {h.goid for h in s.best_holders}
             assert best == {o["holder_goid"]}, (g["group"], o, best,
                                                 s.holder_status)
@@ -51,15 +59,8 @@ def test_holders_of_local_mutexes(toolchain, variant):
 
 
 # The global mutex's holder locked it through an address loaded into a
-# register (LOCK CMPXCHG), never through a stack slot: today's evidence
-# finds no holder and says "unknown", where the core can decide.
-# arm64 finds it: its lock site is ADRP+ADD of the global, then CASAL.
-_GLOBAL_XFAIL = pytest.mark.xfail(raises=AssertionError, reason="waits on issue 12 (mutex holders that are right): "
-                                  "the holder of a global mutex is not found")
-
-
-@pytest.mark.parametrize("toolchain,variant", [
-    pytest.param(t, v, marks=() if v.startswith("arm64-") else (_GLOBAL_XFAIL,)) for t, v in CELLS])
+# register (LEA rip, then LOCK CMPXCHG), never through a stack slot.
+@pytest.mark.parametrize("toolchain,variant", CELLS)
 def test_holder_of_a_global_mutex(toolchain, variant):
     _holders(toolchain, variant, "global")
 

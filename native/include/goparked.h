@@ -513,6 +513,20 @@ gp_snapshot_sync_waiters(const gp_snapshot *snap, size_t *ret_count);
  * goroutine waits on it. */
 GP_EXPORT gp_error *gp_snapshot_sync(gp_snapshot *snap, uint64_t address,
 				     struct gp_sync *ret);
+/*
+ * The owners of the Mutex or RWMutex at address (or its semaphore's), as
+ * decided: *ret_status GP_HOLDER_FOUND with one writer (*ret_writer a
+ * goroutine index) or readers (*ret_readers, *ret_nreaders; valid until
+ * gp_snapshot_destroy); any other status names nobody (writer GP_NONE, no
+ * readers). What the leak verdict follows: waiters on a mutex whose owner
+ * can never run can never run either. GP_ERROR_NOT_FOUND if no goroutine
+ * waits on it.
+ */
+GP_EXPORT gp_error *gp_snapshot_sync_owners(gp_snapshot *snap, uint64_t address,
+					    uint32_t *ret_status,
+					    uint32_t *ret_writer,
+					    const uint32_t **ret_readers,
+					    size_t *ret_nreaders);
 /* Holders and wakers found by the reference scan (empty before it). */
 GP_EXPORT const struct gp_holder *gp_snapshot_holders(const gp_snapshot *snap,
 						      size_t *ret_count);

@@ -144,6 +144,23 @@ GP_EXPORT gp_error *gp_snapshot_chan(gp_snapshot *snap, uint64_t address,
 	return gp_chan_decode(snap, address, ret);
 }
 
+GP_EXPORT gp_error *gp_snapshot_sync_owners(gp_snapshot *snap, uint64_t address,
+					    uint32_t *ret_status,
+					    uint32_t *ret_writer,
+					    const uint32_t **ret_readers,
+					    size_t *ret_nreaders)
+{
+	struct gp_sync_owners o;
+	gp_error *err = gp_sync_owners(snap, address, &o);
+	if (err)
+		return err;
+	*ret_status = o.status;
+	*ret_writer = o.writer;
+	*ret_readers = o.readers;
+	*ret_nreaders = o.nreaders;
+	return NULL;
+}
+
 GP_EXPORT const struct gp_holder *gp_snapshot_holders(const gp_snapshot *snap,
 						      size_t *ret_count)
 {

@@ -46,7 +46,9 @@
 #define MAX_DEFERS 8
 #define KEY_NONE 0xff
 
-enum op_kind { OP_LOCK = 1, OP_UNLOCK, OP_RLOCK, OP_RUNLOCK };
+/* OP_KILL: the value a key is rooted in is produced anew (a call's
+ * result in a loop): what was held of the old value is not known */
+enum op_kind { OP_LOCK = 1, OP_UNLOCK, OP_RLOCK, OP_RUNLOCK, OP_KILL };
 
 static int op_mode(int k) /* 0 writer (Mutex, RWMutex.Lock), 1 reader */
 {
@@ -260,6 +262,8 @@ static uint64_t apply(const struct fsum *f, uint64_t held,
 		      const struct lock_op *o)
 {
 	int mode = op_mode(o->kind);
+	if (o->kind == OP_KILL)
+		return o->key != KEY_NONE ? held & ~(1ull << o->key) : held;
 	if (op_acquires(o->kind)) {
 		if (o->key != KEY_NONE)
 			held |= 1ull << o->key;
@@ -463,6 +467,27 @@ static gp_error *fsum_local(struct locks *L, struct fsum *f)
 		if ((err = add_op(&f->local, &f->nlocal, &cap, &o)))
 			return err;
 	}
+	/* a key rooted in a call's result: the call, run again, makes
+	 * another object of it */
+	for (uint32_t k = 0, n0 = (uint32_t)f->nlocal; k < f->nkeys; k++) {
+		if (f->keys[k].root != GP_VAL_DEF)
+			continue;
+		uint64_t def = (uint64_t)f->keys[k].base & ~1ull;
+		const struct gp_insn *in = gp_code_insn_at(&f->code, def);
+		if (!in)
+			continue;
+		struct lock_op o = { 0 };
+		o.kind = OP_KILL;
+		o.pc = def;
+		o.at = def + in->len;
+		o.key = (uint8_t)k;
+		o.block = gp_code_block_of(&f->code, def);
+		if (o.block == GP_NONE)
+			continue;
+		if ((err = add_op(&f->local, &f->nlocal, &cap, &o)))
+			return err;
+		(void)n0;
+	}
 	qsort(f->local, f->nlocal, sizeof(*f->local), op_cmp);
 
 	/* net effect: acquisitions of what an argument points to, held at
@@ -492,7 +517,7 @@ static gp_error *fsum_local(struct locks *L, struct fsum *f)
 			return err;
 	}
 	for (size_t i = 0; i < f->nlocal; i++) {
-		if (op_acquires(f->local[i].kind))
+		if (op_acquires(f->local[i].kind) || f->local[i].kind == OP_KILL)
 			continue;
 		struct lock_op o = f->local[i];
 		if ((err = add_op(&f->net, &f->nnet, &ncap, &o)))
@@ -700,7 +725,8 @@ static bool resolve(const struct frame_ctx *fc, const struct gp_val *v,
 		}
 		/* the closure context, as a spilled value */
 		/* fall through */
-	case GP_VAL_ARG: {
+	case GP_VAL_ARG:
+	case GP_VAL_DEF: {
 		/* the slot at pc holding the longest prefix of v */
 		if (!fc->have_st)
 			return false;
@@ -987,7 +1013,7 @@ static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 			for (size_t i = 0; i < ds->nops; i++) {
 				const struct lock_op *o = &ds->ops[i];
 				uint64_t addr;
-				if (op_acquires(o->kind) ||
+				if (op_acquires(o->kind) || o->kind == OP_KILL ||
 				    (o->obj.root != GP_VAL_CTXT && o->obj.root != GP_VAL_ABS) ||
 				    !resolve(&dc, &o->obj, &addr))
 					continue;

@@ -171,6 +171,9 @@ enum gp_val_root {
 			      * the function was called */
 	GP_VAL_CTXT,         /* the closure context, as it was called */
 	GP_VAL_CONST,        /* the number base */
+	GP_VAL_DEF,          /* what the instruction at base produced when it
+			      * last ran (a call's first result; base + 1:
+			      * its second) */
 };
 
 #define GP_VAL_MAX_LOADS 2

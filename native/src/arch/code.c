@@ -215,6 +215,11 @@ static bool step(const struct gp_code *c, struct gp_code_state *s,
 			event = true;
 		}
 		clobber(c, s, ~abi->call_kept);
+		/* results come back in the argument registers */
+		if (abi->nargs >= 2) {
+			set_reg(c, s, abi->args[0], val_root(GP_VAL_DEF, (int64_t)in->pc));
+			set_reg(c, s, abi->args[1], val_root(GP_VAL_DEF, (int64_t)in->pc + 1));
+		}
 		break;
 	default:
 		if (in->dst != GP_REG_NONE)
