@@ -397,7 +397,7 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 
 	/* 2. leaders: the entry, jump targets, what follows a jump */
 	for (size_t i = 0; i <= ret->ninsns; i++) {
-		uint64_t l[2];
+		uint64_t l[3];
 		int nl = 0;
 		if (i == 0)
 			l[nl++] = entry;
