@@ -12,12 +12,31 @@ def canon(goids):
     return tuple(goids[i:] + goids[:i])
 
 
+def _through_mutex(c):
+    return any(e["waits_on"]["kind"] in ("mutex", "rwmutex") for e in c["edges"])
+
+
+def _account_cycles(acc, variant, snap):
+    """The account's cycles this target can show: on arm64 (no instruction
+    decoder yet, issue 13) no mutex holder is named, and each mutex on a
+    cycle must say so ("no decoder"); the cycle is then not expected."""
+    cycles = acc["cycles"]
+    if variant.startswith("arm64-"):
+        syncs = {s.address: s for s in A.syncs(snap)}
+        for c in cycles:
+            for e in c["edges"]:
+                if e["waits_on"]["kind"] in ("mutex", "rwmutex"):
+                    assert syncs[int(e["waits_on"]["addr"], 16)].holder_status == "no decoder"
+        cycles = [c for c in cycles if not _through_mutex(c)]
+    return cycles
+
+
 @pytest.mark.parametrize("toolchain,variant", CELLS)
 def test_cycles_exact(toolchain, variant):
     with snapshot(toolchain, variant) as (fc, acc, snap):
         d = A.Deadlocks(snap)
         got = {canon(c) for c in d.cycle_goids()}
-        want = {canon([e["goid"] for e in c["edges"]]) for c in acc["cycles"]}
+        want = {canon([e["goid"] for e in c["edges"]]) for c in _account_cycles(acc, variant, snap)}
         assert got == want
         for c in d.cycles:
             for e in c["edges"]:
@@ -30,7 +49,7 @@ def test_cycle_edges_name_the_objects(toolchain, variant):
         d = A.Deadlocks(snap)
         edges = {(e.from_goid, e.object, e.to_goid)
                  for c in d.cycles for e in c["edges"]}
-        for c in acc["cycles"]:
+        for c in _account_cycles(acc, variant, snap):
             for e in c["edges"]:
                 assert (e["goid"], int(e["waits_on"]["addr"], 16),
                         e["waits_for"]) in edges

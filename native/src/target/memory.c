@@ -310,6 +310,8 @@ struct faulter {
 	bool stop;
 	size_t released;        /* chunks before this one are unmapped, */
 	uint64_t rel_start, rel_end; /* but for these pages, still to do */
+	uint64_t map_end;       /* the mapping's end (offset, page-rounded):
+				 * nothing past it is ever released */
 	uint8_t sink;            /* what the faulting reads add up to */
 };
 
@@ -388,6 +390,11 @@ static void release_pages(struct faulter *f, size_t upto)
 						   &f->chunks[f->released + 1] : NULL;
 		if (next && next->len && next->start >= a && next->start < b)
 			b = next->start; /* the next chunk's first page stays */
+		/* rounding up to a block must not reach past the mapping:
+		 * MADV_DONTNEED there would zero whatever is mapped next (a
+		 * heap allocation) */
+		if (b > f->map_end)
+			b = f->map_end;
 		if (!c->len || b <= a)
 			continue;
 		if (a != f->rel_end || f->rel_end - f->rel_start >= (4u << 20))
@@ -505,6 +512,15 @@ static gp_error *batch_plan(const struct gp_memory *mem,
 	gp_error *err;
 	f->reqs = reqs;
 	f->map = batch_map(mem);
+	if (f->map) {
+		const struct gp_memory_layer *l = &mem->layers[0];
+		for (size_t k = 0; k < l->nsegs; k++) {
+			uint64_t e = (uint64_t)(l->segs[k].data - l->base) + l->segs[k].avail;
+			if (e > f->map_end)
+				f->map_end = e;
+		}
+		f->map_end = (f->map_end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+	}
 	key_requests(mem, reqs, n);
 	struct chunk *chunks;
 	if ((err = sort_requests(reqs, n)) ||
