@@ -469,7 +469,7 @@ static gp_error *fsum_local(struct locks *L, struct fsum *f)
 	}
 	/* a key rooted in a call's result: the call, run again, makes
 	 * another object of it */
-	for (uint32_t k = 0, n0 = (uint32_t)f->nlocal; k < f->nkeys; k++) {
+	for (uint32_t k = 0; k < f->nkeys; k++) {
 		if (f->keys[k].root != GP_VAL_DEF)
 			continue;
 		uint64_t def = (uint64_t)f->keys[k].base & ~1ull;
@@ -486,9 +486,9 @@ static gp_error *fsum_local(struct locks *L, struct fsum *f)
 			continue;
 		if ((err = add_op(&f->local, &f->nlocal, &cap, &o)))
 			return err;
-		(void)n0;
 	}
-	qsort(f->local, f->nlocal, sizeof(*f->local), op_cmp);
+	if (f->nlocal)
+		qsort(f->local, f->nlocal, sizeof(*f->local), op_cmp);
 
 	/* net effect: acquisitions of what an argument points to, held at
 	 * every return; every release */
@@ -583,7 +583,8 @@ static gp_error *fsum_full(struct locks *L, struct fsum *f)
 				return err;
 		}
 	}
-	qsort(f->ops, f->nops, sizeof(*f->ops), op_cmp);
+	if (f->nops)
+		qsort(f->ops, f->nops, sizeof(*f->ops), op_cmp);
 	return run_held(f, f->ops, f->nops, &f->held_in);
 }
 
