@@ -920,6 +920,30 @@ static gp_error *describe(struct gp_snapshot *snap, const struct gp_frame *fr,
 	return gp_strtab_intern(&snap->strs, buf, ret);
 }
 
+/* One piece of evidence: goroutine gi's frame holds the object at addr
+ * (if it is one of the mutexes waited on) in role, described as
+ * "frame F (file:line) <what> at pc 0x.. <tail>". */
+static gp_error *emit(struct lock_pass *P, uint32_t gi, uint64_t addr,
+		      uint32_t role, uint32_t evidence, uint64_t site_pc,
+		      uint64_t defer_pc, const struct gp_frame *fr, uint32_t frame,
+		      const char *what, const char *tail)
+{
+	uint32_t si = gp_addr_map_get(&P->objs, addr);
+	if (si == GP_NONE)
+		return NULL;
+	struct gp_lock_hit hit = { 0 };
+	hit.sync = si;
+	hit.g = gi;
+	hit.role = role;
+	hit.evidence = evidence;
+	hit.site_pc = site_pc;
+	hit.defer_pc = defer_pc;
+	hit.frame = frame;
+	gp_error *err = describe(P->L.snap, fr, what, site_pc ? site_pc : defer_pc,
+				 tail, &hit.description);
+	return err ? err : add_hit(P, &hit);
+}
+
 /* The frames of goroutine gi: what each holds. */
 static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 				    struct gp_unwind_pc *pcs)
@@ -971,25 +995,15 @@ static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 				uint64_t addr;
 				if (!(h & (1ull << key)) || !resolve(&fc, &s->keys[key], &addr))
 					continue;
-				uint32_t si = gp_addr_map_get(&P->objs, addr);
-				if (si == GP_NONE)
-					continue;
-				struct gp_lock_hit hit = { 0 };
-				hit.sync = si;
-				hit.g = gi;
-				hit.role = s->key_mode[key] ? GP_ROLE_RLOCK : GP_ROLE_LOCK;
-				hit.evidence = GP_EV_LOCK_SITE |
-					(s->keys[key].root == GP_VAL_ABS ? GP_EV_GLOBAL_SITE : 0);
-				hit.site_pc = site[key];
-				hit.frame = frame;
-				if ((err = describe(snap, fr, via ?
-						    "locked it (in the function it called)" :
-						    "locked it", site[key],
-						    hit.role == GP_ROLE_RLOCK ?
-						    " (a read lock) and has not unlocked it" :
-						    " and has not unlocked it",
-						    &hit.description)) ||
-				    (err = add_hit(P, &hit)))
+				bool rd = s->key_mode[key];
+				if ((err = emit(P, gi, addr, rd ? GP_ROLE_RLOCK : GP_ROLE_LOCK,
+						GP_EV_LOCK_SITE | (s->keys[key].root == GP_VAL_ABS ?
+								   GP_EV_GLOBAL_SITE : 0),
+						site[key], 0, fr, frame,
+						via ? "locked it (in the function it called)" :
+						      "locked it",
+						rd ? " (a read lock) and has not unlocked it" :
+						     " and has not unlocked it")))
 					return err;
 			}
 		}
@@ -1018,23 +1032,14 @@ static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 				    (o->obj.root != GP_VAL_CTXT && o->obj.root != GP_VAL_ABS) ||
 				    !resolve(&dc, &o->obj, &addr))
 					continue;
-				uint32_t si = gp_addr_map_get(&P->objs, addr);
-				if (si == GP_NONE)
-					continue;
-				struct gp_lock_hit hit = { 0 };
-				hit.sync = si;
-				hit.g = gi;
-				hit.role = o->kind == OP_RUNLOCK ? GP_ROLE_RLOCK : GP_ROLE_LOCK;
-				hit.evidence = GP_EV_DEFER_UNLOCK |
-					(o->obj.root == GP_VAL_ABS ? GP_EV_GLOBAL_SITE : 0);
-				hit.defer_pc = o->pc;
-				hit.frame = frame;
-				if ((err = describe(snap, fr,
-						    o->kind == OP_RUNLOCK ?
-						    "has a deferred RUnlock of it pending (the closure's RUnlock" :
-						    "has a deferred Unlock of it pending (the closure's Unlock",
-						    o->pc, ")", &hit.description)) ||
-				    (err = add_hit(P, &hit)))
+				bool rd = o->kind == OP_RUNLOCK;
+				if ((err = emit(P, gi, addr, rd ? GP_ROLE_RLOCK : GP_ROLE_LOCK,
+						GP_EV_DEFER_UNLOCK | (o->obj.root == GP_VAL_ABS ?
+								      GP_EV_GLOBAL_SITE : 0),
+						0, o->pc, fr, frame,
+						rd ? "has a deferred RUnlock of it pending (the closure's RUnlock" :
+						     "has a deferred Unlock of it pending (the closure's Unlock",
+						")")))
 					return err;
 			}
 		}

@@ -330,6 +330,16 @@ bool gp_code_state_at(const struct gp_code *c, uint64_t pc,
 	return true;
 }
 
+/* The state leaving block b. */
+static void block_out(const struct gp_code *c, uint32_t b,
+		      struct gp_code_state *s)
+{
+	const struct gp_code_block *bl = &c->blocks[b];
+	*s = c->in[b];
+	for (uint32_t i = 0; i < bl->ninsns; i++)
+		step(c, s, &c->insns[bl->first_insn + i], NULL);
+}
+
 static bool ends_block(const struct gp_insn *in)
 {
 	return in->kind == GP_INSN_JUMP || in->kind == GP_INSN_BRANCH ||
@@ -493,10 +503,9 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 	while (nwork && rounds++ < max_rounds) {
 		uint32_t b = work[--nwork];
 		queued[b] = false;
-		struct gp_code_state s = ret->in[b];
+		struct gp_code_state s;
 		const struct gp_code_block *bl = &ret->blocks[b];
-		for (uint32_t i = 0; i < bl->ninsns; i++)
-			step(ret, &s, &ret->insns[bl->first_insn + i], NULL);
+		block_out(ret, b, &s);
 		for (int k = 0; k < 2; k++) {
 			uint32_t t = bl->succ[k];
 			if (t == GP_NONE)
@@ -528,9 +537,8 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 		bl->thru[0] = bl->thru[1] = GP_NONE;
 		if (!ret->in[b].reached)
 			continue;
-		struct gp_code_state s = ret->in[b];
-		for (uint32_t i = 0; i < bl->ninsns; i++)
-			step(ret, &s, &ret->insns[bl->first_insn + i], NULL);
+		struct gp_code_state s;
+		block_out(ret, b, &s);
 		for (int k = 0; k < 2; k++) {
 			uint32_t t = bl->succ[k];
 			if (t == GP_NONE)
