@@ -23,12 +23,6 @@ from leak_fixtures import PROFILE_CELLS, leak_core, leak_params
 
 from goparked.model import Program
 
-# Waiters on a global mutex whose holder is leaked are "no waker" once the
-# holder of a global mutex is found (analysis/holders.c, issue 12 item 3):
-# until then they are "blocked", and test_global_mutex_holder_leaked says so.
-NEEDS_GLOBAL_HOLDER = {("global_mutex_holder_leaked", "waiters")}
-
-
 @contextlib.contextmanager
 def verdicts_of(toolchain, variant, mode):
     e = leak_core(toolchain, variant, mode)
@@ -70,7 +64,7 @@ def test_verdicts_equal_account(toolchain, variant, mode):
     with verdicts_of(toolchain, variant, mode) as (e, acc, snap, v):
         assert v.heap_model, v.heap_error
         assert v.corrupt_spans == 0 and v.stack_errors == 0
-        bad = _mismatches(acc, snap, v, NEEDS_GLOBAL_HOLDER)
+        bad = _mismatches(acc, snap, v)
         assert not bad, sorted(bad.items())
         # no false leak: nothing the account does not know of is judged
         # leaked, lingering or without a waker (main sleeps; the runtime's
@@ -91,11 +85,18 @@ def test_verdicts_equal_account(toolchain, variant, mode):
         assert len(lingering) == 3 * acc["n"]
 
 
-@pytest.mark.xfail(strict=True, reason="the holder of a global mutex is not found yet (holders.c, issue 12 item 3)")
-@pytest.mark.parametrize("toolchain,variant,mode", leak_params([("1.27", "dwarf", "plain")]))
+@pytest.mark.parametrize("toolchain,variant,mode", leak_params([("1.27", "dwarf", "plain"), ("1.19", "stripped", "plain")]))
 def test_global_mutex_holder_leaked(toolchain, variant, mode):
+    """Waiters on a global mutex whose holder is leaked are leaked too: the
+    holder is found from the code (a global's address loaded into a
+    register, then LOCK CMPXCHG), and the verdict follows it."""
     with verdicts_of(toolchain, variant, mode) as (e, acc, snap, v):
-        assert not _mismatches(acc, snap, v) - _mismatches(acc, snap, v, NEEDS_GLOBAL_HOLDER)
+        waiters = [g for g in acc["goroutines"]
+                   if (g["case"], g["group"]) == ("global_mutex_holder_leaked", "waiters")]
+        assert waiters
+        for g in waiters:
+            got = v.of(snap.find(g["goid"]))
+            assert (got.key, got.reason) == (g["expect"], "holder_leaked"), (g, got.key, got.reason)
 
 
 @pytest.mark.parametrize("toolchain,variant,mode", leak_params([("1.27", "dwarf", "plain"), ("1.19", "dwarf", "plain")]))
