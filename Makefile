@@ -6,6 +6,8 @@
 #   make test         set-up, build, C tests, pytest, then the same again
 #                     against the ASan/UBSan engine (see README.rst)
 #   make test-matrix  every fixture cell (all toolchains, arm64, PIE, cgo), slow
+#   make fuzz-build   the libFuzzer harnesses native/fuzz/fuzz_*.c (clang-16)
+#   make fuzz         each harness for FUZZ_SECONDS (60), then its regressions
 #   make demo         set-up, build, make a sample core and triage it
 #   make clean
 
@@ -60,7 +62,7 @@ PYTEST_ARGS ?=
 ASAN_PYTEST_ARGS ?= -m "not gdb and not lldb"
 
 .PHONY: all bytecode asan check-native check-native-asan test test-matrix pytest pytest-asan \
-	deps corpus demo clean
+	deps corpus demo clean fuzz fuzz-build fuzz-cases fuzz-seeds
 
 all: $(BUILD)/libgoparked.so bytecode
 
@@ -161,12 +163,100 @@ test:
 	GP_REQUIRE_CORES=1 $(MAKE) check-native
 	$(MAKE) pytest
 	GP_REQUIRE_CORES=1 $(MAKE) check-native-asan
+	$(MAKE) fuzz
 	$(MAKE) pytest-asan
 
 demo:
 	@./demo
 
-clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build *.egg-info goparked/libgoparked.so
+# ----------------------------------------------------------------- fuzzing
+# libFuzzer harnesses (native/fuzz/, README.rst "Fuzzing"): the engine's
+# objects built again with clang-16 and -fsanitize=fuzzer-no-link plus
+# ASan and UBSan, each harness linked with libFuzzer's main. Their inputs
+# patch real fixture executables and cores: the cases file lists them
+# ("exe core" a line, a fixed order, so a kept input means the same thing
+# on every machine), the seeds are made from them (never committed), the
+# corpus grows in $(FUZZ_BUILD)/corpus/<harness>. Inputs that found a bug
+# are kept in native/fuzz/regressions/<harness>/ and replayed by `make fuzz`.
+FUZZ_CC ?= clang-16
+FUZZ_BUILD ?= native/build-fuzz
+FUZZ_SECONDS ?= 60
+# -timeout: one input running this long is a hang; -malloc_limit_mb: one
+# allocation this big is a bug (everything read from a target is bounded).
+FUZZ_ARGS ?= -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+	-print_final_stats=1
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -gline-tables-only
+FUZZ_OBJS := $(SRCS:native/src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_SRCS := $(sort $(wildcard native/fuzz/fuzz_*.c))
+FUZZERS := $(FUZZ_SRCS:native/fuzz/%.c=$(FUZZ_BUILD)/%)
+# The fixture cells the harnesses start from, all in corefiles/generate.py's
+# default matrix (make corpus): the three allocator generations (1.19,
+# 1.21, 1.27), with DWARF and stripped, the scenario "all" of the fixture.
+FUZZ_CELLS = --toolchains 1.27,1.19,1.21 --variants dwarf,stripped --scenarios all
+FUZZ_ENV = GP_FUZZ_CASES=$(abspath $(FUZZ_BUILD))/fuzz.cases \
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# clang-16 missing: a failure under CI=true (setup-deps installs it),
+# elsewhere one line and nothing more.
+FUZZ_CHECK = if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	if [ "$$CI" = true ]; then echo "fuzz: $(FUZZ_CC) not found (scripts/setup-deps installs it)" >&2; exit 1; fi; \
+	echo "fuzz: skipped: $(FUZZ_CC) not found (scripts/setup-deps installs it)"; exit 0; fi
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(CTEST_BINS:=.d) $(ASAN_CTEST_BINS:=.d)
+# (not intermediate files: kept between builds)
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-build:
+	@$(FUZZ_CHECK); $(MAKE) --no-print-directory $(FUZZERS)
+
+$(FUZZ_BUILD)/obj/%.o: native/src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(GP_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+		$(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: native/fuzz/fuzz_%.c native/fuzz/fuzz.c native/fuzz/fuzz.h $(FUZZ_OBJS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(GP_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $(EXTRA_CFLAGS) \
+		-o $@ $< native/fuzz/fuzz.c $(FUZZ_OBJS) $(LDLIBS)
+
+# The cases, from the cache (make corpus makes them); fails when one is
+# missing, never fuzzes fewer silently.
+fuzz-cases:
+	@mkdir -p $(FUZZ_BUILD)
+	@$(PYTHON) corefiles/generate.py $(FUZZ_CELLS) --list --json | \
+		$(PYTHON) -c 'import json, sys; \
+		cells = sorted((e for e in map(json.loads, sys.stdin) if e["scenario"] == "all" and e["exe"].endswith("/fixture")), \
+			key=lambda e: (e["go_version"], e["variant"])); \
+		[print(e["exe"], e["core"]) for e in cells]; \
+		sys.exit(0 if len(cells) == 6 else "fuzz: %d of the 6 fixture cores in the cache: make corpus" % len(cells))' \
+		>$(FUZZ_BUILD)/fuzz.cases.tmp && mv $(FUZZ_BUILD)/fuzz.cases.tmp $(FUZZ_BUILD)/fuzz.cases
+
+fuzz-seeds: fuzz-build fuzz-cases
+	@set -e; for f in $(FUZZERS); do h=$${f##*/}; rm -rf $(FUZZ_BUILD)/seeds/$$h; mkdir -p $(FUZZ_BUILD)/seeds; \
+		$(FUZZ_ENV) GP_FUZZ_SEEDS=$(FUZZ_BUILD)/seeds/$$h $$f >/dev/null 2>&1 || \
+		{ echo "fuzz: $$h could not write its seeds" >&2; exit 1; }; done
+
+# Each harness for FUZZ_SECONDS on one core, then every kept regression
+# input once. make fuzz FUZZ_SECONDS=14400 runs them for hours (README).
+fuzz:
+	@$(FUZZ_CHECK); $(MAKE) --no-print-directory fuzz-seeds && \
+	set -e; for f in $(FUZZERS); do h=$${f##*/}; \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$h native/fuzz/regressions/$$h; \
+		echo "== fuzz: $$h for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_ENV) $$f $(FUZZ_ARGS) -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=$(FUZZ_BUILD)/$$h- \
+			$(FUZZ_BUILD)/corpus/$$h $(FUZZ_BUILD)/seeds/$$h \
+			native/fuzz/regressions/$$h >$(FUZZ_BUILD)/$$h.log 2>&1 || \
+			{ tail -n 60 $(FUZZ_BUILD)/$$h.log; echo "fuzz: $$h found a bug (input: $(FUZZ_BUILD)/$$h-*)" >&2; exit 1; }; \
+		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^#[0-9]+.*DONE' $(FUZZ_BUILD)/$$h.log || true; \
+		r=$$(ls native/fuzz/regressions/$$h); \
+		if [ -n "$$r" ]; then $(FUZZ_ENV) $$f $(FUZZ_ARGS) $$(ls -d native/fuzz/regressions/$$h/*) \
+			>$(FUZZ_BUILD)/$$h-regressions.log 2>&1 || \
+			{ tail -n 60 $(FUZZ_BUILD)/$$h-regressions.log; echo "fuzz: $$h fails a kept regression input" >&2; exit 1; }; \
+			echo "fuzz: $$h: $$(echo $$r | wc -w) regression inputs pass"; fi; \
+	done
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build *.egg-info goparked/libgoparked.so
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) $(CTEST_BINS:=.d) $(ASAN_CTEST_BINS:=.d)

@@ -1,0 +1,83 @@
+/*
+ * The libFuzzer harnesses' shared parts (fuzz.c). Each harness
+ * (native/fuzz/fuzz_*.c) starts from a real fixture executable or core and
+ * applies the fuzzer's input to it as a list of patches over a few "hot"
+ * regions the harness names (the ELF headers, the pclntab, the g structs,
+ * the spans, ...), so that the mutations land where the parsers look
+ * instead of in megabytes of code nobody reads.
+ *
+ * Input: one byte choosing the case (the fixture: index into the cases,
+ * modulo their number), then records, each
+ *
+ *   kind   u8    the region kind (modulo the harness's kinds)
+ *   item   u16   which region of that kind (modulo their number)
+ *   offset u32   into the region (modulo its size)
+ *   len    u8    1 + len % 64 bytes follow (fewer at the input's end)
+ *
+ * A patch past the region's end is cut at its end. The cases come from
+ * the file named by $GP_FUZZ_CASES, one "exe [core]" a line (the Makefile
+ * writes it from corefiles/generate.py's cache, in a fixed order). With
+ * $GP_FUZZ_SEEDS=DIR the harness writes its seed corpus (one input per
+ * region kind and case, patching the region with its own bytes) to DIR and
+ * exits.
+ */
+#ifndef GP_FUZZ_H
+#define GP_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fz_region {
+	uint64_t addr;            /* a target address or a file offset */
+	uint64_t size;
+};
+
+struct fz_kind {
+	const char *name;
+	struct fz_region *r;
+	size_t n, cap;
+};
+
+#define FZ_MAX_KINDS 32
+#define FZ_MAX_PATCHES 256
+
+struct fz_patch {
+	uint64_t addr;            /* where (address or file offset) */
+	const uint8_t *bytes;
+	size_t len;
+};
+
+struct fz_case {
+	char *exe, *core;
+	struct fz_kind kinds[FZ_MAX_KINDS];
+	size_t nkinds;
+	void *state;              /* the harness's own */
+};
+
+extern struct fz_case *fz_cases;
+extern size_t fz_ncases;
+
+/* Reads $GP_FUZZ_CASES; need_core: every line must name a core. Exits
+ * with one line on stderr when there are none. */
+void fz_load_cases(const char *harness, int need_core);
+/* A region of kind name (created on first use) in case c. */
+void fz_add(struct fz_case *c, const char *kind, uint64_t addr,
+	    uint64_t size);
+/* The input's case and patches (at most FZ_MAX_PATCHES, bytes point
+ * into data), in input order. */
+struct fz_case *fz_parse(const uint8_t *data, size_t size,
+			 struct fz_patch *ret, size_t *ret_n);
+/* Copies the patches that overlap [addr, addr + size) into buf, which
+ * holds those bytes. */
+void fz_apply(const struct fz_patch *p, size_t n, uint64_t addr,
+	      uint8_t *buf, size_t size);
+/* After the cases' regions are known: writes the seeds if asked (and
+ * exits), and prints the regions once (GP_FUZZ_VERBOSE=1). */
+void fz_ready(const char *harness,
+	      int (*read_orig)(struct fz_case *c, uint64_t addr, void *buf,
+			       size_t size));
+/* A line on stderr and exit(1): set-up failed, not a finding. */
+void fz_die(const char *harness, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+
+#endif

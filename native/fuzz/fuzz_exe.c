@@ -1,0 +1,165 @@
+/*
+ * fuzz_exe: the executable's parsers from the file up (binary/exe.c: ELF
+ * headers, sections, symbols, .go.buildinfo, the build ID note, PIE
+ * relocation; layout.c from DWARF or layout_tables.c; pclntab.c's open;
+ * stripped.c when there is no symbol table) over a fixture executable
+ * whose file is patched by the input (fuzz.h) in its headers and the
+ * sections those parsers read. The file lives in a memfd: the patches are
+ * written, the executable opened as /proc/self/fd/N, the bytes put back.
+ */
+
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "target/target.h"
+
+#define H "fuzz_exe"
+
+struct exe_state {
+	int fd;                   /* the memfd */
+	uint8_t *orig;            /* the file's bytes */
+	size_t size;
+	char path[64];
+};
+
+static int read_orig(struct fz_case *c, uint64_t off, void *buf, size_t n)
+{
+	struct exe_state *s = c->state;
+	if (off > s->size || n > s->size - off)
+		return -1;
+	memcpy(buf, s->orig + off, n);
+	return 0;
+}
+
+static void add_section(struct fz_case *c, const struct gp_exe *exe,
+			const char *kind, const char *name, uint64_t max)
+{
+	const struct gp_section *sec = gp_exe_section(exe, name);
+	if (!sec || !sec->data || sec->data < exe->map ||
+	    sec->data >= exe->map + exe->size)
+		return;
+	uint64_t off = (uint64_t)(sec->data - exe->map);
+	uint64_t size = sec->size < max ? sec->size : max;
+	if (off + size > exe->size)
+		size = exe->size - off;
+	fz_add(c, kind, off, size);
+}
+
+static void setup(struct fz_case *c)
+{
+	struct gp_exe exe;
+	gp_error *err = gp_exe_open(c->exe, &exe);
+	if (err)
+		fz_die(H, "%s: %s", c->exe, gp_error_message(err));
+	struct exe_state *s = calloc(1, sizeof(*s));
+	s->size = exe.size;
+	s->orig = malloc(exe.size);
+	/* the file's own bytes: libelf may have rewritten the mapping */
+	s->fd = memfd_create("fuzz_exe", 0);
+	if (!s->orig || s->fd < 0 ||
+	    pread(exe.fd, s->orig, exe.size, 0) != (ssize_t)exe.size ||
+	    pwrite(s->fd, s->orig, exe.size, 0) != (ssize_t)exe.size)
+		fz_die(H, "cannot copy %s", c->exe);
+	snprintf(s->path, sizeof(s->path), "/proc/self/fd/%d", s->fd);
+	c->state = s;
+
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)s->orig;
+	fz_add(c, "elf-header", 0, sizeof(*eh));
+	if (eh->e_phoff < s->size)
+		fz_add(c, "program-headers", eh->e_phoff,
+		       (uint64_t)eh->e_phnum * eh->e_phentsize);
+	if (eh->e_shoff < s->size)
+		fz_add(c, "section-headers", eh->e_shoff,
+		       (uint64_t)eh->e_shnum * eh->e_shentsize);
+	add_section(c, &exe, "shstrtab", ".shstrtab", 4096);
+	add_section(c, &exe, "buildinfo", ".go.buildinfo", 4096);
+	add_section(c, &exe, "buildid", ".note.go.buildid", 256);
+	add_section(c, &exe, "pclntab-header", ".gopclntab", 256);
+	add_section(c, &exe, "pclntab", ".gopclntab", 1 << 20);
+	add_section(c, &exe, "symtab", ".symtab", 1 << 20);
+	add_section(c, &exe, "strtab", ".strtab", 1 << 20);
+	add_section(c, &exe, "debug-info", ".debug_info", 1 << 20);
+	add_section(c, &exe, "debug-info", ".zdebug_info", 1 << 20);
+	add_section(c, &exe, "debug-abbrev", ".debug_abbrev", 1 << 16);
+	add_section(c, &exe, "debug-abbrev", ".zdebug_abbrev", 1 << 16);
+	add_section(c, &exe, "moduledata", ".go.module", 4096);
+	add_section(c, &exe, "moduledata", ".noptrdata", 1 << 16);
+	add_section(c, &exe, "rela", ".rela.dyn", 1 << 16);
+	gp_exe_close(&exe);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_load_cases(H, 0);
+	for (size_t i = 0; i < fz_ncases; i++)
+		setup(&fz_cases[i]);
+	fz_ready(H, read_orig);
+	return 0;
+}
+
+static void run(const char *path)
+{
+	struct gp_exe exe;
+	gp_error *err = gp_exe_open(path, &exe);
+	if (err) {
+		gp_error_destroy(err);
+		return;
+	}
+	uint64_t bias = 0;
+	err = gp_exe_bias_from_entry(&exe, exe.entry, "fuzz", &bias);
+	if (!err)
+		err = gp_exe_relocate(&exe, bias);
+	if (err) {
+		gp_error_destroy(err);
+		gp_exe_close(&exe);
+		return;
+	}
+	(void)gp_exe_symbol(&exe, "runtime.allgs");
+	struct gp_layout *layout = calloc(1, sizeof(*layout));
+	if (exe.has_dwarf)
+		err = gp_layout_from_dwarf(&exe, layout);
+	else
+		err = gp_layout_from_table(&exe, layout);
+	gp_error_destroy(err);
+	struct gp_pclntab *tab;
+	if (!(err = gp_pclntab_open(&exe, NULL, NULL, &tab))) {
+		/* (the functions themselves: fuzz_pclntab) */
+		struct gp_func fn;
+		uint64_t pc = gp_pclntab_text_start(tab);
+		if (gp_pclntab_find_func(tab, pc, &fn)) {
+			struct gp_symframe fr[16];
+			gp_pclntab_symbolize(tab, fn.entry, fn.entry, fr, 16);
+		}
+		if (!exe.nsymbols && exe.go_major == 1)
+			gp_error_destroy(gp_stripped_find_vars(&exe, tab, layout));
+		gp_pclntab_destroy(tab);
+	}
+	gp_error_destroy(err);
+	free(layout);
+	gp_exe_close(&exe);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz_patch p[FZ_MAX_PATCHES];
+	size_t n;
+	struct fz_case *c = fz_parse(data, size, p, &n);
+	struct exe_state *s = c->state;
+	for (size_t i = 0; i < n; i++)
+		if (pwrite(s->fd, p[i].bytes, p[i].len, (off_t)p[i].addr) !=
+		    (ssize_t)p[i].len)
+			fz_die(H, "pwrite failed");
+	run(s->path);
+	for (size_t i = n; i-- > 0;)
+		if (pwrite(s->fd, s->orig + p[i].addr, p[i].len,
+			   (off_t)p[i].addr) != (ssize_t)p[i].len)
+			fz_die(H, "pwrite failed");
+	return 0;
+}
