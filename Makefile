@@ -121,15 +121,24 @@ CORPUS_CASES = $(PYTHON) corefiles/generate.py --matrix default --list --json | 
 	$(PYTHON) -c 'import json, sys; [print(e["exe"], e["core"], e["dump"]) \
 		for e in map(json.loads, sys.stdin) \
 		if not e["variant"].startswith("arm64-") and e["exe"].endswith("/fixture")]'
+# The arm64 executables of the default matrix, for the decoder's test
+# (test_decode compares every instruction with aarch64 objdump).
+ARM64_EXES = $(PYTHON) corefiles/generate.py --matrix default --list --json | \
+	$(PYTHON) -c 'import json, sys; [print(x) for x in dict.fromkeys(e["exe"] \
+		for e in map(json.loads, sys.stdin) if e["variant"].startswith("arm64-"))]'
 check-native: $(CTEST_BINS)
 	@$(CORPUS_CASES) >$(BUILD)/corpus.cases
+	@$(ARM64_EXES) >$(BUILD)/decode.exes
 	@set -e; for t in $(CTEST_BINS); do echo "== $$t"; \
-		GP_PCLNTAB_CASES=$(BUILD)/corpus.cases $$t; done
+		GP_PCLNTAB_CASES=$(BUILD)/corpus.cases \
+		GP_DECODE_EXES=$(BUILD)/decode.exes $$t; done
 
 check-native-asan: $(ASAN_CTEST_BINS)
 	@$(CORPUS_CASES) >$(ASAN_BUILD)/corpus.cases
+	@$(ARM64_EXES) >$(ASAN_BUILD)/decode.exes
 	@set -e; for t in $(ASAN_CTEST_BINS); do echo "== $$t"; \
 		GP_PCLNTAB_CASES=$(ASAN_BUILD)/corpus.cases \
+		GP_DECODE_EXES=$(ASAN_BUILD)/decode.exes \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$t; done
 
 deps:

@@ -56,21 +56,19 @@ def _answers(toolchain, variant):
              tuple(sorted(name(w.goid) for w in c.waiters)))
             for c in A.chans(snap) if c.address in o_of)
         # Holders: of every object the fixture locked (a local or a
-        # global), read from the code; an architecture without a decoder
-        # says so ("no decoder"), and then names nobody.
+        # global), read from the code by each architecture's decoder.
         locked = {addr(o["addr"]) for g in acc["groups"]
                   for o in (g.get("objects") or []) + [x for per in g.get("per_goroutine") or [] for x in per]
                   if o.get("holder_via") in ("local", "global")}
         syncs = [s for s in A.syncs(snap) if s.address in o_of]
-        out["decoder"] = not any(s.holder_status == "no decoder" for s in syncs)
+        assert not any(s.holder_status == "no decoder" for s in syncs)
+        assert locked and all(s.best_holders for s in syncs if s.address in locked)
         out["syncs"] = sorted(
             (o_of.get(s.address, "?"), s.kind,
              tuple(sorted(name(h.goid) for h in s.best_holders))
-             if s.address in locked and out["decoder"] else None,
+             if s.address in locked else None,
              tuple(sorted(name(w.goid) for w in s.waiters)))
             for s in syncs)
-        if not out["decoder"]:
-            assert all(not s.best_holders for s in syncs if s.kind in ("mutex", "rwmutex"))
         dl = A.Deadlocks(snap)
         out["cycles"] = sorted(tuple(sorted(name(x) for x in c)) for c in dl.cycle_goids())
         out["stuck"] = sorted((st["reason"], st["kind"], tuple(sorted(name(x) for x in st["goids"])))
@@ -85,14 +83,5 @@ if PAIRS:
     def test_arm64_answers_equal_amd64(toolchain, variant):
         amd = _answers(toolchain, variant)
         arm = _answers(toolchain, "arm64-" + variant)
-        assert amd["decoder"]
-        if not arm["decoder"]:
-            # no arm64 instruction decoder yet (issue 13): no mutex holder
-            # is named there, so a cycle through a mutex is missing, never
-            # a different one
-            amd["syncs"] = [(o, k, None, w) for o, k, _, w in amd["syncs"]]
-            assert set(arm["cycles"]) <= set(amd["cycles"])
-            del amd["cycles"], arm["cycles"]
-            del amd["decoder"], arm["decoder"]
         for key in amd:
             assert arm[key] == amd[key], key

@@ -37,14 +37,6 @@ def _holders(toolchain, variant, via):
             if o["role"] not in ("lock", "rlock") or o["holder_via"] != via:
                 continue
             s = syncs[addr(o["addr"])]
-            if variant.startswith("arm64-"):
-                # no arm64 instruction decoder yet (issue 13): no holder is
-                # named, and the answer says why rather than "unknown"
-                assert s.holder_status == "no decoder" and not s.best_holders, (
-                    g["group"], s.holder_status, [h.goid for h in s.holders])
-                assert "no code evidence on this architecture" in A.sync_summary(s)
-                n += 1
-                continue
             best = {h.goid for h in s.best_holders}
             assert best == {o["holder_goid"]}, (g["group"], o, best,
                                                 s.holder_status)

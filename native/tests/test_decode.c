@@ -44,12 +44,14 @@ static bool get_bit(const struct starts *s, uint64_t pc)
 	       (s->bits[(pc - s->lo) / 8] >> ((pc - s->lo) % 8) & 1);
 }
 
-static bool objdump_starts(const char *exe, const struct gp_section *text,
-			   struct starts *s)
+static bool objdump_starts(const char *exe, uint16_t machine,
+			   const struct gp_section *text, struct starts *s)
 {
 	char cmd[4096];
+	bool a64 = machine == EM_AARCH64;
 	snprintf(cmd, sizeof(cmd),
-		 "objdump -d --no-show-raw-insn -j .text '%s' 2>/dev/null", exe);
+		 "%s -d -z --no-show-raw-insn -j .text '%s' 2>/dev/null",
+		 a64 ? "aarch64-linux-gnu-objdump" : "objdump", exe);
 	FILE *f = popen(cmd, "r");
 	if (!f)
 		return false;
@@ -66,12 +68,16 @@ static bool objdump_starts(const char *exe, const struct gp_section *text,
 			continue;
 		s->bits[(pc - s->lo) / 8] |= (uint8_t)(1u << ((pc - s->lo) % 8));
 		n++;
-		char *m = strstr(end, "call ");
+		/* x86: "call 4a1b20 <f>", "jmp ..."; arm64: "bl\t12340 <f>",
+		 * "b\t..." (not b.cond: the decoder's BRANCH is not compared) */
+		char *m = a64 ? strstr(end, "\tbl\t") : strstr(end, "call ");
 		if (!m)
-			m = strstr(end, "jmp ");
+			m = a64 ? strstr(end, "\tb\t") : strstr(end, "jmp ");
+		if (m && a64)
+			m++;
 		if (m) {
-			char *t = strchr(m, ' ');
-			while (t && *t == ' ')
+			char *t = strpbrk(m, " \t");
+			while (t && (*t == ' ' || *t == '\t'))
 				t++;
 			if (t && *t != '*') {
 				uint64_t to = strtoull(t, &end, 16);
@@ -82,6 +88,23 @@ static bool objdump_starts(const char *exe, const struct gp_section *text,
 	}
 	int rc = pclose(f);
 	return rc == 0 && n > 0;
+}
+
+/*
+ * Where a decoder may stop although objdump shows an instruction: x86
+ * padding (int3, zeros); on arm64, a word of the groups Go never emits
+ * (op0 = bits 28:25 of 0000 but UDF, 0001, 0010 SVE, 0011): the literal
+ * pools and jump tables the assembler leaves after a function's code,
+ * which objdump prints as ".inst" or as SVE/SME instructions.
+ */
+static bool declined(uint16_t machine, const uint8_t *p, uint64_t avail)
+{
+	if (machine != EM_AARCH64)
+		return p[0] == 0xcc || p[0] == 0x00;
+	if (avail < 4)
+		return true;
+	uint32_t w = (uint32_t)gp_load(p, 4);
+	return ((w >> 25) & 15) < 4 && (w >> 16) != 0;
 }
 
 static gp_error *read_exe(void *arg, uint64_t addr, void *buf, size_t size)
@@ -119,7 +142,7 @@ static void check_exe(const char *path)
 		gp_error_destroy(err);
 		goto out;
 	}
-	if (!objdump_starts(path, text, &st)) {
+	if (!objdump_starts(path, exe.machine, text, &st)) {
 		FAIL("%s: objdump failed", path);
 		goto out;
 	}
@@ -148,10 +171,10 @@ static void check_exe(const char *path)
 				/* only the padding after the last RET may be
 				 * left: objdump shows no instruction start
 				 * there either, or int3 */
-				if (get_bit(&st, at) && code[at - entry] != 0xcc &&
-				    code[at - entry] != 0x00) {
-					FAIL("%s: %s+0x%" PRIx64 ": not decoded", path,
-					     fn.name, at - entry);
+				if (get_bit(&st, at) && !declined(exe.machine, code + (at - entry),
+								  end - at)) {
+					FAIL("%s: %s+0x%" PRIx64 ": not decoded (%08x, %zu left)", path,
+					     fn.name, at - entry, end - at >= 4 ? (unsigned)gp_load(code + (at - entry), 4) : 0u, (size_t)(end - at));
 					fn_bad = true;
 				}
 				break;
@@ -210,10 +233,129 @@ out:
 	gp_exe_close(&exe);
 }
 
-/* Random bytes: any answer, no crash, never a length past the buffer. */
-static void fuzz(void)
+/*
+ * arm64 encodings, one word each, as GNU as 2.40 (-march=armv8.1-a)
+ * assembles the text beside it (ADRP and ADR: words and targets from
+ * aarch64 objdump of a Go executable), decoded at pc 0x10000 unless
+ * given. The fields expected are what the instruction does (ARM ARM):
+ * kind, dst, src, base, disp, width, target, clobber, cond.
+ */
+struct a64_case {
+	const char *text;
+	uint32_t word;
+	uint64_t pc;
+	uint8_t kind, dst, src, base;
+	int64_t disp;
+	uint8_t width;
+	uint64_t target;
+	uint32_t clobber;
+	uint8_t cond;
+	uint8_t ldex;
+};
+
+#define N GP_REG_NONE
+static const struct a64_case a64_cases[] = {
+	{ "adrp x27, 21b000", 0xd000105b, 0x111d0, GP_INSN_ADDR, 27, N, N, 0, 0, 0x21b000, 0, 0, 0 },
+	{ "adrp x0, 133000", 0xd0000900, 0x11204, GP_INSN_ADDR, 0, N, N, 0, 0, 0x133000, 0, 0, 0 },
+	{ "adr x27, 172e4", 0x1000009b, 0x172d4, GP_INSN_ADDR, 27, N, N, 0, 0, 0x172e4, 0, 0, 0 },
+	{ "add x3, x3, #0x7a8", 0x911ea063, 0, GP_INSN_LEA, 3, N, 3, 0x7a8, 0, 0, 0, 0, 0 },
+	{ "add x0, x27, #0x1, lsl #12", 0x91400760, 0, GP_INSN_LEA, 0, N, 27, 0x1000, 0, 0, 0, 0, 0 },
+	{ "sub x20, sp, #0x50", 0xd10143f4, 0, GP_INSN_LEA, 20, N, 31, -0x50, 0, 0, 0, 0, 0 },
+	{ "ldrb w2, [x27, #1001]", 0x394fa762, 0, GP_INSN_LOAD, 2, N, 27, 1001, 1, 0, 0, 0, 0 },
+	{ "ldr w1, [x2, #16]", 0xb9401041, 0, GP_INSN_LOAD, 1, N, 2, 16, 4, 0, 0, 0, 0 },
+	{ "ldr x1, [x3, #2040]", 0xf943fc61, 0, GP_INSN_LOAD, 1, N, 3, 2040, 8, 0, 0, 0, 0 },
+	{ "str x30, [sp, #-80]!", 0xf81b0ffe, 0, GP_INSN_STORE, N, 30, 31, -80, 8, 0, 1u << 31, 0, 0 },
+	{ "stur x29, [sp, #-8]", 0xf81f83fd, 0, GP_INSN_STORE, N, 29, 31, -8, 8, 0, 0, 0, 0 },
+	{ "ldur x29, [sp, #-8]", 0xf85f83fd, 0, GP_INSN_LOAD, 29, N, 31, -8, 8, 0, 0, 0, 0 },
+	{ "ldr x30, [sp], #80", 0xf84507fe, 0, GP_INSN_LOAD, 30, N, 31, 0, 8, 0, 1u << 31, 0, 0 },
+	{ "ldp x29, x30, [sp, #-16]", 0xa97f7bfd, 0, GP_INSN_LOAD, N, N, 31, -16, 16, 0, 3u << 29, 0, 0 },
+	{ "stp x29, x30, [x20, #-8]", 0xa93ffa9d, 0, GP_INSN_STORE, N, N, 20, -8, 16, 0, 0, 0, 0 },
+	{ "str x0, [sp, #8]", 0xf90007e0, 0, GP_INSN_STORE, N, 0, 31, 8, 8, 0, 0, 0, 0 },
+	{ "str xzr, [sp, #16]", 0xf9000bff, 0, GP_INSN_STORE, N, N, 31, 16, 8, 0, 0, 0, 0 },
+	{ "ldr x5, [x1, x2, lsl #3]", 0xf8627825, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 5, 0, 0 },
+	{ "ldaxr w27, [x3]", 0x885ffc7b, 0, GP_INSN_ATOMIC, 27, N, 3, 0, 4, 0, 0, 0, 1 },
+	{ "stlxr w27, w2, [x3]", 0x881bfc62, 0, GP_INSN_STORE, N, N, 3, 0, 4, 0, 1u << 27, 0, 0 },
+	{ "ldaxr x4, [x0]", 0xc85ffc04, 0, GP_INSN_ATOMIC, 4, N, 0, 0, 8, 0, 0, 0, 1 },
+	{ "stlxr w5, x6, [x0]", 0xc805fc06, 0, GP_INSN_STORE, N, N, 0, 0, 8, 0, 1u << 5, 0, 0 },
+	{ "casal w27, w2, [x3]", 0x88fbfc62, 0, GP_INSN_ATOMIC, 27, N, 3, 0, 4, 0, 0, 0, 0 },
+	{ "cas x1, x2, [x4]", 0xc8a17c82, 0, GP_INSN_ATOMIC, 1, N, 4, 0, 8, 0, 0, 0, 0 },
+	{ "casa w1, w2, [x4]", 0x88e17c82, 0, GP_INSN_ATOMIC, 1, N, 4, 0, 4, 0, 0, 0, 0 },
+	{ "casl w1, w2, [x4]", 0x88a1fc82, 0, GP_INSN_ATOMIC, 1, N, 4, 0, 4, 0, 0, 0, 0 },
+	{ "ldaddal w5, w6, [x7]", 0xb8e500e6, 0, GP_INSN_ATOMIC, 6, N, 7, 0, 4, 0, 0, 0, 0 },
+	{ "swpal w5, w6, [x7]", 0xb8e580e6, 0, GP_INSN_ATOMIC, 6, N, 7, 0, 4, 0, 0, 0, 0 },
+	{ "stadd w5, [x7]", 0xb82500ff, 0, GP_INSN_ATOMIC, N, N, 7, 0, 4, 0, 0, 0, 0 },
+	{ "ldar x1, [x2]", 0xc8dffc41, 0, GP_INSN_LOAD, 1, N, 2, 0, 8, 0, 0, 0, 0 },
+	{ "stlr w1, [x2]", 0x889ffc41, 0, GP_INSN_STORE, N, 1, 2, 0, 4, 0, 0, 0, 0 },
+	{ "bl .+0x100", 0x94000040, 0, GP_INSN_CALL, N, N, N, 0, 0, 0x10100, 0, 0, 0 },
+	{ "bl .-0x8", 0x97fffffe, 0, GP_INSN_CALL, N, N, N, 0, 0, 0xfff8, 0, 0, 0 },
+	{ "b .+0x40", 0x14000010, 0, GP_INSN_JUMP, N, N, N, 0, 0, 0x10040, 0, 0, 0 },
+	{ "b.ne .-0x20", 0x54ffff01, 0, GP_INSN_BRANCH, N, N, N, 0, 0, 0xffe0, 0, 0, 0 },
+	{ "cbz w1, .+0x10", 0x34000081, 0, GP_INSN_BRANCH, N, 1, N, 0, 4, 0x10010, 0, GP_COND_ZERO, 0 },
+	{ "cbnz x2, .+0x10", 0xb5000082, 0, GP_INSN_BRANCH, N, 2, N, 0, 8, 0x10010, 0, GP_COND_NONZERO, 0 },
+	{ "tbz w2, #0, .+0x20", 0x36000102, 0, GP_INSN_BRANCH, N, 2, N, 0, 1, 0x10020, 0, GP_COND_ZERO, 0 },
+	{ "tbnz w4, #0, .-0x4", 0x3707ffe4, 0, GP_INSN_BRANCH, N, 4, N, 0, 1, 0xfffc, 0, GP_COND_NONZERO, 0 },
+	{ "tbnz x4, #63, .+0x8", 0xb7f80044, 0, GP_INSN_BRANCH, N, N, N, 0, 0, 0x10008, 0, 0, 0 },
+	{ "blr x3", 0xd63f0060, 0, GP_INSN_CALL_REG, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "br x16", 0xd61f0200, 0, GP_INSN_JUMP_REG, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "ret", 0xd65f03c0, 0, GP_INSN_RET, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "brk #0x0", 0xd4200000, 0, GP_INSN_TRAP, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "udf #0", 0x00000000, 0, GP_INSN_TRAP, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "mov x2, x5", 0xaa0503e2, 0, GP_INSN_MOV, 2, 5, N, 0, 0, 0, 0, 0, 0 },
+	{ "mov w27, wzr", 0x2a1f03fb, 0, GP_INSN_CONST, 27, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "mov x1, xzr", 0xaa1f03e1, 0, GP_INSN_CONST, 1, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "orr x2, xzr, #0x1", 0xb24003e2, 0, GP_INSN_CONST, 2, N, N, 0, 0, 1, 0, 0, 0 },
+	{ "mov x0, #0x10000", 0xd2a00020, 0, GP_INSN_CONST, 0, N, N, 0, 0, 0x10000, 0, 0, 0 },
+	{ "mov w0, #0x7063", 0x528e0c60, 0, GP_INSN_CONST, 0, N, N, 0, 0, 0x7063, 0, 0, 0 },
+	{ "mov x1, #0xffffffffffffffff", 0x92800001, 0, GP_INSN_CONST, 1, N, N, 0, 0, ~0ull, 0, 0, 0 },
+	{ "movk x27, #0x400, lsl #16", 0xf2a0801b, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 27, 0, 0 },
+	{ "cmp x1, #0x4", 0xf100103f, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "cmp x1, x2", 0xeb02003f, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "cset x4, eq", 0x9a9f17e4, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 4, 0, 0 },
+	{ "svc #0x0", 0xd4000001, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 0, 0, 0 },
+	{ "mrs x0, tpidr_el0", 0xd53bd040, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 0, 0, 0 },
+	{ "dmb ish", 0xd5033bbf, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "nop", 0xd503201f, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "ldr x0, .+0x20", 0x58000100, 0, GP_INSN_LOAD, 0, N, N, 0, 8, 0x10020, 0, 0, 0 },
+	{ "fmov x3, d1", 0x9e660023, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 3, 0, 0 },
+	{ "fmov d1, x3", 0x9e670061, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 1, 0, 0 },
+	{ "add x20, sp, x27", 0x8b3b63f4, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 20, 0, 0 },
+};
+#undef N
+
+static void check_arm64_cases(void)
 {
-	const struct gp_arch *a = gp_arch_find(EM_X86_64);
+	const struct gp_arch *a = gp_arch_find(EM_AARCH64);
+	for (size_t i = 0; i < sizeof(a64_cases) / sizeof(a64_cases[0]); i++) {
+		const struct a64_case *c = &a64_cases[i];
+		uint8_t b[4] = { (uint8_t)c->word, (uint8_t)(c->word >> 8),
+				 (uint8_t)(c->word >> 16), (uint8_t)(c->word >> 24) };
+		uint64_t pc = c->pc ? c->pc : 0x10000;
+		struct gp_insn in;
+		size_t n = a->decode(b, 4, pc, &in);
+		if (n != 4 || in.kind != c->kind || in.dst != c->dst ||
+		    in.src != c->src || in.base != c->base ||
+		    (c->base != GP_REG_NONE && in.disp != c->disp) ||
+		    (c->width && in.width != c->width) ||
+		    (c->target && in.target != c->target) ||
+		    in.clobber != c->clobber || in.cond != c->cond ||
+		    in.ldex != c->ldex)
+			FAIL("arm64 %s (%08x): len %zu kind %u dst %u src %u base %u "
+			     "disp %" PRId64 " width %u target 0x%" PRIx64
+			     " clobber 0x%x cond %u ldex %u", c->text, c->word, n,
+			     in.kind, in.dst, in.src, in.base, in.disp, in.width,
+			     in.target, in.clobber, in.cond, in.ldex);
+	}
+	/* the lengths are always 4: a short or misaligned buffer is no
+	 * instruction */
+	uint8_t b[4] = { 0xc0, 0x03, 0x5f, 0xd6 };
+	struct gp_insn in;
+	if (a->decode(b, 3, 0x10000, &in) || a->decode(b, 4, 0x10002, &in))
+		FAIL("arm64: decoded a short or misaligned word");
+}
+
+/* Random bytes: any answer, no crash, never a length past the buffer. */
+static void fuzz(const struct gp_arch *a)
+{
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	uint8_t buf[64];
 	for (int round = 0; round < 200000; round++) {
@@ -248,14 +390,21 @@ static void fuzz(void)
 int main(int argc, char **argv)
 {
 	int n = 0;
-	fuzz();
+	check_arm64_cases();
+	fuzz(gp_arch_find(EM_X86_64));
+	fuzz(gp_arch_find(EM_AARCH64));
 	for (int i = 1; i < argc; i++, n++)
 		check_exe(argv[i]);
-	const char *cases = getenv("GP_PCLNTAB_CASES");
-	if (argc < 2 && cases) {
+	static char line[8192], seen[64][4096];
+	int nseen = 0;
+	/* GP_PCLNTAB_CASES: the amd64 corpus; GP_DECODE_EXES: more
+	 * executables, one a line (the arm64 cells) */
+	const char *lists[2] = { getenv("GP_PCLNTAB_CASES"), getenv("GP_DECODE_EXES") };
+	for (int li = 0; li < 2 && argc < 2; li++) {
+		const char *cases = lists[li];
+		if (!cases)
+			continue;
 		FILE *f = fopen(cases, "r");
-		char line[8192], seen[64][4096];
-		int nseen = 0;
 		while (f && fgets(line, sizeof(line), f)) {
 			char exe[4096];
 			if (sscanf(line, "%4095s", exe) != 1)
@@ -272,7 +421,7 @@ int main(int argc, char **argv)
 		if (f)
 			fclose(f);
 	}
-	if (!n) {
+	if (!n && !failures) {
 		printf("SKIP: no executables\n");
 		return getenv("GP_REQUIRE_CORES") ? 1 : 0;
 	}

@@ -87,8 +87,9 @@ struct gp_insn {
 	uint8_t kind;        /* enum gp_insn_kind */
 	uint8_t dst, src, base; /* register numbers, GP_REG_NONE if none */
 	uint8_t width;       /* bytes of a memory operand, 0 if unknown */
-	uint8_t ldex;        /* arm64: a load-exclusive (the first half of
-			      * an atomic; the STLXR is the ATOMIC) */
+	uint8_t ldex;        /* arm64: a load-exclusive, the ATOMIC that
+			      * begins an exclusive pair (its STLXR, a
+			      * STORE, may be skipped by a failed compare) */
 	uint8_t noreturn;    /* set by code.c: a call that never returns */
 	uint8_t cond;        /* BRANCH: enum gp_branch_cond */
 };

@@ -544,12 +544,14 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 			if (t == GP_NONE)
 				continue;
 			const struct gp_code_block *tb = &ret->blocks[t];
-			if (tb->ninsns < 2)
-				continue;
 			const struct gp_insn *br = &ret->insns[tb->first_insn + tb->ninsns - 1];
-			const struct gp_insn *ts = br - 1;
+			/* the test is the instruction before the branch (x86
+			 * TEST; JNE), or the branch itself (arm64 CBZ, TBNZ) */
+			const struct gp_insn *ts = br->src != GP_REG_NONE ? br : br - 1;
 			if (br->kind != GP_INSN_BRANCH || br->cond == GP_COND_OTHER ||
-			    ts->kind != GP_INSN_TEST || ts->src >= arch->abi.nregs)
+			    ts < &ret->insns[tb->first_insn] ||
+			    (ts != br && ts->kind != GP_INSN_TEST) ||
+			    ts->src >= arch->abi.nregs)
 				continue;
 			bool kept = true;
 			for (const struct gp_insn *x = &ret->insns[tb->first_insn]; x < ts; x++)
