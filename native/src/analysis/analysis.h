@@ -121,6 +121,10 @@ struct gp_sync_owners {
 };
 gp_error *gp_sync_owners(struct gp_snapshot *snap, uint64_t object,
 			 struct gp_sync_owners *ret);
+/* The same for one of an->syncs (the analysis complete), without the
+ * lookup: what the verdict calls for each waiter. */
+gp_error *gp_sync_owners_of(struct gp_analysis *an, const struct gp_sync *s,
+			    struct gp_sync_owners *ret);
 
 /* holders.c: the reference scan; fills holders of every sync object and
  * wakers of every channel (needs chans and syncs built). */

@@ -548,25 +548,13 @@ static void decide(struct gp_sync *s, struct gp_holder *h)
 			h[k].rank = 0;
 }
 
-gp_error *gp_sync_owners(struct gp_snapshot *snap, uint64_t object,
-			 struct gp_sync_owners *ret)
+gp_error *gp_sync_owners_of(struct gp_analysis *an, const struct gp_sync *s,
+			    struct gp_sync_owners *ret)
 {
-	struct gp_analysis *an;
 	memset(ret, 0, sizeof(*ret));
 	ret->writer = GP_NONE;
-	gp_error *err = gp_analysis_complete(snap, &an);
-	if (err)
-		return err;
-	const struct gp_sync *s = NULL;
-	for (size_t i = 0; i < an->nsyncs && !s; i++)
-		if (an->syncs[i].address == object || an->syncs[i].sema == object)
-			s = &an->syncs[i];
-	if (!s)
-		return gp_error_create(GP_ERROR_NOT_FOUND,
-				       "no goroutine waits on a sync object at 0x%llx",
-				       (unsigned long long)object);
 	ret->status = s->holder_status;
-	if (s->holder_status != GP_HOLDER_FOUND ||
+	if (s->holder_status != GP_HOLDER_FOUND || !s->nholders ||
 	    (s->kind != GP_OBJ_MUTEX && s->kind != GP_OBJ_RWMUTEX))
 		return NULL;
 	if (!an->owner_readers) {
@@ -584,6 +572,26 @@ gp_error *gp_sync_owners(struct gp_snapshot *snap, uint64_t object,
 		ret->writer = h[0].goroutine;
 	}
 	return NULL;
+}
+
+gp_error *gp_sync_owners(struct gp_snapshot *snap, uint64_t object,
+			 struct gp_sync_owners *ret)
+{
+	struct gp_analysis *an;
+	memset(ret, 0, sizeof(*ret));
+	ret->writer = GP_NONE;
+	gp_error *err = gp_analysis_complete(snap, &an);
+	if (err)
+		return err;
+	const struct gp_sync *s = NULL;
+	for (size_t i = 0; i < an->nsyncs && !s; i++)
+		if (an->syncs[i].address == object || an->syncs[i].sema == object)
+			s = &an->syncs[i];
+	if (!s)
+		return gp_error_create(GP_ERROR_NOT_FOUND,
+				       "no goroutine waits on a sync object at 0x%llx",
+				       (unsigned long long)object);
+	return gp_sync_owners_of(an, s, ret);
 }
 
 gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)

@@ -481,29 +481,33 @@ static bool gone(const struct gp_verdict_rec *r)
 }
 
 /*
- * The holder of a locked Mutex or RWMutex, as holders.c ranks them: one
- * goroutine index, or GP_NONE when it does not know or several tie. This
- * is the one place the verdict reads holders (analysis/holders.c owns
- * them): "waiters on a mutex whose holder is leaked are leaked".
+ * The owner of a locked Mutex or RWMutex that can never release it, as
+ * holders.c decides the owners (gp_sync_owners_of; the verdict reads
+ * holders nowhere else): its writer, gone; or one of its readers, gone (a
+ * writer waits for every reader, and readers queued behind a pending
+ * writer wait for it). GP_NONE when no owner is named or all can run.
  */
-static uint32_t sync_holder(const struct gp_analysis *an,
-			    const struct gp_sync *s, uint32_t *ret_count)
+static gp_error *gone_owner(struct vctx *v, const struct gp_sync *s,
+			    uint32_t self, uint32_t *ret)
 {
-	*ret_count = 0;
-	if (s->holder_status != GP_HOLDER_FOUND)
-		return GP_NONE;
-	uint32_t who = GP_NONE;
-	for (uint32_t k = 0; k < s->nholders; k++) {
-		const struct gp_holder *h = &an->holders[s->holders_first + k];
-		if (h->rank != 1)
-			continue;
-		if (who != GP_NONE && who != h->goroutine)
-			(*ret_count)++;
-		who = h->goroutine;
-		if (!*ret_count)
-			*ret_count = 1;
+	struct gp_sync_owners o;
+	*ret = GP_NONE;
+	gp_error *err = gp_sync_owners_of(v->an, s, &o);
+	if (err)
+		return err;
+	uint32_t n = v->snap->ngs;
+	if (o.writer != GP_NONE) {
+		if (o.writer != self && o.writer < n && gone(&v->rec[o.writer]))
+			*ret = o.writer;
+		return NULL;
 	}
-	return *ret_count == 1 ? who : GP_NONE;
+	for (size_t k = 0; k < o.nreaders; k++)
+		if (o.readers[k] != self && o.readers[k] < n &&
+		    gone(&v->rec[o.readers[k]])) {
+			*ret = o.readers[k];
+			break;
+		}
+	return NULL;
 }
 
 /* A possible waker among holders.c's list (with the operation on its
@@ -558,11 +562,12 @@ static bool live_waker(struct vctx *v, uint32_t first, uint32_t n,
 	return false;
 }
 
-/* One round of "no waker": true when some verdict changed. */
-static bool no_waker_round(struct vctx *v)
+/* One round of "no waker": *changed when some verdict changed. */
+static gp_error *no_waker_round(struct vctx *v, bool *ret_changed)
 {
 	struct gp_snapshot *snap = v->snap;
 	bool changed = false;
+	gp_error *err;
 	for (uint32_t i = 0; i < snap->ngs; i++) {
 		struct gp_verdict_rec *r = &v->rec[i];
 		const struct gp_goroutine *g = &snap->gs[i];
@@ -579,10 +584,10 @@ static bool no_waker_round(struct vctx *v)
 				continue;
 			const struct gp_sync *s = &v->an->syncs[si];
 			if (s->kind == GP_OBJ_MUTEX || s->kind == GP_OBJ_RWMUTEX) {
-				uint32_t n;
-				uint32_t who = sync_holder(v->an, s, &n);
-				if (who != GP_NONE && who != i && who < snap->ngs &&
-				    gone(&v->rec[who])) {
+				uint32_t who;
+				if ((err = gone_owner(v, s, i, &who)))
+					return err;
+				if (who != GP_NONE) {
 					r->verdict = GP_VERDICT_NO_WAKER;
 					r->reason = GP_WHY_HOLDER_LEAKED;
 					r->holder = who;
@@ -615,7 +620,8 @@ static bool no_waker_round(struct vctx *v)
 		r->object = c->address;
 		changed = true;
 	}
-	return changed;
+	*ret_changed = changed;
+	return NULL;
 }
 
 /* Lingering: goroutines woken only by timers, their other channels never
@@ -808,8 +814,9 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 	}
 	if ((err = lingering(&v)))
 		goto out;
-	while (no_waker_round(&v))
-		;
+	for (bool changed = true; changed;)
+		if ((err = no_waker_round(&v, &changed)))
+			goto out;
 	gp_phase("verdict: evidence");
 	for (uint32_t i = 0; i < n; i++) {
 		struct gp_verdict_rec *r = &v.rec[i];
