@@ -382,4 +382,20 @@ def render_options(ns, snap, out):
     if ns.mutex is not None:
         emit(sync(snap, ns.mutex), schema.sync_doc, sync_text)
     if ns.deadlocks:
-        emit(Deadlocks(snap), schema.deadlocks_doc, deadlocks_text)
+        from . import verdict
+        from .options import filter_from_options
+        view = verdict.VerdictView(snap, snap.group(
+            "site", filter_from_options(ns)))
+        d = Deadlocks(snap)
+        if not ns.json:
+            out.write(verdict.leaks_text(view, d,
+                                         limit=getattr(ns, "limit", None),
+                                         ids=getattr(ns, "ids", 8)))
+        elif ns.deadlocks == "leaks":
+            out.write(json.dumps(verdict.leaks_doc(view, d), indent=1)
+                      + "\n")
+        else:
+            doc = schema.deadlocks_doc(snap, d)
+            leaks = verdict.leaks_doc(view)
+            doc["leaks"] = {k: leaks[k] for k in ("counts", "heap", "rows")}
+            out.write(json.dumps(doc, indent=1) + "\n")

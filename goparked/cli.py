@@ -53,7 +53,8 @@ def build_parser():
                    help="with --watch: how many samples (default 5)")
     p.add_argument("--pprof", metavar="FILE",
                    help="write a pprof goroutine profile (gzipped "
-                   "profile.proto; '-' for stdout) for go tool pprof")
+                   "profile.proto; '-' for stdout) for go tool pprof; with "
+                   "--verdict, labels leaked=true and verdict=KEY")
     return p
 
 
@@ -104,7 +105,8 @@ def run(ns, out):
                     progress.phase("writing the profile")
                     try:
                         pprof.write_profile(snap, snap.group(
-                            "stack", filter_from_options(ns)), ns.pprof)
+                            "stack", filter_from_options(ns)), ns.pprof,
+                            verdict=ns.verdict)
                     except OSError as e:
                         raise UsageError("cannot write %s: %s"
                                          % (ns.pprof, e.strerror or e))

@@ -41,6 +41,9 @@ class SiteCounts:
         self.parked = parked
         self.oldest_age_ns = oldest_age_ns
         self.pause_ns = pause_ns
+        # (leaked (proven), leaked (no waker)) when the verdict was asked
+        # for (check --max-leaked), else None
+        self.leaked = None
 
 
 def _location(site):
@@ -51,8 +54,9 @@ def _location(site):
     return text.func_location(site, full=True, sep=" ")
 
 
-def site_counts(snap, source="", pause_ns=None):
-    """SiteCounts of a snapshot (system goroutines left out)."""
+def site_counts(snap, source="", pause_ns=None, verdict=False):
+    """SiteCounts of a snapshot (system goroutines left out); verdict: with
+    the leak verdict's counts too (it reads the heap)."""
     grouping = snap.group("site", Filter())
     counts, info = {}, {}
     oldest = None
@@ -67,13 +71,26 @@ def site_counts(snap, source="", pause_ns=None):
     parked = sum(total.get(s, 0) - system.get(s, 0) for s in PARKED_STATES)
     clock = snap.clock
     when = clock.now if clock.known else None
-    return SiteCounts(source, counts, info, when=when,
-                      total=sum(total.values()) - sum(system.values()),
-                      parked=parked, oldest_age_ns=oldest, pause_ns=pause_ns)
+    sc = SiteCounts(source, counts, info, when=when,
+                    total=sum(total.values()) - sum(system.values()),
+                    parked=parked, oldest_age_ns=oldest, pause_ns=pause_ns)
+    if verdict:
+        from .verdict import leaked_count
+        sc.leaked = leaked_count(snap)
+    return sc
 
 
 def counts_from_json(doc, source):
-    """SiteCounts from a saved `goparked --json` report (grouped by site)."""
+    """SiteCounts from a saved `goparked --json` report (grouped by site),
+    or the leak counts alone of a saved `--leaks --json`."""
+    if isinstance(doc, dict) and doc.get("schema") == "goparked/leaks" and \
+            isinstance(doc.get("counts"), dict):
+        c = doc["counts"]
+        sc = SiteCounts(source, {}, {}, when=(doc.get("clock") or {}).get(
+            "now_ns"))
+        sc.leaked = (int(c.get("leaked", 0)), int(c.get("no_waker", 0)))
+        sc.parked = None
+        return sc
     if not isinstance(doc, dict) or "groups" not in doc:
         raise Error(Error.FORMAT, "%s is not a goparked JSON report" % source)
     by = doc.get("grouping", {}).get("by", "site")
@@ -114,7 +131,7 @@ def _is_json(path):
         return False
 
 
-def load_counts(path, exe=None, guess_exe=None):
+def load_counts(path, exe=None, guess_exe=None, verdict=False):
     """SiteCounts of a core file or of a saved JSON report."""
     if _is_json(path):
         try:
@@ -129,7 +146,7 @@ def load_counts(path, exe=None, guess_exe=None):
         exe = guess_exe(path)
     with Program.from_core(path, exe) as prog:
         with prog.snapshot() as snap:
-            return site_counts(snap, path)
+            return site_counts(snap, path, verdict=verdict)
 
 
 # ------------------------------------------------------------------ watch
@@ -273,9 +290,16 @@ def diff_json(a, b, d):
 
 # ------------------------------------------------------------------ check
 
-def check(sc, max_parked=None, max_group=None, max_age_ns=None):
+def check(sc, max_parked=None, max_group=None, max_age_ns=None,
+          max_leaked=None):
     """Lines naming every limit sc exceeds (empty: all hold)."""
     bad = []
+    if max_leaked is not None and sc.leaked is not None and \
+            sum(sc.leaked) > max_leaked:
+        bad.append("leaked goroutines: %d > %d (--max-leaked): %d leaked "
+                   "(proven), %d leaked (no waker)"
+                   % (sum(sc.leaked), max_leaked, sc.leaked[0],
+                      sc.leaked[1]))
     if max_parked is not None and sc.parked > max_parked:
         bad.append("parked goroutines: %d > %d (--max-parked)"
                    % (sc.parked, max_parked))
@@ -362,6 +386,10 @@ def build_check_parser():
                    help="at most N goroutines parked at any one site")
     p.add_argument("--max-age", type=duration, metavar="DURATION",
                    help="no goroutine parked for longer (e.g. 10m)")
+    p.add_argument("--max-leaked", type=int, metavar="N",
+                   help="at most N leaked goroutines: leaked (proven) and "
+                   "leaked (no waker) of the leak verdict (reads the heap; "
+                   "a saved report must be a --leaks --json)")
     return p
 
 
@@ -374,10 +402,21 @@ def run_check(argv, out, err, guess_exe):
         prog, snap = snapshot_pid(ns.pid, ns.exe)
         with prog:
             with snap:
-                sc = site_counts(snap, "pid %d" % ns.pid, prog.pause_ns)
+                sc = site_counts(snap, "pid %d" % ns.pid, prog.pause_ns,
+                                 verdict=ns.max_leaked is not None)
     else:
-        sc = load_counts(ns.core, ns.exe, guess_exe)
-    bad = check(sc, ns.max_parked, ns.max_group, ns.max_age)
+        sc = load_counts(ns.core, ns.exe, guess_exe,
+                         verdict=ns.max_leaked is not None)
+    if ns.max_leaked is not None and sc.leaked is None:
+        raise Error(Error.FORMAT, "%s has no leak verdict (--max-leaked "
+                    "needs the core, or a saved --leaks --json)"
+                    % target_str(sc.source))
+    if sc.parked is None and (ns.max_parked is not None or
+                              ns.max_group is not None or
+                              ns.max_age is not None):
+        raise Error(Error.FORMAT, "%s is a --leaks report: only --max-leaked "
+                    "can be checked on it" % target_str(sc.source))
+    bad = check(sc, ns.max_parked, ns.max_group, ns.max_age, ns.max_leaked)
     if ns.max_age is not None and sc.oldest_age_ns is None and sc.parked:
         err.write("goparked: note: no parked goroutine has a known age yet "
                   "(the runtime stamps it at a GC); --max-age not checked\n")

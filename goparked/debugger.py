@@ -217,7 +217,7 @@ def _run_analysis(ns, snap, out, **what):
     """go chan / go mutex / go deadlocks: the CLI's --chan, --mutex and
     --deadlocks, rendered by the same code (goparked/analysis.py)."""
     from . import analysis
-    opts = argparse.Namespace(chan=None, mutex=None, deadlocks=False,
+    opts = argparse.Namespace(chan=None, mutex=None, deadlocks=None,
                               json=getattr(ns, "json", False))
     for k, v in what.items():
         setattr(opts, k, v)
@@ -242,7 +242,11 @@ def _run_threads(ns, snap, out, ctx):
 
 
 def _run_deadlocks(ns, snap, out, ctx):
-    _run_analysis(ns, snap, out, deadlocks=True)
+    _run_analysis(ns, snap, out, deadlocks="deadlocks")
+
+
+def _run_leaks(ns, snap, out, ctx):
+    _run_analysis(ns, snap, out, deadlocks="leaks")
 
 
 class _Command:
@@ -262,9 +266,17 @@ COMMANDS = {c.name: c for c in [
     _Command("mutex", "a mutex, RWMutex, WaitGroup or Cond: its state, "
              "waiters and probable holders",
              lambda: _p_object("mutex", "the sync object"), _run_mutex),
-    _Command("deadlocks", "cycles of goroutines waiting on each other",
-             _p_plain("deadlocks", "Cycles of goroutines waiting on each "
-                      "other."), _run_deadlocks),
+    _Command("leaks", "the leak verdict: leaked, lingering, blocked, "
+             "with causes and retention paths; wait cycles",
+             _p_plain("leaks", "The leak verdict of every parked goroutine "
+                      "(the CLI's --leaks): leaked (proven), leaked (no "
+                      "waker), lingering, blocked or unknown, by site."),
+             _run_leaks),
+    _Command("deadlocks", "the leak verdict (as go leaks), with the cycles "
+             "of goroutines waiting on each other",
+             _p_plain("deadlocks", "The leak verdict and the cycles of "
+                      "goroutines waiting on each other (the CLI's "
+                      "--deadlocks)."), _run_deadlocks),
     _Command("threads", "the OS threads and the goroutines on them",
              _p_plain("threads", "The OS threads, their Ms and the "
                       "goroutine each runs."), _run_threads),

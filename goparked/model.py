@@ -785,8 +785,29 @@ class Snapshot(_Owned):
         from .signature import signature_groups
         return iter(signature_groups(self, filter))
 
+    def verdict(self, by="site", filter=None):
+        """The leak verdict, for people and scripts: a
+        verdict.VerdictView over the goroutines grouped by `by` (runtime
+        goroutines left out unless filter says so).
+
+        view.counts is {key: goroutines} over every goroutine, keys
+        "live", "leaked" (leaked (proven): nothing that can run reaches
+        what it waits on, as Go's goroutineleak profile decides),
+        "no_waker" (leaked (no waker): reachable, but nothing that can run
+        will wake it; evidence), "lingering" (only timers wake it and it
+        loops forever; evidence), "blocked" (can still be woken) and
+        "unknown". view.rows() splits each group by verdict and reason
+        (verdict.Row); view.example(row) is a model.Verdict with its
+        reason, the object it is about and, when blocked, a retention path
+        (model.PathStep, the root first); view.group_counts(group) counts
+        one group; verdict.leaks_doc(view) is the "goparked/leaks" JSON.
+        Reads the heap (a mark of everything reachable) on first use."""
+        from .verdict import VerdictView
+        return VerdictView(self, self.group(by, filter))
+
     def verdicts(self):
-        """The leak verdict of every goroutine (gp_snapshot_verdicts)."""
+        """The leak verdict of every goroutine, by index, as the engine
+        gives it (gp_snapshot_verdicts; verdict() words and groups it)."""
         v = self.__dict__.get("_verdicts")
         if v is None:
             raw = N.Verdicts()

@@ -183,9 +183,20 @@ def _add_view_options(parser):
     o.add_argument("--mutex", type=_address, metavar="ADDR",
                    help="one Mutex/RWMutex/WaitGroup/Cond (its address or its "
                    "semaphore's): state, waiters, probable holders")
-    o.add_argument("--deadlocks", action="store_true",
-                   help="cycles in the wait-for graph, each edge with its "
-                   "evidence, and waiters nobody can wake")
+    o.add_argument("--leaks", dest="deadlocks", action="store_const",
+                   const="leaks", default=None,
+                   help="the leak verdict: leaked (proven), leaked (no "
+                   "waker), lingering, blocked (with a retention path) or "
+                   "unknown, by site, with each one's cause; then the "
+                   "cycles of the wait-for graph")
+    o.add_argument("--deadlocks", dest="deadlocks", action="store_const",
+                   const="deadlocks",
+                   help="the same view as --leaks (its --json is the "
+                   "goparked/deadlocks document, with the verdict added)")
+    o.add_argument("--verdict", action="store_true",
+                   help="with a grouping: each group's counts of leaked "
+                   "(proven), leaked (no waker), lingering, blocked and "
+                   "unknown (reads the heap: slower)")
     o.add_argument("--json", action="store_true",
                    help="machine-readable output (every goroutine and group;"
                    " schema in README)")

@@ -8,7 +8,10 @@ printCountProfile + profileBuilder), so `go tool pprof -top`, `-traces`,
 - one sample per distinct (stack, labels), its value the goroutine count;
   goparked adds three string labels of its own, `state`, `wait_reason`
   and `signature` (signature.py), so samples are also split by those (in
-  practice a stack has one);
+  practice a stack has one); with the leak verdict (--pprof with
+  --verdict), `verdict` (its key: leaked, no_waker, lingering, blocked,
+  unknown) on every judged goroutine and `leaked=true` on the leaked
+  ones (leaked (proven) and leaked (no waker));
 - one location per physical frame: its address is the frame's pc (a
   return address, as runtime.Callers gives), its lines the inlined calls
   innermost first and the physical function last (profile.proto: "the last
@@ -26,11 +29,13 @@ import io
 import struct
 
 __all__ = ["profile_bytes", "write_profile", "samples", "WAIT_REASON_LABEL",
-           "STATE_LABEL", "SIGNATURE_LABEL"]
+           "STATE_LABEL", "SIGNATURE_LABEL", "LEAKED_LABEL", "VERDICT_LABEL"]
 
 WAIT_REASON_LABEL = "wait_reason"
 STATE_LABEL = "state"
 SIGNATURE_LABEL = "signature"
+LEAKED_LABEL = "leaked"
+VERDICT_LABEL = "verdict"
 
 # profile.proto field numbers.
 _PROFILE_SAMPLE_TYPE = 1
@@ -167,24 +172,32 @@ def _elf_mapping(path):
 
 # ------------------------------------------------------------ samples
 
-def samples(snap, grouping):
+def samples(snap, grouping, verdict=None):
     """[(stack_id, labels dict, wait reason, state, signature, count)] for
     the goroutines of a grouping by stack, biggest first (the profile's
-    samples, before encoding)."""
+    samples, before encoding). verdict (a verdict.VerdictView): the
+    labels also carry the leak verdict."""
     from ._native import NONE, STATUS_NAMES
     from .signature import Signer
+    from .verdict import LEAKED
     signer = Signer(snap)
+    key_of = verdict.key_of if verdict is not None else (lambda i: None)
     out = []
     for g in grouping.groups:
         split = {}
         for i in g.member_indexes():
             raw = snap._raw(i)
-            k = (raw.labels, raw.waitreason_str, raw.status)
+            k = (raw.labels, raw.waitreason_str, raw.status, key_of(i))
             split[k] = split.get(k, 0) + 1
-        for (labels, reason, status), n in split.items():
+        for (labels, reason, status, vkey), n in split.items():
             reason = snap.string(reason)
-            out.append((g.stack_id,
-                        snap.labels(None if labels == NONE else labels),
+            lab = snap.labels(None if labels == NONE else labels)
+            if vkey not in (None, "live"):
+                lab = dict(lab)
+                lab[VERDICT_LABEL] = vkey
+                if vkey in LEAKED:
+                    lab[LEAKED_LABEL] = "true"
+            out.append((g.stack_id, lab,
                         reason,
                         STATUS_NAMES.get(status, "status%d" % status),
                         signer.of(g.stack_id, g.site_index, reason), n))
@@ -192,7 +205,7 @@ def samples(snap, grouping):
     return out
 
 
-def profile_bytes(snap, grouping):
+def profile_bytes(snap, grouping, verdict=None):
     """The uncompressed profile.proto of a grouping by stack."""
     if grouping.by != "stack":
         raise ValueError("a goroutine profile is made from --by stack")
@@ -255,7 +268,8 @@ def profile_bytes(snap, grouping):
         return ids
 
     for stack_id, labels, reason, state, sig, count in samples(snap,
-                                                               grouping):
+                                                               grouping,
+                                                               verdict):
         s = _Msg().packed(_SAMPLE_LOCATION_ID, locs_of(stack_id)) \
             .packed(_SAMPLE_VALUE, [count])
         extra = [(STATE_LABEL, state), (SIGNATURE_LABEL, sig)]
@@ -303,9 +317,14 @@ def profile_bytes(snap, grouping):
     return bytes(prof.b)
 
 
-def write_profile(snap, grouping, path):
-    """Write the gzipped profile to path ('-': standard output)."""
-    data = profile_bytes(snap, grouping)
+def write_profile(snap, grouping, path, verdict=False):
+    """Write the gzipped profile to path ('-': standard output); verdict:
+    with the leak verdict's labels."""
+    view = None
+    if verdict:
+        from .verdict import VerdictView
+        view = VerdictView(snap, grouping)
+    data = profile_bytes(snap, grouping, view)
     buf = io.BytesIO()
     # mtime=0: the same snapshot gives the same bytes.
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as z:

@@ -51,9 +51,13 @@ def render_snapshot(ns, snap, out):
         from .jsonstream import write_snapshot_json
         write_snapshot_json(snap, grouping, out)
     else:
+        view = None
+        if getattr(ns, "verdict", False):
+            from .verdict import VerdictView
+            view = VerdictView(snap, grouping)
         out.write(grouping_text(
             snap, grouping, limit=ns.limit, ids=ns.ids,
-            show_system=ns.system))
+            show_system=ns.system, verdict=view))
 
 
 def age_text(group):
@@ -114,9 +118,15 @@ def _object_describer(snap, by):
     return lambda address: table.get(address, "")
 
 
-def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
+def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
+                  verdict=None):
+    """The grouped view; verdict (a verdict.VerdictView of the same
+    grouping) adds each group's verdict counts."""
     by = grouping.by
     lines = header(snap, show_system)
+    if verdict is not None:
+        from .verdict import summary_lines
+        lines += summary_lines(verdict)
     lines.append("")
     groups = grouping.groups
     if not groups:
@@ -158,6 +168,10 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False):
         elif by != "site":
             lines.append("%sat %s" % (pad, site_text))
         lines.append("%sgoroutine %s" % (pad, ids_text(g, ids)))
+        if verdict is not None:
+            from .verdict import counts_words
+            lines.append("%sverdict: %s" % (pad, counts_words(
+                verdict.group_counts(g))))
     total = grouping.total
     foot = "%d goroutines in %d groups" % (total, len(groups))
     if limit and len(groups) > limit:

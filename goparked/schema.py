@@ -402,7 +402,7 @@ SNAPSHOT_KEYS = HEAD_KEYS + ["summary", "grouping", "groups", "goroutines",
 ONE_GOROUTINE_KEYS = HEAD_KEYS + ["goroutine"]
 CHAN_DOC_KEYS = HEAD_KEYS + ["chan"]
 SYNC_DOC_KEYS = HEAD_KEYS + ["sync"]
-DEADLOCKS_KEYS = HEAD_KEYS + ["cycles", "stuck", "truncated"]
+DEADLOCKS_KEYS = HEAD_KEYS + ["cycles", "stuck", "truncated", "leaks"]
 WATCH_KEYS = ["schema", "version", "pid", "samples", "seconds", "groups"]
 WATCH_GROUP_KEYS = ["key", "count", "change", "rate_per_min", "wait_reason",
                     "site"]

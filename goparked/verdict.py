@@ -1,0 +1,376 @@
+"""The leak verdict in words: what every surface shows of it.
+
+The engine decides (analysis/verdict.c, gp_snapshot_verdicts); this module
+only groups and words it, once, for the CLI (--leaks, --deadlocks,
+--verdict on a grouping), the JSON ("goparked/leaks"), the report, the
+pprof label, `goparked check --max-leaked` and the debuggers' `go leaks`.
+
+The words, the same everywhere (KEYS are the JSON spelling):
+
+    leaked (proven)     leaked      nothing that can run reaches what it
+                                    waits on: the Go runtime's goroutineleak
+                                    profile would report it
+    leaked (no waker)   no_waker    what it waits on is reachable, but no
+                                    goroutine that can run has the waking
+                                    operation (evidence, not proof)
+    lingering           lingering   only timers wake it, and what else it
+                                    waits on can never become ready: it
+                                    loops forever (evidence)
+    blocked             blocked     it can still be woken: one retention
+                                    path of what it waits on
+    unknown             unknown     the evidence cannot decide
+"""
+
+import collections
+import ctypes
+
+from . import _native as N
+from . import text
+from .text import func_location, target_str
+
+# The judged verdicts, most severe first ("live" goroutines are not shown).
+ORDER = ("leaked", "no_waker", "lingering", "blocked", "unknown")
+WORDS = {N.VERDICT_KEYS[k]: N.VERDICT_WORDS[k] for k in N.VERDICT_KEYS}
+# Verdicts that count as leaked for --max-leaked and the pprof label.
+LEAKED = ("leaked", "no_waker")
+EVIDENCE = ("no_waker", "lingering")
+
+LEAKS_SCHEMA = "goparked/leaks"
+
+
+def _code_view(verdicts):
+    """verdict | reason << 32 of every goroutine, by index: a strided
+    uint64 view over the engine's records (no object per goroutine)."""
+    raw = verdicts._raw
+    n = raw.ngoroutines
+    if not n or not raw.goroutines:
+        return memoryview(b"").cast("Q")
+    size = ctypes.sizeof(N.VerdictRec)
+    buf = (ctypes.c_uint8 * (size * n)).from_address(
+        ctypes.cast(raw.goroutines, ctypes.c_void_p).value)
+    off = N.VerdictRec.verdict.offset
+    return memoryview(buf).cast("B").cast("Q")[off // 8::size // 8]
+
+
+def _key(code):
+    return N.VERDICT_KEYS.get(code & 0xFFFFFFFF, "unknown")
+
+
+def _reason(code):
+    return N.VERDICT_REASON_KEYS.get(code >> 32)
+
+
+class Row:
+    """Goroutines of one site with one verdict and reason."""
+
+    __slots__ = ("verdict", "reason", "group", "indexes", "count")
+
+    def __init__(self, verdict, reason, group, indexes):
+        self.verdict = verdict
+        self.reason = reason
+        self.group = group
+        self.indexes = indexes      # member indexes (all of them)
+        self.count = len(indexes)
+
+    @property
+    def words(self):
+        return WORDS[self.verdict]
+
+    @property
+    def reason_words(self):
+        for k, v in N.VERDICT_REASON_KEYS.items():
+            if v == self.reason:
+                return N.VERDICT_REASON_WORDS[k]
+        return ""
+
+
+class VerdictView:
+    """The verdict of a snapshot, grouped by site: counts per group, rows
+    per (site, verdict, reason), and one example of each row."""
+
+    def __init__(self, snap, grouping=None):
+        from .model import Filter
+        self.snap = snap
+        self.verdicts = snap.verdicts()
+        self._codes = _code_view(self.verdicts)
+        self.grouping = grouping or snap.group("site", Filter())
+        self._signer = None
+
+    @property
+    def counts(self):
+        """{key: goroutines} over every goroutine (runtime ones included)."""
+        return self.verdicts.counts
+
+    def key_of(self, index):
+        return _key(self._codes[index])
+
+    def group_counts(self, group):
+        """{key: n} of a group's members, in ORDER, zeros left out."""
+        c = collections.Counter(
+            map(self._codes.__getitem__, group.member_indexes()))
+        out = collections.Counter()
+        for code, n in c.items():
+            out[_key(code)] += n
+        return {k: out[k] for k in ORDER if out.get(k)}
+
+    def rows(self, verdicts=ORDER):
+        """[Row] of every group split by (verdict, reason), most severe
+        verdict first, then biggest."""
+        out = []
+        codes = self._codes
+        # leaks and lingering are told apart by creator too (the go
+        # statement's pc): "4 monitors started by X", not by whom first
+        gopc = self.snap.field_view("gopc")
+        by_creator = {c for c in codes.tolist() if _key(c) in
+                      LEAKED + ("lingering",)} if len(codes) else set()
+        for g in self.grouping.groups:
+            members = g.member_indexes()
+            split = collections.defaultdict(list)
+            for i in members:
+                c = codes[i]
+                split[(c, gopc[i] if c in by_creator else 0)].append(i)
+            for (code, _), idx in split.items():
+                k = _key(code)
+                if k in verdicts:
+                    out.append(Row(k, _reason(code), g, idx))
+        rank = {k: n for n, k in enumerate(ORDER)}
+        out.sort(key=lambda r: (rank[r.verdict], -r.count))
+        return out
+
+    def example(self, row):
+        """The model.Verdict of the row's first goroutine."""
+        return self.verdicts.of(row.indexes[0])
+
+    def goids(self, row, limit=None):
+        goid = self.snap.field_view("goid")
+        idx = row.indexes if limit is None else row.indexes[:limit]
+        return [goid[i] for i in idx]
+
+    def creator(self, row):
+        """'main.startMonitors' (the go statement's function) or None."""
+        g = self.snap.goroutine_at(row.indexes[0])
+        frames = g.creator_frames
+        if frames:
+            return target_str(frames[-1].func)
+        return None
+
+    def signature(self, row):
+        """The stable signature (signature.py) of the row's first goroutine."""
+        if self._signer is None:
+            from .signature import Signer
+            self._signer = Signer(self.snap)
+        return self._signer.of_goroutine(self.snap.goroutine_at(row.indexes[0]))
+
+    def wakers(self, v, limit=8):
+        """Goroutine ids that could wake what v is about (holders.c's
+        possible wakers or holders), best first; [] when none is known."""
+        if not v.object:
+            return []
+        from . import analysis
+        for find in (analysis.chan, analysis.sync):
+            try:
+                obj = find(self.snap, v.object)
+            except N.Error:
+                continue
+            hs = getattr(obj, "wakers", None)
+            if hs is None:
+                hs = obj.holders
+            seen = []
+            for h in hs:
+                if h.goid not in seen:
+                    seen.append(h.goid)
+            return seen[:limit]
+        return []
+
+
+def counts_words(counts):
+    """'2 leaked (proven), 1 blocked' (ORDER; zeros left out)."""
+    parts = ["%d %s" % (counts[k], WORDS[k]) for k in ORDER if counts.get(k)]
+    return ", ".join(parts) or "-"
+
+
+def step_words(s):
+    """One step of a retention path, in words."""
+    if s.kind == "global":
+        return "global %s" % target_str(s.name, "0x%x" % s.address)
+    if s.kind == "stack":
+        return "goroutine %s frame %s (stack word 0x%x)" % (
+            s.goid if s.goid is not None else "?",
+            target_str(s.name, "?"), s.address)
+    if s.kind == "object":
+        what = "%s 0x%x" % (target_str(s.name, "object"), s.address)
+        return ("+%d -> %s" % (s.offset, what)) if s.offset else \
+            "-> %s" % what
+    return {"special": "a finalizer, cleanup or weak handle",
+            "queue": "a queued finalizer or cleanup",
+            "goroutine": "goroutine %s (context or defer)" % s.goid,
+            "registers": "a running thread's registers",
+            "unknown": "a span that cannot be trusted"}.get(s.kind, s.kind) \
+        + " 0x%x" % s.address
+
+
+def path_words(path):
+    return " ".join(step_words(s) for s in path)
+
+
+# ------------------------------------------------------------------ text
+
+def summary_lines(view):
+    v = view.verdicts
+    lines = ["leak verdict: %s" % counts_words(view.counts)]
+    if v.heap_model:
+        lines.append("  heap: %d of %d objects reachable; proof by "
+                     "reachability, as Go's goroutineleak profile"
+                     % (v.marked_objects, v.heap_objects))
+    else:
+        lines.append("  no heap model (%s): candidates are unknown"
+                     % target_str(v.heap_error, "?"))
+    if v.corrupt_spans or v.stack_errors:
+        lines.append("  %d corrupt spans, %d stacks only partly read"
+                     % (v.corrupt_spans, v.stack_errors))
+    return lines
+
+
+_HEADINGS = {
+    "leaked": "leaked (proven): nothing that can run reaches what they wait on",
+    "no_waker": "leaked (no waker): reachable, but nothing that can run "
+                "will wake them (evidence, not proof)",
+    "lingering": "lingering: only timers wake them, they loop forever "
+                 "(evidence)",
+    "blocked": "blocked: can still be woken",
+    "unknown": "unknown: the evidence cannot decide",
+}
+
+
+def row_lines(view, row, ids=8, pad=" " * 9):
+    snap = view.snap
+    g = row.group
+    site = func_location(g.site) if g.site else "?"
+    lines = ["%7d  %s  %s" % (row.count, target_str(g.wait_reason, "-"),
+                              site)]
+    lines.append("%sgoroutine %s" % (pad, text.ids(view.goids(row, ids), ids,
+                                                   total=row.count)))
+    v = view.example(row)
+    why = row.reason_words
+    if v.object and row.reason not in ("nil_chan", "select_empty"):
+        why += " (0x%x)" % v.object
+    if v.holder_goid is not None:
+        why += "; holder goroutine %d" % v.holder_goid
+    if why:
+        lines.append("%swhy: %s" % (pad, why))
+    creator = view.creator(row)
+    if creator and row.verdict in ("lingering", "leaked", "no_waker"):
+        lines.append("%screated by %s" % (pad, creator))
+    if row.verdict == "blocked":
+        if v.path:
+            lines.append("%sheld by: %s" % (pad, path_words(v.path)))
+        w = view.wakers(v)
+        if w:
+            lines.append("%scould be woken by goroutine %s"
+                         % (pad, text.ids(w, 8)))
+    del snap
+    return lines
+
+
+def leaks_text(view, deadlocks=None, limit=None, ids=8,
+               verdicts=ORDER):
+    """The verdict view: the summary, then each verdict's rows, then the
+    wait cycles (deadlocks)."""
+    lines = summary_lines(view)
+    rows = view.rows(verdicts)
+    by = collections.defaultdict(list)
+    for r in rows:
+        by[r.verdict].append(r)
+    for k in ORDER:
+        if not by.get(k):
+            continue
+        total = sum(r.count for r in by[k])
+        lines.append("")
+        lines.append("%s  [%d]" % (_HEADINGS[k], total))
+        shown = by[k][:limit] if limit else by[k]
+        for r in shown:
+            lines += row_lines(view, r, ids)
+        if len(shown) < len(by[k]):
+            lines.append("         ... %d more sites" % (len(by[k]) - len(shown)))
+    if deadlocks is not None:
+        # The cycles of the wait-for graph, and of its waiters nobody can
+        # wake only the provable ones (nil channel, select {}): the rest
+        # was the stack scan's evidence, which the verdict above replaces.
+        from .analysis import deadlocks_text
+        lines.append("")
+        lines.append("wait cycles (a cycle is a proof when its members "
+                     "are leaked (proven) above):")
+        for x in deadlocks_text(view.snap, deadlocks).splitlines():
+            if x.startswith("nobody can wake ") and \
+                    "evidence, not proof" in x:
+                continue
+            lines.append(x)
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ JSON
+
+def step_json(s):
+    from .schema import hexaddr
+    return {"kind": s.kind, "address": hexaddr(s.address),
+            "name": s.name or None, "goid": s.goid,
+            "offset": s.offset if s.kind == "object" else None,
+            "size": s.size or None}
+
+
+def row_json(view, row, ids=None):
+    from . import schema
+    from .schema import hexaddr
+    v = view.example(row)
+    g = row.group
+    return {
+        "verdict": row.verdict,
+        "words": row.words,
+        "reason": row.reason,
+        "reason_words": row.reason_words or None,
+        "count": row.count,
+        "wait_reason": g.wait_reason or None,
+        "site": schema.frame_json(g.site) if g.site else None,
+        "signature": view.signature(row),
+        "object": hexaddr(v.object),
+        "holder_goid": v.holder_goid,
+        "created_by": view.creator(row),
+        "path": [step_json(s) for s in v.path],
+        "wakers": view.wakers(v) if row.verdict == "blocked" else [],
+        "goids": view.goids(row, ids),
+    }
+
+
+def leaks_doc(view, deadlocks=None, ids=None):
+    """The document for `goparked CORE --leaks --json` (README, "JSON
+    output")."""
+    from . import schema
+    v = view.verdicts
+    doc = schema._head(LEAKS_SCHEMA, view.snap)
+    doc["counts"] = {k: view.counts.get(k, 0) for k in ("live",) + ORDER}
+    doc["heap"] = {"model": v.heap_model, "error": v.heap_error,
+                   "objects": v.heap_objects if v.heap_model else None,
+                   "reachable": v.marked_objects if v.heap_model else None,
+                   "corrupt_spans": v.corrupt_spans,
+                   "stack_errors": v.stack_errors}
+    doc["rows"] = [row_json(view, r, ids) for r in view.rows()]
+    if deadlocks is not None:
+        d = schema.deadlocks_doc(view.snap, deadlocks)
+        doc["cycles"] = d["cycles"]
+    else:
+        doc["cycles"] = None
+    return doc
+
+
+LEAKS_KEYS = ["schema", "version", "program", "clock", "counts", "heap",
+              "rows", "cycles"]
+LEAKS_ROW_KEYS = ["verdict", "words", "reason", "reason_words", "count",
+                  "wait_reason", "site", "signature", "object",
+                  "holder_goid", "created_by", "path", "wakers", "goids"]
+PATH_STEP_KEYS = ["kind", "address", "name", "goid", "offset", "size"]
+
+
+def leaked_count(snap):
+    """(proven, no waker): goroutines counted by --max-leaked."""
+    c = snap.verdicts().counts
+    return c.get("leaked", 0), c.get("no_waker", 0)

@@ -1,0 +1,168 @@
+"""The leak verdict's surfaces against corefiles/leaks' own account: the
+--leaks / --deadlocks view, its JSON ("goparked/leaks"), --verdict on a
+grouping, `goparked check --max-leaked`, the pprof labels and the Python
+API. Every expectation is the account's (which goroutine ids the fixture
+parked where and what it expects of each), never goparked's own output.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+
+import pytest
+from conftest import run_goparked_cmd
+from leak_fixtures import leak_core, leak_params
+
+import goparked
+from goparked import verdict as V
+
+CELLS = leak_params([("1.27", "dwarf", "plain"), ("1.19", "stripped", "plain")])
+WORDS = {"leaked": "leaked (proven)", "no_waker": "leaked (no waker)",
+         "lingering": "lingering", "blocked": "blocked"}
+
+
+def _cli(e, *args, rc=0):
+    r = run_goparked_cmd([e.core, "--exe", e.exe] + list(args))
+    assert r.returncode == rc, (r.returncode, r.stdout, r.stderr)
+    return r.stdout
+
+
+def _expected(acc):
+    return {g["goid"]: g["expect"] for g in acc["goroutines"]}
+
+
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS)
+def test_leaks_text_sections_equal_account(toolchain, variant, mode):
+    """Each accounted goroutine is listed in the section of the verdict the
+    account expects, and the summary's counts are the sections' sizes."""
+    e = leak_core(toolchain, variant, mode)
+    acc = e.load_account()
+    out = _cli(e, "--leaks", "--ids", "100000")
+    heads = {v: k for k, v in V._HEADINGS.items()}
+    section, where = None, {}
+    sizes = collections.Counter()
+    for line in out.splitlines():
+        if line in heads.values() or any(line.startswith(h + "  [") for h in heads):
+            section = next(k for h, k in heads.items() if line.startswith(h))
+            continue
+        if line.startswith("wait cycles"):
+            section = None
+        m = re.match(r"^ {9}goroutine ([\d ]+)$", line)
+        if section and m:
+            for goid in map(int, m.group(1).split()):
+                assert goid not in where, goid
+                where[goid] = section
+                sizes[section] += 1
+    want = _expected(acc)
+    bad = {g: (x, where.get(g)) for g, x in want.items() if where.get(g) != x}
+    assert not bad, sorted(bad.items())
+    first = out.splitlines()[0]
+    for k, n in sizes.items():
+        if k != "blocked":  # runtime goroutines are counted, not listed
+            assert "%d %s" % (n, WORDS[k]) in first, (first, k, n)
+    # the proof's causes and the cycles come with it
+    assert "why: a full buffered channel" in out
+    assert re.search(r"^cycle \d+:$", out, re.M)
+
+
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS)
+def test_leaks_json_rows_equal_account(toolchain, variant, mode):
+    e = leak_core(toolchain, variant, mode)
+    acc = e.load_account()
+    doc = json.loads(_cli(e, "--leaks", "--json"))
+    assert list(doc) == V.LEAKS_KEYS and doc["schema"] == "goparked/leaks"
+    got = {}
+    for r in doc["rows"]:
+        assert list(r) == V.LEAKS_ROW_KEYS
+        assert len(r["goids"]) == r["count"]
+        for s in r["path"]:
+            assert list(s) == V.PATH_STEP_KEYS
+        for g in r["goids"]:
+            got[g] = r["verdict"]
+    want = _expected(acc)
+    assert {g: got.get(g) for g in want} == want
+    # the lingering monitors: their count and their creator, per the account
+    creators = collections.Counter(g["creator"] for g in acc["goroutines"]
+                                   if g["expect"] == "lingering")
+    rows = collections.Counter()
+    for r in doc["rows"]:
+        if r["verdict"] == "lingering":
+            rows[r["created_by"]] += r["count"]
+    assert rows == creators
+    # a blocked receiver on a global channel: the path starts at the global
+    gjobs = [r for r in doc["rows"] if r["verdict"] == "blocked" and
+             set(r["goids"]) & {g["goid"] for g in acc["goroutines"]
+                                if g["case"] == "no_false_global_chan"}]
+    assert gjobs and gjobs[0]["path"][0]["kind"] == "global"
+    # (a stripped binary has no symbol table to name it)
+    assert gjobs[0]["path"][0]["name"] == ("main.gJobs" if variant == "dwarf" else None)
+    # --deadlocks --json keeps its document and carries the same verdict
+    d = json.loads(_cli(e, "--deadlocks", "--json"))
+    assert d["schema"] == "goparked/deadlocks" and d["leaks"]["counts"] == doc["counts"]
+
+
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
+def test_by_site_verdict_counts(toolchain, variant, mode):
+    """--verdict: each group's counts add up to the group, and a group's
+    counts are the account's for its goroutines."""
+    e = leak_core(toolchain, variant, mode)
+    want = _expected(e.load_account())
+    out = _cli(e, "--verdict", "--ids", "100000").splitlines()
+    checked = 0
+    for i, line in enumerate(out):
+        m = re.match(r"^ {9}goroutine ([\d ]+)$", line)
+        if not m or not out[i + 1].lstrip().startswith("verdict: "):
+            continue
+        goids = [int(x) for x in m.group(1).split()]
+        counts = collections.Counter()
+        for part in out[i + 1].split("verdict: ", 1)[1].split(", "):
+            n, words = part.split(" ", 1)
+            counts[words] += int(n)
+        assert sum(counts.values()) == len(goids), (line, out[i + 1])
+        if all(g in want for g in goids):
+            assert counts == collections.Counter(WORDS[want[g]] for g in goids), out[i + 1]
+            checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
+def test_check_max_leaked(toolchain, variant, mode, tmp_path):
+    """The exit status follows the account's number of leaked goroutines
+    (proven and no waker), from the core and from a saved --leaks --json."""
+    e = leak_core(toolchain, variant, mode)
+    n = sum(1 for x in _expected(e.load_account()).values() if x in V.LEAKED)
+    assert n > 40
+    base = ["check", e.core, "--exe", e.exe, "--max-leaked"]
+    assert run_goparked_cmd(base + [str(n)]).returncode == 0
+    r = run_goparked_cmd(base + [str(n - 1)])
+    assert r.returncode == 1 and "(--max-leaked)" in r.stdout, r.stdout
+    saved = tmp_path / "leaks.json"
+    saved.write_text(_cli(e, "--leaks", "--json"))
+    assert run_goparked_cmd(["check", str(saved), "--max-leaked", str(n)]).returncode == 0
+    assert run_goparked_cmd(["check", str(saved), "--max-leaked", str(n - 1)]).returncode == 1
+    r = run_goparked_cmd(["check", str(saved), "--max-parked", "1"])
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
+def test_pprof_leaked_label_and_api(toolchain, variant, mode):
+    e = leak_core(toolchain, variant, mode)
+    want = _expected(e.load_account())
+    from goparked import pprof
+    from goparked.model import Filter
+    with goparked.open(e.core, e.exe) as prog, prog.snapshot() as snap:
+        grouping = snap.group("stack", Filter())
+        view = snap.verdict()
+        assert "leaked (proven)" in type(snap).verdict.__doc__
+        leaked = sum(n for _, labels, _, _, _, n in pprof.samples(snap, grouping, view)
+                     if labels.get("leaked") == "true")
+        assert leaked == sum(1 for x in want.values() if x in V.LEAKED)
+        for _, labels, _, _, _, n in pprof.samples(snap, grouping):
+            assert "leaked" not in labels and "verdict" not in labels
+        # the API's counts are the account's, where the account speaks
+        for row in view.rows():
+            for goid in view.goids(row):
+                if goid in want:
+                    assert row.verdict == want[goid], (goid, row.verdict)
