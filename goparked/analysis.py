@@ -383,9 +383,12 @@ def render_options(ns, snap, out):
         emit(sync(snap, ns.mutex), schema.sync_doc, sync_text)
     if ns.deadlocks:
         from . import verdict
+        from .model import Filter
         from .options import filter_from_options
+        # the debuggers' `go deadlocks` has no filter options
         view = verdict.VerdictView(snap, snap.group(
-            "site", filter_from_options(ns)))
+            "site", filter_from_options(ns) if hasattr(ns, "state")
+            else Filter()))
         d = Deadlocks(snap)
         if not ns.json:
             out.write(verdict.leaks_text(view, d,

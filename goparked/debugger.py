@@ -20,7 +20,7 @@ from . import api, render, schema
 from ._native import Error
 from .model import Program
 from .options import (OptionError, OptionExit, OptionParser,
-                      add_goroutine_options)
+                      add_filter_options, add_goroutine_options)
 
 __all__ = ["UserError", "CoreTarget", "LiveTarget", "RemoteTarget",
            "Session", "COMMANDS", "command_names", "summary", "help_text",
@@ -198,6 +198,21 @@ def _p_plain(name, description):
     return build
 
 
+def _p_leaks():
+    p = _parser("leaks", "The leak verdict of every parked goroutine (the "
+                "CLI's --leaks): leaked (proven), leaked (no waker), "
+                "lingering, blocked or unknown, by site, with causes and "
+                "retention paths; then the wait cycles.")
+    add_filter_options(p)
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output (goparked/leaks)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="show at most N sites per verdict")
+    p.add_argument("--ids", type=int, default=8, metavar="N",
+                   help="goroutine ids listed per site (default 8)")
+    return p
+
+
 def _run_goroutines(ns, snap, out, ctx):
     render.render_snapshot(ns, snap, out)
 
@@ -219,6 +234,8 @@ def _run_analysis(ns, snap, out, **what):
     from . import analysis
     opts = argparse.Namespace(chan=None, mutex=None, deadlocks=None,
                               json=getattr(ns, "json", False))
+    for k, v in vars(ns).items():
+        setattr(opts, k, v)
     for k, v in what.items():
         setattr(opts, k, v)
     analysis.render_options(opts, snap, out)
@@ -268,10 +285,7 @@ COMMANDS = {c.name: c for c in [
              lambda: _p_object("mutex", "the sync object"), _run_mutex),
     _Command("leaks", "the leak verdict: leaked, lingering, blocked, "
              "with causes and retention paths; wait cycles",
-             _p_plain("leaks", "The leak verdict of every parked goroutine "
-                      "(the CLI's --leaks): leaked (proven), leaked (no "
-                      "waker), lingering, blocked or unknown, by site."),
-             _run_leaks),
+             _p_leaks, _run_leaks),
     _Command("deadlocks", "the leak verdict (as go leaks), with the cycles "
              "of goroutines waiting on each other",
              _p_plain("deadlocks", "The leak verdict and the cycles of "

@@ -166,3 +166,24 @@ def test_pprof_leaked_label_and_api(toolchain, variant, mode):
             for goid in view.goids(row):
                 if goid in want:
                     assert row.verdict == want[goid], (goid, row.verdict)
+
+
+@pytest.mark.gdb
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
+def test_go_leaks_in_gdb(toolchain, variant, mode):
+    """`go leaks` in GDB prints the CLI's --leaks view (one shared code)."""
+    from debugger_helpers import gdb
+    e = leak_core(toolchain, variant, mode)
+    r = gdb([e.exe, e.core], ["go leaks --ids 100000"])
+    assert r.returncode == 0, r.stderr
+    assert _cli(e, "--leaks", "--ids", "100000").strip() in r.stdout
+
+
+@pytest.mark.lldb
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
+def test_go_leaks_in_lldb(toolchain, variant, mode):
+    from debugger_helpers import lldb
+    e = leak_core(toolchain, variant, mode)
+    r = lldb([e.exe, "-c", e.core], ["go leaks --ids 100000"])
+    assert r.returncode == 0, r.stderr
+    assert _cli(e, "--leaks", "--ids", "100000").strip() in r.stdout
