@@ -557,6 +557,8 @@ _PROTOTYPES = {
     "gp_snapshot_count_states": (None, [_p, POINTER(c_uint64),
                                         POINTER(c_uint64)]),
     "gp_snapshot_string": (c_char_p, [_p, c_uint32]),
+    "gp_snapshot_string_len": (c_void_p, [_p, c_uint32, POINTER(c_size_t),
+                                          POINTER(c_uint64)]),
     "gp_snapshot_num_strings": (c_size_t, [_p]),
     "gp_snapshot_num_stacks": (c_size_t, [_p]),
     "gp_snapshot_stack": (POINTER(Frame), [_p, c_uint32, POINTER(c_uint32)]),

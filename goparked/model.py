@@ -22,6 +22,25 @@ def _str(b):
     return b.decode("utf-8", "replace") if b else ""
 
 
+class CutStr(str):
+    """A string the engine kept only the first bytes of (over its read
+    limit, GP_MAX_STRING_LEN): full_len is its length in the target."""
+
+    __slots__ = ("full_len",)
+
+
+def target_string(b, full_len=None):
+    """A string read from the target, from its bytes: every byte kept, one
+    outside UTF-8 as U+DC80..U+DCFF ("surrogateescape"; text.target_str
+    shows it as \\xff, JSON as \\udcff). A CutStr when the target's string
+    is longer (full_len) than the bytes."""
+    s = b.decode("utf-8", "surrogateescape")
+    if full_len is not None and full_len > len(b):
+        s = CutStr(s)
+        s.full_len = full_len
+    return s
+
+
 class _Owned:
     """An engine handle that closes its children (snapshots of a program,
     groupings of a snapshot) before itself; a context manager."""
@@ -329,7 +348,8 @@ class Filter:
             if s not in N.STATUS_BY_NAME:
                 raise Error(Error.INVALID_ARGUMENT, "unknown state %r" % s)
             mask |= 1 << N.STATUS_BY_NAME[s]
-        enc = (lambda s: s.encode("utf-8") if s is not None else None)
+        enc = (lambda s: s.encode("utf-8", "surrogateescape")
+               if s is not None else None)
         key, value = self.label if self.label else (None, None)
         return N.Filter(mask, 1 if self.include_system else 0,
                         int(self.min_age_ns), enc(self.func_regex), enc(key),
@@ -560,7 +580,11 @@ class Snapshot(_Owned):
             return ""
         s = self._strings.get(sid)
         if s is None:
-            s = _str(N.lib().gp_snapshot_string(self._handle(), sid))
+            n, full = c_size_t(), ctypes.c_uint64()
+            p = N.lib().gp_snapshot_string_len(self._handle(), sid,
+                                               byref(n), byref(full))
+            s = target_string(ctypes.string_at(p, n.value) if p else b"",
+                              full.value)
             self._strings[sid] = s
         return s
 

@@ -313,7 +313,9 @@ def profile_bytes(snap, grouping, verdict=None):
     prof.packed(_PROFILE_COMMENT, [strings(comment)])
     # The string table last: every index above is known by now.
     for s in strings.table:
-        prof.bytes(_PROFILE_STRING_TABLE, s.encode("utf-8"))
+        # the target's bytes as they are (model.target_string)
+        prof.bytes(_PROFILE_STRING_TABLE,
+                   s.encode("utf-8", "surrogateescape"))
     return bytes(prof.b)
 
 

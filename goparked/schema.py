@@ -81,6 +81,7 @@ def clock_json(clock):
 
 
 def goroutine_json(g, inline_stacks=False, signature=None):
+    labels = g.labels
     d = {
         "goid": g.goid,
         "state": g.state,
@@ -109,7 +110,9 @@ def goroutine_json(g, inline_stacks=False, signature=None):
         "waiting_on": [{"kind": w.kind, "object": hexaddr(w.object),
                         "sudog": hexaddr(w.sudog), "select": w.is_select}
                        for w in g.waiting],
-        "labels": g.labels,
+        "labels": labels,
+        "labels_truncated": {k: v.full_len for k, v in labels.items()
+                             if getattr(v, "full_len", None) is not None},
         "error": g.error,
         "signature": signature,
     }
@@ -443,7 +446,8 @@ GOROUTINE_KEYS = ["goid", "state", "status", "raw_status", "wait_reason",
                   "locked_to_thread", "flags", "parent_goid", "start_func",
                   "address", "gopc", "startpc", "pc", "sp", "stack_lo",
                   "stack_hi", "m", "thread_tid", "wait_address", "waiting_on",
-                  "labels", "error", "signature", "stack_id",
+                  "labels", "labels_truncated", "error", "signature",
+                  "stack_id",
                   "creator_stack_id"]
 GROUP_KEYS = ["key", "key_address", "count", "wait_reason", "states",
               "stack_id", "site_frame", "site", "age_known", "age_ns",

@@ -79,8 +79,10 @@ def signature(module, wait_reason, frames, site_index):
     (innermost first; site_index is the engine's site frame)."""
     h = hashlib.sha256()
     h.update(("%s\0%s\0%s\0" % (ALGORITHM, module or "",
-                                normalize_wait(wait_reason))).encode())
-    h.update("\0".join(_frames_part(frames, site_index)).encode())
+                                normalize_wait(wait_reason))
+              ).encode("utf-8", "surrogateescape"))
+    h.update("\0".join(_frames_part(frames, site_index)).encode(
+        "utf-8", "surrogateescape"))
     return h.hexdigest()[:16]
 
 

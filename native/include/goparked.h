@@ -264,8 +264,18 @@ GP_EXPORT void gp_snapshot_count_states(const gp_snapshot *snap,
 					uint64_t all[256],
 					uint64_t system[256]);
 
+/* A string of the snapshot, NUL-terminated: a C string up to its first
+ * NUL. Strings read from the target are bytes, with NULs and invalid
+ * UTF-8 kept: gp_snapshot_string_len() gives their count (*ret_len) and
+ * the string's real length in the target (*ret_full, NULL allowed), more
+ * than *ret_len when the engine kept only the first bytes of a string
+ * over its read limit (GP_MAX_STRING_LEN). */
 GP_EXPORT const char *gp_snapshot_string(const gp_snapshot *snap,
 					 uint32_t id);
+GP_EXPORT const char *gp_snapshot_string_len(const gp_snapshot *snap,
+					     uint32_t id, size_t *ret_len,
+					     uint64_t *ret_full);
+#define GP_MAX_STRING_LEN (1u << 20)
 GP_EXPORT size_t gp_snapshot_num_strings(const gp_snapshot *snap);
 
 /* Interned stacks: identical frame lists share one id (innermost first). */

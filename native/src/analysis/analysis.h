@@ -137,10 +137,10 @@ gp_error *gp_verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an);
 /* waitgraph.c: cycles and stuck objects (needs the reference scan). */
 gp_error *gp_deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *an);
 
-/* json.c (gp_snapshot_write_goroutines_json): s as JSON (a quoted,
- * ASCII-only string; null for NULL or "") into out, NUL-terminated; the
- * length it needs, as snprintf. */
-size_t gp_json_quote(const char *s, char *out, size_t cap);
+/* json.c (gp_snapshot_write_goroutines_json): the n bytes at s as JSON (a
+ * quoted, ASCII-only string; null for NULL or "") into out, NUL-terminated;
+ * the length it needs, as snprintf. */
+size_t gp_json_quote(const char *s, size_t n, char *out, size_t cap);
 
 
 #endif

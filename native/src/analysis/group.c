@@ -228,6 +228,15 @@ static bool stack_matches(const struct gp_snapshot *snap,
 	return m;
 }
 
+/* String id holds exactly the C string s (a label may hold NULs). */
+static bool str_is(const gp_snapshot *snap, uint32_t id, const char *s)
+{
+	size_t n;
+	uint64_t full;
+	const char *b = gp_snapshot_string_len(snap, id, &n, &full);
+	return full == n && n == strlen(s) && !memcmp(b, s, n);
+}
+
 static bool passes(const struct gp_snapshot *snap, struct filter_ctx *fc,
 		   const struct gp_goroutine *g)
 {
@@ -250,11 +259,9 @@ static bool passes(const struct gp_snapshot *snap, struct filter_ctx *fc,
 		const uint32_t *l = gp_snapshot_labels(snap, g->labels, &n);
 		bool found = false;
 		for (uint32_t i = 0; i < n && !found; i++)
-			found = !strcmp(gp_snapshot_string(snap, l[2 * i]),
-					f->label_key) &&
+			found = str_is(snap, l[2 * i], f->label_key) &&
 				(!f->label_value ||
-				 !strcmp(gp_snapshot_string(snap, l[2 * i + 1]),
-					 f->label_value));
+				 str_is(snap, l[2 * i + 1], f->label_value));
 		if (!found)
 			return false;
 	}
@@ -288,7 +295,9 @@ static int group_cmp(const void *a, const void *b)
 	return x->members_first < y->members_first ? -1 : 1;
 }
 
-/* "k=v k2=v2" naming a label set, or "(no labels)". */
+/* "k=v k2=v2" naming a label set, or "(no labels)": the bytes of every
+ * key and value as read (a front end shows a label group by its members'
+ * labels; this string orders the groups). */
 static gp_error *label_key_str(gp_snapshot *snap, uint32_t labels,
 			       uint32_t *ret)
 {
@@ -296,20 +305,27 @@ static gp_error *label_key_str(gp_snapshot *snap, uint32_t labels,
 	const uint32_t *kv = gp_snapshot_labels(snap, labels, &n);
 	if (!n)
 		return gp_strtab_intern(&snap->strs, "(no labels)", ret);
-	size_t len = 1;
-	for (uint32_t i = 0; i < 2 * n; i++)
-		len += strlen(gp_snapshot_string(snap, kv[i])) + 2;
+	size_t len = 1, k;
+	for (uint32_t i = 0; i < 2 * n; i++) {
+		gp_snapshot_string_len(snap, kv[i], &k, NULL);
+		len += k + 1;
+	}
+	if (len >= GP_STR_TRUNCATED)
+		len = GP_STR_TRUNCATED - 1;
 	char *s = malloc(len);
 	if (!s)
 		return &gp_error_nomem;
-	char *p = s;
-	for (uint32_t i = 0; i < n; i++) {
-		p = stpcpy(p, i ? " " : "");
-		p = stpcpy(p, gp_snapshot_string(snap, kv[2 * i]));
-		p = stpcpy(p, "=");
-		p = stpcpy(p, gp_snapshot_string(snap, kv[2 * i + 1]));
+	size_t p = 0;
+	for (uint32_t i = 0; i < 2 * n; i++) {
+		const char *b = gp_snapshot_string_len(snap, kv[i], &k, NULL);
+		if (i && p < len)
+			s[p++] = i & 1 ? '=' : ' ';
+		if (k > len - p)
+			k = len - p;
+		memcpy(s + p, b, k);
+		p += k;
 	}
-	gp_error *err = gp_strtab_intern(&snap->strs, s, ret);
+	gp_error *err = gp_strtab_intern_n(&snap->strs, s, p, ret);
 	free(s);
 	return err;
 }

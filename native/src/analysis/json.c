@@ -6,9 +6,11 @@
  * In analysis/ as the top layer, but a front end above the engine: it uses
  * only the public API (goparked.h) and base's errors, and every name it writes (states, flags, wait kinds, signatures) comes
  * from the caller, so that the words stay defined once, in Python. Output
- * is ASCII: strings from the target are escaped as JSON requires, bytes
- * that are not UTF-8 become U+FFFD (one per maximal invalid subpart, as
- * Python's "replace" decoder does), everything past ASCII is \uXXXX.
+ * is ASCII: strings from the target keep every byte (NULs too), escaped as
+ * JSON requires; everything past ASCII is \uXXXX, and a byte that is not
+ * part of valid UTF-8 is the lone surrogate \udcXX (XX the byte), as
+ * Python's json.dumps writes a string decoded with "surrogateescape" (the
+ * rule README.rst's JSON section gives; goparked/model.py decodes so).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,15 +152,10 @@ static long utf8_next(const unsigned char *s, size_t n, size_t *len)
 	return cp;
 }
 
-/* A JSON string, or null for NULL or "". */
-static void jw_json_str(struct jw *w, const char *s)
+/* The n bytes at s as a JSON string. */
+static void jw_json_bytes(struct jw *w, const char *s, size_t n)
 {
-	if (!s || !*s) {
-		jw_str(w, "null");
-		return;
-	}
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
 	jw_raw(w, "\"", 1);
 	while (n) {
 		/* the common case: a run of printable ASCII, copied at once */
@@ -175,7 +172,8 @@ static void jw_json_str(struct jw *w, const char *s)
 		size_t len;
 		long cp = utf8_next(p, n, &len);
 		if (cp < 0) {
-			jw_u16(w, 0xfffd);
+			for (size_t i = 0; i < len; i++)
+				jw_u16(w, 0xdc00 | p[i]);
 		} else if (cp == '"' || cp == '\\') {
 			char e[2] = { '\\', (char)cp };
 			jw_raw(w, e, 2);
@@ -201,6 +199,26 @@ static void jw_json_str(struct jw *w, const char *s)
 	jw_raw(w, "\"", 1);
 }
 
+/* A JSON string, or null for NULL or "". */
+static void jw_json_str(struct jw *w, const char *s)
+{
+	if (!s || !*s)
+		jw_str(w, "null");
+	else
+		jw_json_bytes(w, s, strlen(s));
+}
+
+/* String id of the snapshot, every byte; null for "". */
+static void jw_sid(struct jw *w, const gp_snapshot *snap, uint32_t id)
+{
+	size_t n = 0;
+	const char *s = id ? gp_snapshot_string_len(snap, id, &n, NULL) : NULL;
+	if (n)
+		jw_json_bytes(w, s, n);
+	else
+		jw_str(w, "null");
+}
+
 struct quote_buf {
 	char *out;
 	size_t cap, len;
@@ -215,22 +233,20 @@ static int quote_write(void *arg, const char *buf, size_t len)
 	return 0;
 }
 
-size_t gp_json_quote(const char *s, char *out, size_t cap)
+size_t gp_json_quote(const char *s, size_t n, char *out, size_t cap)
 {
 	struct quote_buf q = { out, cap, 0 };
 	struct jw w = { .write = quote_write, .arg = &q };
 	char buf[JW_CHUNK];
 	w.buf = buf;
-	jw_json_str(&w, s);
+	if (s && n)
+		jw_json_bytes(&w, s, n);
+	else
+		jw_str(&w, "null");
 	jw_flush(&w);
 	if (cap)
 		out[q.len < cap ? q.len : cap - 1] = '\0';
 	return q.len;
-}
-
-static void jw_sid(struct jw *w, const gp_snapshot *snap, uint32_t id)
-{
-	jw_json_str(w, id ? gp_snapshot_string(snap, id) : NULL);
 }
 
 static void jw_opt_u32(struct jw *w, uint32_t v)
@@ -270,6 +286,13 @@ static uint32_t sig_index(const struct gp_json_names *nm,
 	if (lo < nm->nkeys && nm->sig_keys[lo] == key)
 		return nm->sig_of[lo];
 	return GP_NONE;
+}
+
+static void label_str(struct jw *w, const gp_snapshot *snap, uint32_t id)
+{
+	size_t n;
+	const char *s = gp_snapshot_string_len(snap, id, &n, NULL);
+	jw_json_bytes(w, s, n);
 }
 
 static void goroutine(struct jw *w, const gp_snapshot *snap,
@@ -366,18 +389,29 @@ static void goroutine(struct jw *w, const gp_snapshot *snap,
 		for (uint32_t k = 0; pairs && k < np; k++) {
 			if (k)
 				jw_raw(w, ",", 1);
-			const char *key = gp_snapshot_string(snap, pairs[2 * k]);
-			const char *val = gp_snapshot_string(snap, pairs[2 * k + 1]);
 			/* "" stays "" here: a label's key and value are strings */
-			if (key && *key)
-				jw_json_str(w, key);
-			else
-				jw_str(w, "\"\"");
+			label_str(w, snap, pairs[2 * k]);
 			jw_raw(w, ":", 1);
-			if (val && *val)
-				jw_json_str(w, val);
-			else
-				jw_str(w, "\"\"");
+			label_str(w, snap, pairs[2 * k + 1]);
+		}
+	}
+	/* the real length of each value the engine cut (over its limit) */
+	jw_str(w, "},\"labels_truncated\":{");
+	if (g->labels != GP_NONE) {
+		uint32_t np = 0;
+		const uint32_t *pairs = gp_snapshot_labels(snap, g->labels, &np);
+		int any = 0;
+		for (uint32_t k = 0; pairs && k < np; k++) {
+			size_t n;
+			uint64_t full;
+			gp_snapshot_string_len(snap, pairs[2 * k + 1], &n, &full);
+			if (full == n)
+				continue;
+			if (any++)
+				jw_raw(w, ",", 1);
+			label_str(w, snap, pairs[2 * k]);
+			jw_raw(w, ":", 1);
+			jw_fmt_u64(w, full);
 		}
 	}
 	jw_str(w, "},\"error\":");

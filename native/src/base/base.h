@@ -95,19 +95,39 @@ void gp_addr_map_deinit(struct gp_addr_map *m);
 
 /* ---------------------------------------------------------------- strtab.c */
 
-/* Interned strings: id 0 is "". */
+/* Interned strings: id 0 is "". A string is its bytes and their count
+ * (a target's string may hold NUL bytes; a terminating NUL is added after
+ * them for the callers that only need a C string). A string longer than
+ * the reader's limit is kept truncated, with its real length: the target's
+ * bytes are never dropped, only bounded. */
 struct gp_strtab {
 	char **strs;
+	uint32_t *lens;       /* bytes held; GP_STR_TRUNCATED when cut */
 	size_t len, cap;
 	uint32_t *buckets;    /* open addressing, ids + 1, 0 = empty */
 	size_t nbuckets;
+	struct gp_str_full {  /* real lengths of the truncated, by id */
+		uint32_t id;
+		uint64_t len;
+	} *fulls;
+	size_t nfulls, fulls_cap;
 };
+
+#define GP_STR_TRUNCATED UINT32_C(0x80000000)
 
 void gp_strtab_init(struct gp_strtab *t);
 void gp_strtab_deinit(struct gp_strtab *t);
 gp_error *gp_strtab_intern(struct gp_strtab *t, const char *s, uint32_t *ret);
 gp_error *gp_strtab_intern_n(struct gp_strtab *t, const char *s, size_t n,
 			     uint32_t *ret);
+/* n bytes of a string whose real length is full (>= n; more when the
+ * reader cut it). n < 2^31. */
+gp_error *gp_strtab_intern_cut(struct gp_strtab *t, const char *s, size_t n,
+			       uint64_t full, uint32_t *ret);
+/* The bytes of string id (NUL-terminated), their count in *ret_len and the
+ * string's real length in *ret_full (may be NULL); "" for a bad id. */
+const char *gp_strtab_get(const struct gp_strtab *t, uint32_t id,
+			  size_t *ret_len, uint64_t *ret_full);
 
 /* hash helpers */
 static inline uint64_t gp_hash_bytes(const void *p, size_t n, uint64_t h)

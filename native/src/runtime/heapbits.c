@@ -400,7 +400,7 @@ gp_error *gp_type_name(const struct gp_program *prog, struct gp_strtab *strs,
 					 GP_MAX_TYPE_NAME, &s)))
 		goto unknown;
 	const char *shown = (tflag & TFLAG_EXTRA_STAR) && s[0] == '*' ? s + 1 : s;
-	err = gp_strtab_intern(strs, shown, ret);
+	err = gp_strtab_intern_n(strs, shown, len - (size_t)(shown - s), ret);
 	free(s);
 	return err;
 unknown:

@@ -9,7 +9,6 @@
 #include "runtime/runtime.h"
 
 #define GP_MAX_LABELS 64
-#define GP_MAX_LABEL_LEN 4096
 #define GP_MAX_MAP_B 4          /* 16 buckets hold far more than 64 labels */
 #define GP_MAX_OVERFLOW 8
 /* map[string]string bucket (runtime/map.go, bucketCnt = 8) */
@@ -19,6 +18,7 @@
 #define BUCKET_OVERFLOW (BUCKET_VALUES + BUCKET_CNT * 16)
 #define BUCKET_SIZE (BUCKET_OVERFLOW + 8)
 #define MIN_TOPHASH 5
+#define NO_SET (GP_NONE - 1) /* in ls_by_ptr: a map without labels */
 
 struct kv {
 	uint32_t k, v;
@@ -29,34 +29,40 @@ struct label_set {
 	uint32_t n;
 };
 
+/* A label's key or value (a Go string header), interned with every byte:
+ * NULs and invalid UTF-8 kept; past GP_MAX_STRING_LEN the first bytes are
+ * kept with the real length, so that a long label is never dropped. */
+static gp_error *read_label_str(struct gp_snapshot *snap, const uint8_t *hdr,
+				uint32_t *ret)
+{
+	uint64_t ptr = gp_load(hdr, 8), len = gp_load(hdr + 8, 8);
+	size_t n = len < GP_MAX_STRING_LEN ? (size_t)len : GP_MAX_STRING_LEN;
+	char *s;
+	gp_error *err;
+	if ((err = gp_memory_read_string(&snap->prog->mem, ptr, n,
+					 GP_MAX_STRING_LEN, &s)))
+		return err;
+	err = gp_strtab_intern_cut(&snap->strs, s, n, len, ret);
+	free(s);
+	return err;
+}
+
 static gp_error *add_pair(struct gp_snapshot *snap, struct label_set *set,
 			  const uint8_t *key_hdr, const uint8_t *val_hdr)
 {
-	struct gp_program *prog = snap->prog;
-	char *k = NULL, *v = NULL;
 	gp_error *err;
 	if (set->n >= GP_MAX_LABELS)
 		return gp_error_create(GP_ERROR_LIMIT, "more than %d labels",
 				       GP_MAX_LABELS);
-	if ((err = gp_memory_read_string(&prog->mem, gp_load(key_hdr, 8),
-					 gp_load(key_hdr + 8, 8),
-					 GP_MAX_LABEL_LEN, &k)) ||
-	    (err = gp_memory_read_string(&prog->mem, gp_load(val_hdr, 8),
-					 gp_load(val_hdr + 8, 8),
-					 GP_MAX_LABEL_LEN, &v)))
-		goto out;
 	uint32_t kid, vid;
-	if ((err = gp_strtab_intern(&snap->strs, k, &kid)) ||
-	    (err = gp_strtab_intern(&snap->strs, v, &vid)))
-		goto out;
+	if ((err = read_label_str(snap, key_hdr, &kid)) ||
+	    (err = read_label_str(snap, val_hdr, &vid)))
+		return err;
 	for (uint32_t i = 0; i < set->n; i++)
 		if (set->kv[i].k == kid)
-			goto out; /* already seen (map growing) */
+			return NULL; /* already seen (map growing) */
 	set->kv[set->n++] = (struct kv){ kid, vid };
-out:
-	free(k);
-	free(v);
-	return err;
+	return NULL;
 }
 
 static gp_error *read_buckets(struct gp_snapshot *snap, struct label_set *set,
@@ -138,8 +144,16 @@ static int kv_cmp(const void *a, const void *b, void *arg)
 {
 	const struct kv *x = a, *y = b;
 	const struct gp_snapshot *snap = arg;
-	return strcmp(gp_snapshot_string(snap, x->k),
-		      gp_snapshot_string(snap, y->k));
+	size_t xn, yn;
+	uint64_t xf, yf;
+	const char *xs = gp_strtab_get(&snap->strs, x->k, &xn, &xf);
+	const char *ys = gp_strtab_get(&snap->strs, y->k, &yn, &yf);
+	int c = memcmp(xs, ys, xn < yn ? xn : yn);
+	if (c)
+		return c;
+	if (xn != yn)
+		return xn < yn ? -1 : 1;
+	return xf < yf ? -1 : xf > yf;
 }
 
 /* The label set of the goroutine at g.labels, interned; GP_NONE if none. */
@@ -151,10 +165,15 @@ gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
 	*ret = GP_NONE;
 	if (!labels)
 		return NULL;
+	uint32_t known = gp_addr_map_get(&snap->ls_by_ptr, labels);
+	if (known != GP_NONE) {
+		*ret = known == NO_SET ? GP_NONE : known;
+		return NULL;
+	}
 	if ((err = read_label_set(snap, labels, &set)))
 		return err;
 	if (!set.n)
-		return NULL;
+		return gp_addr_map_put(&snap->ls_by_ptr, labels, NO_SET);
 	qsort_r(set.kv, set.n, sizeof(set.kv[0]), kv_cmp, snap);
 	/* a linear probe over a small hash of sets keeps this O(1) */
 	uint64_t h = gp_hash_bytes(set.kv, set.n * sizeof(set.kv[0]), 0);
@@ -184,7 +203,7 @@ gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
 		if (s[0] == set.n &&
 		    !memcmp(s + 1, set.kv, set.n * sizeof(set.kv[0]))) {
 			*ret = snap->ls_table[j] - 1;
-			return NULL;
+			return gp_addr_map_put(&snap->ls_by_ptr, labels, *ret);
 		}
 	}
 	size_t need = snap->nlabels + 1 + 2 * set.n;
@@ -205,7 +224,7 @@ gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
 	snap->ls_table[j] = id + 1;
 	snap->nlabelsets++;
 	*ret = id;
-	return NULL;
+	return gp_addr_map_put(&snap->ls_by_ptr, labels, id);
 }
 
 GP_EXPORT const uint32_t *gp_snapshot_labels(const gp_snapshot *snap,

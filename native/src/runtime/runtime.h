@@ -178,6 +178,9 @@ struct gp_snapshot {
 	size_t nlabels, labels_cap;
 	uint32_t *ls_table;
 	size_t ls_cap, nlabelsets;
+	/* set id by g.labels: a label map is never changed once made, and
+	 * goroutines inherit their creator's, so each map is read once */
+	struct gp_addr_map ls_by_ptr;
 
 	/* what each of waits is on (semtable.c): the object (hchan, &mu,
 	 * &wg, ...), its enum gp_object_kind and the waiter's enum

@@ -1587,6 +1587,7 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->wait_role);
 	free(snap->gmap);
 	free(snap->ls_table);
+	gp_addr_map_deinit(&snap->ls_by_ptr);
 	gp_addr_map_deinit(&snap->start_cache);
 	gp_addr_map_deinit(&snap->creator_cache);
 	gp_addr_map_deinit(&snap->pc_cache);
@@ -1635,6 +1636,13 @@ GP_EXPORT int64_t gp_snapshot_find(const gp_snapshot *snap, uint64_t goid)
 GP_EXPORT const char *gp_snapshot_string(const gp_snapshot *snap, uint32_t id)
 {
 	return id < snap->strs.len ? snap->strs.strs[id] : "";
+}
+
+GP_EXPORT const char *gp_snapshot_string_len(const gp_snapshot *snap,
+					     uint32_t id, size_t *ret_len,
+					     uint64_t *ret_full)
+{
+	return gp_strtab_get(&snap->strs, id, ret_len, ret_full);
 }
 
 GP_EXPORT size_t gp_snapshot_num_strings(const gp_snapshot *snap)
