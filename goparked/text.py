@@ -4,51 +4,123 @@ Every text view (the CLI, the debuggers' commands, the report's HTML and
 Markdown, watch/diff/check) formats durations, goroutine id lists and
 source locations here, and passes every string read from the target
 (function, file, type and label names, wait reasons, the engine's evidence
-sentences) through target_str() before showing it. A string from the target
-is untrusted: target_str() is where it is made safe for a terminal.
+sentences) through target_str() or quote() before showing it. A string
+from the target is untrusted: this is where it is made safe for a
+terminal.
+
+Strings read from the target are bytes. The model decodes them as UTF-8
+with Python's "surrogateescape" handler, so that every byte is kept: a
+byte that is not part of valid UTF-8 becomes one code point U+DC80..U+DCFF
+(for 0x80..0xff), which target_str() writes as Go's %q does (\\xff).
 
 JSON never goes through here: it carries the target's strings as they are
-(json.dumps escapes them) and durations in nanoseconds.
+(json.dumps escapes them, a byte outside UTF-8 as its \\udcXX escape; see
+README.rst, "JSON") and durations in nanoseconds.
 """
 
-import re
-
-__all__ = ["target_str", "duration", "age_range", "ids", "short_path",
+__all__ = ["target_str", "quote", "target_bytes", "byte_length",
+           "MAX_SHOWN", "duration", "age_range", "ids", "short_path",
            "location", "frame_location", "func_location", "AGE_BUCKETS",
            "age_bucket"]
 
-# Control characters, DEL and the C1 controls: a terminal acts on them.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Bytes of one target string shown before "...(N bytes)".
+MAX_SHOWN = 1024
+
+# strconv.Quote's short escapes (Go's strconv/quote.go, appendEscapedRune)
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+               "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+_QUOTED = dict(_GO_ESCAPES, **{'"': '\\"', "\\": "\\\\"})
+
+
+def target_bytes(s):
+    """The target's bytes of a string from the model (exact)."""
+    return s.encode("utf-8", "surrogateescape")
+
+
+def byte_length(s):
+    """The string's length in the target, in bytes: its real length when
+    the engine kept only its first bytes (a str with .full_len)."""
+    full = getattr(s, "full_len", None)
+    if full is not None:
+        return full
+    return len(s) if s.isascii() else len(target_bytes(s))
+
+
+def _utf8_len(c):
+    o = ord(c)
+    if o < 0x80 or 0xdc80 <= o <= 0xdcff:  # ASCII, or one escaped byte
+        return 1
+    return 2 if o < 0x800 else 3 if o < 0x10000 else 4
+
+
+def _escape_char(c, table):
+    e = table.get(c)
+    if e:
+        return e
+    o = ord(c)
+    if 0xdc80 <= o <= 0xdcff:       # a byte outside UTF-8
+        return "\\x%02x" % (o - 0xdc00)
+    if o < 0x20 or o == 0x7f:
+        return "\\x%02x" % o
+    if c.isprintable():
+        return c
+    # Go's unicode.IsPrint is categories L, M, N, P, S and ' '; Python's
+    # isprintable() leaves out the same ones (C*, Z* but ' ')
+    return "\\u%04x" % o if o < 0x10000 else "\\U%08x" % o
+
+
+def _shown(s, table):
+    """(s escaped by Go's %q rules (table: the short escapes) and cut
+    after MAX_SHOWN bytes, "...(N bytes)" when cut, else "")."""
+    length = byte_length(s)
+    part = s
+    if length > MAX_SHOWN:
+        n = cut = 0
+        for cut, c in enumerate(s):
+            n += _utf8_len(c)
+            if n > MAX_SHOWN:
+                break
+        else:
+            cut = len(s)
+        part = s[:cut]
+    if part.isprintable() and not ('"' in table and
+                                   ('"' in part or "\\" in part)):
+        out = part
+    else:
+        out = "".join(_escape_char(c, table) for c in part)
+    if part is not s or getattr(s, "full_len", None) is not None:
+        return out, "...(%d bytes)" % length
+    return out, ""
 
 
 def target_str(s, unknown="?"):
     """A string read from the target, fit for a terminal or a text report.
 
-    None or "" gives `unknown`. Characters a terminal would act on
-    (control characters, escape sequences) are written as Go's %q would
-    write them inside a quoted string (\\n, \\t, \\x1b), so that a hostile
-    or broken target cannot move the cursor or rewrite what is shown.
+    None or "" gives `unknown`. What a terminal would act on or a reader
+    could not see (control characters, bytes outside UTF-8, the other
+    characters Go's unicode.IsPrint rejects) is written as Go's %q writes
+    it inside a quoted string (\\n, \\x1b, \\x00, \\xff, \\u0085), so that a
+    hostile or broken target can neither move the cursor nor forge a line.
+    A string over MAX_SHOWN bytes is cut and followed by its length in the
+    target: '...(100000 bytes)'. Quotes and backslashes stay as they are
+    (a function name may hold them); quote() is for values.
     """
     if not s:
         return unknown
     if not isinstance(s, str):
         s = str(s)
-    if _UNSAFE.search(s) is None:
-        return s
-    return _UNSAFE.sub(_escape_char, s)
+    return "%s%s" % _shown(s, _GO_ESCAPES)
 
 
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-               "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def _escape_char(m):
-    c = m.group(0)
-    e = _GO_ESCAPES.get(c)
-    if e:
-        return e
-    o = ord(c)
-    return "\\x%02x" % o if o < 0x80 else "\\u%04x" % o
+def quote(s):
+    """A string read from the target as Go's %q writes it, with its quotes,
+    and quotes and backslashes escaped: for values a reader must be able to
+    tell apart (pprof label keys and values). Cut as target_str() cuts."""
+    if s is None:
+        s = ""
+    elif not isinstance(s, str):
+        s = str(s)
+    return '"%s"%s' % _shown(s, _QUOTED)
 
 
 def duration(ns):
