@@ -99,15 +99,22 @@ static bool calls_any(const struct gp_program *prog, uint64_t entry,
 	const struct gp_arch *arch = prog->exe.arch;
 	if (!arch->next_call || end <= entry || end - entry > GP_MAX_FUNC_SCAN)
 		return false;
-	const uint8_t *code = gp_memory_ptr(&prog->mem, entry, end - entry);
-	if (!code)
-		return false;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	const uint8_t *code;
+	gp_error *err = gp_memory_view(&prog->mem, entry, end - entry, &buf,
+				       &cap, &code);
+	bool found = false;
 	uint64_t t;
-	for (size_t i = 0; arch->next_call(code, end - entry, entry, &i, &t);)
-		for (size_t k = 0; k < nops; k++)
-			if (ops[k] == t)
-				return true;
-	return false;
+	if (err)
+		gp_error_destroy(err);
+	else
+		for (size_t i = 0; !found &&
+		     arch->next_call(code, end - entry, entry, &i, &t);)
+			for (size_t k = 0; k < nops && !found; k++)
+				found = ops[k] == t;
+	free(buf);
+	return found;
 }
 
 /* Entries of the functions that wake each kind of waiter. */
@@ -217,10 +224,10 @@ struct cands {
 	size_t n, cap;
 };
 
-/* Only pointers into memory the core holds are worth reading. */
+/* Only pointers into the target's memory are worth reading. */
 static bool in_target_memory(const struct gp_program *prog, uint64_t v)
 {
-	return gp_memory_ptr(&prog->mem, v, 8) != NULL;
+	return gp_memory_holds(&prog->mem, v, 8);
 }
 
 static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,

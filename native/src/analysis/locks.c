@@ -390,13 +390,19 @@ static gp_error *fsum_local(struct locks *L, struct fsum *f)
 	gp_error *err;
 	if (f->end <= f->entry || f->end - f->entry > MAX_FUNC_BYTES)
 		return NULL;
-	const uint8_t *code = gp_memory_ptr(&prog->mem, f->entry, f->end - f->entry);
-	if (!code)
+	uint8_t *buf = NULL;
+	size_t ccap = 0;
+	const uint8_t *code;
+	if ((err = gp_memory_view(&prog->mem, f->entry, f->end - f->entry,
+				  &buf, &ccap, &code))) {
+		gp_error_destroy(err);
 		return NULL;
+	}
 	L->depth++;
 	err = gp_code_analyze(L->arch, code, f->entry, f->end - f->entry,
 			      spdelta_cb, noreturn_cb, L, &f->code);
 	L->depth--;
+	free(buf);
 	if (err) {
 		gp_error_destroy(err);
 		return NULL;

@@ -326,6 +326,8 @@ static gp_error *find_cond_waits(struct gp_snapshot *snap)
 		return NULL;
 	uint64_t notify = (uint64_t)gp_off(prog, GP_F_COND_NOTIFY);
 	uint8_t *cond_memo = calloc(snap->nstacks + 1, 1);
+	uint8_t *sbuf = NULL;     /* a stack not mapped in place */
+	size_t scap = 0;
 	gp_error *ret = NULL;
 	if (!cond_memo)
 		return &gp_error_nomem;
@@ -350,9 +352,12 @@ static gp_error *find_cond_waits(struct gp_snapshot *snap)
 			continue;
 		if (hi - lo > GP_MAX_COND_SCAN)
 			hi = lo + GP_MAX_COND_SCAN;
-		const uint8_t *p = gp_memory_ptr(&prog->mem, lo, hi - lo);
-		if (!p)
+		const uint8_t *p;
+		if ((err = gp_memory_view(&prog->mem, lo, hi - lo, &sbuf,
+					  &scap, &p))) {
+			gp_error_destroy(err);
 			continue;
+		}
 		for (uint64_t a = 0; a + 8 <= hi - lo && !g->waiting_count; a += 8) {
 			uint64_t v = gp_load(p + a, 8);
 			if (v < 4096 || (v & 7))
@@ -365,6 +370,7 @@ static gp_error *find_cond_waits(struct gp_snapshot *snap)
 			}
 		}
 	}
+	free(sbuf);
 	free(cond_memo);
 	return ret;
 }

@@ -8,9 +8,9 @@
 
 #include "target/target.h"
 
-GP_EXPORT gp_error *gp_program_from_callback(const char *exe_path,
-					     gp_read_memory_fn *read,
-					     void *arg, gp_program **ret)
+gp_error *gp_callback_program_open(const char *exe_path,
+				   gp_read_memory_fn *read, void *arg,
+				   struct gp_program **ret)
 {
 	if (!exe_path || !read || !ret)
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,

@@ -480,63 +480,16 @@ static gp_error *detach_all(struct gp_live *live)
 
 /* ------------------------------------------------------------ memory */
 
-#define GP_NCACHE ((int)GP_ARRAY_SIZE(((struct gp_live *)0)->cache))
-
-static const struct gp_live_range *cache_find(const struct gp_live_cache *c,
-					      uint64_t address)
+static void copy_free(struct gp_live_copy *c)
 {
-	size_t lo = 0, hi = c->nranges;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (c->ranges[mid].start <= address)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return NULL;
-	const struct gp_live_range *r = &c->ranges[lo - 1];
-	return address - r->start < r->len ? r : NULL;
-}
-
-/* The copy of [address, address + size), if one cache holds all of it. */
-static const uint8_t *cache_ptr(const struct gp_live *live, uint64_t address,
-				size_t size)
-{
-	for (int i = 0; i < GP_NCACHE; i++) {
-		const struct gp_live_cache *c = &live->cache[i];
-		const struct gp_live_range *r = cache_find(c, address);
-		if (r && size <= r->len - (address - r->start))
-			return c->data + r->off + (address - r->start);
-	}
-	return NULL;
-}
-
-static void cache_free(struct gp_live_cache *c)
-{
-	free(c->ranges);
 	if (c->data)
 		munmap(c->data, c->size);
 	memset(c, 0, sizeof(*c));
 }
 
-/* Read-only segments of the executable are read from the file. */
-static bool exe_read(const struct gp_exe *exe, uint64_t address, void *buf,
-		     size_t size)
-{
-	for (size_t i = 0; i < exe->nloads; i++) {
-		const struct gp_segment *s = &exe->loads[i];
-		if (s->writable || address < s->start ||
-		    address - s->start >= s->avail)
-			continue;
-		if (size > s->avail - (address - s->start))
-			return false;
-		memcpy(buf, s->data + (address - s->start), size);
-		return true;
-	}
-	return false;
-}
-
+/* What no layer holds (neither the executable's read-only segments nor a
+ * copy): the debugger's callback, or /proc/PID/mem while the process is
+ * stopped. */
 static gp_error *live_read(void *arg, uint64_t address, void *buf,
 			   size_t size)
 {
@@ -544,13 +497,6 @@ static gp_error *live_read(void *arg, uint64_t address, void *buf,
 	struct gp_live *live = prog->live;
 	if (!size)
 		return NULL;
-	if (exe_read(&prog->exe, address, buf, size))
-		return NULL;
-	const uint8_t *copy = cache_ptr(live, address, size);
-	if (copy) {
-		memcpy(buf, copy, size);
-		return NULL;
-	}
 	if (live->mode == GP_LIVE_CALLBACK) {
 		int e = live->read_cb(live->read_cb_arg, address, buf, size);
 		if (e) {
@@ -587,61 +533,64 @@ static gp_error *live_read(void *arg, uint64_t address, void *buf,
 	return NULL;
 }
 
-/* ---------------------------------------------------------- prefetch */
-
-struct want {
-	uint64_t start, end;
-};
-
-struct wants {
-	struct want *v;
-	size_t n, cap;
-};
-
-static gp_error *want_add(struct wants *w, uint64_t start, uint64_t end)
+/* The process's mappings, /proc/PID/maps: the addresses live_read can
+ * answer (gp_memory_holds). Unknown (empty) when it cannot be read. */
+static void read_maps(struct gp_program *prog)
 {
-	if (end <= start)
-		return NULL;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 1024;
-		void *p = realloc(w->v, cap * sizeof(*w->v));
-		if (!p)
-			return &gp_error_nomem;
-		w->v = p;
-		w->cap = cap;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", prog->live->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	struct gp_memory_layer *m = &prog->mem.mapped;
+	m->nsegs = 0;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 ||
+		    perms[0] != 'r')
+			continue;
+		struct gp_segment seg = { .start = lo, .end = hi };
+		if (gp_memory_layer_add(m, &seg)) {
+			m->nsegs = 0; /* unknown rather than partial */
+			break;
+		}
 	}
-	w->v[w->n++] = (struct want){ start, end };
-	return NULL;
+	fclose(f);
+	gp_memory_layer_sort(m);
 }
 
+/* ------------------------------------------------------------- copies */
 
-/* One reader's share of a cache_fill: ranges [first, end). */
+/* One reader's share of a copy: segments [first, end). */
 struct fill_job {
 	int pid;
-	struct gp_live_cache *c;
+	struct gp_segment *segs;
 	size_t first, end;
 	int err;              /* errno that ends the fill (ESRCH), else 0 */
 };
 
 /*
  * process_vm_readv of a batch of ranges per call. A partial read stops at
- * the first range that faulted: that range is dropped (its reads go to
- * /proc/PID/mem and fail there) and the call goes on after it.
+ * the first range that faulted: that range holds no bytes (avail 0: its
+ * reads fall through to the reader and fail there) and the call goes on
+ * after it.
  */
 static void fill_run(struct fill_job *job)
 {
-	struct gp_live_cache *c = job->c;
+	struct gp_segment *segs = job->segs;
 	struct iovec local[GP_IOV_BATCH], remote[GP_IOV_BATCH];
 	size_t i = job->first;
 	while (i < job->end) {
 		size_t k = 0, want_bytes = 0;
 		for (; k < GP_IOV_BATCH && i + k < job->end; k++) {
-			struct gp_live_range *r = &c->ranges[i + k];
-			local[k].iov_base = c->data + r->off;
-			local[k].iov_len = r->len;
+			struct gp_segment *r = &segs[i + k];
+			local[k].iov_base = (void *)(uintptr_t)r->data;
+			local[k].iov_len = r->avail;
 			remote[k].iov_base = (void *)(uintptr_t)r->start;
-			remote[k].iov_len = r->len;
-			want_bytes += r->len;
+			remote[k].iov_len = r->avail;
+			want_bytes += r->avail;
 		}
 		ssize_t got = process_vm_readv(job->pid, local, k, remote, k,
 					       0);
@@ -657,10 +606,10 @@ static void fill_run(struct fill_job *job)
 		size_t acc = 0, j = 0;
 		if (got < 0)
 			got = 0;
-		while (j < k && acc + c->ranges[i + j].len <= (size_t)got)
-			acc += c->ranges[i + j++].len;
+		while (j < k && acc + segs[i + j].avail <= (size_t)got)
+			acc += segs[i + j++].avail;
 		if (j < k)
-			c->ranges[i + j].len = 0;
+			segs[i + j].avail = 0;
 		i += j + 1;
 	}
 }
@@ -685,36 +634,18 @@ static uint8_t *map_buffer(size_t size, bool populate, size_t *ret_size)
 	return p;
 }
 
-/*
- * Before the process stops: buffers for the copy of the gs and of the
- * stacks, sized from runtime.allgs as it is now (a guess: a bigger copy
- * maps a fresh buffer), so that the pause does not pay for fresh pages.
- */
-static void prepare_buffers(struct gp_program *prog)
+void gp_target_reserve(struct gp_program *prog, unsigned round, size_t bytes)
 {
 	struct gp_live *live = prog->live;
-	const struct gp_layout *L = &prog->layout;
-	uint8_t hdr[24];
-	gp_error *err = gp_memory_read(&prog->mem, L->var_addr[GP_V_ALLGS],
-				       hdr, sizeof(hdr));
-	if (err) {
-		gp_error_destroy(err);
+	if (!live || live->mode != GP_LIVE_PTRACE ||
+	    round >= GP_ARRAY_SIZE(live->spare) || live->spare[round].data)
 		return;
-	}
-	live->misses = live->miss_bytes = 0;
-	uint64_t len = gp_load(hdr + 8, 8);
-	size_t gsize = (size_t)L->type_size[GP_T_G];
-	if (len > (64u << 20) || !gsize || gsize > 4096)
-		return;
-	len += len / 16 + 64;
-	size_t want[3] = { 0, len * gsize, len * GP_SPARE_STACK };
 	/* faulted in up to a bound: past it the copy faults its own pages
 	 * (a process of ten million goroutines is not worth gigabytes up
 	 * front) */
-	for (int i = 1; i < 3; i++)
-		live->spare[i].data = map_buffer(want[i],
-						 want[i] <= GP_SPARE_POPULATE_MAX,
-						 &live->spare[i].size);
+	live->spare[round].data = map_buffer(bytes,
+					     bytes <= GP_SPARE_POPULATE_MAX,
+					     &live->spare[round].size);
 }
 
 static void *fill_thread(void *arg)
@@ -723,62 +654,89 @@ static void *fill_thread(void *arg)
 	return NULL;
 }
 
-/*
- * Reads the wanted ranges (sorted and merged) into a fresh cache. The
- * buffer asks for transparent huge pages (a fault per 4 KiB page costs
- * more than the copy on a VM). The kernel's cost is per range (pinning
- * the remote page), about 1 us each here; merging stacks into whole stack
- * spans reads five times the bytes and was slower.
- */
-static gp_error *cache_fill(struct gp_live *live, struct wants *w,
-			    size_t gap, struct gp_live_cache *ret)
+gp_error *gp_plan_add(struct gp_read_plan *plan, uint64_t start,
+		      uint64_t end)
 {
-	memset(ret, 0, sizeof(*ret));
-	if (!w->n)
+	if (end <= start)
 		return NULL;
-	gp_error *serr = gp_radix_sort(w->v, w->n, sizeof(*w->v),
-				       offsetof(struct want, start));
+	gp_error *err = gp_grow((void **)&plan->v, &plan->cap, plan->n + 1,
+				sizeof(*plan->v));
+	if (!err)
+		plan->v[plan->n++] = (struct gp_plan_range){ start, end };
+	return err;
+}
+
+/*
+ * Copies the planned ranges (sorted and merged) into a fresh buffer, a
+ * new layer of the program's memory. The buffer asks for transparent huge
+ * pages (a fault per 4 KiB page costs more than the copy on a VM). The
+ * kernel's cost is per range (pinning the remote page), about 1 us each
+ * here; merging stacks into whole stack spans reads five times the bytes
+ * and was slower.
+ */
+gp_error *gp_target_copy(struct gp_program *prog, struct gp_read_plan *plan,
+			 unsigned round)
+{
+	struct gp_live *live = prog->live;
+	if (!live || live->mode != GP_LIVE_PTRACE || !live->attached ||
+	    !plan->n)
+		return NULL;
+	gp_error *serr = gp_radix_sort(plan->v, plan->n, sizeof(*plan->v),
+				       offsetof(struct gp_plan_range, start));
 	if (serr)
 		return serr;
 	size_t n = 0;
-	for (size_t i = 0; i < w->n; i++) {
-		if (n && w->v[i].start <= w->v[n - 1].end + gap) {
-			if (w->v[i].end > w->v[n - 1].end)
-				w->v[n - 1].end = w->v[i].end;
+	struct gp_plan_range *w = plan->v;
+	for (size_t i = 0; i < plan->n; i++) {
+		if (n && w[i].start <= w[n - 1].end + GP_PREFETCH_GAP) {
+			if (w[i].end > w[n - 1].end)
+				w[n - 1].end = w[i].end;
 		} else {
-			w->v[n++] = w->v[i];
+			w[n++] = w[i];
 		}
 	}
-	w->n = n;
+	plan->n = n;
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
-		total += w->v[i].end - w->v[i].start;
-	ret->ranges = calloc(n, sizeof(*ret->ranges));
-	if (!ret->ranges)
+		total += w[i].end - w[i].start;
+	size_t ci;
+	for (ci = 0; ci < GP_ARRAY_SIZE(live->copies) && live->copies[ci].data;
+	     ci++)
+		;
+	struct gp_memory_layer *layer;
+	if (ci == GP_ARRAY_SIZE(live->copies) ||
+	    !(layer = gp_memory_layer_push(&prog->mem)))
+		return NULL; /* no room: read on demand instead */
+	struct gp_live_copy *c = &live->copies[ci];
+	struct gp_segment *segs = calloc(n, sizeof(*segs));
+	if (!segs) {
+		prog->mem.nlayers--;
 		return &gp_error_nomem;
-	size_t which = (size_t)(ret - live->cache);
-	struct gp_live_spare *sp = which < GP_ARRAY_SIZE(live->spare) ?
-					   &live->spare[which] : NULL;
+	}
+	struct gp_live_spare *sp = round < GP_ARRAY_SIZE(live->spare) ?
+					   &live->spare[round] : NULL;
 	if (sp && sp->data && sp->size >= total) {
-		ret->data = sp->data;
-		ret->size = sp->size;
+		c->data = sp->data;
+		c->size = sp->size;
 		sp->data = NULL;
-	} else if (!(ret->data = map_buffer(total, false, &ret->size))) {
-		cache_free(ret);
+	} else if (!(c->data = map_buffer(total, false, &c->size))) {
+		free(segs);
+		prog->mem.nlayers--;
 		return &gp_error_nomem;
 	}
 	size_t off = 0;
 	for (size_t i = 0; i < n; i++) {
-		ret->ranges[i].start = w->v[i].start;
-		ret->ranges[i].len = w->v[i].end - w->v[i].start;
-		ret->ranges[i].off = off;
-		off += ret->ranges[i].len;
+		segs[i].start = w[i].start;
+		segs[i].end = w[i].end;
+		segs[i].data = c->data + off;
+		segs[i].avail = w[i].end - w[i].start;
+		off += segs[i].avail;
 	}
-	ret->nranges = n;
+	c->nranges = n;
 	/* Two readers for many ranges: the kernel's cost is per range
 	 * (pinning the remote page), and two threads pin in parallel. */
-	struct fill_job job = { live->pid, ret, 0, n, 0 };
-	struct fill_job job2 = { live->pid, ret, n / 2, n, 0 };
+	struct fill_job job = { live->pid, segs, 0, n, 0 };
+	struct fill_job job2 = { live->pid, segs, n / 2, n, 0 };
 	pthread_t thread;
 	bool two = n >= GP_FILL_SPLIT &&
 		   pthread_create(&thread, NULL, fill_thread, &job2) == 0;
@@ -795,147 +753,15 @@ static gp_error *cache_fill(struct gp_live *live, struct wants *w,
 		fprintf(stderr, "goparked: copied %zu ranges, %zu bytes in %.1f ms\n",
 			n, total, (gp_live_monotonic_ns() - t0) / 1e6);
 	int e = job.err;
-	if (e == ESRCH)
-		return exited_error(live->pid);
-	if (e) /* no process_vm_readv: read on demand instead */
-		cache_free(ret);
+	if (e) { /* no process_vm_readv: read on demand instead */
+		free(segs);
+		copy_free(c);
+		prog->mem.nlayers--;
+		return e == ESRCH ? exited_error(live->pid) : NULL;
+	}
+	layer->segs = segs;
+	layer->nsegs = n;
 	return NULL;
-}
-
-/* What the snapshot reads of every goroutine, copied while the process is
- * stopped: runtime.allgs, the gs, the live part of each stack and the
- * first sudog, each a cache layer of its own. */
-static gp_error *prefetch(struct gp_program *prog)
-{
-	struct gp_live *live = prog->live;
-	const struct gp_layout *L = &prog->layout;
-	gp_error *err;
-	uint8_t hdr[24];
-	if ((err = gp_memory_read(&prog->mem, L->var_addr[GP_V_ALLGS], hdr,
-				  sizeof(hdr)))) {
-		/* the snapshot reports it */
-		gp_error_destroy(err);
-		return NULL;
-	}
-	uint64_t array = gp_load(hdr, 8), len = gp_load(hdr + 8, 8);
-	gp_phase(NULL);
-	size_t gsize = (size_t)L->type_size[GP_T_G];
-	if (len > (64u << 20) || !gsize || gsize > 4096)
-		return NULL;
-	struct wants w = { 0 };
-	uint64_t *gptrs = NULL;
-	if ((err = want_add(&w, L->var_addr[GP_V_ALLGS],
-			    L->var_addr[GP_V_ALLGS] + 24)) ||
-	    (L->var_addr[GP_V_ALLGLEN] &&
-	     (err = want_add(&w, L->var_addr[GP_V_ALLGLEN],
-			     L->var_addr[GP_V_ALLGLEN] + 8))) ||
-	    (err = want_add(&w, array, array + 8 * len)) ||
-	    (err = cache_fill(live, &w, GP_PREFETCH_GAP, &live->cache[0])))
-		goto out;
-	gp_phase("copy allgs");
-	gptrs = malloc((len ? len : 1) * 8);
-	if (!gptrs) {
-		err = &gp_error_nomem;
-		goto out;
-	}
-	if ((err = gp_memory_read(&prog->mem, array, gptrs, len * 8))) {
-		gp_error_destroy(err);
-		err = NULL;
-		goto out;
-	}
-	w.n = 0;
-	for (uint64_t i = 0; i < len && !err; i++)
-		if (gptrs[i])
-			err = want_add(&w, gptrs[i], gptrs[i] + gsize);
-	gp_phase("gs wanted");
-	if (err || (err = cache_fill(live, &w, GP_PREFETCH_GAP,
-				     &live->cache[1])))
-		goto out;
-	gp_phase("copy gs");
-	w.n = 0;
-	if (w.cap < 2 * len) { /* a stack window and a sudog each */
-		void *p = realloc(w.v, 2 * len * sizeof(*w.v));
-		if (!p) {
-			err = &gp_error_nomem;
-			goto out;
-		}
-		w.v = p;
-		w.cap = 2 * len;
-	}
-	uint8_t gbuf[4096];
-	size_t nsudogs = 0;         /* first sudogs, kept in gptrs */
-	int64_t ssz = L->type_size[GP_T_SUDOG];
-	size_t ssize = ssz > 0 && ssz < 1024 ? (size_t)ssz : 0;
-	for (uint64_t i = 0; i < len && !err; i++) {
-		if (!gptrs[i])
-			continue;
-		/* straight from the copy of the gs when it holds the g */
-		const uint8_t *g = cache_ptr(live, gptrs[i], gsize);
-		if (!g) {
-			g = gbuf;
-			gp_error *rerr = gp_memory_read(&prog->mem, gptrs[i],
-							gbuf, gsize);
-			if (rerr) {
-				gp_error_destroy(rerr);
-				continue;
-			}
-		}
-		uint32_t status = (uint32_t)gp_field(prog, GP_F_G_ATOMICSTATUS,
-						     g, gsize) & ~0x1000u;
-		if (status == GP_STATUS_DEAD || status == 0 || status == 11)
-			continue;
-		uint64_t lo = gp_field(prog, GP_F_G_STACK_LO, g, gsize);
-		uint64_t hi = gp_field(prog, GP_F_G_STACK_HI, g, gsize);
-		uint64_t sp = gp_field(prog, GP_F_G_SYSCALLSP, g, gsize);
-		if (!sp)
-			sp = gp_field(prog, GP_F_G_SCHED_SP, g, gsize);
-		/* a running goroutine's thread is somewhere below its saved
-		 * sp: its whole stack (there are at most GOMAXPROCS) */
-		if (status == GP_STATUS_RUNNING && lo < hi) {
-			uint64_t from = hi - lo > GP_PREFETCH_RUNNING_MAX ?
-						hi - GP_PREFETCH_RUNNING_MAX : lo;
-			err = want_add(&w, from, hi);
-		} else if (sp >= lo && sp < hi) {
-			uint64_t end = hi - sp > GP_PREFETCH_STACK_MAX ?
-					       sp + GP_PREFETCH_STACK_MAX : hi;
-			err = want_add(&w, sp & ~7ull, end);
-		}
-		uint64_t sudog = gp_field(prog, GP_F_G_WAITING, g, gsize);
-		if (!err && sudog && ssize) {
-			err = want_add(&w, sudog, sudog + ssize);
-			gptrs[nsudogs++] = sudog; /* (gptrs is read up to here) */
-		}
-	}
-	gp_phase("stacks wanted");
-	if (!err)
-		err = cache_fill(live, &w, GP_PREFETCH_GAP, &live->cache[2]);
-	gp_phase("copy stacks");
-	/* A goroutine in select waits on a sudog per case, linked through
-	 * waitlink: one more batch of reads per case, while any is left. */
-	for (int r = 0; r < GP_LIVE_SELECT_ROUNDS && nsudogs && !err; r++) {
-		w.n = 0;
-		size_t next = 0;
-		for (size_t i = 0; i < nsudogs && !err; i++) {
-			const uint8_t *sd = cache_ptr(live, gptrs[i], ssize);
-			if (!sd || !gp_field(prog, GP_F_SUDOG_ISSELECT, sd, ssize))
-				continue;
-			uint64_t link = gp_field(prog, GP_F_SUDOG_WAITLINK, sd,
-						 ssize);
-			if (!link)
-				continue;
-			err = want_add(&w, link, link + ssize);
-			gptrs[next++] = link;
-		}
-		nsudogs = next;
-		if (!err && w.n)
-			err = cache_fill(live, &w, GP_PREFETCH_GAP,
-					 &live->cache[3 + r]);
-	}
-	gp_phase("copy selects");
-out:
-	free(gptrs);
-	free(w.v);
-	return err;
 }
 
 /* ------------------------------------------------------------ programs */
@@ -958,8 +784,8 @@ static void live_free(struct gp_live *live)
 	free_spares(live);
 	if (live->memfd >= 0)
 		close(live->memfd);
-	for (int i = 0; i < GP_NCACHE; i++)
-		cache_free(&live->cache[i]);
+	for (size_t i = 0; i < GP_ARRAY_SIZE(live->copies); i++)
+		copy_free(&live->copies[i]);
 	free(live->tracees);
 	free(live->threads);
 	free(live);
@@ -1036,6 +862,20 @@ gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
 		goto fail;
 	if ((err = gp_program_init_runtime(prog)))
 		goto fail;
+	/* the executable's read-only segments, from the file; the rest
+	 * from the copies and the reader */
+	struct gp_memory_layer *exe = gp_memory_layer_push(&prog->mem);
+	for (size_t i = 0; i < prog->exe.nloads && !err; i++)
+		if (!prog->exe.loads[i].writable)
+			err = gp_memory_layer_add(exe, &(struct gp_segment){
+				.start = prog->exe.loads[i].start,
+				.end = prog->exe.loads[i].start +
+				       prog->exe.loads[i].avail,
+				.data = prog->exe.loads[i].data,
+				.avail = prog->exe.loads[i].avail });
+	if (err)
+		goto fail;
+	gp_memory_layer_sort(exe);
 	prog->mem.read_fn = live_read;
 	prog->mem.read_arg = prog;
 	if ((err = gp_pclntab_open(&prog->exe, gp_memory_read_fn, &prog->mem,
@@ -1051,8 +891,9 @@ fail:
 /* The name the process's executable has, for messages; the file itself
  * is opened through /proc/PID/exe so that a rebuilt or deleted binary
  * still gives the one that runs. */
-static gp_error *open_live(int pid, const char *exe_path, uint32_t flags,
-			   struct gp_program **ret)
+gp_error *gp_live_open(int pid, const char *exe_path, uint32_t flags,
+		       const struct gp_copy_planner *planner,
+		       struct gp_program **ret)
 {
 	gp_error *err;
 	struct proc_status st;
@@ -1113,7 +954,8 @@ static gp_error *open_live(int pid, const char *exe_path, uint32_t flags,
 		goto fail;
 	}
 	if (!no_stop) {
-		prepare_buffers(prog);
+		if (planner && planner->reserve)
+			planner->reserve(prog);
 		live->stop_start_ns = gp_live_monotonic_ns();
 		if ((err = stop_all(live)))
 			goto fail;
@@ -1124,16 +966,17 @@ static gp_error *open_live(int pid, const char *exe_path, uint32_t flags,
 			goto fail;
 		prog->threads = live->threads;
 		prog->nthreads = live->nthreads;
+		read_maps(prog);
 		int64_t t_regs = gp_live_monotonic_ns();
-		if ((err = prefetch(prog)))
+		if (planner && planner->copy && (err = planner->copy(prog)))
 			goto fail;
 		if (getenv("GOPARKED_LIVE_DEBUG"))
-			fprintf(stderr, "goparked: stop %.1f ms, registers %.1f ms, copy %.1f ms (%zu + %zu ranges, %zu + %zu bytes)\n",
+			fprintf(stderr, "goparked: stop %.1f ms, registers and maps %.1f ms, copy %.1f ms (%zu + %zu ranges, %zu + %zu bytes)\n",
 				(t_stopped - live->stop_start_ns) / 1e6,
 				(t_regs - t_stopped) / 1e6,
 				(gp_live_monotonic_ns() - t_regs) / 1e6,
-				live->cache[1].nranges, live->cache[2].nranges,
-				live->cache[1].size, live->cache[2].size);
+				live->copies[1].nranges, live->copies[2].nranges,
+				live->copies[1].size, live->copies[2].size);
 		if (process_gone(pid)) {
 			err = exited_error(pid);
 			goto fail;
@@ -1143,6 +986,7 @@ static gp_error *open_live(int pid, const char *exe_path, uint32_t flags,
 		 * CLOCK_MONOTONIC is still the target's nanotime. */
 		prog->live_now = gp_live_monotonic_ns();
 		prog->live_unix_offset = realtime_ns() - prog->live_now;
+		read_maps(prog);
 	}
 	*ret = prog;
 	return NULL;
@@ -1151,16 +995,12 @@ fail:
 	return err;
 }
 
-GP_EXPORT gp_error *gp_program_from_pid(int pid, const char *exe_path,
-					uint32_t flags, gp_program **ret)
+gp_error *gp_live_check_flags(uint32_t flags)
 {
-	if (!ret)
-		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
-				       "no place for the result");
 	if (flags & ~(uint32_t)(GP_ATTACH_NO_STOP | GP_ATTACH_RESUME_EARLY))
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
 				       "unknown attach flags 0x%x", flags);
-	return open_live(pid, exe_path, flags, ret);
+	return NULL;
 }
 
 GP_EXPORT gp_error *gp_program_set_threads(gp_program *prog,

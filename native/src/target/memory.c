@@ -42,10 +42,22 @@ void gp_memory_layer_sort(struct gp_memory_layer *layer)
 		      segment_cmp);
 }
 
+struct gp_memory_layer *gp_memory_layer_push(struct gp_memory *mem)
+{
+	if (mem->nlayers >= GP_MEMORY_LAYERS)
+		return NULL;
+	struct gp_memory_layer *l = &mem->layers[mem->nlayers++];
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	return l;
+}
+
 void gp_memory_deinit(struct gp_memory *mem)
 {
 	for (size_t i = 0; i < mem->nlayers; i++)
-		free(mem->layers[i].segs);
+		if (!mem->layers[i].borrowed)
+			free(mem->layers[i].segs);
+	free(mem->mapped.segs);
 	memset(mem, 0, sizeof(*mem));
 }
 
@@ -92,8 +104,6 @@ static uint64_t layer_span(const struct gp_memory_layer *l, uint64_t address,
 const uint8_t *gp_memory_ptr(const struct gp_memory *mem, uint64_t address,
 			     size_t size)
 {
-	if (mem->read_fn)
-		return NULL;
 	for (size_t i = 0; i < mem->nlayers; i++) {
 		const uint8_t *p;
 		uint64_t n = layer_span(&mem->layers[i], address, &p);
@@ -106,13 +116,41 @@ const uint8_t *gp_memory_ptr(const struct gp_memory *mem, uint64_t address,
 	return NULL;
 }
 
+gp_error *gp_memory_view(const struct gp_memory *mem, uint64_t address,
+			 size_t size, uint8_t **buf, size_t *cap,
+			 const uint8_t **ret)
+{
+	const uint8_t *p = gp_memory_ptr(mem, address, size);
+	if (p) {
+		*ret = p;
+		return NULL;
+	}
+	gp_error *err = gp_grow((void **)buf, cap, size ? size : 1, 1);
+	if (!err)
+		err = gp_memory_read(mem, address, *buf, size);
+	if (!err)
+		*ret = *buf;
+	return err;
+}
+
+bool gp_memory_holds(const struct gp_memory *mem, uint64_t address,
+		     size_t size)
+{
+	if (gp_memory_ptr(mem, address, size))
+		return true;
+	if (!mem->read_fn)
+		return false;
+	if (!mem->mapped.nsegs)
+		return true;
+	const struct gp_segment *s = layer_find(&mem->mapped, address);
+	return s && size <= s->end - address;
+}
+
 gp_error *gp_memory_read(const struct gp_memory *mem, uint64_t address,
 			 void *buf, size_t size)
 {
 	if (address + size < address)
 		return gp_error_fault(address, size);
-	if (mem->read_fn)
-		return mem->read_fn(mem->read_arg, address, buf, size);
 	uint8_t *out = buf;
 	uint64_t a = address;
 	size_t left = size;
@@ -121,8 +159,15 @@ gp_error *gp_memory_read(const struct gp_memory *mem, uint64_t address,
 		const uint8_t *p = NULL;
 		for (size_t i = 0; i < mem->nlayers && !n; i++)
 			n = layer_span(&mem->layers[i], a, &p);
-		if (!n)
+		if (!n) {
+			/* the reader has the rest, or nothing has it: one
+			 * read of the whole, as its copy of the moment
+			 * must hold it all */
+			if (mem->read_fn)
+				return mem->read_fn(mem->read_arg, address,
+						    buf, size);
 			return gp_error_fault(address, size);
+		}
 		if (n > left)
 			n = left;
 		if (p)

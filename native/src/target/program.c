@@ -130,9 +130,8 @@ gp_error *gp_program_init_runtime(struct gp_program *prog)
 	return NULL;
 }
 
-GP_EXPORT gp_error *gp_program_from_core(const char *core_path,
-					 const char *exe_path,
-					 gp_program **ret)
+gp_error *gp_core_program_open(const char *core_path, const char *exe_path,
+			       struct gp_program **ret)
 {
 	gp_error *err;
 	if (!core_path || !exe_path || !ret)
@@ -165,6 +164,8 @@ GP_EXPORT gp_error *gp_program_from_core(const char *core_path,
 		goto fail;
 	prog->mem.layers[1].segs = prog->exe.loads;
 	prog->mem.layers[1].nsegs = prog->exe.nloads;
+	prog->mem.layers[1].borrowed = true;
+	prog->mem.layers[1].fd = -1;
 	if ((err = gp_program_init_runtime(prog)))
 		goto fail;
 	if ((err = check_core_matches(prog)))
@@ -189,8 +190,7 @@ GP_EXPORT void gp_program_destroy(gp_program *prog)
 		gp_live_detach(prog);
 	if (prog->pcln)
 		gp_pclntab_destroy(prog->pcln);
-	/* layer 1 borrows the executable's segments */
-	free(prog->mem.layers[0].segs);
+	gp_memory_deinit(&prog->mem);
 	gp_core_close(&prog->core);
 	gp_exe_close(&prog->exe);
 	free(prog);

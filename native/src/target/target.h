@@ -12,15 +12,21 @@
 /* --------------------------------------------------------------- memory.c */
 
 /*
- * The target's memory as a list of layers, searched in order: for a core,
- * the core's PT_LOADs first, then the executable's PT_LOADs (Go cores lack
- * text, rodata and the pclntab). A segment may hold file bytes for only a
- * prefix (filesz < memsz): for the executable the rest is zero (bss); for a
- * core the rest is absent and the search falls through to the next layer.
+ * The target's memory as a list of layers, searched in order, over a
+ * reader for what no layer holds (drgn's model: each segment holds mapped
+ * bytes or is read by a function). A core: the core's PT_LOADs, then the
+ * executable's PT_LOADs (Go cores lack text, rodata and the pclntab). A
+ * live process or a debugger's memory: the executable's read-only
+ * segments, then each copy taken while the process was stopped, then the
+ * reader (/proc/PID/mem or the debugger's callback). A segment may hold
+ * file bytes for only a prefix (filesz < memsz): for the executable the
+ * rest is zero (bss); for a core the rest is absent and the search falls
+ * through to the next layer.
  */
 struct gp_memory_layer {
 	struct gp_segment *segs;  /* sorted by start, non-overlapping */
 	size_t nsegs;
+	bool borrowed;            /* segs belong to another (the executable) */
 	/* When the segments' data lie in a mapping of a file (a core), the
 	 * file and the mapping's base: batch reads read the mapping in place
 	 * by file offset, the pager reads the file with read(2). */
@@ -28,23 +34,46 @@ struct gp_memory_layer {
 	const uint8_t *base;
 };
 
+#define GP_MEMORY_LAYERS 16
+
 struct gp_memory {
-	struct gp_memory_layer layers[2];
+	struct gp_memory_layer layers[GP_MEMORY_LAYERS];
 	size_t nlayers;
-	gp_read_fn *read_fn;      /* consulted before the layers when set */
+	gp_read_fn *read_fn;      /* the last layer: reads the rest */
 	void *read_arg;
+	/* The address ranges read_fn answers (a live process's mappings:
+	 * segments without data), when known. */
+	struct gp_memory_layer mapped;
 };
 
 gp_error *gp_memory_layer_add(struct gp_memory_layer *layer,
 			      const struct gp_segment *seg);
 void gp_memory_layer_sort(struct gp_memory_layer *layer);
+/* A free layer, NULL when all GP_MEMORY_LAYERS are taken. */
+struct gp_memory_layer *gp_memory_layer_push(struct gp_memory *mem);
 void gp_memory_deinit(struct gp_memory *mem);
 
 gp_error *gp_memory_read(const struct gp_memory *mem, uint64_t address,
 			 void *buf, size_t size);
-/* A direct pointer to size bytes when they are in one mapped segment. */
+/* A direct pointer to size bytes when they are in one mapped segment:
+ * a shortcut only, never the only way (see gp_memory_view). */
 const uint8_t *gp_memory_ptr(const struct gp_memory *mem, uint64_t address,
 			     size_t size);
+/*
+ * The one way analyses look at target bytes: [address, address + size)
+ * in place when one segment maps them all, else read into *buf (grown as
+ * needed, *cap its size; the caller frees *buf). Faults as gp_memory_read
+ * does, whatever the target: a core, a live process or a debugger's
+ * memory give the same bytes.
+ */
+gp_error *gp_memory_view(const struct gp_memory *mem, uint64_t address,
+			 size_t size, uint8_t **buf, size_t *cap,
+			 const uint8_t **ret);
+/* Whether address is memory of the target worth reading: held by a
+ * layer, or in the reader's known mappings (any address when they are
+ * unknown: a debugger's memory). A yes promises no successful read. */
+bool gp_memory_holds(const struct gp_memory *mem, uint64_t address,
+		     size_t size);
 /* gp_memory_read as a gp_read_fn; mem is the struct gp_memory. */
 gp_error *gp_memory_read_fn(void *mem, uint64_t address, void *buf,
 			     size_t size);
@@ -211,22 +240,13 @@ enum gp_live_mode {
 	GP_LIVE_CALLBACK = 3,   /* reads through the host's callback */
 };
 
-/* A copy of target memory taken while the target was stopped: sorted,
- * non-overlapping ranges into one buffer. */
-struct gp_live_range {
-	uint64_t start;
-	uint64_t len;             /* 0 after a failed read: not cached */
-	size_t off;               /* into gp_live_cache.data */
-};
-
-struct gp_live_cache {
-	struct gp_live_range *ranges;
-	size_t nranges;
+/* A copy of target memory taken while the target was stopped: one buffer,
+ * whose ranges are a layer of the program's memory. */
+struct gp_live_copy {
 	uint8_t *data;
 	size_t size;              /* bytes mapped at data */
+	size_t nranges;
 };
-
-#define GP_LIVE_SELECT_ROUNDS 8
 
 struct gp_live_tracee {
 	int tid;
@@ -244,11 +264,10 @@ struct gp_live {
 	size_t ntracees, tracees_cap;
 	bool attached;            /* some tracee still attached */
 	int64_t stop_start_ns;    /* CLOCK_MONOTONIC when stopping began */
-	/* allgs, the gs, stacks and first sudogs, then a select's other
-	 * sudogs, a round of reads per case */
-	struct gp_live_cache cache[3 + GP_LIVE_SELECT_ROUNDS];
-	/* buffers for cache[1] and cache[2], mapped and faulted in before
-	 * the process is stopped (a fresh page costs more than the copy) */
+	/* what the read plan asked for, a copy per round */
+	struct gp_live_copy copies[GP_MEMORY_LAYERS - 1];
+	/* buffers for the rounds' copies, mapped and faulted in before the
+	 * process is stopped (a fresh page costs more than the copy) */
 	struct gp_live_spare {
 		uint8_t *data;
 		size_t size;
@@ -264,12 +283,55 @@ struct gp_live {
 /*
  * A program over the executable at exe_path (runtime layout and pclntab
  * from it) whose memory is read through the live reader: read-only
- * segments of the executable from the file, the rest from the cache,
+ * segments of the executable from the file, the rest from the copies,
  * /proc/PID/mem or the callback. Takes ownership of live (freed with the
  * program).
  */
 gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
 			       struct gp_program **ret);
+
+/*
+ * The read plan: what the layer above (the snapshot) will read, copied
+ * while a live process is stopped, in rounds (a round's ranges may be
+ * found from what earlier rounds copied). The target knows nothing of the
+ * runtime: it copies what it is asked.
+ */
+struct gp_plan_range {
+	uint64_t start, end;
+};
+struct gp_read_plan {
+	struct gp_plan_range *v;
+	size_t n, cap;
+};
+gp_error *gp_plan_add(struct gp_read_plan *plan, uint64_t start,
+		      uint64_t end);
+/* "Copy these ranges now": a new layer of prog->mem holding them (ranges
+ * that cannot be read are left to the reader). A no-op for targets that
+ * do not change (cores) or cannot be copied (a debugger's memory). The
+ * plan is sorted and merged in place. */
+gp_error *gp_target_copy(struct gp_program *prog, struct gp_read_plan *plan,
+			 unsigned round);
+/* Room for round's copy of about bytes, made before the process stops (a
+ * fresh page costs more than copying into it). */
+void gp_target_reserve(struct gp_program *prog, unsigned round,
+		       size_t bytes);
+/* The one who plans, called by gp_live_open: reserve before the process
+ * stops, copy once it is stopped (through gp_target_copy). */
+struct gp_copy_planner {
+	void (*reserve)(struct gp_program *prog);
+	gp_error *(*copy)(struct gp_program *prog);
+};
+
+/* The constructors of the target layer (runtime/open.c exports them). */
+gp_error *gp_core_program_open(const char *core_path, const char *exe_path,
+			       struct gp_program **ret);
+gp_error *gp_live_check_flags(uint32_t flags);
+gp_error *gp_live_open(int pid, const char *exe_path, uint32_t flags,
+		       const struct gp_copy_planner *planner,
+		       struct gp_program **ret);
+gp_error *gp_callback_program_open(const char *exe_path,
+				   gp_read_memory_fn *read, void *arg,
+				   struct gp_program **ret);
 
 int64_t gp_live_monotonic_ns(void);
 
