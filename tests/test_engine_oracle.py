@@ -65,6 +65,15 @@ def test_every_goroutine_matches_runtime_dump(toolchain, variant, scenario):
         _compare(ours, expected)
 
 
+def _preempted_after_print(g, dg):
+    """The dump is not one instant: it prints a goroutine that runs on
+    another M as "running ... stack unavailable", then relays SIGQUIT to
+    that M, which may first have preempted it (asyncPreempt). The core,
+    written last, then has it runnable. Only that case is forgiven."""
+    return dg.unavailable and dg.status == "running" \
+        and g.wait_reason == "runnable"
+
+
 def _compare(ours, expected):
 
     # The same set of goroutines (the dump never prints dead ones).
@@ -74,7 +83,7 @@ def _compare(ours, expected):
     checked_frames = 0
     for goid, dg in sorted(expected.items()):
         g = ours[goid]
-        if g.wait_reason != dg.status:
+        if g.wait_reason != dg.status and not _preempted_after_print(g, dg):
             problems.append("goroutine %d: state %r, runtime printed %r"
                             % (goid, g.wait_reason, dg.status))
         if dg.labels is not None and (g.labels or {}) != dg.labels:
