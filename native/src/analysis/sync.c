@@ -96,15 +96,24 @@ gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		if (k == GP_OBJ_CHAN || k == GP_OBJ_UNKNOWN)
 			continue;
 		uint64_t obj = snap->wait_obj[wi];
-		if (gp_addr_map_get(&idx, obj) != GP_NONE)
+		uint64_t sema = snap->waits[wi].object;
+		uint32_t known = gp_addr_map_get(&idx, obj);
+		if (known != GP_NONE) {
+			/* the lowest of its waiters' semaphores: the same
+			 * whatever order the waits were found in (a core is
+			 * decoded in file order, a live copy in allgs') */
+			struct gp_sync *ks = &an->syncs[known];
+			if (sema && (!ks->sema || sema < ks->sema))
+				ks->sema = sema;
 			continue;
+		}
 		if ((err = gp_grow((void **)&an->syncs, &an->syncs_cap,
 				   an->nsyncs + 1, sizeof(*an->syncs))))
 			goto out;
 		struct gp_sync *s = &an->syncs[an->nsyncs];
 		memset(s, 0, sizeof(*s));
 		s->address = obj;
-		s->sema = snap->waits[wi].object;
+		s->sema = sema;
 		s->kind = k;
 		if ((err = gp_addr_map_put(&idx, obj, (uint32_t)an->nsyncs++)))
 			goto out;

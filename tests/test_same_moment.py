@@ -1,0 +1,140 @@
+"""Same moment, same answers: a live process read with --pid and a gcore of
+the same parked process give the same conclusions (issue 11).
+
+corefiles/leaks parks goroutines whose fate it knows (mutex holders as a
+struct field and as a global, channel receivers whose senders hold the
+channel, Cond waiters...), prints READY and stays parked. The live
+conclusions (goparked.attach, and `goparked --pid --leaks --json`) are
+taken first, then a gcore of the same process, read as a core. Every
+channel's waiters and wakers, every sync object's holders, waiters and
+state, the wait-for graph's cycles and stuck objects and every parked
+goroutine's leak verdict must be equal; only timing fields (ages, clocks)
+and stack-slot addresses may differ. The core is deleted afterwards.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import gcore, run_goparked_cmd
+from leak_fixtures import leakgen
+
+# Timing fields and the places a value was seen on a stack (the stack may
+# be copied between the two reads; the object it names may not).
+VOLATILE = {"age", "age_ns", "waitsince", "wait_since", "since", "clock",
+            "now", "slot", "slots", "program", "pause_ns", "schema",
+            "version"}
+
+
+def normal(doc):
+    """doc without its volatile fields, lists of records in a stable
+    order."""
+    if isinstance(doc, dict):
+        return {k: normal(v) for k, v in doc.items()
+                if k not in VOLATILE and not k.startswith("age")}
+    if isinstance(doc, list):
+        items = [normal(v) for v in doc]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    return doc
+
+
+def show(a, b):
+    return "live %s\ncore %s" % (json.dumps(a, sort_keys=True),
+                                  json.dumps(b, sort_keys=True))
+
+
+def conclusions(snap, goids):
+    """What goparked concludes about the parked program: per object and
+    per goroutine the account names."""
+    from goparked import analysis, schema
+    chans = {c.address: normal(schema.chan_json(c))
+             for c in analysis.chans(snap)}
+    syncs = {s.address: normal(schema.sync_json(s))
+             for s in analysis.syncs(snap)}
+    d = analysis.Deadlocks(snap)
+    graph = normal(schema.deadlocks_doc(snap, d))
+    v = snap.verdicts()
+    verdicts = {}
+    for i, goid in enumerate(snap.goid_array()):
+        if goid in goids:
+            x = v.of(i)
+            verdicts[goid] = (x.key, x.reason, x.object, x.holder_goid)
+    return {"chans": chans, "syncs": syncs, "graph": graph,
+            "verdicts": verdicts}
+
+
+@pytest.fixture(scope="module")
+def leaks_exe():
+    try:
+        tc = leakgen.probe("1.26")
+        return leakgen.build(tc, "dwarf")
+    except leakgen.Unavailable as exc:
+        pytest.skip("Go 1.26 unavailable: %s" % exc)
+
+
+@pytest.fixture
+def parked(leaks_exe, tmp_path):
+    """The leaks program, every case parked, and its account."""
+    acc = tmp_path / "account.json"
+    p = subprocess.Popen([leaks_exe, "-scenario", "all",
+                          "-leakprofile=false", "-account", str(acc)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, universal_newlines=True)
+    try:
+        for line in p.stdout:
+            if "READY" in line:
+                break
+        else:
+            pytest.fail("leaks exited before READY")
+        yield p, json.loads(acc.read_text())
+    finally:
+        p.kill()
+        p.wait()
+
+
+def account_goids(account):
+    return {g["goid"] for g in account["goroutines"]}
+
+
+def test_live_and_core_conclude_the_same(parked, leaks_exe, tmp_path):
+    import goparked
+    from goparked.live import snapshot_pid
+    p, account = parked
+    goids = account_goids(account)
+    prog, snap = snapshot_pid(p.pid)
+    with prog:
+        live = conclusions(snap, goids)
+    cli_live = run_goparked_cmd(["--pid", p.pid, "--leaks", "--json"])
+    assert cli_live.returncode == 0, cli_live.stderr
+    core = gcore(p.pid, tmp_path / "core")
+    try:
+        with goparked.open(core, leaks_exe) as cprog:
+            dead = conclusions(cprog.snapshot(), goids)
+        cli_core = run_goparked_cmd([core, "--exe", leaks_exe, "--leaks",
+                                     "--json"])
+        assert cli_core.returncode == 0, cli_core.stderr
+    finally:
+        os.unlink(core)
+    # what the account says must be there, so that equality means
+    # something: every parked goroutine has a verdict, the mutexes and
+    # channels it waits on are seen
+    assert set(live["verdicts"]) == set(dead["verdicts"])
+    assert len(live["verdicts"]) >= len(goids) - 2
+    assert live["chans"] and live["syncs"]
+    assert sorted(live["chans"]) == sorted(dead["chans"])
+    for addr in live["chans"]:
+        assert live["chans"][addr] == dead["chans"][addr], \
+            show(live["chans"][addr], dead["chans"][addr])
+    assert sorted(live["syncs"]) == sorted(dead["syncs"])
+    for addr in live["syncs"]:
+        assert live["syncs"][addr] == dead["syncs"][addr], \
+            show(live["syncs"][addr], dead["syncs"][addr])
+    assert live["graph"] == dead["graph"]
+    for goid in live["verdicts"]:
+        assert live["verdicts"][goid] == dead["verdicts"][goid], \
+            (goid, live["verdicts"][goid], dead["verdicts"][goid])
+    a, b = json.loads(cli_live.stdout), json.loads(cli_core.stdout)
+    assert [r for r in normal(a["rows"]) if r["verdict"] != "live"] == \
+        [r for r in normal(b["rows"]) if r["verdict"] != "live"]
+    assert normal(a["cycles"]) == normal(b["cycles"])
