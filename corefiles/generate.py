@@ -8,6 +8,8 @@ For each (toolchain, variant, scenario, N) the cache holds one entry directory:
         core          the core dump (GOTRACEBACK=crash, SIGQUIT -> SIGABRT): the
                       kernel's, or for arm64 the one qemu-aarch64 writes of its guest
         dump.txt      the runtime's own goroutine dump (the process's stderr)
+        stacks.txt    (fixture program) the runtime's user-facing dump just
+                      before READY: pprof goroutine debug=2 at GOTRACEBACK=single
         account.json  what the fixture says it parked (see corefiles/README.rst)
         meta.json     toolchain, go version, variant, scenario, N, paths, timings
 
@@ -130,6 +132,13 @@ TOOLCHAINS = {
 }
 
 RUN_ENV = {"GOTRACEBACK": "crash"}
+# The fixture starts at the default level, writes stacks.txt (what users see:
+# no wrapper or runtime-internal frames, runtime/traceback.go showfuncinfo)
+# and raises itself to crash (debug.SetTraceback) before READY: the dump and
+# the core are the same as with GOTRACEBACK=crash from the start (the level
+# is 2|1 = 3, and the runtime tests only level > 1 and >= 2).
+FIXTURE_RUN_ENV = {"GOTRACEBACK": "single"}
+FIXTURE_STACKS_ARGS = ["-stacks", "stacks.txt", "-traceback", "crash"]
 
 
 def run_godebug(tc) -> dict:
@@ -417,6 +426,7 @@ class Entry:
     exe: str
     core: str = ""
     dump: str = ""
+    stacks: str = ""
     account: str = ""
     meta: str = ""
     extra: dict = field(default_factory=dict)
@@ -453,7 +463,8 @@ def _entry_from_dir(d: str) -> Entry | None:
     return Entry(m["toolchain"], m["go_version"], m["variant"], m["scenario"], m["n"], d,
                  exe=os.path.join(os.path.dirname(d), PROGRAMS[program][1]), core=os.path.join(d, "core"),
                  dump=os.path.join(d, "dump.txt"), account=os.path.join(d, "account.json"), meta=meta,
-                 arch=v.arch, pie=v.pie, program=program)
+                 arch=v.arch, pie=v.pie, program=program,
+                 stacks=os.path.join(d, "stacks.txt") if os.path.exists(os.path.join(d, "stacks.txt")) else "")
 
 
 def _raise_core_limit(pid: int) -> None:
@@ -527,11 +538,12 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
         env = dict(os.environ, GOTRACEBACK="crash")
         for k in ("GODEBUG", "GOMAXPROCS", "GOGC", "GOMEMLIMIT"):
             env.pop(k, None)
-        run_env = dict(RUN_ENV, **run_godebug(tc))
+        run_env = dict(FIXTURE_RUN_ENV if program == "fixture" else RUN_ENV, **run_godebug(tc))
         env.update(run_env)
         # the guest's dynamic loader and libc (a PIE asks for ld.so, cgo for libc)
         cmd = list(runner) + (["-L", libc] if runner and libc else []) + \
-            [exe, "-scenario", scenario, "-n", str(n), "-account", acc]
+            [exe, "-scenario", scenario, "-n", str(n), "-account", acc] + \
+            (FIXTURE_STACKS_ARGS if program == "fixture" else [])
         trigger = TRIGGER.get(scenario, signal.SIGQUIT)
         if ready_timeout is None:
             ready_timeout = 120 + n / 2000.0
@@ -594,6 +606,7 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
             "seconds_to_ready": round(t_ready - t0, 3), "seconds_to_core": round(t_end - t_ready, 3),
             "created_unix": time.time(),
             "paths": {"exe": exe, "core": os.path.join(d, "core"), "dump": os.path.join(d, "dump.txt"),
+                      "stacks": os.path.join(d, "stacks.txt") if program == "fixture" else None,
                       "account": os.path.join(d, "account.json"), "dir": d},
         }
         _write_json_atomic(os.path.join(tmp, "meta.json"), meta)
@@ -826,7 +839,7 @@ def _print_entry(e: Entry, as_json: bool):
     if as_json:
         print(json.dumps({"toolchain": e.toolchain, "go_version": e.go_version, "variant": e.variant,
                           "scenario": e.scenario, "n": e.n, "dir": e.dir, "exe": e.exe, "core": e.core,
-                          "dump": e.dump, "account": e.account, "meta": e.meta}))
+                          "dump": e.dump, "stacks": e.stacks or None, "account": e.account, "meta": e.meta}))
     else:
         print(e.dir)
 

@@ -55,6 +55,8 @@ G_LOCKED = 1 << 5
 FRAME_INLINED = 1 << 0
 FRAME_TRAP = 1 << 1
 FRAME_NO_FUNC = 1 << 2
+FRAME_WRAPPER = 1 << 3
+FRAME_RUNTIME = 1 << 4
 
 # enum gp_wait_kind
 WAIT_KIND_NAMES = {1: "chan_recv", 2: "chan_send", 3: "chan", 4: "sema",

@@ -20,7 +20,8 @@ from . import api, render, schema
 from ._native import Error
 from .model import Program
 from .options import (OptionError, OptionExit, OptionParser,
-                      add_filter_options, add_goroutine_options)
+                      add_filter_options, add_frames_option,
+                      add_goroutine_options)
 
 __all__ = ["UserError", "CoreTarget", "LiveTarget", "RemoteTarget",
            "Session", "COMMANDS", "command_names", "summary", "help_text",
@@ -177,7 +178,7 @@ def _p_goroutine():
                    help="machine-readable output")
     p.add_argument("--no-select", action="store_true",
                    help="only print; leave the debugger's frames alone")
-    return p
+    return add_frames_option(p)
 
 
 def _p_object(kind, what):
@@ -223,7 +224,7 @@ def _run_goroutine(ns, snap, out, ctx):
         out.write(json.dumps(schema.one_goroutine_json(snap, g), indent=1)
                   + "\n")
     else:
-        out.write(render.goroutine_text(snap, g))
+        out.write(render.goroutine_text(snap, g, ns.all_frames))
     ctx["goroutine"] = g
     ctx["no_select"] = ns.no_select
 

@@ -200,6 +200,10 @@ class Frame:
     inlined = property(lambda self: bool(self.flags & N.FRAME_INLINED))
     trap = property(lambda self: bool(self.flags & N.FRAME_TRAP))
     no_func = property(lambda self: bool(self.flags & N.FRAME_NO_FUNC))
+    # What the runtime's own traceback makes of the function (the engine
+    # reads it from the pclntab; text.shown_frames applies it).
+    wrapper = property(lambda self: bool(self.flags & N.FRAME_WRAPPER))
+    runtime = property(lambda self: bool(self.flags & N.FRAME_RUNTIME))
 
     @property
     def offset(self):

@@ -13,7 +13,8 @@ from . import _native as N
 from .model import Filter
 
 __all__ = ["OptionParser", "OptionError", "OptionExit", "add_goroutine_options",
-           "add_filter_options", "filter_from_options", "parse_duration",
+           "add_filter_options", "add_frames_option", "filter_from_options",
+           "parse_duration",
            "STATES", "GROUP_BY"]
 
 STATES = [N.STATUS_NAMES[k] for k in sorted(N.STATUS_NAMES)]
@@ -211,6 +212,18 @@ def _add_view_options(parser):
                    help="show at most N groups (default: all)")
     o.add_argument("--ids", type=int, default=8, metavar="N",
                    help="goroutine ids listed per group (default 8)")
+    add_frames_option(o)
+    return parser
+
+
+def add_frames_option(parser):
+    """--all-frames, for every view that prints stacks."""
+    parser.add_argument("--all-frames", action="store_true",
+                        help="stacks with every frame, as a crash dump "
+                        "(GOTRACEBACK=crash) shows them; by default as the "
+                        "runtime's own traceback does (runtime.Stack, "
+                        "pprof debug=2): no wrapper frames, no "
+                        "runtime-internal ones")
     return parser
 
 

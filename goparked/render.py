@@ -11,7 +11,8 @@ import os
 from . import schema, text
 from ._native import Error
 from .options import filter_from_options
-from .text import frame_location, func_location, target_str
+from .text import (creator_shown, frame_location, func_location, shown_frames,
+                   target_str)
 
 # How the runtime names states in a traceback header (gStatusStrings).
 _RUNTIME_STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall",
@@ -32,7 +33,7 @@ def render_snapshot(ns, snap, out):
             out.write(json.dumps(schema.one_goroutine_json(snap, g),
                                  indent=1) + "\n")
         else:
-            out.write(goroutine_text(snap, g))
+            out.write(goroutine_text(snap, g, getattr(ns, "all_frames", False)))
         return
     if (getattr(ns, "chan", None) is not None or
             getattr(ns, "mutex", None) is not None or
@@ -57,7 +58,8 @@ def render_snapshot(ns, snap, out):
             view = VerdictView(snap, grouping)
         out.write(grouping_text(
             snap, grouping, limit=ns.limit, ids=ns.ids,
-            show_system=ns.system, verdict=view))
+            show_system=ns.system, verdict=view,
+            all_frames=getattr(ns, "all_frames", False)))
 
 
 def age_text(group):
@@ -119,9 +121,10 @@ def _object_describer(snap, by):
 
 
 def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
-                  verdict=None):
+                  verdict=None, all_frames=False):
     """The grouped view; verdict (a verdict.VerdictView of the same
-    grouping) adds each group's verdict counts."""
+    grouping) adds each group's verdict counts; stacks as the runtime's
+    non-crash traceback shows them unless all_frames."""
     by = grouping.by
     lines = header(snap, show_system)
     if verdict is not None:
@@ -155,13 +158,17 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
             if more:
                 key += "  " + more
         elif by == "stack":
-            key = "%d frames" % len(g.frames)
+            frames = shown_frames(g.frames, all_frames)
+            key = "%d frames" % len(frames)
+            if len(frames) < len(g.frames):
+                key += " (%d more: --all-frames)" % (len(g.frames)
+                                                     - len(frames))
         else:
             key = target_str(g.key, "(none)")
         lines.append("%7d  %-*s  %-*s  %-*s  %s" % (
             g.count, wr, reason, ws, state, wa, age, key))
         if by == "stack":
-            for f in g.frames:
+            for f in frames:
                 lines.append("%s%s%s" % (pad, func_location(f),
                                          "  (inlined)" if f.inlined
                                          else ""))
@@ -212,15 +219,18 @@ def frames_text(frames):
     return lines
 
 
-def goroutine_text(snap, g):
-    """One goroutine in full, in the runtime's traceback shape, then what
-    goparked knows beyond it."""
+def goroutine_text(snap, g, all_frames=False):
+    """One goroutine in full, in the runtime's traceback shape (its
+    non-crash traceback's frames, text.shown_frames, unless all_frames),
+    then what goparked knows beyond it."""
     lines = [goroutine_header(g)]
-    lines += frames_text(g.frames)
+    lines += frames_text(shown_frames(g.frames, all_frames))
     if g.flags & (1 << 7):  # truncated
         lines.append("...additional frames elided...")
     creator = g.creator_frames
-    if creator:
+    if creator and not all_frames and not creator_shown(creator[-1]):
+        pass  # printcreatedby shows no wrapper or runtime creator
+    elif creator:
         # As the runtime does: the physical function that ran the go
         # statement, the innermost file:line at it.
         outer, inner = creator[-1], creator[0]

@@ -56,6 +56,8 @@ def frame_json(f):
         "entry": hexaddr(f.entry),
         "inlined": f.inlined,
         "trap": f.trap,
+        "wrapper": f.wrapper,
+        "runtime": f.runtime,
     }
 
 
@@ -453,4 +455,5 @@ GROUP_KEYS = ["key", "key_address", "count", "wait_reason", "states",
               "stack_id", "site_frame", "site", "age_known", "age_ns",
               "oldest_waitsince_ns", "youngest_waitsince_ns", "goids",
               "signature"]
-FRAME_KEYS = ["func", "file", "line", "pc", "entry", "inlined", "trap"]
+FRAME_KEYS = ["func", "file", "line", "pc", "entry", "inlined", "trap",
+              "wrapper", "runtime"]

@@ -21,7 +21,7 @@ README.rst, "JSON") and durations in nanoseconds.
 __all__ = ["target_str", "quote", "target_bytes", "byte_length",
            "MAX_SHOWN", "duration", "age_range", "ids", "short_path",
            "location", "frame_location", "func_location", "AGE_BUCKETS",
-           "age_bucket"]
+           "age_bucket", "shown_frames", "creator_shown"]
 
 # Bytes of one target string shown before "...(N bytes)".
 MAX_SHOWN = 1024
@@ -204,6 +204,46 @@ def func_location(f, full=False, sep="  "):
         return "?"
     func = f.get("func") if isinstance(f, dict) else f.func
     return "%s%s%s" % (target_str(func), sep, frame_location(f, full))
+
+
+# A wrapper that called one of these is shown (elideWrapperCalling).
+_PANICS = ("runtime.gopanic", "runtime.sigpanic", "runtime.panicwrap")
+
+
+def shown_frames(frames, all_frames=False):
+    """The frames the runtime's own traceback shows (GOTRACEBACK=single or
+    all, runtime.Stack, pprof debug=2; runtime/traceback.go showfuncinfo):
+    no wrapper (a .gowrapN go-statement closure, a method wrapper) unless
+    the frame above it is a panic, no function internal to the runtime
+    (the engine flags both by the target's Go version) except
+    runtime.gopanic below a shown frame. all_frames: every frame, as a
+    crash dump (GOTRACEBACK=crash) shows them. Works on Frames and on
+    frame dicts with "wrapper" and "runtime" keys. A stack the rule would
+    leave empty (a runtime goroutine's, shown with --system) stays whole."""
+    if all_frames:
+        return list(frames)
+    shown, callee = [], None
+    for f in frames:
+        if isinstance(f, dict):
+            func, wrapper, rt = f.get("func"), f.get("wrapper"), \
+                f.get("runtime")
+        else:
+            func, wrapper, rt = f.func, f.wrapper, f.runtime
+        if wrapper and callee not in _PANICS:
+            hide = True
+        else:
+            hide = rt and not (func == "runtime.gopanic" and shown)
+        if not hide:
+            shown.append(f)
+        callee = func
+    return shown if shown else list(frames)
+
+
+def creator_shown(f):
+    """Whether the runtime's traceback prints "created by" for a goroutine
+    whose go statement ran in f (printcreatedby: the frame rule of
+    shown_frames, for a frame with nothing above it that is not first)."""
+    return not f.wrapper and (not f.runtime or f.func == "runtime.gopanic")
 
 
 # How long goroutines have been parked, in buckets: the engine's table

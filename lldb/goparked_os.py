@@ -13,8 +13,8 @@ code (where it called into the runtime to park), not runtime.gopark: Go's
 .debug_frame does not say where a frame saved the frame pointer, so LLDB
 16 unwinding from a runtime frame loses the frame pointer at the first
 function with a frame-pointer prologue and stops. From the user frame its
-callers unwind. `go goroutine N` prints the whole stack, runtime frames
-included.
+callers unwind. `go goroutine N --all-frames` prints the whole stack,
+runtime frames included.
 """
 
 import os

@@ -95,6 +95,9 @@ class FixtureCore:
     arch: str = "amd64"     # "amd64" | "arm64" (a qemu-aarch64 guest core)
     pie: bool = False
     program: str = "fixture"  # "fixture" | "cgo"
+    # The fixture's user-facing dump (pprof goroutine debug=2 at
+    # GOTRACEBACK=single) written just before READY; "" for the cgo program.
+    stacks: str = ""
 
     _account: Optional[dict] = None
     _parsed: Optional[oracle.Dump] = None
@@ -162,7 +165,7 @@ def core_for(toolchain: str = NEWEST, variant: str = "dwarf", scenario: str = "a
             pytest.skip("cannot make cores on this machine: %s" % exc)
         raise
     return FixtureCore(e.toolchain, e.go_version, e.variant, e.scenario, e.n, e.dir, e.core, e.exe,
-                       e.dump, e.account, e.meta, e.arch, e.pie, e.program)
+                       e.dump, e.account, e.meta, e.arch, e.pie, e.program, stacks=e.stacks)
 
 
 def cell_params(toolchains=None, variants=None, scenarios=None, matrix=None) -> list:

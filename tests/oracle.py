@@ -337,19 +337,25 @@ def _parse_status(text: str, lineno: int, line: str, labels_127: Optional[str] =
     return out
 
 
-def parse(text: str) -> Dump:
-    """Parse a whole dump. Raises DumpParseError on any line it does not know."""
+def parse(text: str, crash: bool = True) -> Dump:
+    """Parse a whole dump. Raises DumpParseError on any line it does not know.
+
+    crash=False: a traceback without a signal header (runtime.Stack(all),
+    pprof goroutine debug=2), as one section."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     d = Dump()
     sec: Optional[Section] = None
+    if not crash:
+        sec = Section("", "", 0, 0, 0)
+        d.sections.append(sec)
     g: Optional[Goroutine] = None
     anc: Optional[Ancestor] = None
     frame: Optional[Frame] = None      # frame whose file line is expected next
     created: Optional[str] = None      # "created by" line seen, file line expected next
     created_goid = None
-    expect = "sig"                     # sig | pc | body
+    expect = "sig" if crash else "body"  # sig | pc | body
     in_regs = False
     fatal = None                       # "fatal error: X" seen, its signal line expected
     for i, line in enumerate(lines):
@@ -512,9 +518,9 @@ def parse(text: str) -> Dump:
     return d
 
 
-def parse_file(path: str) -> Dump:
+def parse_file(path: str, crash: bool = True) -> Dump:
     with open(path, encoding="utf-8", errors="replace") as f:
-        return parse(f.read())
+        return parse(f.read(), crash)
 
 
 # ------------------------------------------------------------------ expectations

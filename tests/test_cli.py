@@ -374,8 +374,10 @@ def test_goroutine_matches_runtime_dump(run_goparked, demo_core):
         if g["state"] != "waiting":
             continue
         goid = g["goids"][0]
+        # every frame, as the crash dump (tests/test_frames.py: the
+        # default view against the runtime's non-crash traceback)
         r = run_goparked([demo_core.core, "--exe", demo_core.exe,
-                          "--goroutine", str(goid)])
+                          "--goroutine", str(goid), "--all-frames"])
         assert r.returncode == 0, r.stderr
         head, frames, created = _parse_traceback(r.stdout)
         rt = dump[goid]

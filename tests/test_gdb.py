@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 import expect
+import oracle
 from conftest import find_go, run_goparked_cmd
 from debugger_helpers import (LIVE_PARKED, LiveProcess, assert_account_groups,
                               assert_deadlocks_text, assert_sync_text,
@@ -69,10 +70,19 @@ def test_goroutine_details_same_as_cli_and_dump(demo_core):
     assert r.returncode == 0, r.stderr
     cli = _cli(demo_core, "--goroutine", str(goid))
     assert cli.strip() in r.stdout
+    # The frames of the runtime's non-crash traceback (the fixture's
+    # stacks.txt); with --all-frames, those of its crash dump.
+    users = oracle.parse_file(demo_core.stacks, crash=False).goroutines[goid]
+    assert _printed(r.stdout) == users.funcs()
+    r = gdb([demo_core.exe, demo_core.core],
+            ["go goroutine %d --no-select --all-frames" % goid])
+    assert r.returncode == 0, r.stderr
     dumped = demo_core.parsed_dump().goroutines[goid]
-    printed = [l.split("(")[0] for l in r.stdout.splitlines()
-               if l.endswith("(...)")]
-    assert printed == dumped.funcs()[:len(printed)], (printed, dumped.funcs())
+    assert _printed(r.stdout) == dumped.funcs()
+
+
+def _printed(out):
+    return [l.split("(")[0] for l in out.splitlines() if l.endswith("(...)")]
 
 
 def test_local_of_parked_goroutine_from_core(fixture_core):

@@ -21,7 +21,7 @@ __all__ = ["collect", "group_title", "build_graph", "html", "markdown",
 
 
 def build_parser():
-    from ..options import OptionParser, add_filter_options
+    from ..options import OptionParser, add_filter_options, add_frames_option
     p = OptionParser(
         prog="goparked report",
         description="A postmortem report of a Go program's goroutines: one "
@@ -38,6 +38,7 @@ def build_parser():
     p.add_argument("--format", choices=("html", "md"), default=None,
                    help="html (default) or md; FILE ending in .md means md")
     add_filter_options(p)
+    add_frames_option(p)
     return p
 
 
@@ -45,7 +46,8 @@ def render(ns, snap, progress=None):
     """The report text the options ask for, from a snapshot."""
     from ..options import filter_from_options
     grouping = snap.group(ns.by, filter_from_options(ns))
-    data = collect(snap, grouping, progress)
+    data = collect(snap, grouping, progress,
+                   all_frames=getattr(ns, "all_frames", False))
     fmt = ns.format or ("md" if ns.output.endswith((".md", ".markdown"))
                         else "html")
     if progress is not None:

@@ -81,8 +81,21 @@ def _raw_waiters(snap, what):
     return out
 
 
-def collect(snap, grouping, progress=None):
-    """Everything the report shows, as plain data."""
+def _shown(g, all_frames):
+    """(frame dicts, index of the site among them or None): the frames the
+    runtime's own traceback shows (text.shown_frames) unless all_frames."""
+    frames = g.frames
+    keep = text.shown_frames(frames, all_frames)
+    ids = {id(f) for f in keep}
+    index = [i for i, f in enumerate(frames) if id(f) in ids]
+    site = g.site_index
+    return ([_frame(frames[i]) for i in index],
+            index.index(site) if site in index else None)
+
+
+def collect(snap, grouping, progress=None, all_frames=False):
+    """Everything the report shows, as plain data (stacks as the runtime's
+    non-crash traceback shows them, every frame with all_frames)."""
     def phase(text):
         if progress is not None:
             progress.phase(text)
@@ -125,6 +138,7 @@ def collect(snap, grouping, progress=None):
     for gi, g in enumerate(grouping.groups):
         site = g.site
         rng = g.age_range
+        frames, site_frame = _shown(g, all_frames)
         groups.append({
             "index": gi,
             "count": g.count,
@@ -133,8 +147,8 @@ def collect(snap, grouping, progress=None):
             "wait_reason": g.wait_reason or None,
             "states": g.states,
             "site": _frame(site) if site else None,
-            "site_frame": g.site_index,
-            "frames": [_frame(f) for f in g.frames],
+            "site_frame": site_frame,
+            "frames": frames,
             "age_ns": list(rng) if rng else None,
             "age_known": g.age_known,
             "goids": g.goids(),

@@ -202,6 +202,16 @@ enum gp_frame_flags {
 	GP_FRAME_INLINED = 1 << 0,  /* a logical frame inlined into the next */
 	GP_FRAME_TRAP = 1 << 1,     /* pc is the faulting instruction itself */
 	GP_FRAME_NO_FUNC = 1 << 2,  /* pc not in any known function */
+	/* What the runtime's own traceback (GOTRACEBACK=single/all,
+	 * runtime.Stack, pprof debug=2) makes of the frame's function,
+	 * runtime/traceback.go showfuncinfo, by the target's Go version: */
+	GP_FRAME_WRAPPER = 1 << 3,  /* funcID wrapper (a .gowrapN go-statement
+				     * closure, a method wrapper): hidden
+				     * unless the frame above is a panic */
+	GP_FRAME_RUNTIME = 1 << 4,  /* internal to the runtime (no package, or
+				     * runtime.* and not exported): hidden,
+				     * except runtime.gopanic below a shown
+				     * frame */
 };
 
 /* One logical frame; inlined calls each get their own frame. */

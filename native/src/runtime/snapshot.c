@@ -38,6 +38,48 @@ static const char *const status_strings[] = {
 
 /* ------------------------------------------------------------ PC cache */
 
+/*
+ * runtime/traceback.go isExportedRuntime: before 1.23 the first letter
+ * after "runtime." decides; from 1.23 the last name component and the
+ * receiver type (without "(*...)") must both be exported.
+ */
+static bool runtime_exported(int gover, const char *name)
+{
+	const char *s = name + strlen("runtime.");
+	if (gover < GP_GOVER(1, 23))
+		return *s >= 'A' && *s <= 'Z';
+	const char *dot = strrchr(s, '.');
+	const char *fn = dot ? dot + 1 : s;
+	if (!(*fn >= 'A' && *fn <= 'Z'))
+		return false;
+	if (!dot)
+		return true;
+	const char *rcvr = s;
+	size_t n = (size_t)(dot - s);
+	if (n >= 3 && rcvr[0] == '(' && rcvr[1] == '*' && rcvr[n - 1] == ')') {
+		rcvr += 2;
+		n -= 3;
+	}
+	return n && *rcvr >= 'A' && *rcvr <= 'Z';
+}
+
+/* GP_FRAME_WRAPPER / GP_FRAME_RUNTIME of a function: what showfuncinfo
+ * (runtime/traceback.go, 1.19-1.27) knows of it without its neighbours. */
+static uint32_t traceback_flags(int gover, const char *name, uint8_t funcid)
+{
+	uint32_t fl = funcid == GP_FUNCID_WRAPPER ? GP_FRAME_WRAPPER : 0;
+	/* 1.25+: always shown, as context that finalizers/cleanups run */
+	if (gover >= GP_GOVER(1, 25) && (funcid == GP_FUNCID_RUNFINALIZERS ||
+					 funcid == GP_FUNCID_RUNCLEANUPS))
+		return fl;
+	if (!name)
+		return fl;
+	if (!strchr(name, '.') || (!strncmp(name, "runtime.", 8) &&
+				   !runtime_exported(gover, name)))
+		fl |= GP_FRAME_RUNTIME;
+	return fl;
+}
+
 /* Symbolised frames per pc, cached: key pc << 1 | trap, value an index
  * into snap->pcruns, a run of frames in snap->pcframes. */
 static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
@@ -55,6 +97,7 @@ static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 	struct gp_func fn;
 	size_t n = 0;
 	bool have_fn = gp_pclntab_find_func(snap->prog->pcln, pc, &fn);
+	int gover = gp_pclntab_gover(snap->prog->pcln);
 	if (have_fn) {
 		uint64_t sympc = (!trap && pc > fn.entry) ? pc - 1 : pc;
 		n = gp_pclntab_symbolize(snap->prog->pcln, pc, sympc, sf,
@@ -72,6 +115,7 @@ static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 		if (have_fn) {
 			f->entry = fn.entry;
 			f->flags &= ~GP_FRAME_NO_FUNC;
+			f->flags |= traceback_flags(gover, fn.name, fn.funcid);
 			if ((err = gp_strtab_intern(&snap->strs, fn.name,
 						    &f->func)))
 				return err;
@@ -83,7 +127,8 @@ static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 		f->entry = fn.entry;
 		f->line = sf[i].line;
 		f->flags = (sf[i].inlined ? GP_FRAME_INLINED : 0) |
-			   (trap ? GP_FRAME_TRAP : 0);
+			   (trap ? GP_FRAME_TRAP : 0) |
+			   traceback_flags(gover, sf[i].func, sf[i].funcid);
 		if ((err = gp_strtab_intern(&snap->strs, sf[i].func,
 					    &f->func)) ||
 		    (err = gp_strtab_intern(&snap->strs,
@@ -219,7 +264,9 @@ static gp_error *creator_stack(struct gp_snapshot *snap, uint64_t gopc,
 	if ((err = pc_frames(snap, gopc, false, &first, &n)))
 		return err;
 	struct gp_frame f = snap->pcframes[first];
-	f.flags &= ~GP_FRAME_INLINED;
+	f.flags &= ~(GP_FRAME_INLINED | GP_FRAME_WRAPPER | GP_FRAME_RUNTIME);
+	f.flags |= traceback_flags(gp_pclntab_gover(snap->prog->pcln),
+				   fn->name, fn->funcid);
 	if ((err = gp_strtab_intern(&snap->strs, fn->name, &f.func)))
 		return err;
 	if ((err = gp_grow((void **)&snap->frames, &snap->frames_cap,

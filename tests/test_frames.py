@@ -1,0 +1,196 @@
+"""Stacks as users see them, against the runtime's own non-crash traceback.
+
+Just before READY the fixture wrote pprof.Lookup("goroutine").WriteTo(w, 2)
+at GOTRACEBACK=single (stacks.txt, see corefiles/generate.py): runtime.Stack
+of every goroutine as users find it in their logs, with no wrapper frame and
+no runtime-internal one (runtime/traceback.go showfuncinfo). Then it raised
+itself to crash, and the core and the crash dump (dump.txt, every frame)
+were written. goparked's default text must be stacks.txt goroutine by
+goroutine, and --all-frames must be the crash dump; both files come from the
+runtime, never from goparked.
+"""
+
+import json
+import re
+
+import pytest
+
+import oracle
+from conftest import run_goparked_cmd
+from fixtures import NEWEST, OLDEST, TOOLCHAINS, VARIANTS, core_for
+
+import goparked
+from goparked import render, text
+
+CELLS = [pytest.param(t, v, id="go%s-%s" % (t, v))
+         for t in TOOLCHAINS for v in VARIANTS]
+
+
+def _stacks(fc):
+    assert fc.stacks, "this entry has no stacks.txt (corefiles/generate.py)"
+    return oracle.parse_file(fc.stacks, crash=False).goroutines
+
+
+def _comparable(stacks):
+    """goid -> the runtime's goroutine, for those that cannot have moved
+    between stacks.txt and the core: not main (it wrote the file), not a
+    spinning goroutine."""
+    return {goid: g for goid, g in stacks.items()
+            if goid != 1 and g.state not in ("running", "runnable")}
+
+
+def _frames(g):
+    return [(f.func, f.file, f.line, f.offset) for f in g.frames]
+
+
+def _parse_text(goid, out):
+    """goparked's goroutine text up to its own '# ...' facts, parsed by
+    the same parser as the runtime's."""
+    return oracle.parse(out.split("\n\n")[0] + "\n", crash=False) \
+        .goroutines[goid]
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("toolchain,variant", CELLS)
+def test_goroutine_text_is_the_runtimes_traceback(toolchain, variant):
+    """Every goroutine: the frames, file:line +0x.., header status and
+    "created by" of the runtime's own traceback, in its order."""
+    fc = core_for(toolchain, variant, "all")
+    stacks = _stacks(fc)
+    want = _comparable(stacks)
+    assert len(want) >= 60, "the fixture parked fewer goroutines than it says"
+    problems, hidden = [], 0
+    with goparked.open(fc.core, fc.exe) as prog, prog.snapshot() as snap:
+        # the runtime leaves out its own goroutines at this level
+        assert {g.goid for g in snap.goroutines() if not g.system} == \
+            set(stacks)
+        for goid, sg in sorted(want.items()):
+            g = snap.goroutine(goid)
+            og = _parse_text(goid, render.goroutine_text(snap, g))
+            hidden += len(g.frames) - len(og.frames)
+            if (_frames(og), og.created_by, og.status) != \
+                    (_frames(sg), sg.created_by, sg.status):
+                problems.append("goroutine %d:\n  ours    %s %s\n  runtime %s %s"
+                                % (goid, _frames(og), og.created_by,
+                                   _frames(sg), sg.created_by))
+    assert not problems, "\n".join(problems[:10])
+    # the comparison is not of two whole stacks: frames were left out
+    assert hidden >= 3 * len(want)
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("toolchain", sorted({OLDEST, "1.26", NEWEST}))
+def test_all_frames_is_the_crash_dump(toolchain):
+    fc = core_for(toolchain, "dwarf", "all")
+    dump = fc.parsed_dump().goroutines
+    with goparked.open(fc.core, fc.exe) as prog, prog.snapshot() as snap:
+        for goid, sg in sorted(_comparable(_stacks(fc)).items()):
+            g = snap.goroutine(goid)
+            og = _parse_text(goid, render.goroutine_text(snap, g, True))
+            assert _frames(og) == _frames(dump[goid]), goid
+            assert og.created_by == dump[goid].created_by, goid
+
+
+def _left_out(dump, stacks):
+    """{func} of the crash dump's frames that the runtime's non-crash
+    traceback of the same goroutine does not print."""
+    out = set()
+    for goid, sg in stacks.items():
+        out |= set(dump[goid].funcs()) - set(sg.funcs())
+    return out
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize("toolchain", sorted({OLDEST, "1.26", NEWEST}))
+def test_json_flags_every_frame(toolchain):
+    """--json keeps every frame (the crash dump's) and flags the ones the
+    runtime hides: applying the flags gives stacks.txt."""
+    fc = core_for(toolchain, "dwarf", "all")
+    r = run_goparked_cmd([fc.core, "--exe", fc.exe, "--json"])
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    dump = fc.parsed_dump().goroutines
+    stacks = _comparable(_stacks(fc))
+    gors = {g["goid"]: g for g in doc["goroutines"]}
+    flagged = {"wrapper": set(), "runtime": set()}
+    for goid, sg in stacks.items():
+        frames = doc["stacks"][str(gors[goid]["stack_id"])]
+        assert [f["func"] for f in frames] == dump[goid].funcs()
+        for f in frames:
+            assert isinstance(f["wrapper"], bool) and \
+                isinstance(f["runtime"], bool)
+            for k in flagged:
+                if f[k]:
+                    flagged[k].add(f["func"])
+        assert [f["func"] for f in text.shown_frames(frames)] == \
+            sg.funcs(), goid
+    left_out = _left_out(dump, stacks)
+    assert "runtime.gopark" in flagged["runtime"]
+    assert flagged["runtime"] == {f for f in left_out
+                                  if f.startswith("runtime.")}
+    # `go f(x)` runs a closure the compiler marks as a wrapper
+    # (main.startX.func1, from 1.22 main.startX.gowrap1)
+    assert flagged["wrapper"] == {f for f in left_out
+                                  if not f.startswith("runtime.")}
+    assert any(f.startswith("main.start") for f in flagged["wrapper"])
+
+
+@pytest.mark.cli
+def test_cli_default_and_all_frames():
+    """The command: --goroutine and --by stack print the runtime's
+    non-crash frames; --all-frames the crash dump's."""
+    fc = core_for(NEWEST, "dwarf", "all")
+    stacks = _comparable(_stacks(fc))
+    dump = fc.parsed_dump().goroutines
+    goid = next(g["goids"][0] for g in fc.load_account()["groups"]
+                if g["group"] == "net_read")
+    for extra, want in (([], stacks), (["--all-frames"], dump)):
+        r = run_goparked_cmd([fc.core, "--exe", fc.exe, "-g", str(goid)]
+                             + extra)
+        assert r.returncode == 0, r.stderr
+        assert _frames(_parse_text(goid, r.stdout)) == _frames(want[goid])
+        r = run_goparked_cmd([fc.core, "--exe", fc.exe, "--by", "stack",
+                              "--ids", "100000"] + extra)
+        assert r.returncode == 0, r.stderr
+        groups = _stack_groups(r.stdout)
+        assert len(groups) > 10
+        for funcs, goids in groups:
+            for g in goids:
+                if g in stacks:
+                    assert funcs == want[g].funcs(), (g, extra)
+
+
+def _stack_groups(out):
+    """[(funcs, goids)] of --by stack text."""
+    groups, cur = [], None
+    for line in out.splitlines():
+        if re.match(r"^\s+\d+\s+\S.*\d+ frames", line):
+            cur = ([], [])
+            groups.append(cur)
+        elif cur is not None and line.startswith(" " * 9 + "goroutine "):
+            cur[1].extend(int(x) for x in line.split()[1:] if x.isdigit())
+            cur = None
+        elif cur is not None and line.startswith(" " * 9):
+            cur[0].append(line.split()[0])
+    return groups
+
+
+def test_report_stacks_as_users_see_them(tmp_path):
+    """The Markdown report's stacks: the runtime's non-crash frames of a
+    member of the group; --all-frames every frame."""
+    fc = core_for(NEWEST, "dwarf", "all")
+    stacks = _comparable(_stacks(fc))
+    dump = fc.parsed_dump().goroutines
+    grp = next(g for g in fc.load_account()["groups"]
+               if g["group"] == "net_read")
+    for extra, want in (([], stacks), (["--all-frames"], dump)):
+        out = tmp_path / "r.md"
+        r = run_goparked_cmd(["report", fc.core, "--exe", fc.exe, "-o", out]
+                             + extra)
+        assert r.returncode == 0, r.stderr
+        md = out.read_text()
+        block = next(b for b in md.split("```")[1::2]
+                     if "main.readNoTimeout" in b)
+        funcs = [l.split()[0] for l in block.strip().splitlines()
+                 if not l.startswith("\t")]
+        assert funcs == want[grp["goids"][0]].funcs(), extra
