@@ -33,7 +33,8 @@ def render_snapshot(ns, snap, out):
             out.write(json.dumps(schema.one_goroutine_json(snap, g),
                                  indent=1) + "\n")
         else:
-            out.write(goroutine_text(snap, g, getattr(ns, "all_frames", False)))
+            out.write(goroutine_text(snap, g,
+                                     getattr(ns, "all_frames", False)))
         return
     if (getattr(ns, "chan", None) is not None or
             getattr(ns, "mutex", None) is not None or
