@@ -18,6 +18,7 @@ import subprocess
 import pytest
 
 from conftest import gcore, run_goparked_cmd
+from debugger_helpers import gdb, lldb
 from leak_fixtures import leakgen
 
 # Timing fields and the places a value was seen on a stack (the stack may
@@ -62,6 +63,50 @@ def conclusions(snap, goids):
             verdicts[goid] = (x.key, x.reason, x.object, x.holder_goid)
     return {"chans": chans, "syncs": syncs, "graph": graph,
             "verdicts": verdicts}
+
+
+def documents(text):
+    """The JSON documents a debugger printed, one after another (its own
+    lines between them skipped)."""
+    dec, out, i = json.JSONDecoder(), [], 0
+    while True:
+        i = text.find("{\n", i)
+        if i < 0:
+            return out
+        doc, i = dec.raw_decode(text, i)
+        out.append(doc)
+
+
+def debugger_conclusions(text):
+    """chans, syncs and the wait-for graph from the `go chan/mutex
+    ADDR --json` and `go deadlocks --json` documents of one session."""
+    chans, syncs, graph = {}, {}, None
+    for doc in documents(text):
+        if isinstance(doc.get("chan"), dict):
+            chans[int(doc["chan"]["address"] or "0", 16)] = \
+                normal(doc["chan"])
+        elif isinstance(doc.get("sync"), dict):
+            syncs[int(doc["sync"]["address"] or "0", 16)] = \
+                normal(doc["sync"])
+        elif "cycles" in doc:
+            graph = normal({k: doc[k] for k in ("cycles", "stuck",
+                                                 "truncated")})
+    return {"chans": chans, "syncs": syncs, "graph": graph}
+
+
+def object_commands(c):
+    return (["go chan 0x%x --json" % a for a in sorted(c["chans"])] +
+            ["go mutex 0x%x --json" % a for a in sorted(c["syncs"])] +
+            ["go deadlocks --json"])
+
+
+def assert_same(live, dead):
+    for k in ("chans", "syncs"):
+        assert sorted(live[k]) == sorted(dead[k]), k
+        for addr in live[k]:
+            assert live[k][addr] == dead[k][addr], \
+                show(live[k][addr], dead[k][addr])
+    assert live["graph"] == dead["graph"], show(live["graph"], dead["graph"])
 
 
 @pytest.fixture(scope="module")
@@ -122,15 +167,7 @@ def test_live_and_core_conclude_the_same(parked, leaks_exe, tmp_path):
     assert set(live["verdicts"]) == set(dead["verdicts"])
     assert len(live["verdicts"]) >= len(goids) - 2
     assert live["chans"] and live["syncs"]
-    assert sorted(live["chans"]) == sorted(dead["chans"])
-    for addr in live["chans"]:
-        assert live["chans"][addr] == dead["chans"][addr], \
-            show(live["chans"][addr], dead["chans"][addr])
-    assert sorted(live["syncs"]) == sorted(dead["syncs"])
-    for addr in live["syncs"]:
-        assert live["syncs"][addr] == dead["syncs"][addr], \
-            show(live["syncs"][addr], dead["syncs"][addr])
-    assert live["graph"] == dead["graph"]
+    assert_same(live, dead)
     for goid in live["verdicts"]:
         assert live["verdicts"][goid] == dead["verdicts"][goid], \
             (goid, live["verdicts"][goid], dead["verdicts"][goid])
@@ -138,3 +175,29 @@ def test_live_and_core_conclude_the_same(parked, leaks_exe, tmp_path):
     assert [r for r in normal(a["rows"]) if r["verdict"] != "live"] == \
         [r for r in normal(b["rows"]) if r["verdict"] != "live"]
     assert normal(a["cycles"]) == normal(b["cycles"])
+
+
+@pytest.mark.gdb
+@pytest.mark.lldb
+def test_gdb_live_and_lldb_core_conclude_the_same(parked, leaks_exe,
+                                                  tmp_path):
+    """GDB attached to the live process and LLDB on a gcore of it give
+    the conclusions the engine gives on the core."""
+    import goparked
+    p, account = parked
+    core = gcore(p.pid, tmp_path / "core")
+    try:
+        with goparked.open(core, leaks_exe) as cprog:
+            dead = conclusions(cprog.snapshot(), account_goids(account))
+        cmds = object_commands(dead)
+        r = lldb(["--core", core, leaks_exe], cmds)
+        assert r.returncode == 0, r.stderr[-3000:]
+        in_lldb = debugger_conclusions(r.stdout)
+    finally:
+        os.unlink(core)
+    r = gdb(["-p", p.pid], cmds)
+    in_gdb = debugger_conclusions(r.stdout)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert dead["chans"] and dead["syncs"]
+    assert_same(in_gdb, dead)
+    assert_same(in_lldb, dead)
