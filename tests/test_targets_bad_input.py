@@ -115,10 +115,3 @@ def test_arm64_core_with_amd64_executable():
                      "give the executable the core came from")
     _one_line_exit_2(run_goparked_cmd([amd.core, "--exe", arm.exe]), "linux/arm64", "linux/x86-64",
                      "give the executable the core came from")
-
-
-def test_arm64_without_symbol_table_refused():
-    """-ldflags='-s -w' on arm64: the runtime's variables are found without
-    symbols by decoding x86-64 code only; one line says so."""
-    arm = core_for(NEWEST, "arm64-stripped", "all")
-    _one_line_exit_2(run_goparked_cmd([arm.core, "--exe", arm.exe]), "symbol table", "x86-64")

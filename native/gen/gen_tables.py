@@ -44,7 +44,8 @@ PROBE = os.path.join(HERE, "probe")
 # layers up to binary/ (which reads the executable only).
 TOOL_SOURCES = ["binary/layout.c", "binary/layout_tables.c", "binary/exe.c",
                 "binary/pclntab.c", "binary/stripped.c", "base/error.c",
-                "base/util.c", "arch/arch.c", "arch/x86_64.c", "arch/arm64.c"]
+                "base/util.c", "arch/arch.c", "arch/x86_64.c", "arch/arm64.c",
+                "arch/code.c"]
 # Tables per architecture: GOARCH -> ELF e_machine.
 ARCHES = {"amd64": 62, "arm64": 183}
 TOOL_HEADERS = ["base/base.h", "arch/arch.h", "binary/binary.h",

@@ -308,7 +308,7 @@ static const struct a64_case a64_cases[] = {
 	{ "mov w0, #0x7063", 0x528e0c60, 0, GP_INSN_CONST, 0, N, N, 0, 0, 0x7063, 0, 0, 0 },
 	{ "mov x1, #0xffffffffffffffff", 0x92800001, 0, GP_INSN_CONST, 1, N, N, 0, 0, ~0ull, 0, 0, 0 },
 	{ "movk x27, #0x400, lsl #16", 0xf2a0801b, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 27, 0, 0 },
-	{ "cmp x1, #0x4", 0xf100103f, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 0, 0, 0 },
+	{ "cmp x1, #0x4", 0xf100103f, 0, GP_INSN_CMP, N, 1, N, 0, 8, 0, 0, 0, 0 },
 	{ "cmp x1, x2", 0xeb02003f, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 0, 0, 0 },
 	{ "cset x4, eq", 0x9a9f17e4, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 4, 0, 0 },
 	{ "svc #0x0", 0xd4000001, 0, GP_INSN_OTHER, N, N, N, 0, 0, 0, 1u << 0, 0, 0 },

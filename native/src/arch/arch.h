@@ -67,6 +67,10 @@ enum gp_insn_kind {
 	GP_INSN_CONST,       /* dst = target, a constant */
 	GP_INSN_TEST,        /* sets the flags from src (width bytes) alone:
 			      * a following BRANCH with cond tests it */
+	GP_INSN_CMP,         /* sets the flags only, comparing the word at
+			      * base + disp (or target), or src if no memory
+			      * operand (base GP_REG_NONE, target 0), with
+			      * imm (has_imm) or a register */
 };
 
 /* What a BRANCH tests, when it follows a TEST (x86 JE/JNE; arm64 CBZ and
@@ -92,6 +96,10 @@ struct gp_insn {
 			      * STORE, may be skipped by a failed compare) */
 	uint8_t noreturn;    /* set by code.c: a call that never returns */
 	uint8_t cond;        /* BRANCH: enum gp_branch_cond */
+	uint8_t has_imm;     /* STORE of the constant imm; CMP with imm */
+	uint8_t page;        /* ADDR: only the 4 KiB page of an address (arm64
+			      * ADRP), the next instruction adds the rest */
+	int64_t imm;
 };
 
 /*
@@ -113,6 +121,8 @@ struct gp_arch_abi {
 	uint8_t args[9];        /* integer argument registers, in order */
 	uint32_t call_kept;     /* registers a call does not change (SP, the
 				 * frame pointer, the g register) */
+	uint8_t asm_tmp;        /* the register Go's assembler forms addresses
+				 * in (arm64 R27, REGTMP); GP_REG_NONE if none */
 };
 
 struct gp_arch {
@@ -268,6 +278,16 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 			  gp_noreturn_fn *noreturn, void *arg,
 			  struct gp_code *ret);
 void gp_code_deinit(struct gp_code *c);
+/*
+ * Every decoded instruction in address order, with what is known just
+ * before it (a block no path reaches: nothing); addr gets the address of
+ * its memory operand (LOAD, STORE, ATOMIC, CMP), the value it makes
+ * (ADDR, LEA), the first argument (CALL, CALL_REG), else unknown; val the
+ * value a STORE writes. fn returns false to stop.
+ */
+typedef bool gp_code_walk_fn(void *arg, const struct gp_insn *in,
+			     const struct gp_val *addr, const struct gp_val *val);
+void gp_code_walk(const struct gp_code *c, gp_code_walk_fn *fn, void *arg);
 /* The decoded instruction at pc, NULL if none starts there. */
 const struct gp_insn *gp_code_insn_at(const struct gp_code *c, uint64_t pc);
 /* Whether an instruction starts at pc. */

@@ -286,6 +286,7 @@ static size_t decode_arm64(const uint8_t *code, size_t avail, uint64_t pc,
 			ret->dst = (uint8_t)rd;
 			ret->target = sf ? (pc & ~0xfffull) + (uint64_t)(imm * 4096) :
 				      pc + (uint64_t)imm;
+			ret->page = sf;
 			if (rd == XZR)
 				ret->kind = GP_INSN_OTHER;
 			return 4;
@@ -293,8 +294,14 @@ static size_t decode_arm64(const uint8_t *code, size_t avail, uint64_t pc,
 		if ((w & 0x1f800000) == 0x11000000) {   /* ADD/SUB (S) imm */
 			bool sub = (w >> 30) & 1, s = (w >> 29) & 1;
 			int64_t imm = (int64_t)((w >> 10) & 0xfff) << ((w >> 22) & 1 ? 12 : 0);
-			if (s) {
-				if (rd != XZR)  /* ADDS, SUBS; else CMP, CMN */
+			if (s && rd == XZR && sub && rn != XZR) {   /* CMP imm */
+				ret->kind = GP_INSN_CMP;
+				ret->src = (uint8_t)rn;
+				ret->width = sf ? 8 : 4;
+				ret->has_imm = 1;
+				ret->imm = imm;
+			} else if (s) {
+				if (rd != XZR)  /* ADDS, SUBS; else CMN */
 					ret->clobber = BIT(rd);
 			} else if (sf) {
 				ret->kind = GP_INSN_LEA;
@@ -502,5 +509,6 @@ const struct gp_arch gp_arch_arm64 = {
 		.nargs = 9,
 		.args = { 0, 1, 2, 3, 4, 5, 6, 7, 8 },
 		.call_kept = BIT(31) | BIT(29) | BIT(28),
+		.asm_tmp = 27,
 	},
 };

@@ -188,7 +188,8 @@ static bool step(const struct gp_code *c, struct gp_code_state *s,
 	case GP_INSN_STORE: {
 		struct gp_val a = mem_addr(c, s, in);
 		if (a.root == GP_VAL_STACK && a.nloads == 0) {
-			struct gp_val v = in->src != GP_REG_NONE ?
+			struct gp_val v = in->has_imm ? val_root(GP_VAL_CONST, in->imm) :
+				in->src != GP_REG_NONE ?
 				get_reg(c, s, in->src, in->pc) : unknown_val;
 			slot_store(s, a.base, in->width, &v);
 		}
@@ -351,6 +352,45 @@ static int u64_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+void gp_code_walk(const struct gp_code *c, gp_code_walk_fn *fn, void *arg)
+{
+	for (size_t b = 0; b < c->nblocks; b++) {
+		const struct gp_code_block *bl = &c->blocks[b];
+		struct gp_code_state s;
+		if (c->in[b].reached)
+			s = c->in[b];
+		else
+			memset(&s, 0, sizeof(s));
+		for (uint32_t i = 0; i < bl->ninsns; i++) {
+			const struct gp_insn *in = &c->insns[bl->first_insn + i];
+			struct gp_val addr = unknown_val, val = unknown_val;
+			switch (in->kind) {
+			case GP_INSN_LOAD: case GP_INSN_STORE:
+			case GP_INSN_ATOMIC: case GP_INSN_CMP:
+				if (in->base != GP_REG_NONE || in->target)
+					addr = mem_addr(c, &s, in);
+				break;
+			case GP_INSN_ADDR:
+				addr = val_root(GP_VAL_ABS, (int64_t)in->target);
+				break;
+			case GP_INSN_LEA:
+				addr = add_disp(get_reg(c, &s, in->base, in->pc), in->disp);
+				break;
+			case GP_INSN_CALL: case GP_INSN_CALL_REG:
+				if (c->arch->abi.nargs)
+					addr = get_reg(c, &s, c->arch->abi.args[0], in->pc);
+				break;
+			}
+			if (in->kind == GP_INSN_STORE)
+				val = in->has_imm ? val_root(GP_VAL_CONST, in->imm) :
+				      get_reg(c, &s, in->src, in->pc);
+			if (!fn(arg, in, &addr, &val))
+				return;
+			step(c, &s, in, NULL);
+		}
+	}
 }
 
 void gp_code_deinit(struct gp_code *c)

@@ -206,6 +206,19 @@ static bool simple_mem(const struct modrm *m)
 	return m->mod != 3 && !m->index && (m->rip || m->base != GP_REG_NONE);
 }
 
+/* A memory operand (RIP-relative: base GP_REG_NONE and the absolute
+ * address in target) of an instruction of len bytes. */
+static void mem_operand(struct gp_insn *ret, int kind, const struct modrm *m,
+			uint64_t pc, size_t len, unsigned width)
+{
+	ret->kind = (uint8_t)kind;
+	ret->base = m->rip ? GP_REG_NONE : m->base;
+	ret->disp = m->disp;
+	if (m->rip)
+		ret->target = pc + len + (uint64_t)m->disp;
+	ret->width = (uint8_t)width;
+}
+
 static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 			    struct gp_insn *ret)
 {
@@ -538,12 +551,19 @@ static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 			ret->clobber = BIT(m.rm);
 			return len;
 		}
-		if (simple_mem(&m) && !m.rip) {
-			ret->kind = GP_INSN_STORE;
-			ret->base = m.base;
-			ret->disp = m.disp;
-			ret->width = op == 0x88 || op == 0xc6 ? 1 : (w ? 8 : iz);
-			ret->src = GP_REG_NONE;
+		if (simple_mem(&m)) {
+			mem_operand(ret, GP_INSN_STORE, &m, pc, len,
+				    op == 0x88 || op == 0xc6 ? 1 : (w ? 8 : iz));
+			ret->src = GP_REG_NONE;   /* 0x88: a byte of a register */
+			if (op == 0xc6) {
+				ret->has_imm = 1;
+				ret->imm = ip[0];
+			} else if (op == 0xc7 && iz == 4) {
+				/* imm32, sign-extended to a quadword */
+				int64_t v = (int32_t)gp_load(ip, 4);
+				ret->has_imm = 1;
+				ret->imm = w ? v : (int64_t)(uint32_t)v;
+			}
 		}
 		return len;
 	case 0xff:
@@ -582,7 +602,22 @@ static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 		}
 		return len;
 	case 0x38: case 0x39: case 0x3a: case 0x3b:
-		return len; /* CMP: flags only */
+		/* CMP: flags only */
+		if (m.mod != 3 && simple_mem(&m)) {
+			mem_operand(ret, GP_INSN_CMP, &m, pc, len,
+				    op & 1 ? (w ? 8 : p66 ? 2 : 4) : 1);
+			ret->src = m.reg;
+		}
+		return len;
+	case 0x3c: case 0x3d: /* CMP AL/EAX/RAX, imm */
+		ret->kind = GP_INSN_CMP;
+		ret->src = RAX;
+		ret->width = op == 0x3c ? 1 : (w ? 8 : p66 ? 2 : 4);
+		ret->has_imm = 1;
+		ret->imm = op == 0x3c ? (int64_t)ip[0] :
+			   iz == 4 ? (int64_t)(int32_t)gp_load(ip, 4) :
+				     (int64_t)(uint16_t)gp_load(ip, 2);
+		return len;
 	case 0x31: case 0x33: case 0x29: case 0x2b:
 		if (m.mod == 3 && m.reg == m.rm) { /* XOR r, r; SUB r, r */
 			ret->kind = GP_INSN_CONST;
@@ -666,6 +701,18 @@ static size_t decode_x86_64(const uint8_t *p, size_t avail, uint64_t pc,
 		}
 		return len;
 	}
+	if ((op == 0x80 || op == 0x81 || op == 0x83) && (m.reg & 7) == 7) {
+		/* CMP r/m, imm: flags only */
+		if (m.mod != 3 && simple_mem(&m)) {
+			mem_operand(ret, GP_INSN_CMP, &m, pc, len,
+				    op == 0x80 ? 1 : (w ? 8 : p66 ? 2 : 4));
+			ret->has_imm = 1;
+			ret->imm = op == 0x81 && iz == 4 ? (int64_t)(int32_t)gp_load(ip, 4) :
+				   op == 0x81 ? (int64_t)(int16_t)gp_load(ip, 2) :
+						(int64_t)(int8_t)ip[0];
+		}
+		return len;
+	}
 	if (modrm1[op]) {
 		/* ALU ops: the destination is reg (direction bit set) or r/m;
 		 * XCHG (86, 87) writes both; LOCK'ed ones to memory are
@@ -742,5 +789,6 @@ const struct gp_arch gp_arch_x86_64 = {
 		.nargs = 9,
 		.args = { RAX, RBX, RCX, RDI, RSI, 8, 9, 10, 11 },
 		.call_kept = BIT(RSP) | BIT(RBP) | BIT(R14),
+		.asm_tmp = GP_REG_NONE,
 	},
 };

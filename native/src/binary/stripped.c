@@ -2,34 +2,40 @@
  * Runtime variables without a symbol table (-ldflags='-s -w', strip).
  *
  * The pclntab still names every function, and a few runtime functions
- * reference the variables we need with RIP-relative operands. Each variable
- * is found by decoding those operands in one function, chosen because its
- * code has the same shape in every release from 1.19 to 1.26 (checked
- * against the symbol tables of the DWARF builds of each release by
- * tests/test_stripped.py):
+ * reference the variables we need by their absolute addresses. Each
+ * variable is found from those references in one function, chosen because
+ * its code has the same shape in every release from 1.19 to 1.27, on
+ * amd64 and arm64 (checked against the symbol tables of the DWARF builds
+ * of each release and architecture by tests/test_stripped.py). "AX" is
+ * the ABI's first integer argument and result register (amd64 AX, arm64
+ * R0):
  *
  *   allgs, allglen     runtime.allgadd: allgs is the slice referenced at
  *                      +0, +8 and +16; allglock is locked first and
- *                      unlocked last; allgptr is compared with allgs[0];
- *                      allglen is the one other operand (proc.go).
+ *                      unlocked last; allgptr is read to be compared with
+ *                      &allgs[0]; allglen is the one other operand
+ *                      (proc.go).
  *   allm, sched        runtime.mcommoninit: lock(&sched.lock) comes first;
  *                      allm is loaded and then published with atomicstorep
  *                      (LEA), so it is the first load that is also a LEA.
  *                      sched = &sched.lock - offsetof(schedt, lock).
- *   m0                 runtime.rt0_go (asm_amd64.s): LEAQ runtime·m0(SB), AX,
- *                      the only LEA into AX; it also sets up TLS at
- *                      m0+m_tls, which confirms it.
+ *   m0                 runtime.rt0_go (asm_*.s): LEAQ runtime·m0(SB), AX
+ *                      (MOVD $runtime·m0(SB), R0), the only address made
+ *                      in AX; m0.g0 = g0 stored through it (or amd64's TLS
+ *                      set up at m0+m_tls) confirms it.
  *   semtable           runtime.semrelease1: semtable.rootFor(addr), the
  *                      first LEA of writable data (sema.go).
- *   waitReasonStrings  runtime.waitReason.String: CMPB $len, AL at entry,
- *                      then LEA of the table (runtime2.go). The length
+ *   waitReasonStrings  runtime.waitReason.String: CMPB $len, AL (arm64
+ *                      CMP W2, #len) at entry, then the table's address
+ *                      (runtime2.go). The length
  *                      comes from this compare, not from the tables: 1.23
  *                      patch releases added "GC weak to strong wait".
- *   runtimeInitTime    runtime.main: runtimeInitTime = nanotime(), its first
- *                      64-bit store of AX to writable data (proc.go).
+ *   runtimeInitTime    runtime.main: runtimeInitTime = nanotime(), the
+ *                      first 64-bit store of AX to writable data after
+ *                      the call of nanotime1 (proc.go).
  *   buildVersion       runtime.schedinit: if buildVersion == "" {
- *                      buildVersion = "unknown" }: CMPQ $0 and MOVQ $7 on
- *                      buildVersion+8.
+ *                      buildVersion = "unknown" }: buildVersion+8 compared
+ *                      with 0 (CMPQ $0; LDR then CBNZ), then 7 stored.
  *   allp               runtime.preemptall: for _, pp := range allp loads the
  *                      slice's array and length (proc.go).
  *   memstats           runtime.gcMarkTermination stores last_gc_unix and
@@ -38,9 +44,9 @@
  *                      layout give memstats (mgc.go).
  *   firstmoduledata    the word of .noptrdata that holds the pclntab's
  *                      address (pclntab.c).
- *   mheap_             runtime.mallocinit: mheap_.init(), the receiver
- *                      LEA'd into AX just before CALL (*mheap).init
- *                      (malloc.go; ABIInternal passes it in AX).
+ *   mheap_             runtime.mallocinit: mheap_.init(), the receiver in
+ *                      AX at the call of (*mheap).init (malloc.go;
+ *                      ABIInternal passes it in AX).
  *   gcCleanups         runtime.runCleanups (1.25+): gcCleanups.dequeue(),
  *                      the same shape (mcleanup.go).
  *   allfin             runtime.queuefinalizer: after persistentalloc,
@@ -48,45 +54,62 @@
  *                      finc.alllink = allfin; allfin = finc: the first
  *                      other operand loaded and then stored (mfinal.go).
  *
- * Decoding is deliberately minimal: at every byte of the function (at most
- * GP_STRIPPED_MAX_CODE bytes) we recognise only REX.W MOV/LEA/CMP/XCHG
- * with a RIP-relative disp32 operand, and keep those whose target lies in
- * a writable segment of the executable. A pattern that matches inside
- * another instruction is harmless: each rule below also checks the shape
- * of what it found.
+ * Each function is decoded with the architecture's instruction decoder
+ * (arch/, one gp_insn per instruction) and its values followed by code.c,
+ * so a reference is the same on every architecture: an instruction whose
+ * memory operand is the absolute address of a word of writable data (x86
+ * RIP-relative; arm64 ADRP and then a load, a store or an ADD, or a
+ * register an ADRP+ADD filled), or that makes such an address (LEA, ADRP
+ * +ADD; not into the assembler's temporary register, whose address is the
+ * next access's). Only whole words count (x86 REX.W, arm64 X registers);
+ * a pair (arm64 LDP/STP) is two words. A third architecture needs only
+ * its decoder (arch/).
  */
 #include <string.h>
 
 #include "binary/binary.h"
 
-/* Bytes of one function we look at; the functions above are < 2 KiB. */
-#define GP_STRIPPED_MAX_CODE 8192
-#define GP_STRIPPED_MAX_REFS 256
+/* Bytes of one function we look at; the functions above are < 2 KiB
+ * (arm64 ones up to twice that). */
+#define GP_STRIPPED_MAX_CODE 16384
+#define GP_STRIPPED_MAX_REFS 512
 
 enum ref_kind {
-	REF_LOAD,       /* MOV r64, [rip+d]      (REX.W 8B /r) */
-	REF_STORE,      /* MOV [rip+d], r64      (REX.W 89 /r) */
-	REF_LEA,        /* LEA r64, [rip+d]      (REX.W 8D /r) */
-	REF_CMP,        /* CMP [rip+d], r64      (REX.W 39 /r, 3B /r) */
-	REF_XCHG,       /* XCHG [rip+d], r64     (REX.W 87 /r) */
-	REF_CMP_IMM8,   /* CMP qword [rip+d], imm8  (REX.W 83 /7 ib) */
-	REF_MOV_IMM32,  /* MOV qword [rip+d], imm32 (REX.W C7 /0 id) */
+	REF_LOAD,       /* a word read (MOV r64, [x]; LDR Xt) */
+	REF_STORE,      /* a word written; imm if the value is a constant */
+	REF_LEA,        /* the address made (LEA; ADRP+ADD) */
+	REF_CMP,        /* a word compared (CMP [x], r64 / imm) */
+	REF_XCHG,       /* an atomic read-modify-write of the word */
+};
+
+/* A direct call, with its first argument if that is the address of
+ * writable data (0 if not). */
+struct call {
+	uint64_t pc, target, arg0;
 };
 
 struct ripref {
 	uint64_t pc;      /* address of the instruction */
 	uint64_t target;
 	uint8_t kind;     /* enum ref_kind */
-	uint8_t reg;      /* ModRM.reg with REX.R, for the register forms */
-	int64_t imm;
+	uint8_t reg;      /* the register loaded, stored or made */
+	uint8_t has_imm;
+	int64_t imm;      /* REF_STORE, REF_CMP: the constant */
 };
 
 struct refs {
 	struct ripref r[GP_STRIPPED_MAX_REFS];
 	size_t n;
+	struct call calls[GP_STRIPPED_MAX_REFS];
+	size_t ncalls;
 	uint64_t entry;
-	const uint8_t *code;  /* the function's bytes */
-	size_t size;
+	const struct gp_exe *exe;
+	const struct gp_arch *arch;
+	/* the first compare of a register with a constant among the first
+	 * instructions (CMPB $n, AL; CMP Wn, #n) */
+	int64_t cmp_imm;
+	bool has_cmp_imm;
+	unsigned ninsns;
 };
 
 static const struct gp_segment *exe_segment(const struct gp_exe *exe,
@@ -119,87 +142,145 @@ static const uint8_t *exe_bytes(const struct gp_exe *exe, uint64_t addr,
 	return s->data + (addr - s->start);
 }
 
+/* An absolute address, if the value is one. */
+static bool abs_addr(const struct gp_val *v, uint64_t *ret)
+{
+	if (v->root != GP_VAL_ABS || v->nloads)
+		return false;
+	*ret = (uint64_t)v->base;
+	return true;
+}
+
+static void add_ref(struct refs *out, const struct gp_insn *in, int kind,
+		    uint64_t target, uint8_t reg)
+{
+	if (out->n >= GP_STRIPPED_MAX_REFS || !writable(out->exe, target))
+		return;
+	struct ripref *r = &out->r[out->n++];
+	memset(r, 0, sizeof(*r));
+	r->pc = in->pc;
+	r->target = target;
+	r->kind = (uint8_t)kind;
+	r->reg = reg;
+}
+
+static bool ref_of(void *arg, const struct gp_insn *in,
+		   const struct gp_val *addr, const struct gp_val *val)
+{
+	struct refs *out = arg;
+	uint64_t a;
+	if (out->ninsns++ < 4 && in->kind == GP_INSN_CMP && in->has_imm &&
+	    in->base == GP_REG_NONE && !in->target && !out->has_cmp_imm) {
+		out->has_cmp_imm = true;
+		out->cmp_imm = in->imm;
+	}
+	if (in->kind == GP_INSN_CALL) {
+		if (out->ncalls < GP_STRIPPED_MAX_REFS) {
+			struct call *c = &out->calls[out->ncalls++];
+			c->pc = in->pc;
+			c->target = in->target;
+			c->arg0 = abs_addr(addr, &a) && writable(out->exe, a) ? a : 0;
+		}
+		return true;
+	}
+	if (!abs_addr(addr, &a))
+		return true;
+	switch (in->kind) {
+	case GP_INSN_ADDR: case GP_INSN_LEA:
+		/* an address made in the assembler's temporary register is
+		 * part of the access that follows (arm64 1.19: ADRP+ADD R27,
+		 * then LDR [R27]), not a reference of its own */
+		if (!in->page && in->dst != out->arch->abi.asm_tmp)
+			add_ref(out, in, REF_LEA, a, in->dst);
+		break;
+	case GP_INSN_LOAD:
+		if (in->width == 16) {  /* a pair: two words */
+			add_ref(out, in, REF_LOAD, a, GP_REG_NONE);
+			add_ref(out, in, REF_LOAD, a + 8, GP_REG_NONE);
+		} else if (in->width == 8) {
+			add_ref(out, in, REF_LOAD, a, in->dst);
+		}
+		break;
+	case GP_INSN_STORE:
+		if (in->width == 16) {
+			add_ref(out, in, REF_STORE, a, GP_REG_NONE);
+			add_ref(out, in, REF_STORE, a + 8, GP_REG_NONE);
+		} else if (in->width == 8) {
+			size_t n = out->n;
+			add_ref(out, in, REF_STORE, a, in->src);
+			if (out->n > n && val->root == GP_VAL_CONST && !val->nloads) {
+				out->r[n].has_imm = 1;
+				out->r[n].imm = val->base + val->add;
+			}
+
+		}
+		break;
+	case GP_INSN_CMP:
+		if (in->width == 8) {
+			size_t n = out->n;
+			add_ref(out, in, REF_CMP, a, in->src);
+			if (out->n > n && in->has_imm) {
+				out->r[n].has_imm = 1;
+				out->r[n].imm = in->imm;
+			}
+		}
+		break;
+	case GP_INSN_ATOMIC:
+		if (in->width == 8)
+			add_ref(out, in, REF_XCHG, a, in->dst);
+		break;
+	}
+	return true;
+}
+
 static void scan(const struct gp_exe *exe, const uint8_t *code, size_t size,
 		 uint64_t base, struct refs *out)
 {
 	out->n = 0;
-	for (size_t i = 0; i + 7 <= size && out->n < GP_STRIPPED_MAX_REFS;
-	     i++) {
-		uint8_t rex = code[i];
-		if ((rex & 0xf8) != 0x48) /* REX.W, any R, no X/B needed */
-			continue;
-		uint8_t op = code[i + 1], modrm = code[i + 2];
-		if ((modrm & 0xc7) != 0x05) /* mod 00, r/m 101: [rip+disp32] */
-			continue;
-		uint8_t reg = (uint8_t)(((modrm >> 3) & 7) | ((rex & 4) << 1));
-		size_t immsize = 0;
-		int kind;
-		switch (op) {
-		case 0x8b: kind = REF_LOAD; break;
-		case 0x89: kind = REF_STORE; break;
-		case 0x8d: kind = REF_LEA; break;
-		case 0x39: case 0x3b: kind = REF_CMP; break;
-		case 0x87: kind = REF_XCHG; break;
-		case 0x83:
-			if ((modrm & 0x38) != 0x38)
-				continue;
-			kind = REF_CMP_IMM8;
-			immsize = 1;
-			break;
-		case 0xc7:
-			if (modrm & 0x38)
-				continue;
-			kind = REF_MOV_IMM32;
-			immsize = 4;
-			break;
-		default:
-			continue;
-		}
-		size_t len = 7 + immsize;
-		if (i + len > size)
-			continue;
-		int32_t disp = (int32_t)gp_load(code + i + 3, 4);
-		int64_t imm = 0;
-		if (immsize == 1)
-			imm = (int8_t)code[i + 7];
-		else if (immsize == 4)
-			imm = (int32_t)gp_load(code + i + 7, 4);
-		uint64_t target = base + i + len + (uint64_t)(int64_t)disp;
-		if (!writable(exe, target))
-			continue;
-		struct ripref *r = &out->r[out->n++];
-		r->pc = base + i;
-		r->target = target;
-		r->kind = (uint8_t)kind;
-		r->reg = reg;
-		r->imm = imm;
+	out->ncalls = 0;
+	out->exe = exe;
+	out->arch = exe->arch;
+	out->has_cmp_imm = false;
+	out->ninsns = 0;
+
+	struct gp_code c;
+	gp_error *err = gp_code_analyze(exe->arch, code, base, size, NULL, NULL,
+					NULL, &c);
+	if (err) {
+		gp_error_destroy(err);
+		return;
 	}
+	gp_code_walk(&c, ref_of, out);
+	gp_code_deinit(&c);
 }
 
 /*
  * Functions that assembly calls (schedinit, main, ...) also have an ABI0
  * wrapper under the same pclntab name (the symbol table calls it
  * "runtime.schedinit.abi0"). The wrapper is a few instructions around a
- * CALL or JMP rel32 to the real function: follow it.
+ * direct call or jump to the real function: follow it.
  */
 static void follow_abi_wrapper(const struct gp_exe *exe,
 			       const struct gp_pclntab *tab, struct gp_func *fn)
 {
 	size_t size;
 	const uint8_t *code = exe_bytes(exe, fn->entry, 128, &size);
-	if (!code || fn->end - fn->entry > 128)
+	if (!code || fn->end - fn->entry > 128 || !exe->arch || !exe->arch->decode)
 		return;
 	if (size > fn->end - fn->entry)
 		size = (size_t)(fn->end - fn->entry);
-	for (size_t i = 0; i + 5 <= size; i++) {
-		if (code[i] != 0xe8 && code[i] != 0xe9)
+	for (size_t i = 0; i < size;) {
+		struct gp_insn in;
+		size_t n = exe->arch->decode(code + i, size - i, fn->entry + i, &in);
+		if (!n)
+			return;
+		i += n;
+		if (in.kind != GP_INSN_CALL && in.kind != GP_INSN_JUMP)
 			continue;
-		uint64_t target = fn->entry + i + 5 +
-				  (uint64_t)(int64_t)(int32_t)gp_load(code + i + 1, 4);
 		struct gp_func real;
-		if (target != fn->entry &&
-		    gp_pclntab_find_func(tab, target, &real) &&
-		    real.entry == target && !strcmp(real.name, fn->name)) {
+		if (in.target != fn->entry &&
+		    gp_pclntab_find_func(tab, in.target, &real) &&
+		    real.entry == in.target && !strcmp(real.name, fn->name)) {
 			*fn = real;
 			return;
 		}
@@ -212,6 +293,7 @@ static bool func_refs(const struct gp_exe *exe, const struct gp_pclntab *tab,
 {
 	struct gp_func fn;
 	out->n = 0;
+	out->ncalls = 0;
 	if (!gp_pclntab_func_by_name(tab, name, &fn) || fn.end <= fn.entry)
 		return false;
 	follow_abi_wrapper(exe, tab, &fn);
@@ -225,8 +307,6 @@ static bool func_refs(const struct gp_exe *exe, const struct gp_pclntab *tab,
 	if (!code)
 		return false;
 	out->entry = fn.entry;
-	out->code = code;
-	out->size = avail;
 	scan(exe, code, avail, fn.entry, out);
 	return out->n > 0;
 }
@@ -264,8 +344,8 @@ static void find_allgs(const struct gp_exe *exe, const struct gp_pclntab *tab,
 		const struct ripref *r = &refs.r[i];
 		uint64_t a = r->target;
 		if (a == lock || (a >= allgs && a < allgs + 24) ||
-		    has_ref(&refs, a, REF_CMP)) /* allgptr */
-			continue;
+		    has_ref(&refs, a, REF_CMP) || has_ref(&refs, a, REF_LOAD))
+			continue; /* allgptr: read, compared with &allgs[0] */
 		if (allglen && a != allglen)
 			return; /* ambiguous: this is not the code we know */
 		allglen = a;
@@ -319,15 +399,19 @@ static void find_m0(const struct gp_exe *exe, const struct gp_pclntab *tab,
 	uint64_t m0 = 0;
 	for (size_t i = 0; i < refs.n; i++) {
 		const struct ripref *r = &refs.r[i];
-		if (r->kind != REF_LEA || r->reg != 0 /* AX */)
+		if (r->kind != REF_LEA || r->reg != exe->arch->abi.args[0])
 			continue;
 		if (m0 && m0 != r->target)
 			return;
 		m0 = r->target;
 	}
+	/* confirmed by m0.g0 = &g0 (asm_*.s: MOVQ CX, m_g0(AX); MOVD g,
+	 * m_g0(R0)) or the TLS set up at m0.tls (amd64 settls) */
 	int32_t tls = l->field_off[GP_F_M_TLS];
+	int32_t g0 = l->field_off[GP_F_M_G0];
 	if (!m0 || (m0 & 7) ||
-	    (tls >= 0 && !has_ref(&refs, m0 + (uint64_t)tls, REF_LEA)))
+	    !((tls >= 0 && has_ref(&refs, m0 + (uint64_t)tls, REF_LEA)) ||
+	      (g0 >= 0 && has_ref(&refs, m0 + (uint64_t)g0, REF_STORE))))
 		return;
 	l->var_addr[GP_V_M0] = m0;
 	if (l->type_size[GP_T_M] > 0)
@@ -383,14 +467,9 @@ static void find_waitreasons(const struct gp_exe *exe,
 	if (l->var_addr[GP_V_WAITREASONSTRINGS] ||
 	    !func_refs(exe, tab, "runtime.waitReason.String", &refs))
 		return;
-	/* CMPB $len, AL (3C ib) within the first instructions */
-	uint64_t n = 0;
-	for (size_t i = 0; i + 1 < refs.size && i < 16; i++) {
-		if (refs.code[i] == 0x3c) {
-			n = refs.code[i + 1];
-			break;
-		}
-	}
+	/* CMPB $len, AL; CMP W2, #len: within the first instructions */
+	uint64_t n = refs.has_cmp_imm && refs.cmp_imm > 0 && refs.cmp_imm < 256 ?
+		     (uint64_t)refs.cmp_imm : 0;
 	uint64_t addr = 0;
 	for (size_t i = 0; i < refs.n; i++)
 		if (refs.r[i].kind == REF_LEA) {
@@ -418,9 +497,21 @@ static void find_init_time(const struct gp_exe *exe,
 	if (l->var_addr[GP_V_RUNTIMEINITTIME] ||
 	    !func_refs(exe, tab, "runtime.main", &refs))
 		return;
-	for (size_t i = 0; i < refs.n; i++) {
+	/* after the first call of nanotime (inlined: of nanotime1, an ABI0
+	 * function whose result comes back on the stack) */
+	uint64_t after = 0;
+	for (size_t i = 0; i < refs.ncalls && !after; i++) {
+		struct gp_func fn;
+		if (gp_pclntab_find_func(tab, refs.calls[i].target, &fn) &&
+		    fn.entry == refs.calls[i].target &&
+		    (!strcmp(fn.name, "runtime.nanotime1") ||
+		     !strcmp(fn.name, "runtime.nanotime")))
+			after = refs.calls[i].pc;
+	}
+	for (size_t i = 0; i < refs.n && after; i++) {
 		const struct ripref *r = &refs.r[i];
-		if (r->kind != REF_STORE || r->reg != 0 || (r->target & 7))
+		if (r->kind != REF_STORE || r->reg != exe->arch->abi.args[0] ||
+		    r->pc < after || (r->target & 7))
 			continue;
 		l->var_addr[GP_V_RUNTIMEINITTIME] = r->target;
 		l->var_size[GP_V_RUNTIMEINITTIME] = 8;
@@ -438,12 +529,14 @@ static void find_build_version(const struct gp_exe *exe,
 		return;
 	for (size_t i = 0; i < refs.n; i++) {
 		const struct ripref *r = &refs.r[i];
-		if (r->kind != REF_MOV_IMM32 || r->imm != 7 /* "unknown" */)
+		if (r->kind != REF_STORE || !r->has_imm || r->imm != 7 /* "unknown" */)
 			continue;
+		/* compared with 0 first (CMPQ $0; LDR and CBNZ) */
 		bool cmp = false;
 		for (size_t j = 0; j < i; j++)
-			if (refs.r[j].kind == REF_CMP_IMM8 &&
-			    refs.r[j].target == r->target && refs.r[j].imm == 0)
+			if (refs.r[j].target == r->target &&
+			    ((refs.r[j].kind == REF_CMP && refs.r[j].has_imm &&
+			      refs.r[j].imm == 0) || refs.r[j].kind == REF_LOAD))
 				cmp = true;
 		if (!cmp)
 			continue;
@@ -510,11 +603,11 @@ static void find_memstats(const struct gp_exe *exe,
 			(uint64_t)l->type_size[GP_T_MSTATS];
 }
 
-/* The first argument of fn's call to callee: LEA AX, [rip+X] within the
- * few instructions before CALL callee (the receiver of a method call). */
-static uint64_t lea_ax_before_call(const struct gp_exe *exe,
-				   const struct gp_pclntab *tab,
-				   const char *fn, const char *callee)
+/* The first argument of fn's every call to callee, an address of
+ * writable data (the receiver of a method call: LEA AX; ADRP+ADD R0). */
+static uint64_t arg0_of_call(const struct gp_exe *exe,
+			     const struct gp_pclntab *tab,
+			     const char *fn, const char *callee)
 {
 	struct refs refs;
 	struct gp_func target;
@@ -522,25 +615,13 @@ static uint64_t lea_ax_before_call(const struct gp_exe *exe,
 	    !func_refs(exe, tab, fn, &refs))
 		return 0;
 	uint64_t found = 0;
-	for (size_t i = 0; i + 5 <= refs.size; i++) {
-		if (refs.code[i] != 0xe8)
+	for (size_t i = 0; i < refs.ncalls; i++) {
+		if (refs.calls[i].target != target.entry)
 			continue;
-		uint64_t pc = refs.entry + i;
-		uint64_t to = pc + 5 + (uint64_t)(int64_t)(int32_t)gp_load(refs.code + i + 1, 4);
-		if (to != target.entry)
-			continue;
-		uint64_t best = 0, best_pc = 0;
-		for (size_t k = 0; k < refs.n; k++) {
-			const struct ripref *r = &refs.r[k];
-			if (r->kind == REF_LEA && r->reg == 0 && r->pc < pc &&
-			    r->pc + 32 >= pc && r->pc >= best_pc) {
-				best = r->target;
-				best_pc = r->pc;
-			}
-		}
-		if (!best || (found && found != best))
+		uint64_t a = refs.calls[i].arg0;
+		if (!a || (found && found != a))
 			return 0; /* two calls with different receivers */
-		found = best;
+		found = a;
 	}
 	return found;
 }
@@ -549,7 +630,7 @@ static void find_heap_vars(const struct gp_exe *exe,
 			   const struct gp_pclntab *tab, struct gp_layout *l)
 {
 	if (!l->var_addr[GP_V_MHEAP_]) {
-		uint64_t a = lea_ax_before_call(exe, tab, "runtime.mallocinit",
+		uint64_t a = arg0_of_call(exe, tab, "runtime.mallocinit",
 						"runtime.(*mheap).init");
 		if (a && !(a & 7)) {
 			l->var_addr[GP_V_MHEAP_] = a;
@@ -561,7 +642,7 @@ static void find_heap_vars(const struct gp_exe *exe,
 	    gp_decl_in_version(gp_var_decls[GP_V_GCCLEANUPS].since,
 			       gp_var_decls[GP_V_GCCLEANUPS].until,
 			       gp_pclntab_gover(tab))) {
-		uint64_t a = lea_ax_before_call(exe, tab, "runtime.runCleanups",
+		uint64_t a = arg0_of_call(exe, tab, "runtime.runCleanups",
 						"runtime.(*cleanupQueue).dequeue");
 		if (a && !(a & 7))
 			l->var_addr[GP_V_GCCLEANUPS] = a;
@@ -573,10 +654,9 @@ static void find_heap_vars(const struct gp_exe *exe,
 	    !func_refs(exe, tab, "runtime.queuefinalizer", &refs))
 		return;
 	uint64_t call = 0;
-	for (size_t i = 0; i + 5 <= refs.size && !call; i++)
-		if (refs.code[i] == 0xe8 &&
-		    refs.entry + i + 5 + (uint64_t)(int64_t)(int32_t)gp_load(refs.code + i + 1, 4) == pa.entry)
-			call = refs.entry + i;
+	for (size_t i = 0; i < refs.ncalls && !call; i++)
+		if (refs.calls[i].target == pa.entry)
+			call = refs.calls[i].pc;
 	if (!call)
 		return;
 	uint64_t finc = 0;
@@ -605,10 +685,10 @@ gp_error *gp_stripped_find_vars(const struct gp_exe *exe,
 				const struct gp_pclntab *tab,
 				struct gp_layout *layout)
 {
-	if (exe->machine != 62 /* EM_X86_64 */)
+	if (!exe->arch || !exe->arch->decode)
 		return gp_error_create(GP_ERROR_UNSUPPORTED,
-				       "%s has no symbol table, and finding runtime variables without one is implemented for x86-64 only",
-				       exe->path);
+				       "%s has no symbol table, and finding runtime variables without one needs an instruction decoder for %s",
+				       exe->path, gp_machine_name(exe->machine));
 	find_allgs(exe, tab, layout);
 	find_allm_sched(exe, tab, layout);
 	find_m0(exe, tab, layout);
