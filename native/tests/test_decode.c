@@ -353,6 +353,52 @@ static void check_arm64_cases(void)
 		FAIL("arm64: decoded a short or misaligned word");
 }
 
+/*
+ * x86-64: the compares and immediate stores stripped.c reads, as GNU as
+ * 2.40 assembles them at address 0 (objdump's text beside each), decoded
+ * at pc 0x1000: kind, src, base, width, the absolute address (RIP-
+ * relative: next instruction + disp32) and the immediate.
+ */
+struct x86_case {
+	const char *text;
+	uint8_t bytes[12];
+	uint8_t len, kind, src, base, width, has_imm;
+	uint64_t target;
+	int64_t imm;
+};
+
+static const struct x86_case x86_cases[] = {
+	{ "cmpq $0x0,0x100(%rip)", { 0x48, 0x83, 0x3d, 0x00, 0x01, 0x00, 0x00, 0x00 },
+	  8, GP_INSN_CMP, GP_REG_NONE, GP_REG_NONE, 8, 1, 0x1108, 0 },
+	{ "movq $0x7,0x100(%rip)", { 0x48, 0xc7, 0x05, 0x00, 0x01, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00 },
+	  11, GP_INSN_STORE, GP_REG_NONE, GP_REG_NONE, 8, 1, 0x110b, 7 },
+	{ "cmp $0x2f,%al", { 0x3c, 0x2f }, 2, GP_INSN_CMP, 0, GP_REG_NONE, 1, 1, 0, 0x2f },
+	{ "cmp %rcx,0x100(%rip)", { 0x48, 0x39, 0x0d, 0x00, 0x01, 0x00, 0x00 },
+	  7, GP_INSN_CMP, 1, GP_REG_NONE, 8, 0, 0x1107, 0 },
+	{ "movq $0xffffffffffffffff,0x8(%rsp)", { 0x48, 0xc7, 0x44, 0x24, 0x08, 0xff, 0xff, 0xff, 0xff },
+	  9, GP_INSN_STORE, GP_REG_NONE, 4, 8, 1, 0, -1 },
+	{ "movb $0x1,0x10(%rip)", { 0xc6, 0x05, 0x10, 0x00, 0x00, 0x00, 0x01 },
+	  7, GP_INSN_STORE, GP_REG_NONE, GP_REG_NONE, 1, 1, 0x1017, 1 },
+};
+
+static void check_x86_cases(void)
+{
+	const struct gp_arch *a = gp_arch_find(EM_X86_64);
+	for (size_t i = 0; i < sizeof(x86_cases) / sizeof(x86_cases[0]); i++) {
+		const struct x86_case *c = &x86_cases[i];
+		struct gp_insn in;
+		size_t n = a->decode(c->bytes, c->len, 0x1000, &in);
+		if (n != c->len || in.kind != c->kind || in.src != c->src ||
+		    in.base != c->base || in.width != c->width ||
+		    in.has_imm != c->has_imm || in.target != c->target ||
+		    (c->has_imm && in.imm != c->imm))
+			FAIL("x86-64 %s: len %zu kind %u src %u base %u width %u "
+			     "has_imm %u target 0x%" PRIx64 " imm %" PRId64, c->text, n,
+			     in.kind, in.src, in.base, in.width, in.has_imm,
+			     in.target, in.imm);
+	}
+}
+
 /* Random bytes: any answer, no crash, never a length past the buffer. */
 static void fuzz(const struct gp_arch *a)
 {
@@ -391,6 +437,7 @@ int main(int argc, char **argv)
 {
 	int n = 0;
 	check_arm64_cases();
+	check_x86_cases();
 	fuzz(gp_arch_find(EM_X86_64));
 	fuzz(gp_arch_find(EM_AARCH64));
 	for (int i = 1; i < argc; i++, n++)
