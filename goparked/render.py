@@ -11,8 +11,8 @@ import os
 from . import schema, text
 from ._native import Error
 from .options import filter_from_options
-from .text import (creator_shown, frame_location, func_location, shown_frames,
-                   target_str)
+from .text import (creator_shown, frame_location, func_for_print,
+                   func_location, shown_frames, target_str)
 
 # How the runtime names states in a traceback header (gStatusStrings).
 _RUNTIME_STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall",
@@ -209,7 +209,7 @@ def goroutine_header(g):
 def frames_text(frames):
     lines = []
     for f in frames:
-        lines.append("%s(...)" % target_str(f.func))
+        lines.append("%s(...)" % func_for_print(f.func))
         loc = "\t" + frame_location(f, full=True) if f.file else \
             "\t?:0 pc=0x%x" % f.pc
         # runtime/traceback.go prints the offset only past the entry: a
@@ -235,7 +235,7 @@ def goroutine_text(snap, g, all_frames=False):
         # As the runtime does: the physical function that ran the go
         # statement, the innermost file:line at it.
         outer, inner = creator[-1], creator[0]
-        line = "created by %s" % target_str(outer.func)
+        line = "created by %s" % func_for_print(outer.func)
         if g.parent_goid:
             line += " in goroutine %d" % g.parent_goid
         lines.append(line)

@@ -21,7 +21,7 @@ README.rst, "JSON") and durations in nanoseconds.
 __all__ = ["target_str", "quote", "target_bytes", "byte_length",
            "MAX_SHOWN", "duration", "age_range", "ids", "short_path",
            "location", "frame_location", "func_location", "AGE_BUCKETS",
-           "age_bucket", "shown_frames", "creator_shown"]
+           "age_bucket", "shown_frames", "creator_shown", "func_for_print"]
 
 # Bytes of one target string shown before "...(N bytes)".
 MAX_SHOWN = 1024
@@ -237,6 +237,20 @@ def shown_frames(frames, all_frames=False):
             shown.append(f)
         callee = func
     return shown if shown else list(frames)
+
+
+def func_for_print(name):
+    """A function name as the runtime's traceback prints it (printFuncName,
+    funcNamePiecesForPrint): runtime.gopanic as "panic", a generic
+    function's type arguments as "[...]" (1.21+ keep the shapes in the
+    binary's names), made safe by target_str."""
+    if name == "runtime.gopanic":
+        return "panic"
+    if name:
+        i, j = name.find("["), name.rfind("]")
+        if 0 <= i < j:
+            name = name[:i] + "[...]" + name[j + 1:]
+    return target_str(name)
 
 
 def creator_shown(f):
