@@ -64,7 +64,8 @@ def test_limit(demo_core):
 
 def test_mutex_by_address(demo_core):
     """--mutex ADDR for each Mutex, RWMutex and WaitGroup the fixture
-    made: decoded state, waiters by role and the holder it names."""
+    made: decoded state, waiters by role and the holder it names (the
+    global mutex's too)."""
     objs = {}
     for goid, o in expect.objects(demo_core):
         if o["kind"] in ("mutex", "rwmutex", "waitgroup"):
@@ -73,10 +74,6 @@ def test_mutex_by_address(demo_core):
     for a, members in objs.items():
         r = run(demo_core.core, "--exe", demo_core.exe, "--mutex", a)
         assert r.returncode == 0 and r.stderr == "", r.stderr
-        if members[0][1].get("holder_via") == "global":
-            # the holder waits on issue 12 (test_sync.py); the rest holds
-            members = [(g, o) for g, o in members
-                       if o["role"] not in ("holds", "rholds")]
         assert_sync_text(r.stdout, members)
 
 

@@ -126,8 +126,7 @@ def test_chan_mutex_deadlocks_threads(demo_core):
     chan = grp["objects"][0]["addr"]
     objs = {}
     for goid, o in expect.objects(demo_core):
-        if o["kind"] in ("mutex", "rwmutex", "waitgroup") and \
-                o.get("holder_via") != "global":
+        if o["kind"] in ("mutex", "rwmutex", "waitgroup"):
             objs.setdefault(o["addr"], []).append((goid, o))
     r = _core(demo_core, ["go chan " + chan, "go deadlocks", "go threads"] +
               ["go mutex " + a for a in sorted(objs)])

@@ -1,11 +1,11 @@
 """goparked CORE --pprof FILE: a goroutine profile that `go tool pprof`
 reads like /debug/pprof/goroutine.
 
-What pprof itself prints (-raw, -traces, -top) is checked against three
+What pprof itself prints (-raw, -traces, -top) is checked against two
 independent sources: the runtime's own goroutine dump of the same core
-(identical stacks counted together), the fixture's account (which
-goroutines it parked, with which labels and wait reasons), and
-`goparked --by stack --json` of the same core.
+(identical stacks counted together) and the fixture's account (which
+goroutines it parked, with which labels and wait reasons); never against
+goparked's own output.
 """
 
 import gzip
