@@ -17,13 +17,18 @@ import pytest
 
 import oracle
 from conftest import run_goparked_cmd
-from fixtures import NEWEST, OLDEST, TOOLCHAINS, VARIANTS, core_for
+from fixtures import (NEWEST, OLDEST, TOOLCHAINS, VARIANTS, core_for,
+                      engine_reads, matrix_cells)
 
 import goparked
 from goparked import render, text
 
+# every toolchain, with and without DWARF; and the matrix's other builds
+# of the fixture (arm64, PIE) that the engine reads
 CELLS = [pytest.param(t, v, id="go%s-%s" % (t, v))
-         for t in TOOLCHAINS for v in VARIANTS]
+         for t in TOOLCHAINS for v in VARIANTS] + \
+    [pytest.param(t, v, id="go%s-%s" % (t, v)) for t, v, s in matrix_cells()
+     if s == "all" and v not in VARIANTS and engine_reads(v, s)]
 
 
 def _stacks(fc):
