@@ -482,8 +482,6 @@ class Verdicts(ctypes.Structure):
     _fields_ = [
         ("goroutines", POINTER(VerdictRec)),
         ("ngoroutines", c_size_t),
-        ("steps", POINTER(PathStep)),
-        ("nsteps", c_size_t),
         ("counts", c_uint64 * NUM_VERDICTS),
         ("marked_objects", c_uint64),
         ("marked_bytes", c_uint64),
@@ -595,6 +593,8 @@ _PROTOTYPES = {
     "gp_snapshot_heap_pointers": (_perr, [_p, c_uint64, POINTER(c_uint64), c_size_t,
                                           POINTER(c_size_t)]),
     "gp_snapshot_verdicts": (_perr, [_p, POINTER(Verdicts)]),
+    "gp_snapshot_verdict_path": (_perr, [_p, c_uint32, POINTER(POINTER(PathStep)),
+                                         POINTER(c_size_t)]),
     "gp_snapshot_stack_pointers": (_perr, [_p, c_uint32, POINTER(c_uint64), c_size_t,
                                            POINTER(c_size_t)]),
 }

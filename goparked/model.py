@@ -9,7 +9,7 @@ caller iterates over all of them on purpose (JSON of every goroutine).
 import array
 import ctypes
 import weakref
-from ctypes import byref, c_size_t, c_uint32, c_void_p
+from ctypes import POINTER, byref, c_size_t, c_uint32, c_void_p
 
 from . import _native as N
 from ._native import Error
@@ -505,9 +505,10 @@ class Verdict:
     reason, the object it is about, the goroutine the reason names, and a
     retention path for what can still be woken."""
 
-    __slots__ = ("key", "words", "reason", "reason_words", "object", "holder_goid", "round", "path")
+    __slots__ = ("key", "words", "reason", "reason_words", "object", "holder_goid", "round",
+                 "_snap", "_index", "_path")
 
-    def __init__(self, snap, verdicts, raw):
+    def __init__(self, snap, verdicts, raw, index=None):
         self.key = N.VERDICT_KEYS.get(raw.verdict, "unknown")
         self.words = N.VERDICT_WORDS.get(raw.verdict, "unknown")
         self.reason = N.VERDICT_REASON_KEYS.get(raw.reason)
@@ -515,8 +516,24 @@ class Verdict:
         self.object = raw.object
         self.holder_goid = None if raw.holder == N.NONE else snap.goid_array()[raw.holder]
         self.round = None if raw.round == N.NONE else raw.round
-        self.path = [PathStep(snap, verdicts._raw.steps[raw.path_first + k])
-                     for k in range(raw.path_len)] if raw.path_first != N.NONE else []
+        self._snap = snap
+        self._index = index
+        self._path = None
+
+    @property
+    def path(self):
+        """The retention path of what it waits on (PathStep, the root
+        first) when it is blocked on something reachable, else []; made
+        on first use (gp_snapshot_verdict_path)."""
+        if self._path is None:
+            self._path = []
+            if self._index is not None and self.reason == "reachable":
+                steps = POINTER(N.PathStep)()
+                n = c_size_t()
+                N.lib().check(N.lib().gp_snapshot_verdict_path(
+                    self._snap._handle(), self._index, byref(steps), byref(n)))
+                self._path = [PathStep(self._snap, steps[k]) for k in range(n.value)]
+        return self._path
 
     def __repr__(self):
         return "Verdict(%s, %s)" % (self.key, self.reason)
@@ -542,7 +559,7 @@ class Verdicts:
         return self._raw.goroutines[index].verdict
 
     def of(self, index):
-        return Verdict(self._snap, self, self._raw.goroutines[index])
+        return Verdict(self._snap, self, self._raw.goroutines[index], index)
 
     def key_array(self):
         """The verdict key of every goroutine, by index."""

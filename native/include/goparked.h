@@ -777,7 +777,7 @@ struct gp_verdict_rec {
 	uint64_t object;          /* the wait object the reason is about */
 	uint32_t verdict;         /* enum gp_verdict */
 	uint32_t reason;          /* enum gp_verdict_reason */
-	uint32_t path_first;      /* into steps, GP_NONE when there is none */
+	uint32_t path_first;      /* GP_NONE until gp_snapshot_verdict_path */
 	uint32_t path_len;
 	uint32_t holder;          /* the goroutine the reason names, GP_NONE */
 	uint32_t round;           /* fixpoint round it joined the roots in:
@@ -787,8 +787,6 @@ struct gp_verdict_rec {
 struct gp_verdicts {
 	const struct gp_verdict_rec *goroutines; /* by goroutine index */
 	size_t ngoroutines;
-	const struct gp_path_step *steps;
-	size_t nsteps;
 	uint64_t counts[GP_NUM_VERDICTS];  /* goroutines per verdict, system
 					    * goroutines included */
 	uint64_t marked_objects, marked_bytes, heap_objects;
@@ -804,6 +802,14 @@ struct gp_verdicts {
 
 GP_EXPORT gp_error *gp_snapshot_verdicts(gp_snapshot *snap,
 					 struct gp_verdicts *ret);
+/* The retention path of goroutine index gi's wait object, for a blocked
+ * goroutine whose object is reachable (none, count 0, for the others):
+ * step 0 the root, the last the object. Made on first use from the
+ * proof's mark (kept with the snapshot: a bit and a word per heap
+ * object); *ret is valid until the next call. */
+GP_EXPORT gp_error *gp_snapshot_verdict_path(gp_snapshot *snap, uint32_t gi,
+					     const struct gp_path_step **ret,
+					     size_t *ret_count);
 
 /* The stack words of goroutine index gi that its frames' stack maps
  * (locals and arguments at each frame's pc) call pointers, ascending;

@@ -38,11 +38,11 @@ static void analysis_destroy(struct gp_analysis *an)
 	free(an->edges);
 	free(an->stuck);
 	free(an->stuck_waiters);
+	gp_verdict_paths_destroy(an->vpaths);
 	gp_heap_destroy(an->heap);
 	gp_error_destroy(an->heap_err);
 	free(an->heap_objects);
 	free(an->verdicts);
-	free(an->steps);
 	free(an);
 }
 
@@ -53,12 +53,15 @@ gp_error *gp_analysis_complete(struct gp_snapshot *snap,
 {
 	struct gp_analysis *an = NULL;
 	gp_error *err = gp_analysis_get(snap, &an);
-	if (!err)
-		err = gp_syncs_build(snap, an);
-	if (!err)
-		err = gp_chans_build(snap, an);
-	if (!err)
-		err = gp_refs_build(snap, an);
+	if (err)
+		return err;
+	bool fresh = !an->refs_done;
+	if (!(err = gp_syncs_build(snap, an)) && fresh)
+		gp_phase("analysis: syncs");
+	if (!err && !(err = gp_chans_build(snap, an)) && fresh)
+		gp_phase("analysis: chans");
+	if (!err && !(err = gp_refs_build(snap, an)) && fresh)
+		gp_phase("analysis: holders and wakers");
 	if (!err)
 		*ret = an;
 	return err;
@@ -210,13 +213,12 @@ gp_error *gp_analysis_heap(struct gp_snapshot *snap, struct gp_heap **ret)
 	if (err)
 		return err;
 	if (!an->heap_done) {
-		gp_phase("heap");
 		err = gp_heap_open(snap->prog, &an->heap);
 		if (err == &gp_error_nomem)
 			return err;
 		an->heap_err = err;
 		an->heap_done = true;
-		gp_phase("heap spans");
+		gp_phase("heap: spans and objects");
 	}
 	if (an->heap_err)
 		return error_copy(an->heap_err);
@@ -348,8 +350,6 @@ GP_EXPORT gp_error *gp_snapshot_verdicts(gp_snapshot *snap,
 	memset(ret, 0, sizeof(*ret));
 	ret->goroutines = an->verdicts;
 	ret->ngoroutines = snap->ngs;
-	ret->steps = an->steps;
-	ret->nsteps = an->nsteps;
 	memcpy(ret->counts, an->verdict_counts, sizeof(ret->counts));
 	ret->marked_objects = an->verdict_marked;
 	ret->marked_bytes = an->verdict_marked_bytes;
@@ -363,6 +363,21 @@ GP_EXPORT gp_error *gp_snapshot_verdicts(gp_snapshot *snap,
 			ret->corrupt_spans += (an->heap->spans[i].flags & GP_SPAN_CORRUPT) != 0;
 	ret->lingering_pass = an->verdict_lingering_pass;
 	return NULL;
+}
+
+GP_EXPORT gp_error *gp_snapshot_verdict_path(gp_snapshot *snap, uint32_t gi,
+					     const struct gp_path_step **ret,
+					     size_t *ret_count)
+{
+	struct gp_analysis *an;
+	*ret = NULL;
+	*ret_count = 0;
+	gp_error *err = gp_analysis_complete(snap, &an);
+	if (!err)
+		err = gp_verdicts_build(snap, an);
+	if (!err)
+		err = gp_verdict_path(snap, an, gi, ret, ret_count);
+	return err;
 }
 
 static int u64_cmp(const void *a, const void *b)

@@ -58,8 +58,7 @@ struct gp_analysis {
 	/* verdict.c */
 	bool verdicts_done;
 	struct gp_verdict_rec *verdicts;  /* by goroutine index */
-	struct gp_path_step *steps;
-	size_t nsteps;
+	struct gp_verdict_paths *vpaths;  /* the mark, kept for the paths */
 	uint64_t verdict_counts[GP_NUM_VERDICTS];
 	uint64_t verdict_marked, verdict_marked_bytes;
 	uint32_t verdict_heap_model, verdict_heap_error;
@@ -133,6 +132,14 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an);
 /* verdict.c: every goroutine's verdict (needs the analyses above and
  * the heap model). */
 gp_error *gp_verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an);
+
+/* verdict.c: the retention path of goroutine gi's wait object (blocked,
+ * reachable), made on first use from the proof's mark; *ret valid until
+ * the next call. None (n 0) for other verdicts. */
+gp_error *gp_verdict_path(struct gp_snapshot *snap, struct gp_analysis *an,
+			  uint32_t gi, const struct gp_path_step **ret,
+			  size_t *ret_n);
+void gp_verdict_paths_destroy(struct gp_verdict_paths *P);
 
 /* waitgraph.c: cycles and stuck objects (needs the reference scan). */
 gp_error *gp_deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *an);

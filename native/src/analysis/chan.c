@@ -211,11 +211,13 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	uint32_t *count = NULL, nil_index = GP_NONE;
 	gp_error *err = NULL;
 	uint8_t buf[GP_MAX_HCHAN];
+	struct gp_trim trim = { 0 };
 	if (!tc)
 		return &gp_error_nomem;
 	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
 		if (snap->wait_kind[wi] != GP_OBJ_CHAN)
 			continue;
+		gp_memory_trim_tick(&prog->mem, &trim);
 		uint64_t addr = snap->wait_obj[wi];
 		if ((snap->waits[wi].flags & 1) &&
 		    (err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)))

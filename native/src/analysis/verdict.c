@@ -73,7 +73,15 @@ struct vctx {
 	struct gp_verdict_rec *rec;
 	struct gp_addr_map chan_of;   /* hchan -> an->chans index */
 	struct gp_addr_map sync_of;   /* sema / notifyList -> an->syncs index */
-	struct gp_addr_map path_of;   /* object id + 1 -> path index + 1 */
+};
+
+/* What retention paths need after the build (an->vpaths): the proof's
+ * mark (how each object was first reached) and the paths made so far. */
+struct gp_verdict_paths {
+	struct gp_snapshot *snap;
+	struct gp_heap *h;
+	struct gp_mark *m;
+	struct gp_addr_map path_of;   /* object id + 1 -> last step index */
 	struct gp_path_step *steps;
 	size_t nsteps, steps_cap;
 	uint32_t *syms;               /* exe symbols by address */
@@ -267,7 +275,7 @@ static int sym_cmp(const void *a, const void *b, void *arg)
 }
 
 /* The symbol holding addr ("main.gJobs"), with "+off" past its start. */
-static gp_error *global_name(struct vctx *v, uint64_t addr, uint32_t *ret)
+static gp_error *global_name(struct gp_verdict_paths *v, uint64_t addr, uint32_t *ret)
 {
 	const struct gp_exe *exe = &v->snap->prog->exe;
 	*ret = 0;
@@ -315,7 +323,7 @@ static gp_error *global_name(struct vctx *v, uint64_t addr, uint32_t *ret)
 }
 
 /* The function of the frame of goroutine gi holding stack word slot. */
-static gp_error *frame_name(struct vctx *v, uint32_t gi, uint64_t slot,
+static gp_error *frame_name(struct gp_verdict_paths *v, uint32_t gi, uint64_t slot,
 			    uint32_t *ret)
 {
 	const struct gp_snapshot *snap = v->snap;
@@ -374,7 +382,7 @@ static uint32_t path_kind(uint32_t root)
 }
 
 /* The offset in parent object (at pbase) of a pointer into [obj, obj+size). */
-static uint64_t pointer_offset(struct vctx *v, const struct gp_object *parent,
+static uint64_t pointer_offset(struct gp_verdict_paths *v, const struct gp_object *parent,
 			       uint64_t obj, uint64_t size)
 {
 	const struct gp_program *p = v->snap->prog;
@@ -392,7 +400,7 @@ static uint64_t pointer_offset(struct vctx *v, const struct gp_object *parent,
 
 /* The retention path of the marked object holding addr: steps from the
  * root to it, shared by everything waiting on the same object. */
-static gp_error *path_of(struct vctx *v, uint64_t addr, uint32_t *ret_first,
+static gp_error *path_of(struct gp_verdict_paths *v, uint64_t addr, uint32_t *ret_first,
 			 uint32_t *ret_len)
 {
 	struct gp_object o;
@@ -655,19 +663,36 @@ static gp_error *lingering(struct vctx *v)
 	}
 	if (!nsuspects)
 		return NULL;
+	/* the second mark only decides the suspects' other channels: none
+	 * (a ticker and nil channels, as context.Background's Done), none */
+	bool need = false;
+	for (uint32_t i = 0; i < snap->ngs && !need; i++) {
+		const struct gp_goroutine *g = &snap->gs[i];
+		for (uint32_t k = 0; v->st[i].suspect && k < g->waiting_count; k++) {
+			size_t wi = (size_t)g->waiting_first + k;
+			if (wi >= snap->nwaits)
+				break;
+			uint32_t ci = gp_addr_map_get(&v->chan_of, snap->waits[wi].object);
+			if (ci == GP_NONE || !(v->an->chans[ci].flags & GP_CHAN_TIMER))
+				need = true;
+		}
+	}
 	struct gp_mark *m2 = NULL;
-	gp_error *err = gp_mark_create(v->h, snap, &m2);
-	if (err)
-		return err;
-	for (uint32_t i = 0; i < snap->ngs && !err; i++)
+	gp_error *err = NULL;
+	if (need) {
+		if ((err = gp_mark_create(v->h, snap, &m2)))
+			return err;
+		v->an->verdict_lingering_pass = 1;
+	}
+	for (uint32_t i = 0; m2 && i < snap->ngs && !err; i++)
 		if (v->st[i].cls == CLS_CHAN || v->st[i].cls == CLS_SYNC)
 			err = hide_waits(&(struct vctx){ .snap = snap, .m = m2, .st = v->st }, i);
-	if (!err)
+	if (m2 && !err)
 		err = gp_mark_global_roots(m2);
-	for (uint32_t i = 0; i < snap->ngs && !err; i++)
+	for (uint32_t i = 0; m2 && i < snap->ngs && !err; i++)
 		if (v->rec[i].round != GP_NONE && !v->st[i].suspect)
 			err = gp_mark_goroutine(m2, i);
-	if (!err)
+	if (m2 && !err)
 		err = gp_mark_drain(m2);
 	for (uint32_t i = 0; i < snap->ngs && !err; i++) {
 		if (!v->st[i].suspect)
@@ -685,7 +710,7 @@ static gp_error *lingering(struct vctx *v)
 				continue;
 			}
 			other = true;
-			if (gp_mark_state_of(m2, obj) != GP_MARK_UNMARKED)
+			if (!m2 || gp_mark_state_of(m2, obj) != GP_MARK_UNMARKED)
 				ready = true;
 		}
 		/* a receive on a one-shot timer alone is a wait that ends */
@@ -706,8 +731,41 @@ static void destroy_ctx(struct vctx *v)
 	free(v->st);
 	gp_addr_map_deinit(&v->chan_of);
 	gp_addr_map_deinit(&v->sync_of);
-	gp_addr_map_deinit(&v->path_of);
-	free(v->syms);
+}
+
+void gp_verdict_paths_destroy(struct gp_verdict_paths *P)
+{
+	if (!P)
+		return;
+	gp_mark_destroy(P->m);
+	gp_addr_map_deinit(&P->path_of);
+	free(P->steps);
+	free(P->syms);
+	free(P);
+}
+
+gp_error *gp_verdict_path(struct gp_snapshot *snap, struct gp_analysis *an,
+			  uint32_t gi, const struct gp_path_step **ret,
+			  size_t *ret_n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	if (!an->verdicts || gi >= snap->ngs)
+		return NULL;
+	struct gp_verdict_rec *r = &an->verdicts[gi];
+	struct gp_verdict_paths *P = an->vpaths;
+	if (!P || r->verdict != GP_VERDICT_BLOCKED || r->reason != GP_WHY_REACHABLE)
+		return NULL;
+	if (r->path_first == GP_NONE) {
+		gp_error *err = path_of(P, r->object, &r->path_first, &r->path_len);
+		if (err)
+			return err;
+		if (r->path_first == GP_NONE)
+			return NULL;
+	}
+	*ret = P->steps + r->path_first;
+	*ret_n = r->path_len;
+	return NULL;
 }
 
 static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an)
@@ -818,15 +876,19 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 		if ((err = no_waker_round(&v, &changed)))
 			goto out;
 	gp_phase("verdict: evidence");
-	for (uint32_t i = 0; i < n; i++) {
-		struct gp_verdict_rec *r = &v.rec[i];
-		if (r->verdict == GP_VERDICT_BLOCKED && r->reason == GP_WHY_REACHABLE &&
-		    (err = path_of(&v, r->object, &r->path_first, &r->path_len)))
-			goto out;
-	}
-	gp_phase("verdict: paths");
 	struct gp_mark_stats ms;
 	gp_mark_stats(v.m, &ms);
+	/* retention paths are made when asked for (gp_verdict_path): one
+	 * per row shown, not one per goroutine */
+	an->vpaths = calloc(1, sizeof(*an->vpaths));
+	if (!an->vpaths) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	an->vpaths->snap = snap;
+	an->vpaths->h = v.h;
+	an->vpaths->m = v.m;
+	v.m = NULL;
 	an->verdict_marked = ms.marked;
 	an->verdict_marked_bytes = ms.scanned_bytes;
 	an->verdict_conservative_frames = ms.conservative_frames;
@@ -835,11 +897,7 @@ count:
 	for (uint32_t i = 0; i < n; i++)
 		if (v.rec[i].verdict < GP_NUM_VERDICTS)
 			an->verdict_counts[v.rec[i].verdict]++;
-	an->steps = v.steps;
-	an->nsteps = v.nsteps;
-	v.steps = NULL;
 out:
-	free(v.steps);
 	destroy_ctx(&v);
 	return err;
 }
@@ -852,9 +910,8 @@ gp_error *gp_verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	if (err) {
 		free(an->verdicts);
 		an->verdicts = NULL;
-		free(an->steps);
-		an->steps = NULL;
-		an->nsteps = 0;
+		gp_verdict_paths_destroy(an->vpaths);
+		an->vpaths = NULL;
 		memset(an->verdict_counts, 0, sizeof(an->verdict_counts));
 		return err;
 	}

@@ -30,10 +30,11 @@ gp_error *gp_mark_create(struct gp_heap *h, struct gp_snapshot *snap,
 	m->bits = calloc((size_t)h->nobjects / 8 + 1, 1);
 	m->parent = malloc(((size_t)h->nobjects + 1) * sizeof(uint32_t));
 	m->span_reached = calloc(h->nspans + 1, 1);
+	m->span_hidden = calloc(h->nspans + 1, 1);
 	m->frames = calloc(GP_FRAME_CACHE_SLOTS, sizeof(*m->frames));
 	m->ucache = calloc(1, sizeof(*m->ucache));
 	m->pcs = malloc(GP_MAX_FRAMES * sizeof(*m->pcs));
-	if (!m->bits || !m->parent || !m->span_reached || !m->frames ||
+	if (!m->bits || !m->parent || !m->span_reached || !m->span_hidden || !m->frames ||
 	    !m->ucache || !m->pcs) {
 		gp_mark_destroy(m);
 		return &gp_error_nomem;
@@ -55,6 +56,7 @@ void gp_mark_destroy(struct gp_mark *m)
 	free(m->bits);
 	free(m->parent);
 	free(m->span_reached);
+	free(m->span_hidden);
 	free(m->stack);
 	free(m->spans_todo);
 	free(m->hits);
@@ -79,6 +81,9 @@ gp_error *gp_mark_hide(struct gp_mark *m, uint64_t word)
 			m->hidden_min = o.size;
 		if (o.size > m->hidden_max)
 			m->hidden_max = o.size;
+		m->span_hidden[o.span] = 1;
+	} else {
+		m->hidden_outside = true;
 	}
 	return gp_addr_map_put(&m->hidden, word, 1);
 }
@@ -112,12 +117,34 @@ static uint32_t source(struct gp_mark *m, uint64_t slot)
 	return m->h->nobjects + (uint32_t)m->nhits++;
 }
 
+/* Whether slot may be a hidden word (the lookup is a cache miss): hidden
+ * words are in heap objects (sudogs), so only in a span that holds one
+ * when an object is scanned, never in a stack, a register or a global
+ * unless one was hidden outside the heap. */
+static bool maybe_hidden(const struct gp_mark *m)
+{
+	if (!m->hidden.used)
+		return false;
+	if (m->cur != GP_NONE)
+		return m->span_hidden[m->cur_span];
+	switch (m->cur_root.kind) {
+	case GP_ROOT_DATA:
+	case GP_ROOT_BSS:
+	case GP_ROOT_STACK:
+	case GP_ROOT_STACK_CONSERVATIVE:
+	case GP_ROOT_REGISTERS:
+		return m->hidden_outside;
+	default:
+		return true;
+	}
+}
+
 void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v)
 {
 	const struct gp_heap *h = m->h;
 	if (v < h->lo || v >= h->hi)
 		return;
-	if (m->hidden.used && gp_addr_map_get(&m->hidden, slot) != GP_NONE)
+	if (maybe_hidden(m) && gp_addr_map_get(&m->hidden, slot) != GP_NONE)
 		return;
 	struct gp_object o;
 	switch (gp_heap_find(h, v, &o)) {
@@ -195,6 +222,11 @@ void gp_mark_block(struct gp_mark *m, uint64_t addr, uint64_t size,
 	}
 }
 
+void gp_mark_tick(struct gp_mark *m)
+{
+	gp_memory_trim_tick(&m->snap->prog->mem, &m->trim);
+}
+
 gp_error *gp_mark_drain(struct gp_mark *m)
 {
 	struct gp_heap *h = m->h;
@@ -214,7 +246,9 @@ gp_error *gp_mark_drain(struct gp_mark *m)
 			const struct gp_span *s = &h->spans[it.span];
 			uint64_t base = s->base + (uint64_t)(it.id - s->first) * s->elemsize;
 			m->cur = it.id;
+			m->cur_span = it.span;
 			m->cur_conservative = false;
+			gp_mark_tick(m);
 			gp_error *err = gp_heap_scan_object(h, s, base, s->elemsize,
 							    gp_mark_visit, m, NULL);
 			m->stats.scanned_bytes += s->elemsize;

@@ -510,6 +510,7 @@ gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t gi)
 	if (g->status == GP_STATUS_DEAD || g->status == GP_STATUS_IDLE)
 		return NULL;
 	m->stats.stacks++;
+	gp_mark_tick(m);
 	m->stk_lo = g->stack_lo;
 	m->stk_hi = g->stack_hi;
 	m->nsobjs = m->nsptrs = 0;

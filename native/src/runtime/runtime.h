@@ -451,6 +451,9 @@ struct gp_mark {
 	/* words not followed (the leak detector's hidden sudog fields) */
 	struct gp_addr_map hidden;
 	uint64_t hidden_min, hidden_max;  /* elemsize range worth checking */
+	uint8_t *span_hidden;         /* per span: holds a hidden word */
+	bool hidden_outside;          /* a hidden word in no heap object */
+	uint32_t cur_span;            /* the span of cur */
 	/* the goroutine whose stack is scanned */
 	uint64_t stk_lo, stk_hi;
 	struct gp_stack_obj *sobjs;
@@ -468,6 +471,7 @@ struct gp_mark {
 	struct gp_frame_info *frames; /* GP_FRAME_CACHE_SLOTS, by pc */
 	uint64_t rodata;              /* firstmoduledata.rodata */
 	bool oom;
+	struct gp_trim trim;          /* gp_mark_tick's */
 	/* when set, stack_block records the slots the maps call pointers
 	 * instead of following them (tests against the runtime's dump) */
 	bool recording;
@@ -509,6 +513,10 @@ bool gp_mark_parent(const struct gp_mark *m, uint32_t id,
 /* Goroutines whose roots could only be read in part (scanned
  * conservatively instead), and frames scanned conservatively. */
 void gp_mark_stats(const struct gp_mark *m, struct gp_mark_stats *ret);
+/* Called per object or stack scanned: now and then the core's pages
+ * read so far are let go (gp_memory_trim), so that a mark over a heap of
+ * many GB stays within a few hundred MB resident. */
+void gp_mark_tick(struct gp_mark *m);
 /* Whether the stack word at slot of goroutine gi is one its frame's maps
  * call a pointer (a stale word of a reused stack is not). */
 bool gp_mark_slot_live(struct gp_mark *m, uint32_t gi, uint64_t slot);

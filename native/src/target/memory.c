@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,67 @@ gp_error *gp_memory_read_gostring(const struct gp_memory *mem,
 		return err;
 	return gp_memory_read_string(mem, gp_load(hdr, 8), gp_load(hdr + 8, 8),
 				     max, ret);
+}
+
+static long page_size(void)
+{
+	long p = sysconf(_SC_PAGESIZE);
+	return p > 0 ? p : 4096;
+}
+
+uint64_t gp_memory_file_resident(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (!f)
+		return 0;
+	unsigned long long size, resident, shared;
+	int n = fscanf(f, "%llu %llu %llu", &size, &resident, &shared);
+	fclose(f);
+	return n == 3 ? shared * (uint64_t)page_size() : 0;
+}
+
+void gp_memory_release_all(const struct gp_memory *mem)
+{
+	if (mem->read_fn)
+		return;
+	uint64_t page = (uint64_t)page_size();
+	for (size_t i = 0; i < mem->nlayers; i++) {
+		const struct gp_memory_layer *l = &mem->layers[i];
+		if (!l->base)
+			continue;
+		uint64_t end = 0;
+		for (size_t k = 0; k < l->nsegs; k++) {
+			if (!l->segs[k].data || !l->segs[k].avail)
+				continue;
+			uint64_t e = (uint64_t)(l->segs[k].data - l->base) + l->segs[k].avail;
+			if (e > end)
+				end = e;
+		}
+		/* whole pages of the mapping only: past it lies other memory */
+		end &= ~(page - 1);
+		if (end)
+			madvise((void *)l->base, (size_t)end, MADV_DONTNEED);
+	}
+}
+
+void gp_memory_trim_tick(const struct gp_memory *mem, struct gp_trim *t)
+{
+	if (mem->read_fn)
+		return;
+	if (!t->started) {
+		/* what stays is the other files' pages (the engine, python) */
+		t->started = true;
+		gp_memory_release_all(mem);
+		t->base = gp_memory_file_resident();
+	}
+	if (++t->tick & 1023)
+		return;
+	uint64_t max = 128ull << 20;
+	const char *e = getenv("GOPARKED_MARK_RESIDENT_MB");
+	if (e && *e >= '0' && *e <= '9')
+		max = strtoull(e, NULL, 10) << 20;
+	if (gp_memory_file_resident() > t->base + max)
+		gp_memory_release_all(mem);
 }
 
 /* ------------------------------------------------------------ batch reads */

@@ -74,6 +74,24 @@ gp_error *gp_memory_view(const struct gp_memory *mem, uint64_t address,
  * unknown: a debugger's memory). A yes promises no successful read. */
 bool gp_memory_holds(const struct gp_memory *mem, uint64_t address,
 		     size_t size);
+/*
+ * For passes that read a mapped core out of order (the mark), to keep the
+ * resident size bounded: the bytes of file pages resident in this process
+ * (/proc/self/statm; 0 if unknown), and letting every page of the core's
+ * mapping go (MADV_DONTNEED: they come back from the page cache on the
+ * next read; the mapping is never written). No-op for other targets.
+ */
+uint64_t gp_memory_file_resident(void);
+void gp_memory_release_all(const struct gp_memory *mem);
+/* Both, for a loop of random reads: called once per item, it lets the
+ * core's pages go at the first call, then whenever the file pages
+ * resident have grown by more than 128 MiB (GOPARKED_MARK_RESIDENT_MB). */
+struct gp_trim {
+	uint64_t base;            /* file pages resident at the first call */
+	uint32_t tick;
+	bool started;
+};
+void gp_memory_trim_tick(const struct gp_memory *mem, struct gp_trim *t);
 /* gp_memory_read as a gp_read_fn; mem is the struct gp_memory. */
 gp_error *gp_memory_read_fn(void *mem, uint64_t address, void *buf,
 			     size_t size);

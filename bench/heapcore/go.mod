@@ -1,0 +1,3 @@
+module goparked.bench/heapcore
+
+go 1.19
