@@ -218,6 +218,11 @@ struct gp_snapshot {
 	} clock_in;
 };
 
+/* GP_FRAME_WRAPPER / GP_FRAME_RUNTIME of a function (name as in the
+ * pclntab, funcid enum gp_funcid): what showfuncinfo (runtime/traceback.go,
+ * 1.19-1.27) knows of it without its neighbours, by the Go version. */
+uint32_t gp_traceback_flags(int gover, const char *name, uint8_t funcid);
+
 gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 				   const struct gp_unwind_pc *pcs, size_t n,
 				   uint32_t *ret);

@@ -63,9 +63,7 @@ static bool runtime_exported(int gover, const char *name)
 	return n && *rcvr >= 'A' && *rcvr <= 'Z';
 }
 
-/* GP_FRAME_WRAPPER / GP_FRAME_RUNTIME of a function: what showfuncinfo
- * (runtime/traceback.go, 1.19-1.27) knows of it without its neighbours. */
-static uint32_t traceback_flags(int gover, const char *name, uint8_t funcid)
+uint32_t gp_traceback_flags(int gover, const char *name, uint8_t funcid)
 {
 	uint32_t fl = funcid == GP_FUNCID_WRAPPER ? GP_FRAME_WRAPPER : 0;
 	/* 1.25+: always shown, as context that finalizers/cleanups run */
@@ -115,7 +113,7 @@ static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 		if (have_fn) {
 			f->entry = fn.entry;
 			f->flags &= ~GP_FRAME_NO_FUNC;
-			f->flags |= traceback_flags(gover, fn.name, fn.funcid);
+			f->flags |= gp_traceback_flags(gover, fn.name, fn.funcid);
 			if ((err = gp_strtab_intern(&snap->strs, fn.name,
 						    &f->func)))
 				return err;
@@ -128,7 +126,7 @@ static gp_error *pc_frames(struct gp_snapshot *snap, uint64_t pc, bool trap,
 		f->line = sf[i].line;
 		f->flags = (sf[i].inlined ? GP_FRAME_INLINED : 0) |
 			   (trap ? GP_FRAME_TRAP : 0) |
-			   traceback_flags(gover, sf[i].func, sf[i].funcid);
+			   gp_traceback_flags(gover, sf[i].func, sf[i].funcid);
 		if ((err = gp_strtab_intern(&snap->strs, sf[i].func,
 					    &f->func)) ||
 		    (err = gp_strtab_intern(&snap->strs,
@@ -265,7 +263,7 @@ static gp_error *creator_stack(struct gp_snapshot *snap, uint64_t gopc,
 		return err;
 	struct gp_frame f = snap->pcframes[first];
 	f.flags &= ~(GP_FRAME_INLINED | GP_FRAME_WRAPPER | GP_FRAME_RUNTIME);
-	f.flags |= traceback_flags(gp_pclntab_gover(snap->prog->pcln),
+	f.flags |= gp_traceback_flags(gp_pclntab_gover(snap->prog->pcln),
 				   fn->name, fn->funcid);
 	if ((err = gp_strtab_intern(&snap->strs, fn->name, &f.func)))
 		return err;
