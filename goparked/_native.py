@@ -182,6 +182,16 @@ class Thread(ctypes.Structure):
     ]
 
 
+class CFrame(ctypes.Structure):
+    _fields_ = [
+        ("pc", c_uint64),
+        ("func", ctypes.c_char * 128),
+        ("file", ctypes.c_char * 256),
+        ("line", c_uint32),
+        ("module", ctypes.c_char * 128),
+    ]
+
+
 class Clock(ctypes.Structure):
     _fields_ = [
         ("now", c_int64),
@@ -504,6 +514,7 @@ STRUCTS = {
     "gp_frame": Frame,
     "gp_wait": Wait,
     "gp_thread": Thread,
+    "gp_cframe": CFrame,
     "gp_clock": Clock,
     "gp_filter": Filter,
     "gp_group": Group,
@@ -548,6 +559,8 @@ _PROTOTYPES = {
     "gp_program_exe_path": (c_char_p, [_p]),
     "gp_program_flags": (c_uint32, [_p]),
     "gp_program_read": (_perr, [_p, c_uint64, c_void_p, c_size_t]),
+    "gp_program_c_frames": (_perr, [_p, c_uint64, POINTER(CFrame), c_size_t,
+                                    POINTER(c_size_t)]),
 
     "gp_snapshot_take": (_perr, [_p, POINTER(_p)]),
     "gp_snapshot_destroy": (None, [_p]),

@@ -7,6 +7,7 @@ caller iterates over all of them on purpose (JSON of every goroutine).
 """
 
 import array
+import collections
 import ctypes
 import weakref
 from ctypes import POINTER, byref, c_size_t, c_uint32, c_void_p
@@ -171,6 +172,19 @@ class Program(_Owned):
                                               size))
         return buf.raw
 
+    def c_frames(self, tid, max_frames=64):
+        """The C frames (cgo, libc) thread tid is in, innermost first, up
+        to its first Go frame: [CFrame(pc, func, file, line, module)];
+        names and lines where the executable or the shared object has
+        symbols and DWARF (libdw)."""
+        arr = (N.CFrame * max_frames)()
+        n = c_size_t()
+        N.lib().check(N.lib().gp_program_c_frames(self._handle(), tid, arr,
+                                                  max_frames, byref(n)))
+        dec = lambda b: b.decode("utf-8", "replace")  # noqa: E731
+        return [CFrame(f.pc, dec(f.func), dec(f.file), f.line, dec(f.module))
+                for f in arr[:n.value]]
+
     def snapshot(self):
         lib = N.lib()
         h = c_void_p()
@@ -178,6 +192,21 @@ class Program(_Owned):
         snap = Snapshot(self, h)
         self._children.add(snap)
         return snap
+
+
+class CFrame(collections.namedtuple("CFrame", "pc func file line module")):
+    """A frame of C code: pc, and where known the function, its file and
+    line, and the ELF module (executable or shared object) it is in."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        where = self.func or "0x%x" % self.pc
+        if self.file:
+            where += " (%s:%d)" % (self.file, self.line)
+        elif self.module:
+            where += " (%s)" % self.module
+        return where
 
 
 def open_core(core, exe):

@@ -289,6 +289,13 @@ def threads_text(snap):
                 frames = snap.goroutine_at(i).frames
                 if frames:
                     where = func_location(frames[0])
+        # a thread in C code (cgo, libc): its C frames, innermost first
+        try:
+            cframes = snap.program.c_frames(t.tid, 8)
+        except Exception:  # noqa: BLE001 - no C frames is no error here
+            cframes = []
+        if cframes:
+            where = ("in C: %s  %s" % (" <- ".join(str(f) for f in cframes[:3]), where)).strip()
         marks = []
         if t.crashed:
             marks.append("crashed")

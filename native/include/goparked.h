@@ -134,6 +134,23 @@ enum gp_program_flags {
 };
 GP_EXPORT uint32_t gp_program_flags(const gp_program *prog);
 
+/* A frame of C code (cgo, libc): what libdw unwinds from a thread's
+ * registers and symbolises from the executable's and the shared objects'
+ * own symbols and DWARF (empty strings where they have none). */
+struct gp_cframe {
+	uint64_t pc;
+	char func[128];
+	char file[256];
+	uint32_t line;
+	char module[128];
+};
+/* The C frames of thread tid, innermost first, up to the first Go frame
+ * or max; *ret_n gets the count (0: the thread is in Go code). Shared
+ * objects are found through a core's NT_FILE note (kernel cores). */
+GP_EXPORT gp_error *gp_program_c_frames(gp_program *prog, uint64_t tid,
+					struct gp_cframe *frames, size_t max,
+					size_t *ret_n);
+
 /* Read target memory (for tests and debugger front ends). */
 GP_EXPORT gp_error *gp_program_read(gp_program *prog, uint64_t address,
 				    void *buf, size_t size);

@@ -163,6 +163,15 @@ struct gp_arch {
 	 * decoder yet (then holders are "unknown", saying why) */
 	gp_decode_fn *decode;
 	struct gp_arch_abi abi;
+	/* Where the ucontext keeps each register (offsets, in the order
+	 * above; 0 for one it does not keep): the interrupted context in
+	 * full, for unwinding C code through its CFI */
+	uint16_t uc_regs[GP_MAX_REGS];
+	/* DWARF register numbers 0..ndwarf-1 (the psABI's, as libdw's
+	 * unwinder wants them): the index of each in the registers above
+	 * (the pc is given to libdw apart) */
+	uint8_t ndwarf;
+	uint8_t dwarf_regs[GP_MAX_REGS];
 };
 
 /*

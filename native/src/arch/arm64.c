@@ -511,4 +511,20 @@ const struct gp_arch gp_arch_arm64 = {
 		.call_kept = BIT(31) | BIT(29) | BIT(28),
 		.asm_tmp = 27,
 	},
+	/* sigcontext: regs[31] from SC_REGS, then sp, pc */
+	.uc_regs = {
+#define R(n) [n] = SC_REGS + 8 * (n)
+		R(0), R(1), R(2), R(3), R(4), R(5), R(6), R(7), R(8), R(9),
+		R(10), R(11), R(12), R(13), R(14), R(15), R(16), R(17), R(18),
+		R(19), R(20), R(21), R(22), R(23), R(24), R(25), R(26), R(27),
+		R(28), R(29), R(30),
+#undef R
+		[ARM64_SP] = UC_MCONTEXT + 256, [ARM64_PC] = UC_MCONTEXT + 264,
+	},
+	/* AAPCS64 DWARF numbers: x0-x30 are 0-30, sp 31 (ARM64.md: elfutils
+	 * maps pr_reg words 0-31 the same way) */
+	.ndwarf = 32,
+	.dwarf_regs = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+			16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+			30, 31 },
 };

@@ -791,4 +791,24 @@ const struct gp_arch gp_arch_x86_64 = {
 		.call_kept = BIT(RSP) | BIT(RBP) | BIT(R14),
 		.asm_tmp = GP_REG_NONE,
 	},
+	/* mcontext gregs (sys/ucontext.h): REG_R8..REG_R15 0-7, RDI 8, RSI 9,
+	 * RBP 10, RBX 11, RDX 12, RAX 13, RCX 14, RSP 15, RIP 16 */
+	.uc_regs = {
+		[GP_X86_R8] = UC_MCONTEXT + 0 * 8, [GP_X86_R9] = UC_MCONTEXT + 1 * 8,
+		[GP_X86_R10] = UC_MCONTEXT + 2 * 8, [GP_X86_R11] = UC_MCONTEXT + 3 * 8,
+		[GP_X86_R12] = UC_MCONTEXT + 4 * 8, [GP_X86_R13] = UC_MCONTEXT + 5 * 8,
+		[GP_X86_R14] = UC_MCONTEXT + 6 * 8, [GP_X86_R15] = UC_MCONTEXT + 7 * 8,
+		[GP_X86_RDI] = UC_MCONTEXT + 8 * 8, [GP_X86_RSI] = UC_MCONTEXT + 9 * 8,
+		[GP_X86_RBP] = UC_MCONTEXT + 10 * 8, [GP_X86_RBX] = UC_MCONTEXT + 11 * 8,
+		[GP_X86_RDX] = UC_MCONTEXT + 12 * 8, [GP_X86_RAX] = UC_MCONTEXT + 13 * 8,
+		[GP_X86_RCX] = UC_MCONTEXT + 14 * 8, [GP_X86_RSP] = UC_MCONTEXT + 15 * 8,
+		[GP_X86_RIP] = UC_MCONTEXT + 16 * 8,
+	},
+	/* System V AMD64 psABI, figure 3.36: rax, rdx, rcx, rbx, rsi, rdi,
+	 * rbp, rsp, r8-r15 */
+	.ndwarf = 16,
+	.dwarf_regs = { GP_X86_RAX, GP_X86_RDX, GP_X86_RCX, GP_X86_RBX,
+			GP_X86_RSI, GP_X86_RDI, GP_X86_RBP, GP_X86_RSP,
+			GP_X86_R8, GP_X86_R9, GP_X86_R10, GP_X86_R11,
+			GP_X86_R12, GP_X86_R13, GP_X86_R14, GP_X86_R15 },
 };

@@ -241,7 +241,8 @@ struct regs {
 static gp_error *signal_context(const struct gp_pclntab *tab,
 				const struct gp_memory *mem,
 				const struct gp_arch *arch, const struct regs *r,
-				bool *found, struct regs *ret)
+				bool *found, struct regs *ret, uint64_t *ret_uc,
+				bool c_restorer)
 {
 	struct gp_unwind_pc frames[MAX_SIGNAL_FRAMES];
 	struct gp_unwind_start st = { .pc = r->pc, .sp = r->sp, .lr = r->lr,
@@ -262,9 +263,12 @@ static gp_error *signal_context(const struct gp_pclntab *tab,
 		struct gp_func rfn;
 		if ((err = gp_memory_read_u64(mem, uc - 8, &restorer)))
 			return gp_error_wrap(err, "reading the signal frame");
-		ok = gp_pclntab_find_func(tab, restorer, &rfn) &&
+		ok = gp_pclntab_find_func(tab, restorer, &rfn) ?
 		     (!strcmp(rfn.name, "runtime.sigreturn") ||
-		      !strcmp(rfn.name, "runtime.sigreturn__sigaction"));
+		      !strcmp(rfn.name, "runtime.sigreturn__sigaction")) :
+		     /* a cgo program installs its handlers through libc's
+		      * sigaction: the restorer is libc's (__restore_rt) */
+		     c_restorer && restorer;
 	} else {
 		uint32_t magic;
 		if ((err = gp_memory_read_u32(mem, uc + arch->uc_magic_off,
@@ -284,6 +288,8 @@ static gp_error *signal_context(const struct gp_pclntab *tab,
 	     (err = gp_memory_read_u64(mem, uc + arch->uc_lr, &ret->lr))))
 		return gp_error_wrap(err, "reading the signal context");
 	*found = true;
+	if (ret_uc)
+		*ret_uc = uc;
 	return NULL;
 }
 
@@ -331,7 +337,7 @@ size_t gp_unwind_thread(const struct gp_pclntab *tab,
 			break;
 		bool found;
 		if ((err = signal_context(tab, mem, start->arch, &r, &found,
-					  &r)))
+					  &r, NULL, false)))
 			goto out;
 		if (!found)
 			break;
@@ -373,4 +379,53 @@ out:
 	else
 		gp_error_destroy(err);
 	return 0;
+}
+
+/*
+ * The C frames of a thread (cgo code, libc): from its registers, or, when
+ * it is in a Go signal handler (GOTRACEBACK=crash stops every thread in
+ * one), from the context the signal interrupted, every register read
+ * from the ucontext (arch->uc_regs), through nested signal frames.
+ */
+GP_EXPORT gp_error *gp_program_c_frames(gp_program *prog, uint64_t tid,
+					struct gp_cframe *frames, size_t max,
+					size_t *ret_n)
+{
+	_Static_assert(sizeof(struct gp_cframe) == sizeof(struct gp_cframe_info),
+		       "gp_cframe mirrors gp_cframe_info");
+	*ret_n = 0;
+	const struct gp_thread_regs *t = NULL;
+	for (size_t i = 0; i < prog->nthreads && !t; i++)
+		if (prog->threads[i].tid == tid)
+			t = &prog->threads[i];
+	if (!t)
+		return gp_error_create(GP_ERROR_NOT_FOUND,
+				       "no thread %llu in this target",
+				       (unsigned long long)tid);
+	const struct gp_arch *arch = prog->exe.arch;
+	uint64_t regs[GP_MAX_REGS];
+	memcpy(regs, t->regs, sizeof(regs));
+	for (int depth = 0; arch && prog->pcln && depth < MAX_SIGNAL_NESTING; depth++) {
+		struct regs r = { regs[arch->reg_pc], regs[arch->reg_sp],
+				  regs[arch->reg_bp],
+				  arch->reg_lr != GP_NO_REG ? regs[arch->reg_lr] : 0 };
+		struct regs next;
+		bool found;
+		uint64_t uc;
+		gp_error *err = signal_context(prog->pcln, &prog->mem, arch, &r,
+					       &found, &next, &uc, true);
+		if (err || !found) {
+			gp_error_destroy(err);
+			break;
+		}
+		for (size_t k = 0; k < GP_MAX_REGS && k < arch->nregs; k++) {
+			if (!arch->uc_regs[k])
+				continue;
+			if ((err = gp_memory_read_u64(&prog->mem, uc + arch->uc_regs[k],
+						      &regs[k])))
+				return gp_error_wrap(err, "reading the signal context");
+		}
+	}
+	return gp_c_frames(prog, tid, regs, (struct gp_cframe_info *)frames,
+			   max, ret_n);
 }

@@ -48,6 +48,39 @@ static gp_error *add_thread(struct gp_core *core, const uint8_t *desc,
 	return NULL;
 }
 
+/* NT_FILE (linux/elfcore.h, fs/binfmt_elf.c fill_files_note): count,
+ * page size, count x {start, end, offset in pages}, then count paths. */
+static gp_error *read_files(struct gp_core *core, const uint8_t *desc,
+			    size_t size)
+{
+	if (size < 16 || core->files)
+		return NULL;
+	uint64_t n = gp_load(desc, 8), page = gp_load(desc + 8, 8);
+	if (n > (size - 16) / 24 || n > 65536)
+		return NULL;            /* not what the kernel writes: ignored */
+	core->files = calloc(n ? n : 1, sizeof(*core->files));
+	if (!core->files)
+		return &gp_error_nomem;
+	const char *name = (const char *)desc + 16 + 24 * n;
+	const char *end = (const char *)desc + size;
+	for (uint64_t i = 0; i < n; i++) {
+		const uint8_t *e = desc + 16 + 24 * i;
+		const char *z = memchr(name, 0, (size_t)(end - name));
+		if (!z)
+			break;
+		struct gp_file_map *f = &core->files[core->nfiles];
+		f->start = gp_load(e, 8);
+		f->end = gp_load(e + 8, 8);
+		f->offset = gp_load(e + 16, 8) * page;
+		f->path = strdup(name);
+		if (!f->path)
+			return &gp_error_nomem;
+		core->nfiles++;
+		name = z + 1;
+	}
+	return NULL;
+}
+
 static gp_error *read_notes(struct gp_core *core, Elf *elf, GElf_Phdr *ph)
 {
 	Elf_Data *data = elf_getdata_rawchunk(elf, (int64_t)ph->p_offset,
@@ -70,6 +103,10 @@ static gp_error *read_notes(struct gp_core *core, Elf *elf, GElf_Phdr *ph)
 				return err;
 		} else if (nh.n_type == NT_SIGINFO && nh.n_descsz >= 4) {
 			core->signal = (int32_t)gp_load(desc, 4);
+		} else if (nh.n_type == NT_FILE) {
+			gp_error *err = read_files(core, desc, nh.n_descsz);
+			if (err)
+				return err;
 		} else if (nh.n_type == NT_AUXV) {
 			/* {type, value} words; where a PIE was loaded */
 			for (size_t i = 0; i + 16 <= nh.n_descsz; i += 16)
@@ -205,6 +242,9 @@ void gp_core_close(struct gp_core *core)
 		close(core->fd);
 	free(core->path);
 	free(core->threads);
+	for (size_t i = 0; i < core->nfiles; i++)
+		free(core->files[i].path);
+	free(core->files);
 	memset(core, 0, sizeof(*core));
 	core->fd = -1;
 }

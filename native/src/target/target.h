@@ -166,6 +166,13 @@ struct gp_thread_regs {
 	bool crashed;             /* first thread of a core = the faulting one */
 };
 
+/* A file mapped into the target (a core's NT_FILE note). */
+struct gp_file_map {
+	uint64_t start, end;
+	uint64_t offset;          /* bytes into the file */
+	char *path;
+};
+
 struct gp_core {
 	char *path;
 	const struct gp_arch *arch;
@@ -178,11 +185,32 @@ struct gp_core {
 	int64_t mtime_ns;         /* the core file's mtime, unix ns */
 	uint16_t machine;         /* ELF e_machine */
 	uint64_t at_entry;        /* NT_AUXV AT_ENTRY, 0 if none */
+	struct gp_file_map *files; /* NT_FILE (kernel cores; qemu writes none) */
+	size_t nfiles;
 };
 
 gp_error *gp_core_open(const char *path, struct gp_core *ret,
 		       struct gp_memory_layer *layer);
 void gp_core_close(struct gp_core *core);
+
+/* ------------------------------------------------------------ cframes.c */
+
+/* A frame of C code (or of anything without Go's pclntab), unwound and
+ * symbolised by libdw. */
+struct gp_cframe_info {
+	uint64_t pc;
+	char func[128];           /* "" if no symbol */
+	char file[256];           /* "" if no line table */
+	uint32_t line;
+	char module[128];         /* the ELF file's name, "" if none */
+};
+
+/* The frames of thread tid from registers regs (the arch's order),
+ * innermost first, up to the first pc in Go code (the pclntab's) or max;
+ * *ret_n gets the count. */
+gp_error *gp_c_frames(const struct gp_program *prog, uint64_t tid,
+		      const uint64_t *regs, struct gp_cframe_info *frames,
+		      size_t max, size_t *ret_n);
 
 /* -------------------------------------------------------------- program.c */
 
