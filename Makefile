@@ -223,7 +223,7 @@ $(FUZZ_BUILD)/obj/%.o: native/src/%.c
 	$(FUZZ_CC) $(GP_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 		$(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_%: native/fuzz/fuzz_%.c native/fuzz/fuzz.c native/fuzz/fuzz.h $(FUZZ_OBJS)
+$(FUZZ_BUILD)/fuzz_%: native/fuzz/fuzz_%.c $(wildcard native/fuzz/*.[ch]) $(FUZZ_OBJS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(GP_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $(EXTRA_CFLAGS) \
 		-o $@ $< native/fuzz/fuzz.c $(FUZZ_OBJS) $(LDLIBS)

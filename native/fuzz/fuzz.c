@@ -122,6 +122,22 @@ void fz_apply(const struct fz_patch *p, size_t n, uint64_t addr,
 	}
 }
 
+void fz_file_run(const uint8_t *data, size_t size,
+		 void (*put)(struct fz_case *c, uint64_t off,
+			     const uint8_t *bytes, size_t len),
+		 const uint8_t *(*orig)(struct fz_case *c),
+		 void (*run)(struct fz_case *c))
+{
+	struct fz_patch p[FZ_MAX_PATCHES];
+	size_t n;
+	struct fz_case *c = fz_parse(data, size, p, &n);
+	for (size_t i = 0; i < n; i++)
+		put(c, p[i].addr, p[i].bytes, p[i].len);
+	run(c);
+	for (size_t i = n; i-- > 0;)
+		put(c, p[i].addr, orig(c) + p[i].addr, p[i].len);
+}
+
 /* One seed: case ci, one patch of kind k, region item, its own bytes at
  * offset off. */
 static void write_seed(const char *dir, size_t ci, struct fz_case *c,

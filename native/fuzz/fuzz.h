@@ -67,6 +67,14 @@ void fz_add(struct fz_case *c, const char *kind, uint64_t addr,
  * into data), in input order. */
 struct fz_case *fz_parse(const uint8_t *data, size_t size,
 			 struct fz_patch *ret, size_t *ret_n);
+/* One input over a file image: put(c, offset, bytes, len) writes each
+ * patch, run(c) runs the parsers, then put writes orig(c)'s bytes back,
+ * last patch first. */
+void fz_file_run(const uint8_t *data, size_t size,
+		 void (*put)(struct fz_case *c, uint64_t off,
+			     const uint8_t *bytes, size_t len),
+		 const uint8_t *(*orig)(struct fz_case *c),
+		 void (*run)(struct fz_case *c));
 /* Copies the patches that overlap [addr, addr + size) into buf, which
  * holds those bytes. */
 void fz_apply(const struct fz_patch *p, size_t n, uint64_t addr,
@@ -76,6 +84,21 @@ void fz_apply(const struct fz_patch *p, size_t n, uint64_t addr,
 void fz_ready(const char *harness,
 	      int (*read_orig)(struct fz_case *c, uint64_t addr, void *buf,
 			       size_t size));
+/* libFuzzer's initialisation for a harness: its cases (with a core each
+ * if need_core), setup(case) to open them and name their regions, then
+ * fz_ready. */
+#define FZ_HARNESS(harness, need_core, setup, read_orig)                   \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)                  \
+	{                                                                  \
+		(void)argc;                                                \
+		(void)argv;                                                \
+		fz_load_cases(harness, need_core);                         \
+		for (size_t i_ = 0; i_ < fz_ncases; i_++)                  \
+			setup(&fz_cases[i_]);                              \
+		fz_ready(harness, read_orig);                              \
+		return 0;                                                  \
+	}
+
 /* A line on stderr and exit(1): set-up failed, not a finding. */
 void fz_die(const char *harness, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));

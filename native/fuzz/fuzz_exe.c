@@ -93,16 +93,7 @@ static void setup(struct fz_case *c)
 	gp_exe_close(&exe);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_load_cases(H, 0);
-	for (size_t i = 0; i < fz_ncases; i++)
-		setup(&fz_cases[i]);
-	fz_ready(H, read_orig);
-	return 0;
-}
+FZ_HARNESS(H, 0, setup, read_orig)
 
 static void run(const char *path)
 {
@@ -146,20 +137,25 @@ static void run(const char *path)
 	gp_exe_close(&exe);
 }
 
+static void put(struct fz_case *c, uint64_t off, const uint8_t *b, size_t n)
+{
+	struct exe_state *s = c->state;
+	if (pwrite(s->fd, b, n, (off_t)off) != (ssize_t)n)
+		fz_die(H, "pwrite failed");
+}
+
+static const uint8_t *orig(struct fz_case *c)
+{
+	return ((struct exe_state *)c->state)->orig;
+}
+
+static void run_case(struct fz_case *c)
+{
+	run(((struct exe_state *)c->state)->path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz_patch p[FZ_MAX_PATCHES];
-	size_t n;
-	struct fz_case *c = fz_parse(data, size, p, &n);
-	struct exe_state *s = c->state;
-	for (size_t i = 0; i < n; i++)
-		if (pwrite(s->fd, p[i].bytes, p[i].len, (off_t)p[i].addr) !=
-		    (ssize_t)p[i].len)
-			fz_die(H, "pwrite failed");
-	run(s->path);
-	for (size_t i = n; i-- > 0;)
-		if (pwrite(s->fd, s->orig + p[i].addr, p[i].len,
-			   (off_t)p[i].addr) != (ssize_t)p[i].len)
-			fz_die(H, "pwrite failed");
+	fz_file_run(data, size, put, orig, run_case);
 	return 0;
 }

@@ -403,7 +403,7 @@ GP_EXPORT gp_error *gp_snapshot_stack_pointers(gp_snapshot *snap,
 	err = gp_mark_goroutine(m, gi);
 	if (!err) {
 		if (m->nrecorded)
-			qsort(m->recorded, m->nrecorded, sizeof(uint64_t), u64_cmp);
+			gp_qsort(m->recorded, m->nrecorded, sizeof(uint64_t), u64_cmp);
 		for (size_t i = 0; i < m->nrecorded && i < cap; i++)
 			slots[i] = m->recorded[i];
 		*ret_count = m->nrecorded;

@@ -116,22 +116,22 @@ static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
 	if (!want.used)
 		goto out;
 	uint64_t hdr[2];
-	if (gp_memory_read(&prog->mem, allp, hdr, sizeof(hdr)) || hdr[1] > 1 << 16)
+	if (gp_failed(gp_memory_read(&prog->mem, allp, hdr, sizeof(hdr))) || hdr[1] > 1 << 16)
 		goto fault;
 	size_t visited = 0;
 	for (uint64_t pi = 0; pi < hdr[1]; pi++) {
 		uint64_t p, th[2];
-		if (gp_memory_read_u64(&prog->mem, hdr[0] + pi * 8, &p) || !p ||
-		    gp_memory_read(&prog->mem, p + (uint64_t)toff, th, sizeof(th)))
+		if (gp_failed(gp_memory_read_u64(&prog->mem, hdr[0] + pi * 8, &p)) || !p ||
+		    gp_failed(gp_memory_read(&prog->mem, p + (uint64_t)toff, th, sizeof(th))))
 			continue;
 		for (uint64_t k = 0; k < th[1] && visited < GP_MAX_TIMERS; k++, visited++) {
 			uint64_t t, ch;
 			int64_t when, period;
 			uint64_t arg = (uint64_t)gp_off(prog, GP_F_TIMER_ARG);
-			if (gp_memory_read_u64(&prog->mem, th[0] + k * stride, &t) || !t ||
-			    gp_memory_read_u64(&prog->mem, t + arg + 8, &ch) ||
-			    gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN), &when, 8) ||
-			    gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_PERIOD), &period, 8))
+			if (gp_failed(gp_memory_read_u64(&prog->mem, th[0] + k * stride, &t)) || !t ||
+			    gp_failed(gp_memory_read_u64(&prog->mem, t + arg + 8, &ch)) ||
+			    gp_failed(gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN), &when, 8)) ||
+			    gp_failed(gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_PERIOD), &period, 8)))
 				continue;
 			uint32_t ci = gp_addr_map_get(&want, ch);
 			if (ci == GP_NONE)
@@ -255,7 +255,7 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		if (ci == GP_NONE || (an->chans[ci].flags & GP_CHAN_UNREADABLE))
 			continue;
 		int64_t hsize = prog->layout.type_size[GP_T_HCHAN];
-		if (gp_memory_read(&prog->mem, snap->wait_obj[wi], buf, (size_t)hsize))
+		if (gp_failed(gp_memory_read(&prog->mem, snap->wait_obj[wi], buf, (size_t)hsize)))
 			continue;
 		walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, (size_t)hsize),
 			   GP_WAIT_CHAN_RECV, GP_ROLE_RECV);
@@ -341,7 +341,7 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			}
 		}
 	}
-	qsort(an->chans, an->nchans, sizeof(*an->chans), chan_cmp);
+	gp_qsort(an->chans, an->nchans, sizeof(*an->chans), chan_cmp);
 	an->chans_done = true;
 out:
 	free(tc);

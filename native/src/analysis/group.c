@@ -539,7 +539,7 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 		}
 	}
 	sort_snap = snap;
-	qsort(out->groups, out->ngroups, sizeof(*out->groups), group_cmp);
+	gp_qsort(out->groups, out->ngroups, sizeof(*out->groups), group_cmp);
 	*ret = out;
 	out = NULL;
 out:

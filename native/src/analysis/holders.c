@@ -495,7 +495,7 @@ static gp_error *indirect_pass(struct scan_ctx *c)
 	gp_error *err = NULL;
 	if (!ind->n)
 		return NULL;
-	qsort(ind->cands, ind->n, sizeof(*ind->cands), cand_cmp);
+	gp_qsort(ind->cands, ind->n, sizeof(*ind->cands), cand_cmp);
 	struct gp_read_req *reqs = malloc(ind->n * sizeof(*reqs));
 	if (!reqs)
 		return &gp_error_nomem;
@@ -515,7 +515,7 @@ static gp_error *indirect_pass(struct scan_ctx *c)
 	/* frames and code evidence of the new hits, a goroutine at a time */
 	struct hit *h = *c->hits + r.first_new;
 	size_t n = *c->nhits - r.first_new;
-	qsort(h, n, sizeof(*h), hit_g_cmp);
+	gp_qsort(h, n, sizeof(*h), hit_g_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t e = i;
 		while (e < n && h[e].g == h[i].g)
@@ -636,7 +636,7 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			t[nt++] = (struct target){ an->chans[i].address, (uint32_t)i, 1, 1, 0 };
 	if (!nt)
 		goto done;
-	qsort(t, nt, sizeof(*t), target_cmp);
+	gp_qsort(t, nt, sizeof(*t), target_cmp);
 	for (size_t j = 0; j < nt; j++)
 		if (t[j].is_chan && (err = gp_addr_map_put(&chanset, t[j].addr, (uint32_t)j)))
 			goto out;
@@ -708,14 +708,14 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		hits[k].score = score(&hits[k], tg->addr);
 	}
 	/* best evidence per (object, goroutine), then ranks per object */
-	qsort(hits, nhits, sizeof(*hits), hit_cmp_g);
+	gp_qsort(hits, nhits, sizeof(*hits), hit_cmp_g);
 	size_t w = 0;
 	for (size_t k = 0; k < nhits; k++)
 		if (!w || hits[w - 1].target != hits[k].target ||
 		    hits[w - 1].g != hits[k].g || hits[w - 1].role != hits[k].role)
 			hits[w++] = hits[k];
 	nhits = w;
-	qsort(hits, nhits, sizeof(*hits), hit_cmp);
+	gp_qsort(hits, nhits, sizeof(*hits), hit_cmp);
 	an->holders = calloc(nhits + 1, sizeof(*an->holders));
 	if (!an->holders) {
 		err = &gp_error_nomem;

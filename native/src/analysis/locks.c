@@ -494,7 +494,7 @@ static gp_error *fsum_local(struct locks *L, struct fsum *f)
 			return err;
 	}
 	if (f->nlocal)
-		qsort(f->local, f->nlocal, sizeof(*f->local), op_cmp);
+		gp_qsort(f->local, f->nlocal, sizeof(*f->local), op_cmp);
 
 	/* net effect: acquisitions of what an argument points to, held at
 	 * every return; every release */
@@ -590,7 +590,7 @@ static gp_error *fsum_full(struct locks *L, struct fsum *f)
 		}
 	}
 	if (f->nops)
-		qsort(f->ops, f->nops, sizeof(*f->ops), op_cmp);
+		gp_qsort(f->ops, f->nops, sizeof(*f->ops), op_cmp);
 	return run_held(f, f->ops, f->nops, &f->held_in);
 }
 

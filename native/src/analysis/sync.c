@@ -175,7 +175,7 @@ gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			s->holder_status = GP_HOLDER_NOT_HELD;
 	}
 	/* waiters stay attached by index; sort objects and move their ranges */
-	qsort(an->syncs, an->nsyncs, sizeof(*an->syncs), sync_cmp);
+	gp_qsort(an->syncs, an->nsyncs, sizeof(*an->syncs), sync_cmp);
 	an->syncs_done = true;
 out:
 	free(count);

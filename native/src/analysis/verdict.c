@@ -389,7 +389,7 @@ static uint64_t pointer_offset(struct gp_verdict_paths *v, const struct gp_objec
 	uint64_t buf[GP_HEAP_WINDOW];
 	for (uint64_t off = 0; off < parent->size; off += sizeof(buf)) {
 		size_t n = parent->size - off < sizeof(buf) ? (size_t)(parent->size - off) : sizeof(buf);
-		if (gp_memory_read(&p->mem, parent->base + off, buf, n))
+		if (gp_failed(gp_memory_read(&p->mem, parent->base + off, buf, n)))
 			return UINT64_MAX;
 		for (size_t k = 0; k < n / 8; k++)
 			if (buf[k] >= obj && buf[k] < obj + size)
@@ -465,7 +465,7 @@ static gp_error *path_of(struct gp_verdict_paths *v, uint64_t addr, uint32_t *re
 		const struct gp_span *sp = &v->h->spans[cur.span];
 		uint64_t type = 0;
 		if (sp->flags & GP_SPAN_HEADERS)
-			gp_memory_read_u64(&v->snap->prog->mem, cur.base, &type);
+			(void)gp_failed(gp_memory_read_u64(&v->snap->prog->mem, cur.base, &type));
 		else if (sp->flags & GP_SPAN_LARGE)
 			type = sp->large_type;
 		if (type && (err = gp_type_name(v->snap->prog, &v->snap->strs, type, &s->name)))
@@ -544,7 +544,7 @@ static bool leads_to(struct vctx *v, const struct gp_holder *h, uint64_t target)
 	for (uint64_t w = 0; w < o.size / 8 && !found; w++) {
 		uint64_t x;
 		if ((mask[w >> 3] >> (w & 7) & 1) &&
-		    !gp_memory_read_u64(&v->snap->prog->mem, o.base + 8 * w, &x))
+		    !gp_failed(gp_memory_read_u64(&v->snap->prog->mem, o.base + 8 * w, &x)))
 			found = x == target ||
 				(x <= target && target - x < GP_HEAP_WINDOW);
 	}
@@ -859,8 +859,13 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 			break;
 		default:
 			if (v.st[i].pending) {
-				r->verdict = GP_VERDICT_LEAKED;
-				r->reason = GP_WHY_UNREACHABLE;
+				/* Unreached proves nothing when in-use spans
+				 * were left out: their objects, wherever they
+				 * are, were never scanned. */
+				r->verdict = v.h->ndropped ? GP_VERDICT_UNKNOWN :
+							     GP_VERDICT_LEAKED;
+				r->reason = v.h->ndropped ? GP_WHY_CORRUPT :
+							    GP_WHY_UNREACHABLE;
 				if (g->waiting_first < snap->nwaits)
 					r->object = snap->waits[g->waiting_first].object;
 			} else {

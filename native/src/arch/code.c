@@ -465,7 +465,7 @@ gp_error *gp_code_analyze(const struct gp_arch *arch, const uint8_t *code,
 			lead[nlead++] = l[k];
 		}
 	}
-	qsort(lead, nlead, sizeof(*lead), u64_cmp);
+	gp_qsort(lead, nlead, sizeof(*lead), u64_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < nlead; i++)
 		if (!u || lead[u - 1] != lead[i])

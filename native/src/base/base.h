@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
@@ -52,6 +53,16 @@ gp_error *gp_error_fault(uint64_t address, size_t size);
 /* Prefix an existing error's message with context ("reading g 0x...: "). */
 __attribute__((format(printf, 2, 3)))
 gp_error *gp_error_wrap(gp_error *err, const char *fmt, ...);
+/* Whether err is an error, freeing it: for a read whose failure only
+ * changes the way taken ("if (gp_failed(gp_memory_read(...)))"). An
+ * error tested as a bare pointer is never freed. */
+static inline bool gp_failed(gp_error *err)
+{
+	if (!err)
+		return false;
+	gp_error_destroy(err);
+	return true;
+}
 
 /* Reads size bytes of a target at address into buf: how a layer below the
  * target (the pclntab's fallback for bytes the executable lacks) is given
@@ -77,6 +88,14 @@ gp_error *gp_radix_sort(void *base, size_t n, size_t size, size_t key_offset);
 struct gp_kv {
 	uint64_t key, value;
 };
+/* qsort, also of an empty array, which may be NULL (qsort's isn't). */
+static inline void gp_qsort(void *base, size_t n, size_t size,
+			    int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static inline gp_error *gp_sort_kv(struct gp_kv *a, size_t n)
 {
 	return gp_radix_sort(a, n, sizeof(*a), offsetof(struct gp_kv, key));

@@ -306,7 +306,7 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 						sym.st_shndx != SHN_UNDEF &&
 						sym.st_shndx != SHN_ABS;
 				}
-				qsort(ret->symbols, ret->nsymbols,
+				gp_qsort(ret->symbols, ret->nsymbols,
 				      sizeof(*ret->symbols), symbol_cmp);
 			}
 		}

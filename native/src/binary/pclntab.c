@@ -516,28 +516,39 @@ bool gp_pclntab_pcline(const struct gp_pclntab *tab, uint64_t pc,
 
 /* ------------------------------------------------------------ by name */
 
-static int by_name_cmp(const void *a, const void *b, void *arg)
+struct name_ent {
+	const char *name;
+	uint32_t i;
+};
+
+static int name_ent_cmp(const void *a, const void *b)
 {
-	const struct gp_pclntab *tab = arg;
-	struct gp_func fa, fb;
-	/* Entries that do not decode were left out of the index. */
-	fill_func(tab, *(const uint32_t *)a, &fa);
-	fill_func(tab, *(const uint32_t *)b, &fb);
-	return strcmp(fa.name, fb.name);
+	return strcmp(((const struct name_ent *)a)->name,
+		      ((const struct name_ent *)b)->name);
 }
 
+/* Each function decoded once, its name kept beside its index for the
+ * sort (a comparison that decoded both records cost most of opening a
+ * stripped executable). */
 static void build_by_name(struct gp_pclntab *tab)
 {
 	uint32_t *idx = malloc(((size_t)tab->nfunc + 1) * sizeof(*idx));
-	if (!idx)
+	struct name_ent *ents = malloc(((size_t)tab->nfunc + 1) * sizeof(*ents));
+	if (!idx || !ents) {
+		free(idx);
+		free(ents);
 		return; /* retried on the next call */
+	}
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < tab->nfunc; i++) {
 		struct gp_func f;
 		if (fill_func(tab, i, &f) && strcmp(f.name, "?"))
-			idx[n++] = i;
+			ents[n++] = (struct name_ent){ f.name, i };
 	}
-	qsort_r(idx, n, sizeof(*idx), by_name_cmp, tab);
+	gp_qsort(ents, n, sizeof(*ents), name_ent_cmp);
+	for (uint32_t k = 0; k < n; k++)
+		idx[k] = ents[k].i;
+	free(ents);
 	tab->by_name = idx;
 	tab->nby_name = n;
 	tab->by_name_built = true;

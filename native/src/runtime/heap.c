@@ -94,7 +94,7 @@ static gp_error *arena_add(struct gp_heap *h, uint64_t base, size_t *cap)
 static void arenas_dedup(struct gp_heap *h)
 {
 	if (h->narenas)
-		qsort(h->arenas, h->narenas, sizeof(*h->arenas), arena_cmp);
+		gp_qsort(h->arenas, h->narenas, sizeof(*h->arenas), arena_cmp);
 	size_t n = 0;
 	for (size_t i = 0; i < h->narenas; i++)
 		if (!n || h->arenas[n - 1].base != h->arenas[i].base)
@@ -168,6 +168,14 @@ static const char *span_check(const struct gp_heap *h,
 		return "object count out of range";
 	if ((r->spanclass >> 1) == 0 && r->nelems != 1)
 		return "large span with several objects";
+	/* initSpan: a large span's object is the whole span; a small one
+	 * holds as many objects as fit, less at most 256 B of heap bits and
+	 * inline mark bits at its end (GO_HEAP.md) */
+	if (!r->user_arena && (r->spanclass >> 1) == 0 && r->elemsize != bytes)
+		return "large object size is not its span's";
+	if (!r->user_arena && (r->spanclass >> 1) != 0 &&
+	    bytes - r->nelems * r->elemsize >= r->elemsize + 256)
+		return "object count does not fill the span";
 	if ((r->spanclass >> 1) >= 68)
 		return "size class out of range";
 	if (r->freeindex > r->nelems)
@@ -266,8 +274,8 @@ static gp_error *build_objects(struct gp_heap *h)
 		if (s->freeindex < s->nelems) {
 			bits = gp_memory_ptr(&h->prog->mem, s->allocbits, nbytes);
 			if (!bits && nbytes <= sizeof(buf) &&
-			    !gp_memory_read(&h->prog->mem, s->allocbits, buf,
-					    nbytes))
+			    !gp_failed(gp_memory_read(&h->prog->mem, s->allocbits, buf,
+					    nbytes)))
 				bits = buf;
 			if (!bits) {
 				/* cannot tell which slots are in use: the span
@@ -296,16 +304,16 @@ static void read_arena_structs(struct gp_heap *h)
 {
 	const struct gp_program *p = h->prog;
 	uint64_t mheap = p->layout.var_addr[GP_V_MHEAP_], l2 = 0;
-	if (gp_memory_read_u64(&p->mem,
+	if (gp_failed(gp_memory_read_u64(&p->mem,
 			       mheap + (uint64_t)gp_off(p, GP_F_MHEAP_ARENAS),
-			       &l2) || !l2)
+			       &l2)) || !l2)
 		return;
 	uint64_t off = arena_base_offset(p);
 	for (size_t i = 0; i < h->narenas; i++) {
 		uint64_t idx = ((h->arenas[i].base - off) >> ARENA_SHIFT) &
 			       ((UINT64_C(1) << ARENA_L2_BITS) - 1);
 		uint64_t ha = 0;
-		if (!gp_memory_read_u64(&p->mem, l2 + idx * 8, &ha))
+		if (!gp_failed(gp_memory_read_u64(&p->mem, l2 + idx * 8, &ha)))
 			h->arenas[i].ha = ha;
 	}
 }
@@ -323,11 +331,30 @@ static bool uses_inline_marks(const struct gp_heap *h,
 		return false;
 	uint64_t page = (s->base >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1);
 	uint8_t b = 0;
-	if (gp_memory_read(&p->mem,
+	if (gp_failed(gp_memory_read(&p->mem,
 			   ar->ha + (uint64_t)gp_off(p, GP_F_HEAPARENA_PAGEUSESPANINLINEMARKBITS) +
-				   page / 8, &b, 1))
+				   page / 8, &b, 1)))
 		return false;
 	return b >> (page % 8) & 1;
+}
+
+/* Whether every arena of [base, end) has a heapArena in mheap_.arenas
+ * (l2: its one second-level array): a span elsewhere is not where it
+ * says, and would have the heap model scan memory nobody allocated. */
+static bool arenas_mapped(const struct gp_program *p, uint64_t l2,
+			  uint64_t base, uint64_t end)
+{
+	uint64_t off = arena_base_offset(p);
+	uint64_t first = (base - off) >> ARENA_SHIFT;
+	uint64_t last = (end - 1 - off) >> ARENA_SHIFT;
+	if (last < first || last >> ARENA_L2_BITS)
+		return false;
+	for (uint64_t i = first; i <= last; i++) {
+		uint64_t ha = 0;
+		if (gp_failed(gp_memory_read_u64(&p->mem, l2 + i * 8, &ha)) || !ha)
+			return false;
+	}
+	return true;
 }
 
 gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
@@ -360,6 +387,14 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 	}
 	uint64_t chunk[512];
 	uint8_t mbuf[1024];
+	/* mheap_.arenas[0] (arenaL1Bits is 0 on 64-bit Linux), 0 when it
+	 * cannot be read: then spans are not checked against it */
+	uint64_t l2 = 0;
+	if (gp_failed(gp_memory_read_u64(&prog->mem,
+					 prog->layout.var_addr[GP_V_MHEAP_] +
+						 (uint64_t)gp_off(prog, GP_F_MHEAP_ARENAS),
+					 &l2)))
+		l2 = 0;
 	for (uint64_t i = 0; i < len; i += 512) {
 		size_t n = len - i < 512 ? (size_t)(len - i) : 512;
 		if ((err = gp_memory_read(&prog->mem, ptr + i * 8, chunk, n * 8))) {
@@ -372,18 +407,23 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 			const uint8_t *mb = gp_memory_ptr(&prog->mem, chunk[k],
 							  (size_t)msize);
 			if (!mb) {
-				if (gp_memory_read(&prog->mem, chunk[k], mbuf,
-						   (size_t)msize)) {
+				if (gp_failed(gp_memory_read(&prog->mem, chunk[k], mbuf,
+						   (size_t)msize))) {
 					gp_heap_note(h, chunk[k], "mspan unreadable");
+					h->ndropped++;
 					continue;
 				}
 				mb = mbuf;
 			}
 			struct span_raw r;
 			span_decode(prog, chunk[k], mb, (size_t)msize, &r);
-			if (r.state != SPAN_IN_USE)
+			/* dead and manual spans (stacks) hold no objects;
+			 * any other state is not the runtime's */
+			if (r.state == SPAN_DEAD || r.state == SPAN_MANUAL)
 				continue;
-			const char *bad = span_check(h, &r);
+			const char *bad = r.state != SPAN_IN_USE ?
+						  "span state unknown" :
+						  span_check(h, &r);
 			/* even a corrupt span claims its pages when they are
 			 * plausible, so that pointers into it are "unknown"
 			 * rather than "not in the heap" */
@@ -391,6 +431,13 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 				    r.npages > GP_MAX_SPAN_PAGES ||
 				    r.base + (r.npages << PAGE_SHIFT) < r.base)) {
 				gp_heap_note(h, r.mspan, bad);
+				h->ndropped++;
+				continue;
+			}
+			if (l2 && !arenas_mapped(prog, l2, r.base,
+						 r.base + (r.npages << PAGE_SHIFT))) {
+				gp_heap_note(h, r.mspan, "span outside the heap's arenas");
+				h->ndropped++;
 				continue;
 			}
 			if ((err = gp_grow((void **)&h->spans, &cap,
@@ -433,7 +480,7 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 	}
 	arenas_dedup(h);
 	if (h->nspans)
-		qsort(h->spans, h->nspans, sizeof(*h->spans), span_cmp);
+		gp_qsort(h->spans, h->nspans, sizeof(*h->spans), span_cmp);
 	if ((err = build_pages(h)))
 		goto fail;
 	read_arena_structs(h);

@@ -304,7 +304,7 @@ gp_error *gp_heap_type(struct gp_heap *h, uint64_t type,
 				 (th.tflag & TFLAG_GCMASK_ON_DEMAND);
 		if (on_demand) {
 			uint64_t built = 0;
-			if (!gp_memory_read_u64(&p->mem, th.gcdata, &built) && built)
+			if (!gp_failed(gp_memory_read_u64(&p->mem, th.gcdata, &built)) && built)
 				err = gp_memory_read(&p->mem, built, mask, (size_t)(nbits + 7) / 8);
 			else
 				err = build_mask(p, type, &th, mask, nbits);
@@ -625,7 +625,7 @@ gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
 					gp_error_destroy(err);
 					/* read what can be read, word by word */
 					for (uint32_t k = 0; k < n; k++)
-						if (gp_memory_read_u64(&p->mem, a + 8ull * k, &buf[k]))
+						if (gp_failed(gp_memory_read_u64(&p->mem, a + 8ull * k, &buf[k])))
 							buf[k] = 0;
 					h->nunreadable++;
 				}

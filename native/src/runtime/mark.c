@@ -43,8 +43,8 @@ gp_error *gp_mark_create(struct gp_heap *h, struct gp_snapshot *snap,
 	const struct gp_program *p = snap->prog;
 	uint64_t md = p->layout.var_addr[GP_V_FIRSTMODULEDATA];
 	if (md && gp_has(p, GP_F_MODULEDATA_RODATA))
-		gp_memory_read_u64(&p->mem, md + (uint64_t)gp_off(p, GP_F_MODULEDATA_RODATA),
-				   &m->rodata);
+		(void)gp_failed(gp_memory_read_u64(&p->mem, md + (uint64_t)gp_off(p, GP_F_MODULEDATA_RODATA),
+				   &m->rodata));
 	*ret = m;
 	return NULL;
 }
@@ -203,10 +203,19 @@ void gp_mark_block(struct gp_mark *m, uint64_t addr, uint64_t size,
 		uint64_t a = addr + w0 * 8;
 		const uint8_t *src = gp_memory_ptr(&p->mem, a, n * 8);
 		if (!src) {
-			if (gp_memory_read(&p->mem, a, buf, n * 8)) {
-				for (size_t k = 0; k < n; k++)
-					if (gp_memory_read_u64(&p->mem, a + 8 * k, &buf[k]))
-						buf[k] = 0;
+			if (gp_failed(gp_memory_read(&p->mem, a, buf, n * 8))) {
+				/* page by page: a target's memory is there or
+				 * not a page at a time (word by word, a window
+				 * of nothing cost 512 failed reads) */
+				for (size_t k = 0; k < n;) {
+					uint64_t wa = a + 8 * k;
+					size_t m = (size_t)((4096 - (wa & 4095)) + 7) / 8;
+					if (m > n - k)
+						m = n - k;
+					if (gp_failed(gp_memory_read(&p->mem, wa, &buf[k], 8 * m)))
+						memset(&buf[k], 0, 8 * m);
+					k += m;
+				}
 			}
 			src = (const uint8_t *)buf;
 		}
@@ -273,6 +282,9 @@ enum gp_mark_state gp_mark_state_of(const struct gp_mark *m, uint64_t addr)
 	struct gp_object o;
 	switch (gp_heap_find(m->h, addr, &o)) {
 	case GP_HEAP_NOT:
+		/* a span left out may have been there */
+		if (m->h->ndropped && addr >= m->h->lo && addr < m->h->hi)
+			return GP_MARK_UNKNOWN;
 		return GP_MARK_NOT_HEAP;
 	case GP_HEAP_UNKNOWN:
 		return GP_MARK_UNKNOWN;

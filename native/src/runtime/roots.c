@@ -57,7 +57,7 @@ static void mark_segment(struct gp_mark *m, uint32_t kind, uint64_t start,
 	uint8_t *mask = malloc((size_t)(words + 7) / 8 + 1);
 	if (!mask)
 		return;
-	if (gp_memory_read(&p->mem, mask_addr, mask, (size_t)(words + 7) / 8)) {
+	if (gp_failed(gp_memory_read(&p->mem, mask_addr, mask, (size_t)(words + 7) / 8))) {
 		/* no mask: every word (sound) */
 		gp_heap_note(m->h, mask_addr, "globals' pointer mask unreadable");
 		free(mask);
@@ -79,7 +79,7 @@ static void mark_globals(struct gp_mark *m)
 		uint8_t buf[1024];
 		int32_t need = gp_off(p, GP_F_MODULEDATA_NEXT) + 8;
 		if (need <= 0 || need > (int32_t)sizeof(buf) ||
-		    gp_memory_read(&p->mem, md, buf, (size_t)need)) {
+		    gp_failed(gp_memory_read(&p->mem, md, buf, (size_t)need))) {
 			gp_heap_note(m->h, md, "moduledata unreadable");
 			return;
 		}
@@ -119,7 +119,7 @@ static void mark_specials(struct gp_mark *m)
 		uint64_t sp = s->specials;
 		for (uint32_t n = 0; sp && n < GP_MAX_SPECIALS; n++) {
 			uint8_t buf[64];
-			if (gp_memory_read(&p->mem, sp, buf, sizeof(buf))) {
+			if (gp_failed(gp_memory_read(&p->mem, sp, buf, sizeof(buf)))) {
 				gp_heap_note(h, sp, "special unreadable");
 				break;
 			}
@@ -173,15 +173,15 @@ static void mark_finq(struct gp_mark *m)
 	int32_t fsz_field = p->layout.field_size[old ? GP_F_FINBLOCK_FIN_OLD : GP_F_FINBLOCK_FIN];
 	uint64_t fb = 0;
 	if (!p->layout.var_addr[GP_V_ALLFIN] || o_link < 0 || fsize <= 0 ||
-	    gp_memory_read_u64(&p->mem, p->layout.var_addr[GP_V_ALLFIN], &fb))
+	    gp_failed(gp_memory_read_u64(&p->mem, p->layout.var_addr[GP_V_ALLFIN], &fb)))
 		return;
 	int32_t ptrs[4] = { gp_off(p, GP_F_FINALIZER_FN), gp_off(p, GP_F_FINALIZER_ARG),
 			    gp_off(p, GP_F_FINALIZER_FINT), gp_off(p, GP_F_FINALIZER_OT) };
 	for (uint32_t n = 0; fb && n < GP_MAX_FINBLOCKS; n++) {
 		uint64_t link = 0;
 		uint32_t cnt = 0;
-		if (gp_memory_read_u64(&p->mem, fb + (uint64_t)o_link, &link) ||
-		    gp_memory_read_u32(&p->mem, fb + (uint64_t)o_cnt, &cnt)) {
+		if (gp_failed(gp_memory_read_u64(&p->mem, fb + (uint64_t)o_link, &link)) ||
+		    gp_failed(gp_memory_read_u32(&p->mem, fb + (uint64_t)o_cnt, &cnt))) {
 			gp_heap_note(m->h, fb, "finalizer block unreadable");
 			return;
 		}
@@ -209,15 +209,15 @@ static void mark_cleanupq(struct gp_mark *m)
 	const struct gp_program *p = m->snap->prog;
 	uint64_t q = p->layout.var_addr[GP_V_GCCLEANUPS], cb = 0;
 	if (!q || !gp_has(p, GP_F_CLEANUPQUEUE_ALL) ||
-	    gp_memory_read_u64(&p->mem, q + (uint64_t)gp_off(p, GP_F_CLEANUPQUEUE_ALL), &cb))
+	    gp_failed(gp_memory_read_u64(&p->mem, q + (uint64_t)gp_off(p, GP_F_CLEANUPQUEUE_ALL), &cb)))
 		return;
 	uint64_t esize = p->gover >= GP_GOVER(1, 26) ? 24 : 8;
 	int32_t cap = p->layout.field_size[GP_F_CLEANUPBLOCK_CLEANUPS];
 	for (uint32_t n = 0; cb && n < GP_MAX_FINBLOCKS; n++) {
 		uint64_t link = 0;
 		uint32_t cnt = 0;
-		if (gp_memory_read_u64(&p->mem, cb + (uint64_t)gp_off(p, GP_F_CLEANUPBLOCK_ALLLINK), &link) ||
-		    gp_memory_read_u32(&p->mem, cb + (uint64_t)gp_off(p, GP_F_CLEANUPBLOCK_N), &cnt)) {
+		if (gp_failed(gp_memory_read_u64(&p->mem, cb + (uint64_t)gp_off(p, GP_F_CLEANUPBLOCK_ALLLINK), &link)) ||
+		    gp_failed(gp_memory_read_u32(&p->mem, cb + (uint64_t)gp_off(p, GP_F_CLEANUPBLOCK_N), &cnt))) {
 			gp_heap_note(m->h, cb, "cleanup block unreadable");
 			return;
 		}
@@ -249,7 +249,7 @@ static bool stack_word(struct gp_mark *m, uint64_t addr, uint64_t *ret)
 		memcpy(ret, m->sbuf + (addr - m->sbuf_lo), 8);
 		return true;
 	}
-	return !gp_memory_read_u64(&m->snap->prog->mem, addr, ret);
+	return !gp_failed(gp_memory_read_u64(&m->snap->prog->mem, addr, ret));
 }
 
 /* A word of the stack being scanned: a pointer into the stack itself is
@@ -409,7 +409,7 @@ static void scan_stack_objects(struct gp_mark *m, uint32_t gi)
 	const struct gp_program *p = m->snap->prog;
 	if (!m->nsobjs || m->recording)
 		return;
-	qsort(m->sobjs, m->nsobjs, sizeof(*m->sobjs), sobj_cmp);
+	gp_qsort(m->sobjs, m->nsobjs, sizeof(*m->sobjs), sobj_cmp);
 	for (size_t guard = 0; m->nsptrs && guard < 4 * GP_MAX_STACK_OBJS; guard++) {
 		/* precise before conservative */
 		size_t pick = m->nsptrs - 1;
@@ -443,9 +443,9 @@ static void scan_stack_objects(struct gp_mark *m, uint32_t gi)
 			/* materializeGCProg: a uint32 length, the program */
 			uint32_t len = 0;
 			uint8_t *prog = NULL;
-			ok = !gp_memory_read_u32(&p->mem, o->gcdata, &len) &&
+			ok = !gp_failed(gp_memory_read_u32(&p->mem, o->gcdata, &len)) &&
 			     len <= (1u << 20) && (prog = malloc(len + 1)) &&
-			     !gp_memory_read(&p->mem, o->gcdata + 4, prog, len);
+			     !gp_failed(gp_memory_read(&p->mem, o->gcdata + 4, prog, len));
 			if (ok) {
 				gp_error *e = gp_run_gcprog(prog, len, mask, nwords);
 				ok = !e;
@@ -453,7 +453,7 @@ static void scan_stack_objects(struct gp_mark *m, uint32_t gi)
 			}
 			free(prog);
 		} else {
-			ok = !gp_memory_read(&p->mem, o->gcdata, mask, (size_t)(nwords + 7) / 8);
+			ok = !gp_failed(gp_memory_read(&p->mem, o->gcdata, mask, (size_t)(nwords + 7) / 8));
 		}
 		stack_block(m, gi, o->addr, nwords, ok && !sp.conservative ? mask : NULL);
 		free(mask);
@@ -470,7 +470,7 @@ static void read_stack(struct gp_mark *m, uint64_t lo, uint64_t hi)
 	size_t n = (size_t)(hi - lo);
 	if (gp_grow((void **)&m->sbuf, &m->sbuf_cap, n, 1))
 		return;
-	if (gp_memory_read(&p->mem, lo, m->sbuf, n))
+	if (gp_failed(gp_memory_read(&p->mem, lo, m->sbuf, n)))
 		return; /* word by word then */
 	m->sbuf_lo = lo;
 }
@@ -483,9 +483,9 @@ static void scan_defers(struct gp_mark *m, uint32_t gi, uint64_t d)
 	for (uint32_t n = 0; d && n < GP_MAX_DEFERS; n++) {
 		uint64_t fn = 0, link = 0;
 		uint8_t heap = 0;
-		if (gp_memory_read_u64(&p->mem, d + (uint64_t)o_fn, &fn) ||
-		    gp_memory_read_u64(&p->mem, d + (uint64_t)o_link, &link) ||
-		    gp_memory_read(&p->mem, d + (uint64_t)o_heap, &heap, 1)) {
+		if (gp_failed(gp_memory_read_u64(&p->mem, d + (uint64_t)o_fn, &fn)) ||
+		    gp_failed(gp_memory_read_u64(&p->mem, d + (uint64_t)o_link, &link)) ||
+		    gp_failed(gp_memory_read(&p->mem, d + (uint64_t)o_heap, &heap, 1))) {
 			m->stats.stack_errors++;
 			return;
 		}
@@ -524,7 +524,7 @@ gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t gi)
 		gneed = gp_off(p, GP_F_G_SCHED_CTXT);
 	gneed += 8;
 	bool have_g = gneed > 8 && gneed <= (int32_t)sizeof(gbuf) &&
-		      !gp_memory_read(&p->mem, g->address, gbuf, (size_t)gneed);
+		      !gp_failed(gp_memory_read(&p->mem, g->address, gbuf, (size_t)gneed));
 	uint64_t start_sp = g->sp;
 	bool running = g->status == GP_STATUS_RUNNING || g->status == GP_STATUS_COPYSTACK;
 	if (running && g->thread >= 0 && (size_t)g->thread < p->nthreads) {

@@ -318,6 +318,10 @@ struct gp_heap {
 	struct gp_types types;
 	/* what could not be trusted: counts, and the first few */
 	size_t nproblems, nconservative, nunreadable;
+	/* in-use spans left out (unreadable, implausible, outside the
+	 * heap's arenas): wherever they really were, an address in the
+	 * arenas but in no span may be one of their objects ("unknown") */
+	size_t ndropped;
 	struct gp_heap_note {
 		uint64_t addr;
 		char what[96];

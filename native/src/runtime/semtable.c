@@ -186,9 +186,9 @@ static gp_error *walk_semtable(struct gp_snapshot *snap,
 	}
 	for (uint64_t i = 0; i < GP_SEMTAB_SIZE && visited < limit; i++) {
 		uint64_t root = table + i * stride, treap;
-		if (gp_memory_read_u64(&prog->mem,
+		if (gp_failed(gp_memory_read_u64(&prog->mem,
 				       root + (uint64_t)gp_off(prog, GP_F_SEMAROOT_TREAP),
-				       &treap)) {
+				       &treap))) {
 			continue; /* unreadable root: skip it, keep the rest */
 		}
 		size_t sp = 0;
@@ -283,9 +283,9 @@ static gp_error *try_notifylist(struct gp_snapshot *snap,
 	uint8_t buf[512];
 	uint64_t head;
 	*ret_found = false;
-	if (gp_memory_read_u64(&prog->mem,
+	if (gp_failed(gp_memory_read_u64(&prog->mem,
 			       nl + (uint64_t)gp_off(prog, GP_F_NOTIFYLIST_HEAD),
-			       &head) || !head)
+			       &head)) || !head)
 		return NULL;
 	for (int pass = 0; pass < 2; pass++) {
 		uint64_t s = head;

@@ -1433,7 +1433,7 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap, size_t below)
 				side[taken++] = gs[i];
 		}
 	}
-	qsort(side, k, sizeof(*side), goid_cmp);
+	gp_qsort(side, k, sizeof(*side), goid_cmp);
 	size_t j = k, w = n;
 	if (!use_min) {
 		/* Merged from the end in one pass: a record taken out was

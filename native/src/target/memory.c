@@ -39,7 +39,7 @@ static int segment_cmp(const void *a, const void *b)
 void gp_memory_layer_sort(struct gp_memory_layer *layer)
 {
 	if (layer->nsegs)
-		qsort(layer->segs, layer->nsegs, sizeof(*layer->segs),
+		gp_qsort(layer->segs, layer->nsegs, sizeof(*layer->segs),
 		      segment_cmp);
 }
 

@@ -1,0 +1,188 @@
+/*
+ * fuzz_pclntab: the pclntab and what hangs off it (binary/pclntab.c: the
+ * header and version, the function table, names, files, the pc-value
+ * tables, funcdata and inline trees; stripped.c's scans of the runtime's
+ * code; the layout tables), over a fixture executable opened once, whose
+ * private mapping the input patches in place (fuzz.h) and which is put
+ * back after each run. Much faster than fuzz_exe, which opens the file
+ * each time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "target/target.h"
+
+#define H "fuzz_pclntab"
+
+struct pcln_state {
+	struct gp_exe exe;
+	uint8_t *orig;            /* the mapping's bytes as opened */
+	uint8_t *map;             /* the mapping (written to) */
+	struct gp_layout layout;  /* from the tables, before stripped.c */
+	uint64_t pcs[512];        /* pcs to look up, in many functions */
+	size_t npcs;
+};
+
+static int read_orig(struct fz_case *c, uint64_t off, void *buf, size_t n)
+{
+	struct pcln_state *s = c->state;
+	if (off > s->exe.size || n > s->exe.size - off)
+		return -1;
+	memcpy(buf, s->orig + off, n);
+	return 0;
+}
+
+/* The file offset of target address addr in the executable, or -1. */
+static int64_t file_off(const struct gp_exe *exe, uint64_t addr)
+{
+	for (size_t i = 0; i < exe->nloads; i++) {
+		const struct gp_segment *s = &exe->loads[i];
+		if (addr >= s->start && addr - s->start < s->avail)
+			return (int64_t)(s->data - exe->map) +
+			       (int64_t)(addr - s->start);
+	}
+	return -1;
+}
+
+static void add_addr(struct fz_case *c, const char *kind, uint64_t addr,
+		     uint64_t size)
+{
+	struct pcln_state *s = c->state;
+	int64_t off = file_off(&s->exe, addr);
+	if (off < 0)
+		return;
+	if ((uint64_t)off + size > s->exe.size)
+		size = s->exe.size - (uint64_t)off;
+	fz_add(c, kind, (uint64_t)off, size);
+}
+
+static void setup(struct fz_case *c)
+{
+	struct pcln_state *s = calloc(1, sizeof(*s));
+	gp_error *err = gp_exe_open(c->exe, &s->exe);
+	if (err)
+		fz_die(H, "%s: %s", c->exe, gp_error_message(err));
+	c->state = s;
+	s->map = (uint8_t *)s->exe.map;
+	s->orig = malloc(s->exe.size);
+	memcpy(s->orig, s->exe.map, s->exe.size);
+	if ((err = gp_layout_from_table(&s->exe, &s->layout)))
+		gp_error_destroy(err); /* newer than the tables: none */
+	struct gp_pclntab *tab;
+	if ((err = gp_pclntab_open(&s->exe, NULL, NULL, &tab)))
+		fz_die(H, "%s: %s", c->exe, gp_error_message(err));
+	const struct gp_section *sec = gp_exe_section(&s->exe, ".gopclntab");
+	if (sec && sec->data) {
+		uint64_t off = (uint64_t)(sec->data - s->exe.map);
+		fz_add(c, "pclntab-header", off, 128);
+		fz_add(c, "pclntab", off, sec->size);
+	}
+	uint64_t md = gp_pclntab_moduledata(tab), gofunc = gp_pclntab_gofunc(tab);
+	if (md)
+		add_addr(c, "moduledata", md, 1024);
+	/* pcs across the text, their functions' records and funcdata */
+	uint32_t nf = gp_pclntab_num_funcs(tab);
+	uint64_t text = gp_pclntab_text_start(tab);
+	struct gp_func fn;
+	static const char *const named[] = {
+		"runtime.allgadd", "runtime.schedinit", "runtime.main",
+		"runtime.mallocinit", "runtime.mcommoninit", "runtime.preemptall",
+		"runtime.queuefinalizer", "runtime.gcMarkTermination",
+		"runtime.(*mheap).init", "runtime.persistentalloc",
+		"runtime.waitReason.String", "runtime.runCleanups",
+		"runtime.(*cleanupQueue).dequeue", "runtime.gopark",
+		"runtime.chanrecv", "runtime.selectgo", "sync.(*Mutex).Lock",
+		"main.main",
+	};
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+		if (gp_pclntab_func_by_name(tab, named[i], &fn)) {
+			add_addr(c, "runtime-code", fn.entry,
+				 fn.end - fn.entry < 4096 ? fn.end - fn.entry : 4096);
+			if (s->npcs < 512)
+				s->pcs[s->npcs++] = fn.entry + 8;
+		}
+	for (uint64_t pc = text; s->npcs < 512 && nf; pc += 4099) {
+		if (!gp_pclntab_find_func(tab, pc, &fn))
+			break;
+		s->pcs[s->npcs++] = pc;
+		if (s->npcs % 4 == 0) {
+			uint64_t a;
+			size_t avail;
+			for (uint32_t k = 0; k < 5; k++)
+				if (gp_pclntab_funcdata(tab, &fn, k, &a, &avail))
+					add_addr(c, "funcdata", a, avail < 512 ? avail : 512);
+			if (sec && sec->data)
+				fz_add(c, "func", (uint64_t)(sec->data - s->exe.map) +
+						  fn.funcoff, 64);
+		}
+	}
+	if (gofunc)
+		add_addr(c, "gofunc", gofunc, 1 << 16);
+	gp_pclntab_destroy(tab);
+}
+
+FZ_HARNESS(H, 0, setup, read_orig)
+
+static void run(struct pcln_state *s)
+{
+	struct gp_pclntab *tab;
+	gp_error *err = gp_pclntab_open(&s->exe, NULL, NULL, &tab);
+	if (err) {
+		gp_error_destroy(err);
+		return;
+	}
+	(void)gp_pclntab_gover(tab);
+	(void)gp_pclntab_arch(tab);
+	for (size_t i = 0; i < s->npcs; i++) {
+		struct gp_func fn;
+		uint64_t pc = s->pcs[i];
+		if (!gp_pclntab_find_func(tab, pc, &fn))
+			continue;
+		struct gp_symframe fr[32];
+		gp_pclntab_symbolize(tab, pc, pc - 1, fr, 32);
+		int32_t d;
+		gp_error_destroy(gp_pclntab_sp_delta(tab, &fn, pc, &d));
+		(void)gp_pclntab_has_frame_info(tab, &fn);
+		(void)gp_pclntab_pcdata(tab, &fn, GP_PCDATA_STACKMAPINDEX, pc);
+		uint64_t a;
+		size_t avail;
+		for (uint32_t k = 0; k < 5; k++)
+			(void)gp_pclntab_funcdata(tab, &fn, k, &a, &avail);
+		(void)gp_pclntab_func_args(tab, &fn);
+		const char *file;
+		uint32_t line;
+		gp_pclntab_pcline(tab, pc, &file, &line);
+		char buf[256];
+		if (fn.name)
+			gp_func_print_name(fn.name, buf, sizeof(buf));
+	}
+	/* the variables of a stripped binary, from the runtime's code */
+	struct gp_layout layout = s->layout;
+	memset(layout.var_addr, 0, sizeof(layout.var_addr));
+	if (s->exe.machine == 62)
+		gp_error_destroy(gp_stripped_find_vars(&s->exe, tab, &layout));
+	gp_pclntab_destroy(tab);
+}
+
+static void put(struct fz_case *c, uint64_t off, const uint8_t *b, size_t n)
+{
+	memcpy(((struct pcln_state *)c->state)->map + off, b, n);
+}
+
+static const uint8_t *orig(struct fz_case *c)
+{
+	return ((struct pcln_state *)c->state)->orig;
+}
+
+static void run_case(struct fz_case *c)
+{
+	run(c->state);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fz_file_run(data, size, put, orig, run_case);
+	return 0;
+}
