@@ -161,8 +161,7 @@ static void run(struct pcln_state *s)
 	/* the variables of a stripped binary, from the runtime's code */
 	struct gp_layout layout = s->layout;
 	memset(layout.var_addr, 0, sizeof(layout.var_addr));
-	if (s->exe.machine == 62)
-		gp_error_destroy(gp_stripped_find_vars(&s->exe, tab, &layout));
+	gp_error_destroy(gp_stripped_find_vars(&s->exe, tab, &layout));
 	gp_pclntab_destroy(tab);
 }
 
