@@ -228,6 +228,13 @@ class Group(ctypes.Structure):
     ]
 
 
+class AgeBucket(ctypes.Structure):
+    _fields_ = [
+        ("below_ns", c_int64),
+        ("name", c_char_p),
+    ]
+
+
 def u32_view(ptr, count, struct=None, field=None):
     """The engine's array at ptr as a memoryview of uint32, without a copy:
     the array itself (uint32_t *), or one uint32 field of each struct of
@@ -518,6 +525,7 @@ STRUCTS = {
     "gp_clock": Clock,
     "gp_filter": Filter,
     "gp_group": Group,
+    "gp_age_bucket": AgeBucket,
     "gp_waiter": Waiter,
     "gp_holder": Holder,
     "gp_chan": Chan,
@@ -585,6 +593,7 @@ _PROTOTYPES = {
     "gp_grouping_destroy": (None, [_p]),
     "gp_grouping_groups": (POINTER(Group), [_p, POINTER(c_size_t)]),
     "gp_grouping_members": (POINTER(c_uint32), [_p, POINTER(c_size_t)]),
+    "gp_age_buckets": (POINTER(AgeBucket), [POINTER(c_size_t)]),
 
     "gp_snapshot_chans": (_perr, [_p, POINTER(c_size_t), POINTER(POINTER(Chan))]),
     "gp_snapshot_chan_waiters": (POINTER(Waiter), [_p, POINTER(c_size_t)]),

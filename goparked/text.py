@@ -18,9 +18,11 @@ JSON never goes through here: it carries the target's strings as they are
 README.rst, "JSON") and durations in nanoseconds.
 """
 
+import functools
+
 __all__ = ["target_str", "quote", "target_bytes", "byte_length",
            "MAX_SHOWN", "duration", "age_range", "ids", "short_path",
-           "location", "frame_location", "func_location", "AGE_BUCKETS",
+           "location", "frame_location", "func_location", "age_buckets",
            "age_bucket", "shown_frames", "creator_shown", "func_for_print"]
 
 # Bytes of one target string shown before "...(N bytes)".
@@ -261,24 +263,32 @@ def creator_shown(f):
 
 
 # How long goroutines have been parked, in buckets: the engine's table
-# (native/src/group.c, age_buckets, used by --by age), as (upper bound in
-# ns, name). The last bucket is open. Until the engine exposes its table,
-# this copy is the only one in Python and must equal group.c's
-# (tests/test_text.py holds both to the engine's --by age names).
-AGE_BUCKETS = [(60 * 10**9, "< 1m"), (600 * 10**9, "1m-10m"),
-               (3600 * 10**9, "10m-1h"), (86400 * 10**9, "1h-1d"),
-               (None, "> 1d")]
-AGE_UNKNOWN = "age unknown"
+# (gp_age_buckets, the one definition, used by --by age), as (upper bound
+# in ns, name). The last bucket is open (None).
+AGE_UNKNOWN = "age unknown"     # GP_AGE_UNKNOWN: the group of unknown ages
+
+
+@functools.lru_cache(maxsize=None)
+def age_buckets():
+    """((upper bound in ns or None, name), ...), youngest first, from the
+    engine."""
+    from ctypes import byref, c_size_t
+    from . import _native as N
+    n = c_size_t()
+    p = N.lib().gp_age_buckets(byref(n))
+    return tuple((None if p[i].below_ns == 2**63 - 1 else p[i].below_ns,
+                  p[i].name.decode()) for i in range(n.value))
 
 
 def age_bucket(age_ns):
-    """The bucket index of an age in ns (None: len(AGE_BUCKETS), unknown)."""
+    """The bucket index of an age in ns (len(age_buckets()) if unknown)."""
+    buckets = age_buckets()
     if age_ns is None:
-        return len(AGE_BUCKETS)
-    for i, (below, _) in enumerate(AGE_BUCKETS):
+        return len(buckets)
+    for i, (below, _) in enumerate(buckets):
         if below is None or age_ns < below:
             return i
-    return len(AGE_BUCKETS) - 1
+    return len(buckets) - 1
 
 
 def pause(ns):

@@ -30,7 +30,7 @@ def _age_buckets(snap, grouping):
     goroutines in the engine's age buckets (its --by age grouping, same
     filter), first to last non-empty bucket (the empty ones between stay:
     a gap is information)."""
-    counts = dict.fromkeys((name for _, name in text.AGE_BUCKETS), 0)
+    counts = dict.fromkeys((name for _, name in text.age_buckets()), 0)
     unknown, oldest = 0, None
     for g in snap.group("age", grouping.filter):
         if g.key in counts:
@@ -41,7 +41,7 @@ def _age_buckets(snap, grouping):
         if rng is not None:
             if oldest is None or rng[1] > oldest:
                 oldest = rng[1]
-    names = [name for _, name in text.AGE_BUCKETS]
+    names = [name for _, name in text.age_buckets()]
     nz = [i for i, name in enumerate(names) if counts[name]]
     if not nz:
         return [], unknown, oldest

@@ -373,6 +373,19 @@ struct gp_group {
 
 typedef struct gp_grouping gp_grouping;
 
+/* The buckets of GP_BY_AGE, youngest first: a bucket holds the ages (now
+ * minus waitsince) below its below_ns and at or above the previous one's;
+ * the last is open (INT64_MAX). A goroutine whose age is unknown is in
+ * none: its group is named GP_AGE_UNKNOWN. The one definition (front ends
+ * take it from here). */
+struct gp_age_bucket {
+	int64_t below_ns;
+	const char *name;
+};
+#define GP_NUM_AGE_BUCKETS 5
+#define GP_AGE_UNKNOWN "age unknown"
+GP_EXPORT const struct gp_age_bucket *gp_age_buckets(size_t *ret_count);
+
 GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 				      const struct gp_filter *filter,
 				      gp_grouping **ret);

@@ -149,5 +149,8 @@ gp_error *gp_deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *an);
  * the length it needs, as snprintf. */
 size_t gp_json_quote(const char *s, size_t n, char *out, size_t cap);
 
+/* group.c: the bucket of gp_age_buckets() an age (in ns) falls into. */
+size_t gp_age_bucket(int64_t age_ns);
+
 
 #endif

@@ -28,60 +28,46 @@ struct pair {
 
 struct grouper {
 	struct gkey *keys;       /* per group */
-	uint32_t *table;         /* open addressing: group + 1 */
-	size_t cap, ngroups, keys_cap;
+	struct gp_index index;   /* of keys */
+	size_t ngroups, keys_cap;
 	struct pair *pairs;
 	size_t npairs, pairs_cap;
 };
 
+static uint64_t gkey_hash(const void *arg, uint32_t group)
+{
+	const struct grouper *gr = arg;
+	return gp_hash_bytes(&gr->keys[group], sizeof(struct gkey), 0);
+}
+
+static bool gkey_eq(const void *arg, uint32_t group, const void *key)
+{
+	const struct grouper *gr = arg;
+	const struct gkey *k = &gr->keys[group], *x = key;
+	return k->a == x->a && k->b == x->b;
+}
+
 static gp_error *grouper_add(struct grouper *gr, struct gkey key, uint32_t g)
 {
-	if ((gr->ngroups + 1) * 2 >= gr->cap) {
-		size_t ncap = gr->cap ? gr->cap * 2 : 256;
-		uint32_t *t = calloc(ncap, sizeof(*t));
-		if (!t)
-			return &gp_error_nomem;
-		for (size_t i = 0; i < gr->ngroups; i++) {
-			size_t h = gp_hash_bytes(&gr->keys[i], sizeof(struct gkey), 0) & (ncap - 1);
-			while (t[h])
-				h = (h + 1) & (ncap - 1);
-			t[h] = (uint32_t)i + 1;
-		}
-		free(gr->table);
-		gr->table = t;
-		gr->cap = ncap;
-	}
-	size_t mask = gr->cap - 1;
-	size_t h = gp_hash_bytes(&key, sizeof(key), 0) & mask;
-	uint32_t group = GP_NONE;
-	for (; gr->table[h]; h = (h + 1) & mask) {
-		struct gkey *k = &gr->keys[gr->table[h] - 1];
-		if (k->a == key.a && k->b == key.b) {
-			group = gr->table[h] - 1;
-			break;
-		}
-	}
+	gp_error *err = gp_index_reserve(&gr->index, gr->ngroups + 1,
+					 gkey_hash, gr);
+	if (err)
+		return err;
+	size_t h;
+	uint32_t group = gp_index_find(&gr->index,
+				       gp_hash_bytes(&key, sizeof(key), 0),
+				       &key, gkey_eq, gr, &h);
 	if (group == GP_NONE) {
-		if (gr->ngroups == gr->keys_cap) {
-			size_t n = gr->keys_cap ? gr->keys_cap * 2 : 64;
-			struct gkey *k = realloc(gr->keys, n * sizeof(*k));
-			if (!k)
-				return &gp_error_nomem;
-			gr->keys = k;
-			gr->keys_cap = n;
-		}
+		if ((err = gp_grow((void **)&gr->keys, &gr->keys_cap,
+				   gr->ngroups + 1, sizeof(*gr->keys))))
+			return err;
 		group = (uint32_t)gr->ngroups++;
 		gr->keys[group] = key;
-		gr->table[h] = group + 1;
+		gp_index_set(&gr->index, h, group);
 	}
-	if (gr->npairs == gr->pairs_cap) {
-		size_t n = gr->pairs_cap ? gr->pairs_cap * 2 : 1024;
-		struct pair *p = realloc(gr->pairs, n * sizeof(*p));
-		if (!p)
-			return &gp_error_nomem;
-		gr->pairs = p;
-		gr->pairs_cap = n;
-	}
+	if ((err = gp_grow((void **)&gr->pairs, &gr->pairs_cap,
+			   gr->npairs + 1, sizeof(*gr->pairs))))
+		return err;
 	gr->pairs[gr->npairs++] = (struct pair){ group, g };
 	return NULL;
 }
@@ -330,13 +316,181 @@ static gp_error *label_key_str(gp_snapshot *snap, uint32_t labels,
 	return err;
 }
 
-/* Age buckets (by age, in seconds), oldest last. */
+/* ------------------------------------------------------------ age */
+
+static const struct gp_age_bucket age_buckets[GP_NUM_AGE_BUCKETS] = {
+	{ 60 * INT64_C(1000000000), "< 1m" },
+	{ 600 * INT64_C(1000000000), "1m-10m" },
+	{ 3600 * INT64_C(1000000000), "10m-1h" },
+	{ 86400 * INT64_C(1000000000), "1h-1d" },
+	{ INT64_MAX, "> 1d" },
+};
+
+GP_EXPORT const struct gp_age_bucket *gp_age_buckets(size_t *ret_count)
+{
+	if (ret_count)
+		*ret_count = GP_NUM_AGE_BUCKETS;
+	return age_buckets;
+}
+
+size_t gp_age_bucket(int64_t age_ns)
+{
+	size_t b = 0;
+	while (b + 1 < GP_NUM_AGE_BUCKETS && age_ns >= age_buckets[b].below_ns)
+		b++;
+	return b;
+}
+
+/* ------------------------------------------------------------ the modes */
+
+/* What one grouping needs while it buckets. */
+struct group_ctx {
+	gp_snapshot *snap;
+	struct grouper gr;
+	struct site_ctx sc;
+	uint32_t age_str[GP_NUM_AGE_BUCKETS + 1]; /* names, then unknown */
+};
+
+/*
+ * A mode of grouping is two functions: the keys of one goroutine (none,
+ * one, or one per object a select waits on), and the name of a group from
+ * its key. gp_snapshot_group buckets by whichever mode it is asked for.
+ */
+typedef gp_error *keys_fn(struct group_ctx *c, const struct gp_goroutine *g,
+			  uint32_t gi);
+typedef gp_error *name_fn(struct group_ctx *c, const struct gkey *k,
+			  struct gp_group *grp);
+
+static gp_error *one_key(struct group_ctx *c, uint64_t a, uint64_t b,
+			 uint32_t gi)
+{
+	return grouper_add(&c->gr, (struct gkey){ a, b }, gi);
+}
+
+/* The user's line it waits at (func, line, file) and the wait reason. */
+static gp_error *site_keys(struct group_ctx *c, const struct gp_goroutine *g,
+			   uint32_t gi)
+{
+	uint64_t site = 0, file = 0;
+	if (g->stack_id != GP_NONE) {
+		uint32_t n, idx = site_frame(&c->sc, g->stack_id);
+		const struct gp_frame *f = gp_snapshot_stack(c->snap, g->stack_id,
+							     &n);
+		if (idx < n) {
+			site = ((uint64_t)f[idx].func << 32) | f[idx].line;
+			file = f[idx].file;
+		}
+	}
+	return one_key(c, site, file | (uint64_t)g->waitreason_str << 32, gi);
+}
+
+static gp_error *stack_keys(struct group_ctx *c, const struct gp_goroutine *g,
+			    uint32_t gi)
+{
+	return one_key(c, g->stack_id, 0, gi);
+}
+
+static gp_error *creator_keys(struct group_ctx *c,
+			      const struct gp_goroutine *g, uint32_t gi)
+{
+	return one_key(c, g->creator_stack, 0, gi);
+}
+
+/* Every channel it waits on (a select waits on several). */
+static gp_error *chan_keys(struct group_ctx *c, const struct gp_goroutine *g,
+			   uint32_t gi)
+{
+	gp_error *err = NULL;
+	for (uint32_t w = 0; w < g->waiting_count && !err; w++) {
+		const struct gp_wait *wt = &c->snap->waits[g->waiting_first + w];
+		if (wt->kind != GP_WAIT_SEMA && wt->kind != GP_WAIT_COND)
+			err = one_key(c, wt->object, 0, gi);
+	}
+	return err;
+}
+
+/* By sync object (&mu, &rw, &wg, &cond), from sync.c. */
+static gp_error *mutex_keys(struct group_ctx *c, const struct gp_goroutine *g,
+			    uint32_t gi)
+{
+	gp_error *err = NULL;
+	for (uint32_t w = 0; w < g->waiting_count && !err; w++) {
+		uint64_t obj = gp_wait_sync_object(c->snap, g->waiting_first + w);
+		if (obj)
+			err = one_key(c, obj, 0, gi);
+	}
+	return err;
+}
+
+static gp_error *label_keys(struct group_ctx *c, const struct gp_goroutine *g,
+			    uint32_t gi)
+{
+	return one_key(c, g->labels, 0, gi);
+}
+
+static gp_error *age_keys(struct group_ctx *c, const struct gp_goroutine *g,
+			  uint32_t gi)
+{
+	size_t b = GP_NUM_AGE_BUCKETS;
+	if (g->waitsince && c->snap->clock.now)
+		b = gp_age_bucket(c->snap->clock.now - g->waitsince);
+	return one_key(c, b, 0, gi);
+}
+
+static gp_error *site_name(struct group_ctx *c, const struct gkey *k,
+			   struct gp_group *grp)
+{
+	(void)c;
+	grp->key_str = (uint32_t)(k->a >> 32);
+	return NULL;
+}
+
+static gp_error *address_name(struct group_ctx *c, const struct gkey *k,
+			      struct gp_group *grp)
+{
+	(void)c;
+	grp->key_address = k->a;
+	return NULL;
+}
+
+static gp_error *age_name(struct group_ctx *c, const struct gkey *k,
+			  struct gp_group *grp)
+{
+	grp->key_str = c->age_str[k->a];
+	return NULL;
+}
+
+static gp_error *label_name(struct group_ctx *c, const struct gkey *k,
+			    struct gp_group *grp)
+{
+	return label_key_str(c->snap, (uint32_t)k->a, &grp->key_str);
+}
+
+/* A creator group is named by the function that made its goroutines. */
+static gp_error *creator_name(struct group_ctx *c, const struct gkey *k,
+			      struct gp_group *grp)
+{
+	if (k->a != GP_NONE) {
+		uint32_t n;
+		const struct gp_frame *f = gp_snapshot_stack(c->snap,
+							     (uint32_t)k->a, &n);
+		if (n)
+			grp->key_str = f[0].func;
+	}
+	return NULL;
+}
+
 static const struct {
-	int64_t below_s;
-	const char *name;
-} age_buckets[] = {
-	{ 60, "< 1m" }, { 600, "1m-10m" }, { 3600, "10m-1h" },
-	{ 86400, "1h-1d" }, { INT64_MAX, "> 1d" },
+	keys_fn *keys;
+	name_fn *name;            /* NULL: named by its members */
+} modes[] = {
+	[GP_BY_SITE] = { site_keys, site_name },
+	[GP_BY_STACK] = { stack_keys, NULL },
+	[GP_BY_CHAN] = { chan_keys, address_name },
+	[GP_BY_MUTEX] = { mutex_keys, address_name },
+	[GP_BY_CREATOR] = { creator_keys, creator_name },
+	[GP_BY_LABEL] = { label_keys, label_name },
+	[GP_BY_AGE] = { age_keys, age_name },
 };
 
 GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
@@ -344,26 +498,23 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 				      gp_grouping **ret)
 {
 	gp_error *err = NULL;
-	struct grouper gr = { 0 };
-	struct site_ctx sc = { .snap = snap };
+	struct group_ctx c = { .snap = snap, .sc = { .snap = snap } };
 	struct filter_ctx fc = { .f = filter, .now = snap->clock.now };
 	struct gp_grouping *out = NULL;
-	uint32_t *order = NULL;
-	uint32_t age_str[GP_ARRAY_SIZE(age_buckets) + 1] = { 0 };
 
-	if (by < GP_BY_SITE || by > GP_BY_AGE)
+	if (by < 0 || (size_t)by >= GP_ARRAY_SIZE(modes) || !modes[by].keys)
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
 				       "unknown grouping %d", by);
-	sc.is_std_func = malloc(snap->strs.len ? snap->strs.len : 1);
-	sc.site_of_stack = calloc(snap->nstacks + 1, sizeof(uint32_t));
+	c.sc.is_std_func = malloc(snap->strs.len ? snap->strs.len : 1);
+	c.sc.site_of_stack = calloc(snap->nstacks + 1, sizeof(uint32_t));
 	fc.stack_match = malloc(snap->nstacks + 1);
-	if (!sc.is_std_func || !sc.site_of_stack || !fc.stack_match) {
+	if (!c.sc.is_std_func || !c.sc.site_of_stack || !fc.stack_match) {
 		err = &gp_error_nomem;
 		goto out;
 	}
-	memset(sc.is_std_func, -1, snap->strs.len ? snap->strs.len : 1);
+	memset(c.sc.is_std_func, -1, snap->strs.len ? snap->strs.len : 1);
 	memset(fc.stack_match, -1, snap->nstacks + 1);
-	find_goroot(&sc);
+	find_goroot(&c.sc);
 	if (filter && filter->func_regex && *filter->func_regex) {
 		int rc = regcomp(&fc.re, filter->func_regex,
 				 REG_EXTENDED | REG_NOSUB);
@@ -378,85 +529,23 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 		fc.have_regex = true;
 	}
 	if (by == GP_BY_AGE) {
-		for (size_t i = 0; i < GP_ARRAY_SIZE(age_buckets); i++)
-			if ((err = gp_strtab_intern(&snap->strs, age_buckets[i].name,
-						    &age_str[i])))
+		size_t nb;
+		const struct gp_age_bucket *ab = gp_age_buckets(&nb);
+		for (size_t i = 0; i < nb; i++)
+			if ((err = gp_strtab_intern(&snap->strs, ab[i].name,
+						    &c.age_str[i])))
 				goto out;
-		if ((err = gp_strtab_intern(&snap->strs, "age unknown",
-					    &age_str[GP_ARRAY_SIZE(age_buckets)])))
+		if ((err = gp_strtab_intern(&snap->strs, GP_AGE_UNKNOWN,
+					    &c.age_str[nb])))
 			goto out;
 	}
 
 	for (size_t i = 0; i < snap->ngs; i++) {
 		const struct gp_goroutine *g = &snap->gs[i];
-		if (!passes(snap, &fc, g))
-			continue;
-		struct gkey k = { 0, 0 };
-		switch (by) {
-		case GP_BY_SITE: {
-			uint64_t site = 0;
-			if (g->stack_id != GP_NONE) {
-				uint32_t n, idx = site_frame(&sc, g->stack_id);
-				const struct gp_frame *f =
-					gp_snapshot_stack(snap, g->stack_id, &n);
-				if (idx < n)
-					site = ((uint64_t)f[idx].func << 32) |
-					       f[idx].line;
-				k.b = idx < n ? f[idx].file : 0;
-			}
-			k.a = site;
-			k.b |= (uint64_t)g->waitreason_str << 32;
-			err = grouper_add(&gr, k, (uint32_t)i);
-			break;
-		}
-		case GP_BY_STACK:
-			k.a = g->stack_id;
-			err = grouper_add(&gr, k, (uint32_t)i);
-			break;
-		case GP_BY_CREATOR:
-			k.a = g->creator_stack;
-			err = grouper_add(&gr, k, (uint32_t)i);
-			break;
-		case GP_BY_CHAN:
-			for (uint32_t w = 0; w < g->waiting_count && !err; w++) {
-				const struct gp_wait *wt =
-					&snap->waits[g->waiting_first + w];
-				if (wt->kind == GP_WAIT_SEMA ||
-				    wt->kind == GP_WAIT_COND)
-					continue;
-				k.a = wt->object;
-				err = grouper_add(&gr, k, (uint32_t)i);
-			}
-			break;
-		case GP_BY_MUTEX:
-			/* by sync object (&mu, &rw, &wg, &cond), from sync.c */
-			for (uint32_t w = 0; w < g->waiting_count && !err; w++) {
-				k.a = gp_wait_sync_object(snap, g->waiting_first + w);
-				if (k.a)
-					err = grouper_add(&gr, k, (uint32_t)i);
-			}
-			break;
-		case GP_BY_LABEL:
-			k.a = g->labels;
-			err = grouper_add(&gr, k, (uint32_t)i);
-			break;
-		case GP_BY_AGE: {
-			size_t b = GP_ARRAY_SIZE(age_buckets);
-			if (g->waitsince && snap->clock.now) {
-				int64_t age = (snap->clock.now - g->waitsince) /
-					      1000000000;
-				for (b = 0; age >= age_buckets[b].below_s; b++)
-					;
-			}
-			k.a = b;
-			err = grouper_add(&gr, k, (uint32_t)i);
-			break;
-		}
-		}
-		if (err)
+		if (passes(snap, &fc, g) &&
+		    (err = modes[by].keys(&c, g, (uint32_t)i)))
 			goto out;
 	}
-
 	uint32_t several;
 	if ((err = gp_strtab_intern(&snap->strs, "(several)", &several)))
 		goto out;
@@ -465,33 +554,33 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 		err = &gp_error_nomem;
 		goto out;
 	}
-	out->ngroups = gr.ngroups;
-	out->nmembers = gr.npairs;
-	out->groups = calloc(gr.ngroups ? gr.ngroups : 1, sizeof(*out->groups));
-	out->members = malloc((gr.npairs ? gr.npairs : 1) * sizeof(uint32_t));
+	out->ngroups = c.gr.ngroups;
+	out->nmembers = c.gr.npairs;
+	out->groups = calloc(c.gr.ngroups ? c.gr.ngroups : 1, sizeof(*out->groups));
+	out->members = malloc((c.gr.npairs ? c.gr.npairs : 1) * sizeof(uint32_t));
 	if (!out->groups || !out->members) {
 		err = &gp_error_nomem;
 		goto out;
 	}
 	/* counts, then members in goid order (pairs come in goid order) */
-	for (size_t i = 0; i < gr.npairs; i++)
-		out->groups[gr.pairs[i].group].count++;
+	for (size_t i = 0; i < c.gr.npairs; i++)
+		out->groups[c.gr.pairs[i].group].count++;
 	uint32_t pos = 0;
-	for (size_t i = 0; i < gr.ngroups; i++) {
+	for (size_t i = 0; i < c.gr.ngroups; i++) {
 		out->groups[i].members_first = pos;
 		pos += out->groups[i].count;
 		out->groups[i].count = 0;
 		out->groups[i].stack_id = GP_NONE;
 		out->groups[i].site_frame = GP_NONE;
 	}
-	for (size_t i = 0; i < gr.npairs; i++) {
-		struct gp_group *grp = &out->groups[gr.pairs[i].group];
-		const struct gp_goroutine *g = &snap->gs[gr.pairs[i].g];
-		out->members[grp->members_first + grp->count++] = gr.pairs[i].g;
+	for (size_t i = 0; i < c.gr.npairs; i++) {
+		struct gp_group *grp = &out->groups[c.gr.pairs[i].group];
+		const struct gp_goroutine *g = &snap->gs[c.gr.pairs[i].g];
+		out->members[grp->members_first + grp->count++] = c.gr.pairs[i].g;
 		grp->states |= 1u << (g->status & 31);
 		if (grp->stack_id == GP_NONE && g->stack_id != GP_NONE) {
 			grp->stack_id = g->stack_id;
-			grp->site_frame = site_frame(&sc, g->stack_id);
+			grp->site_frame = site_frame(&c.sc, g->stack_id);
 		}
 		if (!grp->waitreason_str)
 			grp->waitreason_str = g->waitreason_str;
@@ -506,38 +595,9 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 				grp->youngest_waitsince = g->waitsince;
 		}
 	}
-	for (size_t i = 0; i < gr.ngroups; i++) {
-		struct gp_group *grp = &out->groups[i];
-		const struct gkey *k = &gr.keys[i];
-		switch (by) {
-		case GP_BY_SITE:
-			grp->key_str = (uint32_t)(k->a >> 32);
-			break;
-		case GP_BY_CHAN:
-		case GP_BY_MUTEX:
-			grp->key_address = k->a;
-			break;
-		case GP_BY_AGE:
-			grp->key_str = age_str[k->a];
-			break;
-		case GP_BY_LABEL:
-			if ((err = label_key_str(snap, (uint32_t)k->a,
-						 &grp->key_str)))
-				goto out;
-			break;
-		case GP_BY_CREATOR:
-			if (k->a != GP_NONE) {
-				uint32_t n;
-				const struct gp_frame *f = gp_snapshot_stack(
-					snap, (uint32_t)k->a, &n);
-				if (n)
-					grp->key_str = f[0].func;
-			}
-			break;
-		default:
-			break;
-		}
-	}
+	for (size_t i = 0; i < c.gr.ngroups && modes[by].name; i++)
+		if ((err = modes[by].name(&c, &c.gr.keys[i], &out->groups[i])))
+			goto out;
 	sort_snap = snap;
 	gp_qsort(out->groups, out->ngroups, sizeof(*out->groups), group_cmp);
 	*ret = out;
@@ -545,13 +605,12 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 out:
 	if (fc.have_regex)
 		regfree(&fc.re);
-	free(order);
-	free(sc.is_std_func);
-	free(sc.site_of_stack);
+	free(c.sc.is_std_func);
+	free(c.sc.site_of_stack);
 	free(fc.stack_match);
-	free(gr.keys);
-	free(gr.table);
-	free(gr.pairs);
+	free(c.gr.keys);
+	gp_index_deinit(&c.gr.index);
+	free(c.gr.pairs);
 	if (out)
 		gp_grouping_destroy(out);
 	return err;

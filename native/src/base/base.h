@@ -112,6 +112,34 @@ gp_error *gp_addr_map_put(struct gp_addr_map *m, uint64_t key, uint32_t val);
 uint32_t gp_addr_map_get(const struct gp_addr_map *m, uint64_t key);
 void gp_addr_map_deinit(struct gp_addr_map *m);
 
+/*
+ * An index of records the caller keeps in its own array (interned strings,
+ * stacks, label sets, group keys): open addressing over their positions,
+ * by their hashes; the engine's one hash table of that kind (gp_addr_map
+ * is the one of uint64 keys). A lookup probes from a hash and asks eq
+ * whether a record is the one sought; growing rehashes through hash_of.
+ */
+struct gp_index {
+	uint32_t *slots;          /* record + 1, 0 for empty */
+	size_t cap;
+};
+typedef uint64_t gp_index_hash_fn(const void *arg, uint32_t rec);
+typedef bool gp_index_eq_fn(const void *arg, uint32_t rec, const void *key);
+/* Room for n records at most half full (rehashing those there are). */
+gp_error *gp_index_reserve(struct gp_index *ix, size_t n,
+			   gp_index_hash_fn *hash_of, const void *arg);
+/* The record equal to key (of that hash), else GP_NONE; *slot is where
+ * an absent key goes (gp_index_set), valid until the next reserve. */
+uint32_t gp_index_find(const struct gp_index *ix, uint64_t hash,
+		       const void *key, gp_index_eq_fn *eq, const void *arg,
+		       size_t *slot);
+static inline void gp_index_set(struct gp_index *ix, size_t slot,
+				uint32_t rec)
+{
+	ix->slots[slot] = rec + 1;
+}
+void gp_index_deinit(struct gp_index *ix);
+
 /* ---------------------------------------------------------------- strtab.c */
 
 /* Interned strings: id 0 is "". A string is its bytes and their count
@@ -123,8 +151,7 @@ struct gp_strtab {
 	char **strs;
 	uint32_t *lens;       /* bytes held; GP_STR_TRUNCATED when cut */
 	size_t len, cap;
-	uint32_t *buckets;    /* open addressing, ids + 1, 0 = empty */
-	size_t nbuckets;
+	struct gp_index index;    /* by bytes */
 	struct gp_str_full {  /* real lengths of the truncated, by id */
 		uint32_t id;
 		uint64_t len;

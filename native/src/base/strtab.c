@@ -17,7 +17,7 @@ void gp_strtab_deinit(struct gp_strtab *t)
 		free(t->strs[i]);
 	free(t->strs);
 	free(t->lens);
-	free(t->buckets);
+	gp_index_deinit(&t->index);
 	free(t->fulls);
 	memset(t, 0, sizeof(*t));
 }
@@ -39,24 +39,25 @@ static uint64_t str_full(const struct gp_strtab *t, uint32_t id)
 						       : (n & ~GP_STR_TRUNCATED);
 }
 
-static gp_error *strtab_grow(struct gp_strtab *t)
+static uint64_t str_hash(const void *arg, uint32_t id)
 {
-	size_t nb = t->nbuckets ? t->nbuckets * 2 : 1024;
-	uint32_t *buckets = calloc(nb, sizeof(*buckets));
-	if (!buckets)
-		return &gp_error_nomem;
-	for (size_t i = 0; i < t->len; i++) {
-		size_t h = gp_hash_bytes(t->strs[i],
-					 t->lens[i] & ~GP_STR_TRUNCATED, 0) &
-			   (nb - 1);
-		while (buckets[h])
-			h = (h + 1) & (nb - 1);
-		buckets[h] = (uint32_t)i + 1;
-	}
-	free(t->buckets);
-	t->buckets = buckets;
-	t->nbuckets = nb;
-	return NULL;
+	const struct gp_strtab *t = arg;
+	return gp_hash_bytes(t->strs[id], t->lens[id] & ~GP_STR_TRUNCATED, 0);
+}
+
+/* A string sought: its bytes and its real length. */
+struct str_key {
+	const char *s;
+	size_t n;
+	uint64_t full;
+};
+
+static bool str_eq(const void *arg, uint32_t id, const void *key)
+{
+	const struct gp_strtab *t = arg;
+	const struct str_key *k = key;
+	return (t->lens[id] & ~GP_STR_TRUNCATED) == k->n &&
+	       !memcmp(t->strs[id], k->s, k->n) && str_full(t, id) == k->full;
 }
 
 static gp_error *strtab_start(struct gp_strtab *t)
@@ -72,7 +73,7 @@ static gp_error *strtab_start(struct gp_strtab *t)
 		return &gp_error_nomem;
 	t->lens[0] = 0;
 	t->len = 1;
-	return strtab_grow(t);
+	return gp_index_reserve(&t->index, 512, str_hash, t);
 }
 
 gp_error *gp_strtab_intern_cut(struct gp_strtab *t, const char *s, size_t n,
@@ -89,15 +90,13 @@ gp_error *gp_strtab_intern_cut(struct gp_strtab *t, const char *s, size_t n,
 		*ret = 0;
 		return NULL;
 	}
-	size_t mask = t->nbuckets - 1;
-	size_t h = gp_hash_bytes(s, n, 0) & mask;
-	for (; t->buckets[h]; h = (h + 1) & mask) {
-		uint32_t id = t->buckets[h] - 1;
-		if ((t->lens[id] & ~GP_STR_TRUNCATED) == n &&
-		    !memcmp(t->strs[id], s, n) && str_full(t, id) == full) {
-			*ret = id;
-			return NULL;
-		}
+	struct str_key key = { s, n, full };
+	size_t h;
+	uint32_t found = gp_index_find(&t->index, gp_hash_bytes(s, n, 0), &key,
+				       str_eq, t, &h);
+	if (found != GP_NONE) {
+		*ret = found;
+		return NULL;
 	}
 	if (t->len >= UINT32_MAX - 1)
 		return gp_error_create(GP_ERROR_LIMIT, "too many strings");
@@ -130,8 +129,8 @@ gp_error *gp_strtab_intern_cut(struct gp_strtab *t, const char *s, size_t n,
 	t->lens[t->len++] = (uint32_t)n | (full > n ? GP_STR_TRUNCATED : 0);
 	if (full > n)
 		t->fulls[t->nfulls++] = (struct gp_str_full){ id, full };
-	t->buckets[h] = id + 1;
-	if (t->len * 2 > t->nbuckets && (err = strtab_grow(t)))
+	gp_index_set(&t->index, h, id);
+	if ((err = gp_index_reserve(&t->index, t->len, str_hash, t)))
 		return err;
 	*ret = id;
 	return NULL;

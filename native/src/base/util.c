@@ -90,6 +90,50 @@ void gp_addr_map_deinit(struct gp_addr_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+gp_error *gp_index_reserve(struct gp_index *ix, size_t n,
+			   gp_index_hash_fn *hash_of, const void *arg)
+{
+	if (n * 2 < ix->cap)
+		return NULL;
+	size_t ncap = ix->cap ? ix->cap * 2 : 64;
+	while (n * 2 >= ncap)
+		ncap *= 2;
+	uint32_t *t = calloc(ncap, sizeof(*t));
+	if (!t)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < ix->cap; i++) {
+		if (!ix->slots[i])
+			continue;
+		size_t h = hash_of(arg, ix->slots[i] - 1) & (ncap - 1);
+		while (t[h])
+			h = (h + 1) & (ncap - 1);
+		t[h] = ix->slots[i];
+	}
+	free(ix->slots);
+	ix->slots = t;
+	ix->cap = ncap;
+	return NULL;
+}
+
+uint32_t gp_index_find(const struct gp_index *ix, uint64_t hash,
+		       const void *key, gp_index_eq_fn *eq, const void *arg,
+		       size_t *slot)
+{
+	size_t mask = ix->cap - 1;
+	size_t h = hash & mask;
+	for (; ix->slots[h]; h = (h + 1) & mask)
+		if (eq(arg, ix->slots[h] - 1, key))
+			return ix->slots[h] - 1;
+	*slot = h;
+	return GP_NONE;
+}
+
+void gp_index_deinit(struct gp_index *ix)
+{
+	free(ix->slots);
+	memset(ix, 0, sizeof(*ix));
+}
+
 static inline uint64_t key_at(const uint8_t *e, size_t off)
 {
 	uint64_t k;

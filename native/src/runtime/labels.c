@@ -65,6 +65,24 @@ static gp_error *add_pair(struct gp_snapshot *snap, struct label_set *set,
 	return NULL;
 }
 
+/* Label sets are stored as their count, then the pairs (snap->labels);
+ * a set's id is its offset there. */
+static uint64_t set_hash(const void *arg, uint32_t id)
+{
+	const struct gp_snapshot *snap = arg;
+	const uint32_t *s = snap->labels + id;
+	return gp_hash_bytes(s + 1, s[0] * sizeof(struct kv), 0);
+}
+
+static bool set_eq(const void *arg, uint32_t id, const void *key)
+{
+	const struct gp_snapshot *snap = arg;
+	const struct label_set *set = key;
+	const uint32_t *s = snap->labels + id;
+	return s[0] == set->n &&
+	       !memcmp(s + 1, set->kv, set->n * sizeof(set->kv[0]));
+}
+
 static gp_error *read_buckets(struct gp_snapshot *snap, struct label_set *set,
 			      uint64_t buckets, uint64_t nbuckets)
 {
@@ -175,36 +193,18 @@ gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
 	if (!set.n)
 		return gp_addr_map_put(&snap->ls_by_ptr, labels, NO_SET);
 	qsort_r(set.kv, set.n, sizeof(set.kv[0]), kv_cmp, snap);
-	/* a linear probe over a small hash of sets keeps this O(1) */
-	uint64_t h = gp_hash_bytes(set.kv, set.n * sizeof(set.kv[0]), 0);
-	if ((snap->nlabelsets + 1) * 2 >= snap->ls_cap) {
-		size_t ncap = snap->ls_cap ? snap->ls_cap * 2 : 64;
-		uint32_t *t = calloc(ncap, sizeof(*t));
-		if (!t)
-			return &gp_error_nomem;
-		for (size_t i = 0; i < snap->ls_cap; i++) {
-			if (!snap->ls_table[i])
-				continue;
-			const uint32_t *s = snap->labels + snap->ls_table[i] - 1;
-			size_t j = gp_hash_bytes(s + 1, s[0] * sizeof(struct kv), 0) &
-				   (ncap - 1);
-			while (t[j])
-				j = (j + 1) & (ncap - 1);
-			t[j] = snap->ls_table[i];
-		}
-		free(snap->ls_table);
-		snap->ls_table = t;
-		snap->ls_cap = ncap;
-	}
-	size_t mask = snap->ls_cap - 1;
-	size_t j = h & mask;
-	for (; snap->ls_table[j]; j = (j + 1) & mask) {
-		const uint32_t *s = snap->labels + snap->ls_table[j] - 1;
-		if (s[0] == set.n &&
-		    !memcmp(s + 1, set.kv, set.n * sizeof(set.kv[0]))) {
-			*ret = snap->ls_table[j] - 1;
-			return gp_addr_map_put(&snap->ls_by_ptr, labels, *ret);
-		}
+	/* one probe over the sets seen keeps this O(1) */
+	gp_error *ierr = gp_index_reserve(&snap->labelset_index,
+					  snap->nlabelsets + 1, set_hash, snap);
+	if (ierr)
+		return ierr;
+	size_t j;
+	uint32_t found = gp_index_find(&snap->labelset_index,
+				       gp_hash_bytes(set.kv, set.n * sizeof(set.kv[0]), 0),
+				       &set, set_eq, snap, &j);
+	if (found != GP_NONE) {
+		*ret = found;
+		return gp_addr_map_put(&snap->ls_by_ptr, labels, *ret);
 	}
 	size_t need = snap->nlabels + 1 + 2 * set.n;
 	if (need > snap->labels_cap) {
@@ -221,7 +221,7 @@ gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
 	snap->labels[snap->nlabels++] = set.n;
 	memcpy(snap->labels + snap->nlabels, set.kv, set.n * sizeof(set.kv[0]));
 	snap->nlabels += 2 * set.n;
-	snap->ls_table[j] = id + 1;
+	gp_index_set(&snap->labelset_index, j, id);
 	snap->nlabelsets++;
 	*ret = id;
 	return gp_addr_map_put(&snap->ls_by_ptr, labels, id);

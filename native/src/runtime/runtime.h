@@ -165,8 +165,7 @@ struct gp_snapshot {
 	size_t nframes, frames_cap;
 	uint64_t *stackpcs;       /* pc keys of every stack */
 	size_t nstackpcs, stackpcs_cap;
-	uint32_t *st_table;
-	size_t st_cap;
+	struct gp_index stack_index;
 
 	struct gp_wait *waits;
 	size_t nwaits, waits_cap;
@@ -176,8 +175,8 @@ struct gp_snapshot {
 	size_t nms, ms_cap;
 	uint32_t *labels;          /* label sets, see labels.c */
 	size_t nlabels, labels_cap;
-	uint32_t *ls_table;
-	size_t ls_cap, nlabelsets;
+	struct gp_index labelset_index;
+	size_t nlabelsets;
 	/* set id by g.labels: a label map is never changed once made, and
 	 * goroutines inherit their creator's, so each map is read once */
 	struct gp_addr_map ls_by_ptr;

@@ -177,22 +177,26 @@ static bool pcs_equal(const uint64_t *keys, const struct gp_unwind_pc *pcs,
 	return true;
 }
 
-static gp_error *stack_table_grow(struct gp_snapshot *snap)
+static uint64_t stack_hash(const void *arg, uint32_t id)
 {
-	size_t ncap = snap->st_cap ? snap->st_cap * 2 : 1024;
-	uint32_t *t = calloc(ncap, sizeof(*t));
-	if (!t)
-		return &gp_error_nomem;
-	for (size_t i = 0; i < snap->nstacks; i++) {
-		size_t h = snap->stacks[i].hash & (ncap - 1);
-		while (t[h])
-			h = (h + 1) & (ncap - 1);
-		t[h] = (uint32_t)i + 1;
-	}
-	free(snap->st_table);
-	snap->st_table = t;
-	snap->st_cap = ncap;
-	return NULL;
+	const struct gp_snapshot *snap = arg;
+	return snap->stacks[id].hash;
+}
+
+/* A stack sought: its pcs and their hash. */
+struct stack_key {
+	const struct gp_unwind_pc *pcs;
+	size_t n;
+	uint64_t hash;
+};
+
+static bool stack_eq(const void *arg, uint32_t id, const void *key)
+{
+	const struct gp_snapshot *snap = arg;
+	const struct stack_key *k = key;
+	const struct gp_stack *s = &snap->stacks[id];
+	return s->hash == k->hash && s->npcs == k->n &&
+	       pcs_equal(snap->stackpcs + s->first_pc, k->pcs, k->n);
 }
 
 /* Interns the frames of pcs as one stack. */
@@ -201,20 +205,17 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 				   uint32_t *ret)
 {
 	gp_error *err;
-	if ((snap->nstacks + 1) * 2 >= snap->st_cap &&
-	    (err = stack_table_grow(snap)))
+	if ((err = gp_index_reserve(&snap->stack_index, snap->nstacks + 1,
+				    stack_hash, snap)))
 		return err;
 	uint64_t hash = pcs_hash(pcs, n);
-	size_t mask = snap->st_cap - 1;
-	size_t h = hash & mask;
-	for (; snap->st_table[h]; h = (h + 1) & mask) {
-		struct gp_stack *s = &snap->stacks[snap->st_table[h] - 1];
-		if (s->hash != hash || s->npcs != n)
-			continue;
-		if (pcs_equal(snap->stackpcs + s->first_pc, pcs, n)) {
-			*ret = snap->st_table[h] - 1;
-			return NULL;
-		}
+	struct stack_key key = { pcs, n, hash };
+	size_t h;
+	uint32_t found = gp_index_find(&snap->stack_index, hash, &key,
+				       stack_eq, snap, &h);
+	if (found != GP_NONE) {
+		*ret = found;
+		return NULL;
 	}
 	if (snap->nstacks >= GP_NONE - 1)
 		return gp_error_create(GP_ERROR_LIMIT, "too many stacks");
@@ -244,7 +245,7 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 		snap->nframes += cnt;
 	}
 	s->n = (uint32_t)(snap->nframes - s->first);
-	snap->st_table[h] = (uint32_t)snap->nstacks + 1;
+	gp_index_set(&snap->stack_index, h, (uint32_t)snap->nstacks);
 	*ret = (uint32_t)snap->nstacks++;
 	return NULL;
 }
@@ -1162,9 +1163,10 @@ static gp_error *canonical_stack_ids(struct gp_snapshot *snap, uint32_t **ret)
 	for (size_t i = 0; i < cc->cap; i++)
 		if (cc->keys[i] && cc->vals[i] < ns)
 			cc->vals[i] = newid[cc->vals[i]];
-	for (size_t i = 0; i < snap->st_cap; i++)
-		if (snap->st_table[i])
-			snap->st_table[i] = newid[snap->st_table[i] - 1] + 1;
+	for (size_t i = 0; i < snap->stack_index.cap; i++)
+		if (snap->stack_index.slots[i])
+			snap->stack_index.slots[i] =
+				newid[snap->stack_index.slots[i] - 1] + 1;
 	*ret = newid;
 	return NULL;
 }
@@ -1620,7 +1622,7 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->frames);
 	free(snap->stacks);
 	free(snap->stackpcs);
-	free(snap->st_table);
+	gp_index_deinit(&snap->stack_index);
 	free(snap->waits);
 	free(snap->threads);
 	free(snap->ms);
@@ -1631,7 +1633,7 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->wait_kind);
 	free(snap->wait_role);
 	free(snap->gmap);
-	free(snap->ls_table);
+	gp_index_deinit(&snap->labelset_index);
 	gp_addr_map_deinit(&snap->ls_by_ptr);
 	gp_addr_map_deinit(&snap->start_cache);
 	gp_addr_map_deinit(&snap->creator_cache);
