@@ -6,7 +6,6 @@ never from goparked's own output."""
 import json
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -44,7 +43,7 @@ def cores(tmp_path_factory, tiny_go):
     data = open(fc.core, "rb").read()
     (d / "truncated.core").write_bytes(data[:len(data) // 3])
     os.symlink(fc.exe, str(d / "truncated"))
-    shutil.copy(str(tiny_go.core), str(d / "wrongexe.core"))
+    os.symlink(str(tiny_go.core), str(d / "wrongexe.core"))
     os.symlink(fc.exe, str(d / "wrongexe"))
     bad = [str(d / "truncated.core"), str(d / "wrongexe.core")]
     assert len(good) + len(bad) == 20
