@@ -9,12 +9,16 @@
 report (goparked report -o /dev/null), triage (goparked triage CORE).
 
 For each size it makes (or reuses) a core with bench/make_core.py, warms the
-page cache, and runs `goparked CORE --exe BIN --by X` several times under
-/usr/bin/time, reporting the minimum and median wall time and the peak RSS.
-The floor is one sequential read of the same core (cat > /dev/null) in the
-same run: this machine is shared and noisy, so the ratio to the floor is
-what compares across days (../shared/PERFORMANCE.md). Prints a Markdown
-table; nothing here is a test.
+page cache, and runs `goparked CORE --exe BIN --by X` several times, taking
+from the kernel's account of each child (os.wait4's rusage) its wall time,
+its CPU time (user + sys) and its peak RSS, and reporting the minimum and
+median of wall and CPU time. The floor is one sequential read() of the same
+core in the same run (1 MiB at a time, by a child like the others, so its
+CPU time is the kernel copying the page cache). This machine is shared by
+several engineers (load 6 to 12 on 2 CPUs): wall times are mostly other
+people's work, so the CPU-time ratios to --by site and to the floor are
+what compares (../shared/PERFORMANCE.md). The load average is printed
+beside each row. Prints a Markdown table; nothing here is a test.
 """
 
 import argparse
@@ -22,7 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -47,16 +51,30 @@ def command(python, core, exe, by):
 
 
 def timed(argv, env=None):
-    """(wall seconds, peak RSS in MB) of one run."""
-    with tempfile.NamedTemporaryFile("r") as tf:
-        subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%e %M"] + argv,
-                       check=True, stdout=subprocess.DEVNULL, env=env)
-        wall, rss = tf.read().split()[-2:]
-    return float(wall), int(rss) / 1024
+    """(wall seconds, CPU seconds user+sys, peak RSS in MB) of one run,
+    from the kernel's rusage of the child."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit("%s: exit %d" % (" ".join(argv), proc.returncode))
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+
+
+READ = "import sys\nwith open(sys.argv[1], 'rb', buffering=0) as f:\n" \
+       "    while f.read(1 << 20):\n        pass\n"
 
 
 def floor(core):
-    return timed(["cat", core])[0]
+    """One sequential read() of the core: (wall, CPU)."""
+    w, c, _ = timed([sys.executable, "-S", "-c", READ, core])
+    return w, c
+
+
+def load():
+    return os.getloadavg()[0]
 
 
 def main():
@@ -74,23 +92,39 @@ def main():
     python = sys.executable
     # What this interpreter costs before goparked runs at all (site
     # packages included), measured beside the figures.
-    start = min(timed([python, "-c", "pass"])[0] for _ in range(5))
-    print("python start-up (%s -c pass): %.2f s" % (python, start))
-    print("| goroutines | core | floor (cat) | --by | min | median | peak RSS |")
-    print("|---|---|---|---|---|---|---|")
+    starts = [timed([python, "-c", "pass"]) for _ in range(5)]
+    print("python start-up (%s -c pass): wall %.2f s, CPU %.2f s" % (
+        python, min(w for w, _, _ in starts), min(c for _, c, _ in starts)))
+    print("| goroutines | core | floor wall/CPU | --by | wall min | "
+          "wall median | CPU min | CPU median | peak RSS | CPU ratio to "
+          "site | CPU ratio to floor | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in a.sizes.split(",")]:
         d = make_core.make(n, a.toolchain, log=lambda m: print(m, file=sys.stderr))
         core, exe = os.path.join(d, "core"), os.path.join(d, "fixture")
         size = os.path.getsize(core) / 2**30
         floor(core)  # warm the page cache
-        fl = floor(core)
+        fl = [floor(core) for _ in range(3)]
+        fl_wall = min(w for w, _ in fl)
+        fl_cpu = min(c for _, c in fl)
+        site_cpu = None
         for by in a.by.split(","):
             argv = command(python, core, exe, by)
+            la = load()
             runs = [timed(argv, env) for _ in range(a.runs)]
-            walls = [w for w, _ in runs]
-            print("| %d | %.2f GB | %.2f s | %s | %.2f s | %.2f s | %.0f MB |" % (
-                n, size, fl, by, min(walls), statistics.median(walls),
-                max(r for _, r in runs)))
+            la = (la + load()) / 2
+            walls = [w for w, _, _ in runs]
+            cpus = [c for _, c, _ in runs]
+            cpu_med = statistics.median(cpus)
+            if by == "site":
+                site_cpu = cpu_med
+            ratio = "%.2f" % (cpu_med / site_cpu) if site_cpu else "-"
+            print("| %d | %.2f GB | %.2f / %.2f s | %s | %.2f s | %.2f s | "
+                  "%.2f s | %.2f s | %.0f MB | %s | %.1f | %.1f |" % (
+                      n, size, fl_wall, fl_cpu, by, min(walls),
+                      statistics.median(walls), min(cpus), cpu_med,
+                      max(r for _, _, r in runs), ratio,
+                      cpu_med / fl_cpu if fl_cpu else 0, la))
             sys.stdout.flush()
 
 
