@@ -179,7 +179,11 @@ class Edge:
         return self.holder.description if self.holder else ""
 
 class Deadlocks:
-    def __init__(self, snap):
+    """gp_snapshot_deadlocks: cycles, and the waiters nobody can wake
+    (provable_only: only those the runtime's rules prove, a nil channel
+    and select {}; the verdict view has replaced the others)."""
+
+    def __init__(self, snap, provable_only=False):
         d = N.Deadlocks()
         lib = N.lib()
         lib.check(lib.gp_snapshot_deadlocks(snap._handle(), byref(d)))
@@ -196,6 +200,8 @@ class Deadlocks:
         waiters = N.u32_view(d.waiters, d.nwaiters)
         for i in range(d.nstuck):
             s = d.stuck[i]
+            if provable_only and not s.provable:
+                continue
             goids = [goid[k] for k in waiters[
                 s.waiters_first:s.waiters_first + s.nwaiters]]
             self.stuck.append({
@@ -344,7 +350,9 @@ def sync_text(snap, s):
     return "".join(out)
 
 
-def deadlocks_text(snap, d):
+def deadlocks_text(snap, d, evidence=True):
+    """The cycles, then the waiters nobody can wake (evidence=False: the
+    provable ones only)."""
     out = []
     if not d.cycles:
         out.append("no wait cycles found\n")
@@ -357,6 +365,8 @@ def deadlocks_text(snap, d):
                        % (e.from_goid, e.kind, e.object, e.to_goid,
                           target_str(e.evidence, "")))
     for s in d.stuck:
+        if not evidence and not s["provable"]:
+            continue
         what = ("select {}" if s["reason"] == "select {}" else
                 "nil channel" if s["object"] == 0 else
                 "%s 0x%x" % (s["kind"], s["object"]))
@@ -389,7 +399,7 @@ def render_options(ns, snap, out):
         view = verdict.VerdictView(snap, snap.group(
             "site", filter_from_options(ns) if hasattr(ns, "state")
             else Filter()))
-        d = Deadlocks(snap)
+        d = Deadlocks(snap, provable_only=not ns.json)
         if not ns.json:
             out.write(verdict.leaks_text(view, d,
                                          limit=getattr(ns, "limit", None),

@@ -121,8 +121,8 @@ class VerdictView:
         # leaks and lingering are told apart by creator too (the go
         # statement's pc): "4 monitors started by X", not by whom first
         gopc = self.snap.field_view("gopc")
-        by_creator = {c for c in codes.tolist() if _key(c) in
-                      LEAKED + ("lingering",)} if len(codes) else set()
+        by_creator = {c for c in set(codes) if _key(c) in
+                      LEAKED + ("lingering",)}
         for g in self.grouping.groups:
             members = g.member_indexes()
             split = collections.defaultdict(list)
@@ -300,11 +300,8 @@ def leaks_text(view, deadlocks=None, limit=None, ids=8,
         lines.append("")
         lines.append("wait cycles (a cycle is a proof when its members "
                      "are leaked (proven) above):")
-        for x in deadlocks_text(view.snap, deadlocks).splitlines():
-            if x.startswith("nobody can wake ") and \
-                    "evidence, not proof" in x:
-                continue
-            lines.append(x)
+        lines += deadlocks_text(view.snap, deadlocks,
+                                evidence=False).splitlines()
     return "\n".join(lines) + "\n"
 
 
