@@ -125,10 +125,16 @@ class VerdictView:
                       LEAKED + ("lingering",)}
         for g in self.grouping.groups:
             members = g.member_indexes()
-            split = collections.defaultdict(list)
-            for i in members:
-                c = codes[i]
-                split[(c, gopc[i] if c in by_creator else 0)].append(i)
+            kinds = set(map(codes.__getitem__, members))
+            if len(kinds) == 1 and (not kinds & by_creator or len(set(
+                    map(gopc.__getitem__, members))) == 1):
+                # one row: the common case, without a loop in Python
+                split = {(kinds.pop(), 0): members}
+            else:
+                split = collections.defaultdict(list)
+                for i in members:
+                    c = codes[i]
+                    split[(c, gopc[i] if c in by_creator else 0)].append(i)
             for (code, _), idx in split.items():
                 k = _key(code)
                 if k in verdicts:
