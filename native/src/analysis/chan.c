@@ -119,6 +119,7 @@ static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
 	if (gp_failed(gp_memory_read(&prog->mem, allp, hdr, sizeof(hdr))) || hdr[1] > 1 << 16)
 		goto fault;
 	size_t visited = 0;
+	struct gp_trim trim = { 0 };
 	for (uint64_t pi = 0; pi < hdr[1]; pi++) {
 		uint64_t p, th[2];
 		if (gp_failed(gp_memory_read_u64(&prog->mem, hdr[0] + pi * 8, &p)) || !p ||
@@ -128,6 +129,7 @@ static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
 			uint64_t t, ch;
 			int64_t when, period;
 			uint64_t arg = (uint64_t)gp_off(prog, GP_F_TIMER_ARG);
+			gp_memory_trim_tick(&prog->mem, &trim);
 			if (gp_failed(gp_memory_read_u64(&prog->mem, th[0] + k * stride, &t)) || !t ||
 			    gp_failed(gp_memory_read_u64(&prog->mem, t + arg + 8, &ch)) ||
 			    gp_failed(gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN), &when, 8)) ||

@@ -892,6 +892,7 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 	}
 	an->vpaths->snap = snap;
 	an->vpaths->h = v.h;
+	gp_mark_trim(v.m);
 	an->vpaths->m = v.m;
 	v.m = NULL;
 	an->verdict_marked = ms.marked;

@@ -247,17 +247,18 @@ void gp_phase(const char *name)
 		return;
 	double now = gp_phase_clock();
 	if (name) {
-		long rss = 0, hwm = 0;
+		long rss = 0, hwm = 0, file = 0;
 		FILE *f = fopen("/proc/self/status", "r");
 		char line[128];
 		while (f && fgets(line, sizeof(line), f)) {
 			sscanf(line, "VmRSS: %ld", &rss);
 			sscanf(line, "VmHWM: %ld", &hwm);
+			sscanf(line, "RssFile: %ld", &file);
 		}
 		if (f)
 			fclose(f);
-		fprintf(stderr, "goparked phase %-12s %8.1f ms  rss %4ld MB  peak %4ld MB\n",
-			name, (now - last) * 1e3, rss >> 10, hwm >> 10);
+		fprintf(stderr, "goparked phase %-12s %8.1f ms  rss %4ld MB  peak %4ld MB  (files %ld MB)\n",
+			name, (now - last) * 1e3, rss >> 10, hwm >> 10, file >> 10);
 	}
 	last = now;
 }

@@ -265,10 +265,12 @@ static gp_error *build_objects(struct gp_heap *h)
 	if (!h->alloc)
 		return &gp_error_nomem;
 	uint8_t buf[1024];
+	struct gp_trim trim = { 0 };
 	for (size_t i = 0; i < h->nspans; i++) {
 		struct gp_span *s = &h->spans[i];
 		if (!s->nelems)
 			continue;
+		gp_memory_trim_tick(&h->prog->mem, &trim);
 		uint32_t nbytes = (s->nelems + 7) / 8;
 		const uint8_t *bits = NULL;
 		if (s->freeindex < s->nelems) {
@@ -395,6 +397,7 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 						 (uint64_t)gp_off(prog, GP_F_MHEAP_ARENAS),
 					 &l2)))
 		l2 = 0;
+	struct gp_trim trim = { 0 };
 	for (uint64_t i = 0; i < len; i += 512) {
 		size_t n = len - i < 512 ? (size_t)(len - i) : 512;
 		if ((err = gp_memory_read(&prog->mem, ptr + i * 8, chunk, n * 8))) {
@@ -404,6 +407,7 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 		for (size_t k = 0; k < n; k++) {
 			if (!chunk[k])
 				continue;
+			gp_memory_trim_tick(&prog->mem, &trim);
 			const uint8_t *mb = gp_memory_ptr(&prog->mem, chunk[k],
 							  (size_t)msize);
 			if (!mb) {

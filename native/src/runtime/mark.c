@@ -277,6 +277,20 @@ gp_error *gp_mark_drain(struct gp_mark *m)
 	return m->oom ? &gp_error_nomem : NULL;
 }
 
+void gp_mark_trim(struct gp_mark *m)
+{
+	free(m->stack);
+	m->stack = NULL;
+	m->head = m->nstack = m->stack_cap = 0;
+	free(m->spans_todo);
+	m->spans_todo = NULL;
+	m->nspans_todo = m->spans_todo_cap = 0;
+	gp_addr_map_deinit(&m->hidden);
+	free(m->sbuf);
+	m->sbuf = NULL;
+	m->sbuf_cap = 0;
+}
+
 enum gp_mark_state gp_mark_state_of(const struct gp_mark *m, uint64_t addr)
 {
 	struct gp_object o;

@@ -525,6 +525,10 @@ void gp_mark_stats(const struct gp_mark *m, struct gp_mark_stats *ret);
  * read so far are let go (gp_memory_trim), so that a mark over a heap of
  * many GB stays within a few hundred MB resident. */
 void gp_mark_tick(struct gp_mark *m);
+/* Frees what only marking needs (the queue, the hidden words, buffers),
+ * keeping the bits and how each object was reached (gp_mark_parent):
+ * for a mark that is done and kept for its paths. */
+void gp_mark_trim(struct gp_mark *m);
 /* Whether the stack word at slot of goroutine gi is one its frame's maps
  * call a pointer (a stale word of a reused stack is not). */
 bool gp_mark_slot_live(struct gp_mark *m, uint32_t gi, uint64_t slot);
