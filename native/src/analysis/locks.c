@@ -1014,7 +1014,7 @@ static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 			}
 		}
 		/* pending deferred Unlocks (varp: runtime/traceback.go) */
-		uint64_t varp = pcs[k].fp - (L->arch->machine == EM_X86_64 ? 8 : 0);
+		uint64_t varp = pcs[k].fp - (L->arch->uses_lr ? 0 : 8);
 		if (varp > pcs[k].sp)
 			varp -= 8;
 		uint64_t clos[MAX_DEFERS];

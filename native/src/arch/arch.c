@@ -13,6 +13,15 @@ const struct gp_arch *gp_arch_find(uint16_t machine)
 	return NULL;
 }
 
+const struct gp_arch *gp_arch_host(void)
+{
+#if defined(__aarch64__)
+	return &gp_arch_arm64;
+#else
+	return &gp_arch_x86_64;
+#endif
+}
+
 const char *gp_machine_name(uint16_t machine)
 {
 	switch (machine) {

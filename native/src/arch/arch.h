@@ -136,6 +136,11 @@ struct gp_arch {
 	 * sp; fp = sp + spdelta. Otherwise CALL pushes it: at fp - 8, and
 	 * fp = sp + spdelta + 8 (runtime/traceback.go unwinder). */
 	bool uses_lr;
+	/* runtime/malloc.go arenaBaseOffset: where the heap's arena index
+	 * starts (amd64's addresses are signed 48-bit) */
+	uint64_t arena_base_offset;
+	/* R_<arch>_RELATIVE, the relocation of a PIE's own pointers */
+	uint32_t relative_reloc;
 	/* What sighandler's injected call (sigpanic, asyncPreempt) pushes
 	 * below the interrupted sp on a link-register machine:
 	 * alignUp(sys.MinFrameSize, sys.StackAlign); 0 elsewhere. */
@@ -328,6 +333,8 @@ static inline bool gp_val_eq(const struct gp_val *a, const struct gp_val *b)
 
 /* The architecture of ELF machine machine, or NULL if unsupported. */
 const struct gp_arch *gp_arch_find(uint16_t machine);
+/* The architecture this engine runs on (whose registers ptrace gives). */
+const struct gp_arch *gp_arch_host(void);
 /* "x86-64", "arm64", "riscv64", ... for any ELF e_machine, in messages. */
 const char *gp_machine_name(uint16_t machine);
 /* The architectures gp_arch_find knows, for messages ("linux/x86-64"). */

@@ -478,6 +478,8 @@ const struct gp_arch gp_arch_arm64 = {
 	.reg_lr = ARM64_LR,
 	.reg_g = ARM64_X28,      /* cmd/compile/abi-internal.md: R28 = g */
 	.uses_lr = true,
+	.arena_base_offset = 0,
+	.relative_reloc = R_AARCH64_RELATIVE,
 	/* runtime/signal_arm64.go pushCall/preparePanic: sp -= 16 and the
 	 * old LR at [sp]; sys.MinFrameSize 8 aligned to StackAlign 16 */
 	.injected_frame = 16,

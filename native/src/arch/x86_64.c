@@ -764,6 +764,8 @@ const struct gp_arch gp_arch_x86_64 = {
 	.reg_lr = GP_NO_REG,
 	.reg_g = GP_NO_REG,       /* g is in TLS (fs_base - 8), not a register */
 	.uses_lr = false,
+	.arena_base_offset = UINT64_C(0xffff800000000000),
+	.relative_reloc = R_X86_64_RELATIVE,
 	.injected_frame = 0,
 	/* struct elf_prstatus on x86-64 */
 	.prstatus_cursig = 12,

@@ -340,15 +340,9 @@ fail:
  * (cmd/link emits them for every pointer in data when internally linked;
  * an external linker adds GLOB_DAT/JUMP_SLOT for libc, which are not the
  * Go runtime's and are left alone). */
-static uint32_t relative_type(uint16_t machine)
+static uint32_t relative_type(const struct gp_exe *exe)
 {
-	switch (machine) {
-	case EM_X86_64:
-		return R_X86_64_RELATIVE;
-	case EM_AARCH64:
-		return R_AARCH64_RELATIVE;
-	}
-	return 0;
+	return exe->arch ? exe->arch->relative_reloc : 0;
 }
 
 /* The mapped bytes of link-time vaddr (8 of them), or NULL. */
@@ -419,7 +413,7 @@ static gp_error *apply_relocations(struct gp_exe *exe, uint64_t bias)
 					       "%s: REL relocations (no addends) are not supported",
 					       exe->path);
 	}
-	uint32_t type = relative_type(exe->machine);
+	uint32_t type = relative_type(exe);
 	if (relaent != 24 || relasz % 24 || relrsz % 8)
 		return gp_error_create(GP_ERROR_FORMAT,
 				       "%s: corrupt relocation table sizes",
@@ -513,7 +507,7 @@ gp_error *gp_exe_relocate(struct gp_exe *exe, uint64_t bias)
 					       "%s: load bias 0x%llx puts it past the end of the address space",
 					       exe->path,
 					       (unsigned long long)bias);
-	if (!relative_type(exe->machine))
+	if (!relative_type(exe))
 		return gp_error_create(GP_ERROR_UNSUPPORTED,
 				       "%s: relocating a position-independent executable of machine %u",
 				       exe->path, exe->machine);

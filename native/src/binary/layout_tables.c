@@ -56,7 +56,7 @@ int32_t gp_layout_table_field_off(uint16_t machine, int gover,
 
 int gp_layout_table_newest(void)
 {
-	return newest_of(62 /* EM_X86_64 */);
+	return newest_of(gp_arch_x86_64.machine);
 }
 
 static int oldest(void)

@@ -43,8 +43,7 @@ enum { SPAN_DEAD = 0, SPAN_IN_USE = 1, SPAN_MANUAL = 2 };
  * arm64 and the others at 0. */
 static uint64_t arena_base_offset(const struct gp_program *prog)
 {
-	return prog->exe.machine == 62 /* EM_X86_64 */ ?
-		       UINT64_C(0xffff800000000000) : 0;
+	return prog->exe.arch ? prog->exe.arch->arena_base_offset : 0;
 }
 
 static int arena_cmp(const void *a, const void *b)

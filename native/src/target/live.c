@@ -791,15 +791,6 @@ static void live_free(struct gp_live *live)
 	free(live);
 }
 
-/* The machine this engine runs on, whose registers ptrace returns. */
-static uint16_t host_machine(void)
-{
-#if defined(__aarch64__)
-	return EM_AARCH64;
-#else
-	return EM_X86_64;
-#endif
-}
 
 /* A PIE process: where it was loaded, from /proc/PID/auxv (AT_ENTRY). A
  * debugger's remote target (callbacks) has no /proc here. */
@@ -850,12 +841,12 @@ gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
 	 * (a qemu-user guest) is qemu to the kernel. A debugger's remote
 	 * target (callbacks) reads no registers here. */
 	if (live->mode != GP_LIVE_CALLBACK &&
-	    prog->exe.machine != host_machine()) {
+	    prog->exe.machine != gp_arch_host()->machine) {
 		err = gp_error_create(GP_ERROR_MISMATCH,
 				      "%s is a linux/%s program and this host is linux/%s: a live process is read on its own machine (a qemu-user guest is qemu to ptrace); read a core of it instead",
 				      prog->exe.path,
 				      prog->exe.arch ? prog->exe.arch->name : "?",
-				      host_machine() == EM_AARCH64 ? "arm64" : "x86-64");
+				      gp_arch_host()->name);
 		goto fail;
 	}
 	if (prog->exe.elf_type == ET_DYN && (err = relocate_live(prog)))
