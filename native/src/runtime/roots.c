@@ -117,6 +117,10 @@ static void mark_specials(struct gp_mark *m)
 	for (size_t i = 0; i < h->nspans; i++) {
 		const struct gp_span *s = &h->spans[i];
 		uint64_t sp = s->specials;
+		/* the list is sorted by offset, then kind
+		 * (specialFindSplicePoint); a loop is caught by keeping
+		 * one record at each power of two steps (Brent) */
+		uint64_t prev_key = 0, seen = 0;
 		for (uint32_t n = 0; sp && n < GP_MAX_SPECIALS; n++) {
 			uint8_t buf[64];
 			if (gp_failed(gp_memory_read(&p->mem, sp, buf, sizeof(buf)))) {
@@ -126,6 +130,14 @@ static void mark_specials(struct gp_mark *m)
 			uint64_t next = gp_load(buf + o_next, 8);
 			uint64_t off = gp_load(buf + o_off, (size_t)s_off);
 			int kind = buf[o_kind];
+			uint64_t key = off << 8 | (uint8_t)kind;
+			if (key < prev_key || sp == seen) {
+				gp_heap_note(h, sp, "specials list out of order or looping");
+				break;
+			}
+			prev_key = key;
+			if (!(n & (n + 1)))
+				seen = sp;
 			m->stats.specials++;
 			if (kind == kfin) {
 				/* gcScanFinalizer: the object, not marked */
