@@ -14,10 +14,11 @@
  *                      +0, +8 and +16; allglock is locked first and
  *                      unlocked last; allgptr is read to be compared with
  *                      &allgs[0]; allglen is the one other operand
- *                      (proc.go).
+ *                      written (proc.go).
  *   allm, sched        runtime.mcommoninit: lock(&sched.lock) comes first;
  *                      allm is loaded and then published with atomicstorep
- *                      (LEA), so it is the first load that is also a LEA.
+ *                      (its address made for the call), so it is the
+ *                      first load whose address is also taken.
  *                      sched = &sched.lock - offsetof(schedt, lock).
  *   m0                 runtime.rt0_go (asm_*.s): LEAQ runtime·m0(SB), AX
  *                      (MOVD $runtime·m0(SB), R0), the only address made
@@ -94,6 +95,8 @@ struct ripref {
 	uint8_t kind;     /* enum ref_kind */
 	uint8_t reg;      /* the register loaded, stored or made */
 	uint8_t has_imm;
+	uint8_t deref;    /* REF_LEA: the next instruction accesses memory
+			   * through it (arm64 PIE: ADRP+ADD X3, LDR [X3]) */
 	int64_t imm;      /* REF_STORE, REF_CMP: the constant */
 };
 
@@ -110,6 +113,8 @@ struct refs {
 	int64_t cmp_imm;
 	bool has_cmp_imm;
 	unsigned ninsns;
+	size_t last_lea;          /* index + 1 of a LEA ref made by the
+				   * previous instruction, 0 if none */
 };
 
 static const struct gp_segment *exe_segment(const struct gp_exe *exe,
@@ -169,6 +174,12 @@ static bool ref_of(void *arg, const struct gp_insn *in,
 {
 	struct refs *out = arg;
 	uint64_t a;
+	size_t lea = out->last_lea;
+	out->last_lea = 0;
+	if (lea && in->base == out->r[lea - 1].reg && in->base != GP_REG_NONE &&
+	    (in->kind == GP_INSN_LOAD || in->kind == GP_INSN_STORE ||
+	     in->kind == GP_INSN_ATOMIC || in->kind == GP_INSN_CMP))
+		out->r[lea - 1].deref = 1;
 	if (out->ninsns++ < 4 && in->kind == GP_INSN_CMP && in->has_imm &&
 	    in->base == GP_REG_NONE && !in->target && !out->has_cmp_imm) {
 		out->has_cmp_imm = true;
@@ -190,8 +201,12 @@ static bool ref_of(void *arg, const struct gp_insn *in,
 		/* an address made in the assembler's temporary register is
 		 * part of the access that follows (arm64 1.19: ADRP+ADD R27,
 		 * then LDR [R27]), not a reference of its own */
-		if (!in->page && in->dst != out->arch->abi.asm_tmp)
+		if (!in->page && in->dst != out->arch->abi.asm_tmp) {
+			size_t n = out->n;
 			add_ref(out, in, REF_LEA, a, in->dst);
+			if (out->n > n)
+				out->last_lea = out->n;
+		}
 		break;
 	case GP_INSN_LOAD:
 		if (in->width == 16) {  /* a pair: two words */
@@ -242,6 +257,7 @@ static void scan(const struct gp_exe *exe, const uint8_t *code, size_t size,
 	out->arch = exe->arch;
 	out->has_cmp_imm = false;
 	out->ninsns = 0;
+	out->last_lea = 0;
 
 	struct gp_code c;
 	gp_error *err = gp_code_analyze(exe->arch, code, base, size, NULL, NULL,
@@ -320,6 +336,17 @@ static bool has_ref(const struct refs *refs, uint64_t target, int kind)
 	return false;
 }
 
+/* Whether target's address is made for more than the access right after
+ * it (passed to a call, kept): &allm for atomicstorep. */
+static bool address_taken(const struct refs *refs, uint64_t target)
+{
+	for (size_t i = 0; i < refs->n; i++)
+		if (refs->r[i].target == target && refs->r[i].kind == REF_LEA &&
+		    !refs->r[i].deref)
+			return true;
+	return false;
+}
+
 static void find_allgs(const struct gp_exe *exe, const struct gp_pclntab *tab,
 		       struct gp_layout *l)
 {
@@ -346,6 +373,9 @@ static void find_allgs(const struct gp_exe *exe, const struct gp_pclntab *tab,
 		if (a == lock || (a >= allgs && a < allgs + 24) ||
 		    has_ref(&refs, a, REF_CMP) || has_ref(&refs, a, REF_LOAD))
 			continue; /* allgptr: read, compared with &allgs[0] */
+		if (!has_ref(&refs, a, REF_STORE) && !has_ref(&refs, a, REF_XCHG))
+			continue; /* only its address made: a flag read in
+				   * narrower loads (writeBarrier, arm64 PIE) */
 		if (allglen && a != allglen)
 			return; /* ambiguous: this is not the code we know */
 		allglen = a;
@@ -379,7 +409,7 @@ static void find_allm_sched(const struct gp_exe *exe,
 	for (size_t i = 1; i < refs.n; i++) {
 		const struct ripref *r = &refs.r[i];
 		if (r->kind != REF_LOAD || r->target == sched_lock ||
-		    (r->target & 7) || !has_ref(&refs, r->target, REF_LEA))
+		    (r->target & 7) || !address_taken(&refs, r->target))
 			continue;
 		if (!l->var_addr[GP_V_ALLM]) {
 			l->var_addr[GP_V_ALLM] = r->target;
