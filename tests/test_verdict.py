@@ -59,7 +59,12 @@ def test_proven_leaks_equal_runtime_goroutineleak_profile(toolchain, variant, mo
         assert len(runtime) >= 40
 
 
-@pytest.mark.parametrize("toolchain,variant,mode", leak_params())
+# every toolchain stripped too (the layout tables' fields), beyond the
+# default matrix's oldest and newest
+STRIPPED_MORE = [(t, "stripped", "plain") for t in ("1.20", "1.21", "1.22", "1.23", "1.24", "1.25")]
+
+
+@pytest.mark.parametrize("toolchain,variant,mode", leak_params() + leak_params(STRIPPED_MORE))
 def test_verdicts_equal_account(toolchain, variant, mode):
     with verdicts_of(toolchain, variant, mode) as (e, acc, snap, v):
         assert v.heap_model, v.heap_error
