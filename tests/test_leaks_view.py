@@ -201,3 +201,23 @@ def test_verdict_same_when_core_pages_are_let_go(toolchain, variant, mode):
     assert r.returncode == 0, r.stderr
     trimmed = json.loads(r.stdout)
     assert trimmed["rows"] == normal["rows"] and trimmed["counts"] == normal["counts"]
+
+
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
+def test_report_leak_verdict(toolchain, variant, mode, tmp_path):
+    """The report (HTML and Markdown) gives the account's counts of leaked
+    (proven), leaked (no waker) and lingering goroutines."""
+    e = leak_core(toolchain, variant, mode)
+    want = collections.Counter(_expected(e.load_account()).values())
+    md, page = tmp_path / "r.md", tmp_path / "r.html"
+    for out in (md, page):
+        r = run_goparked_cmd(["report", e.core, "--exe", e.exe, "-o", str(out)])
+        assert r.returncode == 0, r.stderr
+    text = md.read_text()
+    line = text.split("## Leak verdict\n\n", 1)[1].splitlines()[0]
+    for k in ("leaked", "no_waker", "lingering"):
+        assert "%d %s" % (want[k], WORDS[k]) in line, (line, k)
+    html = page.read_text()
+    for k in ("leaked", "no_waker", "lingering"):
+        m = re.search(r'data-stat="%s">(\d+)<' % k, html)
+        assert m and int(m.group(1)) == want[k], k

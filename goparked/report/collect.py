@@ -163,6 +163,12 @@ def collect(snap, grouping, progress=None, all_frames=False):
         _age_buckets(snap, grouping)
     data["goid_group"] = goid_group
 
+    phase("deciding the leak verdict")
+    data["leaks"] = _leaks(snap, grouping)
+    for g, raw in zip(groups, grouping.groups):
+        g["verdicts"] = data["leaks"]["view"].group_counts(raw)
+    del data["leaks"]["view"]
+
     phase("finding deadlocks")
     d = A.Deadlocks(snap)
     data["cycles"] = [{
@@ -249,6 +255,36 @@ def collect(snap, grouping, progress=None, all_frames=False):
     data["wait_reason"] = wait_reason
     data["graph"] = build_graph(data)
     return data
+
+
+LEAK_ROWS = 40          # verdict rows kept for the page (most severe first)
+
+
+def _leaks(snap, grouping):
+    """The leak verdict (goparked/verdict.py) as plain data: counts, and
+    the rows by site, most severe first, with cause, creator and, for what
+    can still be woken, a retention path in words."""
+    from .. import verdict as V
+    view = V.VerdictView(snap, snap.group("site", grouping.filter))
+    rows = []
+    for r in view.rows()[:LEAK_ROWS]:
+        v = view.example(r)
+        g = r.group
+        rows.append({
+            "verdict": r.verdict, "words": r.words, "reason": r.reason,
+            "reason_words": r.reason_words, "count": r.count,
+            "wait_reason": g.wait_reason or None,
+            "site": _frame(g.site) if g.site else None,
+            "object": v.object or None, "holder_goid": v.holder_goid,
+            "created_by": view.creator(r),
+            "path": V.path_words(v.path) if r.verdict == "blocked" else "",
+            "goids": view.goids(r, 10),
+        })
+    vv = view.verdicts
+    return {"view": V.VerdictView(snap, grouping),
+            "counts": {k: view.counts.get(k, 0) for k in V.ORDER},
+            "heap_model": vv.heap_model, "heap_error": vv.heap_error,
+            "rows": rows}
 
 
 def group_title(g, by):

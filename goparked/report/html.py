@@ -235,9 +235,38 @@ def _age_chart(data):
     return "".join(out)
 
 
+LEAK_ITEMS = 3          # leak verdict rows in the summary's verdict list
+
+
+def _leak_items(data):
+    """[(tag class, tag, html)] of the leak verdict's rows (not blocked)."""
+    items = []
+    cls = {"leaked": "red", "no_waker": "orange", "lingering": "orange",
+           "unknown": "grey"}
+    rows = [r for r in data["leaks"]["rows"] if r["verdict"] != "blocked"]
+    for r in rows[:LEAK_ITEMS]:
+        where = text.func_location(r["site"]) if r["site"] else "?"
+        why = r["reason_words"]
+        if r["holder_goid"] is not None:
+            why += "; holder goroutine %d" % r["holder_goid"]
+        items.append((cls.get(r["verdict"], "grey"), r["words"],
+                      "<b>%d</b> × %s at <code>%s</code>: %s%s "
+                      "(goroutines %s)" % (
+                          r["count"], _e(r["wait_reason"] or ""), _e(where),
+                          _e(why), " <span class=ev>created by %s</span>"
+                          % _e(r["created_by"]) if r["created_by"] else "",
+                          _goid_links(data, r["goids"], 8))))
+    if len(rows) > LEAK_ITEMS:
+        rest = rows[LEAK_ITEMS:]
+        items.append(("grey", "more", "%d more sites (%d goroutines) leaked "
+                      "or lingering: <code>goparked CORE --leaks</code>" % (
+                          len(rest), sum(r["count"] for r in rest))))
+    return items
+
+
 def _verdict_items(data):
     """[(tag class, tag, html)] the verdict, most severe first."""
-    items = []
+    items = _leak_items(data)
     cyc = data["cycles"]
     if cyc:
         members = sorted({e["from"] for c in cyc for e in c["edges"]})
@@ -281,9 +310,14 @@ def _summary_html(data):
     states = data["by_state"]
     parked = sum(n for s, n in states.items() if s == "waiting")
     provable = sum(len(s["goids"]) for s in data["stuck"] if s["provable"])
+    lc = data["leaks"]["counts"]
     cards = [
         ("goroutines", data["goroutines"], ""),
         ("parked (waiting)", parked, ""),
+        ("leaked (proven)", lc["leaked"], "bad" if lc["leaked"] else "ok"),
+        ("leaked (no waker)", lc["no_waker"],
+         "warn" if lc["no_waker"] else "ok"),
+        ("lingering", lc["lingering"], "warn" if lc["lingering"] else "ok"),
         ("deadlock cycles", len(data["cycles"]),
          "bad" if data["cycles"] else "ok"),
         ("blocked forever", provable, "bad" if provable else "ok"),
@@ -293,7 +327,8 @@ def _summary_html(data):
         ("oldest wait", text.duration(data["oldest_ns"])
          if data["oldest_ns"] is not None else "–", ""),
     ]
-    keys = ["goroutines", "waiting", "cycles", "blocked", "leaks", "oldest"]
+    keys = ["goroutines", "waiting", "leaked", "no_waker", "lingering",
+            "cycles", "blocked", "leaks", "oldest"]
     out = ['<div class="cards">']
     for (k, v, cls), key in zip(cards, keys):
         out.append('<div class="card %s"><div class="v" data-stat="%s">%s'

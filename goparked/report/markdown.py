@@ -45,6 +45,23 @@ def markdown(data):
             "|---|---:|"]
     for s, n in data["by_state"].items():
         out.append("| %s | %d |" % (s, n))
+    lc = data["leaks"]["counts"]
+    out += ["", "## Leak verdict", "",
+            ", ".join("%d %s" % (lc[k], w) for k, w in (
+                ("leaked", "leaked (proven)"),
+                ("no_waker", "leaked (no waker)"),
+                ("lingering", "lingering"), ("blocked", "blocked"),
+                ("unknown", "unknown")) if lc.get(k)) or "nothing parked", ""]
+    rows = [r for r in data["leaks"]["rows"] if r["verdict"] != "blocked"]
+    if rows:
+        out += ["| Verdict | Count | Wait | Where | Why | Created by |"
+                " Goroutines |", "|---|---:|---|---|---|---|---|"]
+        for r in rows:
+            out.append("| %s | %d | %s | `%s` | %s | %s | %s |" % (
+                _md(r["words"]), r["count"], _md(r["wait_reason"] or ""),
+                _md(text.func_location(r["site"]) if r["site"] else "?"),
+                _md(r["reason_words"]), _md(r["created_by"] or ""),
+                _md(text.ids(r["goids"], 10))))
     out += ["", "## Verdict", ""]
     if data["cycles"]:
         out.append("**%d wait cycle%s:**" % (
