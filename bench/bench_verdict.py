@@ -9,9 +9,10 @@ bench/heapcore, the verdict's shapes over a heap of several GB; both made
 once and cached) it warms the page cache, then runs, alternately so that
 both see the same machine, `goparked CORE --by site` and `goparked CORE
 --leaks` (the verdict: the analyses, a mark of the whole heap, the
-evidence, the view) under /usr/bin/time, and prints per command the
-minimum and median wall time, the peak RSS, the ratio of the medians and
-the load average before and after (this machine is shared: only the ratio
+evidence, the view), and prints per command the minimum and median wall
+time, the median CPU time (user + sys), the ratios of the medians to
+--by site's, the peak RSS (the kernel's rusage) and the load average
+before and after (this machine is shared: only the ratio
 compares across runs). GOPARKED_PHASES=1 on one more --leaks run gives
 where the time goes. Nothing here is a test.
 """
@@ -48,21 +49,23 @@ def bench(core, exe, runs, log):
     py = sys.executable
     base = [py, "-m", "goparked", core, "--exe", exe]
     env = dict(os.environ, PYTHONPATH=ROOT)
-    fl = floor(core)
+    fl = floor(core)[0]
     l0 = load()
     times = {v: [] for v in VIEWS}
+    cpu = {v: [] for v in VIEWS}
     rss = {v: 0.0 for v in VIEWS}
     for r in range(runs):
         for v, args in VIEWS.items():
-            t, m = timed(base + args, env=env)
+            t, c, m = timed(base + args, env=env)
             times[v].append(t)
+            cpu[v].append(c)
             rss[v] = max(rss[v], m)
-            log("run %d %s: %.2fs %d MB" % (r + 1, v, t, m))
+            log("run %d %s: %.2fs (cpu %.2fs) %d MB" % (r + 1, v, t, c, m))
     l1 = load()
     phases = subprocess.run(base + ["--leaks"], env=dict(env, GOPARKED_PHASES="1"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True).stderr
-    return fl, (l0, l1), times, rss, phases
+    return fl, (l0, l1), times, cpu, rss, phases
 
 
 def main():
@@ -81,17 +84,20 @@ def main():
     rows = []
     for kind in kinds:
         core, exe = core_of(kind, a.n, a.toolchain)
-        fl, loads, times, rss, phases = bench(core, exe, a.runs, log)
+        fl, loads, times, cpu, rss, phases = bench(core, exe, a.runs, log)
         gb = os.path.getsize(core) / 1e9
         med = {v: statistics.median(t) for v, t in times.items()}
+        mcpu = {v: statistics.median(t) for v, t in cpu.items()}
         for v in VIEWS:
             rows.append((kind, "%.2fG" % gb, "%.2fs" % fl, v,
                          "%.2fs" % min(times[v]), "%.2fs" % med[v],
                          "%.1f" % (med[v] / med["--by site"]),
+                         "%.2fs" % mcpu[v],
+                         "%.1f" % (mcpu[v] / mcpu["--by site"]),
                          "%d MB" % rss[v], "%.1f-%.1f" % loads))
         log(phases)
     head = ("core", "size", "floor", "view", "min", "median", "ratio",
-            "peak RSS", "load")
+            "cpu", "ratio", "peak RSS", "load")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     sep = "  ".join("=" * w for w in widths)
     print(sep)
