@@ -1579,7 +1579,7 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	/* the rest of what is read of the target: a live one then runs
 	 * again (GP_ATTACH_RESUME_EARLY) while its copy is walked */
 	gp_snapshot_clock_gather(snap);
-	if ((err = gp_semtable_gather(snap)) || (err = gp_live_gathered(prog)))
+	if ((err = gp_semtable_gather(snap)) || (err = gp_target_gathered(prog)))
 		goto fail;
 	if ((err = read_all(snap, &gptrs, len, gsize, pcs)))
 		goto fail;
@@ -1593,7 +1593,7 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	if ((err = gp_snapshot_compute_clock(snap)))
 		goto fail;
 	gp_phase("clock");
-	if ((err = gp_live_walked(prog)))
+	if ((err = gp_target_walked(prog)))
 		goto fail;
 	free(gptrs);
 	free(buf);
@@ -1601,7 +1601,7 @@ GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 	*ret = snap;
 	return NULL;
 fail:
-	gp_error_destroy(gp_live_walked(prog)); /* reads of it work again */
+	gp_error_destroy(gp_target_walked(prog)); /* reads of it work again */
 	free(gptrs);
 	free(buf);
 	free(pcs);

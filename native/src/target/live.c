@@ -478,6 +478,8 @@ static gp_error *detach_all(struct gp_live *live)
 	return err;
 }
 
+static const struct gp_target_ops live_ops, callback_ops;
+
 /* ------------------------------------------------------------ memory */
 
 static void copy_free(struct gp_live_copy *c)
@@ -634,7 +636,8 @@ static uint8_t *map_buffer(size_t size, bool populate, size_t *ret_size)
 	return p;
 }
 
-void gp_target_reserve(struct gp_program *prog, unsigned round, size_t bytes)
+static void live_reserve(struct gp_program *prog, unsigned round,
+			 size_t bytes)
 {
 	struct gp_live *live = prog->live;
 	if (!live || live->mode != GP_LIVE_PTRACE ||
@@ -674,8 +677,8 @@ gp_error *gp_plan_add(struct gp_read_plan *plan, uint64_t start,
  * here; merging stacks into whole stack spans reads five times the bytes
  * and was slower.
  */
-gp_error *gp_target_copy(struct gp_program *prog, struct gp_read_plan *plan,
-			 unsigned round)
+static gp_error *live_copy(struct gp_program *prog,
+			   struct gp_read_plan *plan, unsigned round)
 {
 	struct gp_live *live = prog->live;
 	if (!live || live->mode != GP_LIVE_PTRACE || !live->attached ||
@@ -835,6 +838,7 @@ gp_error *gp_live_program_open(const char *exe_path, struct gp_live *live,
 	prog->core.fd = -1;
 	prog->flags = GP_PROGRAM_IS_LIVE;
 	prog->live = live;
+	prog->ops = live->mode == GP_LIVE_CALLBACK ? &callback_ops : &live_ops;
 	if ((err = gp_exe_open(exe_path, &prog->exe)))
 		goto fail;
 	/* ptrace gives this host's registers: a process of another machine
@@ -1027,12 +1031,10 @@ GP_EXPORT gp_error *gp_program_set_threads(gp_program *prog,
 	return NULL;
 }
 
-GP_EXPORT gp_error *gp_program_resume(gp_program *prog)
+static gp_error *live_resume(struct gp_program *prog)
 {
-	if (!prog || !prog->live)
-		return NULL;
 	struct gp_live *live = prog->live;
-	if (!live->attached)
+	if (!live || !live->attached)
 		return NULL;
 	gp_error *err = detach_all(live);
 	prog->pause_ns = (uint64_t)(gp_live_monotonic_ns() - live->stop_start_ns);
@@ -1043,21 +1045,21 @@ GP_EXPORT gp_error *gp_program_resume(gp_program *prog)
 	return err;
 }
 
-gp_error *gp_live_gathered(struct gp_program *prog)
+static gp_error *live_gathered(struct gp_program *prog)
 {
 	struct gp_live *live = prog->live;
-	if (!live || !live->resume_early || !live->attached)
+	if (!live->resume_early || !live->attached)
 		return NULL;
-	gp_error *err = gp_program_resume(prog);
+	gp_error *err = live_resume(prog);
 	live->copy_only = true;
 	live->late_misses = 0;
 	return err;
 }
 
-gp_error *gp_live_walked(struct gp_program *prog)
+static gp_error *live_walked(struct gp_program *prog)
 {
 	struct gp_live *live = prog->live;
-	if (!live || !live->copy_only)
+	if (!live->copy_only)
 		return NULL;
 	live->copy_only = false;
 	if (!live->late_misses)
@@ -1070,14 +1072,32 @@ gp_error *gp_live_walked(struct gp_program *prog)
 /* Called by gp_program_destroy: detach if still attached, free it all.
  * A failure to detach has nobody to go to (the kernel detaches when we
  * exit); it is dropped. */
-gp_error *gp_live_detach(struct gp_program *prog)
+static void live_close(struct gp_program *prog)
 {
-	gp_error_destroy(gp_program_resume(prog));
+	if (!prog->live)
+		return;
+	gp_error_destroy(live_resume(prog));
 	if (prog->threads == prog->live->threads) {
 		prog->threads = NULL;
 		prog->nthreads = 0;
 	}
 	live_free(prog->live);
 	prog->live = NULL;
-	return NULL;
 }
+
+static const struct gp_target_ops live_ops = {
+	.kind = "process",
+	.copy = live_copy,
+	.reserve = live_reserve,
+	.gathered = live_gathered,
+	.walked = live_walked,
+	.resume = live_resume,
+	.close = live_close,
+};
+
+/* A debugger's memory: read through its callback, never copied, never
+ * stopped or resumed by goparked. */
+static const struct gp_target_ops callback_ops = {
+	.kind = "debugger",
+	.close = live_close,
+};

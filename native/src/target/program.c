@@ -130,6 +130,38 @@ gp_error *gp_program_init_runtime(struct gp_program *prog)
 	return NULL;
 }
 
+/* A core changes never and runs never: it only reads. */
+static const struct gp_target_ops core_ops = { .kind = "core" };
+
+gp_error *gp_target_copy(struct gp_program *prog, struct gp_read_plan *plan,
+			 unsigned round)
+{
+	return prog->ops->copy ? prog->ops->copy(prog, plan, round) : NULL;
+}
+
+void gp_target_reserve(struct gp_program *prog, unsigned round, size_t bytes)
+{
+	if (prog->ops->reserve)
+		prog->ops->reserve(prog, round, bytes);
+}
+
+gp_error *gp_target_gathered(struct gp_program *prog)
+{
+	return prog->ops->gathered ? prog->ops->gathered(prog) : NULL;
+}
+
+gp_error *gp_target_walked(struct gp_program *prog)
+{
+	return prog->ops->walked ? prog->ops->walked(prog) : NULL;
+}
+
+GP_EXPORT gp_error *gp_program_resume(gp_program *prog)
+{
+	if (!prog || !prog->ops->resume)
+		return NULL;
+	return prog->ops->resume(prog);
+}
+
 gp_error *gp_core_program_open(const char *core_path, const char *exe_path,
 			       struct gp_program **ret)
 {
@@ -141,6 +173,7 @@ gp_error *gp_core_program_open(const char *core_path, const char *exe_path,
 	if (!prog)
 		return &gp_error_nomem;
 	prog->core.fd = -1;
+	prog->ops = &core_ops;
 	prog->flags = GP_PROGRAM_IS_CORE;
 	if ((err = gp_exe_open(exe_path, &prog->exe)))
 		goto fail;
@@ -186,8 +219,8 @@ GP_EXPORT void gp_program_destroy(gp_program *prog)
 {
 	if (!prog)
 		return;
-	if (prog->live)
-		gp_live_detach(prog);
+	if (prog->ops && prog->ops->close)
+		prog->ops->close(prog);
 	if (prog->pcln)
 		gp_pclntab_destroy(prog->pcln);
 	gp_memory_deinit(&prog->mem);

@@ -214,7 +214,36 @@ gp_error *gp_c_frames(const struct gp_program *prog, uint64_t tid,
 
 /* -------------------------------------------------------------- program.c */
 
+/*
+ * What a target does, whatever it is: a core, a live process or a
+ * debugger's memory. Its memory is prog->mem (layers over a reader) and
+ * its threads' registers prog->threads; these are the rest, each NULL
+ * where the target has nothing to do. The constructors (runtime/plan.c)
+ * are in one place.
+ */
+struct gp_read_plan;
+struct gp_target_ops {
+	const char *kind;         /* "core", "process", "debugger" */
+	/* "copy these ranges now" (a live process, while stopped): a new
+	 * layer of prog->mem holding them; the plan is sorted and merged */
+	gp_error *(*copy)(struct gp_program *prog, struct gp_read_plan *plan,
+			  unsigned round);
+	/* room for round's copy of about bytes, before the process stops */
+	void (*reserve)(struct gp_program *prog, unsigned round, size_t bytes);
+	/* the snapshot has read all it reads but the copies: the process
+	 * may run again (GP_ATTACH_RESUME_EARLY), and until walked a read
+	 * outside the copies fails */
+	gp_error *(*gathered)(struct gp_program *prog);
+	/* the walk is over: GP_ERROR_INCOMPLETE if it missed the copies */
+	gp_error *(*walked)(struct gp_program *prog);
+	/* let it run again (gp_program_resume) */
+	gp_error *(*resume)(struct gp_program *prog);
+	/* let go of it (detach) and free what is its own */
+	void (*close)(struct gp_program *prog);
+};
+
 struct gp_program {
+	const struct gp_target_ops *ops;
 	uint32_t flags;
 	struct gp_exe exe;
 	struct gp_core core;         /* for cores */
@@ -236,15 +265,10 @@ struct gp_program {
 /* Go version, layout and runtime variables of prog->exe (program.c). */
 gp_error *gp_program_init_runtime(struct gp_program *prog);
 
-/* live.c: detach (if still attached) and free the live target. */
-gp_error *gp_live_detach(struct gp_program *prog);
-/* The snapshot has read all it reads of the target but the copy: a live
- * target opened with GP_ATTACH_RESUME_EARLY runs again, and from then on
- * until gp_live_walked() a read outside the copy fails. No-op otherwise. */
-gp_error *gp_live_gathered(struct gp_program *prog);
-/* The walk is over: GP_ERROR_INCOMPLETE if it missed the copy after the
- * target ran again. */
-gp_error *gp_live_walked(struct gp_program *prog);
+/* The target's operations (program.c): each does nothing where the
+ * target has none. */
+gp_error *gp_target_gathered(struct gp_program *prog);
+gp_error *gp_target_walked(struct gp_program *prog);
 
 /* Field helpers: offset of a declared field, or GP_ABSENT. */
 static inline int32_t gp_off(const struct gp_program *p, enum gp_field_id f)
@@ -351,14 +375,11 @@ struct gp_read_plan {
 };
 gp_error *gp_plan_add(struct gp_read_plan *plan, uint64_t start,
 		      uint64_t end);
-/* "Copy these ranges now": a new layer of prog->mem holding them (ranges
- * that cannot be read are left to the reader). A no-op for targets that
- * do not change (cores) or cannot be copied (a debugger's memory). The
- * plan is sorted and merged in place. */
+/* The target's "copy these ranges now" and its reserve (gp_target_ops):
+ * no-ops for targets that do not change (cores) or cannot be copied (a
+ * debugger's memory). */
 gp_error *gp_target_copy(struct gp_program *prog, struct gp_read_plan *plan,
 			 unsigned round);
-/* Room for round's copy of about bytes, made before the process stops (a
- * fresh page costs more than copying into it). */
 void gp_target_reserve(struct gp_program *prog, unsigned round,
 		       size_t bytes);
 /* The one who plans, called by gp_live_open: reserve before the process
