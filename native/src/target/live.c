@@ -1085,14 +1085,10 @@ static void live_close(struct gp_program *prog)
 	prog->live = NULL;
 }
 
+/* kind, copy, reserve, gathered, walked, resume, close */
 static const struct gp_target_ops live_ops = {
-	.kind = "process",
-	.copy = live_copy,
-	.reserve = live_reserve,
-	.gathered = live_gathered,
-	.walked = live_walked,
-	.resume = live_resume,
-	.close = live_close,
+	"process", live_copy, live_reserve, live_gathered, live_walked,
+	live_resume, live_close,
 };
 
 /* A debugger's memory: read through its callback, never copied, never
