@@ -23,7 +23,6 @@
  *    from some function on its stack (GP_EV_CALLS_OP).
  */
 #include <elf.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,69 +432,74 @@ static gp_error *scan_one(void *arg, const struct gp_read_req *req,
 	return NULL;
 }
 
-/*
- * Candidates in (value, goroutine, slot) order, without a comparison sort
- * (two million of them at a million goroutines): a counting sort by
- * goroutine, which keeps each goroutine's slots in the ascending order it
- * scanned them, then the stable radix sort by value.
- */
-static gp_error *sort_cands(struct cands *ind, size_t ngs)
-{
-	size_t *start = calloc(ngs + 1, sizeof(*start));
-	struct cand *out = malloc(ind->n * sizeof(*out));
-	if (!start || !out) {
-		free(start);
-		free(out);
-		return &gp_error_nomem;
-	}
-	for (size_t i = 0; i < ind->n; i++)
-		start[ind->cands[i].g + 1]++;
-	for (size_t g = 0; g < ngs; g++)
-		start[g + 1] += start[g];
-	for (size_t i = 0; i < ind->n; i++)
-		out[start[ind->cands[i].g]++] = ind->cands[i];
-	free(start);
-	free(ind->cands);
-	ind->cands = out;
-	ind->cap = ind->n;
-	return gp_radix_sort(out, ind->n, sizeof(*out),
-			     offsetof(struct cand, value));
-}
+/* A channel found in a pointed-to object's first words: word k of the
+ * object at value holds the channel of target ti. */
+struct held {
+	uint64_t value;
+	uint32_t ti, k;
+};
 
 struct ind_read {
 	struct scan_ctx *c;
-	const struct cand *cands;
-	size_t n;
-	size_t first_new;      /* hits added from here on */
+	struct held *held;
+	size_t n, cap;
 };
 
-/* One pointed-to object: a hit for each candidate that points to it, per
- * channel it holds in its first words. */
+/* One pointed-to object: the channels it holds in its first words. */
 static gp_error *on_object(void *arg, const struct gp_read_req *req,
 			   const uint8_t *q, gp_error *rerr)
 {
 	struct ind_read *r = arg;
-	struct scan_ctx *c = r->c;
 	if (rerr)
 		return NULL;
-	for (int k = 0; k < GP_INDIRECT_WORDS; k++) {
+	for (uint32_t k = 0; k < GP_INDIRECT_WORDS; k++) {
 		uint64_t u = gp_load(q + 8 * k, 8);
-		uint32_t ti = gp_addr_map_get(c->chanset, u);
+		uint32_t ti = gp_addr_map_get(r->c->chanset, u);
 		if (ti == GP_NONE || u == req->address)
 			continue;
-		for (size_t i = req->tag; i < r->n &&
-		     r->cands[i].value == req->address; i++) {
-			const struct cand *cd = &r->cands[i];
+		gp_error *err = gp_grow((void **)&r->held, &r->cap, r->n + 1,
+					sizeof(*r->held));
+		if (err)
+			return err;
+		r->held[r->n++] = (struct held){ req->address, ti, k };
+	}
+	return NULL;
+}
+
+static int held_cmp(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+	if (x->value != y->value)
+		return x->value < y->value ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* A hit for each candidate pointing to an object that holds a channel
+ * (the candidates in the order scanned: the hits are ranked later). */
+static gp_error *indirect_hits(struct scan_ctx *c, struct ind_read *r)
+{
+	struct gp_addr_map first = { 0 };
+	gp_error *err = NULL;
+	gp_qsort(r->held, r->n, sizeof(*r->held), held_cmp);
+	for (size_t i = 0; i < r->n && !err; i++)
+		if (!i || r->held[i].value != r->held[i - 1].value)
+			err = gp_addr_map_put(&first, r->held[i].value, (uint32_t)i);
+	for (size_t i = 0; i < c->ind.n && !err; i++) {
+		const struct cand *cd = &c->ind.cands[i];
+		uint32_t j = gp_addr_map_get(&first, cd->value);
+		if (j == GP_NONE)
+			continue;
+		for (; j < r->n && r->held[j].value == cd->value && !err; j++) {
+			uint32_t ti = r->held[j].ti;
 			if (waits_on(c->snap, &c->snap->gs[cd->g], c->t[ti].addr))
 				continue;
 			struct hit h = { ti, cd->g, cd->slot, cd->value,
 					 GP_EV_INDIRECT, 0, 0, GP_NONE, 0, 0, 0, 0, 0 };
-			gp_error *err = add_hit(c->hits, c->nhits, c->hcap, &h);
-			if (err)
-				return err;
+			err = add_hit(c->hits, c->nhits, c->hcap, &h);
 		}
 	}
-	return NULL;
+	gp_addr_map_deinit(&first);
+	return err;
 }
 
 static int hit_g_cmp(const void *a, const void *b)
@@ -515,27 +519,42 @@ static gp_error *indirect_pass(struct scan_ctx *c)
 	gp_error *err = NULL;
 	if (!ind->n)
 		return NULL;
-	if ((err = sort_cands(ind, c->snap->ngs)))
-		return err;
-	struct gp_read_req *reqs = malloc(ind->n * sizeof(*reqs));
-	if (!reqs)
+	/* each pointed-to object once: the values alone sorted (8 bytes
+	 * each, not the candidates' 24: two million at 1M goroutines) */
+	uint64_t *vals = malloc(ind->n * sizeof(*vals));
+	if (!vals)
 		return &gp_error_nomem;
+	for (size_t i = 0; i < ind->n; i++)
+		vals[i] = ind->cands[i].value;
+	if ((err = gp_radix_sort(vals, ind->n, sizeof(*vals), 0))) {
+		free(vals);
+		return err;
+	}
+	struct gp_read_req *reqs = malloc(ind->n * sizeof(*reqs));
+	if (!reqs) {
+		free(vals);
+		return &gp_error_nomem;
+	}
 	size_t nreqs = 0;
 	for (size_t i = 0; i < ind->n; i++)
-		if (!i || ind->cands[i].value != ind->cands[i - 1].value)
+		if (!i || vals[i] != vals[i - 1])
 			reqs[nreqs++] = (struct gp_read_req){
-				.address = ind->cands[i].value,
-				.size = GP_INDIRECT_WORDS * 8,
-				.tag = (uint32_t)i };
-	struct ind_read r = { c, ind->cands, ind->n, *c->nhits };
+				.address = vals[i],
+				.size = GP_INDIRECT_WORDS * 8 };
+	free(vals);
+	size_t first_new = *c->nhits;
+	struct ind_read r = { c, NULL, 0, 0 };
 	err = gp_memory_read_batch(&c->snap->prog->mem, reqs, nreqs, on_object,
 				   &r);
 	free(reqs);
+	if (!err && r.n)
+		err = indirect_hits(c, &r);
+	free(r.held);
 	if (err)
 		return err;
 	/* frames and code evidence of the new hits, a goroutine at a time */
-	struct hit *h = *c->hits + r.first_new;
-	size_t n = *c->nhits - r.first_new;
+	struct hit *h = *c->hits + first_new;
+	size_t n = *c->nhits - first_new;
 	gp_qsort(h, n, sizeof(*h), hit_g_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t e = i;
