@@ -180,18 +180,36 @@ static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
 	}
 }
 
+/* What each wait reason (a string id) says of nil channels, worked out
+ * once per reason rather than once per goroutine: a few reasons, a
+ * million goroutines. */
+struct nil_memo {
+	uint32_t id[64];
+	uint8_t role[64];   /* GP_ROLE_RECV, GP_ROLE_SEND, or 0: not nil */
+};
+
+static void nil_memo_init(struct nil_memo *m)
+{
+	for (size_t i = 0; i < 64; i++)
+		m->id[i] = GP_NONE;
+}
+
 static bool nil_chan_wait(const struct gp_snapshot *snap,
-			  const struct gp_goroutine *g, uint8_t *ret_role)
+			  const struct gp_goroutine *g, struct nil_memo *m,
+			  uint8_t *ret_role)
 {
 	if (g->status != GP_STATUS_WAITING || g->waiting_count)
 		return false;
-	const char *r = gp_snapshot_string(snap, g->waitreason_str);
-	if (!strcmp(r, "chan receive (nil chan)"))
-		*ret_role = GP_ROLE_RECV;
-	else if (!strcmp(r, "chan send (nil chan)"))
-		*ret_role = GP_ROLE_SEND;
-	else
+	uint32_t id = g->waitreason_str, slot = id & 63;
+	if (m->id[slot] != id) {
+		const char *r = gp_snapshot_string(snap, id);
+		m->id[slot] = id;
+		m->role[slot] = !strcmp(r, "chan receive (nil chan)") ? GP_ROLE_RECV :
+				!strcmp(r, "chan send (nil chan)") ? GP_ROLE_SEND : 0;
+	}
+	if (!m->role[slot])
 		return false;
+	*ret_role = m->role[slot];
 	return true;
 }
 
@@ -214,8 +232,10 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	gp_error *err = NULL;
 	uint8_t buf[GP_MAX_HCHAN];
 	struct gp_trim trim = { 0 };
+	struct nil_memo memo;
 	if (!tc)
 		return &gp_error_nomem;
+	nil_memo_init(&memo);
 	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
 		if (snap->wait_kind[wi] != GP_OBJ_CHAN)
 			continue;
@@ -269,7 +289,7 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	/* nil channels: one entry at address 0 */
 	for (size_t i = 0; i < snap->ngs && nil_index == GP_NONE; i++) {
 		uint8_t role;
-		if (!nil_chan_wait(snap, &snap->gs[i], &role))
+		if (!nil_chan_wait(snap, &snap->gs[i], &memo, &role))
 			continue;
 		if ((err = gp_grow((void **)&an->chans, &an->chans_cap,
 				   an->nchans + 1, sizeof(*an->chans))))
@@ -292,7 +312,7 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		for (size_t i = 0; i < snap->ngs; i++) {
 			const struct gp_goroutine *g = &snap->gs[i];
 			uint8_t role;
-			if (nil_index != GP_NONE && nil_chan_wait(snap, g, &role)) {
+			if (nil_index != GP_NONE && nil_chan_wait(snap, g, &memo, &role)) {
 				struct gp_chan *c = &an->chans[nil_index];
 				if (pass == 0) {
 					c->nwaiters++;
