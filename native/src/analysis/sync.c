@@ -90,14 +90,21 @@ gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	struct gp_addr_map idx = { 0 };
 	gp_error *err = NULL;
 	uint32_t *count = NULL;
+	/* each wait's object (an index into syncs), found once here rather
+	 * than once per pass over the goroutines below */
+	uint32_t *sync_of = malloc((snap->nwait_info + 1) * sizeof(*sync_of));
+	if (!sync_of)
+		return &gp_error_nomem;
 	/* one sync per object, counted, then waiters placed per object */
 	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
 		uint8_t k = snap->wait_kind[wi];
+		sync_of[wi] = GP_NONE;
 		if (k == GP_OBJ_CHAN || k == GP_OBJ_UNKNOWN)
 			continue;
 		uint64_t obj = snap->wait_obj[wi];
 		uint64_t sema = snap->waits[wi].object;
 		uint32_t known = gp_addr_map_get(&idx, obj);
+		sync_of[wi] = known != GP_NONE ? known : (uint32_t)an->nsyncs;
 		if (known != GP_NONE) {
 			/* the lowest of its waiters' semaphores: the same
 			 * whatever order the waits were found in (a core is
@@ -118,6 +125,12 @@ gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		if ((err = gp_addr_map_put(&idx, obj, (uint32_t)an->nsyncs++)))
 			goto out;
 	}
+	/* a wait on no sync object asks for object 0 */
+	uint32_t none = gp_addr_map_get(&idx, 0);
+	for (size_t wi = 0; wi < snap->nwait_info; wi++)
+		if (snap->wait_kind[wi] == GP_OBJ_CHAN ||
+		    snap->wait_kind[wi] == GP_OBJ_UNKNOWN)
+			sync_of[wi] = none;
 	count = calloc(an->nsyncs + 1, sizeof(*count));
 	if (!count) {
 		err = &gp_error_nomem;
@@ -128,8 +141,7 @@ gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		const struct gp_goroutine *g = &snap->gs[i];
 		for (uint32_t k = 0; k < g->waiting_count; k++) {
 			size_t wi = g->waiting_first + k;
-			uint32_t si = wi < snap->nwait_info ?
-				gp_addr_map_get(&idx, gp_wait_sync_object(snap, wi)) : GP_NONE;
+			uint32_t si = wi < snap->nwait_info ? sync_of[wi] : GP_NONE;
 			if (si != GP_NONE) {
 				an->syncs[si].nwaiters++;
 				total++;
@@ -151,8 +163,7 @@ gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		const struct gp_goroutine *g = &snap->gs[i];
 		for (uint32_t k = 0; k < g->waiting_count; k++) {
 			size_t wi = g->waiting_first + k;
-			uint32_t si = wi < snap->nwait_info ?
-				gp_addr_map_get(&idx, gp_wait_sync_object(snap, wi)) : GP_NONE;
+			uint32_t si = wi < snap->nwait_info ? sync_of[wi] : GP_NONE;
 			if (si == GP_NONE)
 				continue;
 			struct gp_sync *s = &an->syncs[si];
@@ -179,6 +190,7 @@ gp_error *gp_syncs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	an->syncs_done = true;
 out:
 	free(count);
+	free(sync_of);
 	gp_addr_map_deinit(&idx);
 	return err;
 }
