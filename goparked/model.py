@@ -418,6 +418,17 @@ class Group:
         return self._grouping.snapshot.stack(self.stack_id)
 
     @property
+    def labels(self):
+        """The pprof labels the members share (a --by label group's key;
+        of its first member in other groupings)."""
+        first = self.member_indexes(1)
+        if not first:
+            return {}
+        snap = self._grouping.snapshot
+        raw = snap._raw(first[0])
+        return snap.labels(None if raw.labels == N.NONE else raw.labels)
+
+    @property
     def site(self):
         frames = self.frames
         if self.site_index is not None and self.site_index < len(frames):

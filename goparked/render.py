@@ -164,6 +164,8 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
             if len(frames) < len(g.frames):
                 key += " (%d more: --all-frames)" % (len(g.frames)
                                                      - len(frames))
+        elif by == "label":
+            key = text.labels_text(g.labels)
         else:
             key = target_str(g.key, "(none)")
         lines.append("%7d  %-*s  %-*s  %-*s  %s" % (
@@ -263,9 +265,7 @@ def goroutine_text(snap, g, all_frames=False):
         facts.append("waits on 0x%x" % g.wait_address)
     labels = g.labels
     if labels:
-        facts.append("labels " + " ".join(
-            "%s=%s" % (target_str(k, ""), target_str(v, ""))
-            for k, v in sorted(labels.items())))
+        facts.append("labels " + text.labels_text(labels))
     t = g.thread
     if t is not None:
         facts.append("on thread %d (m%d)" % (t.tid, t.m_id))

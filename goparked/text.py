@@ -19,8 +19,10 @@ README.rst, "JSON") and durations in nanoseconds.
 """
 
 import functools
+import re
 
-__all__ = ["target_str", "quote", "target_bytes", "byte_length",
+__all__ = ["target_str", "quote", "label_str", "labels_text",
+           "target_bytes", "byte_length",
            "MAX_SHOWN", "duration", "age_range", "ids", "short_path",
            "location", "frame_location", "func_location", "age_buckets",
            "age_bucket", "shown_frames", "creator_shown", "func_for_print"]
@@ -123,6 +125,27 @@ def quote(s):
     elif not isinstance(s, str):
         s = str(s)
     return '"%s"%s' % _shown(s, _QUOTED)
+
+
+# A label key or value shown bare, as the runtime's traceback shows labels
+# (Go 1.27, runtime/traceback.go: tracebackStringNeedsQuoting); any other is
+# quoted with quote().
+_BARE = re.compile(r"[A-Za-z0-9./_]+\Z")
+
+
+def label_str(s):
+    """A pprof label's key or value: bare when it is only letters, digits,
+    '.', '/' and '_', else Go-quoted; cut as target_str() cuts."""
+    return target_str(s) if s and _BARE.match(s) else quote(s)
+
+
+def labels_text(labels, none="(no labels)"):
+    """'k=v k2="a b"': a goroutine's pprof labels (a dict), by key bytes,
+    every key and value shown on its own (escaped, each cut apart)."""
+    if not labels:
+        return none
+    return " ".join("%s=%s" % (label_str(k), label_str(v)) for k, v in
+                    sorted(labels.items(), key=lambda kv: target_bytes(kv[0])))
 
 
 def duration(ns):

@@ -152,6 +152,7 @@ def collect(snap, grouping, progress=None, all_frames=False):
             "age_ns": list(rng) if rng else None,
             "age_known": g.age_known,
             "goids": g.goids(),
+            "labels": g.labels if grouping.by == "label" else None,
         })
     # goid -> the first group listing it (a goroutine in a select can be
     # in several --by chan groups): later groups first, earlier overwrite
@@ -294,7 +295,9 @@ def group_title(g, by):
     func = text.target_str(site["func"]) if site else None
     if by in ("chan", "mutex") and g["key_address"]:
         return "0x%x" % g["key_address"], func
-    if by in ("creator", "label", "age") and g["key"]:
+    if by == "label":
+        return text.labels_text(g.get("labels")), func
+    if by in ("creator", "age") and g["key"]:
         return text.target_str(g["key"]), func
     if site:
         return func, text.frame_location(site)

@@ -145,6 +145,12 @@ def _e(s):
     return _html.escape(text.target_str(str(s), ""), quote=True)
 
 
+def _h(s):
+    """Text already made safe by goparked.text (group_title's): HTML
+    escaping only, so that it is not cut a second time."""
+    return _html.escape(str(s), quote=True)
+
+
 def _age_text(g):
     return text.age_range(g["age_ns"], g["age_known"], g["count"],
                           sep=" – ", none="age unknown" if g["count"] else "")
@@ -186,8 +192,8 @@ def _bar_chart(data):
             '<rect x="%d" y="%d" width="%.1f" height="%d" rx="3" '
             'fill="%s"/><text class="v" x="%.1f" y="%d" font-size="12" '
             'font-weight="600" fill="#1f2733">%d</text></g>' % (
-                g["index"], g["count"], _e(title), _e(reason), g["count"],
-                g["index"], lw - 8, y + 11, _e(label), lw - 8, y + 22,
+                g["index"], g["count"], _h(title), _e(reason), g["count"],
+                g["index"], lw - 8, y + 11, _h(label), lw - 8, y + 22,
                 _e(reason), lw, y + 3, w, row - 9, color, lw + w + 6, y + 15,
                 g["count"]))
     out.append("</svg>")
@@ -293,7 +299,7 @@ def _verdict_items(data):
                       "stack</a>" % (
                           g["count"], _e(g["wait_reason"] or
                                          ",".join(g["states"])),
-                          _e(title), _e(loc), g["index"])))
+                          _h(title), _h(loc), g["index"])))
     return items
 
 
@@ -401,8 +407,8 @@ def _groups_html(data):
             '<table class="stack">%s</table>'
             '<p><span class=ev>goroutine%s</span> <span class="ids">%s</span>'
             '%s</p></div></details>' % (
-                g["index"], g["count"], g["count"], _e(reason), _e(title),
-                _e(loc), _e(_age_text(g)), "".join(rows) or
+                g["index"], g["count"], g["count"], _e(reason), _h(title),
+                _h(loc), _e(_age_text(g)), "".join(rows) or
                 "<tr><td>(no stack)</td></tr>",
                 "" if g["count"] == 1 else "s",
                 " ".join(str(i) for i in ids),

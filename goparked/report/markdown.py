@@ -2,6 +2,8 @@
 channel and lock table and the biggest groups' stacks as the HTML, for a
 postmortem document."""
 
+import re
+
 from .. import text
 from .collect import group_title
 
@@ -11,8 +13,37 @@ MD_GROUPS = 20         # groups in the Markdown table
 MD_STACKS = 5          # stacks printed in the Markdown report
 
 
-def _md(s):
-    return text.target_str(str(s), "").replace("|", "\\|")
+# What Markdown would read as markup or raw HTML (CommonMark lets any ASCII
+# punctuation be escaped with a backslash; "|" ends a GFM table cell).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~])")
+
+
+def _md(s, safe=False):
+    """Text of a table cell or paragraph: a string from the target made
+    safe for a terminal (text.target_str, unless it is already: safe), then
+    its markup escaped, so that a hostile name shows as written and never
+    as HTML."""
+    return _MD_SPECIAL.sub(r"\\\1",
+                           str(s) if safe else text.target_str(str(s), ""))
+
+
+def _code(s, safe=False):
+    """A code span of s (made safe by text.target_str, unless it is
+    already: safe): delimited by more backticks than s holds in a row;
+    "|" escaped for the table."""
+    t = (str(s) if safe else text.target_str(str(s), "")).replace("|", "\\|")
+    run = max((len(r) for r in re.findall("`+", t)), default=0)
+    tick = "`" * (run + 1)
+    pad = " " if run else ""
+    return "%s%s%s%s%s" % (tick, pad, t, pad, tick)
+
+
+def _fence(lines):
+    """A fenced block of lines, its fence longer than any backtick run."""
+    run = max((len(r) for ln in lines for r in re.findall("`+", ln)),
+              default=0)
+    fence = "`" * max(3, run + 1)
+    return [fence] + lines + [fence]
 
 
 def _age_text(g):
@@ -26,9 +57,9 @@ def markdown(data):
     out = ["# goparked report: %s" % p["name"], ""]
     out.append("| | |")
     out.append("|---|---|")
-    out.append("| Program | `%s` |" % _md(p["exe"] or p["name"]))
+    out.append("| Program | %s |" % _code(p["exe"] or p["name"]))
     out.append("| Go | %s |" % _md(p["go_version"] or "unknown"))
-    out.append("| %s | `%s` |" % (p["source"].capitalize(), _md(p["target"])))
+    out.append("| %s | %s |" % (p["source"].capitalize(), _code(p["target"])))
     out.append("| Taken | %s |" % (
         "%s (%s%s)" % (t["text"], _md(t["source"] or ""),
                        "" if t["exact"] else "; ages are lower bounds")
@@ -95,10 +126,10 @@ def markdown(data):
             "|---:|---:|---|---|---|---|"]
     for g in data["groups"][:MD_GROUPS]:
         title, loc = group_title(g, data["by"])
-        out.append("| %d | %d | %s | `%s` %s | %s | %s |" % (
+        out.append("| %d | %d | %s | %s %s | %s | %s |" % (
             g["index"] + 1, g["count"],
-            _md(g["wait_reason"] or ",".join(g["states"])), _md(title),
-            _md(loc), _md(_age_text(g)), _md(text.ids(g["goids"], 10))))
+            _md(g["wait_reason"] or ",".join(g["states"])),
+            _code(title, safe=True), _md(loc, safe=True), _md(_age_text(g)), _md(text.ids(g["goids"], 10))))
     rest = data["groups"][MD_GROUPS:]
     if rest:
         out.append("")
@@ -112,32 +143,30 @@ def markdown(data):
             what = "nil channel" if c["nil"] else "chan %s 0x%x" % (
                 c["elem_type"] or "?", c["address"])
             best = [h for h in c["wakers"] if h["rank"] == 1]
-            out.append("| `%s` | %s | %d | %s | %s |" % (
-                _md(what), "" if c["nil"] else "%d/%d%s" % (
+            out.append("| %s | %s | %d | %s | %s |" % (
+                _code(what), "" if c["nil"] else "%d/%d%s" % (
                     c["len"], c["cap"], " closed" if c["closed"] else ""),
                 len(c["recv"]) + len(c["send"]) + len(c["other"]),
                 _md("; ".join("goroutine %d" % h["goid"] for h in best)),
                 _md(c["stuck"]["reason"] if c["stuck"] else "")))
         for s in data["syncs"][:MD_GROUPS]:
             best = [h for h in s["holders"] if h["rank"] == 1]
-            out.append("| `%s 0x%x` | %s | %d | %s | %s |" % (
-                s["kind"], s["address"], _md(s["state"]), len(s["waiters"]),
+            out.append("| %s | %s | %d | %s | %s |" % (
+                _code("%s 0x%x" % (s["kind"], s["address"])), _md(s["state"]), len(s["waiters"]),
                 _md("; ".join("goroutine %d: %s" % (h["goid"], h["evidence"])
                               for h in best)),
                 _md(s["stuck"]["reason"] if s["stuck"] else "")))
     out += ["", "## Stacks of the biggest groups", ""]
     for g in data["groups"][:MD_STACKS]:
         title, loc = group_title(g, data["by"])
-        out.append("**%d × %s** at `%s`" % (
+        out.append("**%d × %s** at %s" % (
             g["count"], _md(g["wait_reason"] or ",".join(g["states"])),
-            _md(title)))
+            _code(title, safe=True)))
         out.append("")
-        out.append("```")
-        for f in g["frames"]:
-            out.append("%s%s\n\t%s" % (f["func"], " (inlined)"
-                                       if f["inlined"] else "",
-                                       text.frame_location(f, True)))
-        out.append("```")
+        out += _fence(["%s%s\n\t%s" % (text.target_str(f["func"]),
+                                       " (inlined)" if f["inlined"] else "",
+                                       text.frame_location(f, True))
+                       for f in g["frames"]])
         out.append("")
     out.append("_Made with goparked %s._" % data["generated"])
     return "\n".join(out) + "\n"
