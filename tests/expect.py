@@ -100,3 +100,22 @@ def threads_of_text(text):
             out[int(m.group(2))] = None if m.group(3) == "-" \
                 else int(m.group(3))
     return out
+
+
+def labels_match(got, want):
+    """The engine's labels of a goroutine (goparked's dict) hold the
+    expected ones (str, bytes outside UTF-8 as "surrogateescape"): every
+    key, every byte of each value; a value the engine kept only the start
+    of (over its 1 MiB read limit) is that start, with the real length."""
+    if got.keys() != want.keys():
+        return False
+    for k, v in want.items():
+        g = got[k].encode("utf-8", "surrogateescape")
+        w = v.encode("utf-8", "surrogateescape")
+        full = getattr(got[k], "full_len", None)
+        if full is None:
+            if g != w:
+                return False
+        elif full != len(w) or not w.startswith(g) or len(g) != 1 << 20:
+            return False
+    return True

@@ -249,7 +249,8 @@ _ESC = {"n": b"\n", "r": b"\r", "t": b"\t", "\\": b"\\", '"': b'"'}
 
 def _unquote(s: str) -> str:
     """The inverse of runtime.printquoted: \\xHH is one raw byte, \\u and \\U a
-    code point; other characters are printable ASCII as they are."""
+    code point; other characters are printable ASCII as they are. Bytes
+    outside UTF-8 are decoded with "surrogateescape"."""
     out, i = bytearray(), 0
     while i < len(s):
         c = s[i]
@@ -268,7 +269,9 @@ def _unquote(s: str) -> str:
             i += 2 + n
         else:
             raise ValueError("unknown escape \\%s" % e)
-    return out.decode("utf-8", "replace")
+    # every byte kept, one outside UTF-8 as U+DC80..U+DCFF, as goparked's
+    # model decodes the target's strings
+    return out.decode("utf-8", "surrogateescape")
 
 
 def _parse_labels_127(body: str, lineno: int, line: str) -> dict:

@@ -1,0 +1,332 @@
+"""Hostile strings from the target: the hostile_labels fixture scenario.
+
+Its goroutines carry pprof labels a terminal, a log reader or a browser
+would act on (escape sequences, a newline forging a goroutine header, a
+NUL, bytes outside UTF-8, HTML), a 100000-byte value and a 2 MiB one (over
+the engine's 1 MiB read limit). The expectations are the fixture's own
+account of the exact bytes (raw_labels) and, written out by hand here, the
+way Go's strconv.Quote (%q) writes them; never goparked's output.
+
+Every surface is held to the same facts: the Python API, the CLI's text
+views, --json (the engine's streaming writer), --jsonl, the Python JSON of
+one goroutine, the HTML and Markdown report, GDB and LLDB.
+"""
+
+import base64
+import html.parser
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, goparked_env
+from debugger_helpers import COMMANDS_MARK, gdb, lldb
+from fixtures import NEWEST, OLDEST, core_for
+
+SCENARIO = "hostile_labels"
+READ_LIMIT = 1 << 20          # GP_MAX_STRING_LEN (goparked.h)
+SHOWN = 1024                  # text.MAX_SHOWN: bytes shown before the length
+
+LONG = bytes(b"0123456789"[i % 10] for i in range(100000))
+HUGE = bytes(b"abcdefghijklmnopqrstuvwxyz"[i % 26] for i in range((2 << 20) + 5))
+
+# The labels the fixture sets (corefiles/fixture/scenarios.go), as bytes;
+# checked against the account below so that the two cannot drift apart.
+LABELS = {
+    b"term": b"\x1b]0;pwned\x07\x1b[2J\x1b[31mRED",
+    b"forge": b"x\nfake: goroutine 1 [running]:\nmain.fake()",
+    b"nul": b"before\x00after",
+    b"bytes": b"\xff\xfeok\xc3(",
+    b"c1": "next\u0085line\u202eRTL".encode(),
+    b"html": b"<script>alert(\"x\")</script>'\"><img src=x onerror=alert(1)>",
+    b"long": LONG,
+    b"huge": HUGE,
+    b"\x1b[7mkey\r": b"v",
+}
+
+# How a text view shows each label, by Go's strconv.Quote rules (written
+# by hand: \a for BEL, \xXX for other control bytes and for each byte
+# outside UTF-8, \uXXXX for what unicode.IsPrint rejects), bare when it is
+# only [A-Za-z0-9./_], cut after SHOWN bytes with the length after it.
+SHOWN_TEXT = [
+    r'term="\x1b]0;pwned\a\x1b[2J\x1b[31mRED"',
+    r'forge="x\nfake: goroutine 1 [running]:\nmain.fake()"',
+    r'nul="before\x00after"',
+    r'bytes="\xff\xfeok\xc3("',
+    r'c1="next\u0085line\u202eRTL"',
+    r'''html="<script>alert(\"x\")</script>'\"><img src=x onerror=alert(1)>"''',
+    "long=" + LONG[:SHOWN].decode() + "...(100000 bytes)",
+    "huge=" + HUGE[:SHOWN].decode() + "...(2097157 bytes)",
+    r'"\x1b[7mkey\r"=v',
+]
+
+TOOLCHAINS = sorted({NEWEST, OLDEST})
+
+
+def _fc(toolchain):
+    return core_for(toolchain, "dwarf", SCENARIO)
+
+
+def _group(fc):
+    groups = fc.groups(SCENARIO)
+    assert len(groups) == 1
+    return groups[0]
+
+
+def _goids(fc):
+    return _group(fc)["goids"]
+
+
+def _run(args):
+    """goparked ARGS: (returncode, stdout bytes, stderr bytes)."""
+    r = subprocess.run([sys.executable, "-m", "goparked"] + [str(a) for a in args],
+                       cwd=str(ROOT), env=goparked_env(None),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    return r.returncode, r.stdout, r.stderr
+
+
+# Bytes a terminal acts on: C0 controls but newline and tab, DEL; in UTF-8
+# the C1 controls (U+0080..U+009F) and the bidirectional overrides.
+_RAW = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|"
+                  rb"\xe2\x81[\xa6-\xa9]")
+
+
+def assert_safe_text(data, where):
+    """No byte a terminal would act on, valid UTF-8, no forged line."""
+    m = _RAW.search(data)
+    assert m is None, "%s: raw %r at %d: %r" % (where, m.group(0), m.start(),
+                                                 data[max(0, m.start() - 40):m.start() + 40])
+    text = data.decode("utf-8")  # strict: a byte outside UTF-8 fails here
+    forged = [ln for ln in text.splitlines() if ln.startswith(("fake:", "main.fake()"))]
+    assert not forged, "%s: forged lines %r" % (where, forged)
+    return text
+
+
+def assert_all_labels_shown(text, where):
+    for want in SHOWN_TEXT:
+        assert want in text, "%s: label not shown as %r" % (where, want[:80])
+
+
+def assert_exact_labels(labels, truncated, where):
+    """A JSON goroutine's labels and labels_truncated hold the exact bytes:
+    a byte outside UTF-8 is \\udcXX (README.rst, JSON)."""
+    got = {k.encode("utf-8", "surrogateescape"): v.encode("utf-8", "surrogateescape")
+           for k, v in labels.items()}
+    assert set(got) == set(LABELS), where
+    for k, v in LABELS.items():
+        if len(v) <= READ_LIMIT:
+            assert got[k] == v, (where, k)
+        else:
+            assert got[k] == v[:READ_LIMIT], (where, k)
+    assert truncated == {"huge": len(HUGE)}, where
+
+
+# ------------------------------------------------------------ the facts
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_account_holds_the_labels_written_here(toolchain):
+    g = _group(_fc(toolchain))
+    raw = {base64.b64decode(k): base64.b64decode(v) for k, v in g["raw_labels"]}
+    assert raw == LABELS
+    assert len(g["goids"]) >= 1
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_engine_keeps_every_byte(toolchain):
+    from goparked.model import open_core
+    fc = _fc(toolchain)
+    with open_core(fc.core, fc.exe) as prog:
+        snap = prog.snapshot()
+        for goid in _goids(fc):
+            labels = snap.goroutine(goid).labels
+            truncated = {k: v.full_len for k, v in labels.items()
+                         if getattr(v, "full_len", None) is not None}
+            assert_exact_labels(labels, truncated, "goroutine %d" % goid)
+        # --label KEY=VALUE compares every byte (a C string: no NUL)
+        from goparked.model import Filter
+        flt = Filter(label=("html", LABELS[b"html"].decode()))
+        got = {i for grp in snap.group("site", flt) for i in grp.goids()}
+        assert got == set(_goids(fc))
+        flt = Filter(label=("nul", "before"))  # a prefix is not the value
+        assert not [grp for grp in snap.group("site", flt)]
+        flt = Filter(label=("bytes", LABELS[b"bytes"].decode("utf-8", "surrogateescape")))
+        got = {i for grp in snap.group("site", flt) for i in grp.goids()}
+        assert got == set(_goids(fc))
+
+
+# ------------------------------------------------------------ text
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+@pytest.mark.parametrize("view", [[], ["--by", "label"], ["--detail"], ["--leaks"],
+                                  ["--by", "label", "--verdict"], ["--threads"],
+                                  ["--by", "label", "--label", "v=x"], ["--by", "label", "--label", "c1=nextline"], ["--goroutine"]])
+def test_cli_text_is_escaped(toolchain, view):
+    fc = _fc(toolchain)
+    if view == ["--goroutine"]:
+        view = ["--goroutine", _goids(fc)[0]]
+    rc, out, err = _run([fc.core, "--exe", fc.exe] + view)
+    assert rc == 0, err
+    text = assert_safe_text(out, "stdout")
+    assert_safe_text(err, "stderr")
+    if "--label" in view:
+        assert "no goroutines match" in text  # no such label, no such value
+    elif "--goroutine" in view or view[:2] == ["--by", "label"]:
+        assert_all_labels_shown(text, " ".join(map(str, view)))
+
+
+# ------------------------------------------------------------ JSON
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_json_streaming_writer_keeps_the_bytes(toolchain):
+    fc = _fc(toolchain)
+    rc, out, err = _run([fc.core, "--exe", fc.exe, "--json"])
+    assert rc == 0, err
+    assert max(out) < 0x80  # ASCII only: everything else is escaped
+    doc = json.loads(out)
+    by_goid = {g["goid"]: g for g in doc["goroutines"]}
+    for goid in _goids(fc):
+        g = by_goid[goid]
+        assert_exact_labels(g["labels"], g["labels_truncated"], "--json %d" % goid)
+    # goroutines without labels say so, with no truncation either
+    main = by_goid[fc.load_account()["main_goid"]]
+    assert main["labels"] == {} and main["labels_truncated"] == {}
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_jsonl_keeps_the_bytes(toolchain):
+    fc = _fc(toolchain)
+    rc, out, err = _run([fc.core, "--exe", fc.exe, "--jsonl", "--detail"])
+    assert rc == 0, err
+    assert max(out) < 0x80
+    seen = set()
+    for line in out.splitlines():
+        rec = json.loads(line)
+        if rec.get("goid") in _goids(fc) and "labels" in rec:
+            assert_exact_labels(rec["labels"], rec["labels_truncated"],
+                                "--jsonl %d" % rec["goid"])
+            seen.add(rec["goid"])
+    assert seen == set(_goids(fc))
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_python_json_of_one_goroutine_keeps_the_bytes(toolchain):
+    fc = _fc(toolchain)
+    goid = _goids(fc)[0]
+    rc, out, err = _run([fc.core, "--exe", fc.exe, "--goroutine", goid, "--json"])
+    assert rc == 0, err
+    assert max(out) < 0x80
+    g = json.loads(out)["goroutine"]
+    assert_exact_labels(g["labels"], g["labels_truncated"], "-g --json")
+
+
+# ------------------------------------------------------------ the report
+
+
+def _report(toolchain, out):
+    """The report by label (the view that shows labels), as text checked
+    to hold no raw control byte; its format from the name of out."""
+    fc = _fc(toolchain)
+    rc, so, err = _run(["report", fc.core, "--exe", fc.exe, "--by", "label", "-o", out])
+    assert rc == 0, err
+    assert_safe_text(err, "stderr")
+    return assert_safe_text(out.read_bytes(), out.name)
+
+
+class _Tags(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.scripts, self._in_script = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+@pytest.mark.parametrize("toolchain", [NEWEST])
+def test_html_report_stays_escaped(toolchain, tmp_path):
+    page = _report(toolchain, tmp_path / "r.html")
+    assert "<script>alert" not in page and "<img" not in page
+    p = _Tags()
+    p.feed(page)
+    # no element or attribute came from a label: one script (the page's own)
+    assert [t for t, _ in p.tags if t in ("img", "script")] == ["script"]
+    assert not any(k in ("onerror", "src") or "alert(" in (v or "")
+                   for _, a in p.tags for k, v in a.items())
+    assert not any("alert(" in s for s in p.scripts)
+    # the labels are there, escaped for the page as written for a terminal
+    for want in SHOWN_TEXT:
+        escaped = want.replace("&", "&amp;").replace("<", "&lt;").replace(
+            ">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
+        assert escaped in page, want[:80]
+
+
+@pytest.mark.parametrize("toolchain", [NEWEST])
+def test_markdown_report_stays_escaped(toolchain, tmp_path):
+    md = _report(toolchain, tmp_path / "r.md")
+    # no raw HTML: outside code spans and fenced blocks (where Markdown
+    # reads no HTML) every < is escaped (CommonMark's backslash escape)
+    fences = re.findall(r"^(`{3,})$\n.*?^\1$", md, re.M | re.S)
+    assert fences
+    prose = re.sub(r"^(`{3,})$\n.*?^\1$", "", md, flags=re.M | re.S)
+    spans = re.findall(r"(`+)(.+?)\1", prose)
+    prose = re.sub(r"(`+)(.+?)\1", "", prose)
+    assert not re.search(r"(?<!\\)[<>]", prose)
+    # the group's labels: in a code span of the table (and of the stacks)
+    titles = [body for _, body in spans if "=" in body]
+    assert titles
+    for title in titles:
+        assert_all_labels_shown(title.strip().replace("\\|", "|"), "md title")
+
+
+# ------------------------------------------------------------ debuggers
+
+
+def _debugger_text(r):
+    out = r.stdout.encode("utf-8", "surrogateescape")
+    err = r.stderr.encode("utf-8", "surrogateescape")
+    if COMMANDS_MARK.encode() in err:
+        err = err.split(COMMANDS_MARK.encode(), 1)[1]
+    return out, err
+
+
+@pytest.mark.gdb
+def test_gdb_shows_labels_escaped():
+    fc = _fc(NEWEST)
+    goid = _goids(fc)[0]
+    r = gdb([fc.exe, fc.core], ["go goroutine %d --no-select" % goid,
+                                "go goroutines --by label"])
+    assert r.returncode == 0, r.stderr
+    out, err = _debugger_text(r)
+    # what GDB itself prints before the commands (the core's frame) is ours
+    text = assert_safe_text(out, "gdb stdout")
+    assert_safe_text(err, "gdb stderr")
+    assert_all_labels_shown(text, "gdb")
+    assert text.count(SHOWN_TEXT[0]) == 2  # the goroutine and its group
+
+
+@pytest.mark.lldb
+def test_lldb_shows_labels_escaped():
+    fc = _fc(NEWEST)
+    goid = _goids(fc)[0]
+    r = lldb([fc.exe, "-c", fc.core], ["go goroutine %d" % goid,
+                                           "go goroutines --by label"],
+             keep_going=True)
+    assert r.returncode == 0, r.stderr
+    out, err = _debugger_text(r)
+    text = assert_safe_text(out, "lldb stdout")
+    assert_safe_text(err, "lldb stderr")
+    assert_all_labels_shown(text, "lldb")
+    assert text.count(SHOWN_TEXT[0]) == 2
