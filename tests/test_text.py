@@ -68,3 +68,47 @@ def test_age_buckets_are_the_engines(demo_core):
                     assert names[text.age_bucket(m.age_ns)] == g.key
                     seen += 1
             assert seen == len(snap)
+
+
+def test_target_str_follows_go_quote_for_any_byte():
+    """Go's strconv.Quote rules, written out by hand: a byte outside UTF-8
+    (the model decodes with "surrogateescape") is \\xff, a character
+    unicode.IsPrint rejects is \\uXXXX or \\UXXXXXXXX, DEL is \\x7f."""
+    raw = b"ok\xff\xfe\xc3(" .decode("utf-8", "surrogateescape")
+    assert text.target_str(raw) == "ok\\xff\\xfe\\xc3("
+    assert text.target_str("a\u0085b\u00a0c\u202ed\u2028") == \
+        "a\\u0085b\\u00a0c\\u202ed\\u2028"
+    assert text.target_str("\U000e0001x") == "\\U000e0001x"
+    assert text.target_str("\x7f\v\f\b") == "\\x7f\\v\\f\\b"
+    # quotes and backslashes stay in a name; quote() escapes them
+    assert text.target_str('f["a\\b"]') == 'f["a\\b"]'
+    assert text.quote('a"b\\c\n') == '"a\\"b\\\\c\\n"'
+    assert text.quote("") == '""'
+
+
+def test_long_strings_are_cut_with_their_length():
+    assert text.target_str("x" * text.MAX_SHOWN) == "x" * text.MAX_SHOWN
+    s = "0123456789" * 10000
+    assert text.target_str(s) == s[:1024] + "...(100000 bytes)"
+    assert text.quote(s) == '"%s"...(100000 bytes)' % s[:1024]
+    # cut on a character, counted in the target's bytes
+    assert text.target_str("\u00e9" * 600) == "\u00e9" * 512 + "...(1200 bytes)"
+    # a string the engine kept only the start of says its real length
+    from goparked.model import target_string
+    cut = target_string(b"abc", 5000000)
+    assert cut.full_len == 5000000
+    assert text.target_str(cut) == "abc...(5000000 bytes)"
+    assert text.byte_length(cut) == 5000000
+
+
+def test_labels_text_quotes_as_the_runtime_traceback():
+    """Bare when only [A-Za-z0-9./_] (runtime/traceback.go, Go 1.27),
+    else Go-quoted; sorted by key bytes; each cut on its own."""
+    assert text.labels_text({}) == "(no labels)"
+    assert text.labels_text({"worker": "a/b.c_1", "k": "two words"}) == \
+        'k="two words" worker=a/b.c_1'
+    assert text.labels_text({"x\ny": "", "a=b": "v"}) == \
+        '"a=b"=v "x\\ny"=""'
+    long = {"a": "1" * 5000, "b": "2"}
+    assert text.labels_text(long) == \
+        "a=" + "1" * 1024 + "...(5000 bytes) b=2"
