@@ -159,15 +159,23 @@ static bool dump_parse(const char *path, struct dump *d)
 		FAIL("cannot open %s: %s", path, strerror(errno));
 		return false;
 	}
-	char line[4096], next[4096];
+	/* lines of any length: a goroutine header carries its pprof labels
+	 * (Go 1.27, tracebacklabels), megabytes of them in hostile_labels */
+	char *line = NULL, *next = NULL;
+	size_t line_cap = 0, next_cap = 0;
 	uint64_t sigpc = 0;
 	bool have_next = false;
 	struct dgoroutine *g = NULL;
 	for (;;) {
 		if (have_next) {
-			strcpy(line, next);
+			char *t = line;
+			size_t tc = line_cap;
+			line = next;
+			line_cap = next_cap;
+			next = t;
+			next_cap = tc;
 			have_next = false;
-		} else if (!fgets(line, sizeof(line), fp)) {
+		} else if (getline(&line, &line_cap, fp) < 0) {
 			break;
 		}
 		chomp(line);
@@ -210,7 +218,7 @@ static bool dump_parse(const char *path, struct dump *d)
 				 (int)n, line + 11);
 			if (in)
 				g->created_goid = strtoull(in + 14, NULL, 10);
-			if (fgets(next, sizeof(next), fp)) {
+			if (getline(&next, &next_cap, fp) >= 0) {
 				chomp(next);
 				struct dframe f = { 0 };
 				if (parse_fileline(next, &f)) {
@@ -227,7 +235,7 @@ static bool dump_parse(const char *path, struct dump *d)
 		struct dframe f = { 0 };
 		if (!parse_funcline(line, f.func, sizeof(f.func)))
 			continue; /* "goroutine running on other thread" etc. */
-		if (!fgets(next, sizeof(next), fp))
+		if (getline(&next, &next_cap, fp) < 0)
 			break;
 		chomp(next);
 		if (!parse_fileline(next, &f)) {
@@ -237,6 +245,8 @@ static bool dump_parse(const char *path, struct dump *d)
 		g->frames = realloc(g->frames, (g->nframes + 1) * sizeof(f));
 		g->frames[g->nframes++] = f;
 	}
+	free(line);
+	free(next);
 	fclose(fp);
 	return true;
 }
