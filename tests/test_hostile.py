@@ -330,3 +330,91 @@ def test_lldb_shows_labels_escaped():
     assert_safe_text(err, "lldb stderr")
     assert_all_labels_shown(text, "lldb")
     assert text.count(SHOWN_TEXT[0]) == 2
+
+
+# ------------------------------------------------ names of a crafted binary
+
+# A function name and a file name of the executable's pclntab, overwritten
+# in place with the same number of bytes: what a crafted binary can make the
+# engine read as a frame's function and file.
+CRAFTED_FUNC = (b"main.hostileWait", b"m\x1b]0;x\x07\nfake:\xff\x85W")
+CRAFTED_FILE = (b"scenarios.go", b"s\x1b[2J\n\xff\xc3(.go")
+CRAFTED_FUNC_SHOWN = r"m\x1b]0;x\a\nfake:\xff\x85W"
+CRAFTED_FILE_SHOWN = r"s\x1b[2J\n\xff\xc3(.go"
+
+
+def _crafted_exe(fc, tmp_path):
+    data = bytearray(open(fc.exe, "rb").read())
+    out = subprocess.check_output(["readelf", "-SW", fc.exe]).decode()
+    m = re.search(r"\.gopclntab\s+\S+\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)", out)
+    lo, hi = int(m.group(1), 16), int(m.group(1), 16) + int(m.group(2), 16)
+    for old, new in (CRAFTED_FUNC, CRAFTED_FILE):
+        assert len(old) == len(new)
+        i = data.find(old + b"\0", lo, hi)   # names end with a NUL there
+        assert i >= 0 and data.find(old + b"\0", i + 1, hi) < 0, old
+        data[i:i + len(old)] = new
+    path = tmp_path / "crafted"
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("toolchain", [NEWEST])
+def test_crafted_function_and_file_names(toolchain, tmp_path):
+    fc = _fc(toolchain)
+    exe = _crafted_exe(fc, tmp_path)
+    goid = _goids(fc)[0]
+    for view in ([], ["--by", "stack"], ["--goroutine", goid], ["--leaks"]):
+        rc, out, err = _run([fc.core, "--exe", exe] + view)
+        assert rc == 0, err
+        text = assert_safe_text(out, "stdout %s" % view)
+        assert_safe_text(err, "stderr %s" % view)
+        assert CRAFTED_FUNC_SHOWN in text, view
+        if view[:1] == ["--goroutine"]:
+            assert CRAFTED_FILE_SHOWN in text
+    # JSON: the exact bytes (the engine's writer and Python's)
+    rc, out, err = _run([fc.core, "--exe", exe, "--json"])
+    assert rc == 0, err
+    doc = json.loads(out)
+    funcs = {f["func"].encode("utf-8", "surrogateescape")
+             for frames in doc["stacks"].values() for f in frames}
+    files = {(f["file"] or "").encode("utf-8", "surrogateescape")
+             for frames in doc["stacks"].values() for f in frames}
+    assert CRAFTED_FUNC[1] in funcs
+    assert any(f.endswith(b"/" + CRAFTED_FILE[1]) for f in files)
+    rc, out, err = _run([fc.core, "--exe", exe, "--goroutine", goid, "--json"])
+    assert rc == 0, err
+    g = json.loads(out)["goroutine"]
+    assert CRAFTED_FUNC[1] in [f["func"].encode("utf-8", "surrogateescape")
+                               for f in g["frames"]]
+    # the report: Markdown's stacks are fenced, the page escaped
+    for name in ("r.md", "r.html"):
+        rc, so, err = _run(["report", fc.core, "--exe", exe, "-o", tmp_path / name])
+        assert rc == 0, err
+        page = assert_safe_text((tmp_path / name).read_bytes(), name)
+        assert CRAFTED_FUNC_SHOWN in page, name
+
+
+@pytest.mark.gdb
+def test_gdb_crafted_names(tmp_path):
+    fc = _fc(NEWEST)
+    exe = _crafted_exe(fc, tmp_path)
+    r = gdb([exe, fc.core], ["go goroutine %d --no-select" % _goids(fc)[0],
+                             "go goroutines --by stack"])
+    assert r.returncode == 0, r.stderr
+    out, err = _debugger_text(r)
+    text = assert_safe_text(out, "gdb stdout")
+    assert_safe_text(err, "gdb stderr")
+    assert text.count(CRAFTED_FUNC_SHOWN) == 2 and CRAFTED_FILE_SHOWN in text
+
+
+@pytest.mark.lldb
+def test_lldb_crafted_names(tmp_path):
+    fc = _fc(NEWEST)
+    exe = _crafted_exe(fc, tmp_path)
+    r = lldb([exe, "-c", fc.core], ["go goroutine %d" % _goids(fc)[0],
+                                    "go goroutines --by stack"], keep_going=True)
+    assert r.returncode == 0, r.stderr
+    out, err = _debugger_text(r)
+    text = assert_safe_text(out, "lldb stdout")
+    assert_safe_text(err, "lldb stderr")
+    assert text.count(CRAFTED_FUNC_SHOWN) == 2 and CRAFTED_FILE_SHOWN in text
