@@ -476,7 +476,7 @@ class PathStep(ctypes.Structure):
         ("kind", c_uint32),
         ("goroutine", c_uint32),
         ("name", c_uint32),
-        ("reserved", c_uint32),
+        ("local", c_uint32),
     ]
 
 

@@ -526,7 +526,7 @@ class Grouping:
 class PathStep:
     """One step of a retention path: the root first, the wait object last."""
 
-    __slots__ = ("kind", "address", "size", "offset", "goid", "name")
+    __slots__ = ("kind", "address", "size", "offset", "goid", "name", "local")
 
     def __init__(self, snap, raw):
         self.kind = N.PATH_KIND_KEYS.get(raw.kind, "unknown")
@@ -535,6 +535,8 @@ class PathStep:
         self.offset = None if raw.offset == 2**64 - 1 else raw.offset
         self.goid = None if raw.goroutine == N.NONE else snap.goid_array()[raw.goroutine]
         self.name = snap.string(raw.name)
+        # a stack root's local variable or parameter (DWARF), else None
+        self.local = snap.string(raw.local) or None
 
     def __repr__(self):
         return "PathStep(%s %s 0x%x)" % (self.kind, self.name, self.address)

@@ -200,9 +200,10 @@ def step_words(s):
     if s.kind == "global":
         return "global %s" % target_str(s.name, "0x%x" % s.address)
     if s.kind == "stack":
-        return "goroutine %s frame %s (stack word 0x%x)" % (
+        return "goroutine %s frame %s %s(stack word 0x%x)" % (
             s.goid if s.goid is not None else "?",
-            target_str(s.name, "?"), s.address)
+            target_str(s.name, "?"),
+            "local %s " % target_str(s.local) if s.local else "", s.address)
     if s.kind == "object":
         what = "%s 0x%x" % (target_str(s.name, "object"), s.address)
         return ("+%d -> %s" % (s.offset, what)) if s.offset else \
@@ -316,7 +317,7 @@ def leaks_text(view, deadlocks=None, limit=None, ids=8,
 def step_json(s):
     from .schema import hexaddr
     return {"kind": s.kind, "address": hexaddr(s.address),
-            "name": s.name or None, "goid": s.goid,
+            "name": s.name or None, "local": s.local, "goid": s.goid,
             "offset": s.offset if s.kind == "object" else None,
             "size": s.size or None}
 
@@ -370,7 +371,7 @@ LEAKS_KEYS = ["schema", "version", "program", "clock", "counts", "heap",
 LEAKS_ROW_KEYS = ["verdict", "words", "reason", "reason_words", "count",
                   "wait_reason", "site", "signature", "object",
                   "holder_goid", "created_by", "path", "wakers", "goids"]
-PATH_STEP_KEYS = ["kind", "address", "name", "goid", "offset", "size"]
+PATH_STEP_KEYS = ["kind", "address", "name", "local", "goid", "offset", "size"]
 
 
 def leaked_count(snap):

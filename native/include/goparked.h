@@ -800,7 +800,9 @@ struct gp_path_step {
 	uint32_t kind;            /* enum gp_path_kind */
 	uint32_t goroutine;       /* stack roots: goroutine index, GP_NONE */
 	uint32_t name;            /* string id: symbol, function, type, or 0 */
-	uint32_t reserved;
+	uint32_t local;           /* stack roots: string id of the local
+				   * variable or parameter there (DWARF),
+				   * "name" or "name+off"; 0 unknown */
 };
 
 struct gp_verdict_rec {

@@ -86,6 +86,8 @@ struct gp_verdict_paths {
 	size_t nsteps, steps_cap;
 	uint32_t *syms;               /* exe symbols by address */
 	size_t nsyms;
+	struct gp_locals *locals;     /* DWARF's local variables, or NULL */
+	bool locals_tried;
 };
 
 /* ------------------------------------------------------ classification */
@@ -323,13 +325,15 @@ static gp_error *global_name(struct gp_verdict_paths *v, uint64_t addr, uint32_t
 }
 
 /* The function of the frame of goroutine gi holding stack word slot. */
+/* The function of the frame of goroutine gi holding stack word slot,
+ * and (DWARF) the local variable or parameter there. */
 static gp_error *frame_name(struct gp_verdict_paths *v, uint32_t gi, uint64_t slot,
-			    uint32_t *ret)
+			    uint32_t *ret, uint32_t *ret_local)
 {
 	const struct gp_snapshot *snap = v->snap;
 	const struct gp_program *p = snap->prog;
 	const struct gp_goroutine *g = &snap->gs[gi];
-	*ret = 0;
+	*ret = *ret_local = 0;
 	if (g->status == GP_STATUS_RUNNING || !g->pc)
 		return NULL;
 	struct gp_unwind_start st = {
@@ -344,6 +348,10 @@ static gp_error *frame_name(struct gp_verdict_paths *v, uint32_t gi, uint64_t sl
 	size_t n = gp_unwind(p->pcln, &p->mem, &st, pcs, GP_MAX_FRAMES, &uerr);
 	gp_error_destroy(uerr);
 	gp_error *err = NULL;
+	if (!v->locals_tried) {
+		v->locals_tried = true;
+		v->locals = gp_locals_open(&p->exe);
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t hi = i + 1 < n ? pcs[i + 1].sp : g->stack_hi;
 		if (slot < pcs[i].sp || slot >= hi)
@@ -351,6 +359,25 @@ static gp_error *frame_name(struct gp_verdict_paths *v, uint32_t gi, uint64_t sl
 		struct gp_func fn;
 		if (gp_pclntab_find_func(p->pcln, pcs[i].pc, &fn))
 			err = gp_strtab_intern(&v->snap->strs, fn.name, ret);
+		/* a local of this frame (its CFA is the caller's sp), or a
+		 * parameter its callee spilled to its home in this frame */
+		char buf[256];
+		bool found = v->locals && i + 1 < n &&
+			     gp_locals_name(v->locals, pcs[i].pc - 1, pcs[i + 1].sp,
+					    slot, buf, sizeof(buf));
+		if (!found && v->locals && i > 0 &&
+		    gp_locals_name(v->locals, pcs[i - 1].pc - 1, pcs[i].sp, slot,
+				   buf, sizeof(buf))) {
+			struct gp_func callee;
+			found = gp_pclntab_find_func(p->pcln, pcs[i - 1].pc, &callee);
+			if (found) {
+				size_t k = strlen(buf);
+				snprintf(buf + k, sizeof(buf) - k, " (argument of %.*s)",
+					 (int)(sizeof(buf) / 2), callee.name);
+			}
+		}
+		if (!err && found)
+			err = gp_strtab_intern(&v->snap->strs, buf, ret_local);
 		break;
 	}
 	free(pcs);
@@ -411,8 +438,13 @@ static gp_error *path_of(struct gp_verdict_paths *v, uint64_t addr, uint32_t *re
 		return NULL;
 	uint32_t cached = gp_addr_map_get(&v->path_of, (uint64_t)o.id + 1);
 	if (cached != GP_NONE) {
-		*ret_first = v->steps[cached].reserved;
-		*ret_len = (uint32_t)(cached - v->steps[cached].reserved + 1);
+		/* the root, then its objects up to the next path's root */
+		uint32_t len = 1;
+		while (cached + len < v->nsteps &&
+		       v->steps[cached + len].kind == GP_PATH_OBJECT)
+			len++;
+		*ret_first = cached;
+		*ret_len = len;
 		return NULL;
 	}
 	uint32_t chain[GP_MAX_PATH];
@@ -446,7 +478,7 @@ static gp_error *path_of(struct gp_verdict_paths *v, uint64_t addr, uint32_t *re
 	if (r->kind == GP_PATH_GLOBAL)
 		err = global_name(v, root.slot, &r->name);
 	else if (r->kind == GP_PATH_STACK && root.goroutine != GP_NONE)
-		err = frame_name(v, root.goroutine, root.slot, &r->name);
+		err = frame_name(v, root.goroutine, root.slot, &r->name, &r->local);
 	if (err)
 		return err;
 	struct gp_object prev = { 0 };
@@ -473,8 +505,7 @@ static gp_error *path_of(struct gp_verdict_paths *v, uint64_t addr, uint32_t *re
 		prev = cur;
 	}
 	uint32_t last = (uint32_t)v->nsteps - 1;
-	v->steps[last].reserved = first;
-	if ((err = gp_addr_map_put(&v->path_of, (uint64_t)o.id + 1, last)))
+	if ((err = gp_addr_map_put(&v->path_of, (uint64_t)o.id + 1, first)))
 		return err;
 	*ret_first = first;
 	*ret_len = last - first + 1;
@@ -738,6 +769,7 @@ void gp_verdict_paths_destroy(struct gp_verdict_paths *P)
 	if (!P)
 		return;
 	gp_mark_destroy(P->m);
+	gp_locals_close(P->locals);
 	gp_addr_map_deinit(&P->path_of);
 	free(P->steps);
 	free(P->syms);

@@ -78,6 +78,17 @@ gp_error *gp_map_file(const char *path, const char *what, int *ret_fd,
 		      const uint8_t **ret_map, size_t *ret_size);
 gp_error *gp_exe_open(const char *path, struct gp_exe *ret);
 void gp_exe_close(struct gp_exe *exe);
+
+/* layout.c: local variables from DWARF, for retention paths. NULL
+ * without DWARF. gp_locals_name: the name of the variable or parameter
+ * whose stack home holds addr in the frame at pc (a return address less
+ * one for outer frames) whose canonical frame address is cfa, "name" or
+ * "name+off"; false when DWARF does not say. */
+struct gp_locals;
+struct gp_locals *gp_locals_open(const struct gp_exe *exe);
+void gp_locals_close(struct gp_locals *l);
+bool gp_locals_name(struct gp_locals *l, uint64_t pc, uint64_t cfa,
+		    uint64_t addr, char *buf, size_t cap);
 /* Moves a PIE's image to where the target loaded it (bias from the
  * target's auxv: AT_ENTRY - e_entry); once, before anything reads it. */
 gp_error *gp_exe_relocate(struct gp_exe *exe, uint64_t bias);

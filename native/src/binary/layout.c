@@ -4,6 +4,7 @@
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,3 +302,107 @@ gp_error *gp_layout_probe_dwarf(const struct gp_exe *exe,
 {
 	return layout_from_dwarf(exe, ret, true);
 }
+
+/* ------------------------------------------------------- local variables */
+
+struct gp_locals {
+	Dwarf *dw;
+	uint64_t bias;
+};
+
+struct gp_locals *gp_locals_open(const struct gp_exe *exe)
+{
+	if (!exe->has_dwarf || !exe->elf)
+		return NULL;
+	struct gp_locals *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->dw = dwarf_begin_elf(exe->elf, DWARF_C_READ, NULL);
+	l->bias = exe->bias;
+	if (!l->dw) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void gp_locals_close(struct gp_locals *l)
+{
+	if (!l)
+		return;
+	dwarf_end(l->dw);
+	free(l);
+}
+
+/* The variable or parameter of scope whose stack home at pc holds addr
+ * (cfa the frame's canonical frame address): DW_OP_fbreg, the frame base
+ * being DW_OP_call_frame_cfa in Go's DWARF. */
+static bool local_in(Dwarf_Die *scope, Dwarf_Addr pc, uint64_t cfa,
+		     uint64_t addr, char *buf, size_t cap)
+{
+	Dwarf_Die die;
+	if (dwarf_child(scope, &die) != 0)
+		return false;
+	do {
+		int tag = dwarf_tag(&die);
+		if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter)
+			continue;
+		Dwarf_Attribute attr;
+		Dwarf_Op *expr;
+		size_t nexpr;
+		if (!dwarf_attr_integrate(&die, DW_AT_location, &attr) ||
+		    dwarf_getlocation_addr(&attr, pc, &expr, &nexpr, 1) < 1 ||
+		    nexpr != 1 || expr[0].atom != DW_OP_fbreg)
+			continue;
+		uint64_t home = cfa + (uint64_t)(int64_t)expr[0].number;
+		Dwarf_Word size = 8;
+		Dwarf_Die type;
+		if (dwarf_attr_integrate(&die, DW_AT_type, &attr) &&
+		    dwarf_formref_die(&attr, &type) &&
+		    (dwarf_aggregate_size(&type, &size) != 0 || !size))
+			size = 8;
+		if (addr < home || addr - home >= size)
+			continue;
+		const char *name = dwarf_diename(&die);
+		if (!name)
+			continue;
+		if (addr == home)
+			snprintf(buf, cap, "%s", name);
+		else
+			snprintf(buf, cap, "%s+%llu", name,
+				 (unsigned long long)(addr - home));
+		return true;
+	} while (dwarf_siblingof(&die, &die) == 0);
+	return false;
+}
+
+bool gp_locals_name(struct gp_locals *l, uint64_t pc, uint64_t cfa,
+		    uint64_t addr, char *buf, size_t cap)
+{
+	if (!l || !cap)
+		return false;
+	Dwarf_Addr at = pc - l->bias;
+	Dwarf_Die cu;
+	/* Go writes no .debug_aranges: the unit whose ranges hold pc */
+	bool have = dwarf_addrdie(l->dw, at, &cu) != NULL;
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+	while (!have && dwarf_nextcu(l->dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		have = dwarf_offdie(l->dw, off + hsize, &cu) && dwarf_haspc(&cu, at) == 1;
+		off = next;
+	}
+	if (!have)
+		return false;
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes(&cu, at, &scopes);
+	bool found = false;
+	for (int i = 0; i < n && !found; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag == DW_TAG_compile_unit)
+			break;
+		found = local_in(&scopes[i], at, cfa, addr, buf, cap);
+	}
+	free(scopes);
+	return found;
+}
+
