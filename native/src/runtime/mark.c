@@ -76,13 +76,19 @@ gp_error *gp_mark_hide(struct gp_mark *m, uint64_t word)
 	if (!word)
 		return NULL;
 	struct gp_object o;
-	if (gp_heap_find(m->h, word, &o) == GP_HEAP_OBJECT) {
+	enum gp_heap_where w = gp_heap_find(m->h, word, &o);
+	if (w == GP_HEAP_OBJECT) {
 		if (!m->hidden_min || o.size < m->hidden_min)
 			m->hidden_min = o.size;
 		if (o.size > m->hidden_max)
 			m->hidden_max = o.size;
 		m->span_hidden[o.span] = 1;
 	} else {
+		/* a sudog in a slot the span calls free (or in a corrupt
+		 * span) is still scanned when reached: its span is looked
+		 * up too */
+		if (w != GP_HEAP_NOT)
+			m->span_hidden[o.span] = 1;
 		m->hidden_outside = true;
 	}
 	return gp_addr_map_put(&m->hidden, word, 1);
