@@ -300,13 +300,20 @@ static gp_error *read_waitreasons(struct gp_snapshot *snap)
 		n = GP_MAX_WAITREASONS;
 	for (uint64_t i = 0; i < n; i++) {
 		char *s;
-		gp_error *err = gp_memory_read_gostring(&prog->mem,
-							addr + 16 * i, 256, &s);
+		uint8_t hdr[16];
+		/* every byte of the string (a crafted runtime's may hold NULs) */
+		gp_error *err = gp_memory_read(&prog->mem, addr + 16 * i, hdr,
+					       sizeof(hdr));
+		uint64_t len = gp_load(hdr + 8, 8);
+		if (!err)
+			err = gp_memory_read_string(&prog->mem, gp_load(hdr, 8),
+						    len, 256, &s);
 		if (err) {
 			gp_error_destroy(err);
 			break;
 		}
-		err = gp_strtab_intern(&snap->strs, s, &snap->waitreasons[i]);
+		err = gp_strtab_intern_n(&snap->strs, s, (size_t)len,
+					 &snap->waitreasons[i]);
 		free(s);
 		if (err)
 			return err;
