@@ -418,3 +418,44 @@ def test_lldb_crafted_names(tmp_path):
     text = assert_safe_text(out, "lldb stdout")
     assert_safe_text(err, "lldb stderr")
     assert text.count(CRAFTED_FUNC_SHOWN) == 2 and CRAFTED_FILE_SHOWN in text
+
+
+def _proto_strings(data):
+    """The string_table (field 6) of a profile.proto message, by hand:
+    varint keys, length-delimited fields, nothing else decoded."""
+    def varint(i):
+        v = shift = 0
+        while True:
+            b = data[i]
+            v |= (b & 0x7f) << shift
+            i += 1
+            shift += 7
+            if not b & 0x80:
+                return v, i
+    out, i = [], 0
+    while i < len(data):
+        key, i = varint(i)
+        wire = key & 7
+        if wire == 0:
+            _, i = varint(i)
+        elif wire == 2:
+            n, i = varint(i)
+            if key >> 3 == 6:
+                out.append(data[i:i + n])
+            i += n
+        else:
+            raise AssertionError("wire type %d" % wire)
+    return out
+
+
+@pytest.mark.parametrize("toolchain", [NEWEST])
+def test_pprof_keeps_the_bytes(toolchain, tmp_path):
+    import gzip
+    fc = _fc(toolchain)
+    out = tmp_path / "p.pb.gz"
+    rc, so, err = _run([fc.core, "--exe", fc.exe, "--pprof", out])
+    assert rc == 0, err
+    strings = set(_proto_strings(gzip.decompress(out.read_bytes())))
+    for k, v in LABELS.items():
+        assert k in strings, k
+        assert v[:READ_LIMIT] in strings, k
