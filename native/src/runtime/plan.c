@@ -49,11 +49,12 @@ static void plan_reserve(struct gp_program *prog)
 	if (!read_allgs(prog, &array, &len, &gsize))
 		return;
 	len += len / 16 + 64;
-	gp_target_reserve(prog, 1, len * gsize);
-	gp_target_reserve(prog, 2, len * PLAN_SPARE_STACK);
+	gp_target_reserve(prog, 1, len * gsize, len);
+	gp_target_reserve(prog, 2, len * PLAN_SPARE_STACK, 2 * len);
 }
 
-/* A g's bytes from the copy, else read into buf (or NULL). */
+/* A record's bytes (a g, a sudog) from the copy, else read into buf (or
+ * NULL). */
 static const uint8_t *g_bytes(struct gp_program *prog, uint64_t addr,
 			      size_t gsize, uint8_t *buf)
 {
@@ -154,8 +155,7 @@ static gp_error *plan_copy(struct gp_program *prog)
 		w.n = 0;
 		size_t next = 0;
 		for (size_t i = 0; i < nsudogs && !err; i++) {
-			const uint8_t *sd = gp_memory_ptr(&prog->mem, gptrs[i],
-							  ssize);
+			const uint8_t *sd = g_bytes(prog, gptrs[i], ssize, gbuf);
 			if (!sd || !gp_field(prog, GP_F_SUDOG_ISSELECT, sd, ssize))
 				continue;
 			uint64_t link = gp_field(prog, GP_F_SUDOG_WAITLINK, sd,

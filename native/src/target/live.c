@@ -637,18 +637,25 @@ static uint8_t *map_buffer(size_t size, bool populate, size_t *ret_size)
 }
 
 static void live_reserve(struct gp_program *prog, unsigned round,
-			 size_t bytes)
+			 size_t bytes, size_t nranges)
 {
 	struct gp_live *live = prog->live;
 	if (!live || live->mode != GP_LIVE_PTRACE ||
 	    round >= GP_ARRAY_SIZE(live->spare) || live->spare[round].data)
 		return;
+	struct gp_live_spare *sp = &live->spare[round];
 	/* faulted in up to a bound: past it the copy faults its own pages
 	 * (a process of ten million goroutines is not worth gigabytes up
 	 * front) */
-	live->spare[round].data = map_buffer(bytes,
-					     bytes <= GP_SPARE_POPULATE_MAX,
-					     &live->spare[round].size);
+	bool populate = bytes <= GP_SPARE_POPULATE_MAX;
+	sp->data = map_buffer(bytes, populate, &sp->size);
+	/* the ranges' segments too, written now (a fresh page costs more
+	 * than filling it in) */
+	if (populate && nranges && nranges < SIZE_MAX / sizeof(*sp->segs) &&
+	    (sp->segs = malloc(nranges * sizeof(*sp->segs)))) {
+		memset(sp->segs, 0, nranges * sizeof(*sp->segs));
+		sp->nsegs = nranges;
+	}
 }
 
 static void *fill_thread(void *arg)
@@ -711,13 +718,16 @@ static gp_error *live_copy(struct gp_program *prog,
 	    !(layer = gp_memory_layer_push(&prog->mem)))
 		return NULL; /* no room: read on demand instead */
 	struct gp_live_copy *c = &live->copies[ci];
-	struct gp_segment *segs = calloc(n, sizeof(*segs));
-	if (!segs) {
+	struct gp_live_spare *sp = round < GP_ARRAY_SIZE(live->spare) ?
+					   &live->spare[round] : NULL;
+	struct gp_segment *segs;
+	if (sp && sp->segs && sp->nsegs >= n) {
+		segs = sp->segs;  /* zeroed */
+		sp->segs = NULL;
+	} else if (!(segs = calloc(n ? n : 1, sizeof(*segs)))) {
 		prog->mem.nlayers--;
 		return &gp_error_nomem;
 	}
-	struct gp_live_spare *sp = round < GP_ARRAY_SIZE(live->spare) ?
-					   &live->spare[round] : NULL;
 	if (sp && sp->data && sp->size >= total) {
 		c->data = sp->data;
 		c->size = sp->size;
@@ -775,6 +785,8 @@ static void free_spares(struct gp_live *live)
 		if (live->spare[i].data)
 			munmap(live->spare[i].data, live->spare[i].size);
 		live->spare[i].data = NULL;
+		free(live->spare[i].segs);
+		live->spare[i].segs = NULL;
 	}
 }
 
@@ -951,6 +963,7 @@ gp_error *gp_live_open(int pid, const char *exe_path, uint32_t flags,
 	if (!no_stop) {
 		if (planner && planner->reserve)
 			planner->reserve(prog);
+		live->misses = live->miss_bytes = 0;
 		live->stop_start_ns = gp_live_monotonic_ns();
 		if ((err = stop_all(live)))
 			goto fail;

@@ -139,10 +139,11 @@ gp_error *gp_target_copy(struct gp_program *prog, struct gp_read_plan *plan,
 	return prog->ops->copy ? prog->ops->copy(prog, plan, round) : NULL;
 }
 
-void gp_target_reserve(struct gp_program *prog, unsigned round, size_t bytes)
+void gp_target_reserve(struct gp_program *prog, unsigned round, size_t bytes,
+		       size_t nranges)
 {
 	if (prog->ops->reserve)
-		prog->ops->reserve(prog, round, bytes);
+		prog->ops->reserve(prog, round, bytes, nranges);
 }
 
 gp_error *gp_target_gathered(struct gp_program *prog)

@@ -228,8 +228,10 @@ struct gp_target_ops {
 	 * layer of prog->mem holding them; the plan is sorted and merged */
 	gp_error *(*copy)(struct gp_program *prog, struct gp_read_plan *plan,
 			  unsigned round);
-	/* room for round's copy of about bytes, before the process stops */
-	void (*reserve)(struct gp_program *prog, unsigned round, size_t bytes);
+	/* room for round's copy of about bytes in at most nranges ranges,
+	 * before the process stops */
+	void (*reserve)(struct gp_program *prog, unsigned round, size_t bytes,
+			size_t nranges);
 	/* the snapshot has read all it reads but the copies: the process
 	 * may run again (GP_ATTACH_RESUME_EARLY), and until walked a read
 	 * outside the copies fails */
@@ -341,6 +343,8 @@ struct gp_live {
 	struct gp_live_spare {
 		uint8_t *data;
 		size_t size;
+		struct gp_segment *segs;  /* room for the copy's ranges */
+		size_t nsegs;
 	} spare[3];
 	size_t misses, miss_bytes;  /* reads the copy did not hold */
 	bool resume_early;        /* GP_ATTACH_RESUME_EARLY */
@@ -381,7 +385,7 @@ gp_error *gp_plan_add(struct gp_read_plan *plan, uint64_t start,
 gp_error *gp_target_copy(struct gp_program *prog, struct gp_read_plan *plan,
 			 unsigned round);
 void gp_target_reserve(struct gp_program *prog, unsigned round,
-		       size_t bytes);
+		       size_t bytes, size_t nranges);
 /* The one who plans, called by gp_live_open: reserve before the process
  * stops, copy once it is stopped (through gp_target_copy). */
 struct gp_copy_planner {
