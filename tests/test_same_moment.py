@@ -80,7 +80,7 @@ def documents(text):
 def debugger_conclusions(text):
     """chans, syncs and the wait-for graph from the `go chan/mutex
     ADDR --json` and `go deadlocks --json` documents of one session."""
-    chans, syncs, graph = {}, {}, None
+    chans, syncs, graph, rows = {}, {}, None, None
     for doc in documents(text):
         if isinstance(doc.get("chan"), dict):
             chans[int(doc["chan"]["address"] or "0", 16)] = \
@@ -88,16 +88,23 @@ def debugger_conclusions(text):
         elif isinstance(doc.get("sync"), dict):
             syncs[int(doc["sync"]["address"] or "0", 16)] = \
                 normal(doc["sync"])
-        elif "cycles" in doc:
+        elif "stuck" in doc:
             graph = normal({k: doc[k] for k in ("cycles", "stuck",
                                                  "truncated")})
-    return {"chans": chans, "syncs": syncs, "graph": graph}
+        elif "rows" in doc:
+            rows = verdict_rows(doc)
+    return {"chans": chans, "syncs": syncs, "graph": graph, "rows": rows}
+
+
+def verdict_rows(leaks_doc):
+    """The leak verdict's rows but those of goroutines still running."""
+    return [r for r in normal(leaks_doc["rows"]) if r["verdict"] != "live"]
 
 
 def object_commands(c):
     return (["go chan 0x%x --json" % a for a in sorted(c["chans"])] +
             ["go mutex 0x%x --json" % a for a in sorted(c["syncs"])] +
-            ["go deadlocks --json"])
+            ["go deadlocks --json", "go leaks --json"])
 
 
 def assert_same(live, dead):
@@ -172,8 +179,7 @@ def test_live_and_core_conclude_the_same(parked, leaks_exe, tmp_path):
         assert live["verdicts"][goid] == dead["verdicts"][goid], \
             (goid, live["verdicts"][goid], dead["verdicts"][goid])
     a, b = json.loads(cli_live.stdout), json.loads(cli_core.stdout)
-    assert [r for r in normal(a["rows"]) if r["verdict"] != "live"] == \
-        [r for r in normal(b["rows"]) if r["verdict"] != "live"]
+    assert verdict_rows(a) == verdict_rows(b)
     assert normal(a["cycles"]) == normal(b["cycles"])
 
 
@@ -189,6 +195,10 @@ def test_gdb_live_and_lldb_core_conclude_the_same(parked, leaks_exe,
     try:
         with goparked.open(core, leaks_exe) as cprog:
             dead = conclusions(cprog.snapshot(), account_goids(account))
+        cli_core = run_goparked_cmd([core, "--exe", leaks_exe, "--leaks",
+                                     "--json"])
+        assert cli_core.returncode == 0, cli_core.stderr
+        dead["rows"] = verdict_rows(json.loads(cli_core.stdout))
         cmds = object_commands(dead)
         r = lldb(["--core", core, leaks_exe], cmds)
         assert r.returncode == 0, r.stderr[-3000:]
@@ -201,3 +211,6 @@ def test_gdb_live_and_lldb_core_conclude_the_same(parked, leaks_exe,
     assert dead["chans"] and dead["syncs"]
     assert_same(in_gdb, dead)
     assert_same(in_lldb, dead)
+    assert dead["rows"]
+    assert in_gdb["rows"] == dead["rows"]
+    assert in_lldb["rows"] == dead["rows"]
