@@ -649,7 +649,7 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	struct target *t = NULL;
 	struct hit *hits = NULL;
 	size_t nt = 0, nhits = 0, hcap = 0;
-	struct gp_addr_map chanset = { 0 };
+	struct gp_addr_map chanset = { 0 }, calls_memo = { 0 };
 	struct gp_unwind_pc *pcs = NULL;
 	uint32_t *sync2t = NULL;
 	struct gp_lock_hit *lh = NULL;
@@ -743,8 +743,22 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			o = ops.wake_cond;
 			no = ops.ncond;
 		}
-		if (no && g->stack_id != GP_NONE && stack_calls(snap, g->stack_id, o, no))
-			hits[k].evidence |= GP_EV_CALLS_OP;
+		if (no && g->stack_id != GP_NONE) {
+			/* per stack and kind of operation, not per goroutine:
+			 * the answer is the code's, and a stack's functions
+			 * are the same in every goroutine that has it */
+			uint64_t key = ((uint64_t)g->stack_id + 1) << 2 |
+				(o == ops.wake_recv ? 0 : o == ops.wake_send ? 1 :
+				 o == ops.wake_wg ? 2 : 3);
+			uint32_t calls = gp_addr_map_get(&calls_memo, key);
+			if (calls == GP_NONE) {
+				calls = stack_calls(snap, g->stack_id, o, no);
+				if ((err = gp_addr_map_put(&calls_memo, key, calls)))
+					goto out;
+			}
+			if (calls)
+				hits[k].evidence |= GP_EV_CALLS_OP;
+		}
 		hits[k].score = score(&hits[k], tg->addr);
 	}
 	/* best evidence per (object, goroutine), then ranks per object */
@@ -821,5 +835,6 @@ out:
 	free(sync2t);
 	free(lh);
 	gp_addr_map_deinit(&chanset);
+	gp_addr_map_deinit(&calls_memo);
 	return err;
 }
