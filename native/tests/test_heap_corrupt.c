@@ -131,6 +131,9 @@ static void run(const char *exe, const struct baseline *b, const char *what,
 {
 	gp_program *prog;
 	gp_snapshot *snap = NULL;
+	/* GP_ONLY=TEXT: only the corruptions whose name has TEXT */
+	if (getenv("GP_ONLY") && !strstr(what, getenv("GP_ONLY")))
+		return;
 	gp_error *err = gp_program_from_callback(exe, read_cb, NULL, &prog);
 	CHECK(!err, "%s: opening: %s", what, gp_error_message(err));
 	if (err) {
@@ -174,10 +177,12 @@ static void run(const char *exe, const struct baseline *b, const char *what,
 				      vname[was < GP_NUM_VERDICTS ? was : 6]);
 			else
 				CHECK(detected || plausible,
-				      "%s: goroutine %llu went from %s to %s and the heap model noted nothing",
+				      "%s: goroutine %llu went from %s to %s (reason %u, object 0x%llx) and the heap model noted nothing",
 				      what, (unsigned long long)g->goid,
 				      vname[was < GP_NUM_VERDICTS ? was : 6],
-				      vname[now < GP_NUM_VERDICTS ? now : 6]);
+				      vname[now < GP_NUM_VERDICTS ? now : 6],
+				      v.goroutines[i].reason,
+				      (unsigned long long)v.goroutines[i].object);
 		}
 		if (getenv("GP_VERBOSE"))
 			printf("  %s: %zu changed (%zu unknown), %llu corrupt spans, %llu problems\n",
@@ -285,8 +290,7 @@ static void run_case(const char *exe, const char *core)
 				 (unsigned long long)s.base, fields[i].name);
 			run(exe, &b, what, false);
 		}
-		/* alloc bits: nothing allocated (plausible only if nothing
-		 * points there: a wait object in a free slot is not), all */
+		/* alloc bits: nothing allocated past freeindex, or all */
 		size_t nab = (s.nelems + 7) / 8;
 		if (s.allocbits && nab) {
 			for (int fill = 0; fill < 2; fill++) {
