@@ -118,6 +118,14 @@ def test_reasons_and_paths(toolchain, variant, mode):
         assert {x.reason for x in by[("recv_local", "receivers")]} == {"unreachable"}
         assert {x.reason for x in by[("no_waker_cache", "senders")]} == {"no_consumer"}
         assert {x.reason for x in by[("no_waker_wg_global", "waiters")]} == {"no_decrement"}
+        # a writer waits for every reader; later readers wait for the
+        # writer: the leaked reader is the holder the reason names
+        reader = by[("no_waker_rw_reader_leaked", "reader")]
+        assert [x.key for x in reader] == ["leaked"]
+        rw = by[("no_waker_rw_reader_leaked", "writer")] + by[("no_waker_rw_reader_leaked", "rwaiters")]
+        rgoid = [g["goid"] for g in acc["goroutines"]
+                 if (g["case"], g["group"]) == ("no_waker_rw_reader_leaked", "reader")]
+        assert {(x.reason, x.holder_goid) for x in rw} == {("holder_leaked", rgoid[0])}
         assert {x.reason for x in by[("ticker_abandoned", "tickers")]} == {"timer_loop"}
         for x in by[("no_false_global_chan", "receivers")]:
             assert x.path[0].kind == "global" and x.path[0].name == "main.gJobs", x.path
@@ -162,6 +170,13 @@ def test_stack_maps_equal_runtime_heapdump(toolchain, variant, mode):
             if i is None:
                 # the goroutine that wrote the dump has exited since
                 assert any(f.name == "main.readyWhenMainSleeps" for f in g.frames), goid
+                continue
+            cg = snap.goroutine_at(i)
+            if cg.sp != g.sp:
+                # it ran between the dump and the core: only the runtime's
+                # own goroutines may (the background scavenger wakes on
+                # its own); the fixture's are parked for good
+                assert cg.system, (goid, [f.name for f in g.frames][:5])
                 continue
             assert set(snap.stack_pointers(i)) == want, (goid, [f.name for f in g.frames][:5])
             compared += bool(want)

@@ -64,6 +64,7 @@ var TABLE = []Case{
 	{"no_false_timer_chan", "7", srcPatterns, "N receivers on the channel of their own 1h time.Timer", startNoFalseTimerChan},
 	{"no_false_wg_sleeper", "5", srcIssue, "N waiters on a WaitGroup a sleeping worker will call Done on", startNoFalseWGSleeper},
 	{"no_waker_cache", "3", srcIssue, "a service (kept by main) whose cap-100 cache channel lost its consumer; 120 senders, 20 stay", startNoWakerCache},
+	{"no_waker_rw_reader_leaked", "4", srcIssue, "a global RWMutex read-held by a reader that leaked; a writer and N later readers (no waker)", startNoWakerRWReaderLeaked},
 	{"no_waker_wg_global", "5", srcIssue, "N waiters on a global WaitGroup, counter 2, no goroutine that could call Done", startNoWakerWGGlobal},
 	{"range_not_closed", "2", srcPatterns, "N goroutines range over a channel whose producer returned without close", startRangeNotClosed},
 	{"recv_local", "1", srcPatterns, "N receivers on an unbuffered channel only they hold", startRecvLocal},
@@ -346,6 +347,60 @@ func lockGlobalLeaked(r *reg, i int) {
 	r.done(i)
 	gLeakMu.Lock()
 	gLeakMu.Unlock()
+}
+
+// A global RWMutex read-held by a goroutine that leaked on a private
+// channel: the object is reachable (a global), so nothing is proven, but
+// the writer waits for a reader that will never RUnlock, and the readers
+// that came after the writer wait for the writer.
+var gLeakRW sync.RWMutex
+
+//go:noinline
+func startNoWakerRWReaderLeaked(b *builder) {
+	on := func(role string) Obj {
+		return Obj{Kind: "rwmutex", Addr: addr(&gLeakRW), Role: role, Via: "global main.gLeakRW"}
+	}
+	const creator = "main.(*group).run" // the go statement is in run
+	b.group("reader", Leaked, "main.holdRLockLeaked", creator, "chan receive",
+		"parked on a private channel with main.gLeakRW read-locked", 1).run(on("rholds"), holdRLockLeaked)
+	w := b.group("writer", NoWaker, "main.lockRWLeaked", creator, reasonWLock(),
+		"waits in Lock for its one reader, which is leaked", 1).run(on("lock"), lockRWLeaked)
+	waitStatus(w.gs[0].Goid, "semacquire", "sync.RWMutex.Lock")
+	b.group("rwaiters", NoWaker, "main.rlockRWLeaked", creator, reasonRLock(),
+		"waits in RLock behind the writer, which waits for the leaked reader", b.n).run(on("rlock"), rlockRWLeaked)
+}
+
+// run starts the group's goroutines, fn(r, i) each, waiting on obj, and
+// waits until they parked.
+func (g *group) run(obj Obj, fn func(r *reg, i int)) *group {
+	g.with(obj)
+	for i := range g.r.ids {
+		go fn(g.r, i)
+	}
+	return g.parked()
+}
+
+//go:noinline
+func holdRLockLeaked(r *reg, i int) {
+	gLeakRW.RLock()
+	wake := make(chan struct{})
+	r.done(i)
+	<-wake
+	gLeakRW.RUnlock()
+}
+
+//go:noinline
+func lockRWLeaked(r *reg, i int) {
+	r.done(i)
+	gLeakRW.Lock()
+	gLeakRW.Unlock()
+}
+
+//go:noinline
+func rlockRWLeaked(r *reg, i int) {
+	r.done(i)
+	gLeakRW.RLock()
+	gLeakRW.RUnlock()
 }
 
 type acct struct {

@@ -619,6 +619,8 @@ static gp_error *no_waker_round(struct vctx *v, bool *ret_changed)
 		uint64_t obj = snap->waits[wi].object;
 		if (v->st[i].cls == CLS_SYNC) {
 			uint32_t si = gp_addr_map_get(&v->sync_of, obj);
+			if (si == GP_NONE && wi < snap->nwait_info)
+				si = gp_addr_map_get(&v->sync_of, snap->wait_obj[wi]);
 			if (si == GP_NONE)
 				continue;
 			const struct gp_sync *s = &v->an->syncs[si];
@@ -815,9 +817,14 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 	for (size_t i = 0; i < an->nchans && !err; i++)
 		if (an->chans[i].address)
 			err = gp_addr_map_put(&v.chan_of, an->chans[i].address, (uint32_t)i);
-	for (size_t i = 0; i < an->nsyncs && !err; i++)
-		if (an->syncs[i].sema)
+	/* by semaphore and by object: an RWMutex's readers and writer wait on
+	 * two semaphores of one object */
+	for (size_t i = 0; i < an->nsyncs && !err; i++) {
+		if (an->syncs[i].address)
+			err = gp_addr_map_put(&v.sync_of, an->syncs[i].address, (uint32_t)i);
+		if (!err && an->syncs[i].sema)
 			err = gp_addr_map_put(&v.sync_of, an->syncs[i].sema, (uint32_t)i);
+	}
 	if (err)
 		goto out;
 	for (uint32_t i = 0; i < n; i++) {
