@@ -10,8 +10,6 @@
 
 #include "runtime/runtime.h"
 
-/* The live part of a parked stack copied at the stop, at most. */
-#define PLAN_STACK_MAX (32u << 10)
 /* A running goroutine's stack, at most (its thread is somewhere below its
  * saved sp). */
 #define PLAN_RUNNING_MAX (1u << 20)
@@ -135,8 +133,8 @@ static gp_error *plan_copy(struct gp_program *prog)
 						hi - PLAN_RUNNING_MAX : lo;
 			err = gp_plan_add(&w, from, hi);
 		} else if (sp >= lo && sp < hi) {
-			uint64_t end = hi - sp > PLAN_STACK_MAX ?
-					       sp + PLAN_STACK_MAX : hi;
+			uint64_t end = hi - sp > GP_STACK_WINDOW ?
+					       sp + GP_STACK_WINDOW : hi;
 			err = gp_plan_add(&w, sp & ~7ull, end);
 		}
 		uint64_t sudog = gp_field(prog, GP_F_G_WAITING, g, gsize);

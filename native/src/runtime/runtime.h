@@ -236,6 +236,13 @@ gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap);
 #define GP_SEMTAB_SIZE 251            /* runtime/sema.go semTabSize */
 /* The semaphore table's sudogs, read before the goroutines are walked
  * (a live target may run again after). */
+/* The live part of a parked stack, from its sp, that a live process's
+ * copy holds (plan.c) and that the snapshot's own reads of a stack after
+ * the copy (Cond waiters, semtable.c) look at: the same window, so that a
+ * live process and a core of it give the same answers, and the walk needs
+ * no second stop. */
+#define GP_STACK_WINDOW (32u << 10)
+
 gp_error *gp_semtable_gather(struct gp_snapshot *snap);
 /* Once the goroutines are sorted: semaphore and Cond waiters into
  * snap->waits, and what every wait is on (wait_obj, wait_kind,

@@ -317,7 +317,6 @@ static gp_error *try_notifylist(struct gp_snapshot *snap,
 	return NULL;
 }
 
-#define GP_MAX_COND_SCAN (64u << 10) /* bytes of stack searched for a Cond */
 
 static gp_error *find_cond_waits(struct gp_snapshot *snap)
 {
@@ -350,8 +349,8 @@ static gp_error *find_cond_waits(struct gp_snapshot *snap)
 		uint64_t lo = g->sp, hi = g->stack_hi;
 		if (!lo || hi <= lo)
 			continue;
-		if (hi - lo > GP_MAX_COND_SCAN)
-			hi = lo + GP_MAX_COND_SCAN;
+		if (hi - lo > GP_STACK_WINDOW)
+			hi = lo + GP_STACK_WINDOW;
 		const uint8_t *p;
 		if ((err = gp_memory_view(&prog->mem, lo, hi - lo, &sbuf,
 					  &scap, &p))) {
