@@ -16,6 +16,7 @@ import json
 
 from . import _native as N
 from . import schema
+from .verdict import ORDER
 
 __all__ = ["write_snapshot_json"]
 
@@ -65,8 +66,10 @@ def _group_signature(snap, group, table):
     return found
 
 
-def write_snapshot_json(snap, grouping, out):
-    """Writes the --json document of snap grouped as grouping to out."""
+def write_snapshot_json(snap, grouping, out, verdict=None):
+    """Writes the --json document of snap grouped as grouping to out;
+    verdict (a verdict.VerdictView of the grouping, --verdict): each group
+    also has "verdicts", its goroutines per verdict key."""
     from .signature import Signer
     signer = Signer(snap)
     table = _signature_table(snap, signer) if len(snap) else {}
@@ -86,8 +89,11 @@ def write_snapshot_json(snap, grouping, out):
     for k, gr in enumerate(grouping.groups):
         if gr.stack_id is not None:
             stack_ids.add(gr.stack_id)
-        w("%s\n%s" % ("," if k else "", _enc(schema.group_json(
-            gr, signature=_group_signature(snap, gr, table)))))
+        doc = schema.group_json(gr, signature=_group_signature(snap, gr, table))
+        if verdict is not None:
+            counts = verdict.group_counts(gr)
+            doc["verdicts"] = {v: counts.get(v, 0) for v in ORDER}
+        w("%s\n%s" % ("," if k else "", _enc(doc)))
     w('],\n"goroutines":[')
     _write_goroutines(snap, table, stack_ids, out)
     w('],\n"stacks":{')

@@ -46,17 +46,17 @@ def render_snapshot(ns, snap, out):
         out.write(threads_text(snap))
         return
     grouping = snap.group(ns.by, filter_from_options(ns))
+    view = None
+    if getattr(ns, "verdict", False):
+        from .verdict import VerdictView
+        view = VerdictView(snap, grouping)
     if getattr(ns, "jsonl", False):
         schema.write_jsonl(snap, grouping, out, detail=ns.detail,
                            max_ids=ns.ids)
     elif ns.json:
         from .jsonstream import write_snapshot_json
-        write_snapshot_json(snap, grouping, out)
+        write_snapshot_json(snap, grouping, out, verdict=view)
     else:
-        view = None
-        if getattr(ns, "verdict", False):
-            from .verdict import VerdictView
-            view = VerdictView(snap, grouping)
         out.write(grouping_text(
             snap, grouping, limit=ns.limit, ids=ns.ids,
             show_system=ns.system, verdict=view,

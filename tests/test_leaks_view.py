@@ -125,6 +125,16 @@ def test_by_site_verdict_counts(toolchain, variant, mode):
             assert counts == collections.Counter(WORDS[want[g]] for g in goids), out[i + 1]
             checked += 1
     assert checked > 20
+    # the same counts in --json, per group
+    doc = json.loads(_cli(e, "--verdict", "--json"))
+    checked = 0
+    for g in doc["groups"]:
+        assert sum(g["verdicts"].values()) == g["count"], g
+        if all(x in want for x in g["goids"]) and len(g["goids"]) == g["count"]:
+            assert {k: n for k, n in g["verdicts"].items() if n} == \
+                dict(collections.Counter(want[x] for x in g["goids"])), g
+            checked += 1
+    assert checked > 20
 
 
 @pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
