@@ -1,7 +1,9 @@
 /*
- * Live processes (linux/amd64): stop every thread with PTRACE_SEIZE +
- * PTRACE_INTERRUPT, copy what the snapshot will read while they are
- * stopped, read /proc/PID/mem for the rest, and always detach.
+ * Live processes: stop every thread with PTRACE_SEIZE + PTRACE_INTERRUPT,
+ * copy the ranges the layer above plans to read (gp_copy_planner, the
+ * snapshot's read plan in runtime/plan.c) while they are stopped, read
+ * /proc/PID/mem for the rest, and always detach. Nothing here knows the
+ * Go runtime. Also the target of a debugger's memory (callback.c).
  *
  * The target is never written to: no PTRACE_POKE*, no register writes, no
  * signals sent (PTRACE_INTERRUPT is not a signal; a signal that arrives
@@ -11,9 +13,9 @@
  *
  * Why a copy: the pause the target sees is the time between the first
  * interrupt and the last detach. Reading a g or a stack word with a pread
- * each costs a system call per word; one process_vm_readv of the gs and of
- * the live part of every parked stack, planned from runtime.allgs, costs a
- * few hundred calls for 100k goroutines (PERFORMANCE.md).
+ * each costs a system call per word; process_vm_readv of the planned
+ * ranges (the gs, the live part of every parked stack) costs a few hundred
+ * calls for 100k goroutines (PERFORMANCE.md).
  */
 #include <dirent.h>
 #include <elf.h>
@@ -41,14 +43,11 @@
 /* Rounds of re-listing /proc/PID/task before giving up on a process that
  * keeps creating threads. */
 #define GP_STOP_MAX_ROUNDS 64
-/* The live part of a parked stack copied at the stop, at most. */
-#define GP_PREFETCH_STACK_MAX (32u << 10)
 /* Ranges closer than this are read as one. */
 #define GP_PREFETCH_GAP 512
 #define GP_FILL_SPLIT 4096      /* ranges from which two threads read */
-#define GP_PREFETCH_RUNNING_MAX (1u << 20)
-#define GP_SPARE_STACK 640
-#define GP_SPARE_POPULATE_MAX ((size_t)1 << 30)      /* bytes per goroutine: stack top, sudog */
+/* A reserved buffer is faulted in before the stop up to this size. */
+#define GP_SPARE_POPULATE_MAX ((size_t)1 << 30)
 #define GP_IOV_BATCH 1024
 
 int64_t gp_live_monotonic_ns(void)

@@ -393,7 +393,7 @@ struct gp_copy_planner {
 	gp_error *(*copy)(struct gp_program *prog);
 };
 
-/* The constructors of the target layer (runtime/open.c exports them). */
+/* The constructors of the target layer (runtime/plan.c exports them). */
 gp_error *gp_core_program_open(const char *core_path, const char *exe_path,
 			       struct gp_program **ret);
 gp_error *gp_live_check_flags(uint32_t flags);
