@@ -385,7 +385,7 @@ def render_options(ns, snap, out):
     from . import schema
 
     def emit(obj, doc, text):
-        out.write(json.dumps(doc(snap, obj), indent=1) + "\n" if ns.json
+        out.write(schema.dumps(doc(snap, obj), indent=1) + "\n" if ns.json
                   else text(snap, obj))
     if ns.chan is not None:
         emit(chan(snap, ns.chan), schema.chan_doc, chan_text)
@@ -405,10 +405,10 @@ def render_options(ns, snap, out):
                                          limit=getattr(ns, "limit", None),
                                          ids=getattr(ns, "ids", 8)))
         elif ns.deadlocks == "leaks":
-            out.write(json.dumps(verdict.leaks_doc(view, d), indent=1)
+            out.write(schema.dumps(verdict.leaks_doc(view, d), indent=1)
                       + "\n")
         else:
             doc = schema.deadlocks_doc(snap, d)
             leaks = verdict.leaks_doc(view)
             doc["leaks"] = {k: leaks[k] for k in ("counts", "heap", "rows")}
-            out.write(json.dumps(doc, indent=1) + "\n")
+            out.write(schema.dumps(doc, indent=1) + "\n")

@@ -224,7 +224,7 @@ def watch(pid, interval, count, exe=None, out=sys.stdout, limit=None,
             out.flush()
     if as_json:
         rows = growth_table(samples, info, limit)
-        json.dump({"schema": schema.WATCH_SCHEMA,
+        out.write(schema.dumps({"schema": schema.WATCH_SCHEMA,
                    "version": schema.SCHEMA_VERSION, "pid": pid,
                    "samples": len(samples),
                    "seconds": samples[-1][0] - samples[0][0],
@@ -233,7 +233,7 @@ def watch(pid, interval, count, exe=None, out=sys.stdout, limit=None,
                                "wait_reason": info.get(k, ("", ""))[0]
                                or None,
                                "site": info.get(k, ("", ""))[1] or None}
-                              for r, c, d, k in rows]}, out, indent=1)
+                              for r, c, d, k in rows]}, indent=1))
         out.write("\n")
     return samples
 
@@ -354,7 +354,7 @@ def run_diff(argv, out, guess_exe):
     b = load_counts(ns.b, ns.exe, guess_exe)
     d = diff(a, b)
     if ns.json:
-        json.dump(diff_json(a, b, d), out, indent=1)
+        out.write(schema.dumps(diff_json(a, b, d), indent=1))
         out.write("\n")
     else:
         render_diff(a, b, d, out)

@@ -13,7 +13,6 @@ This module never imports gdb or lldb.
 """
 
 import argparse
-import json
 import shlex
 
 from . import api, render, schema
@@ -221,7 +220,7 @@ def _run_goroutines(ns, snap, out, ctx):
 def _run_goroutine(ns, snap, out, ctx):
     g = snap.goroutine(ns.goid)
     if ns.json:
-        out.write(json.dumps(schema.one_goroutine_json(snap, g), indent=1)
+        out.write(schema.dumps(schema.one_goroutine_json(snap, g), indent=1)
                   + "\n")
     else:
         out.write(render.goroutine_text(snap, g, ns.all_frames))
@@ -252,7 +251,7 @@ def _run_mutex(ns, snap, out, ctx):
 
 def _run_threads(ns, snap, out, ctx):
     if ns.json:
-        out.write(json.dumps(schema.snapshot_json(snap, snap.group("site")),
+        out.write(schema.dumps(schema.snapshot_json(snap, snap.group("site")),
                              indent=1)
                   + "\n")
     else:

@@ -12,7 +12,6 @@ them); only its layout differs (one goroutine, group or stack a line).
 """
 
 import ctypes
-import json
 
 from . import _native as N
 from . import schema
@@ -22,7 +21,7 @@ __all__ = ["write_snapshot_json"]
 
 CHUNK = 1 << 16
 
-_enc = json.JSONEncoder(separators=(",", ":")).encode
+_enc = schema.compact
 
 
 def _signature_table(snap, signer):

@@ -33,7 +33,7 @@ class CutStr(str):
 def target_string(b, full_len=None):
     """A string read from the target, from its bytes: every byte kept, one
     outside UTF-8 as U+DC80..U+DCFF ("surrogateescape"; text.target_str
-    shows it as \\xff, JSON as \\udcff). A CutStr when the target's string
+    shows it as \\xff, JSON in a NAME_b64 twin). A CutStr when the target's string
     is longer (full_len) than the bytes."""
     s = b.decode("utf-8", "surrogateescape")
     if full_len is not None and full_len > len(b):

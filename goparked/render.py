@@ -5,7 +5,6 @@ writes nothing: the CLI prints it, GDB gives it to gdb.write, LLDB to the
 command result.
 """
 
-import json
 import os
 
 from . import schema, text
@@ -30,7 +29,7 @@ def render_snapshot(ns, snap, out):
     if ns.goroutine is not None:
         g = snap.goroutine(ns.goroutine)
         if ns.json:
-            out.write(json.dumps(schema.one_goroutine_json(snap, g),
+            out.write(schema.dumps(schema.one_goroutine_json(snap, g),
                                  indent=1) + "\n")
         else:
             out.write(goroutine_text(snap, g,

@@ -14,7 +14,79 @@ Conventions:
 - Something unknown is null, never 0 or "".
 - Stacks are shared: "stacks" maps a stack id (a decimal string) to its
   frames, innermost first; goroutines and groups refer to it by "stack_id".
+- Strings from the target keep every byte. One that is not valid UTF-8
+  (the model holds such a byte as U+DC80..U+DCFF, "surrogateescape") is
+  written with U+FFFD for each invalid run, and its exact bytes follow in
+  a twin field NAME_b64 (base64); for a dict (labels), NAME_b64 lists every
+  [key, value] pair, each string in base64. exact() applies the rule to
+  every document; native/src/analysis/json.c applies the same one.
 """
+
+import base64
+import json
+import re
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def _bad(s):
+    return not s.isascii() and _ESCAPED.search(s) is not None
+
+
+def _shown(s):
+    """s with each run of bytes outside UTF-8 as U+FFFD (Unicode's maximal
+    subparts, as the engine's writer does)."""
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _b64(v):
+    if not isinstance(v, str):
+        return exact(v)
+    return base64.b64encode(v.encode("utf-8", "surrogateescape")).decode()
+
+
+def exact(obj):
+    """obj ready for json: a string holding bytes outside UTF-8 shown with
+    U+FFFD and its bytes in a NAME_b64 twin (see the module's docstring)."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if isinstance(v, str):
+                if _bad(v):
+                    out[k] = _shown(v)
+                    out[k + "_b64"] = _b64(v)
+                else:
+                    out[k] = v
+            elif isinstance(v, dict) and any(
+                    isinstance(x, str) and _bad(x)
+                    for kv in v.items() for x in kv):
+                out[k] = {(_shown(a) if isinstance(a, str) else a):
+                          (_shown(b) if isinstance(b, str) else exact(b))
+                          for a, b in v.items()}
+                out[k + "_b64"] = [[_b64(a), _b64(b)] for a, b in v.items()]
+            elif isinstance(v, (dict, list, tuple)):
+                out[k] = exact(v)
+            else:
+                out[k] = v
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [exact(x) for x in obj]
+    if isinstance(obj, str) and _bad(obj):
+        return _shown(obj)
+    return obj
+
+
+def dumps(obj, **kw):
+    """json.dumps of exact(obj): every goparked JSON goes through here."""
+    return json.dumps(exact(obj), **kw)
+
+
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def compact(obj):
+    """dumps(obj) without spaces (--json's pieces, --jsonl's lines)."""
+    return _compact(exact(obj))
 
 SCHEMA_VERSION = 1
 SNAPSHOT_SCHEMA = "goparked/snapshot"
@@ -221,16 +293,14 @@ def write_jsonl(snap, grouping, out, detail=False, max_ids=8):
     it and a "goroutine" record per goroutine, then a "group" record per
     group (its first max_ids member ids). Every record carries schema,
     version, record and target."""
-    import json
     from .signature import Signer
     target = snap.program.description
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
 
     def emit(kind, d):
         head = {"schema": RECORD_SCHEMA, "version": SCHEMA_VERSION,
                 "record": kind, "target": target}
         head.update(d)
-        out.write(dumps(head) + "\n")
+        out.write(compact(head) + "\n")
 
     total, system = snap.state_counts()
     emit("snapshot", {

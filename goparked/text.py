@@ -14,8 +14,8 @@ byte that is not part of valid UTF-8 becomes one code point U+DC80..U+DCFF
 (for 0x80..0xff), which target_str() writes as Go's %q does (\\xff).
 
 JSON never goes through here: it carries the target's strings as they are
-(json.dumps escapes them, a byte outside UTF-8 as its \\udcXX escape; see
-README.rst, "JSON") and durations in nanoseconds.
+(schema.exact: text, and a NAME_b64 twin with the bytes of one that is not
+UTF-8; see README.rst, "JSON") and durations in nanoseconds.
 """
 
 import functools

@@ -227,7 +227,7 @@ def run_triage(argv, out, err):
         try:
             for r in results:
                 for rec in jsonl_lines(r):
-                    f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                    f.write(schema.compact(rec) + "\n")
         finally:
             if f is not out:
                 f.close()

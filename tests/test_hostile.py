@@ -111,17 +111,38 @@ def assert_all_labels_shown(text, where):
 
 
 def assert_exact_labels(labels, truncated, where):
-    """A JSON goroutine's labels and labels_truncated hold the exact bytes:
-    a byte outside UTF-8 is \\udcXX (README.rst, JSON)."""
+    """The engine's labels (the model's dict, bytes outside UTF-8 held as
+    "surrogateescape") are the fixture's, every byte; a value over the read
+    limit is its first bytes, its real length in truncated."""
     got = {k.encode("utf-8", "surrogateescape"): v.encode("utf-8", "surrogateescape")
            for k, v in labels.items()}
     assert set(got) == set(LABELS), where
     for k, v in LABELS.items():
-        if len(v) <= READ_LIMIT:
-            assert got[k] == v, (where, k)
-        else:
-            assert got[k] == v[:READ_LIMIT], (where, k)
+        assert got[k] == v[:READ_LIMIT], (where, k)
     assert truncated == {"huge": len(HUGE)}, where
+
+
+def assert_strict_json(doc, where):
+    """Every string of a parsed document is Unicode text (no lone
+    surrogate), so that any JSON reader takes it."""
+    json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def assert_json_labels(g, where):
+    """A JSON goroutine: labels as text (each run of bytes outside UTF-8 as
+    U+FFFD), their exact bytes in labels_b64 (README.rst, JSON)."""
+    assert_strict_json(g, where)
+    exact = {base64.b64decode(k): base64.b64decode(v) for k, v in g["labels_b64"]}
+    assert len(exact) == len(g["labels_b64"]) == len(LABELS), where
+    assert_exact_labels({k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+                         for k, v in exact.items()}, g["labels_truncated"], where)
+    # the text fields, written by hand: \xff \xfe \xc3 are three runs
+    assert g["labels"]["bytes"] == "\ufffd\ufffdok\ufffd(", where
+    assert g["labels"]["nul"] == "before\x00after", where
+    assert g["labels"]["term"] == LABELS[b"term"].decode(), where
+    assert g["labels"]["\x1b[7mkey\r"] == "v", where
+    assert len(g["labels"]["huge"]) == READ_LIMIT, where
+    assert "labels_truncated_b64" not in g, where  # its keys are UTF-8
 
 
 # ------------------------------------------------------------ the facts
@@ -191,11 +212,11 @@ def test_json_streaming_writer_keeps_the_bytes(toolchain):
     doc = json.loads(out)
     by_goid = {g["goid"]: g for g in doc["goroutines"]}
     for goid in _goids(fc):
-        g = by_goid[goid]
-        assert_exact_labels(g["labels"], g["labels_truncated"], "--json %d" % goid)
+        assert_json_labels(by_goid[goid], "--json %d" % goid)
     # goroutines without labels say so, with no truncation either
     main = by_goid[fc.load_account()["main_goid"]]
     assert main["labels"] == {} and main["labels_truncated"] == {}
+    assert "labels_b64" not in main
 
 
 @pytest.mark.parametrize("toolchain", TOOLCHAINS)
@@ -208,8 +229,7 @@ def test_jsonl_keeps_the_bytes(toolchain):
     for line in out.splitlines():
         rec = json.loads(line)
         if rec.get("goid") in _goids(fc) and "labels" in rec:
-            assert_exact_labels(rec["labels"], rec["labels_truncated"],
-                                "--jsonl %d" % rec["goid"])
+            assert_json_labels(rec, "--jsonl %d" % rec["goid"])
             seen.add(rec["goid"])
     assert seen == set(_goids(fc))
 
@@ -222,7 +242,7 @@ def test_python_json_of_one_goroutine_keeps_the_bytes(toolchain):
     assert rc == 0, err
     assert max(out) < 0x80
     g = json.loads(out)["goroutine"]
-    assert_exact_labels(g["labels"], g["labels_truncated"], "-g --json")
+    assert_json_labels(g, "-g --json")
 
 
 # ------------------------------------------------------------ the report
@@ -375,17 +395,20 @@ def test_crafted_function_and_file_names(toolchain, tmp_path):
     rc, out, err = _run([fc.core, "--exe", exe, "--json"])
     assert rc == 0, err
     doc = json.loads(out)
-    funcs = {f["func"].encode("utf-8", "surrogateescape")
-             for frames in doc["stacks"].values() for f in frames}
-    files = {(f["file"] or "").encode("utf-8", "surrogateescape")
-             for frames in doc["stacks"].values() for f in frames}
-    assert CRAFTED_FUNC[1] in funcs
-    assert any(f.endswith(b"/" + CRAFTED_FILE[1]) for f in files)
+    assert_strict_json(doc, "--json")
+    frames = [f for fs in doc["stacks"].values() for f in fs]
+    funcs = {base64.b64decode(f["func_b64"]) for f in frames if "func_b64" in f}
+    files = {base64.b64decode(f["file_b64"]) for f in frames if "file_b64" in f}
+    assert funcs == {CRAFTED_FUNC[1]}
+    assert files and all(f.endswith(b"/" + CRAFTED_FILE[1]) for f in files)
+    # the text: U+FFFD for \xff and for \x85, the rest as it is
+    assert "m\x1b]0;x\x07\nfake:\ufffd\ufffdW" in {f["func"] for f in frames}
     rc, out, err = _run([fc.core, "--exe", exe, "--goroutine", goid, "--json"])
     assert rc == 0, err
     g = json.loads(out)["goroutine"]
-    assert CRAFTED_FUNC[1] in [f["func"].encode("utf-8", "surrogateescape")
-                               for f in g["frames"]]
+    assert_strict_json(g, "-g --json")
+    assert CRAFTED_FUNC[1] in [base64.b64decode(f["func_b64"]) for f in g["frames"]
+                               if "func_b64" in f]
     # the report: Markdown's stacks are fenced, the page escaped
     for name in ("r.md", "r.html"):
         rc, so, err = _run(["report", fc.core, "--exe", exe, "-o", tmp_path / name])
@@ -459,3 +482,21 @@ def test_pprof_keeps_the_bytes(toolchain, tmp_path):
     for k, v in LABELS.items():
         assert k in strings, k
         assert v[:READ_LIMIT] in strings, k
+
+
+@pytest.mark.parametrize("toolchain", [NEWEST])
+def test_jsonl_reads_in_duckdb(toolchain, tmp_path):
+    """README's DuckDB query over --jsonl files works on a hostile core:
+    the labels are text, their bytes in labels_b64."""
+    duckdb = pytest.importorskip("duckdb")
+    fc = _fc(toolchain)
+    rc, out, err = _run([fc.core, "--exe", fc.exe, "--jsonl", "--detail"])
+    assert rc == 0, err
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(out)
+    rows = duckdb.sql("SELECT goid, labels_b64 FROM read_json_auto('%s', union_by_name = true) "
+                      "WHERE record = 'goroutine' AND labels_b64 IS NOT NULL" % path).fetchall()
+    assert sorted(r[0] for r in rows) == sorted(_goids(fc))
+    for _, pairs in rows:
+        got = {base64.b64decode(k): base64.b64decode(v) for k, v in pairs}
+        assert got == {k: v[:READ_LIMIT] for k, v in LABELS.items()}

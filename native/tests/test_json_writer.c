@@ -1,10 +1,9 @@
 /*
  * analysis/json.c's strings: what the target gives (any bytes, NULs too) as
- * JSON that parses to what Python's bytes.decode("utf-8",
- * "surrogateescape") gives, written ASCII-only as json.dumps does: a byte
- * outside valid UTF-8 is \udcXX. Expectations written out by hand from
- * RFC 8259, Unicode's well-formed UTF-8 (Unicode 15, section 3.9, table
- * 3-7) and PEP 383.
+ * JSON that parses to what Python's bytes.decode("utf-8", "replace")
+ * gives, written ASCII-only as json.dumps does. Expectations written out
+ * by hand from RFC 8259 and Unicode's "maximal subpart" replacement
+ * (Unicode 15, section 3.9, table 3-8).
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,16 +39,17 @@ int main(void)
 	expect("caf\xc3\xa9", "\"caf\\u00e9\"");
 	expect("\xe4\xb8\x96", "\"\\u4e16\"");
 	expect("\xf0\x9f\x98\x80", "\"\\ud83d\\ude00\"");   /* U+1F600 */
-	/* invalid: each byte of a maximal invalid subpart is \udcXX */
-	expect("\xff", "\"\\udcff\"");
-	expect("a\xe2\x82", "\"a\\udce2\\udc82\"");          /* truncated */
-	expect("\xe2\x82" "b", "\"\\udce2\\udc82b\"");
-	expect("\xc0\xaf", "\"\\udcc0\\udcaf\"");           /* overlong */
-	expect("\xed\xa0\x80", "\"\\udced\\udca0\\udc80\""); /* surrogate */
-	expect("\xf4\x90\x80\x80", "\"\\udcf4\\udc90\\udc80\\udc80\"");
-	expect("\xf0\x9f\x98", "\"\\udcf0\\udc9f\\udc98\"");
-	expect("\x80\x80", "\"\\udc80\\udc80\"");
-	expect("\xe4\xb8\x96\xff\xe4\xb8\x96", "\"\\u4e16\\udcff\\u4e16\"");
+	/* invalid: one U+FFFD per maximal subpart (the exact bytes go in a
+	 * _b64 twin, tests/test_hostile.py) */
+	expect("\xff", "\"\\ufffd\"");
+	expect("a\xe2\x82", "\"a\\ufffd\"");                  /* truncated */
+	expect("\xe2\x82" "b", "\"\\ufffdb\"");
+	expect("\xc0\xaf", "\"\\ufffd\\ufffd\"");             /* overlong */
+	expect("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
+	expect("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	expect("\xf0\x9f\x98", "\"\\ufffd\"");
+	expect("\x80\x80", "\"\\ufffd\\ufffd\"");
+	expect("\xe4\xb8\x96\xff\xe4\xb8\x96", "\"\\u4e16\\ufffd\\u4e16\"");
 	/* NULs are bytes like any other */
 	expect_n("a\0b", 3, "\"a\\u0000b\"");
 	expect_n("\0", 1, "\"\\u0000\"");

@@ -7,10 +7,12 @@
  * only the public API (goparked.h) and base's errors, and every name it writes (states, flags, wait kinds, signatures) comes
  * from the caller, so that the words stay defined once, in Python. Output
  * is ASCII: strings from the target keep every byte (NULs too), escaped as
- * JSON requires; everything past ASCII is \uXXXX, and a byte that is not
- * part of valid UTF-8 is the lone surrogate \udcXX (XX the byte), as
- * Python's json.dumps writes a string decoded with "surrogateescape" (the
- * rule README.rst's JSON section gives; goparked/model.py decodes so).
+ * JSON requires, everything past ASCII as \uXXXX. A string that is not
+ * valid UTF-8 is written with U+FFFD for each maximal invalid subpart (as
+ * Python's "replace" decoder does) and its exact bytes follow in a twin
+ * field, NAME_b64 (base64); for a dict of strings (labels), NAME_b64 lists
+ * every [key, value] pair in base64. The rule of README.rst's JSON
+ * section, applied to Python's documents by goparked/schema.py, exact().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,8 +174,7 @@ static void jw_json_bytes(struct jw *w, const char *s, size_t n)
 		size_t len;
 		long cp = utf8_next(p, n, &len);
 		if (cp < 0) {
-			for (size_t i = 0; i < len; i++)
-				jw_u16(w, 0xdc00 | p[i]);
+			jw_u16(w, 0xfffd);
 		} else if (cp == '"' || cp == '\\') {
 			char e[2] = { '\\', (char)cp };
 			jw_raw(w, e, 2);
@@ -199,6 +200,40 @@ static void jw_json_bytes(struct jw *w, const char *s, size_t n)
 	jw_raw(w, "\"", 1);
 }
 
+static bool utf8_ok(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (n) {
+		size_t len;
+		if (utf8_next(p, n, &len) < 0)
+			return false;
+		p += len;
+		n -= len;
+	}
+	return true;
+}
+
+/* The n bytes at s in base64, quoted. */
+static void jw_b64(struct jw *w, const char *s, size_t n)
+{
+	static const char digits[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)s;
+	jw_raw(w, "\"", 1);
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		char q[4] = { digits[v >> 18], digits[(v >> 12) & 63],
+			      i + 1 < n ? digits[(v >> 6) & 63] : '=',
+			      i + 2 < n ? digits[v & 63] : '=' };
+		jw_raw(w, q, 4);
+	}
+	jw_raw(w, "\"", 1);
+}
+
 /* A JSON string, or null for NULL or "". */
 static void jw_json_str(struct jw *w, const char *s)
 {
@@ -208,15 +243,27 @@ static void jw_json_str(struct jw *w, const char *s)
 		jw_json_bytes(w, s, strlen(s));
 }
 
-/* String id of the snapshot, every byte; null for "". */
-static void jw_sid(struct jw *w, const gp_snapshot *snap, uint32_t id)
+/* ,"name":<string id> (null for ""), and ,"name_b64":<its bytes> when
+ * they are not UTF-8. */
+static void jw_sid_field(struct jw *w, const char *name,
+			 const gp_snapshot *snap, uint32_t id)
 {
 	size_t n = 0;
 	const char *s = id ? gp_snapshot_string_len(snap, id, &n, NULL) : NULL;
-	if (n)
-		jw_json_bytes(w, s, n);
-	else
+	jw_str(w, ",\"");
+	jw_str(w, name);
+	jw_str(w, "\":");
+	if (!n) {
 		jw_str(w, "null");
+		return;
+	}
+	jw_json_bytes(w, s, n);
+	if (utf8_ok(s, n))
+		return;
+	jw_str(w, ",\"");
+	jw_str(w, name);
+	jw_str(w, "_b64\":");
+	jw_b64(w, s, n);
 }
 
 struct quote_buf {
@@ -288,11 +335,41 @@ static uint32_t sig_index(const struct gp_json_names *nm,
 	return GP_NONE;
 }
 
-static void label_str(struct jw *w, const gp_snapshot *snap, uint32_t id)
+/* A label's key or value as a JSON string; whether it is UTF-8. */
+static bool label_str(struct jw *w, const gp_snapshot *snap, uint32_t id)
 {
 	size_t n;
 	const char *s = gp_snapshot_string_len(snap, id, &n, NULL);
 	jw_json_bytes(w, s, n);
+	return utf8_ok(s, n);
+}
+
+/* ,"labels_b64":[[key, value], ...] every pair in base64, or (cut)
+ * ,"labels_truncated_b64":[[key, length], ...] for the values cut. */
+static void label_twins(struct jw *w, const gp_snapshot *snap,
+			const uint32_t *pairs, uint32_t np, bool cut)
+{
+	jw_str(w, cut ? ",\"labels_truncated_b64\":[" : ",\"labels_b64\":[");
+	int any = 0;
+	for (uint32_t k = 0; k < np; k++) {
+		size_t kn, vn;
+		uint64_t full;
+		const char *key = gp_snapshot_string_len(snap, pairs[2 * k],
+							 &kn, NULL);
+		const char *val = gp_snapshot_string_len(snap, pairs[2 * k + 1],
+							 &vn, &full);
+		if (cut && full == vn)
+			continue;
+		jw_str(w, any++ ? ",[" : "[");
+		jw_b64(w, key, kn);
+		jw_raw(w, ",", 1);
+		if (cut)
+			jw_fmt_u64(w, full);
+		else
+			jw_b64(w, val, vn);
+		jw_raw(w, "]", 1);
+	}
+	jw_raw(w, "]", 1);
 }
 
 static void goroutine(struct jw *w, const gp_snapshot *snap,
@@ -309,8 +386,7 @@ static void goroutine(struct jw *w, const gp_snapshot *snap,
 	jw_fmt_u64(w, g->status);
 	jw_str(w, ",\"raw_status\":");
 	jw_fmt_u64(w, g->raw_status);
-	jw_str(w, ",\"wait_reason\":");
-	jw_sid(w, snap, g->waitreason_str);
+	jw_sid_field(w, "wait_reason", snap, g->waitreason_str);
 	jw_str(w, ",\"wait_reason_code\":");
 	if (g->waitreason >= 0)
 		jw_fmt_i64(w, g->waitreason);
@@ -345,8 +421,7 @@ static void goroutine(struct jw *w, const gp_snapshot *snap,
 		jw_fmt_u64(w, g->parent_goid);
 	else
 		jw_str(w, "null");
-	jw_str(w, ",\"start_func\":");
-	jw_sid(w, snap, g->start_func);
+	jw_sid_field(w, "start_func", snap, g->start_func);
 	static const char *const addr_keys[] = {
 		",\"address\":", ",\"gopc\":", ",\"startpc\":", ",\"pc\":",
 		",\"sp\":", ",\"stack_lo\":", ",\"stack_hi\":", ",\"m\":",
@@ -382,40 +457,43 @@ static void goroutine(struct jw *w, const gp_snapshot *snap,
 						: ",\"select\":false}");
 		}
 	}
+	uint32_t np = 0;
+	const uint32_t *pairs = g->labels != GP_NONE
+		? gp_snapshot_labels(snap, g->labels, &np) : NULL;
+	if (!pairs)
+		np = 0;
+	bool ok = true, cut_ok = true;
 	jw_str(w, "],\"labels\":{");
-	if (g->labels != GP_NONE) {
-		uint32_t np = 0;
-		const uint32_t *pairs = gp_snapshot_labels(snap, g->labels, &np);
-		for (uint32_t k = 0; pairs && k < np; k++) {
-			if (k)
-				jw_raw(w, ",", 1);
-			/* "" stays "" here: a label's key and value are strings */
-			label_str(w, snap, pairs[2 * k]);
-			jw_raw(w, ":", 1);
-			label_str(w, snap, pairs[2 * k + 1]);
-		}
+	for (uint32_t k = 0; k < np; k++) {
+		if (k)
+			jw_raw(w, ",", 1);
+		/* "" stays "" here: a label's key and value are strings */
+		ok &= label_str(w, snap, pairs[2 * k]);
+		jw_raw(w, ":", 1);
+		ok &= label_str(w, snap, pairs[2 * k + 1]);
 	}
+	jw_raw(w, "}", 1);
+	if (!ok)
+		label_twins(w, snap, pairs, np, false);
 	/* the real length of each value the engine cut (over its limit) */
-	jw_str(w, "},\"labels_truncated\":{");
-	if (g->labels != GP_NONE) {
-		uint32_t np = 0;
-		const uint32_t *pairs = gp_snapshot_labels(snap, g->labels, &np);
-		int any = 0;
-		for (uint32_t k = 0; pairs && k < np; k++) {
-			size_t n;
-			uint64_t full;
-			gp_snapshot_string_len(snap, pairs[2 * k + 1], &n, &full);
-			if (full == n)
-				continue;
-			if (any++)
-				jw_raw(w, ",", 1);
-			label_str(w, snap, pairs[2 * k]);
-			jw_raw(w, ":", 1);
-			jw_fmt_u64(w, full);
-		}
+	jw_str(w, ",\"labels_truncated\":{");
+	int any = 0;
+	for (uint32_t k = 0; k < np; k++) {
+		size_t n;
+		uint64_t full;
+		gp_snapshot_string_len(snap, pairs[2 * k + 1], &n, &full);
+		if (full == n)
+			continue;
+		if (any++)
+			jw_raw(w, ",", 1);
+		cut_ok &= label_str(w, snap, pairs[2 * k]);
+		jw_raw(w, ":", 1);
+		jw_fmt_u64(w, full);
 	}
-	jw_str(w, "},\"error\":");
-	jw_sid(w, snap, g->error_str);
+	jw_raw(w, "}", 1);
+	if (!cut_ok)
+		label_twins(w, snap, pairs, np, true);
+	jw_sid_field(w, "error", snap, g->error_str);
 	jw_str(w, ",\"signature\":");
 	uint32_t sig = sig_index(nm, g);
 	if (sig < nm->nsigs)
