@@ -65,8 +65,10 @@ def open(core, exe=None):  # noqa: A001 (goparked.open, like drgn's)
                                  os.fspath(core)))
 
 
-def attach(pid, exe=None):
+def attach(pid, exe=None, hold=False):
     """A live process: a model.Program whose snapshot() stops the process
-    only while it copies what it reads, then lets it run (live.py)."""
+    only while it copies what it reads, then lets it run (live.py); with
+    hold, it stays stopped until program.release() or close, as the leak
+    verdict needs (it reads the whole heap after the goroutines)."""
     from .live import LiveProgram
-    return LiveProgram.open(int(pid), exe)
+    return LiveProgram.open(int(pid), exe, hold=hold)

@@ -67,11 +67,17 @@ def guess_exe(core):
         raise UsageError(e.message)
 
 
+def needs_verdict(ns):
+    """Whether the options read the leak verdict (the whole heap)."""
+    return bool(getattr(ns, "deadlocks", None) or getattr(ns, "verdict", False))
+
+
 def open_program(ns):
     if ns.pid is not None:
         if ns.core:
             raise UsageError("give a CORE or --pid, not both")
-        return api.attach(ns.pid, ns.exe)  # runs again once read
+        # runs again once read; held stopped while the verdict reads it
+        return api.attach(ns.pid, ns.exe, hold=needs_verdict(ns))
     if not ns.core:
         raise UsageError("no core file given (goparked CORE [--exe BIN], "
                          "or --pid PID; --help for more)")
@@ -95,7 +101,7 @@ def run(ns, out):
         with progress:
             progress.phase("reading goroutines")
             snap = prog.snapshot()
-        if prog.is_live:
+        if prog.is_live and not needs_verdict(ns):
             from .live import pause_line
             sys.stderr.write(pause_line(prog))
         with snap:
@@ -110,8 +116,12 @@ def run(ns, out):
                     except OSError as e:
                         raise UsageError("cannot write %s: %s"
                                          % (ns.pprof, e.strerror or e))
-                return
-            render.render_snapshot(ns, snap, out)
+            else:
+                render.render_snapshot(ns, snap, out)
+        if prog.is_live and needs_verdict(ns):
+            from .live import pause_line
+            prog.release()
+            sys.stderr.write(pause_line(prog))
 
 
 def run_report(argv):

@@ -399,7 +399,8 @@ def run_check(argv, out, err, guess_exe):
         from .options import OptionError
         raise OptionError("give a CORE or --pid PID")
     if ns.pid is not None:
-        prog, snap = snapshot_pid(ns.pid, ns.exe)
+        prog, snap = snapshot_pid(ns.pid, ns.exe,
+                                  hold=ns.max_leaked is not None)
         with prog:
             with snap:
                 sc = site_counts(snap, "pid %d" % ns.pid, prog.pause_ns,

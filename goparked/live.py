@@ -40,13 +40,14 @@ def held_signals():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def snapshot_pid(pid, exe=None):
-    """(program, snapshot) of live process pid, which runs again on return.
+def snapshot_pid(pid, exe=None, hold=False):
+    """(program, snapshot) of live process pid, which runs again on return
+    (hold: only at program.release() or close, for the leak verdict).
 
     program.pause_ns is how long the process was stopped. The caller closes
     both (the program with `with program:`).
     """
-    prog = LiveProgram.open(pid, exe)
+    prog = LiveProgram.open(pid, exe, hold=hold)
     try:
         snap = prog.snapshot()
     except BaseException:
@@ -64,17 +65,22 @@ class LiveProgram(Program):
 
     _old_mask = None
     _earlier_pause_ns = 0
+    _hold = False
 
     @classmethod
-    def open(cls, pid, exe=None):
+    def open(cls, pid, exe=None, hold=False):
+        """hold: the process stays stopped after snapshot() until
+        release() or close(): what reads beyond the goroutines (the leak
+        verdict marks the whole heap) must not see a running process."""
         old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
         try:
-            prog = cls.from_pid(pid, exe, resume_early=True)
+            prog = cls.from_pid(pid, exe, resume_early=not hold)
         except BaseException:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
             raise
         prog._old_mask = old
         prog._pid, prog._exe = pid, exe
+        prog._hold = hold
         return prog
 
     @property
@@ -93,6 +99,10 @@ class LiveProgram(Program):
         self._destroy(handle)
         fresh = Program.from_pid(self._pid, self._exe)
         self._h, fresh._h = fresh._h, None
+
+    def release(self):
+        """Lets a held process run again (see open's hold)."""
+        self._release()
 
     def _release(self):
         try:
@@ -117,7 +127,8 @@ class LiveProgram(Program):
                 self._attach_again()
                 return super().snapshot()
         finally:
-            self._release()
+            if not self._hold:
+                self._release()
 
     def close(self):
         try:

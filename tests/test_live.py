@@ -387,3 +387,27 @@ def test_goparked_signalled_mid_snapshot_leaves_target_free(target, sig):
     # and it really runs: it can be snapshotted again
     r = run_goparked_cmd(["check", "--pid", t.pid, "--max-group", BIG])
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_leak_verdict_holds_the_process_stopped(target):
+    """The verdict reads the whole heap after the goroutines: attach(hold)
+    keeps the process stopped until release(), so it never reads a heap
+    that moves. The receivers on main.never (a package-level channel in
+    corefiles/live) are blocked, held by that global."""
+    import goparked
+    t = target("-park", 20)
+    with goparked.attach(t.pid, hold=True) as prog, prog.snapshot() as snap:
+        assert t.status()[0] == "t", t.status()
+        view = snap.verdict()
+        rows = [r for r in view.rows() if r.group.site and
+                r.group.site.func == "main.parkedReceiver"]
+        assert [(r.verdict, r.count) for r in rows] == [("blocked", 20)]
+        path = view.example(rows[0]).path
+        assert path[0].kind == "global" and path[0].name == "main.never", path
+        assert t.status()[0] == "t", t.status()
+        prog.release()
+        t.assert_free()
+    r = run_goparked_cmd(["--pid", t.pid, "--leaks"])
+    assert r.returncode == 0 and "20  chan receive  main.parkedReceiver" in r.stdout, r.stdout
+    assert "process stopped for" in r.stderr
+    t.assert_free()
