@@ -149,6 +149,16 @@ gp_error *gp_deadlocks_build(struct gp_snapshot *snap, struct gp_analysis *an);
  * the length it needs, as snprintf. */
 size_t gp_json_quote(const char *s, size_t n, char *out, size_t cap);
 
+/* How long since `since` at `now` (ns), both read from the target:
+ * saturated rather than overflowing when either is garbage. */
+static inline int64_t gp_age_ns(int64_t now, int64_t since)
+{
+	int64_t d;
+	if (__builtin_sub_overflow(now, since, &d))
+		return since < 0 ? INT64_MAX : INT64_MIN;
+	return d;
+}
+
 /* group.c: the bucket of gp_age_buckets() an age (in ns) falls into. */
 size_t gp_age_bucket(int64_t age_ns);
 

@@ -125,16 +125,26 @@ static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
 		if (gp_failed(gp_memory_read_u64(&prog->mem, hdr[0] + pi * 8, &p)) || !p ||
 		    gp_failed(gp_memory_read(&prog->mem, p + (uint64_t)toff, th, sizeof(th))))
 			continue;
-		for (uint64_t k = 0; k < th[1] && visited < GP_MAX_TIMERS; k++, visited++) {
+		/* a heap whose array or timers cannot be read (a length
+		 * from a corrupt P) is left at the first unreadable or nil
+		 * entry and after 256 unreadable timers in a row */
+		uint32_t bad = 0;
+		for (uint64_t k = 0; k < th[1] && visited < GP_MAX_TIMERS && bad < 256;
+		     k++, visited++) {
 			uint64_t t, ch;
 			int64_t when, period;
 			uint64_t arg = (uint64_t)gp_off(prog, GP_F_TIMER_ARG);
 			gp_memory_trim_tick(&prog->mem, &trim);
-			if (gp_failed(gp_memory_read_u64(&prog->mem, th[0] + k * stride, &t)) || !t ||
-			    gp_failed(gp_memory_read_u64(&prog->mem, t + arg + 8, &ch)) ||
+			/* a heap has no nil entry below its length */
+			if (gp_failed(gp_memory_read_u64(&prog->mem, th[0] + k * stride, &t)) ||
+			    !t)
+				break;
+			bad++;
+			if (gp_failed(gp_memory_read_u64(&prog->mem, t + arg + 8, &ch)) ||
 			    gp_failed(gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN), &when, 8)) ||
 			    gp_failed(gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_PERIOD), &period, 8)))
 				continue;
+			bad = 0;
 			uint32_t ci = gp_addr_map_get(&want, ch);
 			if (ci == GP_NONE)
 				continue;

@@ -235,7 +235,7 @@ static bool passes(const struct gp_snapshot *snap, struct filter_ctx *fc,
 		return false;
 	if (f->min_age_ns > 0) {
 		if (!g->waitsince || !fc->now ||
-		    fc->now - g->waitsince < f->min_age_ns)
+		    gp_age_ns(fc->now, g->waitsince) < f->min_age_ns)
 			return false;
 	}
 	if (fc->have_regex && !stack_matches(snap, fc, g->stack_id))
@@ -433,7 +433,7 @@ static gp_error *age_keys(struct group_ctx *c, const struct gp_goroutine *g,
 {
 	size_t b = GP_NUM_AGE_BUCKETS;
 	if (g->waitsince && c->snap->clock.now)
-		b = gp_age_bucket(c->snap->clock.now - g->waitsince);
+		b = gp_age_bucket(gp_age_ns(c->snap->clock.now, g->waitsince));
 	return one_key(c, b, 0, gi);
 }
 

@@ -399,7 +399,7 @@ static void goroutine(struct jw *w, const gp_snapshot *snap,
 		jw_str(w, "null");
 	jw_str(w, ",\"age_ns\":");
 	if (nm->clock_known && g->waitsince > 0 && g->waitsince <= clk->now)
-		jw_fmt_i64(w, clk->now - g->waitsince);
+		jw_fmt_i64(w, gp_age_ns(clk->now, g->waitsince));
 	else
 		jw_str(w, "null");
 	jw_str(w, g->flags & nm->flag_system ? ",\"system\":true"
