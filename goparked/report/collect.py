@@ -8,7 +8,9 @@ the wait-for graph (Holder.wakes, the engine's gp_holder_wakes).
 
 import datetime
 import os
-from itertools import repeat
+from array import array
+from bisect import bisect_left
+from itertools import compress
 
 from ctypes import POINTER, byref, c_size_t
 
@@ -49,10 +51,69 @@ def _age_buckets(snap, grouping):
             unknown, oldest)
 
 
+class Goids:
+    """Goroutine ids of snapshot indexes (an array of uint32), read on
+    demand: a channel a million goroutines wait on stays one array, not a
+    million Python objects. len(), ids[i], ids[:k] (a list) and iteration
+    give goids in the order of the indexes."""
+
+    __slots__ = ("_goid", "_idx")
+
+    def __init__(self, goid, idx):
+        self._goid = goid       # the snapshot's goid field view
+        self._idx = idx         # array("I") of goroutine indexes
+
+    def __len__(self):
+        return len(self._idx)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._goid[j] for j in self._idx[i]]
+        return self._goid[self._idx[i]]
+
+    def __iter__(self):
+        return map(self._goid.__getitem__, self._idx)
+
+    def unique(self, *more):
+        """Goids of these and more, each once, sorted: the snapshot's
+        goroutines are sorted by goid, so sorted indexes are sorted ids."""
+        idx = array("I", self._idx)
+        for m in more:
+            idx.extend(m._idx)
+        return Goids(self._goid, array("I", sorted(set(idx))))
+
+    def contains_sorted(self, goid):
+        """Whether goid is among these (sorted, as unique() gives)."""
+        lo, hi = 0, len(self._idx)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            g = self._goid[self._idx[mid]]
+            if g == goid:
+                return True
+            if g < goid:
+                lo = mid + 1
+            else:
+                hi = mid
+        return False
+
+
+def _u32(view):
+    a = array("I")
+    a.frombytes(view.tobytes())
+    return a
+
+
+def _where(idx, values, pred):
+    """array of idx[i] for which pred(values[i]) (a C loop, no Python code
+    per element)."""
+    return array("I", compress(idx, map(pred, values)))
+
+
 def _raw_waiters(snap, what):
-    """{channel address | (sync address, kind): [(goid, role, select)]},
-    read from the engine's arrays: analysis.Waiter makes a Goroutine
-    object per waiter, too slow for a million of them."""
+    """{channel address | (sync address, kind): (goroutine indexes, roles,
+    flags)}, three arrays("I") read from the engine's waiter array in its
+    order: analysis.Waiter makes a Goroutine object per waiter, too slow
+    for a million of them."""
     lib = N.lib()
     n, cnt = c_size_t(), c_size_t()
     if what == "chan":
@@ -63,22 +124,113 @@ def _raw_waiters(snap, what):
         p = POINTER(N.Sync)()
         lib.check(lib.gp_snapshot_syncs(snap._handle(), byref(n), byref(p)))
         arr = lib.gp_snapshot_sync_waiters(snap._handle(), byref(cnt))
-    goid = snap.field_view("goid")
     gor = N.u32_view(arr, cnt.value, N.Waiter, "goroutine")
     role = N.u32_view(arr, cnt.value, N.Waiter, "role")
     flags = N.u32_view(arr, cnt.value, N.Waiter, "flags")
-    names = N.ROLE_NAMES
     out = {}
     for i in range(n.value):
         o = p[i]
         lo = o.waiters_first
         hi = min(lo + o.nwaiters, cnt.value)
-        ws = [(goid[g], names.get(r, "?"), bool(f & 1)) for g, r, f in
-              zip(gor[lo:hi], role[lo:hi], flags[lo:hi])]
         key = o.address if what == "chan" else \
             (o.address, N.OBJ_KIND_NAMES.get(o.kind, "?"))
-        out.setdefault(key, []).extend(ws)
+        have = out.get(key)
+        if have is None:
+            out[key] = (_u32(gor[lo:hi]), _u32(role[lo:hi]),
+                        _u32(flags[lo:hi]))
+        else:
+            for a, v in zip(have, (gor, role, flags)):
+                a.extend(_u32(v[lo:hi]))
     return out
+
+
+_EMPTY = (array("I"), array("I"), array("I"))
+
+
+def _chan_lists(goid, raw):
+    """{"recv", "send", "other", "select", "all"}: Goids of a channel's
+    waiters by role (other: neither receive nor send) and in a select."""
+    gor, role, flags = raw
+    n = len(gor)
+    codes = set(role)
+    out = {}
+    for name, code in (("recv", 1), ("send", 2)):
+        if codes == {code}:
+            out[name] = gor
+        elif code in codes:
+            out[name] = _where(gor, role, code.__eq__)
+        else:
+            out[name] = array("I")
+    rest = n - len(out["recv"]) - len(out["send"])
+    out["other"] = gor if rest == n else array("I") if not rest else \
+        _where(gor, role, lambda r: r not in (1, 2))
+    sel = {f & 1 for f in set(flags)}
+    out["select"] = gor if sel == {1} else array("I") if 1 not in sel else \
+        _where(gor, flags, (1).__and__)
+    out = {k: Goids(goid, v) for k, v in out.items()}
+    out["all"] = Goids(goid, gor)
+    return out
+
+
+def _sync_roles(goid, raw):
+    """[(role name, Goids)] of a sync object's waiters, roles in the order
+    of their first waiter."""
+    gor, role, _ = raw
+    names = N.ROLE_NAMES
+    codes = set(role)
+    if len(codes) == 1:
+        return [(names.get(codes.pop(), "?"), Goids(goid, gor))] if gor \
+            else []
+    out = {}
+    for code in sorted(codes, key=role.index):
+        name = names.get(code, "?")
+        if name not in out:
+            out[name] = _where(gor, role, lambda r, name=name:
+                               names.get(r, "?") == name)
+    return [(k, Goids(goid, v)) for k, v in out.items()]
+
+
+MAX_GROUP_IDS = 2000    # member ids kept per group (html's MAX_IDS)
+
+
+class GoidGroup:
+    """goid -> index of the first group listing it (a goroutine in a
+    select can be in several --by chan groups), found on demand: a
+    search of each group's members (sorted by goid, so by index), not a
+    dict of every goroutine."""
+
+    def __init__(self, snap, grouping):
+        self._snap = snap
+        self._groups = [(g._first, g.count) for g in grouping.groups]
+        self._view = grouping._members_view()
+        self._memo = {}
+
+    def get(self, goid, default=None):
+        gi = self._memo.get(goid, -2)
+        if gi == -2:
+            gi = self._memo[goid] = self._find(goid)
+        return default if gi < 0 else gi
+
+    def _find(self, goid):
+        i = self._snap.find(goid)
+        if i is None:
+            return -1
+        view = self._view
+        for gi, (lo, n) in enumerate(self._groups):
+            hi = min(lo + n, len(view))
+            j = bisect_left(view, i, lo, hi)
+            if j < hi and view[j] == i:
+                return gi
+        return -1
+
+    def __contains__(self, goid):
+        return self.get(goid) is not None
+
+    def __getitem__(self, goid):
+        gi = self.get(goid)
+        if gi is None:
+            raise KeyError(goid)
+        return gi
 
 
 def _shown(g, all_frames):
@@ -151,18 +303,13 @@ def collect(snap, grouping, progress=None, all_frames=False):
             "frames": frames,
             "age_ns": list(rng) if rng else None,
             "age_known": g.age_known,
-            "goids": g.goids(),
+            "goids": g.goids(MAX_GROUP_IDS),   # the first; count is all
             "labels": g.labels if grouping.by == "label" else None,
         })
-    # goid -> the first group listing it (a goroutine in a select can be
-    # in several --by chan groups): later groups first, earlier overwrite
-    goid_group = {}
-    for gr in reversed(groups):
-        goid_group.update(zip(gr["goids"], repeat(gr["index"])))
     data["groups"] = groups
     data["ages"], data["ages_unknown"], data["oldest_ns"] = \
         _age_buckets(snap, grouping)
-    data["goid_group"] = goid_group
+    data["goid_group"] = GoidGroup(snap, grouping)
 
     phase("deciding the leak verdict")
     data["leaks"] = _leaks(snap, grouping)
@@ -194,9 +341,10 @@ def collect(snap, grouping, progress=None, all_frames=False):
     chans = []
     # Wait reasons only for the goroutines drawn on their own (holders,
     # wakers, cycle members): a waiter list can be a million long.
+    goid = snap.field_view("goid")
     chan_waiters = _raw_waiters(snap, "chan")
     for c in A.chans(snap):
-        ws = chan_waiters.get(c.address, [])
+        ws = _chan_lists(goid, chan_waiters.get(c.address, _EMPTY))
         for h in c.wakers:
             reason_of(h.goroutine)
         s = stuck_by_object.get((c.address, "chan"))
@@ -204,11 +352,8 @@ def collect(snap, grouping, progress=None, all_frames=False):
             "address": c.address, "nil": c.nil, "elem_type": c.elem_type,
             "len": c.len, "cap": c.cap, "closed": c.closed,
             "timer": c.timer, "timer_period_ns": c.timer_period,
-            "recv": [g for g, role, _ in ws if role == "recv"],
-            "send": [g for g, role, _ in ws if role == "send"],
-            "other": [g for g, role, _ in ws
-                      if role not in ("recv", "send")],
-            "select": [g for g, _, sel in ws if sel],
+            "recv": ws["recv"], "send": ws["send"], "other": ws["other"],
+            "select": ws["select"], "waiters": ws["all"],
             "wakers": [{"goid": h.goid, "rank": h.rank, "wakes": h.wakes,
                         "evidence": h.description} for h in c.wakers],
             "stuck": ({"reason": s["reason"], "provable": s["provable"]}
@@ -218,6 +363,7 @@ def collect(snap, grouping, progress=None, all_frames=False):
     syncs = []
     sync_waiters = _raw_waiters(snap, "sync")
     for s in A.syncs(snap):
+        raw = sync_waiters.get((s.address, s.kind), _EMPTY)
         for h in s.holders:
             reason_of(h.goroutine)
         st = stuck_by_object.get((s.address, s.kind)) or \
@@ -238,8 +384,8 @@ def collect(snap, grouping, progress=None, all_frames=False):
         syncs.append({
             "address": s.address, "kind": s.kind, "sema": s.sema,
             "state": state, "holder_status": s.holder_status,
-            "waiters": [{"goid": g, "role": role} for g, role, _ in
-                        sync_waiters.get((s.address, s.kind), [])],
+            "waiters": Goids(goid, raw[0]),
+            "roles": _sync_roles(goid, raw),
             "holders": [{"goid": h.goid, "rank": h.rank, "wakes": h.wakes,
                          "evidence": h.description} for h in s.holders],
             "stuck": ({"reason": st["reason"], "provable": st["provable"]}
@@ -266,7 +412,9 @@ def _leaks(snap, grouping):
     the rows by site, most severe first, with cause, creator and, for what
     can still be woken, a retention path in words."""
     from .. import verdict as V
-    view = V.VerdictView(snap, snap.group("site", grouping.filter))
+    # the grouping itself when it is by site: one grouping less
+    view = V.VerdictView(snap, grouping if grouping.by == "site" else
+                         snap.group("site", grouping.filter))
     rows = []
     for r in view.rows()[:LEAK_ROWS]:
         v = view.example(r)
@@ -282,7 +430,8 @@ def _leaks(snap, grouping):
             "goids": view.goids(r, 10),
         })
     vv = view.verdicts
-    return {"view": V.VerdictView(snap, grouping),
+    return {"view": view if view.grouping is grouping else
+            V.VerdictView(snap, grouping),
             "counts": {k: view.counts.get(k, 0) for k in V.ORDER},
             "heap_model": vv.heap_model, "heap_error": vv.heap_error,
             "rows": rows}

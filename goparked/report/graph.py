@@ -35,14 +35,13 @@ def build_graph(data):
     stuck_objs = set()
     objects = []  # (object node id, label, kind, waiters, targets, stuck)
     for c in data["chans"]:
-        waiters = c["recv"] + c["send"] + c["other"]
         if c["nil"]:
             label = "nil channel"
         else:
             label = "chan %s\n0x%x" % (text.target_str(c["elem_type"]),
                                         c["address"])
         objects.append(("o%x_chan" % c["address"], label, "chan",
-                        sorted(set(waiters)),
+                        c["waiters"].unique(),
                         [(h["goid"], "could send") for h in c["wakers"]
                          if h["wakes"]], c["stuck"]))
     for s in data["syncs"]:
@@ -50,7 +49,7 @@ def build_graph(data):
             "could wake"
         objects.append(("o%x_%s" % (s["address"], s["kind"]),
                         "%s\n0x%x" % (s["kind"], s["address"]), s["kind"],
-                        sorted({w["goid"] for w in s["waiters"]}),
+                        s["waiters"].unique(),
                         [(h["goid"], verb) for h in s["holders"]
                          if h["wakes"]], s["stuck"]))
     for st in data["stuck"]:
@@ -105,18 +104,30 @@ def build_graph(data):
                       "group": None}
         if stuck is not None:
             stuck_objs.add(oid)
-        folded = [g for g in waiters if g not in individual]
-        for g in waiters:
-            if g in individual:
-                nid = gnode(g)
-                edges.append({"from": nid, "to": oid, "label": "waits",
-                              "cycle": (nid, oid) in cycle_edges})
-        if folded:
+        # waiters: sorted goids, a list or a collect.Goids (a million
+        # long, read only for the few ids drawn)
+        if hasattr(waiters, "contains_sorted"):
+            mine = sorted(g for g in individual
+                          if waiters.contains_sorted(g))
+        else:
+            mine = [g for g in waiters if g in individual]
+        for g in mine:
+            nid = gnode(g)
+            edges.append({"from": nid, "to": oid, "label": "waits",
+                          "cycle": (nid, oid) in cycle_edges})
+        nfolded = len(waiters) - len(mine)
+        if nfolded:
+            folded = []
+            for g in waiters:
+                if g not in individual:
+                    folded.append(g)
+                    if len(folded) == 6:
+                        break
             wid = "w" + oid[1:]
             nodes[wid] = {"id": wid, "kind": "waiters",
                           "label": "%d goroutine%s\n%s" % (
-                              len(folded), "" if len(folded) == 1 else "s",
-                              text.ids(folded, 6)),
+                              nfolded, "" if nfolded == 1 else "s",
+                              text.ids(folded, 6, total=nfolded)),
                           "cycle": False, "stuck": stuck is not None,
                           "group": data["goid_group"].get(folded[0])}
             edges.append({"from": wid, "to": oid, "label": "wait",

@@ -398,7 +398,7 @@ def _groups_html(data):
                             ' <span class="tag grey">inlined</span>'
                             if f["inlined"] else "", _e(text.frame_location(f, True))))
         ids = g["goids"][:MAX_IDS]
-        more = len(g["goids"]) - len(ids)
+        more = g["count"] - len(ids)
         out.append(
             '<details class="group" id="group-%d" data-count="%d">'
             '<summary><span class="count">%d</span><span class="reason">%s'
@@ -498,13 +498,10 @@ def _syncs_html(data):
         return out[0] + '<p class=ev>no goroutine waits on a sync object</p>'
     rows = []
     for s in syncs[:MAX_TABLE_ROWS]:
-        roles = {}
-        for w in s["waiters"]:
-            roles.setdefault(w["role"], []).append(w["goid"])
         waiting = "".join('<div><span class=ev>%s</span> %d: <span class=ids>'
                           '%s</span></div>' % (_e(r), len(g),
                                                _goid_links(data, g, 6))
-                          for r, g in roles.items())
+                          for r, g in s["roles"])
         verb = "held by" if s["kind"] in ("mutex", "rwmutex") \
             else "could wake:"
         if s["holders"]:

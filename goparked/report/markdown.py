@@ -129,7 +129,7 @@ def markdown(data):
         out.append("| %d | %d | %s | %s %s | %s | %s |" % (
             g["index"] + 1, g["count"],
             _md(g["wait_reason"] or ",".join(g["states"])),
-            _code(title, safe=True), _md(loc, safe=True), _md(_age_text(g)), _md(text.ids(g["goids"], 10))))
+            _code(title, safe=True), _md(loc, safe=True), _md(_age_text(g)), _md(text.ids(g["goids"], 10, total=g["count"]))))
     rest = data["groups"][MD_GROUPS:]
     if rest:
         out.append("")
