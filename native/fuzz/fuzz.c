@@ -194,17 +194,13 @@ void fz_ready(const char *harness,
 		fclose(f);
 		for (size_t k = 0; k < c->nkinds; k++) {
 			const struct fz_kind *K = &c->kinds[k];
-			/* a few items of each kind, at the start and the
-			 * middle of the region */
-			size_t step = K->n > 4 ? K->n / 4 : 1;
-			for (size_t item = 0; item < K->n && item < 65536;
-			     item += step) {
-				write_seed(dir, ci, c, k, item, 0, read_orig);
-				if (K->r[item].size > 128)
-					write_seed(dir, ci, c, k, item,
-						   K->r[item].size / 2,
-						   read_orig);
-			}
+			/* two of each kind: the first region from its
+			 * start, the middle one from its middle (a seed
+			 * costs a run of the harness in CI's 60 s) */
+			write_seed(dir, ci, c, k, 0, 0, read_orig);
+			if (K->n > 1 || K->r[0].size > 128)
+				write_seed(dir, ci, c, k, K->n / 2,
+					   K->r[K->n / 2].size / 2, read_orig);
 		}
 	}
 	fprintf(stderr, "%s: seeds written to %s\n", harness, dir);

@@ -17,7 +17,7 @@
  * A patch past the region's end is cut at its end. The cases come from
  * the file named by $GP_FUZZ_CASES, one "exe [core]" a line (the Makefile
  * writes it from corefiles/generate.py's cache, in a fixed order). With
- * $GP_FUZZ_SEEDS=DIR the harness writes its seed corpus (one input per
+ * $GP_FUZZ_SEEDS=DIR the harness writes its seed corpus (two inputs per
  * region kind and case, patching the region with its own bytes) to DIR and
  * exits.
  */
