@@ -84,6 +84,13 @@ class Row:
         return ""
 
 
+def _members(group):
+    """A group's member indexes, a memoryview of the grouping's array (no
+    list of a million ints)."""
+    view = group._grouping._members_view()
+    return view[group._first:min(group._first + group.count, len(view))]
+
+
 class VerdictView:
     """The verdict of a snapshot, grouped by site: counts per group, rows
     per (site, verdict, reason), and one example of each row."""
@@ -95,6 +102,7 @@ class VerdictView:
         self._codes = _code_view(self.verdicts)
         self.grouping = grouping or snap.group("site", Filter())
         self._signer = None
+        self._counted = {}
 
     @property
     def counts(self):
@@ -104,10 +112,19 @@ class VerdictView:
     def key_of(self, index):
         return _key(self._codes[index])
 
+    def _code_counts(self, group, members):
+        """Counter {verdict code: members} of a group, counted once (rows()
+        and group_counts() both ask, the report of the same grouping)."""
+        key = (id(group._grouping), group._first, group.count)
+        c = self._counted.get(key)
+        if c is None:
+            c = self._counted[key] = collections.Counter(
+                map(self._codes.__getitem__, members))
+        return c
+
     def group_counts(self, group):
         """{key: n} of a group's members, in ORDER, zeros left out."""
-        c = collections.Counter(
-            map(self._codes.__getitem__, group.member_indexes()))
+        c = self._code_counts(group, _members(group))
         out = collections.Counter()
         for code, n in c.items():
             out[_key(code)] += n
@@ -121,12 +138,12 @@ class VerdictView:
         # leaks and lingering are told apart by creator too (the go
         # statement's pc): "4 monitors started by X", not by whom first
         gopc = self.snap.field_view("gopc")
-        by_creator = {c for c in set(codes) if _key(c) in
-                      LEAKED + ("lingering",)}
+        creator_keys = LEAKED + ("lingering",)
         for g in self.grouping.groups:
-            members = g.member_indexes()
-            kinds = set(map(codes.__getitem__, members))
-            if len(kinds) == 1 and (not kinds & by_creator or len(set(
+            members = _members(g)
+            kinds = set(self._code_counts(g, members))
+            by_creator = {c for c in kinds if _key(c) in creator_keys}
+            if len(kinds) == 1 and (not by_creator or len(set(
                     map(gopc.__getitem__, members))) == 1):
                 # one row: the common case, without a loop in Python
                 split = {(kinds.pop(), 0): members}
