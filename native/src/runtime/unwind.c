@@ -382,6 +382,58 @@ out:
 }
 
 /*
+ * A signal in C code that the runtime answered by injecting a call of
+ * sigpanic (1.19, 1.20: "unexpected signal during runtime execution";
+ * signal_amd64.go, signal_arm64.go preparePanic): the thread went on in
+ * Go on g0, and the C context is the caller sigpanic was given. x86-64:
+ * its return address at fp - 8, the caller's sp = fp, its rbp saved at
+ * fp - 16. arm64: the fault pc is the LR sigpanic's prologue saved at its
+ * sp, x29 at its sp - 8, the caller's LR at fp (the injected slot) and
+ * its sp = fp + injected_frame. regs become that context when found.
+ */
+static void injected_sigpanic(const struct gp_program *prog, uint64_t *regs)
+{
+	const struct gp_arch *arch = prog->exe.arch;
+	struct gp_unwind_pc fr[64];
+	struct gp_unwind_start st = {
+		.pc = regs[arch->reg_pc], .sp = regs[arch->reg_sp],
+		.bp = regs[arch->reg_bp],
+		.lr = arch->reg_lr != GP_NO_REG ? regs[arch->reg_lr] : 0,
+		.trap = true,
+	};
+	gp_error *err = NULL;
+	size_t n = gp_unwind(prog->pcln, &prog->mem, &st, fr, GP_ARRAY_SIZE(fr), &err);
+	gp_error_destroy(err);
+	struct gp_func sp_fn, fn;
+	if (!n || !gp_pclntab_func_by_name(prog->pcln, "runtime.sigpanic", &sp_fn) ||
+	    !gp_pclntab_find_func(prog->pcln, fr[n - 1].sympc, &fn) ||
+	    fn.entry != sp_fn.entry)
+		return;         /* the unwind does not end in sigpanic */
+	const struct gp_unwind_pc *f = &fr[n - 1];
+	uint64_t pc, fp_reg, lr = 0;
+	const struct gp_memory *mem = &prog->mem;
+	if (arch->uses_lr) {
+		if ((err = gp_memory_read_u64(mem, f->sp, &pc)) ||
+		    (err = gp_memory_read_u64(mem, f->sp - 8, &fp_reg)) ||
+		    (err = gp_memory_read_u64(mem, f->fp, &lr))) {
+			gp_error_destroy(err);
+			return;
+		}
+	} else if ((err = gp_memory_read_u64(mem, f->fp - 8, &pc)) ||
+		   (err = gp_memory_read_u64(mem, f->fp - 16, &fp_reg))) {
+		gp_error_destroy(err);
+		return;
+	}
+	if (gp_pclntab_find_func(prog->pcln, pc, &fn))
+		return;         /* sigpanic for Go code: no C context */
+	regs[arch->reg_pc] = pc;
+	regs[arch->reg_sp] = f->fp + arch->injected_frame;
+	regs[arch->reg_bp] = fp_reg;
+	if (arch->reg_lr != GP_NO_REG)
+		regs[arch->reg_lr] = lr;
+}
+
+/*
  * The C frames of a thread (cgo code, libc): from its registers, or, when
  * it is in a Go signal handler (GOTRACEBACK=crash stops every thread in
  * one), from the context the signal interrupted, every register read
@@ -426,6 +478,8 @@ GP_EXPORT gp_error *gp_program_c_frames(gp_program *prog, uint64_t tid,
 				return gp_error_wrap(err, "reading the signal context");
 		}
 	}
+	if (arch && prog->pcln)
+		injected_sigpanic(prog, regs);
 	return gp_c_frames(prog, tid, regs, (struct gp_cframe_info *)frames,
 			   max, ret_n);
 }
