@@ -8,6 +8,10 @@ its libc frames keep their pcs, while the executable's own C frames are
 named from its symbol table.
 """
 
+import json
+import os
+import subprocess
+
 import pytest
 
 from fixtures import core_for, generate, matrix_cells
@@ -62,3 +66,31 @@ def test_c_frames_of_an_unknown_thread_is_an_error():
     with Program.from_core(fc.core, fc.exe) as prog:
         with pytest.raises(Exception, match="no thread"):
             prog.c_frames(1)
+
+
+def test_c_frames_of_a_live_process(tmp_path):
+    """The cgo program running (amd64): its shared objects come from
+    /proc/PID/maps, so libc's wait is named as on a kernel core."""
+    fc = core_for(*[c for c in matrix_cells() if c[1] == "dwarf" and c[2] == "cgo"][0])
+    account = tmp_path / "account.json"
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    p = subprocess.Popen([fc.exe, "-scenario", "cgo", "-n", "2", "-account", str(account)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         universal_newlines=True, env=env)
+    try:
+        assert "READY" in p.stdout.readline()
+        acc = json.loads(account.read_text())
+        in_c = [goid for g in acc["groups"] if g["group"] == "in_c" for goid in g["goids"]]
+        assert len(in_c) == 2
+        with Program.from_pid(p.pid, fc.exe) as prog, prog.snapshot() as snap:
+            by_goid = {t.curg_goid: t for t in snap.threads() if t.curg_goid}
+            for goid in in_c:
+                frames = prog.c_frames(by_goid[goid].tid)
+                funcs = [_base(f.func) for f in frames]
+                assert "gp_block_in_c" in funcs, [str(f) for f in frames]
+                assert any(f.func.startswith("pthread_cond_wait") and "libc.so" in f.module
+                           for f in frames), [str(f) for f in frames]
+    finally:
+        p.kill()
+        p.wait()

@@ -6,14 +6,16 @@
  * Dwfl_Thread_Callbacks: our reader, never ptrace or the core again) and
  * the call frame information of the modules reported to it: the
  * executable (at its load bias) and the files a kernel core lists in its
- * NT_FILE note (libc and the other shared objects, read from where the
- * note says they were; a qemu-user core lists none). Without a module's
+ * NT_FILE note, or a live process in /proc/PID/maps (libc and the other
+ * shared objects, read from where they were mapped; a qemu-user core
+ * lists none). Without a module's
  * CFI the architecture's frame-pointer fallback goes on. Names come from
  * each module's symbol table (.symtab, else .dynsym) and lines from its
  * DWARF, when it has them: a frame without either keeps its pc.
  */
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -121,28 +123,70 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-/* The executable and the files of the core's NT_FILE note. */
+/* A live process's file mappings at offset 0 (/proc/PID/maps), as a
+ * core's NT_FILE gives them; NULL if unreadable. */
+static struct gp_file_map *live_files(const struct gp_program *prog,
+				      size_t *ret_n)
+{
+	*ret_n = 0;
+	if (!prog->live)
+		return NULL;
+	char path[64], line[4352];
+	snprintf(path, sizeof(path), "/proc/%d/maps", prog->live->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	struct gp_file_map *files = NULL;
+	size_t cap = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, off;
+		int name = 0;
+		if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &lo, &hi, &off,
+			   &name) != 3 || !name || line[name] != '/' || off)
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		struct gp_file_map m = { .start = lo, .end = hi,
+					 .path = strdup(line + name) };
+		if (!m.path || gp_grow((void **)&files, &cap, *ret_n + 1,
+				       sizeof(*files))) {
+			free(m.path);
+			break;
+		}
+		files[(*ret_n)++] = m;
+	}
+	fclose(f);
+	return files;
+}
+
+/* The executable and the files mapped with it: the core's NT_FILE note,
+ * or a live process's maps. */
 static void report_modules(const struct gp_program *prog, Dwfl *dwfl)
 {
 	const struct gp_exe *exe = &prog->exe;
+	size_t nlive;
+	struct gp_file_map *live = live_files(prog, &nlive);
+	const struct gp_file_map *files = live ? live : prog->core.files;
+	size_t nfiles = live ? nlive : prog->core.nfiles;
 	dwfl_report_begin(dwfl);
 	dwfl_report_elf(dwfl, base_name(exe->path), exe->path, -1, exe->bias,
 			true);
-	for (size_t i = 0; i < prog->core.nfiles; i++) {
-		const struct gp_file_map *f = &prog->core.files[i];
+	for (size_t i = 0; i < nfiles; i++) {
+		const struct gp_file_map *f = &files[i];
 		/* the mapping of each file's start; the executable is in */
 		if (f->offset || !f->path[0] || !strcmp(f->path, exe->path) ||
 		    access(f->path, R_OK))
 			continue;
 		bool seen = false;
 		for (size_t k = 0; k < i && !seen; k++)
-			seen = !prog->core.files[k].offset &&
-			       !strcmp(prog->core.files[k].path, f->path);
+			seen = !files[k].offset && !strcmp(files[k].path, f->path);
 		if (!seen)
 			dwfl_report_elf(dwfl, base_name(f->path), f->path, -1,
 					f->start, true);
 	}
 	dwfl_report_end(dwfl, NULL, NULL);
+	for (size_t i = 0; i < nlive; i++)
+		free(live[i].path);
+	free(live);
 }
 
 gp_error *gp_c_frames(const struct gp_program *prog, uint64_t tid,
