@@ -183,7 +183,9 @@ class Deadlocks:
     (provable_only: only those the runtime's rules prove, a nil channel
     and select {}; the verdict view has replaced the others)."""
 
-    def __init__(self, snap, provable_only=False):
+    def __init__(self, snap, provable_only=False, ids=None):
+        """ids(goid view, memoryview of goroutine indexes) makes each
+        stuck entry's "goids" (default: a list of goids)."""
         d = N.Deadlocks()
         lib = N.lib()
         lib.check(lib.gp_snapshot_deadlocks(snap._handle(), byref(d)))
@@ -202,8 +204,8 @@ class Deadlocks:
             s = d.stuck[i]
             if provable_only and not s.provable:
                 continue
-            goids = [goid[k] for k in waiters[
-                s.waiters_first:s.waiters_first + s.nwaiters]]
+            idx = waiters[s.waiters_first:s.waiters_first + s.nwaiters]
+            goids = ids(goid, idx) if ids else [goid[k] for k in idx]
             self.stuck.append({
                 "object": s.object,
                 "kind": N.OBJ_KIND_NAMES.get(s.kind, "?"),

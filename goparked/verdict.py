@@ -21,6 +21,7 @@ The words, the same everywhere (KEYS are the JSON spelling):
     unknown             unknown     the evidence cannot decide
 """
 
+import array
 import collections
 import ctypes
 
@@ -84,6 +85,13 @@ class Row:
         return ""
 
 
+def _all_same(values):
+    """Whether every value (uint64) is the first one: an array's count, a
+    C loop, not a set of a million ints."""
+    a = array.array("Q", values)
+    return not a or a.count(a[0]) == len(a)
+
+
 def _members(group):
     """A group's member indexes, a memoryview of the grouping's array (no
     list of a million ints)."""
@@ -143,8 +151,8 @@ class VerdictView:
             members = _members(g)
             kinds = set(self._code_counts(g, members))
             by_creator = {c for c in kinds if _key(c) in creator_keys}
-            if len(kinds) == 1 and (not by_creator or len(set(
-                    map(gopc.__getitem__, members))) == 1):
+            if len(kinds) == 1 and (not by_creator or _all_same(
+                    map(gopc.__getitem__, members))):
                 # one row: the common case, without a loop in Python
                 split = {(kinds.pop(), 0): members}
             else:

@@ -57,11 +57,12 @@ class Goids:
     million Python objects. len(), ids[i], ids[:k] (a list) and iteration
     give goids in the order of the indexes."""
 
-    __slots__ = ("_goid", "_idx")
+    __slots__ = ("_goid", "_idx", "is_sorted")
 
-    def __init__(self, goid, idx):
+    def __init__(self, goid, idx, is_sorted=False):
         self._goid = goid       # the snapshot's goid field view
         self._idx = idx         # array("I") of goroutine indexes
+        self.is_sorted = is_sorted  # by goid, each once (unique())
 
     def __len__(self):
         return len(self._idx)
@@ -80,7 +81,7 @@ class Goids:
         idx = array("I", self._idx)
         for m in more:
             idx.extend(m._idx)
-        return Goids(self._goid, array("I", sorted(set(idx))))
+        return Goids(self._goid, array("I", sorted(set(idx))), True)
 
     def contains_sorted(self, goid):
         """Whether goid is among these (sorted, as unique() gives)."""
@@ -318,7 +319,7 @@ def collect(snap, grouping, progress=None, all_frames=False):
     del data["leaks"]["view"]
 
     phase("finding deadlocks")
-    d = A.Deadlocks(snap)
+    d = A.Deadlocks(snap, ids=lambda goid, idx: Goids(goid, _u32(idx)))
     data["cycles"] = [{
         "select": c["select"],
         "edges": [{"from": e.from_goid, "to": e.to_goid, "kind": e.kind,

@@ -106,7 +106,7 @@ def build_graph(data):
             stuck_objs.add(oid)
         # waiters: sorted goids, a list or a collect.Goids (a million
         # long, read only for the few ids drawn)
-        if hasattr(waiters, "contains_sorted"):
+        if getattr(waiters, "is_sorted", False):
             mine = sorted(g for g in individual
                           if waiters.contains_sorted(g))
         else:
