@@ -248,7 +248,7 @@ fuzz-seeds: fuzz-build fuzz-cases
 # Each harness for FUZZ_SECONDS on one core, then every kept regression
 # input once. make fuzz FUZZ_SECONDS=14400 runs them for hours (README).
 fuzz:
-	@$(FUZZ_CHECK); $(MAKE) --no-print-directory fuzz-seeds && \
+	@$(FUZZ_CHECK); $(MAKE) --no-print-directory fuzz-seeds || exit 1; \
 	set -e; for f in $(FUZZERS); do h=$${f##*/}; \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$h native/fuzz/regressions/$$h; \
 		echo "== fuzz: $$h for $(FUZZ_SECONDS)s"; \
