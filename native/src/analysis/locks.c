@@ -1101,11 +1101,15 @@ gp_error *gp_lock_evidence(struct gp_snapshot *snap, struct gp_analysis *an,
 		err = &gp_error_nomem;
 		goto out;
 	}
+	/* the unwinds read the stacks of the core in place: the pages they
+	 * touch are let go as the mark's are (a million stacks are GBs) */
+	struct gp_trim trim = { 0 };
 	for (size_t i = 0; i < snap->ngs; i++) {
 		const struct gp_goroutine *g = &snap->gs[i];
 		if (g->stack_id == GP_NONE || g->stack_id >= snap->nstacks ||
 		    (g->flags & GP_G_SYSTEM) || g->status == GP_STATUS_RUNNING)
 			continue;
+		gp_memory_trim_tick(&snap->prog->mem, &trim);
 		bool may;
 		if ((err = stack_may_hold(&P, g->stack_id, &may)))
 			goto out;

@@ -293,7 +293,7 @@ void gp_memory_trim_tick(const struct gp_memory *mem, struct gp_trim *t)
 	}
 	if (++t->tick & 1023)
 		return;
-	uint64_t max = 128ull << 20;
+	uint64_t max = 32ull << 20;
 	const char *e = getenv("GOPARKED_MARK_RESIDENT_MB");
 	if (e && *e >= '0' && *e <= '9')
 		max = strtoull(e, NULL, 10) << 20;
