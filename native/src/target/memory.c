@@ -689,6 +689,10 @@ gp_error *gp_memory_read_batch_out(const struct gp_memory *mem,
 		bool mine = true;
 		if (threaded) {
 			pthread_mutex_lock(&f.lock);
+			/* the pages behind are let go here too: on a busy
+			 * machine the thread may not run for a long while,
+			 * and the chunks done pile up mapped meanwhile */
+			release_pages(&f, f.consumed);
 			if (f.next <= i) {
 				f.next = i + 1; /* the thread is behind: do it here */
 			} else {
