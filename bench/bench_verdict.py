@@ -54,18 +54,21 @@ def bench(core, exe, runs, log):
     times = {v: [] for v in VIEWS}
     cpu = {v: [] for v in VIEWS}
     rss = {v: 0.0 for v in VIEWS}
+    anon = {v: 0.0 for v in VIEWS}
     for r in range(runs):
         for v, args in VIEWS.items():
-            t, c, m = timed(base + args, env=env)
+            t, c, m, a = timed(base + args, env=env)
             times[v].append(t)
             cpu[v].append(c)
             rss[v] = max(rss[v], m)
-            log("run %d %s: %.2fs (cpu %.2fs) %d MB" % (r + 1, v, t, c, m))
+            anon[v] = max(anon[v], a)
+            log("run %d %s: %.2fs (cpu %.2fs) %d MB, anon %d MB"
+                % (r + 1, v, t, c, m, a))
     l1 = load()
     phases = subprocess.run(base + ["--leaks"], env=dict(env, GOPARKED_PHASES="1"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True).stderr
-    return fl, (l0, l1), times, cpu, rss, phases
+    return fl, (l0, l1), times, cpu, rss, anon, phases
 
 
 def main():
@@ -84,7 +87,7 @@ def main():
     rows = []
     for kind in kinds:
         core, exe = core_of(kind, a.n, a.toolchain)
-        fl, loads, times, cpu, rss, phases = bench(core, exe, a.runs, log)
+        fl, loads, times, cpu, rss, anon, phases = bench(core, exe, a.runs, log)
         gb = os.path.getsize(core) / 1e9
         med = {v: statistics.median(t) for v, t in times.items()}
         mcpu = {v: statistics.median(t) for v, t in cpu.items()}
@@ -94,10 +97,11 @@ def main():
                          "%.1f" % (med[v] / med["--by site"]),
                          "%.2fs" % mcpu[v],
                          "%.1f" % (mcpu[v] / mcpu["--by site"]),
-                         "%d MB" % rss[v], "%.1f-%.1f" % loads))
+                         "%d MB" % rss[v], "%d MB" % anon[v],
+                         "%.1f-%.1f" % loads))
         log(phases)
     head = ("core", "size", "floor", "view", "min", "median", "ratio",
-            "cpu", "ratio", "peak RSS", "load")
+            "cpu", "ratio", "peak RSS", "peak anon", "load")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     sep = "  ".join("=" * w for w in widths)
     print(sep)
