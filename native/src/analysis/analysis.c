@@ -208,7 +208,7 @@ static gp_error *error_copy(const gp_error *err)
 
 gp_error *gp_analysis_heap(struct gp_snapshot *snap, struct gp_heap **ret)
 {
-	struct gp_analysis *an;
+	struct gp_analysis *an = NULL;
 	gp_error *err = gp_analysis_get(snap, &an);
 	if (err)
 		return err;
