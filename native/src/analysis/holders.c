@@ -553,8 +553,10 @@ static gp_error *indirect_pass(struct scan_ctx *c)
 	if (err)
 		return err;
 	/* frames and code evidence of the new hits, a goroutine at a time */
-	struct hit *h = *c->hits + first_new;
 	size_t n = *c->nhits - first_new;
+	if (!n)
+		return NULL; /* *c->hits may still be NULL */
+	struct hit *h = *c->hits + first_new;
 	gp_qsort(h, n, sizeof(*h), hit_g_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t e = i;
