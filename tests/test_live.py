@@ -162,7 +162,7 @@ def test_resume_early_lets_the_target_run_before_the_walk(target):
     from goparked.model import Program
     t = target("-park", 300, "-busy", 1, "-selects", 40)
     ran = 0
-    for _ in range(30):  # until the spinning goroutine is caught running
+    for _ in range(30):  # spin never parks: the first try catches it
         with Program.from_pid(t.pid, resume_early=True) as prog:
             with prog.snapshot() as snap:
                 t.assert_free(timeout=0.5)

@@ -65,13 +65,13 @@ func leakySender(c chan int) {
 	c <- 1 // nobody receives: the leak
 }
 
+// spin never parks: at every instant it is running or runnable
+// (preempted), whatever the machine's load. A sleep in the loop made it
+// "waiting" whenever a stop caught it before its timer's late wake-up.
 func spin() {
 	x := 0
 	for {
 		x++
-		if x%1000000 == 0 {
-			time.Sleep(time.Microsecond)
-		}
 	}
 }
 
