@@ -113,7 +113,7 @@ def main():
     print()
     print("The runtime's own dump of the same moment: %s" % entry.dump)
     print("What the fixture says it parked:          %s" % entry.account)
-    print("Next: %s --by chan | --by mutex | --goroutine N | --json"
+    print("Next: %s --leaks | --by chan | --by mutex | --goroutine N | --json"
           % shown(argv, env))
     print("GDB:  gdb %s %s -ex %s" % (
         shlex.quote(entry.exe), shlex.quote(entry.core),
