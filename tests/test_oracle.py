@@ -452,8 +452,10 @@ def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
     exe = generate.build_dir(tc, "dwarf")
     os.makedirs(exe)
     shutil.copy(fc.exe, os.path.join(exe, "fixture"))
+    # A zero timeout has passed before the first look, whatever the load;
+    # 0.1 ms was not: a parent descheduled for longer found READY waiting.
     with pytest.raises(generate.GenerateError, match="READY"):
-        generate.run_scenario(tc, "dwarf", "select_empty", 3, ready_timeout=0.0001)
+        generate.run_scenario(tc, "dwarf", "select_empty", 3, ready_timeout=0)
     assert sorted(os.listdir(exe)) == ["fixture"]
     running = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
