@@ -78,10 +78,6 @@ gp_error *gp_mark_hide(struct gp_mark *m, uint64_t word)
 	struct gp_object o;
 	enum gp_heap_where w = gp_heap_find(m->h, word, &o);
 	if (w == GP_HEAP_OBJECT) {
-		if (!m->hidden_min || o.size < m->hidden_min)
-			m->hidden_min = o.size;
-		if (o.size > m->hidden_max)
-			m->hidden_max = o.size;
 		m->span_hidden[o.span] = 1;
 	} else {
 		/* a sudog in a slot the span calls free (or in a corrupt

@@ -465,7 +465,6 @@ struct gp_mark {
 	bool cur_conservative;        /* free slots are not pointed at */
 	/* words not followed (the leak detector's hidden sudog fields) */
 	struct gp_addr_map hidden;
-	uint64_t hidden_min, hidden_max;  /* elemsize range worth checking */
 	uint8_t *span_hidden;         /* per span: holds a hidden word */
 	bool hidden_outside;          /* a hidden word in no heap object */
 	uint32_t cur_span;            /* the span of cur */
