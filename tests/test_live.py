@@ -239,14 +239,18 @@ def test_watch_names_the_leak_first_with_its_rate(target):
 
 def test_diff_of_two_cores_names_the_leak(target, live_bin, tmp_path):
     t = target("-park", 30, "-leak-rate", RATE)
+    # Core A may come before the first leak (a fast machine takes it within
+    # the target's first 50 ms): then the leak "appeared" rather than "grew".
+    # Both name it; what matters is that it is the biggest growth.
     a = gcore(t.pid, tmp_path / "a")
     time.sleep(2)
     b = gcore(t.pid, tmp_path / "b")
     r = run_goparked_cmd(["diff", a, b, "--exe", live_bin, "--json"])
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert "main.leakySender" in d["grew"][0]["key"]
-    assert d["grew"][0]["change"] >= RATE  # at least 2 s of leaking
+    up = sorted(d["grew"] + d["appeared"], key=lambda g: -g["change"])
+    assert up and "main.leakySender" in up[0]["key"], d
+    assert up[0]["change"] >= RATE  # at least 2 s of leaking
     changed = [g["key"] for w in ("grew", "shrank", "appeared", "vanished")
                for g in d[w]]
     assert not any("parkedReceiver" in k for k in changed)
@@ -257,7 +261,8 @@ def test_diff_of_two_cores_names_the_leak(target, live_bin, tmp_path):
     ja.write_text(rep.stdout)
     r2 = run_goparked_cmd(["diff", ja, b, "--exe", live_bin, "--json"])
     assert r2.returncode == 0, r2.stderr
-    assert json.loads(r2.stdout)["grew"] == d["grew"]
+    d2 = json.loads(r2.stdout)
+    assert (d2["grew"], d2["appeared"]) == (d["grew"], d["appeared"])
 
 
 # ------------------------------------------------------------- check
