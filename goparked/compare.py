@@ -14,6 +14,7 @@ from . import schema, text
 from ._native import Error
 from .live import snapshot_pid
 from .model import Filter, Program
+from .schema import RECORD_SCHEMA, SNAPSHOT_SCHEMA
 from .text import target_str
 
 __all__ = ["SiteCounts", "site_counts", "load_counts", "growth", "diff",
@@ -80,9 +81,39 @@ def site_counts(snap, source="", pause_ns=None, verdict=False):
     return sc
 
 
-def counts_from_json(doc, source):
+# What made each document of the family: named in diff's refusal.
+_MADE_BY = {"goparked/leaks": "--leaks --json",
+            "goparked/deadlocks": "--deadlocks --json",
+            "goparked/chan": "--chan ADDR --json",
+            "goparked/sync": "--mutex ADDR --json",
+            "goparked/goroutine": "--goroutine N --json",
+            "goparked/watch": "--watch --json",
+            "goparked/diff": "diff --json",
+            "goparked/record": "--jsonl"}
+
+
+def _not_a_grouping(doc, source):
+    """The one-line refusal of diff for a goparked document that is not a
+    grouping (a --leaks or --deadlocks verdict, one object, a --jsonl
+    stream...), or None when doc is a snapshot document."""
+    name = doc.get("schema") if isinstance(doc, dict) else None
+    if name == SNAPSHOT_SCHEMA or not isinstance(name, str):
+        return None
+    made = _MADE_BY.get(name)
+    return Error(Error.FORMAT, "%s is a %s document%s; diff compares "
+                 "groupings: a core or a saved `goparked CORE --json` "
+                 "(goparked/snapshot, grouped by site)"
+                 % (source, name, " (%s)" % made if made else ""))
+
+
+def counts_from_json(doc, source, diff=False):
     """SiteCounts from a saved `goparked --json` report (grouped by site),
-    or the leak counts alone of a saved `--leaks --json`."""
+    or the leak counts alone of a saved `--leaks --json` (not for diff:
+    diff compares groups, and refuses every other document)."""
+    if diff:
+        refusal = _not_a_grouping(doc, source)
+        if refusal is not None:
+            raise refusal
     if isinstance(doc, dict) and doc.get("schema") == "goparked/leaks" and \
             isinstance(doc.get("counts"), dict):
         c = doc["counts"]
@@ -131,8 +162,19 @@ def _is_json(path):
         return False
 
 
-def load_counts(path, exe=None, guess_exe=None, verdict=False):
-    """SiteCounts of a core file or of a saved JSON report."""
+def _first_record(path):
+    """The first line of path as JSON (a --jsonl stream's first record),
+    or None."""
+    try:
+        with open(path) as f:
+            return json.loads(f.readline())
+    except (OSError, ValueError):
+        return None
+
+
+def load_counts(path, exe=None, guess_exe=None, verdict=False, diff=False):
+    """SiteCounts of a core file or of a saved JSON report (diff: only a
+    grouping document, see counts_from_json)."""
     if _is_json(path):
         try:
             with open(path) as f:
@@ -140,8 +182,12 @@ def load_counts(path, exe=None, guess_exe=None, verdict=False):
         except OSError as e:
             raise Error(Error.OS, "cannot read %s: %s" % (path, e.strerror))
         except ValueError as e:
+            first = _first_record(path)
+            if isinstance(first, dict) and \
+                    first.get("schema") == RECORD_SCHEMA:
+                raise _not_a_grouping(first, path)
             raise Error(Error.FORMAT, "%s: not JSON (%s)" % (path, e))
-        return counts_from_json(doc, path)
+        return counts_from_json(doc, path, diff=diff)
     if exe is None and guess_exe is not None:
         exe = guess_exe(path)
     with Program.from_core(path, exe) as prog:
@@ -350,8 +396,8 @@ def build_diff_parser():
 
 def run_diff(argv, out, guess_exe):
     ns = build_diff_parser().parse_args(argv)
-    a = load_counts(ns.a, ns.exe, guess_exe)
-    b = load_counts(ns.b, ns.exe, guess_exe)
+    a = load_counts(ns.a, ns.exe, guess_exe, diff=True)
+    b = load_counts(ns.b, ns.exe, guess_exe, diff=True)
     d = diff(a, b)
     if ns.json:
         out.write(schema.dumps(diff_json(a, b, d), indent=1))

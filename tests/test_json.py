@@ -187,6 +187,44 @@ def test_diff_document():
                                     "vanished"))
 
 
+@pytest.mark.parametrize("option,name", [
+    (["--leaks", "--json"], "goparked/leaks"),
+    (["--deadlocks", "--json"], "goparked/deadlocks"),
+    (["--jsonl"], "goparked/record")])
+def test_diff_refuses_what_is_not_a_grouping(option, name, tmp_path):
+    """diff compares groups: a saved verdict (--leaks/--deadlocks --json)
+    or a --jsonl stream, on either side, is refused in one line naming
+    what it is and what diff needs; a saved --json of the same core is
+    taken (nothing changed between a core and itself)."""
+    from conftest import run_goparked_cmd
+    fc = core_for(TOOLCHAINS[-1], "dwarf", "all")
+    saved = tmp_path / "saved.json"
+    saved.write_text(_run_text(fc, *option))
+    for pair in ([saved, fc.core], [fc.core, saved]):
+        r = run_goparked_cmd(["diff"] + pair + ["--exe", fc.exe])
+        assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr)
+        assert r.stderr.count("\n") == 1, r.stderr
+        line = r.stderr
+        assert line.startswith("goparked: error: %s is a %s document (%s)"
+                               % (saved, name, " ".join(option))), line
+        assert "goparked/snapshot" in line and "Traceback" not in line
+    grouping = tmp_path / "grouping.json"
+    grouping.write_text(_run_text(fc, "--json"))
+    r = run_goparked_cmd(["diff", grouping, fc.core, "--exe", fc.exe,
+                          "--json"])
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert not any(doc[w] for w in ("grew", "shrank", "appeared",
+                                    "vanished")), doc
+
+
+def _run_text(fc, *args):
+    from conftest import run_goparked_cmd
+    r = run_goparked_cmd([fc.core, "--exe", fc.exe] + list(args))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 @pytest.mark.parametrize("toolchain", FC)
 @pytest.mark.parametrize("scenario", ["all", "labels"])
 def test_streams_equal_the_snapshot(toolchain, scenario):
