@@ -11,7 +11,7 @@ import os
 from ctypes import (POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t,
                     c_uint32, c_uint64, c_void_p)
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 LIBNAME = "libgoparked.so"
 NONE = 0xFFFFFFFF  # GP_NONE
 
@@ -703,7 +703,9 @@ def lib():
         abi = loaded.gp_abi_version()
         if abi != ABI_VERSION:
             raise Error(Error.NO_LIBRARY,
-                        "%s has ABI version %d, this package needs %d"
+                        "%s has ABI version %d, this package needs %d "
+                        "(build the engine of this package with make, or "
+                        "set GOPARKED_LIB to one that matches)"
                         % (path, abi, ABI_VERSION))
         _lib = loaded
         return _lib

@@ -156,6 +156,50 @@ def test_abi_version():
     assert N.lib().gp_abi_version() == N.ABI_VERSION
 
 
+# The declarations of each ABI version: a hash of the header's structs and
+# exported functions (comments and spacing left out), recorded when the
+# version was made. A struct or a function that changes, comes or goes
+# without a new GP_ABI_VERSION fails here: gp_cframe (cgo C frames) came
+# in ABI 2 and a binding of 2 would have loaded an engine it did not match.
+ABI_FINGERPRINTS = {
+    3: "4d69c3d4ff3c20e0",  # 2 + struct gp_cframe, gp_program_c_frames
+}
+
+
+def _abi_fingerprint(text):
+    import hashlib
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    decls = re.findall(r"^struct gp_[a-z0-9_]+ \{.*?^\};", text,
+                       flags=re.M | re.S)
+    decls += re.findall(r"^GP_EXPORT[^;]*;", text, flags=re.M)
+    decls = sorted(" ".join(d.split()) for d in decls)
+    return hashlib.sha256("\n".join(decls).encode()).hexdigest()[:16]
+
+
+def test_abi_version_changes_with_the_declarations():
+    version = int(re.search(r"^#define GP_ABI_VERSION (\d+)$",
+                            HEADER.read_text(), flags=re.M).group(1))
+    assert version == N.ABI_VERSION == max(ABI_FINGERPRINTS)
+    got = _abi_fingerprint(HEADER.read_text())
+    assert got == ABI_FINGERPRINTS[version], (
+        "the header's structs or functions changed (fingerprint %s, ABI %d "
+        "was %s): bump GP_ABI_VERSION and _native.ABI_VERSION, and record "
+        "the new fingerprint here" % (got, version, ABI_FINGERPRINTS[version]))
+
+
+def test_abi_fingerprint_sees_a_new_struct():
+    """The fingerprint is of the declarations, not of the words around
+    them: a comment changes nothing, a field or a struct does."""
+    text = HEADER.read_text()
+    base = _abi_fingerprint(text)
+    assert _abi_fingerprint(text.replace("\n", "\n/* a comment */\n", 1)) \
+        == base
+    assert _abi_fingerprint(text.replace("\tuint64_t pc;\n",
+                                         "\tuint64_t pc, pc2;\n", 1)) != base
+    assert _abi_fingerprint(text + "\nstruct gp_new {\n\tint x;\n};\n") \
+        != base
+
+
 # --------------------------------------------------------------- errors
 
 def test_error_is_exported_with_codes():

@@ -139,6 +139,25 @@ def test_bad_library_is_one_line(run_goparked, bad_files, tiny_go):
     assert_one_error_line(r, "libgoparked")
 
 
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_library_of_another_abi_is_one_line(run_goparked, tiny_go, tmp_path,
+                                            delta):
+    """An engine built from another header (a stub whose gp_abi_version
+    says so, one older and one newer than the binding's): one clear line
+    naming both versions, never a crash on a mismatched structure."""
+    import subprocess
+    from goparked import _native as N
+    version = N.ABI_VERSION + delta
+    src, lib = tmp_path / "stub.c", tmp_path / "libgoparked.so"
+    src.write_text("int gp_abi_version(void) { return %d; }\n" % version)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src)],
+                   check=True)
+    r = run_goparked([tiny_go.core, "--exe", tiny_go.exe],
+                     env={"GOPARKED_LIB": str(lib)})
+    assert_one_error_line(r, str(lib), "ABI version %d" % version,
+                          "needs %d" % N.ABI_VERSION, "make")
+
+
 # --------------------------------------------------------- text, parsed
 
 class Block:

@@ -23,7 +23,12 @@ extern "C" {
 
 #define GP_EXPORT __attribute__((visibility("default")))
 
-#define GP_ABI_VERSION 2
+/* 2: channels, sync objects, holders, deadlocks; 3: struct gp_cframe and
+ * gp_program_c_frames (C frames of cgo threads). The binding refuses a
+ * library of another version (goparked/_native.py lib()), and
+ * tests/test_binding.py keeps a fingerprint of each version's layouts and
+ * functions so that a change without a new version fails. */
+#define GP_ABI_VERSION 3
 
 /* ---------------------------------------------------------------- errors */
 
