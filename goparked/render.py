@@ -59,7 +59,8 @@ def render_snapshot(ns, snap, out):
         out.write(grouping_text(
             snap, grouping, limit=ns.limit, ids=ns.ids,
             show_system=ns.system, verdict=view,
-            all_frames=getattr(ns, "all_frames", False)))
+            all_frames=getattr(ns, "all_frames", False),
+            verdict_hint=view is None and grouping.by == "site"))
 
 
 def age_text(group):
@@ -120,11 +121,22 @@ def _object_describer(snap, by):
     return lambda address: table.get(address, "")
 
 
+# The last line of a plain --by site listing with parked goroutines: the
+# verdict is opt-in (it reads the heap), and this says where it is.
+VERDICT_HINT = ("leak verdict not read (it reads the heap): --verdict "
+                "counts each group's leaked (proven), leaked (no waker), "
+                "lingering, blocked; --leaks gives the proof")
+
+# States of a goroutine the verdict judges (parked).
+_PARKED = ("waiting", "leaked")
+
+
 def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
-                  verdict=None, all_frames=False):
+                  verdict=None, all_frames=False, verdict_hint=False):
     """The grouped view; verdict (a verdict.VerdictView of the same
     grouping) adds each group's verdict counts; stacks as the runtime's
-    non-crash traceback shows them unless all_frames."""
+    non-crash traceback shows them unless all_frames. verdict_hint: end
+    with VERDICT_HINT when a group has parked goroutines."""
     by = grouping.by
     lines = header(snap, show_system)
     if verdict is not None:
@@ -189,6 +201,8 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
             len(rest), sum(g.count for g in rest))
     lines.append("")
     lines.append(foot)
+    if verdict_hint and any(set(g.states) & set(_PARKED) for g in groups):
+        lines.append(VERDICT_HINT)
     return "\n".join(lines) + "\n"
 
 

@@ -231,3 +231,26 @@ def test_report_leak_verdict(toolchain, variant, mode, tmp_path):
     for k in ("leaked", "no_waker", "lingering"):
         m = re.search(r'data-stat="%s">(\d+)<' % k, html)
         assert m and int(m.group(1)) == want[k], k
+
+
+@pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
+def test_plain_by_site_ends_with_the_verdict_hint(toolchain, variant, mode):
+    """A plain --by site listing of parked goroutines ends with one line
+    naming --verdict and --leaks and the verdict's words; not with
+    --verdict (the counts are there), not in JSON, not when the filter
+    leaves no parked goroutine, not for another grouping."""
+    e = leak_core(toolchain, variant, mode)
+    parked = [g["goid"] for g in e.load_account()["goroutines"]]
+    assert parked
+    last = _cli(e).splitlines()[-1]
+    assert "--verdict" in last and "--leaks" in last, last
+    for k in ("leaked", "no_waker", "lingering", "blocked"):
+        assert WORDS[k] in last, (k, last)
+    assert _cli(e, "--by", "site", "--func", "main\\.").splitlines()[-1] == last
+    assert last not in _cli(e, "--verdict")
+    assert last not in _cli(e, "--by", "stack")
+    assert last not in _cli(e, "--state", "running,runnable,syscall")
+    out = _cli(e, "--json")
+    json.loads(out)  # the whole output is the document, nothing after it
+    out = _cli(e, "--jsonl")
+    assert all(json.loads(line) for line in out.splitlines())
