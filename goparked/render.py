@@ -51,7 +51,7 @@ def render_snapshot(ns, snap, out):
         view = VerdictView(snap, grouping)
     if getattr(ns, "jsonl", False):
         schema.write_jsonl(snap, grouping, out, detail=ns.detail,
-                           max_ids=ns.ids)
+                           max_ids=ns.ids, verdict=view)
     elif ns.json:
         from .jsonstream import write_snapshot_json
         write_snapshot_json(snap, grouping, out, verdict=view)

@@ -286,13 +286,23 @@ def snapshot_json(snap, grouping):
     }
 
 
-def write_jsonl(snap, grouping, out, detail=False, max_ids=8):
+def verdict_counts_json(counts, keys):
+    """{key: goroutines} of a verdict count, every key of keys (0 when
+    none)."""
+    return {k: counts.get(k, 0) for k in keys}
+
+
+def write_jsonl(snap, grouping, out, detail=False, max_ids=8, verdict=None):
     """`goparked CORE --jsonl`: one JSON object per line, each written as
     soon as it is made (no document held in memory): a "snapshot" record,
     then with detail a "stack" record before the first goroutine that uses
     it and a "goroutine" record per goroutine, then a "group" record per
     group (its first max_ids member ids). Every record carries schema,
-    version, record and target."""
+    version, record and target. verdict (a verdict.VerdictView of the
+    grouping, --verdict): the snapshot record has "verdicts" (goroutines
+    per verdict key, as --leaks --json's counts), each goroutine record
+    "verdict" and "verdict_reason", each group record "verdicts"."""
+    from .verdict import ORDER
     from .signature import Signer
     target = snap.program.description
 
@@ -303,14 +313,18 @@ def write_jsonl(snap, grouping, out, detail=False, max_ids=8):
         out.write(compact(head) + "\n")
 
     total, system = snap.state_counts()
-    emit("snapshot", {
+    head = {
         "program": program_json(snap.program),
         "clock": clock_json(snap.clock),
         "summary": {"goroutines": len(snap), "by_state": total,
                     "system_by_state": system},
         "grouping": {"by": grouping.by,
                      "filter": filter_json(grouping.filter),
-                     "goroutines": grouping.total}})
+                     "goroutines": grouping.total}}
+    if verdict is not None:
+        head["verdicts"] = verdict_counts_json(verdict.counts,
+                                               ("live",) + ORDER)
+    emit("snapshot", head)
     signer = Signer(snap)
     sigs = None
     if detail:
@@ -324,7 +338,11 @@ def write_jsonl(snap, grouping, out, detail=False, max_ids=8):
                         frame_json(f) for f in snap.stack(sid)]})
             sig = signer.of_goroutine(g)
             sigs.append(sig)
-            emit("goroutine", goroutine_json(g, signature=sig))
+            d = goroutine_json(g, signature=sig)
+            if verdict is not None:
+                d["verdict"] = verdict.key_of(g.index)
+                d["verdict_reason"] = verdict.reason_of(g.index)
+            emit("goroutine", d)
     for gr in grouping.groups:
         if sigs is not None:
             sig = group_signature(gr, sigs)
@@ -332,7 +350,11 @@ def write_jsonl(snap, grouping, out, detail=False, max_ids=8):
             sig = signer.of_group(gr)
         else:
             sig = None
-        emit("group", group_json(gr, max_ids, signature=sig))
+        d = group_json(gr, max_ids, signature=sig)
+        if verdict is not None:
+            d["verdicts"] = verdict_counts_json(verdict.group_counts(gr),
+                                                ORDER)
+        emit("group", d)
     for sg in snap.signatures(grouping.filter):
         emit("signature", signature_json(sg))
 
@@ -525,5 +547,23 @@ GROUP_KEYS = ["key", "key_address", "count", "wait_reason", "states",
               "stack_id", "site_frame", "site", "age_known", "age_ns",
               "oldest_waitsince_ns", "youngest_waitsince_ns", "goids",
               "signature"]
+# With --verdict, after the keys above: a group (--json, --jsonl) has
+# "verdicts" {key: goroutines} over VERDICT_KEYS; a --jsonl goroutine
+# record "verdict" (a key of VERDICT_KEYS or "live") and "verdict_reason"
+# (a key of VERDICT_REASON_KEYS, null for a live goroutine); the --jsonl
+# snapshot record "verdicts" over "live" and VERDICT_KEYS.
+GROUP_VERDICT_KEYS = ["verdicts"]
+GOROUTINE_VERDICT_KEYS = ["verdict", "verdict_reason"]
+RECORD_SNAPSHOT_VERDICT_KEYS = ["verdicts"]
+VERDICT_KEYS = ["leaked", "no_waker", "lingering", "blocked", "unknown"]
+# The words of each verdict key, the same in every surface (text, report,
+# GDB, LLDB; the JSON rows' "words").
+VERDICT_WORDS = {"leaked": "leaked (proven)", "no_waker": "leaked (no waker)",
+                 "lingering": "lingering", "blocked": "blocked",
+                 "unknown": "unknown"}
+VERDICT_REASON_KEYS = ["unreachable", "nil_chan", "select_empty",
+                       "holder_leaked", "no_consumer", "no_decrement",
+                       "timer_loop", "reachable", "timer", "not_judged",
+                       "not_in_heap", "no_heap", "corrupt", "no_wait_object"]
 FRAME_KEYS = ["func", "file", "line", "pc", "entry", "inlined", "trap",
               "wrapper", "runtime"]

@@ -120,6 +120,11 @@ class VerdictView:
     def key_of(self, index):
         return _key(self._codes[index])
 
+    def reason_of(self, index):
+        """The reason key of goroutine index's verdict (REASON_KEYS), or
+        None."""
+        return _reason(self._codes[index])
+
     def _code_counts(self, group, members):
         """Counter {verdict code: members} of a group, counted once (rows()
         and group_counts() both ask, the report of the same grouping)."""
