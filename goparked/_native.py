@@ -11,7 +11,7 @@ import os
 from ctypes import (POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t,
                     c_uint32, c_uint64, c_void_p)
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 LIBNAME = "libgoparked.so"
 NONE = 0xFFFFFFFF  # GP_NONE
 
@@ -209,6 +209,8 @@ class Filter(ctypes.Structure):
         ("func_regex", c_char_p),
         ("label_key", c_char_p),
         ("label_value", c_char_p),
+        ("label_key_len", c_uint64),
+        ("label_value_len", c_uint64),
     ]
 
 

@@ -384,9 +384,10 @@ class Filter:
         enc = (lambda s: s.encode("utf-8", "surrogateescape")
                if s is not None else None)
         key, value = self.label if self.label else (None, None)
+        key, value = enc(key), enc(value)
         return N.Filter(mask, 1 if self.include_system else 0,
-                        int(self.min_age_ns), enc(self.func_regex), enc(key),
-                        enc(value))
+                        int(self.min_age_ns), enc(self.func_regex), key,
+                        value, len(key or b""), len(value or b""))
 
 
 class Group:

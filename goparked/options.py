@@ -105,10 +105,93 @@ def _states(text):
     return out
 
 
+_SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9,
+                   "v": 11, "\\": 92, "'": 39, '"': 34}
+
+
+def unescape(text, quoted=False):
+    """The bytes a Go string literal's body stands for (strconv.Unquote
+    rules): \\a \\b \\f \\n \\r \\t \\v \\\\ \\' \\", \\xHH and \\OOO (a byte each,
+    UTF-8 or not), \\uHHHH and \\UHHHHHHHH (a code point, as UTF-8); every
+    other character stands for itself (as UTF-8; a lone surrogate from
+    surrogateescape for the byte it escaped). quoted: text is a whole
+    literal, "...", where a bare " may not appear. Returns str, the bytes
+    decoded with surrogateescape (as the model holds target strings);
+    raises ValueError saying what is wrong."""
+    if quoted:
+        if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+            raise ValueError("a quoted string must start and end with \"")
+        text = text[1:-1]
+    out, i = bytearray(), 0
+    while i < len(text):
+        c = text[i]
+        if c != "\\":
+            if quoted and c == '"':
+                raise ValueError("unescaped \" inside a quoted string")
+            out += c.encode("utf-8", "surrogateescape")
+            i += 1
+            continue
+        e = text[i + 1:i + 2]
+        if not e:
+            raise ValueError("a \\ ends the string (\\\\ is a backslash)")
+        if e in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[e])
+            i += 2
+        elif e in "xuU":
+            n = {"x": 2, "u": 4, "U": 8}[e]
+            digits = text[i + 2:i + 2 + n]
+            if len(digits) != n or any(d not in "0123456789abcdefABCDEF"
+                                       for d in digits):
+                raise ValueError("\\%s needs %d hex digits" % (e, n))
+            v = int(digits, 16)
+            if e == "x":
+                out.append(v)
+            elif v > 0x10FFFF or 0xD800 <= v <= 0xDFFF:
+                raise ValueError("\\%s%s is not a Unicode code point"
+                                 % (e, digits))
+            else:
+                out += chr(v).encode("utf-8")
+            i += 2 + n
+        elif e in "01234567":
+            digits = text[i + 1:i + 4]
+            if len(digits) != 3 or any(d not in "01234567" for d in digits) \
+                    or int(digits, 8) > 255:
+                raise ValueError("an octal escape is \\ and 3 digits, "
+                                 "at most \\377")
+            out.append(int(digits, 8))
+            i += 4
+        else:
+            raise ValueError("unknown escape \\%s (\\\\ is a backslash)" % e)
+    return out.decode("utf-8", "surrogateescape")
+
+
 def _label(text):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError("expected KEY=VALUE, got %r" % text)
+    """KEY=VALUE with Go's escapes in both (strconv.Quote's: what the text
+    views show), so that a label of any bytes can be asked for; either may
+    be a whole Go quoted string, as the views print one that is not bare
+    (k="a\\x00b", "\\x1b[7mkey\\r"=v)."""
+    try:
+        if text.startswith('"'):
+            # a quoted key: up to its closing quote, then =
+            i = 1
+            while i < len(text) and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            if i >= len(text) or text[i + 1:i + 2] != "=":
+                raise ValueError("expected \"KEY\"=VALUE")
+            key, value = unescape(text[:i + 1], True), text[i + 2:]
+        else:
+            key, sep, value = text.partition("=")
+            if not sep:
+                raise ValueError("no =")
+            key = unescape(key)
+        value = unescape(value, value.startswith('"') and len(value) > 1
+                         and value.endswith('"'))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError("expected KEY=VALUE (Go escapes "
+                                         "allowed), got %r: %s" % (text, e))
+    if not key:
+        raise argparse.ArgumentTypeError("expected KEY=VALUE, got %r: "
+                                         "the key is empty" % text)
     return (key, value)
 
 
@@ -166,7 +249,9 @@ def add_filter_options(parser):
                    help="only goroutines with a frame whose function "
                    "matches (POSIX extended regex)")
     g.add_argument("--label", type=_label, metavar="KEY=VALUE",
-                   help="only goroutines with this pprof label")
+                   help="only goroutines with this pprof label; Go escapes "
+                   "(\\x00, \\n, \\u202e, \\\\) give any byte, and either "
+                   "side may be a Go quoted string, as the views print it")
     g.add_argument("--system", action="store_true",
                    help="include runtime goroutines")
     return parser

@@ -163,6 +163,7 @@ def test_abi_version():
 # in ABI 2 and a binding of 2 would have loaded an engine it did not match.
 ABI_FINGERPRINTS = {
     3: "4d69c3d4ff3c20e0",  # 2 + struct gp_cframe, gp_program_c_frames
+    4: "e1fec114fb53c321",  # gp_filter: label_key_len, label_value_len
 }
 
 

@@ -167,12 +167,17 @@ def test_engine_keeps_every_byte(toolchain):
             truncated = {k: v.full_len for k, v in labels.items()
                          if getattr(v, "full_len", None) is not None}
             assert_exact_labels(labels, truncated, "goroutine %d" % goid)
-        # --label KEY=VALUE compares every byte (a C string: no NUL)
+        # --label KEY=VALUE compares every byte, a NUL too
         from goparked.model import Filter
         flt = Filter(label=("html", LABELS[b"html"].decode()))
         got = {i for grp in snap.group("site", flt) for i in grp.goids()}
         assert got == set(_goids(fc))
         flt = Filter(label=("nul", "before"))  # a prefix is not the value
+        assert not [grp for grp in snap.group("site", flt)]
+        flt = Filter(label=("nul", LABELS[b"nul"].decode()))
+        got = {i for grp in snap.group("site", flt) for i in grp.goids()}
+        assert got == set(_goids(fc))
+        flt = Filter(label=("nul", "before\x00afte"))
         assert not [grp for grp in snap.group("site", flt)]
         flt = Filter(label=("bytes", LABELS[b"bytes"].decode("utf-8", "surrogateescape")))
         got = {i for grp in snap.group("site", flt) for i in grp.goids()}
@@ -198,6 +203,71 @@ def test_cli_text_is_escaped(toolchain, view):
         assert "no goroutines match" in text  # no such label, no such value
     elif "--goroutine" in view or view[:2] == ["--by", "label"]:
         assert_all_labels_shown(text, " ".join(map(str, view)))
+
+
+# What to type to ask for each label with --label: Go escapes, written by
+# hand from the bytes of LABELS (in both forms the views print: bare with
+# escapes, and a whole Go quoted string).
+LABEL_ARGS = [
+    r"nul=before\x00after",
+    r'nul="before\x00after"',
+    r"nul=before\000after",
+    r"term=\x1b]0;pwned\a\x1b[2J\x1b[31mRED",
+    r'forge="x\nfake: goroutine 1 [running]:\nmain.fake()"',
+    r"bytes=\xff\xfeok\xc3(",
+    r"c1=next\u0085line\u202eRTL",
+    r"c1=next\xc2\x85line\U0000202eRTL",
+    r'"\x1b[7mkey\r"=v',
+    r"\x1b[7mkey\r=v",
+    r'html=<script>alert("x")</script>\'"><img src=x onerror=alert(1)>',
+    r'html="<script>alert(\"x\")</script>\'\"><img src=x onerror=alert(1)>"',
+]
+# ... and what is not the label: a byte short, a byte more, the escape
+# left as text.
+LABEL_ARGS_NO = [r"nul=before\x00afte", r"nul=before\x00after\x00",
+                 r"nul=before\\x00after", r"term=\x1b]0;pwned",
+                 r"bytes=\xff\xfeok\xc3(\x00", r"c1=next\u0085line"]
+
+
+def _listed_goids(out):
+    """The goroutine ids the text view lists (--ids large enough)."""
+    got = set()
+    for line in out.decode().splitlines():
+        if line.startswith(" " * 9 + "goroutine "):
+            got |= {int(x) for x in line.split()[1:] if x.isdigit()}
+    return got
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_label_filter_takes_go_escapes(toolchain):
+    """--label with Go's escapes finds a label whose bytes a shell argument
+    cannot carry (a NUL, bytes outside UTF-8, controls): exactly the
+    fixture's hostile goroutines (its account), and none for a value that
+    differs by one byte."""
+    fc = _fc(toolchain)
+    want = set(_goids(fc))
+    for arg in LABEL_ARGS + LABEL_ARGS_NO:
+        rc, out, err = _run([fc.core, "--exe", fc.exe, "--ids", "100000",
+                             "--label", arg])
+        assert rc == 0, (arg, err)
+        assert_safe_text(out, arg)
+        got = _listed_goids(out)
+        if arg in LABEL_ARGS:
+            assert got == want, arg
+        else:
+            assert got == set() and b"no goroutines match" in out, arg
+
+
+@pytest.mark.parametrize("arg", [r"nul=before\x0", r"nul=\q", r"nul=\ud800",
+                                 r"nul=\400", r'"nul=v', r'"nul"v', r"=v",
+                                 "nul", "nul=a\\"])
+def test_label_filter_bad_escape_is_one_line(arg):
+    fc = _fc(NEWEST)
+    rc, out, err = _run([fc.core, "--exe", fc.exe, "--label", arg])
+    assert rc == 2 and out == b""
+    lines = err.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("goparked: error: ") \
+        and "--label" in lines[0], err
 
 
 # ------------------------------------------------------------ JSON

@@ -24,11 +24,12 @@ extern "C" {
 #define GP_EXPORT __attribute__((visibility("default")))
 
 /* 2: channels, sync objects, holders, deadlocks; 3: struct gp_cframe and
- * gp_program_c_frames (C frames of cgo threads). The binding refuses a
+ * gp_program_c_frames (C frames of cgo threads); 4: gp_filter's label
+ * key and value carry their lengths (a label may hold NULs). The binding refuses a
  * library of another version (goparked/_native.py lib()), and
  * tests/test_binding.py keeps a fingerprint of each version's layouts and
  * functions so that a change without a new version fails. */
-#define GP_ABI_VERSION 3
+#define GP_ABI_VERSION 4
 
 /* ---------------------------------------------------------------- errors */
 
@@ -358,8 +359,14 @@ struct gp_filter {
 	uint32_t include_system;
 	int64_t min_age_ns;     /* 0 = no limit */
 	const char *func_regex; /* POSIX ERE on any frame's function, or NULL */
-	const char *label_key;  /* with label_value: goroutines with that label */
+	/* goroutines with the label label_key (label_key_len bytes, NULs
+	 * allowed) whose value is label_value_len bytes at label_value (any
+	 * value when label_value is NULL); no label filter when label_key is
+	 * NULL */
+	const char *label_key;
 	const char *label_value;
+	uint64_t label_key_len;
+	uint64_t label_value_len;
 };
 
 struct gp_group {

@@ -214,13 +214,15 @@ static bool stack_matches(const struct gp_snapshot *snap,
 	return m;
 }
 
-/* String id holds exactly the C string s (a label may hold NULs). */
-static bool str_is(const gp_snapshot *snap, uint32_t id, const char *s)
+/* String id holds exactly the len bytes at s (a label may hold NULs; one
+ * cut at the read limit holds none). */
+static bool str_is(const gp_snapshot *snap, uint32_t id, const char *s,
+		   uint64_t len)
 {
 	size_t n;
 	uint64_t full;
 	const char *b = gp_snapshot_string_len(snap, id, &n, &full);
-	return full == n && n == strlen(s) && !memcmp(b, s, n);
+	return full == n && n == len && (!n || !memcmp(b, s, n));
 }
 
 static bool passes(const struct gp_snapshot *snap, struct filter_ctx *fc,
@@ -245,9 +247,11 @@ static bool passes(const struct gp_snapshot *snap, struct filter_ctx *fc,
 		const uint32_t *l = gp_snapshot_labels(snap, g->labels, &n);
 		bool found = false;
 		for (uint32_t i = 0; i < n && !found; i++)
-			found = str_is(snap, l[2 * i], f->label_key) &&
+			found = str_is(snap, l[2 * i], f->label_key,
+				       f->label_key_len) &&
 				(!f->label_value ||
-				 str_is(snap, l[2 * i + 1], f->label_value));
+				 str_is(snap, l[2 * i + 1], f->label_value,
+					f->label_value_len));
 		if (!found)
 			return false;
 	}
