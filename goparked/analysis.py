@@ -393,7 +393,21 @@ def render_options(ns, snap, out):
         emit(chan(snap, ns.chan), schema.chan_doc, chan_text)
     if ns.mutex is not None:
         emit(sync(snap, ns.mutex), schema.sync_doc, sync_text)
-    if ns.deadlocks:
+    if ns.deadlocks == "deadlocks" and not getattr(ns, "verdict", False):
+        # The wait-for graph alone: its cycles and the waiters provably
+        # nobody wakes (a nil channel, select {}). It does not read the
+        # heap, so it costs about what --by chan and --by mutex do; the
+        # proof of which goroutines can never wake is --leaks.
+        d = Deadlocks(snap, provable_only=not ns.json)
+        if ns.json:
+            doc = schema.deadlocks_doc(snap, d)
+            doc["leaks"] = None
+            out.write(schema.dumps(doc, indent=1) + "\n")
+        else:
+            out.write(deadlocks_text(snap, d, evidence=False))
+            out.write("(which goroutines can never wake, proven from the "
+                      "heap: --leaks)\n")
+    elif ns.deadlocks:
         from . import verdict
         from .model import Filter
         from .options import filter_from_options

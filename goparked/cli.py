@@ -69,7 +69,8 @@ def guess_exe(core):
 
 def needs_verdict(ns):
     """Whether the options read the leak verdict (the whole heap)."""
-    return bool(getattr(ns, "deadlocks", None) or getattr(ns, "verdict", False))
+    return bool(getattr(ns, "deadlocks", None) == "leaks" or
+                getattr(ns, "verdict", False))
 
 
 def open_program(ns):

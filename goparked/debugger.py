@@ -286,11 +286,12 @@ COMMANDS = {c.name: c for c in [
     _Command("leaks", "the leak verdict: leaked, lingering, blocked, "
              "with causes and retention paths; wait cycles",
              _p_leaks, _run_leaks),
-    _Command("deadlocks", "the leak verdict (as go leaks), with the cycles "
-             "of goroutines waiting on each other",
-             _p_plain("deadlocks", "The leak verdict and the cycles of "
-                      "goroutines waiting on each other (the CLI's "
-                      "--deadlocks)."), _run_deadlocks),
+    _Command("deadlocks", "the cycles of goroutines waiting on each "
+             "other, and the waiters provably nobody wakes",
+             _p_plain("deadlocks", "The cycles of the wait-for graph and "
+                      "the waiters provably nobody wakes (the CLI's "
+                      "--deadlocks; go leaks gives the verdict)."),
+             _run_deadlocks),
     _Command("threads", "the OS threads and the goroutines on them",
              _p_plain("threads", "The OS threads, their Ms and the "
                       "goroutine each runs."), _run_threads),

@@ -277,8 +277,11 @@ def _add_view_options(parser):
                    "cycles of the wait-for graph")
     o.add_argument("--deadlocks", dest="deadlocks", action="store_const",
                    const="deadlocks",
-                   help="the same view as --leaks (its --json is the "
-                   "goparked/deadlocks document, with the verdict added)")
+                   help="the wait-for graph: its cycles (goroutine -> "
+                   "object -> the goroutine that holds it or could wake it) "
+                   "and the waiters provably nobody wakes; fast, it does "
+                   "not read the heap (with --verdict: the --leaks view "
+                   "too)")
     o.add_argument("--verdict", action="store_true",
                    help="with a grouping: each group's counts of leaked "
                    "(proven), leaked (no waker), lingering, blocked and "

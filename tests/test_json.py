@@ -148,6 +148,7 @@ def test_deadlocks_document(toolchain):
     fc = core_for(toolchain, "dwarf", "all")
     doc = _run(fc, "--deadlocks", "--json")
     _head(doc, schema.DEADLOCKS_SCHEMA, schema.DEADLOCKS_KEYS)
+    assert doc["leaks"] is None  # the verdict only with --verdict
     acct = fc.load_account()
     want = {_canon([e["goid"] for e in c["edges"]]) for c in acct["cycles"]}
     assert {_canon([e["goid"] for e in c["edges"]])

@@ -98,9 +98,16 @@ def test_leaks_json_rows_equal_account(toolchain, variant, mode):
     assert gjobs and gjobs[0]["path"][0]["kind"] == "global"
     # (a stripped binary has no symbol table to name it)
     assert gjobs[0]["path"][0]["name"] == ("main.gJobs" if variant == "dwarf" else None)
-    # --deadlocks --json keeps its document and carries the same verdict
-    d = json.loads(_cli(e, "--deadlocks", "--json"))
+    # --deadlocks --verdict --json keeps its document and carries the same
+    # verdict; --deadlocks alone is the wait-for graph, without it
+    d = json.loads(_cli(e, "--deadlocks", "--verdict", "--json"))
     assert d["schema"] == "goparked/deadlocks" and d["leaks"]["counts"] == doc["counts"]
+    plain = json.loads(_cli(e, "--deadlocks", "--json"))
+    assert plain["leaks"] is None
+    assert (plain["cycles"], plain["stuck"]) == (d["cycles"], d["stuck"])
+    # and its text names no verdict, but where the proof is
+    text = _cli(e, "--deadlocks")
+    assert "leaked (proven)" not in text and "--leaks" in text
 
 
 @pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
