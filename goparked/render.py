@@ -158,6 +158,11 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
         "COUNT", wr, "WAIT", ws, "STATE", wa, "PARKED", _KEY_COLUMN[by]))
     pad = " " * 9
     describe = _object_describer(snap, by)
+    minor = _minor(snap)
+
+    def frame_line(f):
+        return "%s%s%s" % (pad, func_location(f),
+                           "  (inlined)" if f.inlined else "")
     for g, reason, state, age in zip(shown, reasons, states, ages):
         site = g.site
         site_text = func_location(site) if site else "?"
@@ -182,10 +187,15 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
         lines.append("%7d  %-*s  %-*s  %-*s  %s" % (
             g.count, wr, reason, ws, state, wa, age, key))
         if by == "stack":
-            for f in frames:
-                lines.append("%s%s%s" % (pad, func_location(f),
-                                         "  (inlined)" if f.inlined
-                                         else ""))
+            # a deep stack as the runtime's traceback cuts it
+            head, elided, tail = text.traceback_frames(g.frames, minor,
+                                                       all_frames)
+            for f in head:
+                lines.append(frame_line(f))
+            if elided is not None:
+                lines.append(pad + text.elided_line(elided))
+            for f in tail:
+                lines.append(frame_line(f))
         elif by != "site":
             lines.append("%sat %s" % (pad, site_text))
         lines.append("%sgoroutine %s" % (pad, ids_text(g, ids)))
@@ -204,6 +214,14 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
     if verdict_hint and any(set(g.states) & set(_PARKED) for g in groups):
         lines.append(VERDICT_HINT)
     return "\n".join(lines) + "\n"
+
+
+def _minor(snap):
+    """The target's Go minor version (None when unknown)."""
+    try:
+        return text.go_minor(snap.program.go_version)
+    except (AttributeError, Error):
+        return None
 
 
 def goroutine_header(g):
@@ -240,9 +258,12 @@ def goroutine_text(snap, g, all_frames=False):
     non-crash traceback's frames, text.shown_frames, unless all_frames),
     then what goparked knows beyond it."""
     lines = [goroutine_header(g)]
-    lines += frames_text(shown_frames(g.frames, all_frames))
-    if g.flags & (1 << 7):  # truncated
-        lines.append("...additional frames elided...")
+    head, elided, tail = text.traceback_frames(
+        g.frames, _minor(snap), all_frames, bool(g.flags & (1 << 7)))
+    lines += frames_text(head)
+    if elided is not None:
+        lines.append(text.elided_line(elided))
+    lines += frames_text(tail)
     creator = g.creator_frames
     if creator and not all_frames and not creator_shown(creator[-1]):
         pass  # printcreatedby shows no wrapper or runtime creator

@@ -25,7 +25,8 @@ __all__ = ["target_str", "quote", "label_str", "labels_text",
            "target_bytes", "byte_length",
            "MAX_SHOWN", "duration", "age_range", "ids", "short_path",
            "location", "frame_location", "func_location", "age_buckets",
-           "age_bucket", "shown_frames", "creator_shown", "func_for_print"]
+           "age_bucket", "shown_frames", "creator_shown", "func_for_print",
+           "go_minor", "traceback_frames", "elided_line"]
 
 # Bytes of one target string shown before "...(N bytes)".
 MAX_SHOWN = 1024
@@ -262,6 +263,69 @@ def shown_frames(frames, all_frames=False):
             shown.append(f)
         callee = func
     return shown if shown else list(frames)
+
+
+# runtime/traceback.go: from Go 1.21 a traceback prints the innermost
+# tracebackInnerFrames and the outermost tracebackOuterFrames of the frames
+# it shows, "...N frames elided..." between; 1.19 and 1.20 walk at most
+# _TracebackMaxFrames physical frames (hidden ones included) and print the
+# shown frames among them.
+TRACEBACK_INNER = 50
+TRACEBACK_OUTER = 50
+TRACEBACK_MAX_OLD = 100
+
+
+def go_minor(version):
+    """19 for "go1.19.8", None when the version is unknown."""
+    m = re.match(r"go1\.(\d+)", version or "")
+    return int(m.group(1)) if m else None
+
+
+def traceback_frames(frames, minor=None, all_frames=False, truncated=False):
+    """(head, elided, tail): the frames a traceback of the target's Go
+    version prints of a deep stack (shown_frames'; every one with
+    all_frames), as runtime/traceback.go traceback1 does. elided is None
+    when nothing is left out, N for "...N frames elided..." (1.21+: head
+    is the innermost 50, tail the outermost 50), -1 for "...additional
+    frames elided..." (1.19, 1.20: head is what the first 100 physical
+    frames show; the runtime itself says so only when it printed exactly
+    100, goparked whenever a frame it would show is cut). truncated: the
+    engine stopped reading the stack (GP_G_TRUNCATED), so the outermost
+    frames are unknown and the cut is "additional". minor: the target's
+    Go minor version, None for unknown (the newest rule)."""
+    shown = shown_frames(frames, all_frames)
+    if all_frames:
+        return shown, (-1 if truncated else None), []
+    if minor is not None and minor < 21:
+        keep, physical = set(), 0
+        for f in frames:
+            if physical >= TRACEBACK_MAX_OLD:
+                break
+            keep.add(id(f))
+            inlined = f.get("inlined") if isinstance(f, dict) else f.inlined
+            if not inlined:
+                physical += 1
+        head = [f for f in shown if id(f) in keep]
+        cut = len(head) < len(shown) or truncated
+        return head, (-1 if cut else None), []
+    n = TRACEBACK_INNER + TRACEBACK_OUTER
+    if truncated and len(shown) > TRACEBACK_INNER:
+        return shown[:TRACEBACK_INNER], -1, []
+    if truncated:
+        return shown, -1, []
+    if len(shown) > n:
+        return (shown[:TRACEBACK_INNER], len(shown) - n,
+                shown[-TRACEBACK_OUTER:])
+    return shown, None, []
+
+
+def elided_line(elided):
+    """The runtime's line for a cut of traceback_frames, or None."""
+    if elided is None:
+        return None
+    if elided < 0:
+        return "...additional frames elided..."
+    return "...%d frames elided..." % elided
 
 
 def func_for_print(name):

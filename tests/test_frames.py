@@ -12,6 +12,7 @@ runtime, never from goparked.
 
 import json
 import re
+from dataclasses import dataclass
 
 import pytest
 
@@ -320,3 +321,268 @@ def test_wrappers_and_panics(toolchain, tmp_path):
     assert "panic" in {f.func for sg in stacks.values() for f in sg.frames}
     if tc.version < "go1.22":  # from 1.22 a .gowrapN makes the interface call
         assert "main.(*Big).Wait" in seen
+
+
+# ------------------------------------------------------------- deep stacks
+
+DEEP_GO = """\
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// small enough to be inlined into deep: the leaf is then two logical
+// frames in one physical frame (1.19 and 1.20 count physical frames)
+func wait(ch chan int) int { return <-ch }
+
+//go:noinline
+func deep(n int, ch chan int) int {
+	if n <= 1 {
+		return wait(ch)
+	}
+	return deep(n-1, ch) + 1
+}
+
+func goid() int {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _ := strconv.Atoi(string(bytes.Fields(buf)[1]))
+	return id
+}
+
+func main() {
+	ch := make(chan int)
+	ids := make(chan [2]int)
+	for _, a := range os.Args[1:] {
+		d, _ := strconv.Atoi(a)
+		go func(d int) {
+			ids <- [2]int{goid(), d}
+			deep(d, ch)
+		}(d)
+	}
+	for range os.Args[1:] {
+		p := <-ids
+		fmt.Printf("DEPTH %d %d\\n", p[0], p[1])
+	}
+	// until every one is parked (no sleep of a guessed length)
+	buf := make([]byte, 1<<22)
+	for start := time.Now(); time.Since(start) < time.Minute; {
+		n := runtime.Stack(buf, true)
+		if strings.Count(string(buf[:n]), "[chan receive") == len(os.Args)-1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// the runtime's traceback as users see it (GOTRACEBACK=single), then
+	// crash for the SIGQUIT that makes the dump and the core
+	pprof.Lookup("goroutine").WriteTo(os.Stdout, 2)
+	debug.SetTraceback("crash")
+	fmt.Println("READY")
+	os.Stdout.Sync()
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+"""
+
+# Recursion depths: around the 100 frames of every rule (shown frames are
+# depth + 2 from 1.21: the inlined wait and the goroutine's closure; 1.19
+# and 1.20 count the hidden runtime frames too), and one far deeper.
+DEEP_DEPTHS = [3] + list(range(93, 102)) + [300]
+
+
+@dataclass
+class DeepCore:
+    toolchain: str
+    minor: int
+    exe: str
+    core: str
+    depth: dict      # goid -> recursion depth (the program's account)
+    stacks: dict     # goid -> oracle.Goroutine, the runtime's debug=2
+    dump: dict       # goid -> oracle.Goroutine, the runtime's crash dump
+
+
+@pytest.fixture(scope="module",
+                params=sorted({OLDEST, "1.20", "1.21", "1.26", NEWEST}))
+def deep_core(request, tmp_path_factory):
+    """The deep-stack program built with one toolchain, its core taken by
+    the runtime itself (SIGQUIT at GOTRACEBACK=crash), the crash dump it
+    printed then, and the runtime.Stack text it wrote just before."""
+    import signal
+    import subprocess
+    from fixtures import generate
+    try:
+        tc = generate.probe(request.param)
+        generate.check_core_pattern()
+    except (generate.Unavailable, generate.GenerateError) as e:
+        pytest.skip(str(e))
+    d = tmp_path_factory.mktemp("deep" + request.param)
+    (d / "main.go").write_text(DEEP_GO)
+    (d / "go.mod").write_text("module deep\n\ngo 1.19\n")
+    r = subprocess.run([tc.go, "build", "-o", "deep", "."], cwd=d,
+                       env=tc.env(), capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    env = dict(tc.env(), GOTRACEBACK="single")
+    with open(d / "dump.txt", "wb") as err:
+        p = subprocess.Popen([str(d / "deep")] + [str(x) for x in DEEP_DEPTHS],
+                             cwd=d, env=env, stdout=subprocess.PIPE,
+                             stderr=err, text=True)
+        try:
+            generate._raise_core_limit(p.pid)
+            out = []
+            for line in p.stdout:
+                if line == "READY\n":
+                    break
+                out.append(line)
+            p.send_signal(signal.SIGQUIT)
+            rc = p.wait(timeout=300)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert rc == -signal.SIGABRT, (rc, (d / "dump.txt").read_text()[-2000:])
+    cores = [f for f in d.iterdir() if f.name.startswith("core")]
+    assert len(cores) == 1, cores
+    depth = {int(ln.split()[1]): int(ln.split()[2]) for ln in out
+             if ln.startswith("DEPTH ")}
+    assert sorted(depth.values()) == sorted(DEEP_DEPTHS)
+    stacks = oracle.parse("".join(ln for ln in out
+                                  if not ln.startswith("DEPTH ")),
+                          crash=False).goroutines
+    dump = oracle.parse_file(str(d / "dump.txt")).goroutines
+    return DeepCore(request.param, int(tc.version.split(".")[1]),
+                    str(d / "deep"), str(cores[0]), depth, stacks, dump)
+
+
+def _elided(g):
+    return (g.elided, g.elided_at)
+
+
+@pytest.mark.engine
+def test_deep_stack_is_cut_as_the_runtime_cuts_it(deep_core):
+    """goparked's default text of each deep goroutine is the runtime's own
+    traceback of it (runtime.Stack, written by the program before the
+    core): the same frames and the same "...N frames elided..." line at the
+    same place (1.21+: the innermost and outermost 50 shown frames), or on
+    1.19/1.20 the frames of the first 100 physical frames, which goparked
+    marks "...additional frames elided..." where the runtime says nothing
+    (it does only when it printed exactly 100)."""
+    dc = deep_core
+    cut = 0
+    with goparked.open(dc.core, dc.exe) as prog, prog.snapshot() as snap:
+        for goid, depth in sorted(dc.depth.items()):
+            sg = dc.stacks[goid]
+            g = snap.goroutine(goid)
+            og = _parse_text(goid, render.goroutine_text(snap, g))
+            assert (_frames(og), og.created_by) == \
+                (_frames(sg), sg.created_by), (goid, depth)
+            # shown frames of the whole stack: wait (inlined), depth
+            # main.deep, the goroutine's closure
+            whole = depth + 2
+            if depth == 3:
+                assert len(sg.frames) == whole and sg.elided is None
+            if dc.minor >= 21:
+                assert _elided(og) == _elided(sg), (goid, depth)
+            else:
+                # the runtime's marker says it printed 100 frames, cut
+                # or not; goparked's says frames were cut
+                assert sg.elided == (-1 if len(sg.frames) == 100
+                                     else None), (goid, depth)
+                assert _elided(og) == ((-1, len(og.frames))
+                                       if len(og.frames) < whole
+                                       else (None, None)), (goid, depth)
+            cut += og.elided is not None
+            if depth == 300:
+                assert og.elided is not None
+                if dc.minor >= 21:
+                    # every main.deep frame but 100 shown ones, less the
+                    # inlined wait and the closure (the account's depth)
+                    assert og.elided == depth + 2 - 100, og.elided
+                    assert len(og.frames) == 100
+            if depth <= 90:
+                assert og.elided is None
+    # the boundary is inside the depths: some cut, some whole
+    assert 2 <= cut < len(dc.depth)
+
+
+@pytest.mark.engine
+def test_deep_stack_all_frames_is_every_frame(deep_core):
+    """--all-frames: every frame, each main.deep of the recursion (the
+    account's depth), in the order of the runtime's crash dump, which
+    itself cut the stack: its head is ours, and from 1.21 its tail too."""
+    dc = deep_core
+    with goparked.open(dc.core, dc.exe) as prog, prog.snapshot() as snap:
+        for goid, depth in sorted(dc.depth.items()):
+            cg = dc.dump[goid]
+            og = _parse_text(goid, render.goroutine_text(
+                snap, snap.goroutine(goid), True))
+            ours, theirs = _frames(og), _frames(cg)
+            assert og.elided is None
+            assert [f[0] for f in ours].count("main.deep") == depth
+            assert og.created_by == cg.created_by
+            if dc.minor < 21:
+                # the first 100 physical frames, marked only when that
+                # printed exactly 100 logical ones (cut or not)
+                assert ours[:len(theirs)] == theirs, (goid, depth)
+                assert cg.elided == (-1 if len(theirs) == 100 else None)
+            elif cg.elided is None:
+                assert ours == theirs, (goid, depth)
+            else:
+                k = cg.elided_at
+                assert ours[:k] == theirs[:k] and \
+                    ours[-(len(theirs) - k):] == theirs[k:], (goid, depth)
+                assert len(ours) == len(theirs) + cg.elided
+        assert any(dc.dump[goid].elided for goid in dc.depth)
+
+
+@pytest.mark.cli
+def test_deep_stack_cli(deep_core):
+    """The command: -g and --by stack cut the 300-deep stack where the
+    runtime's traceback does; --json keeps every frame of it."""
+    dc = deep_core
+    goid = next(g for g, d in dc.depth.items() if d == 300)
+    sg = dc.stacks[goid]
+    r = run_goparked_cmd([dc.core, "--exe", dc.exe, "-g", str(goid)])
+    assert r.returncode == 0, r.stderr
+    og = _parse_text(goid, r.stdout)
+    assert _frames(og) == _frames(sg)
+    marker = ("...%d frames elided..." % sg.elided if dc.minor >= 21
+              else "...additional frames elided...")
+    assert marker in r.stdout.splitlines()
+    r = run_goparked_cmd([dc.core, "--exe", dc.exe, "--by", "stack",
+                          "--ids", "1000"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    # the group of goid: its lines up to its "goroutine ..." line
+    end = next(i for i, ln in enumerate(lines)
+               if ln.startswith(" " * 9 + "goroutine ") and
+               str(goid) in ln.split()[1:])
+    start = max(i for i in range(end)
+                if re.match(r"^\s+\d+\s+\S.*\d+ frames", lines[i]))
+    group = lines[start + 1:end]
+    at = group.index(" " * 9 + marker)
+    k = sg.elided_at if dc.minor >= 21 else len(sg.frames)
+    assert [ln.split()[0] for ln in group[:at]] == \
+        [f.func for f in sg.frames[:k]]
+    assert [ln.split()[0] for ln in group[at + 1:]] == \
+        [f.func for f in sg.frames[k:]]
+    r = run_goparked_cmd([dc.core, "--exe", dc.exe, "--json"])
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    gj = next(g for g in doc["goroutines"] if g["goid"] == goid)
+    funcs = [f["func"] for f in doc["stacks"][str(gj["stack_id"])]]
+    assert funcs.count("main.deep") == 300
+    cg = dc.dump[goid]
+    # the crash dump's head (1.19/1.20 print 101 frames of it, unmarked)
+    k = cg.elided_at if cg.elided_at is not None else len(cg.frames)
+    assert k >= 50 and funcs[:k] == cg.funcs()[:k]
