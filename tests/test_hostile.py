@@ -318,11 +318,12 @@ def test_python_json_of_one_goroutine_keeps_the_bytes(toolchain):
 # ------------------------------------------------------------ the report
 
 
-def _report(toolchain, out):
-    """The report by label (the view that shows labels), as text checked
-    to hold no raw control byte; its format from the name of out."""
+def _report(toolchain, out, by="label"):
+    """The report by label (its groups' titles are labels) or by site (its
+    group detail lists labels), as text checked to hold no raw control
+    byte; its format from the name of out."""
     fc = _fc(toolchain)
-    rc, so, err = _run(["report", fc.core, "--exe", fc.exe, "--by", "label", "-o", out])
+    rc, so, err = _run(["report", fc.core, "--exe", fc.exe, "--by", by, "-o", out])
     assert rc == 0, err
     assert_safe_text(err, "stderr")
     return assert_safe_text(out.read_bytes(), out.name)
@@ -346,8 +347,9 @@ class _Tags(html.parser.HTMLParser):
 
 
 @pytest.mark.parametrize("toolchain", [NEWEST])
-def test_html_report_stays_escaped(toolchain, tmp_path):
-    page = _report(toolchain, tmp_path / "r.html")
+@pytest.mark.parametrize("by", ["label", "site"])
+def test_html_report_stays_escaped(toolchain, by, tmp_path):
+    page = _report(toolchain, tmp_path / "r.html", by)
     assert "<script>alert" not in page and "<img" not in page
     p = _Tags()
     p.feed(page)
@@ -364,8 +366,9 @@ def test_html_report_stays_escaped(toolchain, tmp_path):
 
 
 @pytest.mark.parametrize("toolchain", [NEWEST])
-def test_markdown_report_stays_escaped(toolchain, tmp_path):
-    md = _report(toolchain, tmp_path / "r.md")
+@pytest.mark.parametrize("by", ["label", "site"])
+def test_markdown_report_stays_escaped(toolchain, by, tmp_path):
+    md = _report(toolchain, tmp_path / "r.md", by)
     # no raw HTML: outside code spans and fenced blocks (where Markdown
     # reads no HTML) every < is escaped (CommonMark's backslash escape)
     fences = re.findall(r"^(`{3,})$\n.*?^\1$", md, re.M | re.S)
@@ -375,6 +378,13 @@ def test_markdown_report_stays_escaped(toolchain, tmp_path):
     prose = re.sub(r"(`+)(.+?)\1", "", prose)
     assert not re.search(r"(?<!\\)[<>]", prose)
     # the group's labels: in a code span of the table (and of the stacks)
+    # by label; in the group detail's "Labels:" by site
+    if by == "site":
+        lines = [ln for ln in md.splitlines() if ln.startswith("Labels: ")]
+        assert len(lines) == 1, lines
+        spans = re.findall(r"(`+)(.+?)\1", lines[0])
+        assert len(spans) == 1 and lines[0].endswith(
+            " (%d goroutines)" % len(_goids(_fc(toolchain))))
     titles = [body for _, body in spans if "=" in body]
     assert titles
     for title in titles:

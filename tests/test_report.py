@@ -423,6 +423,69 @@ def test_rendered_page(made, tmp_path, layout):
         assert set(groups[name]) <= shown, name
 
 
+def _account_label_sets(fc, goids):
+    """{labels text: count} of goids as the fixture's account says they
+    are labelled (a goroutine it does not list has none), written the way
+    the text views write labels: key=value by key, space separated (every
+    key and value of this scenario is bare: [A-Za-z0-9./_]), "(no labels)"
+    for none."""
+    labels = {i: g["labels"] for g in fc.load_account()["groups"]
+              for i in g["goids"]}
+    out = {}
+    for goid in goids:
+        lab = labels.get(goid) or {}
+        assert all(re.fullmatch(r"[A-Za-z0-9./_]+", x)
+                   for kv in lab.items() for x in kv)
+        t = " ".join("%s=%s" % kv for kv in sorted(lab.items())) \
+            or "(no labels)"
+        out[t] = out.get(t, 0) + 1
+    return out
+
+
+@pytest.mark.parametrize("toolchain", sorted({NEWEST, OLDEST}))
+@pytest.mark.parametrize("by", ["site", "age"])
+def test_groups_show_their_labels(toolchain, by, tmp_path):
+    """Every group of the page lists the distinct pprof label sets of its
+    goroutines with how many carry each, whatever the grouping: the
+    fixture's labels scenario (pprof.Do and SetGoroutineLabels), checked
+    against its account for the group's goroutine ids; the Markdown's
+    group detail says the same."""
+    fc = core_for(toolchain, "dwarf", "labels")
+    out = tmp_path / "r.html"
+    r = run(["report", fc.core, "--exe", fc.exe, "-o", out, "--by", by])
+    assert r.returncode == 0, r.stderr
+    root = dom(browse(out, "--dump-dom"))
+    det = root.find_all(lambda e: e.tag == "details" and
+                        "group" in e.classes)
+    labelled = 0
+    for el in det:
+        ids = ints(el.find(lambda e: "ids" in e.classes).text)
+        assert "more" not in el.find(lambda e: e.tag == "p").text
+        want = _account_label_sets(fc, ids)
+        got = {li.find(lambda e: "lset" in e.classes).text:
+               int(li.attrs["data-count"])
+               for li in el.find_all(lambda e: e.tag == "li" and
+                                     "data-count" in e.attrs)}
+        if set(want) == {"(no labels)"}:
+            assert got == {}, ids
+        else:
+            assert got == want, ids
+            labelled += 1
+    assert labelled >= 1
+    if by == "site":
+        assert labelled == 2  # labels_do, labels_set
+    md = tmp_path / "r.md"
+    r = run(["report", fc.core, "--exe", fc.exe, "-o", md, "--by", by])
+    assert r.returncode == 0, r.stderr
+    text = md.read_text()
+    for g in fc.load_account()["groups"]:
+        if by == "site":
+            want = _account_label_sets(fc, g["goids"])
+            line = "Labels: " + "; ".join(
+                "`%s` (%d goroutines)" % kv for kv in sorted(want.items()))
+            assert line in text.splitlines(), g["group"]
+
+
 def md_table(text, header):
     """Rows (lists of cells) of the Markdown table whose header row
     starts with `header`."""

@@ -7,9 +7,11 @@ the wait-for graph (Holder.wakes, the engine's gp_holder_wakes).
 """
 
 import datetime
+import operator
 import os
 from array import array
 from bisect import bisect_left
+from collections import Counter
 from itertools import compress
 
 from ctypes import POINTER, byref, c_size_t
@@ -25,6 +27,45 @@ __all__ = ["collect", "group_title"]
 def _frame(f):
     return {"func": f.func or "?", "file": f.file or "", "line": f.line,
             "inlined": f.inlined}
+
+
+# Label sets listed per group (the most common first), and the groups that
+# get them: as many as the page lists (html.MAX_GROUPS).
+MAX_LABEL_SETS = 10
+MAX_LABEL_GROUPS = 500
+
+
+def _label_sets_of(snap, grouping):
+    """A function group -> ([{"labels": dict, "count": n}], sets left out):
+    the distinct pprof label sets of the group's members, the most common
+    first, "no labels" among them when some members have none; ([], 0)
+    when no member has any. Members are counted by their label set id in
+    the engine's array (no Python object per goroutine), and not at all
+    when no goroutine of the snapshot has a label."""
+    if not len(snap):
+        return lambda g: ([], 0)
+    ids = array("I", snap.field_view("labels").tobytes())
+    if ids.count(N.NONE) == len(ids):
+        return lambda g: ([], 0)
+    members = grouping._members_view()
+
+    def sets(g):
+        first = g._first
+        idx = members[first:first + g.count].tolist()
+        if not idx:
+            return [], 0
+        # the members' label set ids, gathered in C
+        got = operator.itemgetter(*idx)(ids)
+        counts = Counter(got if len(idx) > 1 else (got,))
+        if set(counts) == {N.NONE}:
+            return [], 0
+        rows = [(n, snap.labels(None if i == N.NONE else i))
+                for i, n in counts.items()]
+        rows.sort(key=lambda r: (-r[0], text.labels_text(r[1])))
+        return ([{"labels": lab, "count": n}
+                 for n, lab in rows[:MAX_LABEL_SETS]],
+                max(0, len(rows) - MAX_LABEL_SETS))
+    return sets
 
 
 def _age_buckets(snap, grouping):
@@ -288,10 +329,12 @@ def collect(snap, grouping, progress=None, all_frames=False):
 
     phase("grouping")
     groups = []
+    label_sets = _label_sets_of(snap, grouping)
     for gi, g in enumerate(grouping.groups):
         site = g.site
         rng = g.age_range
         frames, site_frame = _shown(g, all_frames)
+        lsets, lmore = label_sets(g) if gi < MAX_LABEL_GROUPS else ([], 0)
         groups.append({
             "index": gi,
             "count": g.count,
@@ -306,6 +349,8 @@ def collect(snap, grouping, progress=None, all_frames=False):
             "age_known": g.age_known,
             "goids": g.goids(MAX_GROUP_IDS),   # the first; count is all
             "labels": g.labels if grouping.by == "label" else None,
+            "label_sets": lsets,
+            "label_sets_more": lmore,
         })
     data["groups"] = groups
     data["ages"], data["ages_unknown"], data["oldest_ns"] = \

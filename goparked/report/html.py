@@ -91,6 +91,8 @@ font-size:12.5px}
 table.stack tr.rt td{color:#98a2b3}
 table.stack tr.site td{background:#fff7d6;color:var(--ink);font-weight:600}
 table.stack td.loc{color:var(--muted);word-break:break-all}
+ul.labelsets{margin:6px 0;padding-left:18px}
+ul.labelsets code{font-family:var(--mono);font-size:12.5px;word-break:break-all}
 .ids{font-family:var(--mono);font-size:12.5px;color:#344054;
 word-break:break-word}
 .ev{color:var(--muted);font-size:12.5px}
@@ -404,12 +406,12 @@ def _groups_html(data):
             '<summary><span class="count">%d</span><span class="reason">%s'
             '</span><span class="site">%s <span class="loc">%s</span></span>'
             '<span class="age">%s</span></summary><div class="gbody">'
-            '<table class="stack">%s</table>'
+            '<table class="stack">%s</table>%s'
             '<p><span class=ev>goroutine%s</span> <span class="ids">%s</span>'
             '%s</p></div></details>' % (
                 g["index"], g["count"], g["count"], _e(reason), _h(title),
                 _h(loc), _e(_age_text(g)), "".join(rows) or
-                "<tr><td>(no stack)</td></tr>",
+                "<tr><td>(no stack)</td></tr>", _label_sets_html(g),
                 "" if g["count"] == 1 else "s",
                 " ".join(str(i) for i in ids),
                 " <span class=ev>+%d more</span>" % more if more else ""))
@@ -419,6 +421,24 @@ def _groups_html(data):
                    'goparked --json has them all.</p>'
                    % (len(rest), sum(g["count"] for g in rest)))
     return "".join(out)
+
+
+def _label_sets_html(g):
+    """The group's pprof label sets (collect's label_sets), each as the
+    text views write labels (escaped, a long value cut with its length),
+    with how many of the group's goroutines carry it."""
+    sets = g.get("label_sets")
+    if not sets:
+        return ""
+    items = ['<li data-count="%d"><code class="lset">%s</code> <span class=ev>'
+             '%d goroutine%s</span></li>' % (
+                 s["count"], _h(text.labels_text(s["labels"])), s["count"],
+                 "" if s["count"] == 1 else "s") for s in sets]
+    if g.get("label_sets_more"):
+        items.append('<li class=ev>+%d more label sets</li>'
+                     % g["label_sets_more"])
+    return ('<div class="labels"><span class=ev>labels</span><ul class='
+            '"labelsets">%s</ul></div>' % "".join(items))
 
 
 def _verdict_cell(stuck):

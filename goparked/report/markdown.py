@@ -168,6 +168,16 @@ def markdown(data):
                                        text.frame_location(f, True))
                        for f in g["frames"]])
         out.append("")
+        if g.get("label_sets"):
+            # as the text views write labels, in code spans
+            out.append("Labels: " + "; ".join(
+                "%s (%d goroutine%s)" % (
+                    _code(text.labels_text(s["labels"]), safe=True),
+                    s["count"], "" if s["count"] == 1 else "s")
+                for s in g["label_sets"]) +
+                ("; +%d more label sets" % g["label_sets_more"]
+                 if g.get("label_sets_more") else ""))
+            out.append("")
     out.append("_Made with goparked %s._" % data["generated"])
     return "\n".join(out) + "\n"
 
