@@ -137,6 +137,7 @@ class Sync:
         return [h for h in self.best_holders if h.role == "rlock"]
 
 def chans(snap):
+    snap.program._beyond_copy()
     n = c_size_t()
     p = POINTER(N.Chan)()
     N.lib().check(N.lib().gp_snapshot_chans(snap._handle(), byref(n),
@@ -146,12 +147,14 @@ def chans(snap):
 
 
 def chan(snap, address):
+    snap.program._beyond_copy()
     c = N.Chan()
     N.lib().check(N.lib().gp_snapshot_chan(snap._handle(), address, byref(c)))
     return Chan(snap, c, N.lib().gp_snapshot_chan_waiters)
 
 
 def syncs(snap):
+    snap.program._beyond_copy()
     n = c_size_t()
     p = POINTER(N.Sync)()
     N.lib().check(N.lib().gp_snapshot_syncs(snap._handle(), byref(n),
@@ -160,6 +163,7 @@ def syncs(snap):
 
 
 def sync(snap, address):
+    snap.program._beyond_copy()
     s = N.Sync()
     N.lib().check(N.lib().gp_snapshot_sync(snap._handle(), address, byref(s)))
     return Sync(snap, s)
@@ -186,6 +190,7 @@ class Deadlocks:
     def __init__(self, snap, provable_only=False, ids=None):
         """ids(goid view, memoryview of goroutine indexes) makes each
         stuck entry's "goids" (default: a list of goids)."""
+        snap.program._beyond_copy()
         d = N.Deadlocks()
         lib = N.lib()
         lib.check(lib.gp_snapshot_deadlocks(snap._handle(), byref(d)))

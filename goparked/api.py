@@ -67,8 +67,10 @@ def open(core, exe=None):  # noqa: A001 (goparked.open, like drgn's)
 
 def attach(pid, exe=None, hold=False):
     """A live process: a model.Program whose snapshot() stops the process
-    only while it copies what it reads, then lets it run (live.py); with
-    hold, it stays stopped until program.release() or close, as the leak
-    verdict needs (it reads the whole heap after the goroutines)."""
+    only while it copies the goroutines, then lets it run (live.py); with
+    hold, it stays stopped until program.release() or close, as whatever
+    reads beyond the goroutines needs (channels, locks, the leak verdict's
+    heap, C frames): without hold those raise Error(INCOMPLETE) rather
+    than read a process that runs again."""
     from .live import LiveProgram
     return LiveProgram.open(int(pid), exe, hold=hold)

@@ -67,18 +67,37 @@ def guess_exe(core):
         raise UsageError(e.message)
 
 
-def needs_verdict(ns):
-    """Whether the options read the leak verdict (the whole heap)."""
-    return bool(getattr(ns, "deadlocks", None) == "leaks" or
-                getattr(ns, "verdict", False))
+def needs_hold(ns):
+    """Whether the options read more of a live process than the
+    goroutines (the snapshot's copy): a channel or sync object and its
+    holders (--chan, --mutex, --by chan/mutex's descriptions), the C
+    frames of its threads (--threads), the wait-for graph (--deadlocks:
+    every holder), the leak verdict (--leaks, --verdict, the report: the
+    whole heap). The process then
+    stays stopped until all of it is read: one moment, never a copy of one
+    and memory of the next (the engine refuses reads of a process that
+    runs again)."""
+    if getattr(ns, "goroutine", None) is not None:
+        return False
+    return bool(getattr(ns, "deadlocks", None) or
+                getattr(ns, "verdict", False) or
+                getattr(ns, "chan", None) is not None or
+                getattr(ns, "mutex", None) is not None or
+                getattr(ns, "threads", False) or
+                getattr(ns, "report", False) or
+                (getattr(ns, "by", None) in ("chan", "mutex") and
+                 not getattr(ns, "json", False) and
+                 not getattr(ns, "jsonl", False) and
+                 not getattr(ns, "pprof", None)))
 
 
 def open_program(ns):
     if ns.pid is not None:
         if ns.core:
             raise UsageError("give a CORE or --pid, not both")
-        # runs again once read; held stopped while the verdict reads it
-        return api.attach(ns.pid, ns.exe, hold=needs_verdict(ns))
+        # runs again once read; held stopped while more than the
+        # goroutines is read
+        return api.attach(ns.pid, ns.exe, hold=needs_hold(ns))
     if not ns.core:
         raise UsageError("no core file given (goparked CORE [--exe BIN], "
                          "or --pid PID; --help for more)")
@@ -102,7 +121,7 @@ def run(ns, out):
         with progress:
             progress.phase("reading goroutines")
             snap = prog.snapshot()
-        if prog.is_live and not needs_verdict(ns):
+        if prog.is_live and not needs_hold(ns):
             from .live import pause_line
             sys.stderr.write(pause_line(prog))
         with snap:
@@ -119,7 +138,7 @@ def run(ns, out):
                                          % (ns.pprof, e.strerror or e))
             else:
                 render.render_snapshot(ns, snap, out)
-        if prog.is_live and needs_verdict(ns):
+        if prog.is_live and needs_hold(ns):
             from .live import pause_line
             prog.release()
             sys.stderr.write(pause_line(prog))
@@ -131,6 +150,7 @@ def run_report(argv):
     from .progress import Progress
     ns = report.build_parser().parse_args(argv)
     ns.goroutine, ns.threads, ns.json = None, False, False
+    ns.report = True  # the verdict, channels and locks: held (needs_hold)
     with Progress() as progress:
         progress.phase("opening")
         with open_program(ns) as prog:

@@ -66,6 +66,7 @@ class LiveProgram(Program):
     _old_mask = None
     _earlier_pause_ns = 0
     _hold = False
+    _running = False
 
     @classmethod
     def open(cls, pid, exe=None, hold=False):
@@ -104,9 +105,18 @@ class LiveProgram(Program):
         """Lets a held process run again (see open's hold)."""
         self._release()
 
+    def _beyond_copy(self):
+        if self._running:
+            raise Error(Error.INCOMPLETE,
+                        "process %d runs again since its goroutines were "
+                        "copied: channels, locks, the heap and C frames are "
+                        "read while it is held (goparked.attach(pid, "
+                        "hold=True), released after)" % self._pid)
+
     def _release(self):
         try:
             if self._h:
+                self._running = True
                 self.resume()
         finally:
             if self._old_mask is not None:

@@ -172,11 +172,17 @@ class Program(_Owned):
                                               size))
         return buf.raw
 
+    def _beyond_copy(self):
+        """Called before a read beyond the snapshot's goroutines (channels,
+        locks, the heap, C frames): a live process that runs again since
+        (live.LiveProgram) refuses it rather than mix two moments."""
+
     def c_frames(self, tid, max_frames=64):
         """The C frames (cgo, libc) thread tid is in, innermost first, up
         to its first Go frame: [CFrame(pc, func, file, line, module)];
         names and lines where the executable or the shared object has
         symbols and DWARF (libdw)."""
+        self._beyond_copy()
         arr = (N.CFrame * max_frames)()
         n = c_size_t()
         N.lib().check(N.lib().gp_program_c_frames(self._handle(), tid, arr,
@@ -815,6 +821,7 @@ class Snapshot(_Owned):
     def heap_summary(self):
         """gp_snapshot_heap: spans, slots, objects, problems (a dict), and
         the engine's notes of what it could not trust."""
+        self.program._beyond_copy()
         s = N.HeapSummary()
         h = self._handle()
         N.lib().check(N.lib().gp_snapshot_heap(h, byref(s)))
@@ -829,6 +836,7 @@ class Snapshot(_Owned):
 
     def heap_objects(self):
         """Every allocated heap object: {address: (size, flags)}."""
+        self.program._beyond_copy()
         arr = ctypes.POINTER(N.HeapObject)()
         n = c_size_t()
         N.lib().check(N.lib().gp_snapshot_heap_objects(self._handle(), byref(arr), byref(n)))
@@ -836,6 +844,7 @@ class Snapshot(_Owned):
 
     def heap_pointers(self, address):
         """Byte offsets of the pointer words of the object holding address."""
+        self.program._beyond_copy()
         cap = 1024
         while True:
             buf = (ctypes.c_uint64 * cap)()
@@ -896,6 +905,7 @@ class Snapshot(_Owned):
     def verdicts(self):
         """The leak verdict of every goroutine, by index, as the engine
         gives it (gp_snapshot_verdicts; verdict() words and groups it)."""
+        self.program._beyond_copy()
         v = self.__dict__.get("_verdicts")
         if v is None:
             raw = N.Verdicts()
@@ -906,6 +916,7 @@ class Snapshot(_Owned):
     def stack_pointers(self, index):
         """The stack words of goroutine index its frames' stack maps call
         pointers (gp_snapshot_stack_pointers)."""
+        self.program._beyond_copy()
         cap = 4096
         while True:
             buf = (ctypes.c_uint64 * cap)()

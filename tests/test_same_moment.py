@@ -12,6 +12,7 @@ goroutine's leak verdict must be equal; only timing fields (ages, clocks)
 and stack-slot addresses may differ. The core is deleted afterwards.
 """
 import json
+import re
 import os
 import subprocess
 
@@ -165,7 +166,8 @@ def test_live_and_core_conclude_the_same(parked, leaks_exe, tmp_path):
     from goparked.live import snapshot_pid
     p, account = parked
     goids = account_goids(account)
-    prog, snap = snapshot_pid(p.pid)
+    # held: the analyses read beyond the goroutines' copy
+    prog, snap = snapshot_pid(p.pid, hold=True)
     with prog:
         live = conclusions(snap, goids)
     cli_live = run_goparked_cmd(["--pid", p.pid, "--leaks", "--json"])
@@ -219,9 +221,182 @@ def test_gdb_live_and_lldb_core_conclude_the_same(parked, leaks_exe,
     r = gdb(["-p", p.pid], cmds)
     in_gdb = debugger_conclusions(r.stdout)
     assert r.returncode == 0, r.stderr[-3000:]
+    # LLDB attached to the live process too (it holds it stopped while
+    # goparked reads /proc/PID/mem)
+    r = lldb(["-p", p.pid], cmds)
+    assert r.returncode == 0, r.stderr[-3000:]
+    in_lldb_live = debugger_conclusions(r.stdout)
     assert dead["chans"] and dead["syncs"]
-    assert_same(in_gdb, dead)
-    assert_same(in_lldb, dead)
     assert dead["rows"]
-    assert in_gdb["rows"] == dead["rows"]
-    assert in_lldb["rows"] == dead["rows"]
+    for got in (in_gdb, in_lldb, in_lldb_live):
+        assert_same(got, dead)
+        assert got["rows"] == dead["rows"]
+
+
+def process_state(pid):
+    """The state letter of /proc/PID/stat ('t': stopped by a tracer)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_nothing_is_read_once_the_process_runs_again(parked):
+    """Never two moments: once a live process runs again after its
+    goroutines were copied, a read beyond that copy (a channel's hchan, a
+    lock's state word, the heap) is refused. The API says so in one
+    error (INCOMPLETE); the engine below it reads nothing of the running
+    process (every lock the fixture holds reads as unreadable, the heap
+    as not modelled, with the reason); held, the same reads give the
+    holders the account names, the process stopped until release()."""
+    from goparked import analysis
+    from goparked._native import Error
+    from goparked.live import snapshot_pid
+    from goparked.model import Program
+    p, account = parked
+    prog, snap = snapshot_pid(p.pid)
+    with prog:
+        assert process_state(p.pid) != "t"
+        for read in (analysis.chans, analysis.syncs, lambda s: s.verdicts(),
+                     analysis.Deadlocks):
+            with pytest.raises(Error) as e:
+                read(snap)
+            assert e.value.code == Error.INCOMPLETE, e.value
+            assert "runs again" in e.value.message
+    with Program.from_pid(p.pid, resume_early=True) as prog:
+        with prog.snapshot() as snap:
+            assert process_state(p.pid) != "t"
+            syncs = analysis.syncs(snap)
+            assert syncs and all(s.unreadable for s in syncs)
+            v = snap.verdicts()
+            assert not v.heap_model and "runs again" in v.heap_error
+    prog, snap = snapshot_pid(p.pid, hold=True)
+    with prog:
+        assert process_state(p.pid) == "t"
+        assert analysis.chans(snap) and analysis.syncs(snap)
+        assert snap.verdicts().heap_model
+        assert process_state(p.pid) == "t"
+        prog.release()
+        assert process_state(p.pid) != "t"
+
+
+def _cli(*args):
+    r = run_goparked_cmd([str(a) for a in args])
+    assert r.returncode == 0, (args, r.stderr)
+    return r
+
+
+def _key_column(text):
+    """The key column (address and what it is) of a --by chan/mutex
+    listing, per group, from the address on (the ages before it differ
+    between a live process and a core)."""
+    return sorted(m.group(1) for m in re.finditer(
+        r"^ +\d+  .*?  (0x[0-9a-f]+.*)$", text, re.M))
+
+
+def _sample(addresses, kinds_of, per_kind=2):
+    """A few objects of each kind (every kind the account makes)."""
+    out, seen = [], {}
+    for a in sorted(addresses):
+        k = kinds_of(a)
+        if seen.get(k, 0) < per_kind:
+            seen[k] = seen.get(k, 0) + 1
+            out.append(a)
+    return out
+
+
+def test_cli_views_of_a_live_process_equal_its_core(parked, leaks_exe,
+                                                    tmp_path):
+    """Every CLI view that reads beyond the goroutines (--chan, --mutex,
+    --by chan/mutex's descriptions, --deadlocks, --leaks, --verdict, the
+    report) holds the process for all of it: its answers on --pid equal
+    those on a gcore of the same parked process, text and JSON. (The
+    engine refuses a read of a process that runs again, so a view that
+    let it go too early fails here instead of reading another moment.)"""
+    import goparked
+    from goparked import analysis, schema
+    p, account = parked
+    core = gcore(p.pid, tmp_path / "core")
+    try:
+        with goparked.open(core, leaks_exe) as cprog, \
+                cprog.snapshot() as csnap:
+            chans = {c.address: c for c in analysis.chans(csnap)
+                     if c.address}
+            syncs = {s.address: s for s in analysis.syncs(csnap)}
+        kinds = {a: ("timer" if c.timer else "closed" if c.closed else
+                     "buffered" if c.cap else "unbuffered")
+                 for a, c in chans.items()}
+        chan_pick = _sample(chans, kinds.get)
+        sync_pick = _sample(syncs, lambda a: syncs[a].kind)
+        assert len({syncs[a].kind for a in sync_pick}) >= 3, sync_pick
+        views = ([["--chan", "0x%x" % a] for a in chan_pick] +
+                 [["--mutex", "0x%x" % a] for a in sync_pick])
+        text_views = views + [["--leaks"], ["--deadlocks"]]
+        json_views = [v + ["--json"] for v in views] + [
+            ["--leaks", "--json"], ["--deadlocks", "--json"],
+            ["--verdict", "--json"], ["--jsonl", "--verdict", "--detail"]]
+        dead = {}
+        for v in text_views + json_views + [["--by", "chan"],
+                                            ["--by", "mutex"]]:
+            dead[tuple(v)] = _cli(core, "--exe", leaks_exe, *v).stdout
+        md = tmp_path / "core.md"
+        _cli("report", core, "--exe", leaks_exe, "-o", md)
+        dead_report = md.read_text()
+    finally:
+        os.unlink(core)
+    for v in text_views:
+        r = _cli("--pid", p.pid, *v)
+        assert "process stopped for" in r.stderr, r.stderr
+        out = r.stdout
+        assert out == dead[tuple(v)], (v, out, dead[tuple(v)])
+    for v in json_views:
+        out = _cli("--pid", p.pid, *v).stdout
+        if "--verdict" in v:
+            # the verdict's keys (the threads' registers, the Ms of idle
+            # threads move on between the two reads: the runtime runs)
+            a, b = _verdict_of(out, v), _verdict_of(dead[tuple(v)], v)
+            assert a == b, (v, show(a, b))
+            continue
+        a, b = normal(json.loads(out)), normal(json.loads(dead[tuple(v)]))
+        assert a == b, (v, show(a, b))
+    for by in ("chan", "mutex"):
+        out = _cli("--pid", p.pid, "--by", by).stdout
+        keys = _key_column(out)
+        # each object's description: the chan's type and len/cap, the
+        # lock's state and holder, as on the core
+        assert keys == _key_column(dead[("--by", by)]), (by, out)
+        assert any(("chan " if by == "chan" else "sync.") in k
+                   for k in keys), keys
+    md = tmp_path / "live.md"
+    _cli("report", "--pid", p.pid, "-o", md)
+    assert _report_body(md.read_text()) == _report_body(dead_report)
+
+
+def _verdict_of(out, view):
+    """What --verdict adds to --json (each group's counts) or to --jsonl
+    (each group's counts, each goroutine's verdict), the program's own
+    goroutines only (the runtime's run between the two reads: a
+    background worker's wait may change)."""
+    if "--jsonl" in view:
+        recs = [json.loads(x) for x in out.splitlines()]
+    else:
+        doc = json.loads(out)
+        recs = [dict(g, record="group") for g in doc["groups"]]
+    got = []
+    for r in recs:
+        if r["record"] == "group":
+            got.append(("group", r["key"], r["count"], r["verdicts"]))
+        elif r["record"] == "goroutine" and not r["system"]:
+            got.append(("goroutine", r["goid"], r["verdict"],
+                        r["verdict_reason"]))
+    assert got
+    return sorted(got, key=json.dumps)
+
+
+def _report_body(md):
+    """The Markdown report's sections of what it read beyond the
+    goroutines: the leak verdict, the wait cycles, the channels and locks
+    (the others show ages, exact live and lower bounds in a core)."""
+    parts = re.split(r"^(## .*)$", md, flags=re.M)
+    body = {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+    keep = ("## Leak verdict", "## Verdict", "## Channels and locks")
+    assert all(body.get(k, "").strip() for k in keep), list(body)
+    return [body[k] for k in keep]

@@ -514,6 +514,13 @@ static gp_error *live_read(void *arg, uint64_t address, void *buf,
 				       "0x%llx (%zu bytes) is not in the copy taken while the process was stopped",
 				       (unsigned long long)address, size);
 	}
+	/* Once it runs again, what it holds now belongs to another moment
+	 * than the copy: an analysis reading beyond the copy (a channel, a
+	 * lock, the heap) must be done while the process is held. */
+	if (live->resumed)
+		return gp_error_create(GP_ERROR_INCOMPLETE,
+				       "0x%llx (%zu bytes) is not in the copy taken while process %d was stopped, and it runs again: hold it stopped for reads beyond the goroutines",
+				       (unsigned long long)address, size, live->pid);
 	live->misses++;
 	live->miss_bytes += size;
 	uint8_t *out = buf;
@@ -1049,6 +1056,7 @@ static gp_error *live_resume(struct gp_program *prog)
 	if (!live || !live->attached)
 		return NULL;
 	gp_error *err = detach_all(live);
+	live->resumed = true;
 	prog->pause_ns = (uint64_t)(gp_live_monotonic_ns() - live->stop_start_ns);
 	free_spares(live); /* any the copy did not use */
 	if (getenv("GOPARKED_LIVE_DEBUG"))

@@ -349,6 +349,8 @@ struct gp_live {
 	size_t misses, miss_bytes;  /* reads the copy did not hold */
 	bool resume_early;        /* GP_ATTACH_RESUME_EARLY */
 	bool copy_only;           /* resumed early, walk not over: misses fail */
+	bool resumed;             /* stopped by us, running again: nothing
+				   * more is read of it (one moment only) */
 	size_t late_misses;       /* reads refused meanwhile */
 	struct gp_thread_regs *threads;
 	size_t nthreads;
