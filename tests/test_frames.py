@@ -576,6 +576,7 @@ def test_deep_stack_cli(deep_core):
         [f.func for f in sg.frames[:k]]
     assert [ln.split()[0] for ln in group[at + 1:]] == \
         [f.func for f in sg.frames[k:]]
+    _check_deep_report(dc, goid)
     r = run_goparked_cmd([dc.core, "--exe", dc.exe, "--json"])
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -586,3 +587,36 @@ def test_deep_stack_cli(deep_core):
     # the crash dump's head (1.19/1.20 print 101 frames of it, unmarked)
     k = cg.elided_at if cg.elided_at is not None else len(cg.frames)
     assert k >= 50 and funcs[:k] == cg.funcs()[:k]
+
+
+def _check_deep_report(dc, goid):
+    """The HTML report by stack: the deep goroutine's group shows the
+    runtime's frames with its cut where the runtime's traceback has it."""
+    import html
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        out = "%s/r.html" % d
+        r = run_goparked_cmd(["report", dc.core, "--exe", dc.exe, "--by",
+                              "stack", "-o", out])
+        assert r.returncode == 0, r.stderr
+        page = open(out).read()
+    sg = dc.stacks[goid]
+    for det in re.findall(r'<details class="group".*?</details>', page,
+                          re.S):
+        ids = re.search(r'<span class="ids">(.*?)</span>', det, re.S)
+        if str(goid) not in re.sub(r"<[^>]+>", " ", ids.group(1)).split():
+            continue
+        rows = []
+        for cls, cell in re.findall(r'<tr class="([^"]*)"><td[^>]*>(.*?)'
+                                    r'</td>', det, re.S):
+            cell = html.unescape(re.sub(r"<[^>]+>", "", cell)).split()[0]
+            rows.append(None if cls == "elided" else cell)
+        cut = rows.index(None)
+        k = sg.elided_at if dc.minor >= 21 else len(sg.frames)
+        assert cut == k and rows[:cut] + rows[cut + 1:] == sg.funcs()
+        if dc.minor >= 21:
+            assert "...%d frames elided..." % sg.elided in det
+        else:
+            assert "...additional frames elided..." in det
+        return
+    raise AssertionError("goroutine %d is in no group of the report" % goid)

@@ -275,16 +275,21 @@ class GoidGroup:
         return gi
 
 
-def _shown(g, all_frames):
-    """(frame dicts, index of the site among them or None): the frames the
-    runtime's own traceback shows (text.shown_frames) unless all_frames."""
+def _shown(g, all_frames, minor=None):
+    """(frame dicts, index of the site among them or None, elided, tail
+    frame dicts): the frames the runtime's own traceback shows
+    (text.shown_frames) unless all_frames, a deep stack cut as the
+    target's runtime cuts it (text.traceback_frames: elided is None, N or
+    -1, the tail's frames follow the cut; the site's index counts the head
+    and then the tail)."""
     frames = g.frames
-    keep = text.shown_frames(frames, all_frames)
-    ids = {id(f) for f in keep}
-    index = [i for i, f in enumerate(frames) if id(f) in ids]
+    head, elided, tail = text.traceback_frames(frames, minor, all_frames)
+    keep = {id(f) for f in head + tail}
+    index = [i for i, f in enumerate(frames) if id(f) in keep]
     site = g.site_index
-    return ([_frame(frames[i]) for i in index],
-            index.index(site) if site in index else None)
+    return ([_frame(f) for f in head],
+            index.index(site) if site in index else None, elided,
+            [_frame(f) for f in tail])
 
 
 def collect(snap, grouping, progress=None, all_frames=False):
@@ -330,10 +335,11 @@ def collect(snap, grouping, progress=None, all_frames=False):
     phase("grouping")
     groups = []
     label_sets = _label_sets_of(snap, grouping)
+    minor = text.go_minor(prog.go_version)
     for gi, g in enumerate(grouping.groups):
         site = g.site
         rng = g.age_range
-        frames, site_frame = _shown(g, all_frames)
+        frames, site_frame, elided, tail = _shown(g, all_frames, minor)
         lsets, lmore = label_sets(g) if gi < MAX_LABEL_GROUPS else ([], 0)
         groups.append({
             "index": gi,
@@ -345,6 +351,8 @@ def collect(snap, grouping, progress=None, all_frames=False):
             "site": _frame(site) if site else None,
             "site_frame": site_frame,
             "frames": frames,
+            "elided": elided,
+            "frames_tail": tail,
             "age_ns": list(rng) if rng else None,
             "age_known": g.age_known,
             "goids": g.goids(MAX_GROUP_IDS),   # the first; count is all

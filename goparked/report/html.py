@@ -89,6 +89,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.stack td{padding:2px 8px;border:0;font-family:var(--mono);
 font-size:12.5px}
 table.stack tr.rt td{color:#98a2b3}
+table.stack tr.elided td{color:var(--muted);font-style:italic}
 table.stack tr.site td{background:#fff7d6;color:var(--ink);font-weight:600}
 table.stack td.loc{color:var(--muted);word-break:break-all}
 ul.labelsets{margin:6px 0;padding-left:18px}
@@ -387,7 +388,15 @@ def _groups_html(data):
         title, loc = group_title(g, by)
         reason = g["wait_reason"] or ",".join(g["states"])
         rows = []
-        for j, f in enumerate(g["frames"]):
+        head = len(g["frames"])
+        for j, f in enumerate(g["frames"] + g.get("frames_tail", []) +
+                              [None]):
+            if j == head and g.get("elided") is not None:
+                # a deep stack, cut as the target's runtime cuts it
+                rows.append('<tr class="elided"><td colspan=2>%s</td></tr>'
+                            % _h(text.elided_line(g["elided"])))
+            if f is None:
+                break
             cls = []
             if j == g["site_frame"]:
                 cls.append("site")

@@ -163,10 +163,14 @@ def markdown(data):
             g["count"], _md(g["wait_reason"] or ",".join(g["states"])),
             _code(title, safe=True)))
         out.append("")
-        out += _fence(["%s%s\n\t%s" % (text.target_str(f["func"]),
-                                       " (inlined)" if f["inlined"] else "",
-                                       text.frame_location(f, True))
-                       for f in g["frames"]])
+        def frame(f):
+            return "%s%s\n\t%s" % (text.target_str(f["func"]),
+                                   " (inlined)" if f["inlined"] else "",
+                                   text.frame_location(f, True))
+        cut = text.elided_line(g.get("elided"))
+        out += _fence([frame(f) for f in g["frames"]] +
+                      ([cut] if cut else []) +
+                      [frame(f) for f in g.get("frames_tail", [])])
         out.append("")
         if g.get("label_sets"):
             # as the text views write labels, in code spans
