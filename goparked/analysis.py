@@ -431,5 +431,5 @@ def render_options(ns, snap, out):
         else:
             doc = schema.deadlocks_doc(snap, d)
             leaks = verdict.leaks_doc(view)
-            doc["leaks"] = {k: leaks[k] for k in ("counts", "heap", "rows")}
+            doc["leaks"] = {k: leaks[k] for k in verdict.DEADLOCKS_LEAKS_KEYS}
             out.write(schema.dumps(doc, indent=1) + "\n")

@@ -381,7 +381,7 @@ def leaks_doc(view, deadlocks=None, ids=None):
     from . import schema
     v = view.verdicts
     doc = schema._head(LEAKS_SCHEMA, view.snap)
-    doc["counts"] = {k: view.counts.get(k, 0) for k in ("live",) + ORDER}
+    doc["counts"] = {k: view.counts.get(k, 0) for k in LEAKS_COUNT_KEYS}
     doc["heap"] = {"model": v.heap_model, "error": v.heap_error,
                    "objects": v.heap_objects if v.heap_model else None,
                    "reachable": v.marked_objects if v.heap_model else None,
@@ -402,6 +402,11 @@ LEAKS_ROW_KEYS = ["verdict", "words", "reason", "reason_words", "count",
                   "wait_reason", "site", "signature", "object",
                   "holder_goid", "created_by", "path", "wakers", "goids"]
 PATH_STEP_KEYS = ["kind", "address", "name", "local", "goid", "offset", "size"]
+LEAKS_COUNT_KEYS = ["live"] + list(ORDER)
+LEAKS_HEAP_KEYS = ["model", "error", "objects", "reachable", "corrupt_spans",
+                   "stack_errors"]
+# --deadlocks --verdict --json's "leaks": these keys of the document above
+DEADLOCKS_LEAKS_KEYS = ["counts", "heap", "rows"]
 
 
 def leaked_count(snap):

@@ -350,3 +350,39 @@ def test_jsonl_verdict_round_trip(cell):
                  "group": head + schema.GROUP_KEYS}.get(x["record"])
         if extra is not None:
             assert list(x) == extra, x["record"]
+
+
+def test_readme_documents_every_key_and_verdict_word():
+    """Every key list of schema.py and verdict.py (what the documents'
+    tests hold each document to) is in README.rst, each key as a literal;
+    the verdict's keys, words and reasons are the engine's (the binding's
+    enums, which test_binding holds to the C header), README pairs each
+    word with its key as schema.VERDICT_WORDS does, and every surface's
+    words come from that one table."""
+    import os
+    from goparked import _native as N
+    from goparked import verdict as V
+    with open(os.path.join(os.path.dirname(__file__), "..", "README.rst"),
+              encoding="utf-8") as f:
+        readme = f.read()
+    literals = set(re.findall(r"``([^`]+)``", readme))
+    lists = [(m.__name__, name, getattr(m, name)) for m in (schema, V)
+             for name in dir(m) if name.endswith("_KEYS")
+             and isinstance(getattr(m, name), list)]
+    assert len(lists) > 40
+    missing = ["%s.%s: %s" % (mod, name, k) for mod, name, keys in lists
+               for k in keys if k not in literals]
+    assert not missing, missing
+    # the engine's verdicts and reasons, every one documented
+    assert list(N.VERDICT_KEYS.values()) == ["live"] + schema.VERDICT_KEYS
+    assert list(V.ORDER) == schema.VERDICT_KEYS
+    assert {v for v in N.VERDICT_REASON_KEYS.values() if v} == \
+        set(schema.VERDICT_REASON_KEYS)
+    assert {k: V.WORDS[k] for k in schema.VERDICT_KEYS} == \
+        schema.VERDICT_WORDS
+    for key, words in schema.VERDICT_WORDS.items():
+        assert "``%s`` [``%s``]" % (words, key) in readme, (key, words)
+        assert V.counts_words({key: 3}) == "3 " + words
+        assert V._HEADINGS[key].startswith(words)
+    for reason in schema.VERDICT_REASON_KEYS:
+        assert reason in literals, reason

@@ -73,6 +73,8 @@ def test_leaks_json_rows_equal_account(toolchain, variant, mode):
     acc = e.load_account()
     doc = json.loads(_cli(e, "--leaks", "--json"))
     assert list(doc) == V.LEAKS_KEYS and doc["schema"] == "goparked/leaks"
+    assert list(doc["counts"]) == V.LEAKS_COUNT_KEYS
+    assert list(doc["heap"]) == V.LEAKS_HEAP_KEYS
     got = {}
     for r in doc["rows"]:
         assert list(r) == V.LEAKS_ROW_KEYS
@@ -102,6 +104,7 @@ def test_leaks_json_rows_equal_account(toolchain, variant, mode):
     # verdict; --deadlocks alone is the wait-for graph, without it
     d = json.loads(_cli(e, "--deadlocks", "--verdict", "--json"))
     assert d["schema"] == "goparked/deadlocks" and d["leaks"]["counts"] == doc["counts"]
+    assert list(d["leaks"]) == V.DEADLOCKS_LEAKS_KEYS
     plain = json.loads(_cli(e, "--deadlocks", "--json"))
     assert plain["leaks"] is None
     assert (plain["cycles"], plain["stuck"]) == (d["cycles"], d["stuck"])
@@ -185,15 +188,34 @@ def test_pprof_leaked_label_and_api(toolchain, variant, mode):
                     assert row.verdict == want[goid], (goid, row.verdict)
 
 
+DEBUGGER_COMMANDS = ["go leaks --ids 100000", "go leaks --json",
+                     "go goroutines --verdict --ids 100000"]
+
+
+def _same_in_debugger(e, out):
+    """A debugger's `go leaks` (text and JSON) and `go goroutines
+    --verdict` say what the CLI says (one shared code), and its rows give
+    each accounted goroutine the verdict the account expects."""
+    assert _cli(e, "--leaks", "--ids", "100000").strip() in out
+    assert _cli(e, "--verdict", "--ids", "100000").strip() in out
+    start = out.index('{\n "schema": "goparked/leaks"')
+    doc, _ = json.JSONDecoder().raw_decode(out, start)
+    cli = json.loads(_cli(e, "--leaks", "--json"))
+    assert doc["rows"] == cli["rows"] and doc["counts"] == cli["counts"]
+    got = {g: r["verdict"] for r in doc["rows"] for g in r["goids"]}
+    want = _expected(e.load_account())
+    assert {g: got.get(g) for g in want} == want
+
+
 @pytest.mark.gdb
 @pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])
 def test_go_leaks_in_gdb(toolchain, variant, mode):
     """`go leaks` in GDB prints the CLI's --leaks view (one shared code)."""
     from debugger_helpers import gdb
     e = leak_core(toolchain, variant, mode)
-    r = gdb([e.exe, e.core], ["go leaks --ids 100000"])
+    r = gdb([e.exe, e.core], DEBUGGER_COMMANDS)
     assert r.returncode == 0, r.stderr
-    assert _cli(e, "--leaks", "--ids", "100000").strip() in r.stdout
+    _same_in_debugger(e, r.stdout)
 
 
 @pytest.mark.lldb
@@ -201,9 +223,9 @@ def test_go_leaks_in_gdb(toolchain, variant, mode):
 def test_go_leaks_in_lldb(toolchain, variant, mode):
     from debugger_helpers import lldb
     e = leak_core(toolchain, variant, mode)
-    r = lldb([e.exe, "-c", e.core], ["go leaks --ids 100000"])
+    r = lldb([e.exe, "-c", e.core], DEBUGGER_COMMANDS)
     assert r.returncode == 0, r.stderr
-    assert _cli(e, "--leaks", "--ids", "100000").strip() in r.stdout
+    _same_in_debugger(e, r.stdout)
 
 
 @pytest.mark.parametrize("toolchain,variant,mode", CELLS[:1])

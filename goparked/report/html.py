@@ -7,6 +7,7 @@ Renders collect()'s data; every string from the target is escaped here
 import html as _html
 
 from .. import text
+from .. import verdict as V
 from .collect import group_title
 from .graph import CYCLE_COLOR, STUCK_COLOR, graph_svg
 
@@ -323,10 +324,11 @@ def _summary_html(data):
     cards = [
         ("goroutines", data["goroutines"], ""),
         ("parked (waiting)", parked, ""),
-        ("leaked (proven)", lc["leaked"], "bad" if lc["leaked"] else "ok"),
-        ("leaked (no waker)", lc["no_waker"],
+        (V.WORDS["leaked"], lc["leaked"], "bad" if lc["leaked"] else "ok"),
+        (V.WORDS["no_waker"], lc["no_waker"],
          "warn" if lc["no_waker"] else "ok"),
-        ("lingering", lc["lingering"], "warn" if lc["lingering"] else "ok"),
+        (V.WORDS["lingering"], lc["lingering"],
+         "warn" if lc["lingering"] else "ok"),
         ("deadlock cycles", len(data["cycles"]),
          "bad" if data["cycles"] else "ok"),
         ("blocked forever", provable, "bad" if provable else "ok"),

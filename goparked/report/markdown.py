@@ -5,6 +5,7 @@ postmortem document."""
 import re
 
 from .. import text
+from .. import verdict as V
 from .collect import group_title
 
 __all__ = ["markdown", "MD_GROUPS", "MD_STACKS"]
@@ -77,12 +78,10 @@ def markdown(data):
     for s, n in data["by_state"].items():
         out.append("| %s | %d |" % (s, n))
     lc = data["leaks"]["counts"]
+    # the verdict's words: verdict.py's, as every other surface
+    words = V.counts_words(lc)
     out += ["", "## Leak verdict", "",
-            ", ".join("%d %s" % (lc[k], w) for k, w in (
-                ("leaked", "leaked (proven)"),
-                ("no_waker", "leaked (no waker)"),
-                ("lingering", "lingering"), ("blocked", "blocked"),
-                ("unknown", "unknown")) if lc.get(k)) or "nothing parked", ""]
+            words if words != "-" else "nothing parked", ""]
     rows = [r for r in data["leaks"]["rows"] if r["verdict"] != "blocked"]
     if rows:
         out += ["| Verdict | Count | Wait | Where | Why | Created by |"
