@@ -342,10 +342,10 @@ def check(sc, max_parked=None, max_group=None, max_age_ns=None,
     bad = []
     if max_leaked is not None and sc.leaked is not None and \
             sum(sc.leaked) > max_leaked:
-        bad.append("leaked goroutines: %d > %d (--max-leaked): %d leaked "
-                   "(proven), %d leaked (no waker)"
+        from .verdict import WORDS
+        bad.append("leaked goroutines: %d > %d (--max-leaked): %d %s, %d %s"
                    % (sum(sc.leaked), max_leaked, sc.leaked[0],
-                      sc.leaked[1]))
+                      WORDS["leaked"], sc.leaked[1], WORDS["no_waker"]))
     if max_parked is not None and sc.parked > max_parked:
         bad.append("parked goroutines: %d > %d (--max-parked)"
                    % (sc.parked, max_parked))

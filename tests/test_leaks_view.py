@@ -138,7 +138,10 @@ def test_by_site_verdict_counts(toolchain, variant, mode):
     # the same counts in --json, per group
     doc = json.loads(_cli(e, "--verdict", "--json"))
     checked = 0
+    from goparked import schema
     for g in doc["groups"]:
+        assert list(g) == schema.GROUP_KEYS + schema.GROUP_VERDICT_KEYS
+        assert list(g["verdicts"]) == schema.VERDICT_KEYS
         assert sum(g["verdicts"].values()) == g["count"], g
         if all(x in want for x in g["goids"]) and len(g["goids"]) == g["count"]:
             assert {k: n for k, n in g["verdicts"].items() if n} == \
@@ -158,6 +161,10 @@ def test_check_max_leaked(toolchain, variant, mode, tmp_path):
     assert run_goparked_cmd(base + [str(n)]).returncode == 0
     r = run_goparked_cmd(base + [str(n - 1)])
     assert r.returncode == 1 and "(--max-leaked)" in r.stdout, r.stdout
+    # in the verdict's words, with the account's numbers
+    for k in V.LEAKED:
+        assert "%d %s" % (sum(1 for x in _expected(e.load_account()).values()
+                              if x == k), WORDS[k]) in r.stdout, r.stdout
     saved = tmp_path / "leaks.json"
     saved.write_text(_cli(e, "--leaks", "--json"))
     assert run_goparked_cmd(["check", str(saved), "--max-leaked", str(n)]).returncode == 0
