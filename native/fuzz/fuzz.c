@@ -10,6 +10,8 @@
 
 struct fz_case *fz_cases;
 size_t fz_ncases;
+int fz_staged;
+int fz_seeds_per_kind = 2;
 
 void fz_die(const char *harness, const char *fmt, ...)
 {
@@ -122,18 +124,43 @@ void fz_apply(const struct fz_patch *p, size_t n, uint64_t addr,
 	}
 }
 
+int fz_touches(const struct fz_case *c, const char *kind,
+	       const struct fz_patch *p, size_t n)
+{
+	for (size_t k = 0; k < c->nkinds; k++) {
+		const struct fz_kind *K = &c->kinds[k];
+		if (strcmp(K->name, kind))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < K->n; j++)
+				if (p[i].addr < K->r[j].addr + K->r[j].size &&
+				    K->r[j].addr < p[i].addr + p[i].len)
+					return 1;
+	}
+	return 0;
+}
+
+int fz_full(const uint8_t *data, size_t size)
+{
+	if (!size || !fz_ncases)
+		return 0;
+	return data[0] / fz_ncases % FZ_STAGES == FZ_STAGES - 1;
+}
+
 void fz_file_run(const uint8_t *data, size_t size,
 		 void (*put)(struct fz_case *c, uint64_t off,
 			     const uint8_t *bytes, size_t len),
 		 const uint8_t *(*orig)(struct fz_case *c),
-		 void (*run)(struct fz_case *c))
+		 void (*run)(struct fz_case *c, const uint8_t *data,
+			     size_t size, const struct fz_patch *p,
+			     size_t n))
 {
 	struct fz_patch p[FZ_MAX_PATCHES];
 	size_t n;
 	struct fz_case *c = fz_parse(data, size, p, &n);
 	for (size_t i = 0; i < n; i++)
 		put(c, p[i].addr, p[i].bytes, p[i].len);
-	run(c);
+	run(c, data, size, p, n);
 	for (size_t i = n; i-- > 0;)
 		put(c, p[i].addr, orig(c) + p[i].addr, p[i].len);
 }
@@ -192,13 +219,20 @@ void fz_ready(const char *harness,
 		if (!f || fwrite(&b, 1, 1, f) != 1)
 			fz_die(harness, "cannot write %s", path);
 		fclose(f);
+		if (fz_staged && ci + (FZ_STAGES - 1) * fz_ncases < 256) {
+			snprintf(path, sizeof(path), "%s/seed-c%zu-full", dir, ci);
+			b = (uint8_t)(ci + (FZ_STAGES - 1) * fz_ncases);
+			if (!(f = fopen(path, "wb")) || fwrite(&b, 1, 1, f) != 1)
+				fz_die(harness, "cannot write %s", path);
+			fclose(f);
+		}
 		for (size_t k = 0; k < c->nkinds; k++) {
 			const struct fz_kind *K = &c->kinds[k];
 			/* two of each kind: the first region from its
 			 * start, the middle one from its middle (a seed
 			 * costs a run of the harness in CI's 60 s) */
 			write_seed(dir, ci, c, k, 0, 0, read_orig);
-			if (K->n > 1 || K->r[0].size > 128)
+			if (fz_seeds_per_kind > 1 && (K->n > 1 || K->r[0].size > 128))
 				write_seed(dir, ci, c, k, K->n / 2,
 					   K->r[K->n / 2].size / 2, read_orig);
 		}

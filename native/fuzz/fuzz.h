@@ -17,9 +17,9 @@
  * A patch past the region's end is cut at its end. The cases come from
  * the file named by $GP_FUZZ_CASES, one "exe [core]" a line (the Makefile
  * writes it from corefiles/generate.py's cache, in a fixed order). With
- * $GP_FUZZ_SEEDS=DIR the harness writes its seed corpus (two inputs per
- * region kind and case, patching the region with its own bytes) to DIR and
- * exits.
+ * $GP_FUZZ_SEEDS=DIR the harness writes its seed corpus (the case alone,
+ * then one or two inputs per region kind and case, patching the region
+ * with its own bytes) to DIR and exits.
  */
 #ifndef GP_FUZZ_H
 #define GP_FUZZ_H
@@ -69,12 +69,26 @@ struct fz_case *fz_parse(const uint8_t *data, size_t size,
 			 struct fz_patch *ret, size_t *ret_n);
 /* One input over a file image: put(c, offset, bytes, len) writes each
  * patch, run(c) runs the parsers, then put writes orig(c)'s bytes back,
- * last patch first. */
+ * last patch first. run gets the input and its patches too. */
 void fz_file_run(const uint8_t *data, size_t size,
 		 void (*put)(struct fz_case *c, uint64_t off,
 			     const uint8_t *bytes, size_t len),
 		 const uint8_t *(*orig)(struct fz_case *c),
-		 void (*run)(struct fz_case *c));
+		 void (*run)(struct fz_case *c, const uint8_t *data,
+			     size_t size, const struct fz_patch *p,
+			     size_t n));
+/* Whether a patch overlaps a region of kind name in case c. */
+int fz_touches(const struct fz_case *c, const char *kind,
+	       const struct fz_patch *p, size_t n);
+/* Whether the input is one of the "full" stage: its first byte divided
+ * by the number of cases is 3 modulo 4. Harnesses run their costliest
+ * parsers on those (a quarter of the case byte's values) and on inputs
+ * that patch what these read, the rest on the others. The seeds have
+ * both: seed-cN (stage 0) and seed-cN-full. */
+#define FZ_STAGES 4
+int fz_full(const uint8_t *data, size_t size);
+extern int fz_staged;     /* the harness uses fz_full: write both seeds */
+extern int fz_seeds_per_kind; /* 2 (the default) or 1 */
 /* Copies the patches that overlap [addr, addr + size) into buf, which
  * holds those bytes. */
 void fz_apply(const struct fz_patch *p, size_t n, uint64_t addr,

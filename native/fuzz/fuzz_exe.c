@@ -6,6 +6,14 @@
  * whose file is patched by the input (fuzz.h) in its headers and the
  * sections those parsers read. The file lives in a memfd: the patches are
  * written, the executable opened as /proc/self/fd/N, the bytes put back.
+ *
+ * Every input opens the file (the ELF, its sections, symbols, buildinfo,
+ * build ID, relocations) and looks a symbol up. The costlier parsers run
+ * on the "full" inputs (fz_full: a quarter of the case byte's values) and
+ * on those that patch what they read: the layout from DWARF (the debug
+ * sections), the pclntab's open and a lookup (the pclntab, moduledata).
+ * stripped.c's scan runs on those only (fuzz_pclntab patches the code
+ * it reads).
  */
 
 #include <elf.h>
@@ -52,6 +60,7 @@ static void add_section(struct fz_case *c, const struct gp_exe *exe,
 
 static void setup(struct fz_case *c)
 {
+	fz_staged = 1;
 	struct gp_exe exe;
 	gp_error *err = gp_exe_open(c->exe, &exe);
 	if (err)
@@ -95,7 +104,7 @@ static void setup(struct fz_case *c)
 
 FZ_HARNESS(H, 0, setup, read_orig)
 
-static void run(const char *path)
+static void run(const char *path, int full, int dwarf, int pcln)
 {
 	struct gp_exe exe;
 	gp_error *err = gp_exe_open(path, &exe);
@@ -114,13 +123,14 @@ static void run(const char *path)
 	}
 	(void)gp_exe_symbol(&exe, "runtime.allgs");
 	struct gp_layout *layout = calloc(1, sizeof(*layout));
-	if (exe.has_dwarf)
-		err = gp_layout_from_dwarf(&exe, layout);
-	else
+	if (!exe.has_dwarf)
 		err = gp_layout_from_table(&exe, layout);
+	else if (full || dwarf)
+		err = gp_layout_from_dwarf(&exe, layout);
 	gp_error_destroy(err);
+	err = NULL;
 	struct gp_pclntab *tab;
-	if (!(err = gp_pclntab_open(&exe, NULL, NULL, &tab))) {
+	if ((full || pcln) && !(err = gp_pclntab_open(&exe, NULL, NULL, &tab))) {
 		/* (the functions themselves: fuzz_pclntab) */
 		struct gp_func fn;
 		uint64_t pc = gp_pclntab_text_start(tab);
@@ -128,7 +138,7 @@ static void run(const char *path)
 			struct gp_symframe fr[16];
 			gp_pclntab_symbolize(tab, fn.entry, fn.entry, fr, 16);
 		}
-		if (!exe.nsymbols && exe.go_major == 1)
+		if (full && !exe.nsymbols && exe.go_major == 1)
 			gp_error_destroy(gp_stripped_find_vars(&exe, tab, layout));
 		gp_pclntab_destroy(tab);
 	}
@@ -149,9 +159,13 @@ static const uint8_t *orig(struct fz_case *c)
 	return ((struct exe_state *)c->state)->orig;
 }
 
-static void run_case(struct fz_case *c)
+static void run_case(struct fz_case *c, const uint8_t *data, size_t size,
+		     const struct fz_patch *p, size_t n)
 {
-	run(((struct exe_state *)c->state)->path);
+	run(((struct exe_state *)c->state)->path, fz_full(data, size),
+	    fz_touches(c, "debug-info", p, n) || fz_touches(c, "debug-abbrev", p, n),
+	    fz_touches(c, "pclntab-header", p, n) || fz_touches(c, "pclntab", p, n) ||
+		    fz_touches(c, "moduledata", p, n));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

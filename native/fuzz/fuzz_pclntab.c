@@ -6,6 +6,14 @@
  * private mapping the input patches in place (fuzz.h) and which is put
  * back after each run. Much faster than fuzz_exe, which opens the file
  * each time.
+ *
+ * A run looks up a few pcs, not every one the set-up chose: eight spread
+ * over the text, those of the functions whose records, funcdata or code
+ * the input patched, and one per other patch (by its offset). The scan
+ * of the runtime's code for a stripped binary's variables (the costliest
+ * part: every function's name sorted, code decoded) runs on the "full"
+ * inputs (fz_full: a quarter of the case byte's values) and on those that
+ * patch the runtime's code or the moduledata.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +31,27 @@ struct pcln_state {
 	struct gp_layout layout;  /* from the tables, before stripped.c */
 	uint64_t pcs[512];        /* pcs to look up, in many functions */
 	size_t npcs;
+	/* file ranges read for the function at pc (record, funcdata,
+	 * code): a patch there looks that pc up */
+	struct hot {
+		uint64_t off, size, pc;
+	} *hot;
+	size_t nhot, hotcap;
 };
+
+#define RUN_PCS 32
+
+static void add_hot(struct pcln_state *s, uint64_t off, uint64_t size,
+		    uint64_t pc)
+{
+	if (s->nhot == s->hotcap) {
+		s->hotcap = s->hotcap ? 2 * s->hotcap : 64;
+		s->hot = realloc(s->hot, s->hotcap * sizeof(*s->hot));
+		if (!s->hot)
+			fz_die(H, "out of memory");
+	}
+	s->hot[s->nhot++] = (struct hot){ off, size, pc };
+}
 
 static int read_orig(struct fz_case *c, uint64_t off, void *buf, size_t n)
 {
@@ -47,7 +75,7 @@ static int64_t file_off(const struct gp_exe *exe, uint64_t addr)
 }
 
 static void add_addr(struct fz_case *c, const char *kind, uint64_t addr,
-		     uint64_t size)
+		     uint64_t size, uint64_t pc)
 {
 	struct pcln_state *s = c->state;
 	int64_t off = file_off(&s->exe, addr);
@@ -56,10 +84,13 @@ static void add_addr(struct fz_case *c, const char *kind, uint64_t addr,
 	if ((uint64_t)off + size > s->exe.size)
 		size = s->exe.size - (uint64_t)off;
 	fz_add(c, kind, (uint64_t)off, size);
+	if (pc && size)
+		add_hot(s, (uint64_t)off, size, pc);
 }
 
 static void setup(struct fz_case *c)
 {
+	fz_staged = 1;
 	struct pcln_state *s = calloc(1, sizeof(*s));
 	gp_error *err = gp_exe_open(c->exe, &s->exe);
 	if (err)
@@ -81,7 +112,7 @@ static void setup(struct fz_case *c)
 	}
 	uint64_t md = gp_pclntab_moduledata(tab), gofunc = gp_pclntab_gofunc(tab);
 	if (md)
-		add_addr(c, "moduledata", md, 1024);
+		add_addr(c, "moduledata", md, 1024, 0);
 	/* pcs across the text, their functions' records and funcdata */
 	uint32_t nf = gp_pclntab_num_funcs(tab);
 	uint64_t text = gp_pclntab_text_start(tab);
@@ -99,7 +130,8 @@ static void setup(struct fz_case *c)
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
 		if (gp_pclntab_func_by_name(tab, named[i], &fn)) {
 			add_addr(c, "runtime-code", fn.entry,
-				 fn.end - fn.entry < 4096 ? fn.end - fn.entry : 4096);
+				 fn.end - fn.entry < 4096 ? fn.end - fn.entry : 4096,
+				 fn.entry + 8);
 			if (s->npcs < 512)
 				s->pcs[s->npcs++] = fn.entry + 8;
 		}
@@ -112,20 +144,23 @@ static void setup(struct fz_case *c)
 			size_t avail;
 			for (uint32_t k = 0; k < 5; k++)
 				if (gp_pclntab_funcdata(tab, &fn, k, &a, &avail))
-					add_addr(c, "funcdata", a, avail < 512 ? avail : 512);
-			if (sec && sec->data)
-				fz_add(c, "func", (uint64_t)(sec->data - s->exe.map) +
-						  fn.funcoff, 64);
+					add_addr(c, "funcdata", a, avail < 512 ? avail : 512, pc);
+			if (sec && sec->data) {
+				uint64_t off = (uint64_t)(sec->data - s->exe.map) + fn.funcoff;
+				fz_add(c, "func", off, 64);
+				add_hot(s, off, 64, pc);
+			}
 		}
 	}
 	if (gofunc)
-		add_addr(c, "gofunc", gofunc, 1 << 16);
+		add_addr(c, "gofunc", gofunc, 1 << 16, 0);
 	gp_pclntab_destroy(tab);
 }
 
 FZ_HARNESS(H, 0, setup, read_orig)
 
-static void run(struct pcln_state *s)
+static void run(struct pcln_state *s, int stripped, const struct fz_patch *p,
+		size_t np)
 {
 	struct gp_pclntab *tab;
 	gp_error *err = gp_pclntab_open(&s->exe, NULL, NULL, &tab);
@@ -135,9 +170,24 @@ static void run(struct pcln_state *s)
 	}
 	(void)gp_pclntab_gover(tab);
 	(void)gp_pclntab_arch(tab);
-	for (size_t i = 0; i < s->npcs; i++) {
+	uint64_t pcs[RUN_PCS];
+	size_t npcs = 0;
+	for (size_t i = 0; i < 8 && i < s->npcs; i++)
+		pcs[npcs++] = s->pcs[i * s->npcs / 8];
+	for (size_t k = 0; k < np && npcs < RUN_PCS; k++) {
+		bool hot = false;
+		for (size_t j = 0; j < s->nhot && npcs < RUN_PCS; j++)
+			if (p[k].addr < s->hot[j].off + s->hot[j].size &&
+			    s->hot[j].off < p[k].addr + p[k].len) {
+				pcs[npcs++] = s->hot[j].pc;
+				hot = true;
+			}
+		if (!hot && s->npcs && npcs < RUN_PCS)
+			pcs[npcs++] = s->pcs[(p[k].addr * UINT64_C(2654435761) >> 7) % s->npcs];
+	}
+	for (size_t i = 0; i < npcs; i++) {
 		struct gp_func fn;
-		uint64_t pc = s->pcs[i];
+		uint64_t pc = pcs[i];
 		if (!gp_pclntab_find_func(tab, pc, &fn))
 			continue;
 		struct gp_symframe fr[32];
@@ -159,9 +209,11 @@ static void run(struct pcln_state *s)
 			gp_func_print_name(fn.name, buf, sizeof(buf));
 	}
 	/* the variables of a stripped binary, from the runtime's code */
-	struct gp_layout layout = s->layout;
-	memset(layout.var_addr, 0, sizeof(layout.var_addr));
-	gp_error_destroy(gp_stripped_find_vars(&s->exe, tab, &layout));
+	if (stripped) {
+		struct gp_layout layout = s->layout;
+		memset(layout.var_addr, 0, sizeof(layout.var_addr));
+		gp_error_destroy(gp_stripped_find_vars(&s->exe, tab, &layout));
+	}
 	gp_pclntab_destroy(tab);
 }
 
@@ -175,9 +227,13 @@ static const uint8_t *orig(struct fz_case *c)
 	return ((struct pcln_state *)c->state)->orig;
 }
 
-static void run_case(struct fz_case *c)
+static void run_case(struct fz_case *c, const uint8_t *data, size_t size,
+		     const struct fz_patch *p, size_t n)
 {
-	run(c->state);
+	run(c->state,
+	    fz_full(data, size) || fz_touches(c, "runtime-code", p, n) ||
+		    fz_touches(c, "moduledata", p, n),
+	    p, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
