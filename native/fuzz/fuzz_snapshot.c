@@ -9,9 +9,24 @@
  *
  * fuzz_heap.c includes this file with FZ_HEAP: the regions are the heap's
  * metadata (spans, alloc and pointer bitmaps, malloc headers and type
- * pointers, arenas, specials), and it runs the heap model, the mark and
- * the verdict (runtime/heap.c, heapbits.c, roots.c, mark.c,
- * analysis/verdict.c) instead of the other analyses.
+ * pointers, arenas, specials), the g structs (their stack bounds and
+ * scheduling words: what the mark's stack scan reads) and a few objects,
+ * and it runs the heap model, the mark and the verdict (runtime/heap.c,
+ * heapbits.c, roots.c, mark.c, analysis/verdict.c) instead of the other
+ * analyses.
+ *
+ * Speed: the program (the executable, its layout and pclntab, the core
+ * serving the callback) is opened once per fixture, at start-up, and an
+ * input is only its patches. And a case is a fixture and a window of
+ * WINDOW (8) consecutive goroutines of its allgs: the callback
+ * serves runtime.allgs as that slice of the array (its pointer, length
+ * and capacity patched before the input's patches), so that a run walks,
+ * unwinds and analyses eight goroutines, not the fixture's eighty; every
+ * goroutine is in some window. The regions of a case are those of its
+ * window. The callback target keeps no target bytes between snapshots
+ * (no copies: every read goes to the callback), so an input sees nothing
+ * of the one before; GP_FUZZ_TWICE=1 runs each input twice and aborts
+ * when the two runs' digests (errors, JSON, verdicts) differ.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,28 +42,55 @@
 #define H "fuzz_snapshot"
 #endif
 
-struct target_state {
+#define WINDOW 8
+
+/* A fixture: its core, and the callback program over it (kept). */
+struct fixture {
 	struct gp_program *prog;  /* the core, read to serve the callback */
+	gp_program *cb;
+	uint64_t allgs;           /* &runtime.allgs */
+	uint64_t array, len;      /* its array and length in the core */
 };
 
-/* The patches of the input being run, for the callback. */
+/* A case: a fixture and a window of its goroutines. */
+struct target_state {
+	struct fixture *fx;
+	uint8_t hdr[24];          /* allgs as served: the window */
+	struct fz_patch base[1];
+};
+
+/* The case and the patches of the input being run, for the callback. */
+static const struct target_state *cur_case;
 static const struct fz_patch *cur_p;
 static size_t cur_n;
 
-static int read_orig(struct fz_case *c, uint64_t addr, void *buf, size_t n)
+static int read_fx(const struct fixture *fx, uint64_t addr, void *buf,
+		   size_t n)
 {
-	struct target_state *s = c->state;
-	gp_error *err = gp_memory_read(&s->prog->mem, addr, buf, n);
+	gp_error *err = gp_memory_read(&fx->prog->mem, addr, buf, n);
 	gp_error_destroy(err);
 	return err ? -1 : 0;
 }
 
+/* The core's bytes as the case serves them (its window), for the seeds. */
+static int read_orig(struct fz_case *c, uint64_t addr, void *buf, size_t n)
+{
+	struct target_state *s = c->state;
+	if (read_fx(s->fx, addr, buf, n))
+		return -1;
+	fz_apply(s->base, 1, addr, buf, n);
+	return 0;
+}
+
 static int read_cb(void *arg, uint64_t addr, void *buf, size_t n)
 {
-	struct fz_case *c = arg;
-	if (read_orig(c, addr, buf, n))
+	const struct fixture *fx = arg;
+	if (read_fx(fx, addr, buf, n))
 		return EFAULT;
-	fz_apply(cur_p, cur_n, addr, buf, n);
+	if (cur_case && cur_case->fx == fx) {
+		fz_apply(cur_case->base, 1, addr, buf, n);
+		fz_apply(cur_p, cur_n, addr, buf, n);
+	}
 	return 0;
 }
 
@@ -57,6 +99,12 @@ static uint64_t type_size(const struct gp_program *p, enum gp_type_id t,
 {
 	int64_t s = p->layout.type_size[t];
 	return s > 0 ? (uint64_t)s : dflt;
+}
+
+static void put_le(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint64_t read_u64(struct gp_program *p, uint64_t addr)
@@ -70,9 +118,9 @@ static uint64_t read_u64(struct gp_program *p, uint64_t addr)
 static void snapshot_regions(struct fz_case *c, struct gp_program *p,
 			     struct gp_snapshot *snap)
 {
-	uint64_t allgs = p->layout.var_addr[GP_V_ALLGS];
-	fz_add(c, "allgs-slice", allgs, 24);
-	fz_add(c, "allgs", read_u64(p, allgs), 8 * snap->allgs_len);
+	const struct target_state *s = c->state;
+	fz_add(c, "allgs-slice", s->fx->allgs, 24);
+	fz_add(c, "allgs", gp_load(s->hdr, 8), 8 * snap->allgs_len);
 	uint64_t gsize = type_size(p, GP_T_G, 400);
 	for (size_t i = 0; i < snap->ngs; i++) {
 		const struct gp_goroutine *g = &snap->gs[i];
@@ -101,8 +149,13 @@ static void snapshot_regions(struct fz_case *c, struct gp_program *p,
 	}
 }
 #else
-static void heap_regions(struct fz_case *c, struct gp_program *p)
+static void heap_regions(struct fz_case *c, struct gp_program *p,
+			 struct gp_snapshot *snap)
 {
+	/* the window's gs: their stack bounds, sched and status are what
+	 * the mark's stack scan goes by */
+	for (size_t i = 0; i < snap->ngs; i++)
+		fz_add(c, "g", snap->gs[i].address, type_size(p, GP_T_G, 400));
 	struct gp_heap *h;
 	gp_error *err = gp_heap_open(p, &h);
 	if (err)
@@ -154,94 +207,192 @@ static void heap_regions(struct fz_case *c, struct gp_program *p)
 }
 #endif
 
+/* The regions of case c: a snapshot of its window, no patches. */
 static void setup(struct fz_case *c)
 {
-	struct target_state *s = calloc(1, sizeof(*s));
-	gp_error *err = gp_program_from_core(c->core, c->exe, &s->prog);
+	struct target_state *s = c->state;
+	struct gp_snapshot *snap;
+	cur_case = s;
+	gp_error *err = gp_snapshot_take(s->fx->cb, &snap);
 	if (err)
 		fz_die(H, "%s: %s", c->core, gp_error_message(err));
-	c->state = s;
 #ifdef FZ_HEAP
-	heap_regions(c, s->prog);
+	heap_regions(c, s->fx->prog, snap);
 #else
-	struct gp_snapshot *snap;
-	if ((err = gp_snapshot_take(s->prog, &snap)))
-		fz_die(H, "%s: %s", c->core, gp_error_message(err));
-	snapshot_regions(c, s->prog, snap);
-	gp_snapshot_destroy(snap);
+	snapshot_regions(c, s->fx->prog, snap);
 #endif
+	gp_snapshot_destroy(snap);
+	cur_case = NULL;
 }
 
-FZ_HARNESS(H, 1, setup, read_orig)
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_load_cases(H, 1);
+	static struct fz_case *fixtures; /* kept: the cases' names */
+	fixtures = fz_cases;
+	size_t nfixtures = fz_ncases;
+	fz_cases = NULL;
+	fz_ncases = 0;
+	for (size_t i = 0; i < nfixtures; i++) {
+		struct fz_case *f = &fixtures[i];
+		struct fixture *fx = calloc(1, sizeof(*fx));
+		gp_error *err;
+		if (!fx)
+			fz_die(H, "out of memory");
+		if ((err = gp_program_from_core(f->core, f->exe, &fx->prog)))
+			fz_die(H, "%s: %s", f->core, gp_error_message(err));
+		fx->allgs = fx->prog->layout.var_addr[GP_V_ALLGS];
+		fx->array = read_u64(fx->prog, fx->allgs);
+		fx->len = read_u64(fx->prog, fx->allgs + 8);
+		if (!fx->len || fx->len > 4096)
+			fz_die(H, "%s: %llu goroutines", f->core,
+			       (unsigned long long)fx->len);
+		/* the program every input runs on (no patches while it
+		 * opens: cur_case is NULL) */
+		if ((err = gp_program_from_callback(f->exe, read_cb, fx, &fx->cb)))
+			fz_die(H, "%s: %s", f->exe, gp_error_message(err));
+		for (uint64_t w0 = 0; w0 < fx->len; w0 += WINDOW) {
+			uint64_t k = fx->len - w0 < WINDOW ? fx->len - w0 : WINDOW;
+			struct target_state *s = calloc(1, sizeof(*s));
+			fz_cases = realloc(fz_cases, (fz_ncases + 1) * sizeof(*fz_cases));
+			if (!s || !fz_cases)
+				fz_die(H, "out of memory");
+			s->fx = fx;
+			put_le(s->hdr, fx->array + 8 * w0);
+			put_le(s->hdr + 8, k);
+			put_le(s->hdr + 16, k);
+			s->base[0] = (struct fz_patch){ fx->allgs, s->hdr, 24 };
+			struct fz_case *c = &fz_cases[fz_ncases++];
+			memset(c, 0, sizeof(*c));
+			c->exe = f->exe;
+			c->core = f->core;
+			c->state = s;
+			setup(c);
+		}
+	}
+	if (fz_ncases > 256)
+		fz_die(H, "%zu cases: more than an input's first byte names",
+		       fz_ncases);
+	/* one seed per kind and window: each costs a run in CI's 60 s */
+	fz_seeds_per_kind = 1;
+	fz_ready(H, read_orig);
+	return 0;
+}
+
+
+
+/* A digest of what an input's run gave, for GP_FUZZ_TWICE. */
+static int twice = -1;
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	if (!twice)
+		return h; /* nobody compares it */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+static uint64_t mix_err(uint64_t h, gp_error *err)
+{
+	if (err)
+		h = mix(h, gp_error_message(err), strlen(gp_error_message(err)));
+	gp_error_destroy(err);
+	return mix(h, "|", 1);
+}
 
 #ifndef FZ_HEAP
 static int json_sink(void *arg, const char *buf, size_t len)
 {
-	(void)arg;
-	(void)buf;
-	(void)len;
+	uint64_t *h = arg;
+	*h = mix(*h, buf, len);
 	return 0;
 }
 
-static void analyses(struct gp_snapshot *snap)
+static uint64_t analyses(struct gp_snapshot *snap, uint64_t h)
 {
 	for (int by = GP_BY_SITE; by <= GP_BY_AGE; by++) {
 		gp_grouping *g;
 		gp_error *err = gp_snapshot_group(snap, by, NULL, &g);
-		if (err)
-			gp_error_destroy(err);
-		else
+		h = mix_err(h, err);
+		if (!err)
 			gp_grouping_destroy(g);
 	}
-	size_t n;
+	size_t n = 0;
 	const struct gp_chan *chans;
 	const struct gp_sync *syncs;
 	struct gp_deadlocks dl;
-	gp_error_destroy(gp_snapshot_chans(snap, &n, &chans));
-	gp_error_destroy(gp_snapshot_syncs(snap, &n, &syncs));
-	gp_error_destroy(gp_snapshot_deadlocks(snap, &dl));
+	h = mix_err(h, gp_snapshot_chans(snap, &n, &chans));
+	h = mix(h, &n, sizeof(n));
+	n = 0;
+	h = mix_err(h, gp_snapshot_syncs(snap, &n, &syncs));
+	h = mix(h, &n, sizeof(n));
+	h = mix_err(h, gp_snapshot_deadlocks(snap, &dl));
 	static const char *const flags[32];
 	struct gp_json_names names = { .flag = flags };
-	gp_error_destroy(gp_snapshot_write_goroutines_json(snap, &names,
-							   json_sink, NULL));
+	return mix_err(h, gp_snapshot_write_goroutines_json(snap, &names,
+							    json_sink, &h));
 }
 #else
-static void analyses(struct gp_snapshot *snap)
+static uint64_t analyses(struct gp_snapshot *snap, uint64_t h)
 {
 	struct gp_heap_summary sum;
 	const struct gp_heap_object *objs;
-	size_t n;
-	gp_error_destroy(gp_snapshot_heap(snap, &sum));
-	if (!gp_failed(gp_snapshot_heap_objects(snap, &objs, &n)))
+	size_t n = 0;
+	gp_error *err = gp_snapshot_heap(snap, &sum);
+	if (!err)
+		h = mix(h, &sum, sizeof(sum));
+	h = mix_err(h, err);
+	if (!(err = gp_snapshot_heap_objects(snap, &objs, &n)))
 		for (size_t i = 0; i < n; i += 1 + n / 16) {
 			uint64_t offs[64];
-			size_t k;
-			gp_error_destroy(gp_snapshot_heap_pointers(
+			size_t k = 0;
+			h = mix_err(h, gp_snapshot_heap_pointers(
 				snap, objs[i].address, offs, 64, &k));
+			h = mix(h, offs, (k < 64 ? k : 64) * sizeof(*offs));
 		}
+	h = mix_err(h, err);
 	struct gp_verdicts v;
-	gp_error_destroy(gp_snapshot_verdicts(snap, &v));
+	if (!(err = gp_snapshot_verdicts(snap, &v))) {
+		h = mix(h, v.counts, sizeof(v.counts));
+		for (size_t i = 0; i < v.ngoroutines; i++)
+			h = mix(h, &v.goroutines[i].verdict,
+				sizeof(v.goroutines[i].verdict));
+	}
+	return mix_err(h, err);
 }
 #endif
 
+static uint64_t run(struct fz_case *c)
+{
+	gp_snapshot *snap;
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	const struct target_state *s = c->state;
+	cur_case = s;
+	gp_error *err = gp_snapshot_take(s->fx->cb, &snap);
+	if (!err) {
+		h = analyses(snap, h);
+		gp_snapshot_destroy(snap);
+	}
+	return mix_err(h, err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	if (twice < 0)
+		twice = getenv("GP_FUZZ_TWICE") && *getenv("GP_FUZZ_TWICE") == '1';
 	struct fz_patch p[FZ_MAX_PATCHES];
 	struct fz_case *c = fz_parse(data, size, p, &cur_n);
 	cur_p = p;
-	gp_program *prog;
-	gp_error *err = gp_program_from_callback(c->exe, read_cb, c, &prog);
-	if (err) {
-		gp_error_destroy(err);
-		return 0;
+	uint64_t h = run(c);
+	if (twice && run(c) != h) {
+		fprintf(stderr, H ": the same input gave two different runs\n");
+		abort();
 	}
-	gp_snapshot *snap;
-	if (!(err = gp_snapshot_take(prog, &snap))) {
-		analyses(snap);
-		gp_snapshot_destroy(snap);
-	}
-	gp_error_destroy(err);
-	gp_program_destroy(prog);
+	cur_case = NULL;
 	cur_n = 0;
 	return 0;
 }
