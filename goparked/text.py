@@ -281,7 +281,19 @@ def go_minor(version):
     return int(m.group(1)) if m else None
 
 
-def traceback_frames(frames, minor=None, all_frames=False, truncated=False):
+# The engine reads at most this many physical frames of a stack and flags
+# a goroutine whose stack reached it GP_G_TRUNCATED (native/src/runtime/
+# runtime.h GP_MAX_FRAMES; tests/test_binding.py checks the two agree).
+ENGINE_MAX_FRAMES = 1024
+
+
+def _physical(frames):
+    return sum(1 for f in frames
+               if not (f.get("inlined") if isinstance(f, dict)
+                       else f.inlined))
+
+
+def traceback_frames(frames, minor=None, all_frames=False, truncated=None):
     """(head, elided, tail): the frames a traceback of the target's Go
     version prints of a deep stack (shown_frames'; every one with
     all_frames), as runtime/traceback.go traceback1 does. elided is None
@@ -292,7 +304,11 @@ def traceback_frames(frames, minor=None, all_frames=False, truncated=False):
     100, goparked whenever a frame it would show is cut). truncated: the
     engine stopped reading the stack (GP_G_TRUNCATED), so the outermost
     frames are unknown and the cut is "additional". minor: the target's
-    Go minor version, None for unknown (the newest rule)."""
+    Go minor version, None for unknown (the newest rule). truncated None:
+    from the stack itself (as many physical frames as the engine reads:
+    a group's stack, shared by its members)."""
+    if truncated is None:
+        truncated = _physical(frames) >= ENGINE_MAX_FRAMES
     shown = shown_frames(frames, all_frames)
     if all_frames:
         return shown, (-1 if truncated else None), []

@@ -188,6 +188,15 @@ def test_abi_version_changes_with_the_declarations():
         "the new fingerprint here" % (got, version, ABI_FINGERPRINTS[version]))
 
 
+def test_engine_frame_limit_is_the_texts():
+    """text.ENGINE_MAX_FRAMES (a deep stack's cut when the engine stopped
+    reading it) is the engine's GP_MAX_FRAMES."""
+    from goparked import text
+    src = (ROOT / "native" / "src" / "runtime" / "runtime.h").read_text()
+    m = re.search(r"^#define GP_MAX_FRAMES (\d+)$", src, flags=re.M)
+    assert m and int(m.group(1)) == text.ENGINE_MAX_FRAMES
+
+
 def test_abi_fingerprint_sees_a_new_struct():
     """The fingerprint is of the declarations, not of the words around
     them: a comment changes nothing, a field or a struct does."""
