@@ -10,7 +10,9 @@
  * a field of the mspan (nelems, elemsize, startAddr, npages, allocBits,
  * freeindex, spanclass, state, largeType), its alloc bits, its pointer
  * bits (span-inline or the arena's bitmap), the type pointers of its
- * malloc headers.
+ * malloc headers. And the g structs of two goroutines: stack.hi far past
+ * any stack and sched.pc garbage (the unwinder fails, and the mark used
+ * to scan the "rest of the stack" word by word: for ever).
  *
  * Every run must end (ASan and UBSan watch it under make
  * check-native-asan) with an error or with verdicts in which
@@ -149,8 +151,9 @@ static void run(const char *exe, const struct baseline *b, const char *what,
 	}
 	struct gp_verdicts v;
 	struct gp_heap_summary sum = { 0 };
-	gp_error *herr = gp_snapshot_heap(snap, &sum);
 	err = gp_snapshot_verdicts(snap, &v);
+	/* after the verdict: what the mark noted counts too */
+	gp_error *herr = gp_snapshot_heap(snap, &sum);
 	if (err) {
 		/* a clean error is an answer: one line */
 		const char *m = gp_error_message(err);
@@ -254,8 +257,35 @@ static void run_case(const char *exe, const char *core)
 	CHECK(nspans > 0, "%s: no wait object in the heap", core);
 	printf("%s: generation %d, %zu spans, %zu leaked (proven); corrupting %zu spans\n",
 	       core, h->gen, h->nspans, nleaked, nspans);
-	gp_snapshot_destroy(snap);
 	char what[256];
+	/* two goroutines' stack bounds and pc (g structs are heap objects) */
+	uint64_t gs[2], glo[2];
+	size_t ngs = 0;
+	for (size_t i = 0; i < snap->ngs && ngs < 2; i++) {
+		const struct gp_goroutine *g = &snap->gs[i];
+		if (!(g->flags & GP_G_SYSTEM) && g->sp > g->stack_lo &&
+		    g->sp < g->stack_hi && g->status != GP_STATUS_RUNNING) {
+			glo[ngs] = g->stack_lo;
+			gs[ngs++] = g->address;
+		}
+	}
+	gp_snapshot_destroy(snap);
+	CHECK(ngs == 2, "%s: two goroutines to corrupt", core);
+	const uint64_t his[] = { 0x7fffffff0000ull, 0 };
+	for (size_t k = 0; k < ngs; k++)
+		for (int w = 0; w < 2; w++) {
+			/* or 512 MiB: a stack's size, but not the
+			 * target's memory */
+			uint64_t hi = his[w] ? his[w] : glo[k] + (1ull << 29);
+			uint64_t pc = 0x10;
+			ncur = 0;
+			add_patch(gs[k] + (uint64_t)gp_off(p, GP_F_G_STACK_HI), &hi, 8);
+			add_patch(gs[k] + (uint64_t)gp_off(p, GP_F_G_SCHED_PC), &pc, 8);
+			snprintf(what, sizeof(what), "g 0x%llx stack.hi 0x%llx%s, sched.pc garbage",
+				 (unsigned long long)gs[k], (unsigned long long)hi,
+				 w ? " (stack.lo + 512 MiB)" : "");
+			run(exe, &b, what, false);
+		}
 	for (size_t k = 0; k < nspans; k++) {
 		const struct gp_span s = h->spans[spans[k]];
 		struct {

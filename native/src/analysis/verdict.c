@@ -877,6 +877,13 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 	if ((err = proof(&v)))
 		goto out;
 	gp_phase("verdict: proof");
+	/* Unreached proves nothing when in-use spans were left out (their
+	 * objects, wherever they are, were never scanned) or when a stack
+	 * the mark had to scan could not be (roots.c: bounds no stack has,
+	 * or unreadable): what only it reaches was never marked. */
+	struct gp_mark_stats pre;
+	gp_mark_stats(v.m, &pre);
+	bool unproven = v.h->ndropped || pre.unscanned_stacks;
 	for (uint32_t i = 0; i < n; i++) {
 		struct gp_verdict_rec *r = &v.rec[i];
 		const struct gp_goroutine *g = &snap->gs[i];
@@ -898,13 +905,10 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 			break;
 		default:
 			if (v.st[i].pending) {
-				/* Unreached proves nothing when in-use spans
-				 * were left out: their objects, wherever they
-				 * are, were never scanned. */
-				r->verdict = v.h->ndropped ? GP_VERDICT_UNKNOWN :
-							     GP_VERDICT_LEAKED;
-				r->reason = v.h->ndropped ? GP_WHY_CORRUPT :
-							    GP_WHY_UNREACHABLE;
+				r->verdict = unproven ? GP_VERDICT_UNKNOWN :
+							GP_VERDICT_LEAKED;
+				r->reason = unproven ? GP_WHY_CORRUPT :
+						       GP_WHY_UNREACHABLE;
 				if (g->waiting_first < snap->nwaits)
 					r->object = snap->waits[g->waiting_first].object;
 			} else {

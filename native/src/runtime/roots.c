@@ -34,7 +34,11 @@
 #define GP_MAX_FINBLOCKS (1u << 20)
 #define GP_MAX_DEFERS 100000
 #define GP_MAX_STACK_OBJS (1u << 20)
-#define GP_MAX_STACK_READ (UINT64_C(1) << 30)
+/* The largest goroutine stack the runtime makes (runtime/proc.go main:
+ * maxstacksize 1e9 bytes on 64-bit, maxstackceiling twice that for
+ * debug.SetMaxStack; stack sizes are powers of two): 1 GiB. Bounds wider
+ * than that are not a stack's, and its words are not scanned. */
+#define GP_MAX_STACK_SIZE (UINT64_C(1) << 30)
 #define ARGS_SIZE_UNKNOWN INT32_MIN    /* abi.ArgsSizeUnknown */
 
 enum {
@@ -279,11 +283,17 @@ static void stack_value(struct gp_mark *m, uint64_t slot, uint64_t v,
 }
 
 /* nwords stack words at addr whose bit is set (bitmap NULL: all, and
- * then conservatively). */
+ * then conservatively). Only words of the goroutine's stack
+ * [stk_lo, stk_hi): a frame or stack object reaching past it (corrupt
+ * bounds or maps) is cut there. */
 static void stack_block(struct gp_mark *m, uint32_t gi, uint64_t addr,
 			uint64_t nwords, const uint8_t *bitmap)
 {
 	bool cons = bitmap == NULL;
+	if (addr < m->stk_lo || addr >= m->stk_hi)
+		return;
+	if (nwords > (m->stk_hi - addr) / 8)
+		nwords = (m->stk_hi - addr) / 8;
 	if (m->recording) {
 		for (uint64_t w = 0; bitmap && w < nwords; w++)
 			if ((bitmap[w >> 3] >> (w & 7) & 1) &&
@@ -472,19 +482,33 @@ static void scan_stack_objects(struct gp_mark *m, uint32_t gi)
 	}
 }
 
-/* Reads the goroutine's stack [lo, hi) for the frames' words. */
-static void read_stack(struct gp_mark *m, uint64_t lo, uint64_t hi)
+/* Reads the goroutine's stack [lo, hi) for the frames' words; false when
+ * it cannot be read whole (its first and last words are tried first, so
+ * that bounds into memory the target lacks allocate nothing). */
+static bool read_stack(struct gp_mark *m, uint64_t lo, uint64_t hi)
 {
 	const struct gp_program *p = m->snap->prog;
+	uint64_t w;
 	m->sbuf_lo = hi;
-	if (hi <= lo || hi - lo > GP_MAX_STACK_READ)
-		return;
+	if (hi <= lo || hi - lo > GP_MAX_STACK_SIZE ||
+	    gp_failed(gp_memory_read_u64(&p->mem, lo, &w)) ||
+	    gp_failed(gp_memory_read_u64(&p->mem, hi - 8, &w)))
+		return false;
 	size_t n = (size_t)(hi - lo);
-	if (gp_grow((void **)&m->sbuf, &m->sbuf_cap, n, 1))
-		return;
-	if (gp_failed(gp_memory_read(&p->mem, lo, m->sbuf, n)))
-		return; /* word by word then */
+	if (gp_grow((void **)&m->sbuf, &m->sbuf_cap, n, 1) ||
+	    gp_failed(gp_memory_read(&p->mem, lo, m->sbuf, n)))
+		return false;
 	m->sbuf_lo = lo;
+	return true;
+}
+
+/* A stack the mark could not scan: what only it reaches is not marked,
+ * so no unreached goroutine is proven leaked (verdict.c). */
+static void stack_unscanned(struct gp_mark *m, uint64_t g, const char *what)
+{
+	m->stats.stack_errors++;
+	m->stats.unscanned_stacks++;
+	gp_heap_note(m->h, g, what);
 }
 
 static void scan_defers(struct gp_mark *m, uint32_t gi, uint64_t d)
@@ -561,7 +585,15 @@ gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t gi)
 			m->stats.stack_errors++;
 		goto defers;
 	}
-	read_stack(m, start_sp, g->stack_hi);
+	if (g->stack_hi - g->stack_lo > GP_MAX_STACK_SIZE) {
+		/* a word-by-word scan of what no stack spans */
+		stack_unscanned(m, g->address, "goroutine stack bounds wider than any stack");
+		goto defers;
+	}
+	if (!read_stack(m, start_sp, g->stack_hi)) {
+		stack_unscanned(m, g->address, "goroutine stack unreadable");
+		goto defers;
+	}
 	if (running || (g->flags & GP_G_NO_STACK)) {
 		/* no frames to trust: every word of the used stack */
 		stack_block(m, gi, start_sp, (g->stack_hi - start_sp) / 8, NULL);

@@ -397,6 +397,7 @@ struct gp_mark_stats {
 	uint64_t marked, scanned_bytes;
 	uint32_t roots, stacks, frames, conservative_frames, stack_errors;
 	uint32_t specials, finalizers_queued;
+	uint32_t unscanned_stacks;    /* bounds no stack has, or unreadable */
 };
 
 /* How an object was first reached: a root (for retention paths). */
