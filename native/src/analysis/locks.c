@@ -23,7 +23,18 @@
  *  3. Deferred Unlocks. A frame's pending open-coded defers (funcdata
  *     OpenCodedDeferInfo, runtime/panic.go) are closures; an Unlock in one
  *     of them, of an object it captured, says the frame holds it.
- *  4. The object. The value is computed in the goroutine's frame (its
+ *  4. Releases in progress. A goroutine inside an Unlock or RUnlock
+ *     (its slow path: a starving Mutex hands itself to a waiter and the
+ *     unlocker yields, runnable, inside unlockSlow) or parked in
+ *     sync.(*Cond).Wait (which unlocked c.L) does not hold what that
+ *     call releases, in the frame that made the call nor in its callers
+ *     (which may have locked it: nats-server's updateRouteSubscriptionMap
+ *     locks acc.mu and unlocks it in a closure). The object is computed
+ *     in the calling frame (for Wait: the data word of c.L); when it
+ *     cannot be (an Unlock reached through a func value or a method
+ *     value's -fm wrapper), every object of that kind held by the frame
+ *     and its callers is let go, as for an Unlock of an unknown object.
+ *  5. The object. The value is computed in the goroutine's frame (its
  *     stack pointer from the unwinder): the slot that holds the argument
  *     or closure variable at the frame's pc, the loads through it. Only an
  *     address equal to a waited-on Mutex or RWMutex counts.
@@ -134,6 +145,7 @@ struct locks {
 	struct gp_addr_map by_entry;   /* entry -> index into f */
 	int depth;                     /* of nested decoding (noreturn) */
 	uint64_t op_entry[GP_ARRAY_SIZE(op_names)];
+	uint64_t cond_wait;            /* entry of sync.(*Cond).Wait, 0 */
 	int32_t state_off, rc_off, rsem_off;
 };
 
@@ -950,6 +962,128 @@ static gp_error *emit(struct lock_pass *P, uint32_t gi, uint64_t addr,
 	return err ? err : add_hit(P, &hit);
 }
 
+/* Releases in progress on one stack (see 4. above): objects by address,
+ * and modes (bit 0 writer, bit 1 reader) of which anything may be
+ * released. */
+#define MAX_RELEASING 16
+struct releasing {
+	uint64_t addr[MAX_RELEASING];
+	size_t n;
+	unsigned unknown;
+	unsigned pending;   /* machinery frames inside a release, not yet
+			     * tied to the user frame that called it */
+};
+
+static void releasing_add(struct releasing *r, uint64_t addr, unsigned mode)
+{
+	if (r->n < MAX_RELEASING)
+		r->addr[r->n++] = addr;
+	else
+		r->unknown |= mode;
+}
+
+static bool releasing_covers(const struct releasing *r, uint64_t addr,
+			     bool reader)
+{
+	if (r->unknown & (reader ? 2u : 1u))
+		return true;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->addr[i] == addr)
+			return true;
+	return false;
+}
+
+/* The modes a machinery frame (runtime, sync) at pc is releasing: its
+ * own function or one inlined at pc is an Unlock, RUnlock, their slow
+ * paths, a method value's wrapper of them, or Cond.Wait. */
+static unsigned machinery_release(const struct locks *L,
+				  const struct gp_unwind_pc *u)
+{
+	struct gp_symframe fr[MAX_SYMFRAMES];
+	size_t n = gp_pclntab_symbolize(L->prog->pcln, u->pc, u->sympc, fr,
+					MAX_SYMFRAMES);
+	unsigned mode = 0;
+	for (size_t i = 0; i < n; i++) {
+		char name[128];
+		const char *fn = fr[i].func;
+		size_t len = strlen(fn);
+		if (len > 3 && len < sizeof(name) && !strcmp(fn + len - 3, "-fm")) {
+			memcpy(name, fn, len - 3);
+			name[len - 3] = 0;
+			fn = name;
+		}
+		const struct op_name *on = op_by_name(fn);
+		if (on && !op_acquires(on->kind))
+			mode |= op_mode(on->kind) ? 2u : 1u;
+		else if (!strcmp(fn, "sync.(*Mutex).unlockSlow") ||
+			 !strcmp(fn, "internal/sync.(*Mutex).unlockSlow"))
+			mode |= 1u;
+		else if (!strcmp(fn, "sync.(*RWMutex).rUnlockSlow"))
+			mode |= 2u;
+		else if (!strcmp(fn, "sync.(*Cond).Wait"))
+			mode |= 3u;
+	}
+	return mode;
+}
+
+/* What the user frame of function s at pc is releasing (the call just
+ * before pc is an Unlock or RUnlock, lies inside an inlined one, or is
+ * sync.(*Cond).Wait), into r. Returns whether the call is one. */
+static bool frame_releasing(struct locks *L, const struct fsum *s,
+			    uint64_t pc, struct frame_ctx *fc,
+			    struct releasing *r)
+{
+	struct gp_insn call;
+	if (!gp_code_insn_before(&s->code, pc, &call) ||
+	    (call.kind != GP_INSN_CALL && call.kind != GP_INSN_CALL_REG))
+		return false;
+	if (!fc->have_st)
+		fc->have_st = gp_code_state_at(&s->code, pc, &fc->st);
+	/* a call of the sync method itself, or the slow path of one inlined
+	 * here: the last release of this line up to the call */
+	uint32_t line;
+	const struct op_name *on = inlined_op(L, call.pc, &line);
+	const struct lock_op *rel = NULL;
+	for (size_t i = 0; i < s->nlocal; i++) {
+		const struct lock_op *o = &s->local[i];
+		if (op_acquires(o->kind) || o->kind == OP_KILL || o->via_call)
+			continue;
+		if (o->pc == call.pc ||
+		    (on && !op_acquires(on->kind) && o->line == line &&
+		     o->pc <= call.pc && (!rel || o->pc > rel->pc)))
+			rel = o;
+		if (o->pc == call.pc)
+			break;
+	}
+	if (rel) {
+		unsigned mode = op_mode(rel->kind) ? 2u : 1u;
+		uint64_t addr;
+		if (resolve(fc, &rel->obj, &addr))
+			releasing_add(r, addr, mode);
+		else
+			r->unknown |= mode;
+		return true;
+	}
+	if (!L->cond_wait || call.kind != GP_INSN_CALL)
+		return false;
+	for (size_t i = 0; i < s->code.nevents; i++) {
+		const struct gp_code_event *ev = &s->code.events[i];
+		if (ev->pc != call.pc || ev->kind != GP_INSN_CALL)
+			continue;
+		if (ev->target != L->cond_wait)
+			return false;
+		/* sync.Cond{noCopy; L Locker; ...}: c.L's data word is the
+		 * Mutex or RWMutex (its RLocker too) */
+		uint64_t c, m;
+		if (resolve(fc, &ev->args[0], &c) && read_word(L->prog, c + 8, &m))
+			releasing_add(r, m, 3u);
+		else
+			r->unknown |= 3u;
+		return true;
+	}
+	return false;
+}
+
 /* The frames of goroutine gi: what each holds. */
 static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 				    struct gp_unwind_pc *pcs)
@@ -969,15 +1103,19 @@ static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 	uint32_t nf = 0;
 	const struct gp_frame *sf = gp_snapshot_stack(snap, g->stack_id, &nf);
 	uint32_t q = 0; /* the snapshot's frame of pcs[k] */
+	struct releasing rel = { 0 };
 	for (size_t k = 0; k < np; k++) {
 		while (q < nf && (sf[q].pc != pcs[k].pc || (sf[q].flags & GP_FRAME_INLINED)))
 			q++;
 		const struct gp_frame *fr = q < nf ? &sf[q] : NULL;
 		uint32_t frame = q < nf ? q : GP_NONE;
 		struct gp_func fn;
-		if (!gp_pclntab_find_func(L->prog->pcln, pcs[k].pc, &fn) ||
-		    gp_func_is_machinery(fn.name))
+		if (!gp_pclntab_find_func(L->prog->pcln, pcs[k].pc, &fn))
 			continue;
+		if (gp_func_is_machinery(fn.name)) {
+			rel.pending |= machinery_release(L, &pcs[k]);
+			continue;
+		}
 		int32_t d;
 		if ((err = gp_pclntab_sp_delta(L->prog->pcln, &fn, pcs[k].pc, &d))) {
 			gp_error_destroy(err);
@@ -991,17 +1129,25 @@ static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 		struct fsum *s;
 		if ((err = fsum_get_full(L, pcs[k].pc, &s)))
 			return err;
+		/* what this frame's call, or the calls above it, are
+		 * releasing: held by neither this frame nor its callers */
+		if (!(s && s->decoded && !pcs[k].trap &&
+		      frame_releasing(L, s, pcs[k].pc, &fc, &rel)))
+			rel.unknown |= rel.pending;
+		rel.pending = 0;
 		if (s && s->decoded) {
 			uint64_t site[MAX_KEYS];
 			bool via;
 			uint64_t h = frame_held(L, s, pcs[k].pc, site, &via);
-			if (h)
+			if (h && !fc.have_st)
 				fc.have_st = gp_code_state_at(&s->code, pcs[k].pc, &fc.st);
 			for (uint32_t key = 0; h && key < s->nkeys; key++) {
 				uint64_t addr;
 				if (!(h & (1ull << key)) || !resolve(&fc, &s->keys[key], &addr))
 					continue;
 				bool rd = s->key_mode[key];
+				if (releasing_covers(&rel, addr, rd))
+					continue;
 				if ((err = emit(P, gi, addr, rd ? GP_ROLE_RLOCK : GP_ROLE_LOCK,
 						GP_EV_LOCK_SITE | (s->keys[key].root == GP_VAL_ABS ?
 								   GP_EV_GLOBAL_SITE : 0),
@@ -1039,6 +1185,8 @@ static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 				    !resolve(&dc, &o->obj, &addr))
 					continue;
 				bool rd = o->kind == OP_RUNLOCK;
+				if (releasing_covers(&rel, addr, rd))
+					continue;
 				if ((err = emit(P, gi, addr, rd ? GP_ROLE_RLOCK : GP_ROLE_LOCK,
 						GP_EV_DEFER_UNLOCK | (o->obj.root == GP_VAL_ABS ?
 								      GP_EV_GLOBAL_SITE : 0),
@@ -1089,6 +1237,11 @@ gp_error *gp_lock_evidence(struct gp_snapshot *snap, struct gp_analysis *an,
 		struct gp_func fn;
 		if (gp_pclntab_func_by_name(L->prog->pcln, op_names[k].name, &fn))
 			L->op_entry[k] = fn.entry;
+	}
+	{
+		struct gp_func fn;
+		if (gp_pclntab_func_by_name(L->prog->pcln, "sync.(*Cond).Wait", &fn))
+			L->cond_wait = fn.entry;
 	}
 	L->state_off = gp_off_either(L->prog, GP_F_MUTEX_STATE, GP_F_MUTEX_STATE_OLD);
 	if (L->state_off < 0)
