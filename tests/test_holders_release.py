@@ -13,6 +13,10 @@ goroutines "probable holder":
 - Cond.Wait. `mu.Lock(); for !ok { cv.Wait() }` (nats-server's writeLoop
   on c.mu) and the same with `defer mu.Unlock()`: parked in Wait, mu is
   free.
+- A deferred closure that locks and unlocks the mutex itself (directly,
+  or in the function it calls: nats-server's readLoop defers a closure
+  calling mqttHandleClosedClient, which locks c.mu) is no pending Unlock:
+  readLoop, waiting for c.mu in clearAccountSubs, was named its holder.
 
 The program below makes each state for good: GOMAXPROCS=1 and
 asyncpreemptoff=1, the new owner spins with no preemption point, so the
@@ -191,9 +195,56 @@ func heldWaiter() {
 	fmt.Println("unreachable")
 }
 
+type conn struct {
+	mu     sync.Mutex
+	closed bool
+}
+
+//go:noinline
+func (c *conn) markClosed() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+}
+
+// reader has deferred closures that lock and unlock c.mu themselves
+// (one through a method, as nats-server's readLoop defers a closure
+// calling mqttHandleClosedClient): no evidence that it holds c.mu, for
+// which it waits.
+//
+//go:noinline
+func reader(c *conn, started chan<- bool) {
+	defer func() { c.markClosed() }()
+	defer func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+	}()
+	started <- true
+	c.mu.Lock()
+	c.mu.Unlock()
+}
+
+//go:noinline
+func connHolder(c *conn, done chan<- bool) {
+	c.mu.Lock()
+	done <- true
+	<-never
+	c.mu.Unlock()
+}
+
 func main() {
 	c := make(chan bool)
 	switch os.Args[1] {
+	case "defer":
+		cn := &conn{}
+		go connHolder(cn, c)
+		<-c
+		go reader(cn, c)
+		<-c
+		time.Sleep(10 * time.Millisecond)
+		ready()
+		sleepForever()
 	case "cond":
 		go condWaiter(c)
 		<-c
@@ -225,7 +276,7 @@ func main() {
 }
 '''
 
-MODES = ["closure", "rw", "methodvalue", "cond"]
+MODES = ["closure", "rw", "methodvalue", "cond", "defer"]
 
 
 def _toolchains():
@@ -313,6 +364,12 @@ def test_no_holder_for_what_is_being_released(program, mode):
         w = _find(dump, "main.waiter")
         releasing = [u.goid]
         waited = {w.goid}
+    elif mode == "defer":
+        r = _find(dump, "main.reader")
+        assert r.wait_reason in ("sync.Mutex.Lock", "semacquire"), r.status
+        releasing = [r.goid]   # not releasing: waiting, with balanced defers
+        waited = {r.goid}
+        h = _find(dump, "main.connHolder")
     else:
         c1 = _find(dump, "main.condWaiter")
         c2 = _find(dump, "main.condWaiterDefer")
@@ -334,8 +391,13 @@ def test_no_holder_for_what_is_being_released(program, mode):
         assert s.locked
         named = {x.goid for x in s.holders}
         assert not named & set(releasing), (
-            "goroutine(s) %s named for a lock they are releasing: %s"
+            "goroutine(s) %s named holder of a lock they do not hold: %s"
             % (sorted(named & set(releasing)), [x.description for x in s.holders]))
+        if mode == "defer":
+            # the goroutine that locked c.mu and waits on a channel holds it
+            assert s.holder_status == "found" and s.writer is not None
+            assert s.writer.goid == h.goid, [x.description for x in s.holders]
+            return
         assert s.writer is None
         if mode == "cond":
             # the positive control: the goroutine that locked `held` and

@@ -80,7 +80,9 @@ struct lock_op {
 	uint8_t kind;      /* enum op_kind */
 	uint8_t key;       /* index into keys, KEY_NONE: unknown object */
 	uint8_t via_call;  /* a call of a user function that does it */
-	uint8_t pad;
+	uint8_t balanced;  /* a release of what the function (or the callee
+			    * it stands for) locked itself first: not
+			    * evidence that its caller holds it */
 };
 
 struct fsum {
@@ -523,7 +525,6 @@ static gp_error *fsum_local(struct locks *L, struct fsum *f)
 		any_ret = true;
 		at_ret &= held_at(f, in, f->local, f->nlocal, last->pc);
 	}
-	free(in);
 	size_t ncap = 0;
 	for (uint32_t k = 0; any_ret && k < f->nkeys; k++) {
 		if (!(at_ret & (1ull << k)) || f->keys[k].root != GP_VAL_ARG)
@@ -538,9 +539,15 @@ static gp_error *fsum_local(struct locks *L, struct fsum *f)
 		if (op_acquires(f->local[i].kind) || f->local[i].kind == OP_KILL)
 			continue;
 		struct lock_op o = f->local[i];
-		if ((err = add_op(&f->net, &f->nnet, &ncap, &o)))
+		if (o.key != KEY_NONE &&
+		    (held_at(f, in, f->local, f->nlocal, o.pc) & (1ull << o.key)))
+			o.balanced = 1;
+		if ((err = add_op(&f->net, &f->nnet, &ncap, &o))) {
+			free(in);
 			return err;
+		}
 	}
+	free(in);
 	return NULL;
 }
 
@@ -585,6 +592,7 @@ static gp_error *fsum_full(struct locks *L, struct fsum *f)
 			o.at = ev->pc + ev->len;
 			o.block = ev->block;
 			o.via_call = 1;
+			o.balanced = n->balanced;
 			o.line = line;
 			const struct gp_val *v = &n->obj;
 			if (v->root == GP_VAL_ARG && v->base >= 0 && v->base < 3)
@@ -1180,8 +1188,13 @@ static gp_error *goroutine_evidence(struct lock_pass *P, uint32_t gi,
 			for (size_t i = 0; i < ds->nops; i++) {
 				const struct lock_op *o = &ds->ops[i];
 				uint64_t addr;
-				if (op_acquires(o->kind) || o->kind == OP_KILL ||
+				/* an Unlock of what the closure, or the function
+				 * it calls, locked itself is no evidence */
+				if (op_acquires(o->kind) || o->kind == OP_KILL || o->balanced ||
 				    (o->obj.root != GP_VAL_CTXT && o->obj.root != GP_VAL_ABS) ||
+				    (o->key != KEY_NONE && ds->held_in &&
+				     (held_at(ds, ds->held_in, ds->ops, ds->nops, o->pc) &
+				      (1ull << o->key))) ||
 				    !resolve(&dc, &o->obj, &addr))
 					continue;
 				bool rd = o->kind == OP_RUNLOCK;
