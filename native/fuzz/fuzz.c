@@ -140,6 +140,24 @@ int fz_touches(const struct fz_case *c, const char *kind,
 	return 0;
 }
 
+int fz_twice(void)
+{
+	static int twice = -1;
+	if (twice < 0)
+		twice = getenv("GP_FUZZ_TWICE") && *getenv("GP_FUZZ_TWICE") == '1';
+	return twice;
+}
+
+uint64_t fz_mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	if (!fz_twice())
+		return h;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+	return h;
+}
+
 int fz_full(const uint8_t *data, size_t size)
 {
 	if (!size || !fz_ncases)

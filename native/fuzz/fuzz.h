@@ -89,6 +89,10 @@ int fz_touches(const struct fz_case *c, const char *kind,
 int fz_full(const uint8_t *data, size_t size);
 extern int fz_staged;     /* the harness uses fz_full: write both seeds */
 extern int fz_seeds_per_kind; /* 2 (the default) or 1 */
+/* GP_FUZZ_TWICE=1: run each input twice, abort when the two digests
+ * differ (fz_mix: FNV-1a of the results, only computed then). */
+int fz_twice(void);
+uint64_t fz_mix(uint64_t h, const void *p, size_t n);
 /* Copies the patches that overlap [addr, addr + size) into buf, which
  * holds those bytes. */
 void fz_apply(const struct fz_patch *p, size_t n, uint64_t addr,

@@ -13,7 +13,8 @@
  * on those that patch what they read: the layout from DWARF (the debug
  * sections), the pclntab's open and a lookup (the pclntab, moduledata).
  * stripped.c's scan runs on those only (fuzz_pclntab patches the code
- * it reads).
+ * it reads). GP_FUZZ_TWICE=1 runs each input twice and aborts when the
+ * two digests differ.
  */
 
 #include <elf.h>
@@ -104,30 +105,46 @@ static void setup(struct fz_case *c)
 
 FZ_HARNESS(H, 0, setup, read_orig)
 
-static void run(const char *path, int full, int dwarf, int pcln)
+static uint64_t mix_err(uint64_t h, gp_error *err)
+{
+	if (err)
+		h = fz_mix(h, gp_error_message(err), strlen(gp_error_message(err)));
+	gp_error_destroy(err);
+	return fz_mix(h, "|", 1);
+}
+
+/* One run; the digest of what it gave (GP_FUZZ_TWICE). */
+static uint64_t run(const char *path, int full, int dwarf, int pcln)
 {
 	struct gp_exe exe;
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	gp_error *err = gp_exe_open(path, &exe);
-	if (err) {
-		gp_error_destroy(err);
-		return;
-	}
+	if (err)
+		return mix_err(h, err);
+	h = fz_mix(h, &exe.nsymbols, sizeof(exe.nsymbols));
+	h = fz_mix(h, &exe.nsections, sizeof(exe.nsections));
+	if (exe.go_version)
+		h = fz_mix(h, exe.go_version, strlen(exe.go_version));
+	if (exe.build_id)
+		h = fz_mix(h, exe.build_id, strlen(exe.build_id));
 	uint64_t bias = 0;
 	err = gp_exe_bias_from_entry(&exe, exe.entry, "fuzz", &bias);
 	if (!err)
 		err = gp_exe_relocate(&exe, bias);
 	if (err) {
-		gp_error_destroy(err);
+		h = mix_err(h, err);
 		gp_exe_close(&exe);
-		return;
+		return h;
 	}
-	(void)gp_exe_symbol(&exe, "runtime.allgs");
+	const struct gp_symbol *sym = gp_exe_symbol(&exe, "runtime.allgs");
+	if (sym)
+		h = fz_mix(h, &sym->value, sizeof(sym->value));
 	struct gp_layout *layout = calloc(1, sizeof(*layout));
 	if (!exe.has_dwarf)
 		err = gp_layout_from_table(&exe, layout);
 	else if (full || dwarf)
 		err = gp_layout_from_dwarf(&exe, layout);
-	gp_error_destroy(err);
+	h = mix_err(h, err);
 	err = NULL;
 	struct gp_pclntab *tab;
 	if ((full || pcln) && !(err = gp_pclntab_open(&exe, NULL, NULL, &tab))) {
@@ -136,15 +153,20 @@ static void run(const char *path, int full, int dwarf, int pcln)
 		uint64_t pc = gp_pclntab_text_start(tab);
 		if (gp_pclntab_find_func(tab, pc, &fn)) {
 			struct gp_symframe fr[16];
-			gp_pclntab_symbolize(tab, fn.entry, fn.entry, fr, 16);
+			size_t n = gp_pclntab_symbolize(tab, fn.entry, fn.entry, fr, 16);
+			for (size_t k = 0; k < n; k++)
+				if (fr[k].func)
+					h = fz_mix(h, fr[k].func, strlen(fr[k].func));
 		}
 		if (full && !exe.nsymbols && exe.go_major == 1)
-			gp_error_destroy(gp_stripped_find_vars(&exe, tab, layout));
+			h = mix_err(h, gp_stripped_find_vars(&exe, tab, layout));
 		gp_pclntab_destroy(tab);
 	}
-	gp_error_destroy(err);
+	h = mix_err(h, err);
+	h = fz_mix(h, layout, sizeof(*layout));
 	free(layout);
 	gp_exe_close(&exe);
+	return h;
 }
 
 static void put(struct fz_case *c, uint64_t off, const uint8_t *b, size_t n)
@@ -162,10 +184,16 @@ static const uint8_t *orig(struct fz_case *c)
 static void run_case(struct fz_case *c, const uint8_t *data, size_t size,
 		     const struct fz_patch *p, size_t n)
 {
-	run(((struct exe_state *)c->state)->path, fz_full(data, size),
-	    fz_touches(c, "debug-info", p, n) || fz_touches(c, "debug-abbrev", p, n),
-	    fz_touches(c, "pclntab-header", p, n) || fz_touches(c, "pclntab", p, n) ||
-		    fz_touches(c, "moduledata", p, n));
+	const char *path = ((struct exe_state *)c->state)->path;
+	int full = fz_full(data, size),
+	    dwarf = fz_touches(c, "debug-info", p, n) || fz_touches(c, "debug-abbrev", p, n),
+	    pcln = fz_touches(c, "pclntab-header", p, n) || fz_touches(c, "pclntab", p, n) ||
+		   fz_touches(c, "moduledata", p, n);
+	uint64_t h = run(path, full, dwarf, pcln);
+	if (fz_twice() && run(path, full, dwarf, pcln) != h) {
+		fprintf(stderr, H ": the same input gave two different runs\n");
+		abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -159,14 +159,22 @@ static void setup(struct fz_case *c)
 
 FZ_HARNESS(H, 0, setup, read_orig)
 
-static void run(struct pcln_state *s, int stripped, const struct fz_patch *p,
-		size_t np)
+static uint64_t mix_str(uint64_t h, const char *str)
+{
+	return fz_mix(h, str ? str : "", str ? strlen(str) + 1 : 1);
+}
+
+/* One run; the digest of what it gave (GP_FUZZ_TWICE). */
+static uint64_t run(struct pcln_state *s, int stripped, const struct fz_patch *p,
+		    size_t np)
 {
 	struct gp_pclntab *tab;
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	gp_error *err = gp_pclntab_open(&s->exe, NULL, NULL, &tab);
 	if (err) {
+		h = mix_str(h, gp_error_message(err));
 		gp_error_destroy(err);
-		return;
+		return h;
 	}
 	(void)gp_pclntab_gover(tab);
 	(void)gp_pclntab_arch(tab);
@@ -190,31 +198,43 @@ static void run(struct pcln_state *s, int stripped, const struct fz_patch *p,
 		uint64_t pc = pcs[i];
 		if (!gp_pclntab_find_func(tab, pc, &fn))
 			continue;
+		h = fz_mix(h, &fn.entry, sizeof(fn.entry));
 		struct gp_symframe fr[32];
-		gp_pclntab_symbolize(tab, pc, pc - 1, fr, 32);
-		int32_t d;
+		size_t nfr = gp_pclntab_symbolize(tab, pc, pc - 1, fr, 32);
+		for (size_t k = 0; k < nfr; k++) {
+			h = mix_str(mix_str(h, fr[k].func), fr[k].file);
+			h = fz_mix(h, &fr[k].line, sizeof(fr[k].line));
+		}
+		int32_t d = 0;
 		gp_error_destroy(gp_pclntab_sp_delta(tab, &fn, pc, &d));
+		h = fz_mix(h, &d, sizeof(d));
 		(void)gp_pclntab_has_frame_info(tab, &fn);
-		(void)gp_pclntab_pcdata(tab, &fn, GP_PCDATA_STACKMAPINDEX, pc);
+		d = gp_pclntab_pcdata(tab, &fn, GP_PCDATA_STACKMAPINDEX, pc);
+		h = fz_mix(h, &d, sizeof(d));
 		uint64_t a;
 		size_t avail;
 		for (uint32_t k = 0; k < 5; k++)
-			(void)gp_pclntab_funcdata(tab, &fn, k, &a, &avail);
-		(void)gp_pclntab_func_args(tab, &fn);
-		const char *file;
-		uint32_t line;
-		gp_pclntab_pcline(tab, pc, &file, &line);
+			if (gp_pclntab_funcdata(tab, &fn, k, &a, &avail))
+				h = fz_mix(fz_mix(h, &a, sizeof(a)), &avail, sizeof(avail));
+		d = gp_pclntab_func_args(tab, &fn);
+		h = fz_mix(h, &d, sizeof(d));
+		const char *file = NULL;
+		uint32_t line = 0;
+		if (gp_pclntab_pcline(tab, pc, &file, &line))
+			h = fz_mix(mix_str(h, file), &line, sizeof(line));
 		char buf[256];
 		if (fn.name)
-			gp_func_print_name(fn.name, buf, sizeof(buf));
+			h = mix_str(h, gp_func_print_name(fn.name, buf, sizeof(buf)));
 	}
 	/* the variables of a stripped binary, from the runtime's code */
 	if (stripped) {
 		struct gp_layout layout = s->layout;
 		memset(layout.var_addr, 0, sizeof(layout.var_addr));
 		gp_error_destroy(gp_stripped_find_vars(&s->exe, tab, &layout));
+		h = fz_mix(h, layout.var_addr, sizeof(layout.var_addr));
 	}
 	gp_pclntab_destroy(tab);
+	return h;
 }
 
 static void put(struct fz_case *c, uint64_t off, const uint8_t *b, size_t n)
@@ -230,10 +250,13 @@ static const uint8_t *orig(struct fz_case *c)
 static void run_case(struct fz_case *c, const uint8_t *data, size_t size,
 		     const struct fz_patch *p, size_t n)
 {
-	run(c->state,
-	    fz_full(data, size) || fz_touches(c, "runtime-code", p, n) ||
-		    fz_touches(c, "moduledata", p, n),
-	    p, n);
+	int stripped = fz_full(data, size) || fz_touches(c, "runtime-code", p, n) ||
+		       fz_touches(c, "moduledata", p, n);
+	uint64_t h = run(c->state, stripped, p, n);
+	if (fz_twice() && run(c->state, stripped, p, n) != h) {
+		fprintf(stderr, H ": the same input gave two different runs\n");
+		abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
