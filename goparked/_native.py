@@ -11,7 +11,7 @@ import os
 from ctypes import (POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t,
                     c_uint32, c_uint64, c_void_p)
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 LIBNAME = "libgoparked.so"
 NONE = 0xFFFFFFFF  # GP_NONE
 
@@ -29,6 +29,9 @@ PROGRAM_IS_LIVE = 1 << 1
 PROGRAM_HAS_DWARF = 1 << 2
 PROGRAM_HAS_SYMTAB = 1 << 3
 PROGRAM_LAYOUT_FROM_TABLE = 1 << 4
+
+# enum gp_snapshot_options
+SNAPSHOT_REFS = 1 << 0
 
 # enum gp_attach_flags
 ATTACH_NO_STOP = 1 << 0
@@ -573,6 +576,7 @@ _PROTOTYPES = {
                                     POINTER(c_size_t)]),
 
     "gp_snapshot_take": (_perr, [_p, POINTER(_p)]),
+    "gp_snapshot_take_with": (_perr, [_p, c_uint32, POINTER(_p)]),
     "gp_snapshot_destroy": (None, [_p]),
     "gp_snapshot_num_goroutines": (c_size_t, [_p]),
     "gp_snapshot_goroutines": (POINTER(Goroutine), [_p]),

@@ -91,6 +91,16 @@ def needs_hold(ns):
                  not getattr(ns, "pprof", None)))
 
 
+def needs_refs(ns):
+    """Whether the options show holders or wakers (the reference scan),
+    which the snapshot then prepares for (Program.snapshot's refs)."""
+    return bool(getattr(ns, "deadlocks", None) or
+                getattr(ns, "verdict", False) or
+                getattr(ns, "by", None) in ("chan", "mutex") or
+                getattr(ns, "chan", None) is not None or
+                getattr(ns, "mutex", None) is not None)
+
+
 def open_program(ns):
     if ns.pid is not None:
         if ns.core:
@@ -120,7 +130,7 @@ def run(ns, out):
     with prog:
         with progress:
             progress.phase("reading goroutines")
-            snap = prog.snapshot()
+            snap = prog.snapshot(refs=needs_refs(ns))
         if prog.is_live and not needs_hold(ns):
             from .live import pause_line
             sys.stderr.write(pause_line(prog))
@@ -155,7 +165,8 @@ def run_report(argv):
         progress.phase("opening")
         with open_program(ns) as prog:
             progress.phase("reading goroutines")
-            with prog.snapshot() as snap:
+            # the report shows every channel's wakers and the verdict
+            with prog.snapshot(refs=True) as snap:
                 text = report.render(ns, snap, progress)
     try:
         report.write(text, ns.output)

@@ -123,10 +123,10 @@ class LiveProgram(Program):
                 old, self._old_mask = self._old_mask, None
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
-    def snapshot(self):
+    def snapshot(self, refs=False):
         try:
             try:
-                return super().snapshot()
+                return super().snapshot(refs)
             except Error as e:
                 # The walk needed more than the copy (labels, a deep stack):
                 # take it again with the process stopped throughout.
@@ -135,7 +135,7 @@ class LiveProgram(Program):
                 if os.environ.get("GOPARKED_LIVE_DEBUG"):
                     sys.stderr.write("goparked: %s; stopping it again\n" % e)
                 self._attach_again()
-                return super().snapshot()
+                return super().snapshot(refs)
         finally:
             if not self._hold:
                 self._release()

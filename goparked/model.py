@@ -191,10 +191,18 @@ class Program(_Owned):
         return [CFrame(f.pc, dec(f.func), dec(f.file), f.line, dec(f.module))
                 for f in arr[:n.value]]
 
-    def snapshot(self):
+    def snapshot(self, refs=False):
+        """Every goroutine, read once. refs: also keep, while the stacks
+        are read, what the holders and wakers scan needs of them (for the
+        views that show holders, wakers or the leak verdict: they then do
+        not read every stack again; the others would only pay for it)."""
         lib = N.lib()
         h = c_void_p()
-        lib.check(lib.gp_snapshot_take(self._handle(), byref(h)))
+        if refs:
+            lib.check(lib.gp_snapshot_take_with(self._handle(),
+                                                N.SNAPSHOT_REFS, byref(h)))
+        else:
+            lib.check(lib.gp_snapshot_take(self._handle(), byref(h)))
         snap = Snapshot(self, h)
         self._children.add(snap)
         return snap

@@ -164,6 +164,7 @@ def test_abi_version():
 ABI_FINGERPRINTS = {
     3: "4d69c3d4ff3c20e0",  # 2 + struct gp_cframe, gp_program_c_frames
     4: "e1fec114fb53c321",  # gp_filter: label_key_len, label_value_len
+    5: "1b2a4e567acd255f",  # 4 + gp_snapshot_take_with (GP_SNAPSHOT_REFS)
 }
 
 

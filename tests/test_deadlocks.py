@@ -58,17 +58,20 @@ def test_provably_stuck(toolchain, variant):
 
 
 @pytest.mark.slow
-def test_no_cycles_by_coincidence_at_scale():
+@pytest.mark.parametrize("refs", [False, True])
+def test_no_cycles_by_coincidence_at_scale(refs):
     """With thousands of goroutines, stacks hold many pointers that point
     at things by coincidence (the runtime's own frames most of all): the
     cycles found must still be exactly the ones the fixture built (at 1M
-    goroutines a bench core once showed a cycle that did not exist)."""
+    goroutines a bench core once showed a cycle that did not exist).
+    refs: the stack words the reference scan needs kept by the snapshot's
+    stack pass (GP_SNAPSHOT_REFS) rather than read again."""
     from fixtures import NEWEST, core_for
     from goparked.model import Program
     fc = core_for(NEWEST, "dwarf", "all", n=300)
     acc = fc.load_account()
     with Program.from_core(fc.core, fc.exe) as prog:
-        d = A.Deadlocks(prog.snapshot())
+        d = A.Deadlocks(prog.snapshot(refs=refs))
         got = {canon(c) for c in d.cycle_goids()}
     want = {canon([e["goid"] for e in c["edges"]]) for c in acc["cycles"]}
     assert len(want) >= 600
@@ -76,7 +79,8 @@ def test_no_cycles_by_coincidence_at_scale():
 
 
 @pytest.mark.slow
-def test_evidence_only_from_the_users_frames():
+@pytest.mark.parametrize("refs", [False, True])
+def test_evidence_only_from_the_users_frames(refs):
     """Holders and wakers are found in the frames of the user's code: the
     runtime's own frames (chanrecv, semacquire, ...) hold the machinery of
     the goroutine's own wait, and pointers found there are coincidences
@@ -85,7 +89,7 @@ def test_evidence_only_from_the_users_frames():
     from goparked.model import Program
     fc = core_for(NEWEST, "dwarf", "all", n=300)
     with Program.from_core(fc.core, fc.exe) as prog:
-        snap = prog.snapshot()
+        snap = prog.snapshot(refs=refs)
         seen = 0
         for obj in A.syncs(snap) + A.chans(snap):
             for h in (obj.holders if hasattr(obj, "holders") else obj.wakers):

@@ -25,11 +25,12 @@ extern "C" {
 
 /* 2: channels, sync objects, holders, deadlocks; 3: struct gp_cframe and
  * gp_program_c_frames (C frames of cgo threads); 4: gp_filter's label
- * key and value carry their lengths (a label may hold NULs). The binding refuses a
+ * key and value carry their lengths (a label may hold NULs); 5:
+ * gp_snapshot_take_with (GP_SNAPSHOT_REFS). The binding refuses a
  * library of another version (goparked/_native.py lib()), and
  * tests/test_binding.py keeps a fingerprint of each version's layouts and
  * functions so that a change without a new version fails. */
-#define GP_ABI_VERSION 4
+#define GP_ABI_VERSION 5
 
 /* ---------------------------------------------------------------- errors */
 
@@ -283,6 +284,21 @@ typedef struct gp_snapshot gp_snapshot;
 /* Walk every goroutine. A goroutine that cannot be read still gets a record
  * with error_str set; only a failure to find the goroutine list fails. */
 GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret);
+
+enum gp_snapshot_options {
+	/* Collect, while the stack pass has each stack's top at hand, the
+	 * words of the user's frames the reference scan (holders of sync
+	 * objects, wakers of channels) looks at, so that it does not read
+	 * every stack a second time. The same answers either way; only the
+	 * views that ask for holders or wakers gain (a million goroutines:
+	 * a second pass over gigabytes of stack pages), and the others would
+	 * only pay for it. */
+	GP_SNAPSHOT_REFS = 1 << 0,
+};
+
+/* gp_snapshot_take with enum gp_snapshot_options. */
+GP_EXPORT gp_error *gp_snapshot_take_with(gp_program *prog, uint32_t options,
+					  gp_snapshot **ret);
 GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap);
 
 GP_EXPORT size_t gp_snapshot_num_goroutines(const gp_snapshot *snap);

@@ -29,8 +29,6 @@
 
 #include "analysis/analysis.h"
 
-#define GP_CONTAINER_WINDOW 512
-#define GP_MAX_SCAN_STACK (1u << 20)  /* bytes of one stack scanned */
 #define GP_INDIRECT_WORDS 8
 #define GP_MAX_HITS (16u << 20)
 #define GP_MAX_FUNC_SCAN (256u << 10) /* bytes of code searched per function */
@@ -230,6 +228,43 @@ static bool in_target_memory(const struct gp_program *prog, uint64_t v)
 	return gp_memory_holds(&prog->mem, v, 8);
 }
 
+/* One word of goroutine gi's stack, v at slot: its hits, and a candidate
+ * for the indirect pass. */
+static inline gp_error *scan_word(struct gp_snapshot *snap, uint32_t gi,
+				  const struct gp_goroutine *g, uint64_t slot,
+				  uint64_t v, const struct target *t, size_t nt,
+				  const struct gp_addr_map *chanset,
+				  struct cands *ind, struct hit **hits,
+				  size_t *nhits, size_t *cap)
+{
+	uint64_t tmin = t[0].addr, tmax = t[nt - 1].addr;
+	if (v < 4096 || (v >= g->stack_lo && v < g->stack_hi))
+		return NULL;
+	if (v + GP_CONTAINER_WINDOW > tmin && v <= tmax) {
+		for (size_t j = lower_bound(t, nt, v);
+		     j < nt && t[j].addr < v + GP_CONTAINER_WINDOW; j++) {
+			if (t[j].noscan || (t[j].exact && t[j].addr != v))
+				continue;
+			struct hit h = { (uint32_t)j, gi, slot, v,
+					 t[j].addr == v ? GP_EV_POINTER : GP_EV_CONTAINER,
+					 0, 0, GP_NONE, 0, 0, 0, 0, 0 };
+			gp_error *err = add_hit(hits, nhits, cap, &h);
+			if (err)
+				return err;
+		}
+	}
+	/* one level through a pointed-to object, for channels: noted
+	 * here, read later in one batch (indirect_pass) */
+	if (!chanset->used || (v & 7) || !in_target_memory(snap->prog, v))
+		return NULL;
+	gp_error *err = gp_grow((void **)&ind->cands, &ind->cap,
+				ind->n + 1, sizeof(*ind->cands));
+	if (err)
+		return err;
+	ind->cands[ind->n++] = (struct cand){ v, slot, gi };
+	return NULL;
+}
+
 static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
 				const uint8_t *p, uint64_t lo, uint64_t hi,
 				const struct target *t, size_t nt,
@@ -237,35 +272,12 @@ static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
 				struct cands *ind,
 				struct hit **hits, size_t *nhits, size_t *cap)
 {
-	const struct gp_program *prog = snap->prog;
 	const struct gp_goroutine *g = &snap->gs[gi];
-	uint64_t tmin = t[0].addr, tmax = t[nt - 1].addr;
 	for (uint64_t a = 0; a + 8 <= hi - lo; a += 8) {
-		uint64_t v = gp_load(p + a, 8);
-		if (v < 4096 || (v >= g->stack_lo && v < g->stack_hi))
-			continue;
-		if (v + GP_CONTAINER_WINDOW > tmin && v <= tmax) {
-			for (size_t j = lower_bound(t, nt, v);
-			     j < nt && t[j].addr < v + GP_CONTAINER_WINDOW; j++) {
-				if (t[j].noscan || (t[j].exact && t[j].addr != v))
-					continue;
-				struct hit h = { (uint32_t)j, gi, lo + a, v,
-						 t[j].addr == v ? GP_EV_POINTER : GP_EV_CONTAINER,
-						 0, 0, GP_NONE, 0, 0, 0, 0, 0 };
-				gp_error *err = add_hit(hits, nhits, cap, &h);
-				if (err)
-					return err;
-			}
-		}
-		/* one level through a pointed-to object, for channels: noted
-		 * here, read later in one batch (indirect_pass) */
-		if (!chanset->used || (v & 7) || !in_target_memory(prog, v))
-			continue;
-		gp_error *err = gp_grow((void **)&ind->cands, &ind->cap,
-					ind->n + 1, sizeof(*ind->cands));
+		gp_error *err = scan_word(snap, gi, g, lo + a, gp_load(p + a, 8),
+					  t, nt, chanset, ind, hits, nhits, cap);
 		if (err)
 			return err;
-		ind->cands[ind->n++] = (struct cand){ v, lo + a, gi };
 	}
 	return NULL;
 }
@@ -406,6 +418,20 @@ struct scan_ctx {
 	struct gp_unwind_pc *pcs;
 };
 
+/* The hits of goroutine gi from *c->hits[before] on: those on objects it
+ * waits on itself dropped, the others attributed to their frames. */
+static void own_hits(struct scan_ctx *c, uint32_t gi, size_t before)
+{
+	struct hit *h = *c->hits;
+	size_t w = before;
+	for (size_t k = before; k < *c->nhits; k++)
+		if (!waits_on(c->snap, &c->snap->gs[gi], c->t[h[k].target].addr))
+			h[w++] = h[k];
+	*c->nhits = w;
+	if (w > before)
+		attribute(c->snap, h + before, w - before, c->t, c->an, c->pcs);
+}
+
 static gp_error *scan_one(void *arg, const struct gp_read_req *req,
 			  const uint8_t *data, gp_error *rerr)
 {
@@ -418,18 +444,64 @@ static gp_error *scan_one(void *arg, const struct gp_read_req *req,
 				       req->address + req->size, c->t, c->nt,
 				       c->chanset, &c->ind, c->hits,
 				       c->nhits, c->hcap);
-	if (err)
-		return err;
-	/* drop hits on objects this goroutine itself waits on */
-	struct hit *h = *c->hits;
-	size_t w = before;
-	for (size_t k = before; k < *c->nhits; k++)
-		if (!waits_on(c->snap, &c->snap->gs[gi], c->t[h[k].target].addr))
-			h[w++] = h[k];
-	*c->nhits = w;
-	if (w > before)
-		attribute(c->snap, h + before, w - before, c->t, c->an, c->pcs);
+	if (!err)
+		own_hits(c, gi, before);
+	return err;
+}
+
+/*
+ * The words the snapshot's stack pass kept of goroutine gi's stack
+ * (GP_SNAPSHOT_REFS, tag): every word of [lo, sp + end) that can give a
+ * hit or an indirect candidate is among them (runtime/snapshot.c,
+ * collect_refs), so scanning them is scanning that part of the stack.
+ * *ret_from: where the rest of the range starts, for the batch to read;
+ * false if the tag does not match the range (the batch reads it all).
+ */
+static gp_error *scan_kept(struct scan_ctx *c, uint32_t gi, uint64_t tag,
+			   uint64_t lo, uint64_t *ret_from, bool *ret_used)
+{
+	struct gp_snapshot *snap = c->snap;
+	const struct gp_goroutine *g = &snap->gs[gi];
+	*ret_used = false;
+	if (tag == GP_REFS_NONE || g->sp + GP_REFS_LO(tag) != lo)
+		return NULL;
+	const struct gp_refcands *rc = &snap->refc[GP_REFS_WORKER(tag)];
+	size_t first = (size_t)GP_REFS_FIRST(tag), n = GP_REFS_N(tag);
+	if (first + n > rc->n)
+		return NULL;
+	size_t before = *c->nhits;
+	for (size_t k = first; k < first + n; k++) {
+		gp_error *err = scan_word(snap, gi, g, g->sp + rc->offs[k],
+					  rc->vals[k], c->t, c->nt, c->chanset,
+					  &c->ind, c->hits, c->nhits, c->hcap);
+		if (err)
+			return err;
+	}
+	own_hits(c, gi, before);
+	*ret_from = g->sp + GP_REFS_END(tag);
+	*ret_used = true;
 	return NULL;
+}
+
+/* Whether the kept words can stand for the stacks: no object looked for
+ * lies where an unaligned word was left out (in or just past the
+ * executable's read-only segments; see runtime/snapshot.c). */
+static bool kept_words_do(const struct gp_snapshot *snap,
+			  const struct target *t, size_t nt)
+{
+	const struct gp_program *prog = snap->prog;
+	if (!snap->refs_of)
+		return false;
+	for (size_t i = 0; i < prog->exe.nloads; i++) {
+		if (prog->exe.loads[i].writable)
+			continue;
+		uint64_t lo = prog->exe.loads[i].start;
+		uint64_t hi = prog->exe.loads[i].end + GP_CONTAINER_WINDOW;
+		size_t j = lower_bound(t, nt, lo);
+		if (j < nt && t[j].addr < hi)
+			return false;
+	}
+	return true;
 }
 
 /* A channel found in a pointed-to object's first words: word k of the
@@ -689,18 +761,33 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		err = &gp_error_nomem;
 		goto out;
 	}
-	size_t nreqs = 0;
-	for (size_t i = 0; i < snap->ngs; i++) {
+	/* What the snapshot's stack pass kept of them (GP_SNAPSHOT_REFS)
+	 * first; the batch reads the rest */
+	struct scan_ctx sc = { snap, an, t, nt, &chanset, { 0 }, &hits, &nhits,
+			       &hcap, pcs };
+	bool kept = kept_words_do(snap, t, nt);
+	size_t nreqs = 0, nkept = 0, nwords = snap->refc[0].n + snap->refc[1].n;
+	for (size_t i = 0; i < snap->ngs && !err; i++) {
 		uint64_t lo, hi;
-		if (!(snap->gs[i].flags & GP_G_SYSTEM) &&
-		    scan_range(snap, &snap->gs[i], &lo, &hi))
+		bool used = false;
+		if ((snap->gs[i].flags & GP_G_SYSTEM) ||
+		    !scan_range(snap, &snap->gs[i], &lo, &hi))
+			continue;
+		if (kept && (err = scan_kept(&sc, (uint32_t)i, snap->refs_of[i],
+					     lo, &lo, &used)))
+			break;
+		nkept += used;
+		if (lo < hi)
 			reqs[nreqs++] = (struct gp_read_req){
 				.address = lo, .size = (uint32_t)(hi - lo),
 				.tag = (uint32_t)i };
 	}
-	struct scan_ctx sc = { snap, an, t, nt, &chanset, { 0 }, &hits, &nhits,
-			       &hcap, pcs };
-	err = gp_memory_read_batch(&prog->mem, reqs, nreqs, scan_one, &sc);
+	gp_phase_note("%zu stacks scanned from the %zu words the stack pass "
+		      "kept; %zu parts of stacks read", nkept, nwords, nreqs);
+	/* used once: a full scan answers every later question */
+	gp_snapshot_refs_free(snap);
+	if (!err)
+		err = gp_memory_read_batch(&prog->mem, reqs, nreqs, scan_one, &sc);
 	free(reqs);
 	if (!err)
 		err = indirect_pass(&sc);
@@ -830,6 +917,7 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		}
 done:
 	an->refs_done = true;
+	gp_snapshot_refs_free(snap);
 out:
 	free(t);
 	free(hits);

@@ -136,7 +136,43 @@ struct stack_tmpl {
 	uint32_t stack_id, user_sp_offset, flags;
 	uint32_t first, n;          /* words in tmpl_words */
 	uint32_t next;              /* another with the same key, GP_NONE */
+	uint32_t scan_off;          /* where the reference scan starts, from
+				     * the sp (GP_NONE: no user frame) */
 };
+
+/*
+ * The reference scan's candidates (GP_SNAPSHOT_REFS), collected by the
+ * stack pass from the window it read of each stack, one array per worker:
+ * the words of the user's frames that could be a holder's or a waker's
+ * evidence (holders.c decides), each with its slot as an offset from the
+ * goroutine's sp.
+ */
+struct gp_refcands {
+	uint64_t *vals;
+	uint16_t *offs;
+	size_t n, cap;
+};
+
+/* What a goroutine's candidates are (snap->refs_of[i]): the worker's
+ * array, the first and how many, and the part of the stack they cover,
+ * [sp + lo, sp + end); GP_REFS_NONE when none were collected (read the
+ * stack). The window is at most 2048 bytes: offsets fit 12 bits, counts
+ * 9. */
+#define GP_CONTAINER_WINDOW 512        /* a struct's address below its field */
+#define GP_MAX_SCAN_STACK (1u << 20)   /* bytes of one stack scanned */
+#define GP_REFS_NONE UINT64_MAX
+#define GP_REFS_MAX_FIRST ((UINT64_C(1) << 30) - 1)
+static inline uint64_t gp_refs_tag(uint32_t worker, uint64_t first,
+				   uint32_t lo, uint32_t end, uint32_t n)
+{
+	return (uint64_t)worker << 63 | first << 33 | (uint64_t)lo << 21 |
+	       (uint64_t)end << 9 | n;
+}
+#define GP_REFS_WORKER(t) ((uint32_t)((t) >> 63))
+#define GP_REFS_FIRST(t) (((t) >> 33) & GP_REFS_MAX_FIRST)
+#define GP_REFS_LO(t) ((uint32_t)((t) >> 21) & 0xfffu)
+#define GP_REFS_END(t) ((uint32_t)((t) >> 9) & 0xfffu)
+#define GP_REFS_N(t) ((uint32_t)(t) & 0x1ffu)
 struct tmpl_word {
 	uint64_t value;             /* the return address read there */
 	uint32_t offset;            /* from the starting sp */
@@ -192,6 +228,13 @@ struct gp_snapshot {
 	struct gp_kv *gmap;        /* (g address, index), sorted, once built */
 	size_t ngmap;
 
+	/* GP_SNAPSHOT_REFS: the reference scan's candidates and, per
+	 * goroutine, which are its (GP_REFS_NONE: none); freed once the
+	 * scan has used them */
+	uint32_t options;
+	struct gp_refcands refc[2];
+	uint64_t *refs_of;
+
 	/* the analyses' state, built above this layer on first use, and
 	 * what frees it with the snapshot */
 	struct gp_analysis *analysis;
@@ -216,6 +259,9 @@ struct gp_snapshot {
 			polluntil;
 	} clock_in;
 };
+
+/* Frees the reference scan's candidates (GP_SNAPSHOT_REFS). */
+void gp_snapshot_refs_free(struct gp_snapshot *snap);
 
 /* GP_FRAME_WRAPPER / GP_FRAME_RUNTIME of a function (name as in the
  * pclntab, funcid enum gp_funcid): what showfuncinfo (runtime/traceback.go,

@@ -413,6 +413,105 @@ struct tmpl_set {
 	size_t nwords, words_cap;
 };
 
+/*
+ * Where a candidate of the reference scan can point (GP_SNAPSHOT_REFS):
+ * the target's memory, each range begun GP_CONTAINER_WINDOW early (a word
+ * just below an object is the address of a struct containing it), merged.
+ * Any object the scan looks for was read, so it is in one of them; a
+ * word outside all of them is evidence of nothing. Unaligned words in the
+ * executable's read-only segments (return addresses, mostly) are left
+ * out too: no object the scan looks for is there (holders.c checks that,
+ * and scans the stacks again if one is).
+ */
+struct ref_range {
+	uint64_t lo, hi;
+};
+
+struct ref_ranges {
+	struct ref_range *v;
+	size_t n;
+	struct ref_range code[8];   /* unaligned words here are not kept */
+	size_t ncode;
+};
+
+static int ref_range_cmp(const void *a, const void *b)
+{
+	const struct ref_range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* false: the memory's extent is unknown (a debugger's reader): the scan
+ * reads the stacks itself. */
+static gp_error *ref_ranges_build(const struct gp_program *prog,
+				  struct ref_ranges *r, bool *ret)
+{
+	const struct gp_memory *mem = &prog->mem;
+	memset(r, 0, sizeof(*r));
+	*ret = false;
+	if (mem->read_fn && !mem->mapped.nsegs)
+		return NULL;
+	size_t n = mem->mapped.nsegs;
+	for (size_t i = 0; i < mem->nlayers; i++)
+		n += mem->layers[i].nsegs;
+	struct ref_range *v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return &gp_error_nomem;
+	size_t k = 0;
+	for (size_t i = 0; i <= mem->nlayers; i++) {
+		const struct gp_memory_layer *l = i < mem->nlayers ?
+			&mem->layers[i] : &mem->mapped;
+		for (size_t j = 0; j < l->nsegs; j++) {
+			uint64_t lo = l->segs[j].start;
+			v[k++] = (struct ref_range){
+				lo > GP_CONTAINER_WINDOW ? lo - GP_CONTAINER_WINDOW : 0,
+				l->segs[j].end };
+		}
+	}
+	gp_qsort(v, k, sizeof(*v), ref_range_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (m && v[i].lo <= v[m - 1].hi) {
+			if (v[i].hi > v[m - 1].hi)
+				v[m - 1].hi = v[i].hi;
+		} else {
+			v[m++] = v[i];
+		}
+	}
+	r->v = v;
+	r->n = m;
+	for (size_t i = 0; i < prog->exe.nloads && r->ncode < GP_ARRAY_SIZE(r->code); i++)
+		if (!prog->exe.loads[i].writable)
+			r->code[r->ncode++] = (struct ref_range){
+				prog->exe.loads[i].start, prog->exe.loads[i].end };
+	*ret = true;
+	return NULL;
+}
+
+/* Whether a word may be a candidate (see struct ref_ranges). */
+static inline bool ref_wanted(const struct ref_ranges *r, size_t *hint,
+			      uint64_t v)
+{
+	size_t h = *hint;
+	if (!(h < r->n && v >= r->v[h].lo && v < r->v[h].hi)) {
+		size_t lo = 0, hi = r->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (r->v[mid].hi <= v)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == r->n || v < r->v[lo].lo)
+			return false;
+		*hint = lo;
+	}
+	if (v & 7)
+		for (size_t i = 0; i < r->ncode; i++)
+			if (v >= r->code[i].lo && v < r->code[i].hi)
+				return false;
+	return true;
+}
+
 #define MEMO_SLOTS 64
 struct memo {
 	uint64_t key;               /* 0: empty */
@@ -437,6 +536,12 @@ struct walk {
 	uint32_t worker;
 	struct tmpl_set tmpl;
 	size_t tmisses;     /* same start and depth, other return addresses */
+	/* GP_SNAPSHOT_REFS: per pending goroutine, its candidates
+	 * (GP_REFS_NONE: none), this worker's array, where they can point */
+	uint64_t *rtag;
+	struct gp_refcands *rc;
+	const struct ref_ranges *rr;
+	size_t rr_hint;
 };
 
 static inline void wlock(struct walk *w)
@@ -962,7 +1067,8 @@ static bool tmpl_match(const struct tmpl_set *set,
  * window. */
 static gp_error *tmpl_add(struct tmpl_set *set, uint64_t key,
 			  uint32_t head, const struct gp_goroutine *g,
-			  const struct gp_unwind_pc *pcs, size_t n, size_t size)
+			  uint32_t scan_off, const struct gp_unwind_pc *pcs,
+			  size_t n, size_t size)
 {
 	if (set->n >= TMPL_MAX)
 		return NULL;
@@ -980,7 +1086,7 @@ static gp_error *tmpl_add(struct tmpl_set *set, uint64_t key,
 	*t = (struct stack_tmpl){ g->stack_id, g->user_sp_offset,
 				  g->flags & GP_G_TRUNCATED,
 				  (uint32_t)set->nwords,
-				  (uint32_t)(n ? n - 1 : 0), head };
+				  (uint32_t)(n ? n - 1 : 0), head, scan_off };
 	for (size_t i = 1; i < n; i++)
 		set->words[set->nwords++] = (struct tmpl_word){
 			pcs[i].pc, (uint32_t)(pcs[i - 1].fp - 8 - pcs[0].sp) };
@@ -996,6 +1102,59 @@ static void tmpl_free(struct tmpl_set *set)
 	free(set->v);
 	free(set->words);
 	memset(set, 0, sizeof(*set));
+}
+
+/*
+ * GP_SNAPSHOT_REFS: the candidates of the reference scan in the part of
+ * the window it covers. The scan's range (holders.c, scan_range) starts at
+ * the first frame of the user's code, sp + scan_off, and ends at
+ * stack.hi (at most GP_MAX_SCAN_STACK on); what the window does not cover
+ * the scan reads. Words pointing into the stack itself are left out (the
+ * scan leaves out [stack.lo, stack.hi)), and those no object can be at.
+ */
+static gp_error *collect_refs(struct walk *w, uint32_t k, const uint8_t *data,
+			      size_t size, uint64_t sp, uint64_t hi,
+			      uint64_t stack_lo, uint32_t scan_off)
+{
+	if (!w->rtag || !size || scan_off == GP_NONE || !sp)
+		return NULL;
+	uint64_t lo = sp + scan_off;
+	if (hi <= lo || lo < stack_lo)
+		return NULL; /* not scanned at all */
+	uint64_t shi = hi - lo > GP_MAX_SCAN_STACK ? lo + GP_MAX_SCAN_STACK : hi;
+	uint64_t end = size < shi - sp ? sp + size : shi;
+	if (lo >= end || (end < shi && (end - lo) % 8) || end - sp > 0xfff)
+		return NULL; /* read by the scan */
+	struct gp_refcands *rc = w->rc;
+	size_t first = rc->n, room = (size_t)(end - lo) / 8;
+	if (first + room >= GP_REFS_MAX_FIRST)
+		return NULL;
+	if (rc->n + room > rc->cap) {
+		size_t cap = rc->cap ? rc->cap * 2 : 4096;
+		while (cap < rc->n + room)
+			cap *= 2;
+		uint64_t *vals = realloc(rc->vals, cap * sizeof(*vals));
+		if (!vals)
+			return &gp_error_nomem;
+		rc->vals = vals;
+		uint16_t *offs = realloc(rc->offs, cap * sizeof(*offs));
+		if (!offs)
+			return &gp_error_nomem;
+		rc->offs = offs;
+		rc->cap = cap;
+	}
+	for (uint64_t x = lo; x + 8 <= end; x += 8) {
+		uint64_t v;
+		memcpy(&v, data + (x - sp), 8);
+		if (v < 4096 || (v >= sp && v < hi) ||
+		    !ref_wanted(w->rr, &w->rr_hint, v))
+			continue;
+		rc->vals[rc->n] = v;
+		rc->offs[rc->n++] = (uint16_t)(x - sp);
+	}
+	w->rtag[k] = gp_refs_tag(w->worker, first, (uint32_t)(lo - sp),
+				 (uint32_t)(end - sp), (uint32_t)(rc->n - first));
+	return NULL;
 }
 
 static gp_error *on_stack(void *arg, const struct gp_read_req *req,
@@ -1015,7 +1174,12 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 	for (uint32_t ti = head; ti != GP_NONE; ti = set->v[ti].next) {
 		if (tmpl_match(set, &set->v[ti], data, size)) {
 			w->tmatch[req->tag] = w->worker << 31 | ti;
-			return NULL;
+			/* the record is not read: stack.hi from the key's
+			 * depth; stack.lo <= sp (tmpl_key) */
+			return collect_refs(w, req->tag, data, size,
+					    req->address,
+					    req->address + (key >> 47 & 0xffff),
+					    0, set->v[ti].scan_off);
 		}
 		chain++;
 	}
@@ -1029,6 +1193,7 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 	gp_error *err = NULL;
 	size_t n = gp_unwind(prog->pcln, &wmem, &st, w->pcs, GP_MAX_FRAMES,
 			     &err);
+	uint32_t scan_off = GP_NONE;
 	wlock(w);
 	if (err) {
 		g->flags |= GP_G_STACK_ERROR;
@@ -1036,11 +1201,20 @@ static gp_error *on_stack(void *arg, const struct gp_read_req *req,
 	}
 	if (!err)
 		err = finish_stack(snap, g, w->pcs, n);
+	if (!err && g->stack_id < snap->nstacks) {
+		/* where the reference scan starts (holders.c, scan_range) */
+		uint32_t user = snap->stacks[g->stack_id].user_pc;
+		if (user && user != GP_NONE)
+			scan_off = user > 1 ? g->user_sp_offset : 0;
+	}
 	wunlock(w);
 	if (err)
 		return err;
+	if ((err = collect_refs(w, req->tag, data, size, g->sp, g->stack_hi,
+				g->stack_lo, scan_off)))
+		return err;
 	if (key && chain < TMPL_CHAIN && n && !(g->flags & GP_G_STACK_ERROR))
-		return tmpl_add(set, key, head, g, w->pcs, n, size);
+		return tmpl_add(set, key, head, g, scan_off, w->pcs, n, size);
 	return NULL;
 }
 
@@ -1199,8 +1373,10 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 	struct walk *w = calloc(2, sizeof(*w));
 	struct gp_unwind_pc *pcs2 = malloc(GP_MAX_FRAMES * sizeof(*pcs2));
 	struct gp_read_req *reqs = NULL, *sreqs = NULL;
-	uint64_t *tkeys = NULL;
+	uint64_t *tkeys = NULL, *rtag = NULL;
 	uint32_t *tmatch = NULL, *pending = NULL;
+	struct ref_ranges rr = { 0 };
+	bool refs = false;
 	gp_error *err = NULL;
 	if (!w || !pcs2 ||
 	    !(w[1].ucache = calloc(1, sizeof(*w[1].ucache)))) {
@@ -1262,6 +1438,14 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 		err = &gp_error_nomem;
 		goto out;
 	}
+	if ((snap->options & GP_SNAPSHOT_REFS) &&
+	    (err = ref_ranges_build(snap->prog, &rr, &refs)))
+		goto out;
+	if (refs && (!(rtag = malloc(cap * sizeof(*rtag))) ||
+		     !(snap->refs_of = malloc(cap * sizeof(*snap->refs_of))))) {
+		err = &gp_error_nomem;
+		goto out;
+	}
 	size_t nsudog = 0, npending = 0;
 	for (size_t i = 0; i < snap->ngs; i++) {
 		struct gp_goroutine *g = &snap->gs[i];
@@ -1284,6 +1468,8 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 							.tag = (uint32_t)k };
 			tkeys[k] = tmpl_key(g);
 			tmatch[k] = GP_NONE;
+			if (rtag)
+				rtag[k] = GP_REFS_NONE;
 		}
 		g->flags &= ~(G_SUDOG | G_PENDING);
 	}
@@ -1300,6 +1486,9 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 		w[k].pending = pending;
 		w[k].tkeys = tkeys;
 		w[k].tmatch = tmatch;
+		w[k].rtag = rtag;
+		w[k].rc = &snap->refc[k];
+		w[k].rr = &rr;
 	}
 	err = gp_memory_read_batch_par(&snap->prog->mem, reqs, npending,
 				       on_stack, &w[0], second, NULL);
@@ -1321,6 +1510,9 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 		if (!snap->present[i])
 			continue;
 		struct gp_goroutine *g = &snap->gs[i];
+		if (snap->refs_of)
+			snap->refs_of[live] = k < npending && pending[k] == i ?
+				rtag[k] : GP_REFS_NONE;
 		if (k < npending && pending[k] == i) {
 			uint32_t m = tmatch[k++];
 			if (m != GP_NONE) {
@@ -1357,6 +1549,12 @@ out:
 			}
 		snap->ngs = live;
 	}
+	if (err) {
+		free(snap->refs_of);
+		snap->refs_of = NULL;
+	}
+	free(rr.v);
+	free(rtag);
 	if (w) {
 		tmpl_free(&w[0].tmpl);
 		tmpl_free(&w[1].tmpl);
@@ -1388,10 +1586,24 @@ static int goid_cmp(const void *a, const void *b)
 	return x->goid < y->goid ? -1 : x->goid > y->goid;
 }
 
+/* A record taken out, with its reference scan candidates' tag (the tags,
+ * snap->refs_of, go with their records). */
+struct side_rec {
+	struct gp_goroutine g;
+	uint64_t tag;
+};
+
+static int side_cmp(const void *a, const void *b)
+{
+	return goid_cmp(&((const struct side_rec *)a)->g,
+			&((const struct side_rec *)b)->g);
+}
+
 static bool sort_few_out_of_order(struct gp_snapshot *snap, size_t below)
 {
 	size_t n = snap->ngs;
 	struct gp_goroutine *gs = snap->gs;
+	uint64_t *tag = snap->refs_of;
 	uint8_t *out = malloc(n);
 	if (!out)
 		return false;
@@ -1416,11 +1628,14 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap, size_t below)
 		free(out);
 		return false;
 	}
-	struct gp_goroutine *side = malloc((k ? k : 1) * sizeof(*side));
+	struct side_rec *side = malloc((k ? k : 1) * sizeof(*side));
 	if (!side) {
 		free(out);
 		return false;
 	}
+#define TAG(i) (tag ? tag[i] : GP_REFS_NONE)
+#define MOVE(to, from) do { gs[to] = gs[from]; if (tag) tag[to] = tag[from]; } while (0)
+#define FROM_SIDE(to, s) do { gs[to] = side[s].g; if (tag) tag[to] = side[s].tag; } while (0)
 	/* marked and taken out in one pass */
 	size_t taken = 0;
 	if (use_min) {
@@ -1430,7 +1645,7 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap, size_t below)
 			if (!out[i])
 				m = gs[i].goid;
 			else
-				side[taken++] = gs[i];
+				side[taken++] = (struct side_rec){ gs[i], TAG(i) };
 		}
 	} else {
 		m = 0;
@@ -1439,10 +1654,10 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap, size_t below)
 			if (!out[i])
 				m = gs[i].goid;
 			else
-				side[taken++] = gs[i];
+				side[taken++] = (struct side_rec){ gs[i], TAG(i) };
 		}
 	}
-	gp_qsort(side, k, sizeof(*side), goid_cmp);
+	gp_qsort(side, k, sizeof(*side), side_cmp);
 	size_t j = k, w = n;
 	if (!use_min) {
 		/* Merged from the end in one pass: a record taken out was
@@ -1452,27 +1667,41 @@ static bool sort_few_out_of_order(struct gp_snapshot *snap, size_t below)
 		for (size_t i = n; i-- > 0;) {
 			if (out[i])
 				continue;
-			while (j > 0 && side[j - 1].goid > gs[i].goid)
-				gs[--w] = side[--j];
+			while (j > 0 && side[j - 1].g.goid > gs[i].goid) {
+				--w;
+				--j;
+				FROM_SIDE(w, j);
+			}
 			if (--w != i)
-				gs[w] = gs[i];
+				MOVE(w, i);
 		}
 	} else {
 		/* the kept closed up, then merged from the end */
 		size_t kept = 0;
 		for (size_t i = 0; i < n; i++)
 			if (!out[i] && kept++ != i)
-				gs[kept - 1] = gs[i];
+				MOVE(kept - 1, i);
 		size_t i = kept;
 		while (j > 0) {
-			if (i > 0 && gs[i - 1].goid > side[j - 1].goid)
-				gs[--w] = gs[--i];
-			else
-				gs[--w] = side[--j];
+			if (i > 0 && gs[i - 1].goid > side[j - 1].g.goid) {
+				--w;
+				--i;
+				MOVE(w, i);
+			} else {
+				--w;
+				--j;
+				FROM_SIDE(w, j);
+			}
 		}
 	}
-	while (j > 0)
-		gs[--w] = side[--j];
+	while (j > 0) {
+		--w;
+		--j;
+		FROM_SIDE(w, j);
+	}
+#undef TAG
+#undef MOVE
+#undef FROM_SIDE
 	free(out);
 	free(side);
 	return true;
@@ -1503,19 +1732,26 @@ static gp_error *sort_by_goid(struct gp_snapshot *snap)
 		return err;
 	}
 
-	/* k[i].value: the record that belongs at i */
+	/* k[i].value: the record that belongs at i (with its reference
+	 * scan candidates' tag) */
+	uint64_t *tag = snap->refs_of;
 	for (size_t i = 0; i < n; i++) {
 		if (k[i].value == i || k[i].value == UINT64_MAX)
 			continue;
 		struct gp_goroutine tmp = snap->gs[i];
+		uint64_t tmp_tag = tag ? tag[i] : 0;
 		size_t j = i;
 		while (k[j].value != i) {
 			size_t from = k[j].value;
 			snap->gs[j] = snap->gs[from];
+			if (tag)
+				tag[j] = tag[from];
 			k[j].value = UINT64_MAX;
 			j = from;
 		}
 		snap->gs[j] = tmp;
+		if (tag)
+			tag[j] = tmp_tag;
 		k[j].value = UINT64_MAX;
 	}
 	free(k);
@@ -1524,11 +1760,21 @@ static gp_error *sort_by_goid(struct gp_snapshot *snap)
 
 GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 {
+	return gp_snapshot_take_with(prog, 0, ret);
+}
+
+GP_EXPORT gp_error *gp_snapshot_take_with(gp_program *prog, uint32_t options,
+					  gp_snapshot **ret)
+{
 	gp_error *err;
+	if (options & ~(uint32_t)GP_SNAPSHOT_REFS)
+		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+				       "unknown snapshot options 0x%x", options);
 	struct gp_snapshot *snap = calloc(1, sizeof(*snap));
 	if (!snap)
 		return &gp_error_nomem;
 	snap->prog = prog;
+	snap->options = options;
 	gp_strtab_init(&snap->strs);
 	uint32_t empty;
 	struct gp_unwind_pc *pcs = NULL;
@@ -1616,6 +1862,17 @@ fail:
 	return err;
 }
 
+void gp_snapshot_refs_free(struct gp_snapshot *snap)
+{
+	for (int k = 0; k < 2; k++) {
+		free(snap->refc[k].vals);
+		free(snap->refc[k].offs);
+		memset(&snap->refc[k], 0, sizeof(snap->refc[k]));
+	}
+	free(snap->refs_of);
+	snap->refs_of = NULL;
+}
+
 GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 {
 	if (!snap)
@@ -1640,6 +1897,7 @@ GP_EXPORT void gp_snapshot_destroy(gp_snapshot *snap)
 	free(snap->wait_kind);
 	free(snap->wait_role);
 	free(snap->gmap);
+	gp_snapshot_refs_free(snap);
 	gp_index_deinit(&snap->labelset_index);
 	gp_addr_map_deinit(&snap->ls_by_ptr);
 	gp_addr_map_deinit(&snap->start_cache);
