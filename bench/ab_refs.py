@@ -72,10 +72,10 @@ def cores_of(args):
             with open(meta) as f:
                 m = json.load(f)
             exe = m.get("paths", {}).get("exe") or m.get("exe")
-        if not exe:
+        for where in (d, os.path.dirname(d)):
             for name in ("fixture", "heapcore", "leaks"):
-                p = os.path.join(d, name)
-                if os.path.exists(p):
+                p = os.path.join(where, name)
+                if not exe and os.path.isfile(p):
                     exe = p
         if exe and not os.path.isabs(exe):
             exe = os.path.join(d, exe)
