@@ -30,11 +30,11 @@ gp_error *gp_mark_create(struct gp_heap *h, struct gp_snapshot *snap,
 	m->bits = calloc((size_t)h->nobjects / 8 + 1, 1);
 	m->parent = malloc(((size_t)h->nobjects + 1) * sizeof(uint32_t));
 	m->span_reached = calloc(h->nspans + 1, 1);
-	m->span_hidden = calloc(h->nspans + 1, 1);
+	m->obj_hidden = calloc((size_t)h->nobjects / 8 + 1, 1);
 	m->frames = calloc(GP_FRAME_CACHE_SLOTS, sizeof(*m->frames));
 	m->ucache = calloc(1, sizeof(*m->ucache));
 	m->pcs = malloc(GP_MAX_FRAMES * sizeof(*m->pcs));
-	if (!m->bits || !m->parent || !m->span_reached || !m->span_hidden || !m->frames ||
+	if (!m->bits || !m->parent || !m->span_reached || !m->obj_hidden || !m->frames ||
 	    !m->ucache || !m->pcs) {
 		gp_mark_destroy(m);
 		return &gp_error_nomem;
@@ -56,7 +56,7 @@ void gp_mark_destroy(struct gp_mark *m)
 	free(m->bits);
 	free(m->parent);
 	free(m->span_reached);
-	free(m->span_hidden);
+	free(m->obj_hidden);
 	free(m->stack);
 	free(m->spans_todo);
 	free(m->hits);
@@ -77,16 +77,25 @@ gp_error *gp_mark_hide(struct gp_mark *m, uint64_t word)
 		return NULL;
 	struct gp_object o;
 	enum gp_heap_where w = gp_heap_find(m->h, word, &o);
-	if (w == GP_HEAP_OBJECT) {
-		m->span_hidden[o.span] = 1;
-	} else {
-		/* a sudog in a slot the span calls free (or in a corrupt
-		 * span) is still scanned when reached: its span is looked
-		 * up too */
-		if (w != GP_HEAP_NOT)
-			m->span_hidden[o.span] = 1;
-		m->hidden_outside = true;
+	if (w == GP_HEAP_OBJECT || w == GP_HEAP_FREE) {
+		/* a sudog in a slot the span calls free is still scanned
+		 * when reached (as an object of that slot) */
+		m->obj_hidden[o.id >> 3] |= (uint8_t)(1u << (o.id & 7));
+		uint64_t off = word - o.base;
+		uint32_t k = 0;
+		while (k < m->nhidden_offs && k < GP_ARRAY_SIZE(m->hidden_offs) &&
+		       m->hidden_offs[k] != off)
+			k++;
+		if (k == m->nhidden_offs) {
+			if (k < GP_ARRAY_SIZE(m->hidden_offs))
+				m->hidden_offs[k] = off;
+			m->nhidden_offs++;
+		}
 	}
+	if (w != GP_HEAP_OBJECT)
+		/* a corrupt span is scanned as a block, not by object:
+		 * every lookup is made there */
+		m->hidden_outside = true;
 	return gp_addr_map_put(&m->hidden, word, 1);
 }
 
@@ -123,12 +132,20 @@ static uint32_t source(struct gp_mark *m, uint64_t slot)
  * words are in heap objects (sudogs), so only in a span that holds one
  * when an object is scanned, never in a stack, a register or a global
  * unless one was hidden outside the heap. */
-static bool maybe_hidden(const struct gp_mark *m)
+static bool maybe_hidden(const struct gp_mark *m, uint64_t slot)
 {
 	if (!m->hidden.used)
 		return false;
-	if (m->cur != GP_NONE)
-		return m->span_hidden[m->cur_span];
+	if (m->cur != GP_NONE) {
+		if (!(m->obj_hidden[m->cur >> 3] >> (m->cur & 7) & 1))
+			return false;
+		if (m->nhidden_offs > GP_ARRAY_SIZE(m->hidden_offs))
+			return true;
+		for (uint32_t k = 0; k < m->nhidden_offs; k++)
+			if (slot - m->cur_base == m->hidden_offs[k])
+				return true;
+		return false;
+	}
 	switch (m->cur_root.kind) {
 	case GP_ROOT_DATA:
 	case GP_ROOT_BSS:
@@ -146,7 +163,7 @@ void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v)
 	const struct gp_heap *h = m->h;
 	if (v < h->lo || v >= h->hi)
 		return;
-	if (maybe_hidden(m) && gp_addr_map_get(&m->hidden, slot) != GP_NONE)
+	if (maybe_hidden(m, slot) && gp_addr_map_get(&m->hidden, slot) != GP_NONE)
 		return;
 	struct gp_object o;
 	switch (gp_heap_find(h, v, &o)) {
@@ -258,6 +275,7 @@ gp_error *gp_mark_drain(struct gp_mark *m)
 			uint64_t base = s->base + (uint64_t)(it.id - s->first) * s->elemsize;
 			m->cur = it.id;
 			m->cur_span = it.span;
+			m->cur_base = base;
 			m->cur_conservative = false;
 			gp_mark_tick(m);
 			gp_error *err = gp_heap_scan_object(h, s, base, s->elemsize,
@@ -290,6 +308,7 @@ void gp_mark_trim(struct gp_mark *m)
 	gp_addr_map_deinit(&m->hidden);
 	free(m->sbuf);
 	m->sbuf = NULL;
+	m->sdata = NULL;
 	m->sbuf_cap = 0;
 }
 

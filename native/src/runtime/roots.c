@@ -261,8 +261,8 @@ gp_error *gp_mark_global_roots(struct gp_mark *m)
 
 static bool stack_word(struct gp_mark *m, uint64_t addr, uint64_t *ret)
 {
-	if (m->sbuf && addr >= m->sbuf_lo && addr + 8 <= m->stk_hi) {
-		memcpy(ret, m->sbuf + (addr - m->sbuf_lo), 8);
+	if (m->sdata && addr >= m->sbuf_lo && addr + 8 <= m->stk_hi) {
+		memcpy(ret, m->sdata + (addr - m->sbuf_lo), 8);
 		return true;
 	}
 	return !gp_failed(gp_memory_read_u64(&m->snap->prog->mem, addr, ret));
@@ -490,14 +490,17 @@ static bool read_stack(struct gp_mark *m, uint64_t lo, uint64_t hi)
 	const struct gp_program *p = m->snap->prog;
 	uint64_t w;
 	m->sbuf_lo = hi;
+	m->sdata = NULL;
 	if (hi <= lo || hi - lo > GP_MAX_STACK_SIZE ||
 	    gp_failed(gp_memory_read_u64(&p->mem, lo, &w)) ||
 	    gp_failed(gp_memory_read_u64(&p->mem, hi - 8, &w)))
 		return false;
-	size_t n = (size_t)(hi - lo);
-	if (gp_grow((void **)&m->sbuf, &m->sbuf_cap, n, 1) ||
-	    gp_failed(gp_memory_read(&p->mem, lo, m->sbuf, n)))
+	/* in place when the target maps it (a core): no copy */
+	if (gp_failed(gp_memory_view(&p->mem, lo, (size_t)(hi - lo), &m->sbuf,
+				     &m->sbuf_cap, &m->sdata))) {
+		m->sdata = NULL;
 		return false;
+	}
 	m->sbuf_lo = lo;
 	return true;
 }
@@ -670,6 +673,7 @@ defers:
 	scan_stack_objects(m, gi);
 	m->nsobjs = m->nsptrs = 0;
 	m->sbuf_lo = m->stk_hi = m->stk_lo = 0;
+	m->sdata = NULL;
 	m->cur_conservative = false;
 	return NULL;
 }

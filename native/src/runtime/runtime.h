@@ -512,9 +512,12 @@ struct gp_mark {
 	bool cur_conservative;        /* free slots are not pointed at */
 	/* words not followed (the leak detector's hidden sudog fields) */
 	struct gp_addr_map hidden;
-	uint8_t *span_hidden;         /* per span: holds a hidden word */
+	uint8_t *obj_hidden;          /* per object id (bits): holds one */
+	uint64_t hidden_offs[4];      /* their offsets in the object, */
+	uint32_t nhidden_offs;        /* or more than 4: any offset */
 	bool hidden_outside;          /* a hidden word in no heap object */
 	uint32_t cur_span;            /* the span of cur */
+	uint64_t cur_base;            /* the address of cur */
 	/* the goroutine whose stack is scanned */
 	uint64_t stk_lo, stk_hi;
 	struct gp_stack_obj *sobjs;
@@ -524,7 +527,8 @@ struct gp_mark {
 		bool conservative;
 	} *sptrs;
 	size_t nsptrs, sptrs_cap;
-	uint8_t *sbuf;                /* the stack's bytes [sbuf_lo, stk_hi) */
+	const uint8_t *sdata;         /* the stack's bytes [sbuf_lo, stk_hi): */
+	uint8_t *sbuf;                /* in place, or copied here */
 	size_t sbuf_cap;
 	uint64_t sbuf_lo;
 	struct gp_unwind_pc *pcs;
