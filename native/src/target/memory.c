@@ -417,6 +417,7 @@ struct faulter {
 	bool stop;
 	size_t released;        /* chunks before this one are unmapped, */
 	uint64_t rel_start, rel_end; /* but for these pages, still to do */
+	uint64_t rel_upto;      /* the end of the last chunk released */
 	uint64_t map_end;       /* the mapping's end (offset, page-rounded):
 				 * nothing past it is ever released */
 	uint8_t sink;            /* what the faulting reads add up to */
@@ -504,6 +505,13 @@ static void release_pages(struct faulter *f, size_t upto)
 			b = f->map_end;
 		if (!c->len || b <= a)
 			continue;
+		/* and the gap since the chunk before, when it is behind: a
+		 * fault maps a whole large folio of the page cache (ext4 and
+		 * xfs have them), which reaches past a sparse chunk's pages
+		 * (heapcore's pointed-to objects left 320 MB mapped) */
+		if (f->rel_upto && f->rel_upto < a)
+			a = f->rel_upto;
+		f->rel_upto = b;
 		if (a != f->rel_end || f->rel_end - f->rel_start >= (4u << 20))
 			flush_release(f);
 		if (f->rel_end == f->rel_start)
@@ -780,6 +788,23 @@ static void par_work(struct par_worker *w)
 		while (f->consumed < f->nchunks && f->ready[f->consumed])
 			f->consumed++;
 		release_pages(f, f->consumed);
+		if (i >= f->consumed && c->len && f->map) {
+			/* done ahead of a chunk the other worker still holds:
+			 * on a loaded machine a worker may not run for a long
+			 * while, and everything the other one did meanwhile
+			 * stayed mapped (heapcore's stacks: 570 MB of core
+			 * pages). Its own pages go now; a page it shares with
+			 * a chunk not done stays. */
+			uint64_t a = c->start, b = c->start + c->len;
+			b &= ~(uint64_t)(PAGE - 1);
+			if (i + 1 < f->nchunks && f->chunks[i + 1].len &&
+			    f->chunks[i + 1].start < b)
+				b = f->chunks[i + 1].start;
+			if (b > f->map_end)
+				b = f->map_end;
+			if (b > a)
+				madvise((void *)(f->map + a), (size_t)(b - a), MADV_DONTNEED);
+		}
 		if (err) {
 			f->stop = true;
 			w->err = err;
