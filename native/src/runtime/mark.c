@@ -30,7 +30,7 @@ gp_error *gp_mark_create(struct gp_heap *h, struct gp_snapshot *snap,
 	m->bits = calloc((size_t)h->nobjects / 8 + 1, 1);
 	m->parent = malloc(((size_t)h->nobjects + 1) * sizeof(uint32_t));
 	m->span_reached = calloc(h->nspans + 1, 1);
-	m->obj_hidden = calloc((size_t)h->nobjects / 8 + 1, 1);
+	m->obj_hidden = calloc((size_t)h->nobjects / 4 + 1, 1);
 	m->frames = calloc(GP_FRAME_CACHE_SLOTS, sizeof(*m->frames));
 	m->ucache = calloc(1, sizeof(*m->ucache));
 	m->pcs = malloc(GP_MAX_FRAMES * sizeof(*m->pcs));
@@ -71,32 +71,53 @@ void gp_mark_destroy(struct gp_mark *m)
 	free(m);
 }
 
+static uint32_t hidden_code(const struct gp_mark *m, uint32_t id)
+{
+	return m->obj_hidden[id >> 2] >> ((id & 3) * 2) & 3;
+}
+
+/*
+ * The hidden words by object, not in a hash table (800,000 sudogs at 1M
+ * goroutines: 25 MB, and a cache miss per pointer of every object that
+ * shares a span with one): 2 bits per object, 1 or 2 when the object's
+ * only hidden word is at offset hidden_offs[0] or [1] (a sudog's c or
+ * elem), 3 when its hidden words are in the table (more than one, or at
+ * another offset). Words in no object of the heap (a corrupt span) are
+ * in the table, and hidden_outside says so.
+ */
 gp_error *gp_mark_hide(struct gp_mark *m, uint64_t word)
 {
 	if (!word)
 		return NULL;
 	struct gp_object o;
 	enum gp_heap_where w = gp_heap_find(m->h, word, &o);
-	if (w == GP_HEAP_OBJECT || w == GP_HEAP_FREE) {
-		/* a sudog in a slot the span calls free is still scanned
-		 * when reached (as an object of that slot) */
-		m->obj_hidden[o.id >> 3] |= (uint8_t)(1u << (o.id & 7));
-		uint64_t off = word - o.base;
-		uint32_t k = 0;
-		while (k < m->nhidden_offs && k < GP_ARRAY_SIZE(m->hidden_offs) &&
-		       m->hidden_offs[k] != off)
-			k++;
-		if (k == m->nhidden_offs) {
-			if (k < GP_ARRAY_SIZE(m->hidden_offs))
-				m->hidden_offs[k] = off;
-			m->nhidden_offs++;
-		}
-	}
+	m->nhidden++;
 	if (w != GP_HEAP_OBJECT)
-		/* a corrupt span is scanned as a block, not by object:
-		 * every lookup is made there */
+		/* a corrupt span is scanned as a block, not by object */
 		m->hidden_outside = true;
-	return gp_addr_map_put(&m->hidden, word, 1);
+	if (w != GP_HEAP_OBJECT && w != GP_HEAP_FREE)
+		return gp_addr_map_put(&m->hidden, word, 1);
+	/* a sudog in a slot the span calls free is still scanned when
+	 * reached (as an object of that slot) */
+	uint64_t off = word - o.base;
+	uint32_t k = 0;
+	while (k < m->nhidden_offs && m->hidden_offs[k] != off)
+		k++;
+	if (k == m->nhidden_offs && k < GP_ARRAY_SIZE(m->hidden_offs))
+		m->hidden_offs[m->nhidden_offs++] = off;
+	uint32_t want = k < GP_ARRAY_SIZE(m->hidden_offs) ? k + 1 : 3;
+	uint32_t code = hidden_code(m, o.id);
+	if (code == want && code != 3)
+		return NULL;
+	gp_error *err = NULL;
+	if (!code && want != 3) {
+		m->obj_hidden[o.id >> 2] |= (uint8_t)(want << ((o.id & 3) * 2));
+		return NULL;
+	}
+	if (code == 1 || code == 2)
+		err = gp_addr_map_put(&m->hidden, o.base + m->hidden_offs[code - 1], 1);
+	m->obj_hidden[o.id >> 2] |= (uint8_t)(3u << ((o.id & 3) * 2));
+	return err ? err : gp_addr_map_put(&m->hidden, word, 1);
 }
 
 void gp_mark_set_root(struct gp_mark *m, uint32_t kind, uint64_t slot,
@@ -128,34 +149,46 @@ static uint32_t source(struct gp_mark *m, uint64_t slot)
 	return m->h->nobjects + (uint32_t)m->nhits++;
 }
 
-/* Whether slot may be a hidden word (the lookup is a cache miss): hidden
- * words are in heap objects (sudogs), so only in a span that holds one
- * when an object is scanned, never in a stack, a register or a global
- * unless one was hidden outside the heap. */
-static bool maybe_hidden(const struct gp_mark *m, uint64_t slot)
+/* Whether slot, in object id at base, is a hidden word. */
+static bool hidden_in(const struct gp_mark *m, uint32_t id, uint64_t base,
+		      uint64_t slot)
 {
-	if (!m->hidden.used)
+	uint32_t code = hidden_code(m, id);
+	if (!code)
 		return false;
-	if (m->cur != GP_NONE) {
-		if (!(m->obj_hidden[m->cur >> 3] >> (m->cur & 7) & 1))
-			return false;
-		if (m->nhidden_offs > GP_ARRAY_SIZE(m->hidden_offs))
-			return true;
-		for (uint32_t k = 0; k < m->nhidden_offs; k++)
-			if (slot - m->cur_base == m->hidden_offs[k])
-				return true;
+	if (code == 3)
+		return gp_addr_map_get(&m->hidden, slot) != GP_NONE;
+	return slot - base == m->hidden_offs[code - 1];
+}
+
+/* Whether slot is a hidden word: hidden words are in heap objects
+ * (sudogs), so never in a stack, a register or a global unless one was
+ * hidden outside the heap's objects. */
+static bool hidden(const struct gp_mark *m, uint64_t slot)
+{
+	if (!m->nhidden)
 		return false;
-	}
+	if (m->cur != GP_NONE)
+		return hidden_in(m, m->cur, m->cur_base, slot);
 	switch (m->cur_root.kind) {
 	case GP_ROOT_DATA:
 	case GP_ROOT_BSS:
 	case GP_ROOT_STACK:
 	case GP_ROOT_STACK_CONSERVATIVE:
 	case GP_ROOT_REGISTERS:
-		return m->hidden_outside;
+		if (!m->hidden_outside)
+			return false;
+		break;
 	default:
-		return true;
+		break;
 	}
+	/* an object scanned as a root (a finalizer's), a corrupt span */
+	if (m->hidden.used && gp_addr_map_get(&m->hidden, slot) != GP_NONE)
+		return true;
+	struct gp_object o;
+	enum gp_heap_where w = gp_heap_find(m->h, slot, &o);
+	return (w == GP_HEAP_OBJECT || w == GP_HEAP_FREE) &&
+	       hidden_in(m, o.id, o.base, slot);
 }
 
 void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v)
@@ -163,7 +196,7 @@ void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v)
 	const struct gp_heap *h = m->h;
 	if (v < h->lo || v >= h->hi)
 		return;
-	if (maybe_hidden(m, slot) && gp_addr_map_get(&m->hidden, slot) != GP_NONE)
+	if (hidden(m, slot))
 		return;
 	struct gp_object o;
 	switch (gp_heap_find(h, v, &o)) {
@@ -306,6 +339,9 @@ void gp_mark_trim(struct gp_mark *m)
 	m->spans_todo = NULL;
 	m->nspans_todo = m->spans_todo_cap = 0;
 	gp_addr_map_deinit(&m->hidden);
+	free(m->obj_hidden);
+	m->obj_hidden = NULL;
+	m->nhidden = 0;
 	free(m->sbuf);
 	m->sbuf = NULL;
 	m->sdata = NULL;

@@ -511,10 +511,11 @@ struct gp_mark {
 	struct gp_root_hit cur_root;
 	bool cur_conservative;        /* free slots are not pointed at */
 	/* words not followed (the leak detector's hidden sudog fields) */
-	struct gp_addr_map hidden;
-	uint8_t *obj_hidden;          /* per object id (bits): holds one */
-	uint64_t hidden_offs[4];      /* their offsets in the object, */
-	uint32_t nhidden_offs;        /* or more than 4: any offset */
+	size_t nhidden;
+	uint8_t *obj_hidden;          /* 2 bits per object id (gp_mark_hide) */
+	uint64_t hidden_offs[2];      /* codes 1 and 2: the word's offset */
+	uint32_t nhidden_offs;
+	struct gp_addr_map hidden;    /* code 3, and words in no object */
 	bool hidden_outside;          /* a hidden word in no heap object */
 	uint32_t cur_span;            /* the span of cur */
 	uint64_t cur_base;            /* the address of cur */
