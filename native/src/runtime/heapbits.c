@@ -527,11 +527,19 @@ static gp_error *object_bits(struct gp_heap *h, const struct gp_span *s,
 		uint64_t bw[GP_HEAP_WINDOW / 64 + 2];
 		if (i1 - i0 + 1 > GP_ARRAY_SIZE(bw))
 			return gp_error_create(GP_ERROR_CORRUPT, "window too big");
-		if ((err = gp_memory_read(&p->mem, s->bits + i0 * 8, bw, (size_t)(i1 - i0 + 1) * 8)))
-			return err;
+		/* in place when mapped (a core): a copy per object scanned
+		 * was 2% of a verdict at 1M goroutines */
+		size_t nb = (size_t)(i1 - i0 + 1) * 8;
+		const uint8_t *src = gp_memory_ptr(&p->mem, s->bits + i0 * 8, nb);
+		if (!src) {
+			if ((err = gp_memory_read(&p->mem, s->bits + i0 * 8, bw, nb)))
+				return err;
+			src = (const uint8_t *)bw;
+		}
 		for (uint32_t k = 0; k < n; k++) {
-			uint64_t x = wi + k;
-			if (bw[x / 64 - i0] >> (x % 64) & 1)
+			uint64_t x = wi + k, word;
+			memcpy(&word, src + 8 * (x / 64 - i0), 8);
+			if (word >> (x % 64) & 1)
 				bits[k / 64] |= UINT64_C(1) << (k % 64);
 		}
 		return NULL;
