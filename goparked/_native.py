@@ -324,7 +324,7 @@ VERDICT_REASON_WORDS = {
     7: "only timers wake it, and what else it waits on can never become ready",
     8: "what it waits on is reachable",
     9: "a timer will wake it",
-    10: "a wait the leak detector never judges",
+    10: "a wait the leak detector never reports",
     11: "what it waits on is a global or on a stack",
     12: "no heap model",
     13: "what it waits on lies in a heap span that cannot be trusted",

@@ -309,6 +309,16 @@ def program(request, tmp_path_factory):
     return d
 
 
+UNLOCKERS = {"closure": "main.unlockerClosure", "rw": "main.unlockerRW",
+             "methodvalue": "main.unlockerMethodValue"}
+
+
+def _cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
 def _raise_core_limit():
     resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
@@ -327,9 +337,13 @@ def _core_and_dump(d, mode):
         try:
             line = p.stdout.readline()
             assert b"READY" in line, line
-            # the last steps after READY are a few scheduler switches;
-            # the dump below says whether they were made
-            time.sleep(0.5)
+            if mode in UNLOCKERS:
+                # the owner spins only once the unlocker handed it the
+                # lock: wait for the CPU time it burns (bounded)
+                t0 = _cpu_ticks(p.pid)
+                deadline = time.monotonic() + 120
+                while _cpu_ticks(p.pid) < t0 + 20 and time.monotonic() < deadline:
+                    time.sleep(0.05)
             p.send_signal(signal.SIGQUIT)
             assert p.wait(timeout=120) == -signal.SIGABRT
         finally:
@@ -352,8 +366,7 @@ def _find(dump, func, wait_reason=None, state=None):
 @pytest.mark.parametrize("mode", MODES)
 def test_no_holder_for_what_is_being_released(program, mode):
     core, dump = _core_and_dump(program, mode)
-    lock = {"closure": "main.unlockerClosure", "rw": "main.unlockerRW",
-            "methodvalue": "main.unlockerMethodValue"}
+    lock = UNLOCKERS
     releasing = []
     if mode in lock:
         # the facts: the unlocker is runnable inside unlockSlow, under its

@@ -336,10 +336,6 @@ def test_jsonl_verdict_round_trip(cell):
     prof = acc.get("runtime_leak_profile") or {}
     if prof.get("available"):
         mine = {goid for goid, v in verdict_of.items() if v == "leaked"}
-        # 1.27 leaves goroutine 1 in select {} out of its profile
-        main = [g for g in gs if g["goid"] == 1]
-        if main and main[0]["wait_reason"] == "select (no cases)":
-            mine.discard(1)
         assert mine == set(prof["leaked_goids"])
     elif cell[2] == "profile":
         pytest.fail("a profile core without the runtime's profile: %r" % prof)

@@ -166,6 +166,24 @@ static uint32_t chan_index(const struct vctx *v, uint64_t addr)
 	return (uint32_t)v->chan_of[lo - 1].value;
 }
 
+/* The verdict of a goroutine nothing can wake (a nil channel, select {}).
+ * The main goroutine in select {} is the idiom of a program whose work is
+ * done by others (caddy's file-server command ends so): the detector does
+ * not scan it, but it never reports it either (mgc.go
+ * findGoroutineLeaks: goroutine 1 in select {} is set back to waiting), so
+ * neither does this: blocked, a wait the detector does not report. */
+static void never_verdict(const struct gp_goroutine *g, uint8_t reason,
+			  struct gp_verdict_rec *r)
+{
+	if (g->goid == 1 && reason == GP_WHY_SELECT_EMPTY) {
+		r->verdict = GP_VERDICT_BLOCKED;
+		r->reason = GP_WHY_ROOT;
+		return;
+	}
+	r->verdict = GP_VERDICT_LEAKED;
+	r->reason = reason;
+}
+
 /* ------------------------------------------------------------ the proof */
 
 static gp_error *hide_waits(struct vctx *v, uint32_t gi)
@@ -888,8 +906,7 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 				r->reason = GP_WHY_ROOT;
 				break;
 			case CLS_NEVER:
-				r->verdict = GP_VERDICT_LEAKED;
-				r->reason = v.st[i].never_reason;
+				never_verdict(&snap->gs[i], v.st[i].never_reason, r);
 				break;
 			default:
 				r->verdict = GP_VERDICT_UNKNOWN;
@@ -928,8 +945,7 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 					    GP_WHY_TIMER : GP_WHY_ROOT;
 			break;
 		case CLS_NEVER:
-			r->verdict = GP_VERDICT_LEAKED;
-			r->reason = v.st[i].never_reason;
+			never_verdict(g, v.st[i].never_reason, r);
 			break;
 		default:
 			if (v.st[i].pending) {
