@@ -1,0 +1,3 @@
+module goparked.test/reach
+
+go 1.19
