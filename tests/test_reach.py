@@ -4,8 +4,10 @@ The reach program parks goroutines whose wait objects are reachable only
 through a finalizer (its closure, its object, the queue behind a stuck
 finalizer), a cleanup, a timer, the netpoller, os/signal, sync.Pool, a
 global map/slice/interface/closure chain, a sync.Map, a channel's buffer,
-another parked goroutine's stack, a stack object, a system call, a defer
-record, a blocked send (and a reflect Send's heap copy),
+another parked goroutine's stack, a stack object, a system call, a running
+goroutine's registers (Go code, and an assembly loop the runtime cannot
+preempt: the core finds it running, its registers in the ucontext of the
+signal that stopped its thread), a defer record, a blocked send (and a reflect Send's heap copy),
 a context's parent, an interior pointer, a far pointer of a type whose mask
 is built on demand, reflect.Select, a select with one reachable case;
 next to the same shapes with the last reference dropped (runtime.GC()

@@ -437,6 +437,55 @@ func caseParkedChain(n int) {
 	}
 }
 
+// A pointer kept only by a running goroutine: its registers and innermost
+// frame. spin keeps h in a register; spinAsm keeps it in AX inside an
+// assembly loop (no asynchronous preemption there), so that the core
+// finds that goroutine running with h only in the ucontext of the signal
+// that stopped its thread.
+var gSpinning int32
+
+//go:noinline
+func spin(h *holder) {
+	atomic.AddInt32(&gSpinning, 1)
+	x := uintptr(0)
+	for forever() {
+		x++
+	}
+	h.ch <- int(x)
+}
+
+// gHandoff holds spinAsm's holder between its assembly loops (a global:
+// the collector sees it while the goroutine yields); inside the loop the
+// holder is only in AX.
+var gHandoff *holder
+
+//go:noinline
+func spinAsm() {
+	atomic.AddInt32(&gSpinning, 1)
+	for forever() {
+		h := gHandoff
+		gHandoff = nil
+		gHandoff = spinHolding(h)
+		// a preemption point between the assembly loops (which are
+		// none): the collector's stop-the-world does not wait
+		runtime.Gosched()
+	}
+	close(gHandoff.ch)
+}
+
+func caseSpinning(n int) {
+	h := &holder{ch: make(chan int)}
+	go spin(h)
+	h2 := &holder{ch: make(chan int)}
+	gHandoff = h2
+	go spinAsm()
+	for atomic.LoadInt32(&gSpinning) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	receivers("spinning", "receivers", Blocked, "ch is held only by a running goroutine", n, h.ch).wait()
+	receivers("spinning", "asm_receivers", Blocked, "ch is held only in a register of a goroutine running assembly", n, h2.ch).wait()
+}
+
 // Defer records: an open-coded defer keeps its closure in a stack slot; a
 // defer in a loop is a heap _defer record on g._defer, and the g itself is
 // a heap object reached from allgs, so even a leaked goroutine's heap
@@ -714,6 +763,7 @@ func table() []caseFn {
 		{"sync_map", caseSyncMap},
 		{"chan_buffers", caseChanBuffers},
 		{"parked_chain", caseParkedChain},
+		{"spinning", caseSpinning},
 		{"defers", caseDefers},
 		{"select", caseSelect},
 		{"uintptr", caseUintptr},

@@ -571,11 +571,20 @@ gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t gi)
 		 * is on this goroutine's stack */
 		const struct gp_thread_regs *r = &p->threads[g->thread];
 		gp_mark_set_root(m, GP_ROOT_REGISTERS, 0, gi);
-		for (uint32_t i = 0; arch && i < arch->nregs && i < GP_MAX_REGS; i++)
-			stack_value(m, 0, r->regs[i], true);
-		uint64_t tsp = r->regs[arch->reg_sp];
-		if (tsp >= g->stack_lo && tsp < g->stack_hi && (!start_sp || tsp < start_sp))
-			start_sp = tsp;
+		/* the thread's registers, and those of every context its
+		 * signal handlers interrupted: after GOTRACEBACK=crash the
+		 * thread is in a handler and the goroutine's registers are
+		 * in the ucontext */
+		uint64_t sig[4][GP_MAX_REGS];
+		size_t nsig = arch ? gp_thread_signal_regs(p, r, sig, 4) : 0;
+		for (size_t k = 0; k <= nsig; k++) {
+			const uint64_t *regs = k ? sig[k - 1] : r->regs;
+			for (uint32_t i = 0; arch && i < arch->nregs && i < GP_MAX_REGS; i++)
+				stack_value(m, 0, regs[i], true);
+			uint64_t tsp = arch ? regs[arch->reg_sp] : 0;
+			if (tsp >= g->stack_lo && tsp < g->stack_hi && (!start_sp || tsp < start_sp))
+				start_sp = tsp;
+		}
 	}
 	if (have_g) {
 		uint64_t ctxt = gp_field(p, GP_F_G_SCHED_CTXT, gbuf, sizeof(gbuf));

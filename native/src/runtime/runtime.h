@@ -94,6 +94,15 @@ size_t gp_unwind_thread(const struct gp_pclntab *tab,
 			struct gp_unwind_pc *ret, size_t max, int *ret_from,
 			gp_error **ret_err);
 
+/*
+ * The registers of the contexts the Go signal handlers on thread t
+ * interrupted, innermost handler first, through nested signal frames (at
+ * most max sets; 0 when the thread is not in a Go signal handler).
+ */
+size_t gp_thread_signal_regs(const struct gp_program *prog,
+			     const struct gp_thread_regs *t,
+			     uint64_t (*out)[GP_MAX_REGS], size_t max);
+
 /* ------------------------------------------------------------ snapshot.c */
 
 /*

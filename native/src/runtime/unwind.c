@@ -434,6 +434,51 @@ static void injected_sigpanic(const struct gp_program *prog, uint64_t *regs)
 }
 
 /*
+ * The registers of the contexts the Go signal handlers on a thread
+ * interrupted, innermost handler first: every register the ucontext keeps
+ * (arch->uc_regs), through nested signal frames. A core written after
+ * GOTRACEBACK=crash has every thread in a handler: the thread's own
+ * registers are the handler's, the running goroutine's are in the
+ * ucontext. Returns how many sets were read (at most max).
+ */
+size_t gp_thread_signal_regs(const struct gp_program *prog,
+			     const struct gp_thread_regs *t,
+			     uint64_t (*out)[GP_MAX_REGS], size_t max)
+{
+	const struct gp_arch *arch = prog->exe.arch;
+	if (!arch || !prog->pcln)
+		return 0;
+	uint64_t regs[GP_MAX_REGS];
+	memcpy(regs, t->regs, sizeof(regs));
+	size_t n = 0;
+	for (int depth = 0; depth < MAX_SIGNAL_NESTING && n < max; depth++) {
+		struct regs r = { regs[arch->reg_pc], regs[arch->reg_sp],
+				  regs[arch->reg_bp],
+				  arch->reg_lr != GP_NO_REG ? regs[arch->reg_lr] : 0 };
+		struct regs next;
+		bool found;
+		uint64_t uc;
+		gp_error *err = signal_context(prog->pcln, &prog->mem, arch, &r,
+					       &found, &next, &uc, true);
+		if (err || !found) {
+			gp_error_destroy(err);
+			break;
+		}
+		for (size_t k = 0; k < GP_MAX_REGS && k < arch->nregs; k++) {
+			if (!arch->uc_regs[k])
+				continue;
+			if ((err = gp_memory_read_u64(&prog->mem, uc + arch->uc_regs[k],
+						      &regs[k]))) {
+				gp_error_destroy(err);
+				return n;
+			}
+		}
+		memcpy(out[n++], regs, sizeof(regs));
+	}
+	return n;
+}
+
+/*
  * The C frames of a thread (cgo code, libc): from its registers, or, when
  * it is in a Go signal handler (GOTRACEBACK=crash stops every thread in
  * one), from the context the signal interrupted, every register read

@@ -1,0 +1,4 @@
+package main
+
+// spinHolding is in spin_amd64.s.
+func spinHolding(p *holder) *holder
