@@ -9,9 +9,12 @@ goroutine's registers (Go code, and an assembly loop the runtime cannot
 preempt: the core finds it running, its registers in the ucontext of the
 signal that stopped its thread), a defer record, a blocked send (and a reflect Send's heap copy),
 a context's parent, an interior pointer, a far pointer of a type whose mask
-is built on demand, reflect.Select, a select with one reachable case;
+is built on demand, reflect.Select, a select with one reachable case, a global map's key (inline
+and indirect), a finalizer whose closure holds its own object;
 next to the same shapes with the last reference dropped (runtime.GC()
-before the core), a pointer hidden in a uintptr or a weak pointer, and the
+before the core), a pointer hidden in a uintptr, a byte array or a weak
+pointer, a dead slot of a sleeper's frame, channels whose buffers hold
+only themselves or each other, self-deadlocks on escaped locals, and the
 lock patterns (a Mutex, RWMutex, WaitGroup or Cond whose holder or only
 waker leaked, or sleeps). Its account says, for each goroutine id, whether
 the runtime's detector must find it leaked ("either" where it depends on

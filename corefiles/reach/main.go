@@ -775,6 +775,9 @@ func table() []caseFn {
 		{"carried", caseCarried},
 		{"contexts", caseContexts},
 		{"finalizer_queue", caseFinalizerQueue},
+		{"cycles", caseCycles},
+		{"keys", caseKeys},
+		{"self", caseSelf},
 	}
 	// pool (fresh) and late run after the GCs
 	return append(t, extraCases()...)
