@@ -102,6 +102,27 @@ def test_creators_are_the_scenarios_creators(toolchain):
 
 
 @pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
+def test_creator_groups_are_the_dumps_created_by(toolchain):
+    """--by creator names each goroutine's group by the function its
+    runtime dump says created it; one the dump prints no creator for (the
+    main goroutine: the runtime never names its creator) is in the group
+    of no known creator, not under a runtime function."""
+    fc, prog, snap = _open(toolchain)
+    dump = fc.parsed_dump().goroutines
+    with prog:
+        where = _group_of(snap.group("creator", Filter(include_system=True)))
+    checked = 0
+    for goid, g in dump.items():
+        if goid not in where:
+            continue
+        want = g.created_by.func if g.created_by else None
+        assert (where[goid].key or None) == want, (goid, where[goid].key, want)
+        checked += 1
+    assert 1 in where and not where[1].key
+    assert checked >= len(fc.load_account()["groups"])
+
+
+@pytest.mark.parametrize("toolchain", ALL_TOOLCHAINS)
 def test_wait_since_and_now_agree_with_the_fixtures_clock(toolchain):
     """waitsince is stamped by the second GC after parking with the first
     GC's time (GO_RUNTIME.md G): parked_ns <= waitsince <= first GC's end.

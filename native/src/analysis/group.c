@@ -397,6 +397,11 @@ static gp_error *stack_keys(struct group_ctx *c, const struct gp_goroutine *g,
 static gp_error *creator_keys(struct group_ctx *c,
 			      const struct gp_goroutine *g, uint32_t gi)
 {
+	/* The runtime names no creator for the main goroutine (goid 1: its
+	 * go statement is the runtime's start-up, printcreatedby skips it),
+	 * so it is grouped with the goroutines of no known creator. */
+	if (g->goid == 1)
+		return one_key(c, GP_NONE, 0, gi);
 	return one_key(c, g->creator_stack, 0, gi);
 }
 
