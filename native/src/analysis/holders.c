@@ -211,10 +211,13 @@ static bool scan_range(const struct gp_snapshot *snap,
 	return true;
 }
 
-/* A stack word that may point to an object holding a channel. */
+/* A stack word that may point to an object holding a channel: its slot
+ * is the start of goroutine g's scan range (scan_range) plus off (the
+ * range is at most GP_MAX_SCAN_STACK long): 16 bytes, not 24 (2.3 million
+ * of them on issue 12's heapcore). */
 struct cand {
-	uint64_t value, slot;
-	uint32_t g;
+	uint64_t value;
+	uint32_t g, off;
 };
 
 struct cands {
@@ -228,10 +231,11 @@ static bool in_target_memory(const struct gp_program *prog, uint64_t v)
 	return gp_memory_holds(&prog->mem, v, 8);
 }
 
-/* One word of goroutine gi's stack, v at slot: its hits, and a candidate
- * for the indirect pass. */
+/* One word of goroutine gi's stack, v at slot (its scan range starts at
+ * base): its hits, and a candidate for the indirect pass. */
 static inline gp_error *scan_word(struct gp_snapshot *snap, uint32_t gi,
-				  const struct gp_goroutine *g, uint64_t slot,
+				  const struct gp_goroutine *g, uint64_t base,
+				  uint64_t slot,
 				  uint64_t v, const struct target *t, size_t nt,
 				  const struct gp_addr_map *chanset,
 				  struct cands *ind, struct hit **hits,
@@ -261,12 +265,13 @@ static inline gp_error *scan_word(struct gp_snapshot *snap, uint32_t gi,
 				ind->n + 1, sizeof(*ind->cands));
 	if (err)
 		return err;
-	ind->cands[ind->n++] = (struct cand){ v, slot, gi };
+	ind->cands[ind->n++] = (struct cand){ v, gi, (uint32_t)(slot - base) };
 	return NULL;
 }
 
 static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
-				const uint8_t *p, uint64_t lo, uint64_t hi,
+				uint64_t base, const uint8_t *p, uint64_t lo,
+				uint64_t hi,
 				const struct target *t, size_t nt,
 				const struct gp_addr_map *chanset,
 				struct cands *ind,
@@ -274,7 +279,8 @@ static gp_error *scan_goroutine(struct gp_snapshot *snap, uint32_t gi,
 {
 	const struct gp_goroutine *g = &snap->gs[gi];
 	for (uint64_t a = 0; a + 8 <= hi - lo; a += 8) {
-		gp_error *err = scan_word(snap, gi, g, lo + a, gp_load(p + a, 8),
+		gp_error *err = scan_word(snap, gi, g, base, lo + a,
+					  gp_load(p + a, 8),
 					  t, nt, chanset, ind, hits, nhits, cap);
 		if (err)
 			return err;
@@ -440,7 +446,11 @@ static gp_error *scan_one(void *arg, const struct gp_read_req *req,
 		return NULL; /* an unreadable stack has no evidence */
 	uint32_t gi = req->tag;
 	size_t before = *c->nhits;
-	gp_error *err = scan_goroutine(c->snap, gi, data, req->address,
+	uint64_t base, end;
+	if (!scan_range(c->snap, &c->snap->gs[gi], &base, &end) ||
+	    req->address < base || req->address - base > GP_MAX_SCAN_STACK)
+		return NULL; /* (requested from that range) */
+	gp_error *err = scan_goroutine(c->snap, gi, base, data, req->address,
 				       req->address + req->size, c->t, c->nt,
 				       c->chanset, &c->ind, c->hits,
 				       c->nhits, c->hcap);
@@ -471,7 +481,7 @@ static gp_error *scan_kept(struct scan_ctx *c, uint32_t gi, uint64_t tag,
 		return NULL;
 	size_t before = *c->nhits;
 	for (size_t k = first; k < first + n; k++) {
-		gp_error *err = scan_word(snap, gi, g, g->sp + rc->offs[k],
+		gp_error *err = scan_word(snap, gi, g, lo, g->sp + rc->offs[k],
 					  rc->vals[k], c->t, c->nt, c->chanset,
 					  &c->ind, c->hits, c->nhits, c->hcap);
 		if (err)
@@ -565,7 +575,10 @@ static gp_error *indirect_hits(struct scan_ctx *c, struct ind_read *r)
 			uint32_t ti = r->held[j].ti;
 			if (waits_on(c->snap, &c->snap->gs[cd->g], c->t[ti].addr))
 				continue;
-			struct hit h = { ti, cd->g, cd->slot, cd->value,
+			uint64_t base, end;
+			if (!scan_range(c->snap, &c->snap->gs[cd->g], &base, &end))
+				continue; /* (it was scanned from there) */
+			struct hit h = { ti, cd->g, base + cd->off, cd->value,
 					 GP_EV_INDIRECT, 0, 0, GP_NONE, 0, 0, 0, 0, 0 };
 			err = add_hit(c->hits, c->nhits, c->hcap, &h);
 		}
