@@ -7,7 +7,8 @@ global map/slice/interface/closure chain, a sync.Map, a channel's buffer,
 another parked goroutine's stack, a stack object, a system call, a running
 goroutine's registers (Go code, and an assembly loop the runtime cannot
 preempt: the core finds it running, its registers in the ucontext of the
-signal that stopped its thread), a defer record, a blocked send (and a reflect Send's heap copy),
+signal that stopped its thread), a defer record, the closure of a goroutine that never ran (g.sched.ctxt),
+an abandoned iter.Pull's body (its coroutine is a root), a blocked send (and a reflect Send's heap copy),
 a context's parent, an interior pointer, a far pointer of a type whose mask
 is built on demand, reflect.Select, a select with one reachable case, a global map's key (inline
 and indirect), a finalizer whose closure holds its own object;

@@ -780,6 +780,7 @@ func table() []caseFn {
 		{"self", caseSelf},
 	}
 	// pool (fresh) and late run after the GCs
+	t = append(t, caseCoroutineCases()...)
 	return append(t, extraCases()...)
 }
 
@@ -805,6 +806,10 @@ func main() {
 	debug.SetGCPercent(-1)
 	casePoolFresh(*n)
 	caseLate(*n)
+	unstarted := make(chan int)
+	receivers("unstarted", "receivers", Blocked,
+		"ch is captured by the closure of a goroutine that never ran (g.sched.ctxt); before it is made, by main's frame", *n, unstarted).wait()
+	acc.Cases = append(acc.Cases, "unstarted")
 	waitAllParked()
 	if *profile {
 		acc.Profile = leakProfile()
@@ -822,23 +827,16 @@ func main() {
 		fatalf("rename: %v", err)
 	}
 	data = nil
-	go readyWhenMainSleeps(myGoid())
-	for forever() {
-		time.Sleep(time.Hour)
-	}
+	// The unstarted case: one P, a goroutine made (runnable, in the P's
+	// runnext, its closure in g.sched.ctxt), and main spinning where it
+	// cannot be preempted: that goroutine never runs.
+	// READY first: during its write(2) another thread may take the P
+	// (sysmon's retake) and run what is runnable.
+	runtime.GOMAXPROCS(1)
+	os.Stdout.Write([]byte("READY\n"))
+	go func() { close(unstarted) }()
+	spinForever()
 	runtime.KeepAlive(gPeers)
-}
-
-func readyWhenMainSleeps(mainGoid int64) {
-	ready := []byte("READY\n")
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.HasPrefix(stackStatus()[mainGoid], "[sleep") {
-		if time.Now().After(deadline) {
-			fatalf("main never slept")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	os.Stdout.Write(ready)
 }
 
 func leakProfile() *Profile {

@@ -21,3 +21,13 @@ loop:
 done:
 	MOVQ	AX, ret+8(FP)
 	RET
+
+// func spinForever()
+//
+// Spins until never is set (never), with no preemption point.
+TEXT ·spinForever(SB), NOSPLIT, $0-0
+again:
+	MOVL	·never(SB), DX
+	TESTL	DX, DX
+	JEQ	again
+	RET

@@ -8,3 +8,9 @@ func spinHolding(p *holder) *holder {
 	}
 	return p
 }
+
+//go:noinline
+func spinForever() {
+	for forever() {
+	}
+}
