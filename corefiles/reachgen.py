@@ -15,6 +15,11 @@ core.
     $GOPARKED_CACHE/corefiles/reach-<go version>-<source hash>/<variant>/reach
     .../<variant>/n<N>-<mode>/{core, dump.txt, account.json, meta.json}
 
+Modes: plain (the core of GOTRACEBACK=crash after SIGQUIT: every thread in
+a signal handler), profile (the same, after the runtime's goroutineleak
+profile) and gcore (gdb's gcore of the live process after READY, threads
+stopped where they ran; then SIGQUIT for the runtime's dump).
+
 Toolchains come from leakgen.py (1.19 ... 1.27), process handling from
 generate.py.
 
@@ -29,6 +34,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -119,8 +125,43 @@ def _entry(tc, variant: str, mode: str, d: str) -> Entry | None:
                  os.path.join(d, "core"), os.path.join(d, "dump.txt"), os.path.join(d, "account.json"))
 
 
+MODES = leakgen.MODES + ("gcore",)
+
+
+def _run_gcore(cmd, cwd, env, dump, ready_timeout):
+    """Run until READY, gcore the live process (threads stopped by ptrace
+    wherever they were: a running goroutine's registers are the thread's),
+    then SIGQUIT for the runtime's dump; keep the gcore as cwd/core."""
+    with open(dump, "wb") as errf:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=errf, start_new_session=True)
+        try:
+            out = generate._wait_ready(proc, ready_timeout)
+            time.sleep(generate.SETTLE_SECONDS)
+            g = subprocess.run(["gcore", "-o", os.path.join(cwd, "gcore"), str(proc.pid)], capture_output=True,
+                               text=True, timeout=300)
+            path = os.path.join(cwd, "gcore.%d" % proc.pid)
+            if g.returncode != 0 or not os.path.exists(path):
+                raise GenerateError("gcore failed (rc %s): %s" % (g.returncode, (g.stderr or g.stdout)[-500:]))
+            proc.send_signal(signal.SIGQUIT)
+            rc = proc.wait(timeout=300)
+        except BaseException:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            raise
+        finally:
+            if proc.stdout:
+                proc.stdout.close()
+    for f in os.listdir(cwd):
+        if f.startswith("core"):
+            os.unlink(os.path.join(cwd, f))
+    os.rename(path, os.path.join(cwd, "core"))
+    return rc, out, None
+
+
 def run(tc, variant: str, mode: str, n: int = DEFAULT_N, force: bool = False) -> Entry:
-    if mode not in leakgen.MODES:
+    if mode not in MODES:
         raise GenerateError("unknown mode %r" % mode)
     if mode == "profile" and not tc.has_profile:
         raise Unavailable("Go %s has no goroutineleak profile" % tc.label)
@@ -142,7 +183,12 @@ def run(tc, variant: str, mode: str, n: int = DEFAULT_N, force: bool = False) ->
                 env.pop(k, None)
             cmd = [exe, "-n", str(n), "-account", acc,
                    "-leakprofile=%s" % ("true" if mode == "profile" else "false")]
-            rc, out, _ = leakgen._run_until_core(cmd, tmp, env, os.path.join(tmp, "dump.txt"), 180)
+            if mode == "gcore":
+                if not shutil.which("gcore"):
+                    raise Unavailable("no gcore (gdb) on this machine")
+                rc, out, _ = _run_gcore(cmd, tmp, env, os.path.join(tmp, "dump.txt"), 180)
+            else:
+                rc, out, _ = leakgen._run_until_core(cmd, tmp, env, os.path.join(tmp, "dump.txt"), 180)
             generate._write_json_atomic(os.path.join(tmp, "meta.json"), {
                 "program": "reach", "toolchain": tc.label, "go_version": tc.version, "variant": variant,
                 "mode": mode, "n": n, "cmd": cmd, "source_hash": source_hash(), "returncode": rc,

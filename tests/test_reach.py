@@ -27,7 +27,8 @@ runtime state the program cannot see: a stopped timer still in a P's heap).
   leaked goroutine's heap defer record or reflect Send copy keeps what it
   holds reachable), and goparked's proven-leaked set equals the profile's.
 - Go 1.27, 1.26 and 1.19, with DWARF and stripped, cores where the detector
-  was not asked: goparked's proven-leaked set equals the account's.
+  was not asked (the kernel's after SIGQUIT, and gdb's gcore of the live
+  process): goparked's proven-leaked set equals the account's.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def _load_reachgen():
 reachgen = _load_reachgen()
 
 PROFILE_CELLS = [("1.27", "dwarf", "profile"), ("1.27", "stripped", "profile")]
-PLAIN_CELLS = [(t, v, "plain") for t in ("1.27", "1.26", "1.19") for v in ("dwarf", "stripped")]
+# plain: the kernel's core after SIGQUIT with GOTRACEBACK=crash (every
+# thread in a signal handler); gcore: gdb's core of the live process (the
+# threads stopped where they ran)
+PLAIN_CELLS = [(t, v, m) for t in ("1.27", "1.26", "1.19") for v in ("dwarf", "stripped") for m in ("plain", "gcore")]
 
 
 def _params(cells):
