@@ -17,7 +17,8 @@ before the core), a pointer hidden in a uintptr, a byte array or a weak
 pointer, a dead slot of a sleeper's frame, channels whose buffers hold
 only themselves or each other, self-deadlocks on escaped locals, and the
 lock patterns (a Mutex, RWMutex, WaitGroup or Cond whose holder or only
-waker leaked, or sleeps). Its account says, for each goroutine id, whether
+waker leaked, or sleeps; and a Mutex and a WaitGroup in mmap'd memory,
+outside the heap, which the detector never finds leaked). Its account says, for each goroutine id, whether
 the runtime's detector must find it leaked ("either" where it depends on
 runtime state the program cannot see: a stopped timer still in a P's heap).
 

@@ -778,6 +778,7 @@ func table() []caseFn {
 		{"cycles", caseCycles},
 		{"keys", caseKeys},
 		{"self", caseSelf},
+		{"off_heap", caseOffHeap},
 	}
 	// pool (fresh) and late run after the GCs
 	t = append(t, caseCoroutineCases()...)
