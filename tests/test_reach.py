@@ -11,7 +11,9 @@ signal that stopped its thread), a defer record, the closure of a goroutine that
 an abandoned iter.Pull's body (its coroutine is a root), a blocked send (and a reflect Send's heap copy),
 a context's parent, an interior pointer, a far pointer of a type whose mask
 is built on demand, reflect.Select, a select with one reachable case, a global map's key (inline
-and indirect), a finalizer whose closure holds its own object;
+and indirect), a finalizer whose closure holds its own object; a cleanup goroutine stuck in its cleanup
+(leaked: the running cleanup's entry is cleared before the call, unlike a
+finalizer's record);
 next to the same shapes with the last reference dropped (runtime.GC()
 before the core), a pointer hidden in a uintptr, a byte array or a weak
 pointer, a dead slot of a sleeper's frame, channels whose buffers hold

@@ -782,6 +782,7 @@ func table() []caseFn {
 	}
 	// pool (fresh) and late run after the GCs
 	t = append(t, caseCoroutineCases()...)
+	t = append(t, go125Cases()...)
 	return append(t, extraCases()...)
 }
 
