@@ -433,17 +433,14 @@ static void injected_sigpanic(const struct gp_program *prog, uint64_t *regs)
 		regs[arch->reg_lr] = lr;
 }
 
-/*
- * The registers of the contexts the Go signal handlers on a thread
- * interrupted, innermost handler first: every register the ucontext keeps
- * (arch->uc_regs), through nested signal frames. A core written after
- * GOTRACEBACK=crash has every thread in a handler: the thread's own
- * registers are the handler's, the running goroutine's are in the
- * ucontext. Returns how many sets were read (at most max).
- */
-size_t gp_thread_signal_regs(const struct gp_program *prog,
-			     const struct gp_thread_regs *t,
-			     uint64_t (*out)[GP_MAX_REGS], size_t max)
+/* The walk behind gp_thread_signal_regs and gp_program_c_frames: set k
+ * of out is the context signal k+1 (counted from the thread's own
+ * registers) interrupted. A context that cannot be read ends the walk;
+ * *ret_err (when not NULL) then says why. */
+static size_t signal_reg_sets(const struct gp_program *prog,
+			      const struct gp_thread_regs *t,
+			      uint64_t (*out)[GP_MAX_REGS], size_t max,
+			      gp_error **ret_err)
 {
 	const struct gp_arch *arch = prog->exe.arch;
 	if (!arch || !prog->pcln)
@@ -469,13 +466,31 @@ size_t gp_thread_signal_regs(const struct gp_program *prog,
 				continue;
 			if ((err = gp_memory_read_u64(&prog->mem, uc + arch->uc_regs[k],
 						      &regs[k]))) {
-				gp_error_destroy(err);
+				if (ret_err)
+					*ret_err = err;
+				else
+					gp_error_destroy(err);
 				return n;
 			}
 		}
 		memcpy(out[n++], regs, sizeof(regs));
 	}
 	return n;
+}
+
+/*
+ * The registers of the contexts the Go signal handlers on a thread
+ * interrupted, innermost handler first: every register the ucontext keeps
+ * (arch->uc_regs), through nested signal frames. A core written after
+ * GOTRACEBACK=crash has every thread in a handler: the thread's own
+ * registers are the handler's, the running goroutine's are in the
+ * ucontext. Returns how many sets were read (at most max).
+ */
+size_t gp_thread_signal_regs(const struct gp_program *prog,
+			     const struct gp_thread_regs *t,
+			     uint64_t (*out)[GP_MAX_REGS], size_t max)
+{
+	return signal_reg_sets(prog, t, out, max, NULL);
 }
 
 /*
@@ -501,28 +516,12 @@ GP_EXPORT gp_error *gp_program_c_frames(gp_program *prog, uint64_t tid,
 				       (unsigned long long)tid);
 	const struct gp_arch *arch = prog->exe.arch;
 	uint64_t regs[GP_MAX_REGS];
-	memcpy(regs, t->regs, sizeof(regs));
-	for (int depth = 0; arch && prog->pcln && depth < MAX_SIGNAL_NESTING; depth++) {
-		struct regs r = { regs[arch->reg_pc], regs[arch->reg_sp],
-				  regs[arch->reg_bp],
-				  arch->reg_lr != GP_NO_REG ? regs[arch->reg_lr] : 0 };
-		struct regs next;
-		bool found;
-		uint64_t uc;
-		gp_error *err = signal_context(prog->pcln, &prog->mem, arch, &r,
-					       &found, &next, &uc, true);
-		if (err || !found) {
-			gp_error_destroy(err);
-			break;
-		}
-		for (size_t k = 0; k < GP_MAX_REGS && k < arch->nregs; k++) {
-			if (!arch->uc_regs[k])
-				continue;
-			if ((err = gp_memory_read_u64(&prog->mem, uc + arch->uc_regs[k],
-						      &regs[k])))
-				return gp_error_wrap(err, "reading the signal context");
-		}
-	}
+	uint64_t sets[MAX_SIGNAL_NESTING][GP_MAX_REGS];
+	gp_error *err = NULL;
+	size_t n = signal_reg_sets(prog, t, sets, MAX_SIGNAL_NESTING, &err);
+	if (err)
+		return gp_error_wrap(err, "reading the signal context");
+	memcpy(regs, n ? sets[n - 1] : t->regs, sizeof(regs));
 	if (arch && prog->pcln)
 		injected_sigpanic(prog, regs);
 	return gp_c_frames(prog, tid, regs, (struct gp_cframe_info *)frames,
