@@ -323,12 +323,12 @@ def _raise_core_limit():
     resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
 
-def _core_and_dump(d, mode):
+def _core_and_dump(d, mode, attempt=0):
     """Run one mode to READY, then SIGQUIT with GOTRACEBACK=crash: the
     runtime's dump (the facts) and the kernel's core of the same moment."""
     from fixtures import generate
     generate.check_core_pattern()
-    run = d / mode
+    run = d / ("%s-%d" % (mode, attempt))
     run.mkdir()
     env = dict(os.environ, GOMAXPROCS="1", GODEBUG="asyncpreemptoff=1", GOTRACEBACK="crash")
     with open(run / "dump.txt", "wb") as err:
@@ -363,11 +363,36 @@ def _find(dump, func, wait_reason=None, state=None):
     return got[0]
 
 
+# The hand-off the unlocker modes set up rests on the order of timers of
+# 5 and 20 ms: on a loaded machine the process can be descheduled across
+# both, the lock then goes another way (seen once in a CI run under two
+# CPU burners: nobody in spin). The dump says whether the state was
+# reached; a run where it was not is a set-up that did not happen, not a
+# result, so it is made again (the facts still come from the dump).
+ATTEMPTS = 4
+
+
+def _handed_off(dump, unlocker):
+    def has(func, state=None):
+        return [g for g in dump.goroutines.values() if g.has_func(func)
+                and (state is None or g.state == state)]
+    u = has(unlocker, "runnable")
+    return (len(u) == 1 and len(has("main.spin")) == 1 and
+            len(has("main.waiter")) == 1 and
+            any(f.endswith("unlockSlow") for f in u[0].funcs()))
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_no_holder_for_what_is_being_released(program, mode):
-    core, dump = _core_and_dump(program, mode)
     lock = UNLOCKERS
     releasing = []
+    for attempt in range(ATTEMPTS):
+        core, dump = _core_and_dump(program, mode, attempt)
+        if mode not in lock or _handed_off(dump, lock[mode]):
+            break
+    else:
+        pytest.fail("%d runs of %s never reached the hand-off (the dumps "
+                    "are in %s)" % (ATTEMPTS, mode, program))
     if mode in lock:
         # the facts: the unlocker is runnable inside unlockSlow, under its
         # own frame; the new owner runs in spin; a waiter waits
