@@ -1758,6 +1758,39 @@ static gp_error *sort_by_goid(struct gp_snapshot *snap)
 	return NULL;
 }
 
+/*
+ * The len pointers of runtime.allgs at array. len is the target's word,
+ * bounded only by GP_MAX_GOROUTINES (512 MiB of pointers): the list is
+ * read a chunk at a time into a buffer grown only by what was read, so a
+ * corrupt len costs what the target really holds, never a buffer sized by
+ * the word alone.
+ */
+static gp_error *read_allgs(const struct gp_memory *mem, uint64_t array,
+			    size_t len, uint64_t **ret)
+{
+	enum { CHUNK = 1 << 16 };
+	uint64_t *gptrs = NULL;
+	size_t have = 0;
+	do {
+		size_t n = len - have < CHUNK ? len - have : CHUNK;
+		uint64_t *grown = realloc(gptrs, ((have + n) ? have + n : 1) * 8);
+		if (!grown) {
+			free(gptrs);
+			return &gp_error_nomem;
+		}
+		gptrs = grown;
+		gp_error *err;
+		if (n && (err = gp_memory_read(mem, array + have * 8,
+					       gptrs + have, n * 8))) {
+			free(gptrs);
+			return gp_error_wrap(err, "reading the goroutine list runtime.allgs");
+		}
+		have += n;
+	} while (have < len);
+	*ret = gptrs;
+	return NULL;
+}
+
 GP_EXPORT gp_error *gp_snapshot_take(gp_program *prog, gp_snapshot **ret)
 {
 	return gp_snapshot_take_with(prog, 0, ret);
@@ -1807,15 +1840,8 @@ GP_EXPORT gp_error *gp_snapshot_take_with(gp_program *prog, uint32_t options,
 		goto fail;
 	}
 	snap->allgs_len = (size_t)len;
-	gptrs = malloc((len ? len : 1) * 8);
-	if (!gptrs) {
-		err = &gp_error_nomem;
+	if ((err = read_allgs(&prog->mem, array, (size_t)len, &gptrs)))
 		goto fail;
-	}
-	if (len && (err = gp_memory_read(&prog->mem, array, gptrs, len * 8))) {
-		err = gp_error_wrap(err, "reading the goroutine list runtime.allgs");
-		goto fail;
-	}
 	size_t gsize = (size_t)prog->layout.type_size[GP_T_G];
 	if (gsize == 0 || gsize > GP_MAX_G_SIZE) {
 		err = gp_error_create(GP_ERROR_UNSUPPORTED,
