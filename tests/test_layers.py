@@ -116,20 +116,105 @@ def test_the_check_accepts_a_clean_tree(tmp_path):
     assert violations(src) == []
 
 
-def test_readme_describes_the_tree():
-    """README.rst's Development section lists exactly the files of each
-    layer (the block that starts "The engine's sources are layered")."""
-    with open(os.path.join(ROOT, "README.rst"), encoding="utf-8") as f:
-        text = f.read()
+def readme_layout(text):
+    """{layer: set of files and folders/} that README.rst's Development
+    block (the one that starts "The engine's sources are layered") lists
+    under each layer's line, and the layers in the order listed."""
     start = text.index("The engine's sources are layered")
     block = text[start:text.index("native/tests/", start)]
-    listed = set(re.findall(r"\b([a-z0-9_]+\.(?:c|h|def))\b", block))
-    listed.discard("goparked.h")
-    present = set()
-    for layer in ORDER:
-        present.update(f for f in os.listdir(os.path.join(SRC, layer))
-                       if f.endswith((".c", ".h", ".def")))
-    assert listed == present, (
-        "README lists but the tree lacks: %s; the tree has but README "
-        "does not list: %s" % (sorted(listed - present),
-                               sorted(present - listed)))
+    listed, order, layer = {}, [], None
+    for line in block.splitlines():
+        m = re.match(r"^ {6}([a-z0-9_]+)/\s+(.*)$", line)
+        if m:
+            layer, rest = m.group(1), m.group(2)
+            order.append(layer)
+        elif layer and re.match(r"^ {20,}\S", line):
+            rest = line
+        else:
+            layer = None
+            continue
+        names = listed.setdefault(layer, set())
+        names.update(re.findall(r"\b([a-z0-9_]+\.(?:c|h|def))\b", rest))
+        names.update(d + "/" for d in re.findall(r"\b([a-z0-9_]+)/", rest))
+    return listed, order
+
+
+def tree_layout(src, order=ORDER):
+    """{layer: set of its files (.c, .h, .def) and folders/}."""
+    present = {}
+    for layer in order:
+        top = os.path.join(src, layer)
+        present[layer] = {f + "/" if os.path.isdir(os.path.join(top, f))
+                          else f for f in os.listdir(top)
+                          if os.path.isdir(os.path.join(top, f)) or
+                          f.endswith((".c", ".h", ".def"))}
+    return present
+
+
+def layout_differences(text, src, order=ORDER):
+    """Where README's layer listing and the tree differ, one line each."""
+    listed, listed_order = readme_layout(text)
+    bad = []
+    if listed_order != list(reversed(order)):
+        bad.append("README lists the layers %s; the order, top first, is "
+                   "%s" % (listed_order, list(reversed(order))))
+    present = tree_layout(src, order)
+    for layer in order:
+        got, have = listed.get(layer, set()), present[layer]
+        for f in sorted(got - have):
+            bad.append("README lists %s/%s, not in the tree" % (layer, f))
+        for f in sorted(have - got):
+            bad.append("%s/%s is in the tree, not in README's list of %s/"
+                       % (layer, f, layer))
+    return bad
+
+
+def test_readme_describes_the_tree():
+    """README.rst's Development section lists exactly the files and
+    folders of each layer, each under its own layer, the layers in order."""
+    with open(os.path.join(ROOT, "README.rst"), encoding="utf-8") as f:
+        text = f.read()
+    assert layout_differences(text, SRC) == []
+
+
+README_BLOCK = """The engine's sources are layered::
+
+    native/src/
+      analysis/  analysis.h  chan.c (channels)
+      runtime/   runtime.h   snapshot.c, plan.c (the
+                             read plan)
+      target/    target.h
+      binary/    binary.h    tables/ (without DWARF)
+      arch/      arch.h
+      base/      base.h      util.c
+    native/tests/   C unit tests
+"""
+
+
+def _layout_tree(tmp_path):
+    return _tree(tmp_path, {"analysis/chan.c": "", "runtime/snapshot.c": "",
+                            "runtime/plan.c": "", "binary/tables/x.h": "",
+                            "base/util.c": ""})
+
+
+def test_the_readme_check_accepts_a_matching_block(tmp_path):
+    assert layout_differences(README_BLOCK, _layout_tree(tmp_path)) == []
+
+
+@pytest.mark.parametrize("edit, expect", [
+    (("plan.c (the", "(the"), "runtime/plan.c is in the tree, not in README"),
+    (("chan.c (channels)", "chan.c (channels), waits.c"),
+     "README lists analysis/waits.c, not in the tree"),
+    # a file listed under another layer than its own
+    (("util.c", "util.c, snapshot.c"), "README lists base/snapshot.c"),
+    (("tables/ (without DWARF)", ""), "binary/tables/ is in the tree"),
+    (("      target/    target.h\n      binary/    binary.h    tables/ "
+      "(without DWARF)\n",
+      "      binary/    binary.h    tables/ (without DWARF)\n"
+      "      target/    target.h\n"), "README lists the layers"),
+])
+def test_the_readme_check_can_fail(tmp_path, edit, expect):
+    text = README_BLOCK.replace(*edit)
+    assert text != README_BLOCK
+    bad = layout_differences(text, _layout_tree(tmp_path))
+    assert any(expect in b for b in bad), bad
