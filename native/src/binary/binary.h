@@ -188,8 +188,6 @@ gp_error *gp_layout_probe_dwarf(const struct gp_exe *exe,
  * wait-reason table). */
 gp_error *gp_layout_from_table(const struct gp_exe *exe,
 			       struct gp_layout *ret);
-/* The newest Go release the tables cover (GP_GOVER). */
-int gp_layout_table_newest(void);
 /* A field's offset in the table of one release, GP_ABSENT when that
  * release has no table or no such field (for readers that run before a
  * layout is chosen: the pclntab reads moduledata with it). */

@@ -54,11 +54,6 @@ int32_t gp_layout_table_field_off(uint16_t machine, int gover,
 	return GP_ABSENT;
 }
 
-int gp_layout_table_newest(void)
-{
-	return newest_of(gp_arch_x86_64.machine);
-}
-
 static int oldest(void)
 {
 	int v = 0;
