@@ -218,3 +218,42 @@ def test_the_readme_check_can_fail(tmp_path, edit, expect):
     assert text != README_BLOCK
     bad = layout_differences(text, _layout_tree(tmp_path))
     assert any(expect in b for b in bad), bad
+
+
+# What names one architecture: only arch/ may say it (everything else asks
+# the exe's or the core's gp_arch). Comments may name them.
+ARCH_LITERALS = re.compile(
+    r"\b(EM_X86_64|EM_AARCH64|EM_386|EM_ARM|gp_arch_x86_64|gp_arch_arm64|"
+    r"__x86_64__|__aarch64__|__i386__|__arm__)\b")
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+
+
+def arch_literals(src):
+    """file: name, for every architecture named in code outside arch/."""
+    bad = []
+    for dirpath, _, files in os.walk(src):
+        rel_dir = os.path.relpath(dirpath, src)
+        if rel_dir.split(os.sep)[0] == "arch":
+            continue
+        for f in sorted(files):
+            if not f.endswith((".c", ".h", ".def")):
+                continue
+            with open(os.path.join(dirpath, f), encoding="utf-8") as fh:
+                code = COMMENT.sub(" ", fh.read())
+            bad += ["%s: %s" % (os.path.join(rel_dir, f), m)
+                    for m in ARCH_LITERALS.findall(code)]
+    return bad
+
+
+def test_architectures_are_named_only_in_arch():
+    assert arch_literals(SRC) == []
+
+
+def test_the_arch_check_can_fail(tmp_path):
+    src = _tree(tmp_path, {
+        "binary/tables.c": "/* EM_X86_64 in a comment is fine */\n"
+                           "return newest_of(gp_arch_x86_64.machine);\n",
+        "target/live.c": "#ifdef __x86_64__\n#endif\n",
+        "arch/x86_64.c": "if (m == EM_X86_64) return 1;\n"})
+    assert sorted(arch_literals(src)) == [
+        "binary/tables.c: gp_arch_x86_64", "target/live.c: __x86_64__"]
