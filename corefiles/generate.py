@@ -379,31 +379,34 @@ def build(tc: Toolchain, variant: str, program: str = "fixture") -> str:
     v = parse_variant(variant)
     check_can_run(v, program)
     src, name = PROGRAMS[program]
-    d = build_dir(tc, variant, program)
+    flags = (["-buildmode=pie"] if v.pie else []) + (["-ldflags=" + LDFLAGS[v.flavour]] if LDFLAGS[v.flavour] else [])
+    env = tc.env(v.arch, cgo=program == "cgo")
+    return go_build(tc.go, env, src, build_dir(tc, variant, program), name, flags, {
+        "toolchain": tc.label, "go_version": tc.version, "go": tc.go, "gotoolchain": tc.gotoolchain,
+        "program": program, "variant": variant, "arch": v.arch, "pie": v.pie,
+        "env": {k: env[k] for k in ("CGO_ENABLED", "GOARCH", "CC") if k in env},
+        "source_hash": source_hash(program)}, "%s %s %s" % (tc.version, program, variant))
+
+
+def go_build(go: str, env: dict, src: str, d: str, name: str, flags: list, info: dict, what: str) -> str:
+    """`go build` the module in src to d/name once (a thread lock per
+    executable; the binary is renamed into place, so a reader never sees
+    half of one) and write d/build.json: info, the command, the seconds.
+    Returns the executable's path."""
     exe = os.path.join(d, name)
     with _lock_for(exe):
         if os.path.exists(exe):
             return exe
         os.makedirs(d, exist_ok=True)
         tmp = os.path.join(d, ".%s.tmp%d.%d" % (name, os.getpid(), threading.get_ident()))
-        cmd = [tc.go, "build", "-o", tmp]
-        if v.pie:
-            cmd.append("-buildmode=pie")
-        if LDFLAGS[v.flavour]:
-            cmd.append("-ldflags=" + LDFLAGS[v.flavour])
-        cmd.append(".")
-        env = tc.env(v.arch, cgo=program == "cgo")
+        cmd = [go, "build", "-o", tmp] + list(flags) + ["."]
         t0 = time.monotonic()
         p = subprocess.run(cmd, env=env, cwd=src, capture_output=True, text=True, timeout=900)
         if p.returncode != 0:
             _unlink(tmp)
-            raise GenerateError("build failed (%s %s %s): %s\n%s" % (tc.version, program, variant, " ".join(cmd),
-                                                                     p.stderr))
-        _write_json_atomic(os.path.join(d, "build.json"), {
-            "toolchain": tc.label, "go_version": tc.version, "go": tc.go, "gotoolchain": tc.gotoolchain,
-            "program": program, "variant": variant, "arch": v.arch, "pie": v.pie, "cmd": cmd,
-            "env": {k: env[k] for k in ("CGO_ENABLED", "GOARCH", "CC") if k in env},
-            "source_hash": source_hash(program), "seconds": round(time.monotonic() - t0, 2)})
+            raise GenerateError("build failed (%s): %s\n%s" % (what, " ".join(cmd), p.stderr))
+        _write_json_atomic(os.path.join(d, "build.json"),
+                           dict(info, cmd=cmd, seconds=round(time.monotonic() - t0, 2)))
         os.replace(tmp, exe)
         return exe
 
@@ -418,8 +421,24 @@ def _unlink(path):
 # ------------------------------------------------------------------ cores
 
 
+class EntryFiles:
+    """What an entry's files say (an entry has account, meta and dump paths)."""
+
+    def load_account(self) -> dict:
+        with open(self.account) as f:
+            return json.load(f)
+
+    def load_meta(self) -> dict:
+        with open(self.meta) as f:
+            return json.load(f)
+
+    def read_dump(self) -> str:
+        with open(self.dump, errors="replace") as f:
+            return f.read()
+
+
 @dataclass
-class Entry:
+class Entry(EntryFiles):
     toolchain: str
     go_version: str
     variant: str
@@ -436,18 +455,6 @@ class Entry:
     arch: str = "amd64"
     pie: bool = False
     program: str = "fixture"
-
-    def load_account(self) -> dict:
-        with open(self.account) as f:
-            return json.load(f)
-
-    def load_meta(self) -> dict:
-        with open(self.meta) as f:
-            return json.load(f)
-
-    def read_dump(self) -> str:
-        with open(self.dump, errors="replace") as f:
-            return f.read()
 
 
 def entry_dir(tc: Toolchain, variant: str, scenario: str, n: int, hold: int = 0) -> str:
@@ -561,9 +568,7 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
     try:
         acc = os.path.join(tmp, "account.json")
         dump = os.path.join(tmp, "dump.txt")
-        env = dict(os.environ, GOTRACEBACK="crash")
-        for k in ("GODEBUG", "GOMAXPROCS", "GOGC", "GOMEMLIMIT"):
-            env.pop(k, None)
+        env = program_env()
         run_env = dict(FIXTURE_RUN_ENV if program == "fixture" else RUN_ENV, **run_godebug(tc))
         env.update(run_env)
         # the guest's dynamic loader and libc (a PIE asks for ld.so, cgo for libc)
@@ -574,52 +579,18 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
         if ready_timeout is None:
             ready_timeout = 120 + n / 2000.0
         t0 = time.monotonic()
-        with open(dump, "wb") as errf:
-            proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=errf, start_new_session=True)
-            try:
-                _raise_core_limit(proc.pid)
-                if runner:
-                    _shrink_host_core(proc.pid)
-                out = _wait_ready(proc, ready_timeout)
-                t_ready = time.monotonic()
-                # main prints READY and then parks in main.blockForever; give it
-                # time to get out of the write syscall, or the dump shows main
-                # in [syscall] / running.
-                time.sleep(SETTLE_SECONDS + hold)
-                proc.send_signal(trigger)
-                rc = proc.wait(timeout=300 + n / 1000.0)
-            except BaseException:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                raise
-            finally:
-                if proc.stdout:
-                    proc.stdout.close()
+
+        def signal_it(proc):
+            proc.send_signal(trigger)
+            return proc.wait(timeout=300 + n / 1000.0)
+
+        # main prints READY and then parks in main.blockForever; the settle
+        # time lets it get out of the write syscall, or the dump shows main
+        # in [syscall] / running.
+        rc, out, t_ready = run_until_ready(cmd, tmp, env, dump, ready_timeout, signal_it,
+                                           settle=SETTLE_SECONDS + hold, shrink_host=bool(runner))
         t_end = time.monotonic()
-        if rc != -signal.SIGABRT:
-            raise GenerateError("%s: expected death by SIGABRT after %s, got returncode %s; stderr tail:\n%s"
-                                % (" ".join(cmd), trigger.name, rc, _tail(dump)))
-        # The kernel's core ("core*"; of qemu itself for arm64, removed) and
-        # qemu's core of the guest ("qemu_<prog>_<date>-<time>_<pid>.core").
-        cores = []
-        for f in sorted(os.listdir(tmp)):
-            path = os.path.join(tmp, f)
-            if not (f.startswith("core") or f.startswith("qemu_")):
-                continue
-            m = _elf_core_machine(path)
-            if m == machine:
-                cores.append(f)
-            elif m is not None:
-                os.unlink(path)
-        if len(cores) > 1:
-            raise GenerateError("%d cores of the program in %s: %s" % (len(cores), tmp, cores))
-        if not cores:
-            raise GenerateError("no core file in %s (core_pattern %r, RLIMIT_CORE %r). Is the filesystem "
-                                "writable and kernel.core_pattern = core?" % (tmp, pattern, resource.getrlimit(resource.RLIMIT_CORE)))
-        if cores[0] != "core":
-            os.rename(os.path.join(tmp, cores[0]), os.path.join(tmp, "core"))
+        take_core(tmp, machine, cmd, rc, trigger.name, dump, pattern)
         if runner:
             _make_sparse(os.path.join(tmp, "core"))
         with open(acc) as f:
@@ -638,25 +609,98 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
                       "account": os.path.join(d, "account.json"), "dir": d},
         }
         _write_json_atomic(os.path.join(tmp, "meta.json"), meta)
-        if os.path.exists(d):
-            # --force: move the old entry aside first, so readers never see a mix.
-            old = d + ".old%d" % os.getpid()
-            os.rename(d, old)
-            shutil.rmtree(old, ignore_errors=True)
-        try:
-            os.rename(tmp, d)
-            tmp = None
-        except OSError:
-            if not os.path.exists(os.path.join(d, "meta.json")):
-                raise
-            # another process (pytest-xdist worker) made the same entry first: keep theirs
-        
+        commit_entry(tmp, d)
+        tmp = None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     e = _entry_from_dir(d)
     assert e is not None
     return e
+
+
+def program_env() -> dict:
+    """The environment a program runs in: GOTRACEBACK=crash, and none of
+    the caller's GODEBUG, GOMAXPROCS, GOGC or GOMEMLIMIT."""
+    env = dict(os.environ, GOTRACEBACK="crash")
+    for k in ("GODEBUG", "GOMAXPROCS", "GOGC", "GOMEMLIMIT"):
+        env.pop(k, None)
+    return env
+
+
+def run_until_ready(cmd, cwd: str, env: dict, stderr_path: str, ready_timeout: float, then,
+                    settle: float = SETTLE_SECONDS, core_limit: bool = True, shrink_host: bool = False):
+    """Start cmd in cwd (its own session, stderr to stderr_path: the
+    runtime's dump), wait until it prints READY, let it settle, then call
+    then(proc), which makes it dump and returns its returncode. The process
+    is killed if anything fails or is interrupted. core_limit: raise its
+    RLIMIT_CORE (the kernel writes the core); shrink_host: it is qemu-user,
+    whose own core is not wanted. Returns (returncode, stdout, monotonic
+    time of READY)."""
+    with open(stderr_path, "wb") as errf:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=errf, start_new_session=True)
+        try:
+            if core_limit:
+                _raise_core_limit(proc.pid)
+            if shrink_host:
+                _shrink_host_core(proc.pid)
+            out = _wait_ready(proc, ready_timeout)
+            t_ready = time.monotonic()
+            time.sleep(settle)
+            rc = then(proc)
+        except BaseException:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            raise
+        finally:
+            if proc.stdout:
+                proc.stdout.close()
+    return rc, out, t_ready
+
+
+def take_core(cwd: str, machine: int, cmd, rc, trigger: str, dump: str, pattern: str) -> None:
+    """Check that the program died by SIGABRT (GOTRACEBACK=crash) and leave
+    its core as cwd/core: the kernel's ("core*"; of qemu itself for arm64,
+    removed) or qemu's of its guest ("qemu_<prog>_<date>-<time>_<pid>.core"),
+    the one whose ELF machine is the program's."""
+    if rc != -signal.SIGABRT:
+        raise GenerateError("%s: expected death by SIGABRT after %s, got returncode %s; stderr tail:\n%s"
+                            % (" ".join(cmd), trigger, rc, _tail(dump)))
+    cores = []
+    for f in sorted(os.listdir(cwd)):
+        path = os.path.join(cwd, f)
+        if not (f.startswith("core") or f.startswith("qemu_")):
+            continue
+        m = _elf_core_machine(path)
+        if m == machine:
+            cores.append(f)
+        elif m is not None:
+            os.unlink(path)
+    if len(cores) > 1:
+        raise GenerateError("%d cores of the program in %s: %s" % (len(cores), cwd, cores))
+    if not cores:
+        raise GenerateError("no core file in %s (core_pattern %r, RLIMIT_CORE %r). Is the filesystem "
+                            "writable and kernel.core_pattern = core?" % (cwd, pattern, resource.getrlimit(resource.RLIMIT_CORE)))
+    if cores[0] != "core":
+        os.rename(os.path.join(cwd, cores[0]), os.path.join(cwd, "core"))
+
+
+def commit_entry(tmp: str, d: str) -> None:
+    """Rename the finished entry tmp to d. An entry already at d (--force)
+    is moved aside first, so readers never see a mix; if another process
+    (pytest-xdist worker) made d first, theirs is kept and tmp removed."""
+    if os.path.exists(d):
+        old = d + ".old%d" % os.getpid()
+        os.rename(d, old)
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.rename(tmp, d)
+    except OSError:
+        if not os.path.exists(os.path.join(d, "meta.json")):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _tail(path, n=2000):

@@ -37,29 +37,14 @@ runtime state the program cannot see: a stopped timer still in a P's heap).
 from __future__ import annotations
 
 import collections
-import importlib.util
-import os
-import sys
 
 import pytest
 
-from fixtures import REPO, in_ci, oracle
+from fixtures import in_ci, oracle
+from leak_fixtures import leakgen
 
 from goparked.model import Program
 
-
-def _load_reachgen():
-    name = "goparked_corefiles_reachgen"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "corefiles", "reachgen.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-reachgen = _load_reachgen()
 
 PROFILE_CELLS = [("1.27", "dwarf", "profile"), ("1.27", "stripped", "profile")]
 # plain: the kernel's core after SIGQUIT with GOTRACEBACK=crash (every
@@ -76,12 +61,12 @@ def reach_core(toolchain, variant, mode):
     """The cell's core, made on demand; skipped when the toolchain is
     missing, except under CI=true (these toolchains are in CI's matrix)."""
     try:
-        return reachgen.ensure(toolchain, variant, mode)
-    except reachgen.Unavailable as exc:
+        return leakgen.ensure(toolchain, variant, mode, prog="reach")
+    except leakgen.Unavailable as exc:
         if in_ci():
             pytest.fail("CI=true and Go %s is unavailable: %s" % (toolchain, exc))
         pytest.skip("Go toolchain %s unavailable: %s" % (toolchain, exc))
-    except reachgen.GenerateError as exc:
+    except leakgen.GenerateError as exc:
         if "core_pattern" in str(exc) and not in_ci():
             pytest.skip("cannot make cores on this machine: %s" % exc)
         raise
