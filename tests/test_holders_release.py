@@ -79,18 +79,18 @@ func sleepForever() {
 	}
 }
 
-// Each unlocker locks, and unlocks through a func value the frame cannot
-// see into, twice: the first time (normal mode) wakes the first waiter,
-// which loses the race to the relock, starves and requeues first; the
-// second time the Mutex is handed to it and the unlocker yields inside
-// the Unlock, runnable for good.
+// An unlocker locks mu itself, the frame's evidence that it holds it, and
+// unlocks it through unlock, a func value the frame cannot see into (each
+// mode passes another kind), twice: the first time (normal mode) wakes
+// the first waiter, which loses the race to the relock, starves and
+// requeues first; the second time the Mutex is handed to it and the
+// unlocker yields inside the Unlock, runnable for good. unlockerRW is the
+// same on rw: one body cannot lock either (the frame's dataflow holds
+// neither after an if/else of the two Locks, and the test would pass with
+// no release recognised at all).
 
 //go:noinline
-func unlockerClosure(queued chan<- bool) {
-	unlock := func() { mu.Unlock() } // Unlock inlined: its slow path is called from the closure
-	if len(os.Args) > 99 {
-		unlock = func() {}
-	}
+func unlocker(queued chan<- bool, unlock func()) {
 	mu.Lock()
 	queued <- true
 	time.Sleep(20 * time.Millisecond)
@@ -103,33 +103,12 @@ func unlockerClosure(queued chan<- bool) {
 }
 
 //go:noinline
-func unlockerRW(queued chan<- bool) {
-	unlock := func() { rw.Unlock() } // a call of sync.(*RWMutex).Unlock
-	if len(os.Args) > 99 {
-		unlock = func() {}
-	}
+func unlockerRW(queued chan<- bool, unlock func()) {
 	rw.Lock()
 	queued <- true
 	time.Sleep(20 * time.Millisecond)
 	unlock()
 	rw.Lock()
-	runtime.Gosched()
-	ready()
-	unlock()
-	sleepForever()
-}
-
-//go:noinline
-func unlockerMethodValue(queued chan<- bool) {
-	unlock := mu.Unlock // sync.(*Mutex).Unlock-fm
-	if len(os.Args) > 99 {
-		unlock = func() {}
-	}
-	mu.Lock()
-	queued <- true
-	time.Sleep(20 * time.Millisecond)
-	unlock()
-	mu.Lock()
 	runtime.Gosched()
 	ready()
 	unlock()
@@ -261,11 +240,11 @@ func main() {
 		ready()
 		sleepForever()
 	case "closure":
-		go unlockerClosure(c)
+		go unlocker(c, func() { mu.Unlock() }) // Unlock inlined: its slow path is called from the closure
 	case "rw":
-		go unlockerRW(c)
+		go unlockerRW(c, func() { rw.Unlock() }) // a call of sync.(*RWMutex).Unlock
 	case "methodvalue":
-		go unlockerMethodValue(c)
+		go unlocker(c, mu.Unlock) // sync.(*Mutex).Unlock-fm
 	}
 	<-c
 	rwm := os.Args[1] == "rw"
@@ -309,8 +288,7 @@ def program(request, tmp_path_factory):
     return d
 
 
-UNLOCKERS = {"closure": "main.unlockerClosure", "rw": "main.unlockerRW",
-             "methodvalue": "main.unlockerMethodValue"}
+UNLOCKERS = {"closure": "main.unlocker", "rw": "main.unlockerRW", "methodvalue": "main.unlocker"}
 
 
 def _cpu_ticks(pid):
@@ -384,19 +362,18 @@ def _handed_off(dump, unlocker):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_no_holder_for_what_is_being_released(program, mode):
-    lock = UNLOCKERS
     releasing = []
     for attempt in range(ATTEMPTS):
         core, dump = _core_and_dump(program, mode, attempt)
-        if mode not in lock or _handed_off(dump, lock[mode]):
+        if mode not in UNLOCKERS or _handed_off(dump, UNLOCKERS[mode]):
             break
     else:
         pytest.fail("%d runs of %s never reached the hand-off (the dumps "
                     "are in %s)" % (ATTEMPTS, mode, program))
-    if mode in lock:
+    if mode in UNLOCKERS:
         # the facts: the unlocker is runnable inside unlockSlow, under its
         # own frame; the new owner runs in spin; a waiter waits
-        u = _find(dump, lock[mode], state="runnable")
+        u = _find(dump, UNLOCKERS[mode], state="runnable")
         assert any(f.endswith("(*Mutex).unlockSlow") for f in u.funcs()), u.funcs()
         _find(dump, "main.spin")
         w = _find(dump, "main.waiter")
