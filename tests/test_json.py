@@ -382,3 +382,91 @@ def test_readme_documents_every_key_and_verdict_word():
         assert V._HEADINGS[key].startswith(words)
     for reason in schema.VERDICT_REASON_KEYS:
         assert reason in literals, reason
+
+
+def _family_faults(doc, where):
+    """How doc breaks the family's conventions, one line each: an address
+    that is not a "0x..." string, an integer too big to be anything but an
+    address or a clock (only *_ns keys may hold those), a sentinel where
+    unknown is null ("" or -1)."""
+    bad = []
+
+    def walk(node, path, key):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, "%s.%s" % (path, k), k)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, "%s[%d]" % (path, i), key)
+        elif key in ADDRESS_KEYS and not (
+                node is None or isinstance(node, str) and HEX.match(node)):
+            bad.append("%s %s = %r: an address is a \"0x...\" string or "
+                       "null" % (where, path, node))
+        elif isinstance(node, str) and node.startswith("0x") and \
+                not HEX.match(node):
+            bad.append("%s %s = %r" % (where, path, node))
+        elif isinstance(node, int) and not isinstance(node, bool) and \
+                abs(node) >= 2**32 and not (key or "").endswith("_ns"):
+            bad.append("%s %s = %d: an integer address?" % (where, path, node))
+        elif node in ("", "?") or (node == -1 and
+                                     not isinstance(node, bool)):
+            bad.append("%s %s = %r: unknown is null" % (where, path, node))
+    walk(doc, "$", None)
+    return bad
+
+
+def test_the_family_check_can_fail():
+    doc = {"schema": "goparked/x", "version": 1,
+           "chan": {"address": 0x7f0000001000, "sudog": "0xZZ",
+                    "elem_type": "", "len": -1, "object": None, "file": "?",
+                    "waitsince_ns": 2**40, "frames": [{"pc": "0x4a1"}]}}
+    bad = _family_faults(doc, "x")
+    assert len(bad) == 5, bad
+    for k in ("address", "sudog", "elem_type", "len", "file"):
+        assert any("$.chan.%s " % k in b for b in bad), (k, bad)
+
+
+def test_every_document_is_of_the_family(tmp_path):
+    """Every JSON output of every command, on one core of the leaks
+    program (channels, every kind of sync object, cycles, the verdict):
+    schema ("goparked/...") and version first, addresses as "0x..."
+    strings, unknown as null. Each document's own keys are held to
+    schema.py by the tests above; this is what they all share."""
+    from conftest import run_goparked_cmd
+    from leak_fixtures import leak_core
+    e = leak_core("1.26", "dwarf", "plain")
+    acc = e.load_account()
+    held = [m for m in acc["mutexes"] if m["holder_goid"]]
+    with __import__("goparked").open(e.core, e.exe) as prog:
+        from goparked import analysis
+        chans = [c for c in analysis.chans(prog.snapshot())
+                 if c.address and c.waiters]
+    assert held and chans
+    views = [["--json"], ["--json", "--by", "chan"], ["--json", "--by",
+             "mutex"], ["--json", "--verdict"], ["--threads", "--json"],
+             ["--goroutine", str(acc["main_goid"]), "--json"],
+             ["--chan", "0x%x" % chans[0].address, "--json"],
+             ["--mutex", held[0]["addr"], "--json"],
+             ["--deadlocks", "--json"], ["--deadlocks", "--verdict", "--json"],
+             ["--leaks", "--json"]]
+    docs = []
+    for v in views:
+        docs.append((" ".join(v), json.loads(_run_text(e, *v))))
+    for v in (["--jsonl"], ["--jsonl", "--detail", "--verdict"]):
+        docs += [(" ".join(v), json.loads(x))
+                 for x in _run_text(e, *v).splitlines()]
+    r = run_goparked_cmd(["diff", e.core, e.core, "--exe", e.exe, "--json"])
+    assert r.returncode == 0, r.stderr
+    docs.append(("diff --json", json.loads(r.stdout)))
+    r = run_goparked_cmd(["triage", e.core, "--exe", e.exe, "--jsonl", "-",
+                          "--jobs", "1"])
+    assert r.returncode == 0, r.stderr
+    docs += [("triage --jsonl", json.loads(x)) for x in r.stdout.splitlines()]
+    assert len(docs) > len(views) + 10
+    faults = []
+    for where, doc in docs:
+        assert list(doc)[:2] == ["schema", "version"], (where, list(doc))
+        assert doc["schema"].startswith("goparked/"), where
+        assert doc["version"] == schema.SCHEMA_VERSION, where
+        faults += _family_faults(doc, where)
+    assert not faults, faults[:20]
