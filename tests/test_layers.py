@@ -257,3 +257,83 @@ def test_the_arch_check_can_fail(tmp_path):
         "arch/x86_64.c": "if (m == EM_X86_64) return 1;\n"})
     assert sorted(arch_literals(src)) == [
         "binary/tables.c: gp_arch_x86_64", "target/live.c: __x86_64__"]
+
+
+# ------------------------------------------------------------- Python
+
+PKG = os.path.join(ROOT, "goparked")
+
+
+def python_imports(pkg):
+    """{module: set of goparked modules it imports}, module names relative
+    to the package ("cli", "report.collect")."""
+    import ast
+    out = {}
+    for dirpath, _, files in os.walk(pkg):
+        for f in files:
+            if not f.endswith(".py"):
+                continue
+            rel = os.path.relpath(os.path.join(dirpath, f), pkg)[:-3]
+            mod = rel.replace(os.sep, ".")
+            if mod.endswith("__init__"):
+                mod = mod[:-len("__init__")].rstrip(".") or "__init__"
+                here = mod.split(".") if mod != "__init__" else []
+            else:
+                here = mod.split(".")[:-1]
+            with open(os.path.join(dirpath, f), encoding="utf-8") as fh:
+                tree = ast.parse(fh.read())
+            got = out.setdefault(mod, set())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    if node.level:
+                        base = here[:len(here) - (node.level - 1)]
+                    elif (node.module or "").split(".")[0] == "goparked":
+                        base, node.module = [], node.module[len("goparked"):]
+                    else:
+                        continue
+                    prefix = ".".join(base + [m for m in
+                                              (node.module or "").strip(".")
+                                              .split(".") if m])
+                    if node.module:
+                        got.add(prefix)
+                    else:
+                        got.update(".".join(filter(None, [prefix, a.name]))
+                                   for a in node.names)
+                elif isinstance(node, ast.Import):
+                    got.update(a.name[len("goparked."):] for a in node.names
+                               if a.name.startswith("goparked."))
+    return out
+
+
+def test_python_modules_keep_their_rooms():
+    """Issue 11's Python: only the entry point imports the CLI (the
+    debuggers' commands, the report and the compare commands do not);
+    the live target knows nothing of the commands built on it (diff,
+    check, watch in compare.py) nor of the report; render_snapshot is
+    render's; the report is a package of collect, graph, html, markdown."""
+    imports = python_imports(PKG)
+    assert "cli" in imports and "debugger" in imports  # the parse works
+    assert {m for m, deps in imports.items() if "cli" in deps} == \
+        {"__main__"}
+    assert not imports["live"] & {"cli", "compare", "report", "debugger"}
+    assert "live" in imports["compare"]
+    with open(os.path.join(PKG, "cli.py"), encoding="utf-8") as f:
+        assert "def render_snapshot" not in f.read()
+    with open(os.path.join(PKG, "render.py"), encoding="utf-8") as f:
+        assert "def render_snapshot" in f.read()
+    assert {"report.collect", "report.graph", "report.html",
+            "report.markdown"} <= set(imports)
+
+
+def test_the_import_parse_sees_each_form(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("from .cli import main\nimport os\n")
+    (tmp_path / "b.py").write_text("from . import cli, text\n")
+    (tmp_path / "c.py").write_text("import goparked.cli\n")
+    (tmp_path / "sub" / "__init__.py").write_text("from .x import y\n")
+    (tmp_path / "sub" / "d.py").write_text("from ..cli import main\n"
+                                           "from goparked.live import f\n")
+    got = python_imports(str(tmp_path))
+    assert got["a"] == {"cli"} and got["b"] == {"cli", "text"}
+    assert got["c"] == {"cli"} and got["sub"] == {"sub.x"}
+    assert got["sub.d"] == {"cli", "live"}
