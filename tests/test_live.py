@@ -229,6 +229,13 @@ def test_watch_names_the_leak_first_with_its_rate(target):
     assert r.returncode == 0, r.stderr
     t.assert_free()
     doc = json.loads(r.stdout)
+    # one JSON family: schema and version first, the keys README lists
+    from goparked import schema
+    assert list(doc) == schema.WATCH_KEYS, list(doc)
+    assert (doc["schema"], doc["version"], doc["pid"], doc["samples"]) == \
+        (schema.WATCH_SCHEMA, schema.SCHEMA_VERSION, t.pid, 5)
+    for g in doc["groups"]:
+        assert list(g) == schema.WATCH_GROUP_KEYS, list(g)
     first = doc["groups"][0]
     assert "main.leakySender" in first["key"]
     truth = RATE * 60
