@@ -81,8 +81,16 @@ def documents(text):
 def debugger_conclusions(text):
     """chans, syncs and the wait-for graph from the `go chan/mutex
     ADDR --json` and `go deadlocks --json` documents of one session."""
+    from goparked import schema as S, verdict as V
+    family = {S.CHAN_SCHEMA: S.CHAN_DOC_KEYS, S.SYNC_SCHEMA: S.SYNC_DOC_KEYS,
+              S.DEADLOCKS_SCHEMA: S.DEADLOCKS_KEYS,
+              V.LEAKS_SCHEMA: V.LEAKS_KEYS}
     chans, syncs, graph, rows = {}, {}, None, None
     for doc in documents(text):
+        # the debuggers' documents are the CLI's: one JSON family
+        assert doc.get("schema") in family, list(doc)[:3]
+        assert doc["version"] == S.SCHEMA_VERSION, doc["schema"]
+        assert list(doc) == family[doc["schema"]], (doc["schema"], list(doc))
         if isinstance(doc.get("chan"), dict):
             chans[int(doc["chan"]["address"] or "0", 16)] = \
                 normal(doc["chan"])
