@@ -157,7 +157,9 @@ fault:
 	/* a time.Time channel whose timer we did not find (unreadable, or a
 	 * stopped timer no longer in a heap) */
 	for (size_t i = 0; i < an->nchans; i++)
-		if (gp_addr_map_get(&want, an->chans[i].address) != GP_NONE &&
+		/* in want: what the loop above put there (one channel an
+		 * address), without a lookup per channel */
+		if (an->chans[i].address && an->chans[i].elem_type == timestr &&
 		    !(an->chans[i].flags & GP_CHAN_TIMER))
 			an->chans[i].flags |= GP_CHAN_TIMER_UNKNOWN;
 out:
@@ -167,6 +169,7 @@ out:
 
 /* Marks the select cases found in one queue with their direction. */
 static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
+		       const struct gp_page_filter *selpages,
 		       uint64_t first, uint32_t kind, uint8_t role)
 {
 	const struct gp_program *prog = snap->prog;
@@ -181,7 +184,8 @@ static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
 			gp_error_destroy(e);
 			return;
 		}
-		uint32_t wi = gp_addr_map_get(sel, s);
+		uint32_t wi = gp_page_filter_may(selpages, s) ?
+			      gp_addr_map_get(sel, s) : GP_NONE;
 		if (wi != GP_NONE) {
 			snap->waits[wi].kind = kind;
 			snap->wait_role[wi] = role;
@@ -237,25 +241,37 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		return NULL;
 	const struct gp_program *prog = snap->prog;
 	struct gp_addr_map idx = { 0 }, sel = { 0 };
+	struct gp_page_filter selpages = { 0 };
 	struct type_cache *tc = calloc(1, sizeof(*tc));
+	/* each channel wait's index into an->chans (GP_NONE: none), found
+	 * once here rather than looked up again in every pass below */
+	uint32_t *wci = malloc((snap->nwait_info + 1) * sizeof(*wci));
 	uint32_t *count = NULL, nil_index = GP_NONE;
 	gp_error *err = NULL;
 	uint8_t buf[GP_MAX_HCHAN];
 	struct gp_trim trim = { 0 };
 	struct nil_memo memo;
-	if (!tc)
-		return &gp_error_nomem;
+	if (!tc || !wci) {
+		err = &gp_error_nomem;
+		goto out;
+	}
 	nil_memo_init(&memo);
 	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
+		wci[wi] = GP_NONE;
 		if (snap->wait_kind[wi] != GP_OBJ_CHAN)
 			continue;
 		gp_memory_trim_tick(&prog->mem, &trim);
 		uint64_t addr = snap->wait_obj[wi];
 		if ((snap->waits[wi].flags & 1) &&
-		    (err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)))
+		    ((err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)) ||
+		     (err = gp_page_filter_add(&selpages, snap->waits[wi].sudog))))
 			goto out;
-		if (gp_addr_map_get(&idx, addr) != GP_NONE)
+		/* (address 0 is never stored: such a wait has no index) */
+		uint32_t known = gp_addr_map_get(&idx, addr);
+		if (known != GP_NONE) {
+			wci[wi] = known;
 			continue;
+		}
 		if ((err = gp_grow((void **)&an->chans, &an->chans_cap,
 				   an->nchans + 1, sizeof(*an->chans))))
 			goto out;
@@ -270,11 +286,15 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			gp_error_destroy(e);
 			c->flags |= GP_CHAN_UNREADABLE;
 		} else if (sel.used) {
-			walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, size),
+			walk_queue(snap, &sel, &selpages,
+				   gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, size),
 				   GP_WAIT_CHAN_RECV, GP_ROLE_RECV);
-			walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, size),
+			walk_queue(snap, &sel, &selpages,
+				   gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, size),
 				   GP_WAIT_CHAN_SEND, GP_ROLE_SEND);
 		}
+		if (addr)
+			wci[wi] = (uint32_t)an->nchans;
 		if ((err = gp_addr_map_put(&idx, addr, (uint32_t)an->nchans++)))
 			goto out;
 	}
@@ -283,15 +303,17 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
 		if (snap->wait_kind[wi] != GP_OBJ_CHAN || snap->wait_role[wi] != GP_ROLE_UNKNOWN)
 			continue;
-		uint32_t ci = gp_addr_map_get(&idx, snap->wait_obj[wi]);
+		uint32_t ci = wci[wi];
 		if (ci == GP_NONE || (an->chans[ci].flags & GP_CHAN_UNREADABLE))
 			continue;
 		int64_t hsize = prog->layout.type_size[GP_T_HCHAN];
 		if (gp_failed(gp_memory_read(&prog->mem, snap->wait_obj[wi], buf, (size_t)hsize)))
 			continue;
-		walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, (size_t)hsize),
+		walk_queue(snap, &sel, &selpages,
+			   gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, (size_t)hsize),
 			   GP_WAIT_CHAN_RECV, GP_ROLE_RECV);
-		walk_queue(snap, &sel, gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, (size_t)hsize),
+		walk_queue(snap, &sel, &selpages,
+			   gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, (size_t)hsize),
 			   GP_WAIT_CHAN_SEND, GP_ROLE_SEND);
 		if (snap->wait_role[wi] == GP_ROLE_UNKNOWN)
 			snap->wait_role[wi] = GP_ROLE_UNKNOWN + 0; /* not queued */
@@ -341,7 +363,7 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 				size_t wi = g->waiting_first + k;
 				if (wi >= snap->nwait_info || snap->wait_kind[wi] != GP_OBJ_CHAN)
 					continue;
-				uint32_t ci = gp_addr_map_get(&idx, snap->wait_obj[wi]);
+				uint32_t ci = wci[wi];
 				if (ci == GP_NONE)
 					continue;
 				struct gp_chan *c = &an->chans[ci];
@@ -377,9 +399,11 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	an->chans_done = true;
 out:
 	free(tc);
+	free(wci);
 	free(count);
 	gp_addr_map_deinit(&idx);
 	gp_addr_map_deinit(&sel);
+	gp_page_filter_deinit(&selpages);
 	return err;
 }
 

@@ -418,6 +418,7 @@ struct scan_ctx {
 	const struct target *t;
 	size_t nt;
 	const struct gp_addr_map *chanset;
+	const struct gp_page_filter *chanpages; /* chanset's pages */
 	struct cands ind;
 	struct hit **hits;
 	size_t *nhits, *hcap;
@@ -536,6 +537,8 @@ static gp_error *on_object(void *arg, const struct gp_read_req *req,
 		return NULL;
 	for (uint32_t k = 0; k < GP_INDIRECT_WORDS; k++) {
 		uint64_t u = gp_load(q + 8 * k, 8);
+		if (!gp_page_filter_may(r->c->chanpages, u))
+			continue;
 		uint32_t ti = gp_addr_map_get(r->c->chanset, u);
 		if (ti == GP_NONE || u == req->address)
 			continue;
@@ -561,13 +564,17 @@ static int held_cmp(const void *a, const void *b)
 static gp_error *indirect_hits(struct scan_ctx *c, struct ind_read *r)
 {
 	struct gp_addr_map first = { 0 };
+	struct gp_page_filter pages = { 0 };
 	gp_error *err = NULL;
 	gp_qsort(r->held, r->n, sizeof(*r->held), held_cmp);
 	for (size_t i = 0; i < r->n && !err; i++)
-		if (!i || r->held[i].value != r->held[i - 1].value)
-			err = gp_addr_map_put(&first, r->held[i].value, (uint32_t)i);
+		if ((!i || r->held[i].value != r->held[i - 1].value) &&
+		    !(err = gp_addr_map_put(&first, r->held[i].value, (uint32_t)i)))
+			err = gp_page_filter_add(&pages, r->held[i].value);
 	for (size_t i = 0; i < c->ind.n && !err; i++) {
 		const struct cand *cd = &c->ind.cands[i];
+		if (!gp_page_filter_may(&pages, cd->value))
+			continue;
 		uint32_t j = gp_addr_map_get(&first, cd->value);
 		if (j == GP_NONE)
 			continue;
@@ -584,6 +591,7 @@ static gp_error *indirect_hits(struct scan_ctx *c, struct ind_read *r)
 		}
 	}
 	gp_addr_map_deinit(&first);
+	gp_page_filter_deinit(&pages);
 	return err;
 }
 
@@ -737,6 +745,7 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	struct hit *hits = NULL;
 	size_t nt = 0, nhits = 0, hcap = 0;
 	struct gp_addr_map chanset = { 0 }, calls_memo = { 0 };
+	struct gp_page_filter chanpages = { 0 };
 	struct gp_unwind_pc *pcs = NULL;
 	uint32_t *sync2t = NULL;
 	struct gp_lock_hit *lh = NULL;
@@ -765,7 +774,9 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		goto done;
 	gp_qsort(t, nt, sizeof(*t), target_cmp);
 	for (size_t j = 0; j < nt; j++)
-		if (t[j].is_chan && (err = gp_addr_map_put(&chanset, t[j].addr, (uint32_t)j)))
+		if (t[j].is_chan &&
+		    ((err = gp_addr_map_put(&chanset, t[j].addr, (uint32_t)j)) ||
+		     (err = gp_page_filter_add(&chanpages, t[j].addr))))
 			goto out;
 
 	/* Every stack's user part, read in file order (a batch). */
@@ -776,8 +787,8 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	}
 	/* What the snapshot's stack pass kept of them (GP_SNAPSHOT_REFS)
 	 * first; the batch reads the rest */
-	struct scan_ctx sc = { snap, an, t, nt, &chanset, { 0 }, &hits, &nhits,
-			       &hcap, pcs };
+	struct scan_ctx sc = { snap, an, t, nt, &chanset, &chanpages, { 0 },
+			       &hits, &nhits, &hcap, pcs };
 	bool kept = kept_words_do(snap, t, nt);
 	size_t nreqs = 0, nkept = 0, nwords = snap->refc[0].n + snap->refc[1].n;
 	for (size_t i = 0; i < snap->ngs && !err; i++) {
@@ -938,6 +949,7 @@ out:
 	free(sync2t);
 	free(lh);
 	gp_addr_map_deinit(&chanset);
+	gp_page_filter_deinit(&chanpages);
 	gp_addr_map_deinit(&calls_memo);
 	return err;
 }
