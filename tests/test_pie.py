@@ -20,7 +20,7 @@ import subprocess
 import pytest
 
 from conftest import TINY_GO, _core_of, find_go, run_goparked_cmd
-from fixtures import core_for, NEWEST
+from fixtures import core_for, NEWEST, OLDEST
 
 pytestmark = pytest.mark.cli
 
@@ -108,3 +108,18 @@ def test_pie_core_with_the_wrong_executable(pie, tmp_path):
     _one_line_exit_2(run_goparked_cmd([core, "--exe", plain.exe]), "does not belong")
     # and the other way round: a non-PIE core with a PIE executable
     _one_line_exit_2(run_goparked_cmd([plain.core, "--exe", other.exe]), "does not belong")
+
+
+def test_arm64_pie_core_with_the_wrong_executable():
+    """qemu-aarch64 loads a Go PIE at its link-time address and its core
+    keeps no text, only rodata and data: the first 64 KiB of rodata are the
+    same in the PIE and non-PIE builds (this read the other build's
+    runtime.allm and failed on a wild address). The other build, the other
+    way round, and another release's PIE."""
+    pie = core_for(NEWEST, "arm64-pie-dwarf", "all")
+    plain = core_for(NEWEST, "arm64-dwarf", "all")
+    old = core_for(OLDEST, "arm64-pie-stripped", "all")
+    for core, exe in ((pie.core, plain.exe), (plain.core, pie.exe),
+                      (pie.core, old.exe), (old.core, pie.exe)):
+        _one_line_exit_2(run_goparked_cmd([core, "--exe", exe]),
+                         "core file %s does not belong to executable %s (" % (core, exe))

@@ -17,8 +17,11 @@
 /*
  * A core belongs to the executable when the read-only bytes they share are
  * equal (kernel cores keep the first page of text, which holds the Go build
- * ID; gcore keeps all of text), and when the core holds the executable's
- * runtime variables (the data segment is always dumped).
+ * ID; gcore keeps all of text; qemu-user keeps no text but all of rodata),
+ * and when the core holds the executable's runtime variables (the data
+ * segment is always dumped). All of what they share is compared: the
+ * first 64 KiB of an arm64 build's rodata are the same in its PIE and
+ * non-PIE builds, and a qemu core has nothing else to tell them apart.
  */
 static gp_error *check_core_matches(struct gp_program *prog)
 {
@@ -34,25 +37,30 @@ static gp_error *check_core_matches(struct gp_program *prog)
 			uint64_t hi = cs->start + cs->avail;
 			if (hi > es->start + es->avail)
 				hi = es->start + es->avail;
-			if (lo >= hi)
-				continue;
-			if (hi - lo > 65536)
-				hi = lo + 65536;
-			/* From the file itself: libelf rewrites section
-			 * headers in our private mapping (Go puts them in
-			 * the first page) when it decompresses DWARF. */
-			uint8_t buf[65536];
-			uint64_t foff = (uint64_t)(es->data - exe->map) +
-					(lo - es->start);
-			ssize_t r = pread(exe->fd, buf, hi - lo, (off_t)foff);
-			if (r != (ssize_t)(hi - lo))
-				return gp_error_os(errno, "cannot read %s",
-						   exe->path);
-			if (memcmp(cs->data + (lo - cs->start), buf, hi - lo))
+			for (uint64_t at = lo; at < hi; at += 65536) {
+				uint64_t n = hi - at > 65536 ? 65536 : hi - at;
+				/* From the file itself: libelf rewrites
+				 * section headers in our private mapping (Go
+				 * puts them in the first page) when it
+				 * decompresses DWARF. */
+				uint8_t buf[65536];
+				uint64_t foff = (uint64_t)(es->data - exe->map) +
+						(at - es->start);
+				ssize_t r = pread(exe->fd, buf, n, (off_t)foff);
+				if (r != (ssize_t)n)
+					return gp_error_os(errno, "cannot read %s",
+							   exe->path);
+				const uint8_t *c = cs->data + (at - cs->start);
+				if (!memcmp(c, buf, n))
+					continue;
+				size_t k = 0;
+				while (c[k] == buf[k])
+					k++;
 				return gp_error_create(GP_ERROR_MISMATCH,
-						       "core file %s does not belong to executable %s (their code differs at 0x%llx)",
+						       "core file %s does not belong to executable %s (their read-only bytes differ at 0x%llx)",
 						       prog->core.path, exe->path,
-						       (unsigned long long)lo);
+						       (unsigned long long)(at + k));
+			}
 		}
 	}
 	static const enum gp_var_id needed[] = { GP_V_ALLGLEN, GP_V_ALLGS,
