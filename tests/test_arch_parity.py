@@ -69,6 +69,13 @@ def _answers(toolchain, variant):
              if s.address in locked else None,
              tuple(sorted(name(w.goid) for w in s.waiters)))
             for s in syncs)
+        # Not vacuous: every goroutine the fixture accounted for is in
+        # the grouping, and every analysis found something to compare.
+        grouped = collections.Counter()
+        for grp in snap.group("site"):
+            grouped.update(x for x in grp.goids() if x in g_of)
+        assert sorted(grouped) == sorted(g_of) and set(grouped.values()) == {1}
+        assert out["chans"] and syncs
         dl = A.Deadlocks(snap)
         out["cycles"] = sorted(tuple(sorted(name(x) for x in c)) for c in dl.cycle_goids())
         out["stuck"] = sorted((st["reason"], st["kind"], tuple(sorted(name(x) for x in st["goids"])))
@@ -84,4 +91,5 @@ if PAIRS:
         amd = _answers(toolchain, variant)
         arm = _answers(toolchain, "arm64-" + variant)
         for key in amd:
+            assert amd[key], key  # an empty answer on both would prove nothing
             assert arm[key] == amd[key], key
