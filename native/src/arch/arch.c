@@ -3,10 +3,13 @@
 
 #include "arch/arch.h"
 
+/* Every architecture read, and their names for the refusal of any other
+ * (one list: a third architecture is added to both). */
+static const struct gp_arch *const all[] = { &gp_arch_x86_64, &gp_arch_arm64 };
+#define GP_ARCH_NAMES "linux/x86-64 and linux/arm64"
+
 const struct gp_arch *gp_arch_find(uint16_t machine)
 {
-	static const struct gp_arch *const all[] = { &gp_arch_x86_64,
-						     &gp_arch_arm64 };
 	for (size_t i = 0; i < GP_ARRAY_SIZE(all); i++)
 		if (all[i]->machine == machine)
 			return all[i];
@@ -49,5 +52,5 @@ const char *gp_machine_name(uint16_t machine)
 
 const char *gp_arch_supported_names(void)
 {
-	return "linux/x86-64";
+	return GP_ARCH_NAMES;
 }
