@@ -11,7 +11,7 @@ import os
 from ctypes import (POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t,
                     c_uint32, c_uint64, c_void_p)
 
-ABI_VERSION = 5
+ABI_VERSION = 6
 LIBNAME = "libgoparked.so"
 NONE = 0xFFFFFFFF  # GP_NONE
 
@@ -277,6 +277,12 @@ class JsonNames(ctypes.Structure):
         ("flag_locked", c_uint32),
         ("clock_known", c_uint32),
         ("reserved", c_uint32),
+        ("verdicts", c_void_p),  # const struct gp_verdict_rec *
+        ("nverdicts", c_size_t),
+        ("verdict", POINTER(c_char_p)),
+        ("nverdict", c_size_t),
+        ("reason", POINTER(c_char_p)),
+        ("nreason", c_size_t),
     ]
 
 
@@ -519,6 +525,16 @@ class Verdicts(ctypes.Structure):
     ]
 
 
+class GroupVerdicts(ctypes.Structure):
+    _fields_ = [
+        ("counts", c_uint64 * NUM_VERDICTS),
+        ("uniform", c_uint32),
+        ("verdict", c_uint32),
+        ("reason", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
 # Every mirrored struct, by its C name (used by the layout test).
 STRUCTS = {
     "gp_goroutine": Goroutine,
@@ -545,6 +561,7 @@ STRUCTS = {
     "gp_path_step": PathStep,
     "gp_verdict_rec": VerdictRec,
     "gp_verdicts": Verdicts,
+    "gp_group_verdicts": GroupVerdicts,
 }
 
 _p = c_void_p  # opaque handles
@@ -621,6 +638,7 @@ _PROTOTYPES = {
     "gp_snapshot_heap_pointers": (_perr, [_p, c_uint64, POINTER(c_uint64), c_size_t,
                                           POINTER(c_size_t)]),
     "gp_snapshot_verdicts": (_perr, [_p, POINTER(Verdicts)]),
+    "gp_grouping_verdicts": (_perr, [_p, POINTER(Verdicts), POINTER(GroupVerdicts), c_size_t]),
     "gp_snapshot_verdict_path": (_perr, [_p, c_uint32, POINTER(POINTER(PathStep)),
                                          POINTER(c_size_t)]),
     "gp_snapshot_stack_pointers": (_perr, [_p, c_uint32, POINTER(c_uint64), c_size_t,

@@ -68,7 +68,9 @@ def _group_signature(snap, group, table):
 def write_snapshot_json(snap, grouping, out, verdict=None):
     """Writes the --json document of snap grouped as grouping to out;
     verdict (a verdict.VerdictView of the grouping, --verdict): each group
-    also has "verdicts", its goroutines per verdict key."""
+    also has "verdicts", its goroutines per verdict key, and each
+    goroutine "verdict" and "verdict_reason" (as --jsonl --detail's
+    goroutine records)."""
     from .signature import Signer
     signer = Signer(snap)
     table = _signature_table(snap, signer) if len(snap) else {}
@@ -94,7 +96,8 @@ def write_snapshot_json(snap, grouping, out, verdict=None):
             doc["verdicts"] = {v: counts.get(v, 0) for v in ORDER}
         w("%s\n%s" % ("," if k else "", _enc(doc)))
     w('],\n"goroutines":[')
-    _write_goroutines(snap, table, stack_ids, out)
+    _write_goroutines(snap, table, stack_ids, out,
+                      verdict.verdicts if verdict is not None else None)
     w('],\n"stacks":{')
     for k, sid in enumerate(sorted(stack_ids)):
         w('%s\n"%d":%s' % ("," if k else "", sid, _enc(
@@ -111,9 +114,10 @@ def _c_names(table, n):
     return arr
 
 
-def _write_goroutines(snap, table, stack_ids, out):
+def _write_goroutines(snap, table, stack_ids, out, verdicts=None):
     """The goroutines, written by the engine's JSON writer
-    (native/src/analysis/json.c) with the names defined here in Python."""
+    (native/src/analysis/json.c) with the names defined here in Python;
+    with verdicts (model.Verdicts), each one's verdict and reason keys."""
     n = len(snap)
     for name in ("stack_id", "creator_stack"):
         view = snap.field_view(name)
@@ -139,6 +143,15 @@ def _write_goroutines(snap, table, stack_ids, out):
         sig_keys=c_keys, sig_of=c_of, nkeys=len(keys),
         sigs=c_sigs, nsigs=len(sigs), flag_system=N.G_SYSTEM,
         flag_locked=N.G_LOCKED, clock_known=int(snap.clock.known))
+    if verdicts is not None:
+        raw = verdicts._raw
+        nv, nr = max(N.VERDICT_KEYS) + 1, max(N.VERDICT_REASON_KEYS) + 1
+        names.verdicts = ctypes.cast(raw.goroutines, ctypes.c_void_p)
+        names.nverdicts = raw.ngoroutines
+        names.verdict = _c_names(N.VERDICT_KEYS, nv)
+        names.nverdict = nv
+        names.reason = _c_names({k: v for k, v in N.VERDICT_REASON_KEYS.items() if v}, nr)
+        names.nreason = nr
     failure = []
     # Bytes straight to the binary stream under a text one (stdout).
     out.write("\n")

@@ -407,9 +407,10 @@ class Filter:
 class Group:
     """A set of goroutines sharing a key (site, stack, channel ...)."""
 
-    def __init__(self, grouping, raw):
+    def __init__(self, grouping, raw, index=0):
         snap = grouping.snapshot
         self._grouping = grouping
+        self._index = index         # in its grouping's groups
         self.key = snap.string(raw.key_str)
         self.key_address = raw.key_address
         self.wait_reason = snap.string(raw.waitreason_str)
@@ -492,7 +493,7 @@ class Grouping:
         self._h = handle
         n = c_size_t()
         arr = N.lib().gp_grouping_groups(handle, byref(n))
-        self.groups = [Group(self, arr[i]) for i in range(n.value)] \
+        self.groups = [Group(self, arr[i], i) for i in range(n.value)] \
             if arr else []
 
     def _members(self):

@@ -53,6 +53,10 @@ def _code_view(verdicts):
     return memoryview(buf).cast("B").cast("Q")[off // 8::size // 8]
 
 
+# (key, enum gp_verdict) of ORDER
+_ORDER_CODES = tuple((k, N.VERDICT_BY_KEY[k]) for k in ORDER)
+
+
 def _key(code):
     return N.VERDICT_KEYS.get(code & 0xFFFFFFFF, "unknown")
 
@@ -125,23 +129,29 @@ class VerdictView:
         None."""
         return _reason(self._codes[index])
 
-    def _code_counts(self, group, members):
-        """Counter {verdict code: members} of a group, counted once (rows()
-        and group_counts() both ask, the report of the same grouping)."""
-        key = (id(group._grouping), group._first, group.count)
-        c = self._counted.get(key)
-        if c is None:
-            c = self._counted[key] = collections.Counter(
-                map(self._codes.__getitem__, members))
-        return c
+    def _group_verdicts(self, group):
+        """The engine's count of a group's members by verdict, and their
+        one verdict and reason when they share it (N.GroupVerdicts): made
+        for every group of its grouping at once (gp_grouping_verdicts),
+        kept (rows() and group_counts() both ask, the report of the same
+        grouping)."""
+        grouping = group._grouping
+        hit = self._counted.get(id(grouping))
+        if hit is None:
+            if not grouping._h:
+                raise N.Error(N.Error.INVALID_ARGUMENT, "grouping is closed")
+            n = len(grouping.groups)
+            arr = (N.GroupVerdicts * max(n, 1))()
+            N.lib().check(N.lib().gp_grouping_verdicts(
+                grouping._h, ctypes.byref(self.verdicts._raw), arr, n))
+            # the grouping kept with its counts: its id is not reused
+            hit = self._counted[id(grouping)] = (grouping, arr)
+        return hit[1][group._index]
 
     def group_counts(self, group):
         """{key: n} of a group's members, in ORDER, zeros left out."""
-        c = self._code_counts(group, _members(group))
-        out = collections.Counter()
-        for code, n in c.items():
-            out[_key(code)] += n
-        return {k: out[k] for k in ORDER if out.get(k)}
+        c = self._group_verdicts(group).counts
+        return {k: c[v] for k, v in _ORDER_CODES if c[v]}
 
     def rows(self, verdicts=ORDER):
         """[Row] of every group split by (verdict, reason), most severe
@@ -151,20 +161,20 @@ class VerdictView:
         # leaks and lingering are told apart by creator too (the go
         # statement's pc): "4 monitors started by X", not by whom first
         gopc = self.snap.field_view("gopc")
-        creator_keys = LEAKED + ("lingering",)
+        creator = {N.VERDICT_BY_KEY[k] for k in LEAKED + ("lingering",)}
         for g in self.grouping.groups:
             members = _members(g)
-            kinds = set(self._code_counts(g, members))
-            by_creator = {c for c in kinds if _key(c) in creator_keys}
-            if len(kinds) == 1 and (not by_creator or _all_same(
+            one = self._group_verdicts(g)
+            if one.uniform and (one.verdict not in creator or _all_same(
                     map(gopc.__getitem__, members))):
                 # one row: the common case, without a loop in Python
-                split = {(kinds.pop(), 0): members}
+                split = {(one.verdict | one.reason << 32, 0): members}
             else:
                 split = collections.defaultdict(list)
                 for i in members:
                     c = codes[i]
-                    split[(c, gopc[i] if c in by_creator else 0)].append(i)
+                    split[(c, gopc[i] if (c & 0xFFFFFFFF) in creator
+                           else 0)].append(i)
             for (code, _), idx in split.items():
                 k = _key(code)
                 if k in verdicts:

@@ -165,6 +165,7 @@ ABI_FINGERPRINTS = {
     3: "4d69c3d4ff3c20e0",  # 2 + struct gp_cframe, gp_program_c_frames
     4: "e1fec114fb53c321",  # gp_filter: label_key_len, label_value_len
     5: "1b2a4e567acd255f",  # 4 + gp_snapshot_take_with (GP_SNAPSHOT_REFS)
+    6: "93df2314ef1254c8",  # 5 + gp_json_names' verdicts, gp_grouping_verdicts
 }
 
 
@@ -345,6 +346,28 @@ def test_tiny_program_grouping(tiny_go):
         # Group sizes add up to what the filter let through.
         total, system = snap.state_counts()
         assert grouping.total == sum(total.values()) - sum(system.values())
+
+
+def test_grouping_verdicts_bounds(tiny_go):
+    """gp_grouping_verdicts (the report's per-group verdict counts) counts
+    every member once, and refuses a result shorter than the groups and
+    verdicts of fewer goroutines than the grouping's members name."""
+    import ctypes
+    with goparked.Program.from_core(tiny_go.core, tiny_go.exe) as prog, \
+            prog.snapshot() as snap:
+        grouping = snap.group("site")
+        raw = snap.verdicts()._raw
+        n = len(grouping.groups)
+        assert n > 1
+        arr = (N.GroupVerdicts * n)()
+        N.lib().check(N.lib().gp_grouping_verdicts(grouping._h, ctypes.byref(raw), arr, n))
+        for k, gr in enumerate(grouping.groups):
+            assert sum(arr[k].counts) == gr.count
+        for h, v, cap in ((grouping._h, raw, n - 1), (None, raw, n),
+                          (grouping._h, N.Verdicts(raw.goroutines, 0), n)):
+            with pytest.raises(goparked.Error) as info:
+                N.lib().check(N.lib().gp_grouping_verdicts(h, ctypes.byref(v), arr, cap))
+            assert info.value.code == goparked.Error.INVALID_ARGUMENT
 
 
 def test_closed_objects_raise(tiny_go):

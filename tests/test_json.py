@@ -285,17 +285,41 @@ def _jsonl(e, *args):
     return [json.loads(x) for x in r.stdout.splitlines()]
 
 
-@pytest.mark.parametrize("cell", [("1.27", "dwarf", "plain"),
-                                  ("1.27", "dwarf", "profile")],
-                         ids=lambda c: "go%s-%s-%s" % c)
+VERDICT_CELLS = [("1.27", "dwarf", "plain"), ("1.27", "dwarf", "profile")]
+
+
+def _goroutine_verdicts(gs, keys, acc, cell):
+    """{goid: verdict key} of goroutine records gs, each with exactly
+    keys; held to the fixture's account (corefiles/leaks: each
+    goroutine's expected verdict) and, on a core taken after the runtime's
+    own detector ran, to its goroutineleak profile (the leaked (proven)
+    goids)."""
+    want = {g["goid"]: g["expect"] for g in acc["goroutines"]}
+    verdict_of = {}
+    for g in gs:
+        assert list(g) == keys
+        assert g["verdict"] in ["live"] + schema.VERDICT_KEYS
+        assert (g["verdict_reason"] in schema.VERDICT_REASON_KEYS or
+                g["verdict_reason"] is None and g["verdict"] == "live"), g
+        verdict_of[g["goid"]] = g["verdict"]
+    assert {k: verdict_of.get(k) for k in want} == want
+    prof = acc.get("runtime_leak_profile") or {}
+    if prof.get("available"):
+        mine = {goid for goid, v in verdict_of.items() if v == "leaked"}
+        assert mine == set(prof["leaked_goids"])
+    elif cell[2] == "profile":
+        pytest.fail("a profile core without the runtime's profile: %r" % prof)
+    return verdict_of
+
+
+@pytest.mark.parametrize("cell", VERDICT_CELLS, ids=lambda c: "go%s-%s-%s" % c)
 def test_jsonl_verdict_round_trip(cell):
     """--jsonl --verdict: the snapshot record's "verdicts", every
     goroutine record's "verdict"/"verdict_reason" and every group
     record's "verdicts" have exactly the keys schema.py lists, and their
-    values are the fixture's account (corefiles/leaks: each goroutine's
-    expected verdict) and, on a core taken after the runtime's own
-    detector ran, its goroutineleak profile (the leaked (proven) goids).
-    Without --verdict the records are as before: no verdict key."""
+    values are the fixture's account and the runtime's goroutineleak
+    profile (_goroutine_verdicts). Without --verdict the records are as
+    before: no verdict key."""
     from leak_fixtures import leak_core
     e = leak_core(*cell)
     acc = e.load_account()
@@ -309,15 +333,9 @@ def test_jsonl_verdict_round_trip(cell):
     gs = [x for x in recs if x["record"] == "goroutine"]
     groups = [x for x in recs if x["record"] == "group"]
     assert gs and groups
-    verdict_of = {}
-    for g in gs:
-        assert list(g) == (head + schema.GOROUTINE_KEYS +
-                           schema.GOROUTINE_VERDICT_KEYS)
-        assert g["verdict"] in ["live"] + schema.VERDICT_KEYS
-        assert (g["verdict_reason"] in schema.VERDICT_REASON_KEYS or
-                g["verdict_reason"] is None and g["verdict"] == "live"), g
-        verdict_of[g["goid"]] = g["verdict"]
-    assert {k: verdict_of.get(k) for k in want} == want
+    verdict_of = _goroutine_verdicts(
+        gs, head + schema.GOROUTINE_KEYS + schema.GOROUTINE_VERDICT_KEYS,
+        acc, cell)
     # the snapshot's counts are the goroutines', every one of them
     assert snap["verdicts"] == {k: sum(1 for v in verdict_of.values()
                                        if v == k) for k in snap["verdicts"]}
@@ -333,12 +351,6 @@ def test_jsonl_verdict_round_trip(cell):
                 collections.Counter(want[x] for x in gr["goids"])), gr
             checked += 1
     assert checked > 20
-    prof = acc.get("runtime_leak_profile") or {}
-    if prof.get("available"):
-        mine = {goid for goid, v in verdict_of.items() if v == "leaked"}
-        assert mine == set(prof["leaked_goids"])
-    elif cell[2] == "profile":
-        pytest.fail("a profile core without the runtime's profile: %r" % prof)
     # without --verdict: not a key more
     for x in _jsonl(e, "--detail"):
         extra = {"snapshot": schema.RECORD_SNAPSHOT_KEYS,
@@ -346,6 +358,28 @@ def test_jsonl_verdict_round_trip(cell):
                  "group": head + schema.GROUP_KEYS}.get(x["record"])
         if extra is not None:
             assert list(x) == extra, x["record"]
+
+
+@pytest.mark.parametrize("cell", VERDICT_CELLS, ids=lambda c: "go%s-%s-%s" % c)
+def test_json_verdict_goroutines(cell):
+    """--json --verdict: every goroutine (the engine's JSON writer) has
+    "verdict" and "verdict_reason" after its other keys, as --jsonl
+    --detail's records, held to the account and the runtime's
+    goroutineleak profile (_goroutine_verdicts); each group's "verdicts"
+    are its goroutines'. Without --verdict: no verdict key."""
+    from leak_fixtures import leak_core
+    e = leak_core(*cell)
+    doc = _run(e, "--verdict", "--json")
+    _head(doc, schema.SNAPSHOT_SCHEMA, schema.SNAPSHOT_KEYS)
+    verdict_of = _goroutine_verdicts(
+        doc["goroutines"], schema.GOROUTINE_KEYS + schema.GOROUTINE_VERDICT_KEYS,
+        e.load_account(), cell)
+    assert len(verdict_of) == doc["summary"]["goroutines"]
+    for gr in doc["groups"]:
+        assert gr["verdicts"] == {k: sum(1 for x in gr["goids"] if verdict_of[x] == k)
+                                  for k in schema.VERDICT_KEYS}, gr
+    for g in _run(e, "--json")["goroutines"]:
+        assert list(g) == schema.GOROUTINE_KEYS
 
 
 def test_readme_documents_every_key_and_verdict_word():

@@ -26,11 +26,12 @@ extern "C" {
 /* 2: channels, sync objects, holders, deadlocks; 3: struct gp_cframe and
  * gp_program_c_frames (C frames of cgo threads); 4: gp_filter's label
  * key and value carry their lengths (a label may hold NULs); 5:
- * gp_snapshot_take_with (GP_SNAPSHOT_REFS). The binding refuses a
+ * gp_snapshot_take_with (GP_SNAPSHOT_REFS); 6: gp_json_names' verdicts
+ * (--json --verdict), gp_grouping_verdicts. The binding refuses a
  * library of another version (goparked/_native.py lib()), and
  * tests/test_binding.py keeps a fingerprint of each version's layouts and
  * functions so that a change without a new version fails. */
-#define GP_ABI_VERSION 5
+#define GP_ABI_VERSION 6
 
 /* ---------------------------------------------------------------- errors */
 
@@ -727,6 +728,8 @@ GP_EXPORT gp_error *gp_snapshot_heap_pointers(gp_snapshot *snap,
 
 /* ------------------------------------------------------------ JSON out */
 
+struct gp_verdict_rec;
+
 /* Where gp_snapshot_write_goroutines_json sends its output, in chunks of
  * at most 64 KiB; nonzero stops it (GP_ERROR_OS). */
 typedef int gp_json_write_fn(void *arg, const char *buf, size_t len);
@@ -750,6 +753,17 @@ struct gp_json_names {
 	uint32_t flag_system, flag_locked; /* the bits "system", "locked_to_thread" */
 	uint32_t clock_known;          /* ages only when the clock is known */
 	uint32_t reserved;
+	/* The leak verdict (--json --verdict): every goroutine's record, by
+	 * index (gp_snapshot_verdicts of the same snapshot, nverdicts of
+	 * them), written as "verdict" (its verdict's word, "unknown" when it
+	 * has none) and "verdict_reason" (its reason's word, null when it has
+	 * none) after the other keys. NULL: no verdict keys. */
+	const struct gp_verdict_rec *verdicts;
+	size_t nverdicts;
+	const char *const *verdict;    /* by enum gp_verdict */
+	size_t nverdict;
+	const char *const *reason;     /* by enum gp_verdict_reason */
+	size_t nreason;
 };
 
 /* Every goroutine as one JSON object a line, joined by ",\n": the body of
@@ -862,6 +876,27 @@ struct gp_verdicts {
 
 GP_EXPORT gp_error *gp_snapshot_verdicts(gp_snapshot *snap,
 					 struct gp_verdicts *ret);
+
+/* A group's members by verdict: their counts, and their one verdict and
+ * reason when they all have the same (uniform 1; else, or with no
+ * members, 0, verdict and reason 0). A verdict past the enum counts as
+ * GP_VERDICT_UNKNOWN. */
+struct gp_group_verdicts {
+	uint64_t counts[GP_NUM_VERDICTS];
+	uint32_t uniform;
+	uint32_t verdict;
+	uint32_t reason;
+	uint32_t reserved;
+};
+
+/* Of every group of grouping, in gp_grouping_groups' order, with the
+ * verdicts v of the grouping's snapshot (gp_snapshot_verdicts); ret has
+ * room for cap groups (GP_ERROR_INVALID_ARGUMENT when that is fewer than
+ * the groups, or a member is no goroutine of v). */
+GP_EXPORT gp_error *gp_grouping_verdicts(const gp_grouping *grouping,
+					 const struct gp_verdicts *v,
+					 struct gp_group_verdicts *ret,
+					 size_t cap);
 /* The retention path of goroutine index gi's wait object, for a blocked
  * goroutine whose object is reachable (none, count 0, for the others):
  * step 0 the root, the last the object. Made on first use from the

@@ -647,3 +647,49 @@ GP_EXPORT const uint32_t *gp_grouping_members(const gp_grouping *g,
 	*ret_count = g->nmembers;
 	return g->members;
 }
+
+GP_EXPORT gp_error *gp_grouping_verdicts(const gp_grouping *g,
+					 const struct gp_verdicts *v,
+					 struct gp_group_verdicts *ret,
+					 size_t cap)
+{
+	if (!g || !v || (g->ngroups && !ret))
+		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+				       "no grouping, verdicts or result");
+	if (cap < g->ngroups)
+		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+				       "room for %zu groups, %zu needed", cap,
+				       g->ngroups);
+	for (size_t k = 0; k < g->ngroups; k++) {
+		const struct gp_group *gr = &g->groups[k];
+		struct gp_group_verdicts *r = &ret[k];
+		memset(r, 0, sizeof(*r));
+		if (gr->members_first > g->nmembers ||
+		    gr->count > g->nmembers - gr->members_first)
+			return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+					       "group %zu's members out of range",
+					       k);
+		const uint32_t *m = g->members + gr->members_first;
+		r->uniform = gr->count > 0;
+		for (uint32_t i = 0; i < gr->count; i++) {
+			if (m[i] >= v->ngoroutines || !v->goroutines)
+				return gp_error_create(
+					GP_ERROR_INVALID_ARGUMENT,
+					"goroutine %u has no verdict", m[i]);
+			const struct gp_verdict_rec *x = &v->goroutines[m[i]];
+			uint32_t vd = x->verdict < GP_NUM_VERDICTS
+				? x->verdict : GP_VERDICT_UNKNOWN;
+			r->counts[vd]++;
+			if (!i) {
+				r->verdict = x->verdict;
+				r->reason = x->reason;
+			} else if (r->uniform && (x->verdict != r->verdict ||
+						  x->reason != r->reason)) {
+				r->uniform = 0;
+			}
+		}
+		if (!r->uniform)
+			r->verdict = r->reason = 0;
+	}
+	return NULL;
+}

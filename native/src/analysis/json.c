@@ -376,7 +376,8 @@ static void goroutine(struct jw *w, const gp_snapshot *snap,
 		      const struct gp_json_names *nm,
 		      const struct gp_goroutine *g, const struct gp_clock *clk,
 		      const struct gp_thread *threads, size_t nthreads,
-		      const struct gp_wait *waits, size_t nwaits)
+		      const struct gp_wait *waits, size_t nwaits,
+		      const struct gp_verdict_rec *vr)
 {
 	jw_str(w, "{\"goid\":");
 	jw_fmt_u64(w, g->goid);
@@ -504,6 +505,17 @@ static void goroutine(struct jw *w, const gp_snapshot *snap,
 	jw_opt_u32(w, g->stack_id);
 	jw_str(w, ",\"creator_stack_id\":");
 	jw_opt_u32(w, g->creator_stack);
+	if (vr) {
+		jw_str(w, ",\"verdict\":");
+		jw_json_str(w, vr->verdict < nm->nverdict &&
+				       nm->verdict[vr->verdict]
+				       ? nm->verdict[vr->verdict] : "unknown");
+		jw_str(w, ",\"verdict_reason\":");
+		if (vr->reason < nm->nreason && nm->reason[vr->reason])
+			jw_json_str(w, nm->reason[vr->reason]);
+		else
+			jw_str(w, "null");
+	}
 	jw_raw(w, "}", 1);
 }
 
@@ -521,6 +533,10 @@ GP_EXPORT gp_error *gp_snapshot_write_goroutines_json(
 	if (!names || !write)
 		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
 				       "no names or writer for the JSON");
+	if (names->verdicts && (names->nverdicts != n || !names->verdict))
+		return gp_error_create(GP_ERROR_INVALID_ARGUMENT,
+				       "%zu verdicts or no words for %zu goroutines",
+				       names->nverdicts, n);
 	gp_snapshot_clock(snap, &clk);
 	w.buf = malloc(JW_CHUNK);
 	if (!w.buf)
@@ -529,7 +545,8 @@ GP_EXPORT gp_error *gp_snapshot_write_goroutines_json(
 		if (i)
 			jw_raw(&w, ",\n", 2);
 		goroutine(&w, snap, names, &gs[i], &clk, threads, nthreads,
-			  waits, nwaits);
+			  waits, nwaits,
+			  names->verdicts ? &names->verdicts[i] : NULL);
 	}
 	jw_flush(&w);
 	free(w.buf);
