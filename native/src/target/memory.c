@@ -126,6 +126,10 @@ gp_error *gp_memory_view(const struct gp_memory *mem, uint64_t address,
 		*ret = p;
 		return NULL;
 	}
+	/* the buffer only for bytes the target has: a size from a corrupt
+	 * word costs nothing */
+	if (!gp_memory_covers(mem, address, size))
+		return gp_error_fault(address, size);
 	gp_error *err = gp_grow((void **)buf, cap, size ? size : 1, 1);
 	if (!err)
 		err = gp_memory_read(mem, address, *buf, size);
@@ -145,6 +149,33 @@ bool gp_memory_holds(const struct gp_memory *mem, uint64_t address,
 		return true;
 	const struct gp_segment *s = layer_find(&mem->mapped, address);
 	return s && size <= s->end - address;
+}
+
+bool gp_memory_covers(const struct gp_memory *mem, uint64_t address,
+		      uint64_t size)
+{
+	if (address + size < address)
+		return false;
+	uint64_t a = address, end = address + size;
+	while (a < end) {
+		uint64_t n = 0;
+		const uint8_t *p;
+		for (size_t i = 0; i < mem->nlayers && !n; i++)
+			n = layer_span(&mem->layers[i], a, &p);
+		if (!n && mem->read_fn) {
+			if (!mem->mapped.nsegs)
+				return true;
+			const struct gp_segment *s = layer_find(&mem->mapped, a);
+			if (s)
+				n = s->end - a;
+		}
+		if (!n)
+			return false;
+		if (n >= end - a)
+			break;
+		a += n;
+	}
+	return true;
 }
 
 gp_error *gp_memory_read(const struct gp_memory *mem, uint64_t address,

@@ -74,6 +74,12 @@ gp_error *gp_memory_view(const struct gp_memory *mem, uint64_t address,
  * unknown: a debugger's memory). A yes promises no successful read. */
 bool gp_memory_holds(const struct gp_memory *mem, uint64_t address,
 		     size_t size);
+/* Whether every byte of [address, address + size) is held (by the
+ * layers, a segment after another, or the reader's known mappings, as
+ * gp_memory_holds): a buffer sized by a word from the target is
+ * allocated only when this says the target has the bytes to fill it. */
+bool gp_memory_covers(const struct gp_memory *mem, uint64_t address,
+		      uint64_t size);
 /*
  * For passes that read a mapped core out of order (the mark), to keep the
  * resident size bounded: the bytes of file pages resident in this process
