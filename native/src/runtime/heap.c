@@ -443,6 +443,15 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 				h->ndropped++;
 				continue;
 			}
+			/* its page count is a word of the target: its objects
+			 * (a mark bit, a parent, an allocation bit each) and
+			 * arenas' page tables only for pages the target has */
+			if (!gp_memory_covers(&prog->mem, r.base,
+					      r.npages << PAGE_SHIFT)) {
+				gp_heap_note(h, r.mspan, "span's pages not in the target");
+				h->ndropped++;
+				continue;
+			}
 			if ((err = gp_grow((void **)&h->spans, &cap,
 					   h->nspans + 1, sizeof(*h->spans))))
 				goto fail;
