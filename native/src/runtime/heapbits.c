@@ -264,6 +264,14 @@ out:
 	return err;
 }
 
+static gp_error *too_big(uint64_t type, uint64_t size, uint64_t max_size)
+{
+	return gp_error_create(GP_ERROR_CORRUPT,
+			       "type 0x%llx of %llu bytes in an object of %llu",
+			       (unsigned long long)type, (unsigned long long)size,
+			       (unsigned long long)max_size);
+}
+
 void gp_types_deinit(struct gp_types *t)
 {
 	gp_addr_map_deinit(&t->map);
@@ -271,11 +279,13 @@ void gp_types_deinit(struct gp_types *t)
 	free(t->pool);
 }
 
-gp_error *gp_heap_type(struct gp_heap *h, uint64_t type,
+gp_error *gp_heap_type(struct gp_heap *h, uint64_t type, uint64_t max_size,
 		       const struct gp_type_rec **ret)
 {
 	struct gp_types *t = &h->types;
 	uint32_t i = gp_addr_map_get(&t->map, type);
+	if (i != GP_NONE && t->recs[i].size > max_size)
+		return too_big(type, t->recs[i].size, max_size);
 	if (i != GP_NONE) {
 		*ret = &t->recs[i];
 		return t->recs[i].error ? gp_error_create(GP_ERROR_CORRUPT,
@@ -286,6 +296,11 @@ gp_error *gp_heap_type(struct gp_heap *h, uint64_t type,
 	struct type_hdr th;
 	struct gp_type_rec rec = { .addr = type };
 	gp_error *err = read_type_hdr(p, type, &th);
+	/* a type bigger than the object that names it is not its type; its
+	 * mask (a bit per pointer word, built or read) would be sized by the
+	 * corrupt word alone: not cached, no mask */
+	if (!err && th.size > max_size)
+		return too_big(type, th.size, max_size);
 	uint8_t *mask = NULL;
 	uint64_t nbits = 0;
 	if (!err) {
@@ -314,6 +329,8 @@ gp_error *gp_heap_type(struct gp_heap *h, uint64_t type,
 			if (!err && len > MAX_PROG_BYTES)
 				err = gp_error_create(GP_ERROR_LIMIT, "GC program of %u bytes", len);
 			uint8_t *prog = NULL;
+			if (!err && !gp_memory_covers(&p->mem, th.gcdata + 4, len))
+				err = gp_error_fault(th.gcdata + 4, len);
 			if (!err && !(prog = malloc(len ? len : 1)))
 				err = &gp_error_nomem;
 			if (!err)
@@ -559,7 +576,7 @@ static gp_error *object_bits(struct gp_heap *h, const struct gp_span *s,
 		return NULL;
 	}
 	const struct gp_type_rec *t;
-	if ((err = gp_heap_type(h, type, &t)))
+	if ((err = gp_heap_type(h, type, s->elemsize > 8 * payload ? s->elemsize - 8 * payload : 0, &t)))
 		return err;
 	if (!t->ptrbytes) {
 		*ret_done = true;

@@ -434,8 +434,10 @@ gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
 gp_error *gp_heap_object_mask(struct gp_heap *h, const struct gp_span *s,
 			      uint64_t obj, uint8_t **ret,
 			      bool *ret_conservative);
-/* A type's size and pointer mask (cached; the mask is in h->types.pool). */
-gp_error *gp_heap_type(struct gp_heap *h, uint64_t type,
+/* A type's size and pointer mask (cached; the mask is in h->types.pool);
+ * an error, nothing read past the header, for a type of more than
+ * max_size bytes (the object it is the type of). */
+gp_error *gp_heap_type(struct gp_heap *h, uint64_t type, uint64_t max_size,
 		       const struct gp_type_rec **ret);
 void gp_types_deinit(struct gp_types *t);
 /* The name of the runtime type at type ("main.Order"), interned; 0 when
