@@ -58,10 +58,18 @@ static void mark_segment(struct gp_mark *m, uint32_t kind, uint64_t start,
 	uint64_t words = (end - start) / 8;
 	if (nbits < words)
 		words = nbits;
-	uint8_t *mask = malloc((size_t)(words + 7) / 8 + 1);
-	if (!mask)
+	/* bounds from a corrupt moduledata: nothing the target lacks is
+	 * scanned (a window at a time, each a failed read) */
+	if (!gp_memory_covers(&p->mem, start, words * 8)) {
+		gp_heap_note(m->h, start, "globals' segment unreadable");
 		return;
-	if (gp_failed(gp_memory_read(&p->mem, mask_addr, mask, (size_t)(words + 7) / 8))) {
+	}
+	/* the mask's length is the moduledata's word: a buffer only for a
+	 * mask the target holds */
+	uint8_t *mask = NULL;
+	if (!gp_memory_covers(&p->mem, mask_addr, (words + 7) / 8) ||
+	    !(mask = malloc((size_t)(words + 7) / 8 + 1)) ||
+	    gp_failed(gp_memory_read(&p->mem, mask_addr, mask, (size_t)(words + 7) / 8))) {
 		/* no mask: every word (sound) */
 		gp_heap_note(m->h, mask_addr, "globals' pointer mask unreadable");
 		free(mask);
