@@ -87,12 +87,9 @@ static gp_error *plan_copy(struct gp_program *prog)
 	    (err = gp_target_copy(prog, &w, 0)))
 		goto out;
 	gp_phase("copy allgs");
-	gptrs = malloc((len ? len : 1) * 8);
-	if (!gptrs) {
-		err = &gp_error_nomem;
-		goto out;
-	}
-	if ((err = gp_memory_read(&prog->mem, array, gptrs, len * 8))) {
+	/* a chunk at a time: the len is the target's word (the copy above
+	 * maps but does not prove it) */
+	if ((err = gp_read_allgs(&prog->mem, array, (size_t)len, &gptrs))) {
 		gp_error_destroy(err);
 		err = NULL;
 		goto out;

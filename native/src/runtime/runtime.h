@@ -284,6 +284,11 @@ gp_error *gp_snapshot_intern_stack(struct gp_snapshot *snap,
 gp_error *gp_snapshot_read_labels(struct gp_snapshot *snap, uint64_t labels,
 				  uint32_t *ret);
 gp_error *gp_snapshot_compute_clock(struct gp_snapshot *snap);
+/* runtime.allgs's len pointers at array, read a chunk at a time into a
+ * buffer grown by what was read (*ret, malloc'd): a len past what the
+ * target holds is a read error, never a buffer sized by the word. */
+gp_error *gp_read_allgs(const struct gp_memory *mem, uint64_t array,
+		       size_t len, uint64_t **ret);
 
 /* semtable.c. Bounds on the table walked. */
 #define GP_MAX_SEMA_NODES (64u << 20) /* sudogs in the whole semtable */

@@ -1763,10 +1763,10 @@ static gp_error *sort_by_goid(struct gp_snapshot *snap)
  * bounded only by GP_MAX_GOROUTINES (512 MiB of pointers): the list is
  * read a chunk at a time into a buffer grown only by what was read, so a
  * corrupt len costs what the target really holds, never a buffer sized by
- * the word alone.
+ * the word alone (the snapshot's and the live read plan's, plan.c).
  */
-static gp_error *read_allgs(const struct gp_memory *mem, uint64_t array,
-			    size_t len, uint64_t **ret)
+gp_error *gp_read_allgs(const struct gp_memory *mem, uint64_t array,
+		       size_t len, uint64_t **ret)
 {
 	enum { CHUNK = 1 << 16 };
 	uint64_t *gptrs = NULL;
@@ -1840,7 +1840,7 @@ GP_EXPORT gp_error *gp_snapshot_take_with(gp_program *prog, uint32_t options,
 		goto fail;
 	}
 	snap->allgs_len = (size_t)len;
-	if ((err = read_allgs(&prog->mem, array, (size_t)len, &gptrs)))
+	if ((err = gp_read_allgs(&prog->mem, array, (size_t)len, &gptrs)))
 		goto fail;
 	size_t gsize = (size_t)prog->layout.type_size[GP_T_G];
 	if (gsize == 0 || gsize > GP_MAX_G_SIZE) {
