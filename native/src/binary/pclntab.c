@@ -818,12 +818,16 @@ static void find_gofunc(struct gp_pclntab *tab)
 }
 
 /* Optional: without the table (no memory, huge text) find_func does a
- * plain binary search. A bad (unsorted) ftab only makes it slower. */
+ * plain binary search. A bad (unsorted) ftab only makes it slower. The
+ * text's end is the table's last word: a table of a few functions that
+ * claims gigabytes of text gets no buckets (a real one has about one
+ * bucket per function: ~150 bytes of code each), never a buffer and a
+ * loop sized by that word alone. */
 static void build_buckets(struct gp_pclntab *tab)
 {
 	uint64_t span = ftab_entry(tab, tab->nfunc);
 	uint64_t nb = (span >> BUCKET_SHIFT) + 2;
-	if (nb > MAX_BUCKETS)
+	if (nb > MAX_BUCKETS || nb > 64 * ((uint64_t)tab->nfunc + 16))
 		return;
 	uint32_t *b = malloc(nb * sizeof(*b));
 	if (!b)
