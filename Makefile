@@ -185,7 +185,10 @@ demo:
 # patch real fixture executables and cores: the cases file lists them
 # ("exe core" a line, a fixed order, so a kept input means the same thing
 # on every machine), the seeds are made from them (never committed), the
-# corpus grows in $(FUZZ_BUILD)/corpus/<harness>. Inputs that found a bug
+# corpus grows in $(FUZZ_BUILD)/corpus/<harness>. The unit harnesses
+# (fuzz_pclnblob, fuzz_code, fuzz_elf) take raw bytes and need no fixture
+# per input; only their seeds come from the fixture executables (every one
+# of the default matrix in the cache: fuzz.exes). Inputs that found a bug
 # are kept in native/fuzz/regressions/<harness>/ and replayed by `make fuzz`.
 FUZZ_CC ?= clang-16
 FUZZ_BUILD ?= native/build-fuzz
@@ -204,6 +207,7 @@ FUZZERS := $(FUZZ_SRCS:native/fuzz/%.c=$(FUZZ_BUILD)/%)
 # 1.21, 1.27), with DWARF and stripped, the scenario "all" of the fixture.
 FUZZ_CELLS = --toolchains 1.27,1.19,1.21 --variants dwarf,stripped --scenarios all
 FUZZ_ENV = GP_FUZZ_CASES=$(abspath $(FUZZ_BUILD))/fuzz.cases \
+	GP_FUZZ_EXES=$(abspath $(FUZZ_BUILD))/fuzz.exes \
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # clang-16 missing: a failure under CI=true (setup-deps installs it),
@@ -239,6 +243,10 @@ fuzz-cases:
 		[print(e["exe"], e["core"]) for e in cells]; \
 		sys.exit(0 if len(cells) == 6 else "fuzz: %d of the 6 fixture cores in the cache: make corpus" % len(cells))' \
 		>$(FUZZ_BUILD)/fuzz.cases.tmp && mv $(FUZZ_BUILD)/fuzz.cases.tmp $(FUZZ_BUILD)/fuzz.cases
+	@$(PYTHON) corefiles/generate.py --matrix default --list --json | \
+		$(PYTHON) -c 'import json, os, sys; \
+		[print(x) for x in dict.fromkeys(e["exe"] for e in map(json.loads, sys.stdin)) if os.path.exists(x)]' \
+		>$(FUZZ_BUILD)/fuzz.exes.tmp && mv $(FUZZ_BUILD)/fuzz.exes.tmp $(FUZZ_BUILD)/fuzz.exes
 
 fuzz-seeds: fuzz-build fuzz-cases
 	@set -e; for f in $(FUZZERS); do h=$${f##*/}; rm -rf $(FUZZ_BUILD)/seeds/$$h; mkdir -p $(FUZZ_BUILD)/seeds; \

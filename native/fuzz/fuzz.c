@@ -258,3 +258,196 @@ void fz_ready(const char *harness,
 	fprintf(stderr, "%s: seeds written to %s\n", harness, dir);
 	exit(0);
 }
+
+/* ------------------------------------------------------ unit harnesses */
+
+void fz_write(const char *harness, const char *dir, const char *name,
+	      const void *p, size_t n)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || (n && fwrite(p, 1, n, f) != n) || fclose(f))
+		fz_die(harness, "cannot write %s", path);
+}
+
+void fz_unit_seeds(const char *harness,
+		   void (*write)(const char *dir, size_t i, const char *exe))
+{
+	const char *dir = getenv("GP_FUZZ_SEEDS");
+	if (!dir || !*dir)
+		return;
+	mkdir(dir, 0777);
+	const char *list = getenv("GP_FUZZ_EXES");
+	size_t n = 0;
+	if (list && *list) {
+		FILE *f = fopen(list, "r");
+		if (!f)
+			fz_die(harness, "cannot open GP_FUZZ_EXES=%s: %s", list,
+			       strerror(errno));
+		char line[4096];
+		while (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = 0;
+			struct stat st;
+			if (!*line || line[0] == '#' || stat(line, &st))
+				continue;
+			write(dir, n++, line);
+		}
+		fclose(f);
+	} else {
+		fz_load_cases(harness, 0);
+		for (size_t i = 0; i < fz_ncases; i++)
+			write(dir, n++, fz_cases[i].exe);
+	}
+	if (!n)
+		fz_die(harness, "no fixture executable to make seeds from");
+	exit(0);
+}
+
+static uint32_t ld32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t ld64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* The offset just past the pc-value table at off in pctab (n bytes), or
+ * 0 when it runs off the end. */
+static size_t pctab_end(const uint8_t *pc, size_t n, size_t off)
+{
+	size_t p = off;
+	for (int first = 1;; first = 0) {
+		uint32_t v[2];
+		for (int k = 0; k < 2; k++) {
+			v[k] = 0;
+			for (int sh = 0;; sh += 7) {
+				if (p >= n || sh > 28)
+					return 0;
+				uint8_t b = pc[p++];
+				v[k] |= (uint32_t)(b & 0x7f) << sh;
+				if (!(b & 0x80))
+					break;
+			}
+			if (k == 0 && v[0] == 0 && !first)
+				return p;
+		}
+	}
+}
+
+bool fz_small_pclntab(const uint8_t *sec, size_t n, size_t name_max,
+		      size_t cu_max, size_t file_max, size_t pc_max,
+		      uint32_t nfunc_max, uint8_t **ret, size_t *ret_n)
+{
+	if (n < 72)
+		return false;
+	uint32_t magic = ld32(sec);
+	if (magic != 0xfffffff0u && magic != 0xfffffff1u)
+		return false;
+	size_t fsz = magic == 0xfffffff0u ? 40 : 44;
+	uint64_t nfunc = ld64(sec + 8), off[6];
+	for (int i = 0; i < 5; i++)
+		off[i] = ld64(sec + 32 + 8 * i);
+	off[5] = n;
+	for (int i = 0; i < 5; i++)
+		if (off[i] < 72 || off[i] > off[i + 1])
+			return false;
+	const uint8_t *pcln = sec + off[4], *pctab = sec + off[3];
+	size_t npcln = n - off[4], npctab = off[4] - off[3];
+	if ((nfunc + 1) * 8 > npcln)
+		return false;
+	size_t max[4] = { 0, 0, 0, 0 }; /* names, cutab, filetab, pctab */
+	uint32_t k = 0;
+	for (; k < nfunc && k < nfunc_max; k++) {
+		uint32_t fo = ld32(pcln + 8 * (size_t)k + 4);
+		if (fo + fsz > npcln)
+			break;
+		const uint8_t *f = pcln + fo;
+		uint32_t name = ld32(f + 4), cu = ld32(f + 32),
+			 npcdata = ld32(f + 28);
+		if (name >= name_max || (size_t)cu * 4 >= cu_max ||
+		    npcdata > 64 || fo + fsz + 4 * (size_t)npcdata > npcln)
+			break;
+		const char *nm = (const char *)sec + off[0] + name;
+		size_t nl = strnlen(nm, off[1] - off[0] - name);
+		size_t m[4] = { name + nl + 1, (size_t)cu * 4 + 64, 0, 0 };
+		uint32_t tabs[4 + 64];
+		size_t nt = 0;
+		for (int t = 16; t <= 24; t += 4)
+			tabs[nt++] = ld32(f + t);
+		for (uint32_t i = 0; i < npcdata; i++)
+			tabs[nt++] = ld32(f + fsz + 4 * i);
+		bool ok = true;
+		for (size_t i = 0; i < nt && ok; i++) {
+			if (!tabs[i])
+				continue;
+			size_t e = pctab_end(pctab, npctab, tabs[i]);
+			ok = e && e <= pc_max;
+			if (e > m[3])
+				m[3] = e;
+		}
+		if (!ok || m[0] > name_max || m[1] > cu_max)
+			break;
+		for (int i = 0; i < 4; i++)
+			if (m[i] > max[i])
+				max[i] = m[i];
+	}
+	if (!k)
+		return false;
+	/* the files the CUs of those functions name: the cutab's entries */
+	size_t cu_n = max[1] < off[2] - off[1] ? max[1] : off[2] - off[1];
+	cu_n &= ~(size_t)3;
+	for (size_t i = 0; i + 4 <= cu_n; i += 4) {
+		uint32_t fo = ld32(sec + off[1] + i);
+		if (fo == UINT32_MAX || fo >= off[3] - off[2])
+			continue;
+		size_t e = fo + strnlen((const char *)sec + off[2] + fo,
+					off[3] - off[2] - fo) + 1;
+		if (e <= file_max && e > max[2])
+			max[2] = e;
+	}
+	size_t len[4];
+	for (int i = 0; i < 4; i++) {
+		len[i] = max[i] < off[i + 1] - off[i] ? max[i] : off[i + 1] - off[i];
+	}
+	len[1] = cu_n;
+	uint32_t rec0 = ld32(pcln + 4), reck = ld32(pcln + 8 * (size_t)k + 4);
+	if (k == nfunc)
+		reck = (uint32_t)npcln;
+	/* the last record's pcdata and funcdata arrays */
+	if (reck < rec0 || reck > npcln)
+		return false;
+	size_t ftab = ((size_t)k + 1) * 8, recs = reck - rec0;
+	size_t total = 72 + len[0] + len[1] + len[2] + len[3] + ftab + recs;
+	uint8_t *b = calloc(1, total);
+	if (!b)
+		return false;
+	memcpy(b, sec, 72);
+	uint64_t nf = k, o = 72;
+	memcpy(b + 8, &nf, 8);
+	for (int i = 0; i < 4; i++) {
+		memcpy(b + 32 + 8 * i, &o, 8);
+		memcpy(b + o, sec + off[i], len[i]);
+		o += len[i];
+	}
+	memcpy(b + 64, &o, 8);
+	uint8_t *ft = b + o;
+	for (uint32_t i = 0; i <= k; i++) {
+		uint32_t entry = ld32(pcln + 8 * (size_t)i),
+			 fo = i < k ? ld32(pcln + 8 * (size_t)i + 4) - rec0 + (uint32_t)ftab : 0;
+		if (i == k && k == nfunc)
+			entry = ld32(pcln + 8 * (size_t)nfunc);
+		memcpy(ft + 8 * (size_t)i, &entry, 4);
+		memcpy(ft + 8 * (size_t)i + 4, &fo, 4);
+	}
+	memcpy(ft + ftab, pcln + rec0, recs);
+	*ret = b;
+	*ret_n = total;
+	return true;
+}

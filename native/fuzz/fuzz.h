@@ -24,6 +24,7 @@
 #ifndef GP_FUZZ_H
 #define GP_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -116,6 +117,31 @@ void fz_ready(const char *harness,
 		fz_ready(harness, read_orig);                              \
 		return 0;                                                  \
 	}
+
+/*
+ * The unit harnesses (fuzz_pclnblob, fuzz_code, fuzz_elf) take raw bytes:
+ * no fixture per input. Their seeds come from the fixture executables
+ * named in $GP_FUZZ_EXES (one path a line; missing files skipped), else
+ * those of $GP_FUZZ_CASES. fz_unit_seeds(harness, write) calls
+ * write(dir, exe_index, exe_path) for each when $GP_FUZZ_SEEDS=DIR is set
+ * and exits; otherwise returns.
+ */
+void fz_unit_seeds(const char *harness,
+		   void (*write)(const char *dir, size_t i, const char *exe));
+/* Writes n bytes to dir/name (fz_die on failure). */
+void fz_write(const char *harness, const char *dir, const char *name,
+	      const void *p, size_t n);
+/*
+ * A small pclntab made from the executable's (.gopclntab at sec, n bytes):
+ * the header with nfunc cut to the first functions whose names, pc
+ * tables and CU files fall within the first name_max, pc_max, cu_max
+ * (entries) bytes of the sub-tables (at most nfunc_max functions), the
+ * sub-tables cut there, the function table and records of those
+ * functions. malloc'd into *ret, its size in *ret_n; false if it cannot.
+ */
+bool fz_small_pclntab(const uint8_t *sec, size_t n, size_t name_max,
+		      size_t cu_max, size_t file_max, size_t pc_max,
+		      uint32_t nfunc_max, uint8_t **ret, size_t *ret_n);
 
 /* A line on stderr and exit(1): set-up failed, not a finding. */
 void fz_die(const char *harness, const char *fmt, ...)
