@@ -18,6 +18,7 @@
  *   sel & 32: a .text section (1.26+ keep no textStart)
  * Seeds: from each fixture executable, a small pclntab of its first
  * functions (fz_small_pclntab) and the first bytes of its go:func.*.
+ * GP_FUZZ_DEBUG=1 prints what each lookup found (to check a seed).
  */
 #include <elf.h>
 #include <stdio.h>
