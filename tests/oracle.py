@@ -231,6 +231,11 @@ RE_ELIDED_N = re.compile(r"^\.\.\.(\d+) frames elided\.\.\.$")
 RE_ANCESTOR = re.compile(r"^\[originating from goroutine (\d+)\]:$")
 RE_REG = re.compile(r"^([a-z][a-z0-9]*)\s+0x([0-9a-f]+)$")
 RE_FUNC = re.compile(r"^(\S.*)\(([^()]*)\)$")
+# The stack words the runtime prints after "stack: frame={...}" when it
+# cannot unwind (an "unknown pc": a thread in C code on a g0 stack):
+# hexdumpWords, four words a line, '<' marking sp and '>' fp, a word that
+# is a code address followed by <func+0xoff>.
+RE_HEXDUMP = re.compile(r"^0x[0-9a-f]+: (?:[ <>]0x[0-9a-f]+ (?:<\S+\+0x[0-9a-f]+> )?)+$")
 RE_MINUTES = re.compile(r"^(\d+) minutes$")
 RE_LABELS = re.compile(r'^(.*) labels:\{(.*)\}$')
 RE_LABEL_KV = re.compile(r'"((?:[^"\\]|\\.)*)": "((?:[^"\\]|\\.)*)"(?:, |$)')
@@ -503,6 +508,10 @@ def parse(text: str, crash: bool = True) -> Dump:
             continue
         if line.startswith("runtime: ") or line.startswith("non-Go function at pc=") \
                 or line.startswith("\tstack=[") or line.startswith("stack: frame={"):
+            g.notes.append(line)
+            continue
+        if RE_HEXDUMP.match(line) and g.notes and \
+                (g.notes[-1].startswith("stack: frame={") or RE_HEXDUMP.match(g.notes[-1])):
             g.notes.append(line)
             continue
         m = RE_FUNC.match(line)

@@ -85,6 +85,24 @@ def test_preempted_frame_without_offset():
     assert f.offset is None and f.pc == 0x465300 and not f.inlined
 
 
+def test_unknown_pc_stack_words():
+    """A thread in C code when SIGQUIT came (cgo under qemu, go1.25 arm64):
+    its g0 has an unknown pc and the runtime prints its stack words. Lines
+    from that dump; the words are notes of goroutine 0, and only there."""
+    head = ("SIGQUIT: quit\nPC=0x55008d6208 m=11 sigcode=0\n\n"
+            "goroutine 0 gp=0x4000085180 m=11 mp=0x400008b808 [idle]:\n"
+            "runtime: g 0 gp=0x4000085180: unknown pc 0x55008d6208\n")
+    words = ("stack: frame={sp:0x5594f2f500, fp:0x0} stack=[0x559472fc70,0x5594f2f870)\n"
+             "0x0000005594f2f400:  0x0000005594f2f5e0  0x0000005594f2f5d0 \n"
+             "0x0000005594f2f430:  0x000000000042e01c <runtime.(*mheap).alloc+0x000000000000004c>  0x0000005594f2f5d0 \n"
+             "0x0000005594f2f500: <0x0000005594f2f5a0  0x00000000004c7f60 \n")
+    d = oracle.parse(head + words + "r0      0x0\npc      0x55008d6208\n")
+    (g,) = [g for s in d.sections for g in s.goroutines]
+    assert g.goid == 0 and not g.frames and len(g.notes) == 5
+    with pytest.raises(oracle.DumpParseError):  # not without the frame line before them
+        oracle.parse(head + words.split("\n", 1)[1])
+
+
 SNIPPET_126 = """\
 some program output
 SIGQUIT: quit
