@@ -261,6 +261,31 @@ def test_table_sorted_and_documented():
         assert re.search(r"^\| ``%s`` " % re.escape(n), readme, re.M), "README.rst table lacks %s" % n
 
 
+def test_readme_version_matrix_is_the_full_matrix():
+    """README.rst's "Go version matrix" says "tested" exactly where
+    make test-matrix (corefiles/generate.py --matrix full) has every
+    scenario of both programs, with the toolchain it builds with."""
+    with open(os.path.join(os.path.dirname(generate.HERE), "README.rst"), encoding="utf-8") as f:
+        readme = f.read()
+    table = readme[readme.index("Go version matrix\n"):]
+    rows = re.findall(r"^(1\.\d+)\s+(go1\.\d+\.\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s", table, re.M)
+    assert [r[0] for r in rows] == list(generate.TOOLCHAINS)
+    full = set(generate.full_matrix())
+    every = generate.all_scenario_names()
+
+    def tested(t, variants):
+        return all((t, v, s) in full for v in variants for s in every)
+
+    for t, version, *cols in rows:
+        assert version == generate.probe(t).version, t
+        want = [tested(t, [v]) for v in ("dwarf", "stripped", "arm64-dwarf", "arm64-stripped")]
+        want.append(tested(t, ["pie-dwarf", "pie-stripped", "arm64-pie-dwarf", "arm64-pie-stripped"]))
+        assert cols == ["tested" if w else "\u2013" for w in want], (t, cols)
+    pie = list(generate.PIE_TOOLCHAINS)
+    assert "PIE (``-buildmode=pie``) is tested on %s and %s," % (", ".join(pie[:-1]), pie[-1]) \
+        in " ".join(table.split())
+
+
 # ------------------------------------------------------------------ 2+3. real dumps
 
 
