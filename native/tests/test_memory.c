@@ -1,0 +1,95 @@
+/*
+ * target/memory.c: gp_memory_covers says whether every byte of a range is
+ * held (segments end to end, across layers, zero-fill, the reader's known
+ * mappings), and gp_memory_view allocates nothing for a range it does not
+ * cover: a size from a corrupt target word (a stack's bounds) must not
+ * become a buffer. Expectations written by hand from the segments below.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target/target.h"
+
+static int failures, checks;
+
+#define CHECK(cond)                                                        \
+	do {                                                               \
+		checks++;                                                  \
+		if (!(cond)) {                                             \
+			failures++;                                        \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__,      \
+				__LINE__, #cond);                          \
+		}                                                          \
+	} while (0)
+
+static gp_error *reader(void *arg, uint64_t address, void *buf, size_t size)
+{
+	(void)arg;
+	memset(buf, 0xab, size);
+	(void)address;
+	return NULL;
+}
+
+int main(void)
+{
+	static uint8_t a[0x1000], b[0x1000], c[0x800];
+	struct gp_memory mem;
+	memset(&mem, 0, sizeof(mem));
+	struct gp_memory_layer *l0 = gp_memory_layer_push(&mem);
+	struct gp_memory_layer *l1 = gp_memory_layer_push(&mem);
+	CHECK(l0 && l1);
+	/* layer 0: [0x10000, 0x11000) then [0x11000, 0x12000) end to end,
+	 * then a gap, then [0x20000, 0x20800) and zero fill to 0x21000 */
+	CHECK(!gp_memory_layer_add(l0, &(struct gp_segment){ 0x10000, 0x11000, a, 0x1000, false, false }));
+	CHECK(!gp_memory_layer_add(l0, &(struct gp_segment){ 0x11000, 0x12000, b, 0x1000, false, false }));
+	CHECK(!gp_memory_layer_add(l0, &(struct gp_segment){ 0x20000, 0x21000, c, 0x800, true, false }));
+	/* layer 1 fills the gap's first page */
+	CHECK(!gp_memory_layer_add(l1, &(struct gp_segment){ 0x12000, 0x13000, a, 0x1000, false, false }));
+	gp_memory_layer_sort(l0);
+	gp_memory_layer_sort(l1);
+
+	CHECK(gp_memory_covers(&mem, 0x10000, 0x2000));
+	CHECK(gp_memory_covers(&mem, 0x10ff8, 0x10));     /* across segments */
+	CHECK(gp_memory_covers(&mem, 0x10000, 0x3000));    /* across layers */
+	CHECK(!gp_memory_covers(&mem, 0x10000, 0x3001));   /* into the gap */
+	CHECK(!gp_memory_covers(&mem, 0x13000, 8));
+	CHECK(gp_memory_covers(&mem, 0x20000, 0x1000));    /* zero fill */
+	CHECK(!gp_memory_covers(&mem, 0x20000, 0x1001));
+	CHECK(gp_memory_covers(&mem, 0x10000, 0));
+	CHECK(!gp_memory_covers(&mem, UINT64_MAX - 4, 8)); /* wraps */
+	/* first and last words held, the middle not: read_stack's case */
+	CHECK(gp_memory_holds(&mem, 0x10000, 8) && gp_memory_holds(&mem, 0x207f8, 8));
+	CHECK(!gp_memory_covers(&mem, 0x10000, 0x11000));
+
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	const uint8_t *p = NULL;
+	gp_error *err = gp_memory_view(&mem, 0x10000, 0x11000, &buf, &cap, &p);
+	CHECK(err && !buf && !cap);
+	gp_error_destroy(err);
+	/* a range held across two segments: copied */
+	err = gp_memory_view(&mem, 0x10800, 0x1000, &buf, &cap, &p);
+	CHECK(!err && buf && cap >= 0x1000 && p == buf);
+	gp_error_destroy(err);
+	/* a huge range past anything held: no buffer, an error */
+	free(buf);
+	buf = NULL;
+	cap = 0;
+	err = gp_memory_view(&mem, 0x10000, (size_t)1 << 40, &buf, &cap, &p);
+	CHECK(err && !buf);
+	gp_error_destroy(err);
+
+	/* a reader with known mappings: covered only inside them */
+	mem.read_fn = reader;
+	CHECK(!gp_memory_layer_add(&mem.mapped, &(struct gp_segment){ 0x40000, 0x50000, NULL, 0, false, false }));
+	gp_memory_layer_sort(&mem.mapped);
+	CHECK(gp_memory_covers(&mem, 0x40000, 0x10000));
+	CHECK(!gp_memory_covers(&mem, 0x40000, 0x10001));
+	CHECK(gp_memory_covers(&mem, 0x12ff8, 8));
+	CHECK(!gp_memory_covers(&mem, 0x30000, 8));
+
+	gp_memory_deinit(&mem);
+	printf("%s: %d checks, %d failures\n", __FILE__, checks, failures);
+	return failures != 0;
+}
