@@ -651,10 +651,12 @@ static gp_error *indirect_pass(struct scan_ctx *c)
 		return NULL; /* *c->hits may still be NULL */
 	struct hit *h = *c->hits + first_new;
 	gp_qsort(h, n, sizeof(*h), hit_g_cmp);
+	struct gp_trim trim = { 0 };
 	for (size_t i = 0; i < n;) {
 		size_t e = i;
 		while (e < n && h[e].g == h[i].g)
 			e++;
+		gp_memory_trim_ticks(&c->snap->prog->mem, &trim, 8);
 		attribute(c->snap, h + i, e - i, c->t, c->an, c->pcs);
 		i = e;
 	}
@@ -791,9 +793,14 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			       &hits, &nhits, &hcap, pcs };
 	bool kept = kept_words_do(snap, t, nt);
 	size_t nreqs = 0, nkept = 0, nwords = snap->refc[0].n + snap->refc[1].n;
+	struct gp_trim trim = { 0 };
 	for (size_t i = 0; i < snap->ngs && !err; i++) {
 		uint64_t lo, hi;
 		bool used = false;
+		/* a goroutine with hits is unwound (attribute), its stack
+		 * read through the mapping: let the pages go as the mark
+		 * does (heapcore: 420 MB of the core mapped by the end) */
+		gp_memory_trim_ticks(&prog->mem, &trim, 8);
 		if ((snap->gs[i].flags & GP_G_SYSTEM) ||
 		    !scan_range(snap, &snap->gs[i], &lo, &hi))
 			continue;

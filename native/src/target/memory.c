@@ -3,6 +3,7 @@
  * executable), plus an optional reader for live processes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <pthread.h>
@@ -279,13 +280,40 @@ static long page_size(void)
 
 uint64_t gp_memory_file_resident(void)
 {
-	FILE *f = fopen("/proc/self/statm", "re");
-	if (!f)
+	/* asked thousands of times a run (every trim check): the file
+	 * stays open, one pread a question, not fopen and fscanf; opened
+	 * again in a forked child (/proc/self was the parent's) */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int statm = -1;
+	static pid_t owner;
+	pid_t me = getpid();
+	pthread_mutex_lock(&lock);
+	if (statm >= 0 && owner != me) {
+		close(statm);
+		statm = -1;
+	}
+	if (statm < 0) {
+		statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+		owner = me;
+	}
+	int fd = statm;
+	pthread_mutex_unlock(&lock);
+	if (fd < 0)
 		return 0;
-	unsigned long long size, resident, shared;
-	int n = fscanf(f, "%llu %llu %llu", &size, &resident, &shared);
-	fclose(f);
-	return n == 3 ? shared * (uint64_t)page_size() : 0;
+	char buf[128];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* size resident shared ... (pages) */
+	char *p = buf, *end;
+	unsigned long long v = 0;
+	for (int k = 0; k < 3; k++, p = end) {
+		v = strtoull(p, &end, 10);
+		if (end == p)
+			return 0;
+	}
+	return v * (uint64_t)page_size();
 }
 
 void gp_memory_release_all(const struct gp_memory *mem)
@@ -314,6 +342,12 @@ void gp_memory_release_all(const struct gp_memory *mem)
 
 void gp_memory_trim_tick(const struct gp_memory *mem, struct gp_trim *t)
 {
+	gp_memory_trim_ticks(mem, t, 1);
+}
+
+void gp_memory_trim_ticks(const struct gp_memory *mem, struct gp_trim *t,
+			  uint32_t n)
+{
 	if (mem->read_fn)
 		return;
 	if (!t->started) {
@@ -322,7 +356,9 @@ void gp_memory_trim_tick(const struct gp_memory *mem, struct gp_trim *t)
 		gp_memory_release_all(mem);
 		t->base = gp_memory_file_resident();
 	}
-	if (++t->tick & 1023)
+	uint32_t before = t->tick;
+	t->tick += n;
+	if ((before >> 10) == (t->tick >> 10))
 		return;
 	uint64_t max = 32ull << 20;
 	const char *e = getenv("GOPARKED_MARK_RESIDENT_MB");

@@ -98,6 +98,11 @@ struct gp_trim {
 	bool started;
 };
 void gp_memory_trim_tick(const struct gp_memory *mem, struct gp_trim *t);
+/* n ticks at once: an item that maps more of the core than one object
+ * (a goroutine: its g and its stack, a large folio of the page cache
+ * each) is checked for more often. */
+void gp_memory_trim_ticks(const struct gp_memory *mem, struct gp_trim *t,
+			  uint32_t n);
 /* gp_memory_read as a gp_read_fn; mem is the struct gp_memory. */
 gp_error *gp_memory_read_fn(void *mem, uint64_t address, void *buf,
 			     size_t size);
