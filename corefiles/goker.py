@@ -72,9 +72,11 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+	"time"
 )
 
 const yieldCount = 10
@@ -128,8 +130,14 @@ func main() {
 	}
 	out.Close()
 	debug.SetTraceback("crash")
-	syscall.Kill(syscall.Getpid(), syscall.SIGABRT)
-	select {}
+	// to this thread, so that it lands now: after a mere kill(2) main
+	// could park first, and with every other goroutine leaked the runtime
+	// would die of "all goroutines are asleep" (and may hang doing so)
+	runtime.LockOSThread()
+	syscall.Tgkill(syscall.Getpid(), syscall.Gettid(), syscall.SIGABRT)
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 '''
 
