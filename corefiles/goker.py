@@ -117,18 +117,24 @@ func main() {
 		os.Exit(2)
 	}
 	f()
-	out, err := os.Create(os.Args[2])
-	if err != nil {
-		panic(err)
-	}
 	name := "goroutineleak"
 	if !builtinLeakProfile {
 		name = "goroutine"
 	}
-	if err := pprof.Lookup(name).WriteTo(out, 2); err != nil {
-		panic(err)
+	// twice: a goroutine parked in the first one's stacks was parked when
+	// the second one's collection looked for leaks (the stacks are written
+	// after it, so a goroutine that parks in between shows parked and not
+	// leaked in the same profile)
+	for _, path := range []string{os.Args[2] + ".before", os.Args[2]} {
+		out, err := os.Create(path)
+		if err != nil {
+			panic(err)
+		}
+		if err := pprof.Lookup(name).WriteTo(out, 2); err != nil {
+			panic(err)
+		}
+		out.Close()
 	}
-	out.Close()
 	debug.SetTraceback("crash")
 	// to this thread, so that it lands now: after a mere kill(2) main
 	// could park first, and with every other goroutine leaked the runtime
@@ -243,8 +249,8 @@ class Entry:
         self.exe = self.meta["exe"]
         self.profile_path = os.path.join(d, "profile.txt")
 
-    def profile(self) -> "Profile":
-        with open(self.profile_path, errors="replace") as f:
+    def profile(self, before: bool = False) -> "Profile":
+        with open(self.profile_path + (".before" if before else ""), errors="replace") as f:
             return Profile(f.read())
 
 
@@ -367,13 +373,29 @@ def compare(entry: Entry) -> dict:
     if entry.meta["go_version"].startswith("go1.27"):
         theirs = prof.leaked
         extra = mine - theirs
+        # goparked alone proves g leaked, and g was parked, the same way,
+        # already in the stacks of the profile before, so it was parked
+        # when this profile's collection looked: a true disagreement. The
+        # others parked while the profile was being taken.
+        before = entry.profile(before=True)
+        row["false_proofs"] = sorted(g for g in extra if parked_both(before, prof, g))
         row.update(profile=len(theirs), missed=sorted(theirs - mine), extra=sorted(extra),
                    sites_profile=prof.sites(theirs),
                    # what the profile said of each goroutine goparked alone proves
                    extra_at_profile={g: prof.goroutines.get(g, ("absent", False, ""))[0] for g in extra},
                    missed_verdicts={g: alls.get(g, ("?", "absent"))[1] for g in theirs - mine})
-        row["diff"] = "equal" if mine == theirs else ("claims extra" if extra else "misses some")
+        row["diff"] = "equal" if mine == theirs else (
+            ("FALSE PROOF" if row["false_proofs"] else "claims extra (parked during the profile)") if extra
+            else "misses some")
     return row
+
+
+RUNNING = ("running", "runnable", "syscall", "idle")
+
+
+def parked_both(before: "Profile", prof: "Profile", goid: int) -> bool:
+    a, b = before.goroutines.get(goid), prof.goroutines.get(goid)
+    return bool(a and b and a[0] not in RUNNING and a[0] == b[0] and a[2] == b[2])
 
 
 def _count(keys) -> dict:
