@@ -192,13 +192,13 @@ def expectations() -> dict:
     """name -> {"flaky": bool, "leaks": [regexp...]} from the runtime's test."""
     with open(os.path.join(source_root(), TESTFILE)) as f:
         text = f.read()
+    text = "\n".join(l for l in text.split("\n") if not l.lstrip().startswith("//"))
     out = {}
-    for m in re.finditer(r'make(Flaky)?Test\("([A-Za-z0-9_]+)"(.*?)\n\t\t\),?\n', text, re.S):
-        leaks = re.findall(r'`([^`]*)`', m.group(3))
-        out[m.group(2)] = {"flaky": bool(m.group(1)), "leaks": leaks}
-    # one-line form: makeTest("NoLeakGlobal"),
-    for m in re.finditer(r'make(Flaky)?Test\("([A-Za-z0-9_]+)"\)', text):
-        out.setdefault(m.group(2), {"flaky": bool(m.group(1)), "leaks": []})
+    starts = list(re.finditer(r'make(Flaky)?Test\("([A-Za-z0-9_]+)"', text))
+    for k, m in enumerate(starts):
+        end = starts[k + 1].start() if k + 1 < len(starts) else len(text)
+        section = text[m.end():end].split("\n\t}")[0]  # the case list's closing brace
+        out[m.group(2)] = {"flaky": bool(m.group(1)), "leaks": re.findall(r'`([^`]*)`', section)}
     return out
 
 
@@ -339,12 +339,15 @@ def stack_key(block: str, reason: str) -> str:
         if lines[i].startswith("created by") and i >= 2:
             func = lines[i - 2]
             break
-    func = re.sub(r"\(.*$", "", func.strip())
+    func = func.strip()
+    if func.endswith(")") and "(" in func:
+        func = func[:func.rindex("(")]  # the arguments
     return "%s [%s]" % (func.removeprefix("main."), reason)
 
 
 def goparked_key(g) -> str:
-    frames = [f for f in g.frames if f.func]
+    # the frames the runtime's traceback shows: no wrappers (gowrap), no goexit
+    frames = [f for f in g.frames if f.func and not f.wrapper and f.func != "runtime.goexit"]
     func = frames[-1].func if frames else (g.start_func or "?")
     return "%s [%s]" % (func.removeprefix("main."), g.wait_reason)
 
@@ -361,7 +364,9 @@ def goparked_proven(entry: Entry):
             k = v.of(i).key
             if k == "leaked":
                 proven.add(goid)
-            alls[goid] = (goparked_key(snap.goroutine_at(i)), k)
+            g = snap.goroutine_at(i)
+            state = g.wait_reason if g.state in ("waiting", "leaked") else g.state
+            alls[goid] = (goparked_key(g), k, state, g.system)
         return proven, alls, v.heap_model
 
 
@@ -373,19 +378,26 @@ def compare(entry: Entry) -> dict:
     if entry.meta["go_version"].startswith("go1.27"):
         theirs = prof.leaked
         extra = mine - theirs
-        # goparked alone proves g leaked, and g was parked, the same way,
-        # already in the stacks of the profile before, so it was parked
-        # when this profile's collection looked: a true disagreement. The
-        # others parked while the profile was being taken.
+        # The program may go on after the profile (timers, goroutines that
+        # were running): a goroutine whose waker parks for good after the
+        # profile is leaked in the core and was not when the runtime looked.
+        # So an extra proof is false only where the core is of the state
+        # the runtime judged: every goroutine the profile shows parked in
+        # its stacks and in those of the profile before (written before
+        # the collection that judged), in the same wait in the core, and
+        # no goroutine of the program's in the core that the profile lacks.
         before = entry.profile(before=True)
-        row["false_proofs"] = sorted(g for g in extra if parked_both(before, prof, g))
+        moved = changed(before, prof, alls)
+        row["moved"] = moved[:20]
+        row["quiescent"] = not moved
+        row["false_proofs"] = sorted(extra) if not moved else []
         row.update(profile=len(theirs), missed=sorted(theirs - mine), extra=sorted(extra),
                    sites_profile=prof.sites(theirs),
                    # what the profile said of each goroutine goparked alone proves
                    extra_at_profile={g: prof.goroutines.get(g, ("absent", False, ""))[0] for g in extra},
                    missed_verdicts={g: alls.get(g, ("?", "absent"))[1] for g in theirs - mine})
         row["diff"] = "equal" if mine == theirs else (
-            ("FALSE PROOF" if row["false_proofs"] else "claims extra (parked during the profile)") if extra
+            ("FALSE PROOF" if row["false_proofs"] else "claims extra (the program moved on after the profile)") if extra
             else "misses some")
     return row
 
@@ -393,9 +405,22 @@ def compare(entry: Entry) -> dict:
 RUNNING = ("running", "runnable", "syscall", "idle")
 
 
-def parked_both(before: "Profile", prof: "Profile", goid: int) -> bool:
-    a, b = before.goroutines.get(goid), prof.goroutines.get(goid)
-    return bool(a and b and a[0] not in RUNNING and a[0] == b[0] and a[2] == b[2])
+def changed(before: "Profile", prof: "Profile", alls: dict) -> list:
+    """Goroutines whose state differs between the two profiles and the
+    core (the profiling goroutine, 1, aside): [(goid, before, profile, core)]."""
+    out = []
+    for goid in sorted(set(prof.goroutines) | {g for g, a in alls.items() if not a[3]}):
+        if goid == 1:
+            continue
+        a = before.goroutines.get(goid)
+        b = prof.goroutines.get(goid)
+        c = alls.get(goid)
+        sa = a and (a[0], a[2])
+        sb = b and (b[0], b[2])
+        sc = c and (c[2], c[0])
+        if sb is None or sb[0] in RUNNING or sa != sb or sb != sc:
+            out.append((goid, sa, sb, sc))
+    return out
 
 
 def _count(keys) -> dict:
@@ -431,8 +456,9 @@ def main(argv=None):
             if "error" in row:
                 print("%-8s %-22s ERROR %s" % (t, c, row["error"].splitlines()[0][:150]), flush=True)
             elif "profile" in row:
-                print("%-8s %-22s profile %4d goparked %4d %s%s" % (
+                print("%-8s %-22s profile %4d goparked %4d %s %s%s" % (
                     t, c, row["profile"], row["goparked"], row["diff"],
+                    "quiescent" if row["quiescent"] else "moved:%s" % (row["moved"][:2],),
                     (" extra=%s" % row["extra_at_profile"]) if row["extra"] else "")
                     + ((" missed=%s" % row["missed_verdicts"]) if row["missed"] else ""), flush=True)
             else:

@@ -1,0 +1,117 @@
+"""goparked against programs nobody here wrote: the Go team's own goroutine
+leak test programs (GoBench's GoKer kernels of real blocking bugs, and the
+micro/pattern cases), taken from the Go 1.27 GOROOT at test time and run by
+corefiles/goker.py: a core right after the runtime's goroutineleak profile.
+
+- Go 1.27: the goroutines goparked proves leaked are the ones that profile
+  reports leaked, by goroutine id. The only difference allowed is a
+  goroutine that parked while the profile was being taken (the stacks are
+  written after the detecting collection): one parked the same way in the
+  stacks of the profile taken just before is a false proof.
+- Go 1.26 and 1.19 (the same programs built with those): where the
+  runtime's test calls the case deterministic (GOMAXPROCS=1), goparked
+  proves as many goroutines leaked as the 1.27 profile reports.
+
+CI runs SAMPLE; all cases (64 GoKer kernels and the micro/pattern ones):
+
+    GOPARKED_GOKER=all python3 -m pytest -q tests/test_goker.py
+    python3 corefiles/goker.py --toolchains 1.27,1.26,1.19 --cases all   # the table
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+
+import pytest
+
+from fixtures import REPO, in_ci
+
+
+def _load():
+    name = "goparked_corefiles_goker"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "corefiles", "goker.py"))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+goker = _load()
+
+# a few seconds each: channels (nil, unbuffered, select), mutexes on the
+# stack and the heap, RWMutex, Cond, WaitGroup, a mixed chain, no leak at
+# all, and GoKer kernels of each project whose runtime test is deterministic
+# (plus two flaky ones with hundreds of leaked goroutines)
+SAMPLE = ["NilRecv", "ChanSend", "Select", "MutexHeap", "RWMutexRLock", "Cond", "Mixed", "NoLeakGlobal",
+          "SelectNoCasesMain", "DoubleSend", "Cockroach7504", "Cockroach24808", "Etcd5509", "Grpc1275",
+          "Kubernetes38669", "Moby7559", "Moby17176", "Syncthing5795", "Cockroach1055", "Etcd7902"]
+
+
+def _cases():
+    if os.environ.get("GOPARKED_GOKER") == "all":
+        try:
+            return goker.cases("goker") + goker.cases("micro")
+        except goker.Unavailable:
+            pass
+    return SAMPLE
+
+
+def entry(toolchain, case):
+    try:
+        return goker.ensure(toolchain, case)
+    except goker.Unavailable as exc:
+        if in_ci() and toolchain == goker.SOURCE_TOOLCHAIN:
+            pytest.fail("CI=true and Go %s is required: %s" % (toolchain, exc))
+        pytest.skip("Go %s unavailable: %s" % (toolchain, exc))
+    except goker.GenerateError as exc:
+        if "core_pattern" in str(exc) and not in_ci():
+            pytest.skip("cannot make cores on this machine: %s" % exc)
+        raise
+
+
+def expected(case):
+    try:
+        return goker.expectations().get(case)
+    except goker.Unavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", _cases())
+def test_proven_leaks_equal_goroutineleak_profile(case):
+    e = entry("1.27", case)
+    row = goker.compare(e)
+    assert row["heap_model"], row
+    assert not row["false_proofs"], "goparked proves leaked what the runtime does not: %s" % {
+        g: row["extra_at_profile"][g] for g in row["false_proofs"]}
+    assert not row["missed"], "the runtime reports leaked, goparked does not: %s" % row["missed_verdicts"]
+    # the run leaked what the runtime's own test expects of it (else the
+    # case proved nothing): each expected leak site is in the profile
+    exp = expected(case)
+    if exp and not exp["flaky"]:
+        keys = [re.sub(r" \[", "() [", k) for k in row["sites_profile"]]
+        for rx in exp["leaks"]:
+            assert any(re.search(rx, k) for k in keys), (rx, keys)
+        if not exp["leaks"]:
+            assert row["profile"] == 0
+
+
+DETERMINISTIC = [c for c in SAMPLE if c not in ("Cockroach1055", "Etcd7902")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("toolchain", ["1.26", "1.19"])
+@pytest.mark.parametrize("case", DETERMINISTIC)
+def test_older_go_same_count_as_profile(toolchain, case):
+    exp = expected(case)
+    if exp is None or exp["flaky"]:
+        pytest.skip("%s: the runtime's test calls it flaky" % case)
+    want = goker.compare(entry("1.27", case))["profile"]
+    got = goker.compare(entry(toolchain, case))
+    assert got["heap_model"], got
+    assert got["goparked"] == want, got["sites_goparked"]
