@@ -48,14 +48,14 @@ goker = _load()
 # all, and GoKer kernels of each project whose runtime test is deterministic
 # (plus two flaky ones with hundreds of leaked goroutines)
 SAMPLE = ["NilRecv", "ChanSend", "Select", "MutexHeap", "RWMutexRLock", "Cond", "Mixed", "NoLeakGlobal",
-          "SelectNoCasesMain", "DoubleSend", "Cockroach7504", "Cockroach24808", "Etcd5509", "Grpc1275",
+          "DoubleSend", "Cockroach7504", "Cockroach24808", "Etcd5509", "Grpc1275",
           "Kubernetes38669", "Moby7559", "Moby17176", "Syncthing5795", "Cockroach1055", "Etcd7902"]
 
 
 def _cases():
     if os.environ.get("GOPARKED_GOKER") == "all":
         try:
-            return goker.cases("goker") + goker.cases("micro")
+            return [c for c in goker.cases("goker") + goker.cases("micro") if c not in goker.NO_CORE]
         except goker.Unavailable:
             pass
     return SAMPLE
