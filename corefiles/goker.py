@@ -106,6 +106,27 @@ func registerInit(name string, f func()) {
 	}
 }
 
+// settle waits (2 s at most) until two dumps of every goroutine's stack,
+// 20 ms apart, are the same: the program has stopped moving, and what the
+// profile judges is what the core holds.
+func settle() {
+	buf := make([]byte, 1<<16)
+	prev := ""
+	for i := 0; i < 100; i++ {
+		n := runtime.Stack(buf, true)
+		for n == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			n = runtime.Stack(buf, true)
+		}
+		s := string(buf[:n])
+		if s == prev {
+			return
+		}
+		prev = s
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func main() {
 	if len(os.Args) < 3 {
 		println("usage: " + os.Args[0] + " case profile-file")
@@ -117,6 +138,7 @@ func main() {
 		os.Exit(2)
 	}
 	f()
+	settle()
 	name := "goroutineleak"
 	if !builtinLeakProfile {
 		name = "goroutine"
