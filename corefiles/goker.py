@@ -13,10 +13,15 @@ toolchain asked for.
 Each case runs as runtime/goroutineleakprofile_test.go runs it
 (GODEBUG=asyncpreemptoff=1, GOMAXPROCS=1 for the cases it does not call
 flaky): the case starts its goroutines, sleeps, writes the goroutineleak
-profile and returns; MAIN_GO then writes the profile once more at debug=2
-(every goroutine, the leaked ones marked "(leaked)" with their ids) to
-profile.txt, raises the traceback level to crash and sends itself SIGABRT:
-the core is of the moment right after that profile. Where the runtime has no
+profile and returns; MAIN_GO then waits until the stacks of all goroutines
+stop changing (2 s at most), writes the profile twice more at debug=2 (every
+goroutine, the leaked ones marked "(leaked)" with their ids; profile.txt is
+the second, profile.txt.before the first), raises the traceback level to
+crash and sends itself SIGABRT: the core is of the moment right after that
+profile. goparked's "leaked (proven)" set must equal the profile's leaked
+set; a goroutine goparked alone proves leaked is a false proof when the core
+is quiescent (every goroutine in the same wait in both profiles and the
+core), else the program moved on after the runtime looked. Where the runtime has no
 goroutineleak profile (before 1.27), MAIN_GO registers an empty one of that
 name so the cases run, and writes the goroutine profile instead.
 
