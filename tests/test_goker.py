@@ -87,6 +87,11 @@ def test_proven_leaks_equal_goroutineleak_profile(case):
     e = entry("1.27", case)
     row = goker.compare(e)
     assert row["heap_model"], row
+    if row["extra"] and not row["quiescent"]:
+        # the program went on after the runtime looked (corefiles/goker.py
+        # settles it first; the sample's cases always settle)
+        assert case not in SAMPLE, ("not quiescent", row["moved"])
+        pytest.skip("inconclusive: the program moved after the profile: %s" % (row["moved"][:3],))
     assert not row["false_proofs"], "goparked proves leaked what the runtime does not: %s" % {
         g: row["extra_at_profile"][g] for g in row["false_proofs"]}
     assert not row["missed"], "the runtime reports leaked, goparked does not: %s" % row["missed_verdicts"]
