@@ -61,6 +61,22 @@ def _load_generate():
 
 
 generate = _load_generate()
+
+
+def _load_leakgen():
+    name = "goparked_corefiles_leakgen"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, "leakgen.py"))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# toolchains as leakgen.py knows them: 1.19 ... 1.27, and "1.26x" (Go 1.26
+# built with GOEXPERIMENT=goroutineleakprofile: it has the profile too)
+leakgen = _load_leakgen()
 Unavailable = generate.Unavailable
 GenerateError = generate.GenerateError
 
@@ -184,7 +200,7 @@ def goroot(tc) -> str:
 
 def source_root() -> str:
     """GOROOT of the toolchain that ships the programs (Go 1.27)."""
-    tc = generate.probe(SOURCE_TOOLCHAIN)
+    tc = leakgen.probe(SOURCE_TOOLCHAIN)
     root = goroot(tc)
     if not os.path.isdir(os.path.join(root, TESTDATA, "goker")):
         raise Unavailable("%s has no %s/goker" % (root, TESTDATA))
@@ -243,7 +259,7 @@ def pkg_of(case: str) -> str:
 
 
 def entry_root(tc) -> str:
-    return os.path.join(generate.cache_root(), "goker-%s-%s" % (tc.version, source_hash()))
+    return os.path.join(generate.cache_root(), "goker-%s-%s" % (tc.tag, source_hash()))
 
 
 def build(tc, pkg: str) -> str:
@@ -290,7 +306,7 @@ class Entry:
 def ensure(toolchain: str, case: str, timeout: float = 120) -> Entry:
     if case in NO_CORE:
         raise Unavailable("%s: %s, no core of that moment" % (case, NO_CORE[case]))
-    tc = generate.probe(toolchain)
+    tc = leakgen.probe(toolchain)
     pkg = pkg_of(case)
     d = os.path.join(entry_root(tc), pkg, case)
     if os.path.exists(os.path.join(d, "meta.json")):
@@ -322,7 +338,7 @@ def ensure(toolchain: str, case: str, timeout: float = 120) -> Entry:
         # every case sleeps first, 100 ms at least)
         generate.take_core(tmp, 62, cmd, rc, "its own SIGABRT", os.path.join(tmp, "dump.txt"), pattern)
         generate._write_json_atomic(os.path.join(tmp, "meta.json"), {
-            "toolchain": tc.label, "go_version": tc.version, "case": case, "pkg": pkg, "cmd": cmd,
+            "toolchain": tc.label, "go_version": tc.version, "has_profile": tc.has_profile, "case": case, "pkg": pkg, "cmd": cmd,
             "env": {k: env[k] for k in ("GODEBUG", "GOMAXPROCS") if k in env}, "flaky": exp["flaky"],
             "expected_leaks": exp["leaks"], "exe": exe, "seconds": round(time.monotonic() - t0, 3),
             "core_bytes": os.path.getsize(os.path.join(tmp, "core"))})
@@ -408,9 +424,9 @@ def goparked_proven(entry: Entry):
 def compare(entry: Entry) -> dict:
     prof = entry.profile()
     mine, alls, heap_model = goparked_proven(entry)
-    row = {"case": entry.meta["case"], "go": entry.meta["go_version"], "heap_model": heap_model,
+    row = {"case": entry.meta["case"], "go": entry.meta["toolchain"], "heap_model": heap_model,
            "goparked": len(mine), "sites_goparked": _count(alls[g][0] for g in mine)}
-    if entry.meta["go_version"].startswith("go1.27"):
+    if entry.meta["has_profile"]:
         theirs = prof.leaked
         extra = mine - theirs
         # The program may go on after the profile (timers, goroutines that

@@ -3,12 +3,13 @@ leak test programs (GoBench's GoKer kernels of real blocking bugs, and the
 micro/pattern cases), taken from the Go 1.27 GOROOT at test time and run by
 corefiles/goker.py: a core right after the runtime's goroutineleak profile.
 
-- Go 1.27: the goroutines goparked proves leaked are the ones that profile
-  reports leaked, by goroutine id. The only difference allowed is a
-  goroutine that parked while the profile was being taken (the stacks are
-  written after the detecting collection): one parked the same way in the
-  stacks of the profile taken just before is a false proof.
-- Go 1.26 and 1.19 (the same programs built with those): where the
+- Go 1.27, and 1.26 built with GOEXPERIMENT=goroutineleakprofile ("1.26x"):
+  the goroutines goparked proves leaked are the ones that profile reports
+  leaked, by goroutine id. A goroutine goparked alone proves leaked is a
+  false proof where the core is quiescent (every goroutine in the same wait
+  in both profiles and the core; the sample's cases always are).
+- Go 1.19 (the same programs built with it; the 1.26 ones without the
+  experiment are checked by hand, see corefiles/goker.py): where the
   runtime's test calls the case deterministic (GOMAXPROCS=1), goparked
   proves as many goroutines leaked as the 1.27 profile reports.
 
@@ -65,8 +66,8 @@ def entry(toolchain, case):
     try:
         return goker.ensure(toolchain, case)
     except goker.Unavailable as exc:
-        if in_ci() and toolchain == goker.SOURCE_TOOLCHAIN:
-            pytest.fail("CI=true and Go %s is required: %s" % (toolchain, exc))
+        if in_ci():
+            pytest.fail("CI=true and Go %s is required (leakgen.py has it in CI): %s" % (toolchain, exc))
         pytest.skip("Go %s unavailable: %s" % (toolchain, exc))
     except goker.GenerateError as exc:
         if "core_pattern" in str(exc) and not in_ci():
@@ -82,9 +83,10 @@ def expected(case):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("toolchain", ["1.27", "1.26x"])
 @pytest.mark.parametrize("case", _cases())
-def test_proven_leaks_equal_goroutineleak_profile(case):
-    e = entry("1.27", case)
+def test_proven_leaks_equal_goroutineleak_profile(toolchain, case):
+    e = entry(toolchain, case)
     row = goker.compare(e)
     assert row["heap_model"], row
     if row["extra"] and not row["quiescent"]:
@@ -110,13 +112,23 @@ DETERMINISTIC = [c for c in SAMPLE if c not in ("Cockroach1055", "Etcd7902")]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("toolchain", ["1.26", "1.19"])
+@pytest.mark.parametrize("toolchain", ["1.19"])
 @pytest.mark.parametrize("case", DETERMINISTIC)
 def test_older_go_same_count_as_profile(toolchain, case):
     exp = expected(case)
     if exp is None or exp["flaky"]:
         pytest.skip("%s: the runtime's test calls it flaky" % case)
-    want = goker.compare(entry("1.27", case))["profile"]
+    want = goker.compare(entry("1.27", case))["profile"] - TINY_SHARED.get((toolchain, case), 0)
     got = goker.compare(entry(toolchain, case))
     assert got["heap_model"], got
     assert got["goparked"] == want, got["sites_goparked"]
+
+
+# Moby7559 built by Go 1.19: each goroutine deadlocks on the 8-byte Mutex of
+# its own UDPProxy, an object with no pointers that the tiny allocator packs
+# 16 bytes to a block; the first one shares its block with the 4 bytes of
+# net.classCMask, a global. The collector marks the whole block, so the
+# mutex is reachable and its waiter can be woken as far as the runtime's
+# detector is concerned (it too tests the mark of the object holding the
+# wait object): 19 of the 20 are proven, the last is "blocked".
+TINY_SHARED = {("1.19", "Moby7559"): 1}
