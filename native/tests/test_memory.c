@@ -23,11 +23,13 @@ static int failures, checks;
 		}                                                          \
 	} while (0)
 
+/* Memory of 0xab bytes below 0x40000000 + 3 MiB, from 0x12000 up. */
 static gp_error *reader(void *arg, uint64_t address, void *buf, size_t size)
 {
 	(void)arg;
+	if (address < 0x12000 || address + size > 0x40000000 + (3u << 20))
+		return gp_error_fault(address, size);
 	memset(buf, 0xab, size);
-	(void)address;
 	return NULL;
 }
 
@@ -88,6 +90,24 @@ int main(void)
 	CHECK(!gp_memory_covers(&mem, 0x40000, 0x10001));
 	CHECK(gp_memory_covers(&mem, 0x12ff8, 8));
 	CHECK(!gp_memory_covers(&mem, 0x30000, 8));
+
+	/* a reader whose mappings are unknown (a debugger's): covers says
+	 * yes to anything; the view reads a chunk at a time, its buffer
+	 * grown by what was read, so a read failing at 3 MiB leaves at
+	 * most 4 MiB allocated, not the range's size */
+	struct gp_memory dbg;
+	memset(&dbg, 0, sizeof(dbg));
+	dbg.read_fn = reader;
+	CHECK(gp_memory_covers(&dbg, 0x40000000, (size_t)1 << 40));
+	buf = NULL;
+	cap = 0;
+	err = gp_memory_view(&dbg, 0x40000000, (size_t)1 << 40, &buf, &cap, &p);
+	CHECK(err && cap <= (4u << 20));
+	gp_error_destroy(err);
+	err = gp_memory_view(&dbg, 0x40000000, (3u << 20) - 8, &buf, &cap, &p);
+	CHECK(!err && p == buf && buf[0] == 0xab && buf[(3u << 20) - 9] == 0xab);
+	gp_error_destroy(err);
+	free(buf);
 
 	gp_memory_deinit(&mem);
 	printf("%s: %d checks, %d failures\n", __FILE__, checks, failures);

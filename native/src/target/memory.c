@@ -131,12 +131,22 @@ gp_error *gp_memory_view(const struct gp_memory *mem, uint64_t address,
 	 * word costs nothing */
 	if (!gp_memory_covers(mem, address, size))
 		return gp_error_fault(address, size);
-	gp_error *err = gp_grow((void **)buf, cap, size ? size : 1, 1);
-	if (!err)
-		err = gp_memory_read(mem, address, *buf, size);
-	if (!err)
-		*ret = *buf;
-	return err;
+	/* and a reader whose mappings are unknown (a debugger's), of which
+	 * covers cannot tell: read a chunk at a time, the buffer grown by
+	 * what was read */
+	enum { CHUNK = 1 << 20 };
+	size_t done = 0;
+	do {
+		size_t n = size - done < CHUNK ? size - done : CHUNK;
+		gp_error *err = gp_grow((void **)buf, cap, done + n ? done + n : 1, 1);
+		if (!err && n)
+			err = gp_memory_read(mem, address + done, *buf + done, n);
+		if (err)
+			return err;
+		done += n;
+	} while (done < size);
+	*ret = *buf;
+	return NULL;
 }
 
 bool gp_memory_holds(const struct gp_memory *mem, uint64_t address,
