@@ -142,3 +142,18 @@ def test_older_go_same_count_as_profile(toolchain, case):
 # detector is concerned (it too tests the mark of the object holding the
 # wait object): 19 of the 20 are proven, the last is "blocked".
 TINY_SHARED = {("1.19", "Moby7559"): 1}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["Moby7559", "Mixed", "Etcd5509"])
+def test_cli_json_verdict_equals_goroutineleak_profile(case, run_goparked):
+    """The same, through the command a user runs: `goparked CORE --exe BIN
+    --json --verdict`, each goroutine's verdict."""
+    import json
+    e = entry("1.27", case)
+    p = run_goparked([e.core, "--exe", e.exe, "--json", "--verdict"])
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    mine = {g["goid"] for g in doc["goroutines"] if g["verdict"] == "leaked"}
+    theirs = e.profile().leaked
+    assert theirs and mine == theirs, (sorted(mine - theirs), sorted(theirs - mine))
