@@ -34,6 +34,7 @@ name so the cases run, and writes the goroutine profile instead.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.util
 import json
@@ -198,6 +199,7 @@ def goroot(tc) -> str:
     return p.stdout.strip()
 
 
+@functools.lru_cache(maxsize=None)
 def source_root() -> str:
     """GOROOT of the toolchain that ships the programs (Go 1.27)."""
     tc = leakgen.probe(SOURCE_TOOLCHAIN)
@@ -212,6 +214,7 @@ def source_files(pkg: str) -> list[str]:
     return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".go") and f != "main.go")
 
 
+@functools.lru_cache(maxsize=None)
 def source_hash() -> str:
     h = hashlib.sha256(MAIN_GO.encode())
     for pkg in sorted(PKGS):
@@ -222,13 +225,18 @@ def source_hash() -> str:
     return h.hexdigest()[:12]
 
 
-def cases(pkg: str) -> list[str]:
-    """Case names the package registers, sorted."""
+@functools.lru_cache(maxsize=None)
+def _cases(pkg: str) -> tuple:
     names = []
     for f in source_files(pkg):
         with open(f) as fh:
             names += re.findall(r'\bregister\("([A-Za-z0-9_]+)"', fh.read())
-    return sorted(names)
+    return tuple(sorted(names))
+
+
+def cases(pkg: str) -> list[str]:
+    """Case names the package registers, sorted."""
+    return list(_cases(pkg))
 
 
 def expectations() -> dict:
