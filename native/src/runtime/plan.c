@@ -54,9 +54,13 @@ static void plan_reserve(struct gp_program *prog)
 /* A record's bytes (a g, a sudog) from the copy, else read into buf (or
  * NULL). */
 static const uint8_t *g_bytes(struct gp_program *prog, uint64_t addr,
-			      size_t gsize, uint8_t *buf)
+			      size_t gsize, uint8_t *buf,
+			      struct gp_memory_hint *hint)
 {
-	const uint8_t *g = gp_memory_ptr(&prog->mem, addr, gsize);
+	/* near the last: allgs lists the gs mostly in address order, and a
+	 * search of a million segments per g cost more than the rest of the
+	 * plan (issue 11) */
+	const uint8_t *g = gp_memory_ptr_near(&prog->mem, addr, gsize, hint);
 	if (g)
 		return g;
 	gp_error *err = gp_memory_read(&prog->mem, addr, buf, gsize);
@@ -107,13 +111,14 @@ static gp_error *plan_copy(struct gp_program *prog)
 	gp_phase("copy gs");
 	w.n = 0;
 	uint8_t gbuf[4096];
+	struct gp_memory_hint hint = { { 0 } };
 	size_t nsudogs = 0;         /* first sudogs, kept in gptrs */
 	int64_t ssz = L->type_size[GP_T_SUDOG];
 	size_t ssize = ssz > 0 && ssz < 1024 ? (size_t)ssz : 0;
 	for (uint64_t i = 0; i < len && !err; i++) {
 		if (!gptrs[i])
 			continue;
-		const uint8_t *g = g_bytes(prog, gptrs[i], gsize, gbuf);
+		const uint8_t *g = g_bytes(prog, gptrs[i], gsize, gbuf, &hint);
 		if (!g)
 			continue;
 		uint32_t status = (uint32_t)gp_field(prog, GP_F_G_ATOMICSTATUS,
@@ -150,7 +155,7 @@ static gp_error *plan_copy(struct gp_program *prog)
 		w.n = 0;
 		size_t next = 0;
 		for (size_t i = 0; i < nsudogs && !err; i++) {
-			const uint8_t *sd = g_bytes(prog, gptrs[i], ssize, gbuf);
+			const uint8_t *sd = g_bytes(prog, gptrs[i], ssize, gbuf, &hint);
 			if (!sd || !gp_field(prog, GP_F_SUDOG_ISSELECT, sd, ssize))
 				continue;
 			uint64_t link = gp_field(prog, GP_F_SUDOG_WAITLINK, sd,

@@ -82,13 +82,12 @@ static const struct gp_segment *layer_find(const struct gp_memory_layer *l,
 }
 
 /*
- * How many bytes at address one layer can supply from a single segment
- * (0 if none), with a pointer to them or NULL for zero fill.
+ * How many bytes at address one segment (NULL: none) can supply (0 if
+ * none), with a pointer to them or NULL for zero fill.
  */
-static uint64_t layer_span(const struct gp_memory_layer *l, uint64_t address,
-			   const uint8_t **ret)
+static uint64_t seg_span(const struct gp_segment *s, uint64_t address,
+			 const uint8_t **ret)
 {
-	const struct gp_segment *s = layer_find(l, address);
 	if (!s)
 		return 0;
 	uint64_t off = address - s->start;
@@ -101,6 +100,52 @@ static uint64_t layer_span(const struct gp_memory_layer *l, uint64_t address,
 		return s->end - address;
 	}
 	return 0;
+}
+
+static uint64_t layer_span(const struct gp_memory_layer *l, uint64_t address,
+			   const uint8_t **ret)
+{
+	return seg_span(layer_find(l, address), address, ret);
+}
+
+/* layer_find's answer, trying first the segment *hint names and the one
+ * after it: they are that answer when they hold address and the next
+ * starts past it (segments sorted). *hint names what was found. */
+static const struct gp_segment *layer_find_near(const struct gp_memory_layer *l,
+						uint64_t address, size_t *hint)
+{
+	for (size_t k = *hint; k < l->nsegs && k <= *hint + 1; k++) {
+		const struct gp_segment *s = &l->segs[k];
+		if (s->start > address)
+			break;
+		if (address < s->end &&
+		    (k + 1 == l->nsegs || l->segs[k + 1].start > address)) {
+			*hint = k;
+			return s;
+		}
+	}
+	const struct gp_segment *s = layer_find(l, address);
+	if (s)
+		*hint = (size_t)(s - l->segs);
+	return s;
+}
+
+const uint8_t *gp_memory_ptr_near(const struct gp_memory *mem,
+				  uint64_t address, size_t size,
+				  struct gp_memory_hint *hint)
+{
+	for (size_t i = 0; i < mem->nlayers; i++) {
+		const uint8_t *p;
+		uint64_t n = seg_span(layer_find_near(&mem->layers[i], address,
+						      &hint->seg[i]),
+				      address, &p);
+		if (n) {
+			if (p && n >= size)
+				return p;
+			return NULL;
+		}
+	}
+	return NULL;
 }
 
 const uint8_t *gp_memory_ptr(const struct gp_memory *mem, uint64_t address,

@@ -59,6 +59,15 @@ gp_error *gp_memory_read(const struct gp_memory *mem, uint64_t address,
  * a shortcut only, never the only way (see gp_memory_view). */
 const uint8_t *gp_memory_ptr(const struct gp_memory *mem, uint64_t address,
 			     size_t size);
+/* gp_memory_ptr's answer, found sooner when addresses come in ascending
+ * order, or near one another: the hint (zeroed at first, one per caller)
+ * names the segment each layer answered last. */
+struct gp_memory_hint {
+	size_t seg[GP_MEMORY_LAYERS];
+};
+const uint8_t *gp_memory_ptr_near(const struct gp_memory *mem,
+				  uint64_t address, size_t size,
+				  struct gp_memory_hint *hint);
 /*
  * The one way analyses look at target bytes: [address, address + size)
  * in place when one segment maps them all, else read into *buf (grown as
