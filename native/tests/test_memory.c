@@ -3,7 +3,8 @@
  * held (segments end to end, across layers, zero-fill, the reader's known
  * mappings), and gp_memory_view allocates nothing for a range it does not
  * cover: a size from a corrupt target word (a stack's bounds) must not
- * become a buffer. Expectations written by hand from the segments below.
+ * become a buffer; gp_memory_ptr_near gives gp_memory_ptr's answer
+ * whatever its hint. Expectations written by hand from the segments below.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,35 @@ int main(void)
 	CHECK(!err && p == buf && buf[0] == 0xab && buf[(3u << 20) - 9] == 0xab);
 	gp_error_destroy(err);
 	free(buf);
+
+	/* gp_memory_ptr_near: the bytes by hand, whatever the hint says
+	 * (fresh, stale, past the layer's end), in any order */
+	struct gp_memory_hint hint = { { 0 } };
+	CHECK(gp_memory_ptr_near(&mem, 0x10010, 8, &hint) == a + 0x10);
+	CHECK(gp_memory_ptr_near(&mem, 0x11008, 8, &hint) == b + 8);
+	CHECK(gp_memory_ptr_near(&mem, 0x12100, 8, &hint) == a + 0x100);
+	CHECK(gp_memory_ptr_near(&mem, 0x20010, 8, &hint) == c + 0x10);
+	CHECK(!gp_memory_ptr_near(&mem, 0x20900, 8, &hint));  /* zero fill */
+	CHECK(gp_memory_ptr_near(&mem, 0x10ff8, 8, &hint) == a + 0xff8);
+	CHECK(!gp_memory_ptr_near(&mem, 0x10ff8, 0x10, &hint)); /* 2 segments */
+	CHECK(!gp_memory_ptr_near(&mem, 0x13000, 8, &hint));  /* gap */
+	CHECK(!gp_memory_ptr_near(&mem, 0xfff8, 8, &hint));   /* before all */
+	hint.seg[0] = 7;
+	hint.seg[1] = 3;
+	CHECK(gp_memory_ptr_near(&mem, 0x11ff8, 8, &hint) == b + 0xff8);
+	hint.seg[0] = 2;
+	CHECK(gp_memory_ptr_near(&mem, 0x10000, 8, &hint) == a);
+	/* and gp_memory_ptr's answer at every 8th address of the range, up
+	 * and down, with one hint kept throughout */
+	memset(&hint, 0, sizeof(hint));
+	int same = 1;
+	for (uint64_t x = 0xf000; x < 0x22000; x += 8)
+		same &= gp_memory_ptr_near(&mem, x, 16, &hint) ==
+			gp_memory_ptr(&mem, x, 16);
+	for (uint64_t x = 0x22000; x > 0xf000; x -= 24)
+		same &= gp_memory_ptr_near(&mem, x, 8, &hint) ==
+			gp_memory_ptr(&mem, x, 8);
+	CHECK(same);
 
 	gp_memory_deinit(&mem);
 	printf("%s: %d checks, %d failures\n", __FILE__, checks, failures);
