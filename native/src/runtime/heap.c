@@ -445,8 +445,13 @@ gp_error *gp_heap_open(struct gp_program *prog, struct gp_heap **ret)
 			}
 			/* its page count is a word of the target: its objects
 			 * (a mark bit, a parent, an allocation bit each) and
-			 * arenas' page tables only for pages the target has */
-			if (!gp_memory_covers(&prog->mem, r.base,
+			 * arenas' page tables only for pages the target has.
+			 * Checked only when the arenas could not bound it: a
+			 * real core may lack pages of an in-use span (a kernel
+			 * core writes no bytes for a VM_DONTDUMP or filtered
+			 * range), and dropping the span then turns pointers
+			 * into its readable objects into "unknown" */
+			if (!l2 && !gp_memory_covers(&prog->mem, r.base,
 					      r.npages << PAGE_SHIFT)) {
 				gp_heap_note(h, r.mspan, "span's pages not in the target");
 				h->ndropped++;
