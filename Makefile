@@ -193,9 +193,15 @@ demo:
 FUZZ_CC ?= clang-16
 FUZZ_BUILD ?= native/build-fuzz
 FUZZ_SECONDS ?= 60
-# -timeout: one input running this long is a hang; -malloc_limit_mb: one
-# allocation this big is a bug (everything read from a target is bounded).
-FUZZ_ARGS ?= -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+# -timeout: one input running this long is a hang. The dearest inputs walk
+# far more of a fixture core than the window of 8 goroutines (snapshot,
+# JSON writer, reference scan): one took 3.2 s under the sanitizers at
+# load 4, run twice when libFuzzer checks it for leaks, and 11 s on CI's loaded
+# run (fuzz_snapshot-timeout-1658ba6d..., 12:40 on 3ec5fa5), so 10 s
+# failed on load, not on a hang; -report_slow_units names inputs over
+# 10 s. -malloc_limit_mb: one allocation this big is a bug (everything
+# read from a target is bounded).
+FUZZ_ARGS ?= -timeout=60 -report_slow_units=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
 	-print_final_stats=1
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -gline-tables-only
