@@ -50,34 +50,21 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _load_generate():
-    name = "goparked_corefiles_generate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, "generate.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-generate = _load_generate()
-
-
 def _load_leakgen():
+    # under the name tests/ use, so that one module object (and the one
+    # generate.py it loads: one probe cache, one stop flag) serves both
     name = "goparked_corefiles_leakgen"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, "leakgen.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, "leakgen.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 # toolchains as leakgen.py knows them: 1.19 ... 1.27, and "1.26x" (Go 1.26
 # built with GOEXPERIMENT=goroutineleakprofile: it has the profile too)
 leakgen = _load_leakgen()
+generate = leakgen.generate
 Unavailable = generate.Unavailable
 GenerateError = generate.GenerateError
 
