@@ -352,12 +352,29 @@ static gp_error *wait_stopped(struct gp_live *live, int64_t deadline)
 		if (!running)
 			return NULL;
 		if (gp_live_monotonic_ns() > deadline) {
+			/* A thread that is exiting (a zombie, or dead) never
+			 * stops; a SIGKILL of the process leaves all of them so,
+			 * the leader's report held back until it is reaped */
 			int tid = 0;
-			for (size_t i = 0; i < live->ntracees; i++)
-				if (!live->tracees[i].stopped)
-					tid = live->tracees[i].tid;
-			struct proc_status ts;
-			char state = read_status(live->pid, tid, &ts) ? ts.state : '?';
+			char state = '?';
+			for (size_t i = 0; i < live->ntracees; i++) {
+				if (live->tracees[i].stopped)
+					continue;
+				struct proc_status ts;
+				char st = read_status(live->pid, live->tracees[i].tid,
+						      &ts) ? ts.state : '?';
+				if (st == 'Z' || st == 'X') {
+					drop_tracee(live, live->tracees[i].tid);
+					i--;
+					continue;
+				}
+				tid = live->tracees[i].tid;
+				state = st;
+			}
+			if (process_gone(live->pid))
+				return exited_error(live->pid);
+			if (!tid)
+				return NULL;
 			return gp_error_create(GP_ERROR_PROCESS,
 					       "thread %d of process %d did not stop within %lld ms (state %c)",
 					       tid, live->pid,
