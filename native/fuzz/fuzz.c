@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
+#include "goparked.h"
 
 struct fz_case *fz_cases;
 size_t fz_ncases;
@@ -156,6 +157,19 @@ uint64_t fz_mix(uint64_t h, const void *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ b[i]) * UINT64_C(0x100000001b3);
 	return h;
+}
+
+uint64_t fz_mix_str(uint64_t h, const char *str)
+{
+	return fz_mix(h, str ? str : "", str ? strlen(str) + 1 : 1);
+}
+
+uint64_t fz_mix_err(uint64_t h, gp_error *err)
+{
+	if (err)
+		h = fz_mix(h, gp_error_message(err), strlen(gp_error_message(err)));
+	gp_error_destroy(err);
+	return fz_mix(h, "|", 1);
 }
 
 int fz_full(const uint8_t *data, size_t size)

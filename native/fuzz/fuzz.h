@@ -94,6 +94,11 @@ extern int fz_seeds_per_kind; /* 2 (the default) or 1 */
  * differ (fz_mix: FNV-1a of the results, only computed then). */
 int fz_twice(void);
 uint64_t fz_mix(uint64_t h, const void *p, size_t n);
+/* fz_mix of a string with its end (NULL as ""), and of an error's message
+ * (or of none), which it destroys */
+uint64_t fz_mix_str(uint64_t h, const char *str);
+struct gp_error;
+uint64_t fz_mix_err(uint64_t h, struct gp_error *err);
 /* Copies the patches that overlap [addr, addr + size) into buf, which
  * holds those bytes. */
 void fz_apply(const struct fz_patch *p, size_t n, uint64_t addr,

@@ -204,13 +204,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static uint64_t mix_err(uint64_t h, gp_error *err)
-{
-	if (err)
-		h = fz_mix(h, gp_error_message(err), strlen(gp_error_message(err)));
-	gp_error_destroy(err);
-	return fz_mix(h, "|", 1);
-}
 
 static uint64_t run(void)
 {
@@ -218,7 +211,7 @@ static uint64_t run(void)
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	gp_error *err = gp_exe_open(fdpath, &exe);
 	if (err)
-		return mix_err(h, err);
+		return fz_mix_err(h, err);
 	h = fz_mix(h, &exe.nsymbols, sizeof(exe.nsymbols));
 	h = fz_mix(h, &exe.nsections, sizeof(exe.nsections));
 	h = fz_mix(h, &exe.nloads, sizeof(exe.nloads));
@@ -235,14 +228,14 @@ static uint64_t run(void)
 	if (!err)
 		err = gp_exe_relocate(&exe, bias);
 	if (err) {
-		h = mix_err(h, err);
+		h = fz_mix_err(h, err);
 		gp_exe_close(&exe);
 		return h;
 	}
 	struct gp_layout *layout = calloc(1, sizeof(*layout));
 	if (!layout)
 		abort();
-	h = mix_err(h, gp_layout_from_table(&exe, layout));
+	h = fz_mix_err(h, gp_layout_from_table(&exe, layout));
 	struct gp_pclntab *tab;
 	if (!(err = gp_pclntab_open(&exe, NULL, NULL, &tab))) {
 		struct gp_func fn;
@@ -255,10 +248,10 @@ static uint64_t run(void)
 					h = fz_mix(h, fr[k].func, strlen(fr[k].func));
 		}
 		if (!exe.nsymbols && exe.go_major == 1)
-			h = mix_err(h, gp_stripped_find_vars(&exe, tab, layout));
+			h = fz_mix_err(h, gp_stripped_find_vars(&exe, tab, layout));
 		gp_pclntab_destroy(tab);
 	}
-	h = mix_err(h, err);
+	h = fz_mix_err(h, err);
 	h = fz_mix(h, layout, sizeof(*layout));
 	free(layout);
 	gp_exe_close(&exe);

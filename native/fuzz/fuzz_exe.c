@@ -105,13 +105,6 @@ static void setup(struct fz_case *c)
 
 FZ_HARNESS(H, 0, setup, read_orig)
 
-static uint64_t mix_err(uint64_t h, gp_error *err)
-{
-	if (err)
-		h = fz_mix(h, gp_error_message(err), strlen(gp_error_message(err)));
-	gp_error_destroy(err);
-	return fz_mix(h, "|", 1);
-}
 
 /* One run; the digest of what it gave (GP_FUZZ_TWICE). */
 static uint64_t run(const char *path, int full, int dwarf, int pcln)
@@ -120,7 +113,7 @@ static uint64_t run(const char *path, int full, int dwarf, int pcln)
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	gp_error *err = gp_exe_open(path, &exe);
 	if (err)
-		return mix_err(h, err);
+		return fz_mix_err(h, err);
 	h = fz_mix(h, &exe.nsymbols, sizeof(exe.nsymbols));
 	h = fz_mix(h, &exe.nsections, sizeof(exe.nsections));
 	if (exe.go_version)
@@ -132,7 +125,7 @@ static uint64_t run(const char *path, int full, int dwarf, int pcln)
 	if (!err)
 		err = gp_exe_relocate(&exe, bias);
 	if (err) {
-		h = mix_err(h, err);
+		h = fz_mix_err(h, err);
 		gp_exe_close(&exe);
 		return h;
 	}
@@ -144,7 +137,7 @@ static uint64_t run(const char *path, int full, int dwarf, int pcln)
 		err = gp_layout_from_table(&exe, layout);
 	else if (full || dwarf)
 		err = gp_layout_from_dwarf(&exe, layout);
-	h = mix_err(h, err);
+	h = fz_mix_err(h, err);
 	err = NULL;
 	struct gp_pclntab *tab;
 	if ((full || pcln) && !(err = gp_pclntab_open(&exe, NULL, NULL, &tab))) {
@@ -159,10 +152,10 @@ static uint64_t run(const char *path, int full, int dwarf, int pcln)
 					h = fz_mix(h, fr[k].func, strlen(fr[k].func));
 		}
 		if (full && !exe.nsymbols && exe.go_major == 1)
-			h = mix_err(h, gp_stripped_find_vars(&exe, tab, layout));
+			h = fz_mix_err(h, gp_stripped_find_vars(&exe, tab, layout));
 		gp_pclntab_destroy(tab);
 	}
-	h = mix_err(h, err);
+	h = fz_mix_err(h, err);
 	h = fz_mix(h, layout, sizeof(*layout));
 	free(layout);
 	gp_exe_close(&exe);

@@ -115,10 +115,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static uint64_t mix_str(uint64_t h, const char *str)
-{
-	return fz_mix(h, str ? str : "", str ? strlen(str) + 1 : 1);
-}
 
 static uint64_t run(const struct gp_exe *exe, const uint8_t *pcln, size_t n)
 {
@@ -128,7 +124,7 @@ static uint64_t run(const struct gp_exe *exe, const uint8_t *pcln, size_t n)
 	if (err) {
 		if (debug)
 			fprintf(stderr, "%s\n", gp_error_message(err));
-		h = mix_str(h, gp_error_message(err));
+		h = fz_mix_str(h, gp_error_message(err));
 		gp_error_destroy(err);
 		return h;
 	}
@@ -153,7 +149,7 @@ static uint64_t run(const struct gp_exe *exe, const uint8_t *pcln, size_t n)
 			struct gp_symframe fr[16];
 			size_t nfr = gp_pclntab_symbolize(tab, pc, d ? pc - 1 : pc, fr, 16);
 			for (size_t k = 0; k < nfr; k++) {
-				h = mix_str(mix_str(h, fr[k].func), fr[k].file);
+				h = fz_mix_str(fz_mix_str(h, fr[k].func), fr[k].file);
 				h = fz_mix(h, &fr[k].line, sizeof(fr[k].line));
 			}
 			int32_t v = 0;
@@ -174,9 +170,9 @@ static uint64_t run(const struct gp_exe *exe, const uint8_t *pcln, size_t n)
 			const char *file = NULL;
 			uint32_t line = 0;
 			if (gp_pclntab_pcline(tab, pc, &file, &line))
-				h = fz_mix(mix_str(h, file), &line, sizeof(line));
+				h = fz_mix(fz_mix_str(h, file), &line, sizeof(line));
 			char buf[128];
-			h = mix_str(h, gp_func_print_name(fn.name, buf, sizeof(buf)));
+			h = fz_mix_str(h, gp_func_print_name(fn.name, buf, sizeof(buf)));
 			if (debug)
 				fprintf(stderr, "%#llx %s %s:%u frames %zu sp %d\n",
 					(unsigned long long)pc, fn.name, file ? file : "-",

@@ -159,10 +159,6 @@ static void setup(struct fz_case *c)
 
 FZ_HARNESS(H, 0, setup, read_orig)
 
-static uint64_t mix_str(uint64_t h, const char *str)
-{
-	return fz_mix(h, str ? str : "", str ? strlen(str) + 1 : 1);
-}
 
 /* One run; the digest of what it gave (GP_FUZZ_TWICE). */
 static uint64_t run(struct pcln_state *s, int stripped, const struct fz_patch *p,
@@ -172,7 +168,7 @@ static uint64_t run(struct pcln_state *s, int stripped, const struct fz_patch *p
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	gp_error *err = gp_pclntab_open(&s->exe, NULL, NULL, &tab);
 	if (err) {
-		h = mix_str(h, gp_error_message(err));
+		h = fz_mix_str(h, gp_error_message(err));
 		gp_error_destroy(err);
 		return h;
 	}
@@ -202,7 +198,7 @@ static uint64_t run(struct pcln_state *s, int stripped, const struct fz_patch *p
 		struct gp_symframe fr[32];
 		size_t nfr = gp_pclntab_symbolize(tab, pc, pc - 1, fr, 32);
 		for (size_t k = 0; k < nfr; k++) {
-			h = mix_str(mix_str(h, fr[k].func), fr[k].file);
+			h = fz_mix_str(fz_mix_str(h, fr[k].func), fr[k].file);
 			h = fz_mix(h, &fr[k].line, sizeof(fr[k].line));
 		}
 		int32_t d = 0;
@@ -221,10 +217,10 @@ static uint64_t run(struct pcln_state *s, int stripped, const struct fz_patch *p
 		const char *file = NULL;
 		uint32_t line = 0;
 		if (gp_pclntab_pcline(tab, pc, &file, &line))
-			h = fz_mix(mix_str(h, file), &line, sizeof(line));
+			h = fz_mix(fz_mix_str(h, file), &line, sizeof(line));
 		char buf[256];
 		if (fn.name)
-			h = mix_str(h, gp_func_print_name(fn.name, buf, sizeof(buf)));
+			h = fz_mix_str(h, gp_func_print_name(fn.name, buf, sizeof(buf)));
 	}
 	/* the variables of a stripped binary, from the runtime's code */
 	if (stripped) {

@@ -297,32 +297,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 
 
-/* A digest of what an input's run gave, for GP_FUZZ_TWICE. */
-static int twice = -1;
-
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	if (!twice)
-		return h; /* nobody compares it */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * UINT64_C(0x100000001b3);
-	return h;
-}
-
-static uint64_t mix_err(uint64_t h, gp_error *err)
-{
-	if (err)
-		h = mix(h, gp_error_message(err), strlen(gp_error_message(err)));
-	gp_error_destroy(err);
-	return mix(h, "|", 1);
-}
 
 #ifndef FZ_HEAP
 static int json_sink(void *arg, const char *buf, size_t len)
 {
 	uint64_t *h = arg;
-	*h = mix(*h, buf, len);
+	*h = fz_mix(*h, buf, len);
 	return 0;
 }
 
@@ -331,7 +311,7 @@ static uint64_t analyses(struct gp_snapshot *snap, uint64_t h)
 	for (int by = GP_BY_SITE; by <= GP_BY_AGE; by++) {
 		gp_grouping *g;
 		gp_error *err = gp_snapshot_group(snap, by, NULL, &g);
-		h = mix_err(h, err);
+		h = fz_mix_err(h, err);
 		if (!err)
 			gp_grouping_destroy(g);
 	}
@@ -339,15 +319,15 @@ static uint64_t analyses(struct gp_snapshot *snap, uint64_t h)
 	const struct gp_chan *chans;
 	const struct gp_sync *syncs;
 	struct gp_deadlocks dl;
-	h = mix_err(h, gp_snapshot_chans(snap, &n, &chans));
-	h = mix(h, &n, sizeof(n));
+	h = fz_mix_err(h, gp_snapshot_chans(snap, &n, &chans));
+	h = fz_mix(h, &n, sizeof(n));
 	n = 0;
-	h = mix_err(h, gp_snapshot_syncs(snap, &n, &syncs));
-	h = mix(h, &n, sizeof(n));
-	h = mix_err(h, gp_snapshot_deadlocks(snap, &dl));
+	h = fz_mix_err(h, gp_snapshot_syncs(snap, &n, &syncs));
+	h = fz_mix(h, &n, sizeof(n));
+	h = fz_mix_err(h, gp_snapshot_deadlocks(snap, &dl));
 	static const char *const flags[32];
 	struct gp_json_names names = { .flag = flags };
-	return mix_err(h, gp_snapshot_write_goroutines_json(snap, &names,
+	return fz_mix_err(h, gp_snapshot_write_goroutines_json(snap, &names,
 							    json_sink, &h));
 }
 #else
@@ -358,25 +338,25 @@ static uint64_t analyses(struct gp_snapshot *snap, uint64_t h)
 	size_t n = 0;
 	gp_error *err = gp_snapshot_heap(snap, &sum);
 	if (!err)
-		h = mix(h, &sum, sizeof(sum));
-	h = mix_err(h, err);
+		h = fz_mix(h, &sum, sizeof(sum));
+	h = fz_mix_err(h, err);
 	if (!(err = gp_snapshot_heap_objects(snap, &objs, &n)))
 		for (size_t i = 0; i < n; i += 1 + n / 16) {
 			uint64_t offs[64];
 			size_t k = 0;
-			h = mix_err(h, gp_snapshot_heap_pointers(
+			h = fz_mix_err(h, gp_snapshot_heap_pointers(
 				snap, objs[i].address, offs, 64, &k));
-			h = mix(h, offs, (k < 64 ? k : 64) * sizeof(*offs));
+			h = fz_mix(h, offs, (k < 64 ? k : 64) * sizeof(*offs));
 		}
-	h = mix_err(h, err);
+	h = fz_mix_err(h, err);
 	struct gp_verdicts v;
 	if (!(err = gp_snapshot_verdicts(snap, &v))) {
-		h = mix(h, v.counts, sizeof(v.counts));
+		h = fz_mix(h, v.counts, sizeof(v.counts));
 		for (size_t i = 0; i < v.ngoroutines; i++)
-			h = mix(h, &v.goroutines[i].verdict,
+			h = fz_mix(h, &v.goroutines[i].verdict,
 				sizeof(v.goroutines[i].verdict));
 	}
-	return mix_err(h, err);
+	return fz_mix_err(h, err);
 }
 #endif
 
@@ -392,19 +372,17 @@ static uint64_t run(struct fz_case *c, bool full)
 		h = analyses(snap, h);
 		gp_snapshot_destroy(snap);
 	}
-	return mix_err(h, err);
+	return fz_mix_err(h, err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (twice < 0)
-		twice = getenv("GP_FUZZ_TWICE") && *getenv("GP_FUZZ_TWICE") == '1';
 	struct fz_patch p[FZ_MAX_PATCHES];
 	struct fz_case *c = fz_parse(data, size, p, &cur_n);
 	cur_p = p;
 	bool full = fz_full(data, size);
 	uint64_t h = run(c, full);
-	if (twice && run(c, full) != h) {
+	if (fz_twice() && run(c, full) != h) {
 		fprintf(stderr, H ": the same input gave two different runs\n");
 		abort();
 	}
