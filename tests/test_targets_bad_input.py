@@ -38,20 +38,11 @@ def _one_line_exit_2(r, *words):
 def _core_of_arch(tmp_path, goarch, runner):
     """Build the small program for goarch, run it (under runner, if any)
     with GOTRACEBACK=crash, SIGQUIT it once READY; returns (core, exe)."""
-    go = find_go()
-    if go is None:
-        pytest.skip("no Go toolchain (scripts/setup-deps installs one)")
     if runner and shutil.which(runner) is None:
         pytest.skip("%s not installed (scripts/setup-deps installs qemu-user)" % runner)
+    exe = _exe_of_arch(tmp_path, goarch, goarch)
     d = tmp_path / goarch
-    d.mkdir()
-    (d / "main.go").write_text(TINY_GO)
-    (d / "go.mod").write_text("module tiny\n\ngo 1.19\n")
-    env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local", GOARCH=goarch)
-    r = subprocess.run([go, "build", "-o", "tiny", "."], cwd=str(d), env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-    assert r.returncode == 0, r.stdout
-    argv = ([runner] if runner else []) + [str(d / "tiny")]
+    argv = ([runner] if runner else []) + [exe]
     p = subprocess.Popen(argv, cwd=str(d), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                          env=dict(os.environ, GOTRACEBACK="crash"), universal_newlines=True,
                          preexec_fn=lambda: resource.setrlimit(
@@ -98,12 +89,13 @@ def _as_machine(src, dst, machine):
 READS = "goparked reads linux/x86-64 and linux/arm64"
 
 
-def _exe_of_arch(tmp_path, goarch):
-    """The small program built for goarch (a real executable of it)."""
+def _exe_of_arch(tmp_path, goarch, dirname=None):
+    """The small program built for goarch (a real executable of it), in
+    tmp_path/dirname (exe-GOARCH by default)."""
     go = find_go()
     if go is None:
         pytest.skip("no Go toolchain (scripts/setup-deps installs one)")
-    d = tmp_path / ("exe-" + goarch)
+    d = tmp_path / (dirname or "exe-" + goarch)
     d.mkdir()
     (d / "main.go").write_text(TINY_GO)
     (d / "go.mod").write_text("module tiny\n\ngo 1.19\n")

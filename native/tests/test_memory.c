@@ -11,18 +11,8 @@
 #include <string.h>
 
 #include "target/target.h"
+#include "check.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__,      \
-				__LINE__, #cond);                          \
-		}                                                          \
-	} while (0)
 
 /* Memory of 0xab bytes below 0x40000000 + 3 MiB, from 0x12000 up. */
 static gp_error *reader(void *arg, uint64_t address, void *buf, size_t size)

@@ -7,18 +7,8 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "check.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__,      \
-				__LINE__, #cond);                          \
-		}                                                          \
-	} while (0)
 
 int main(void)
 {
