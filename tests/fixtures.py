@@ -32,16 +32,20 @@ if TESTS_DIR not in sys.path:
 import oracle  # noqa: E402
 
 
-def _load_generate():
-    path = os.path.join(REPO, "corefiles", "generate.py")
-    spec = importlib.util.spec_from_file_location("goparked_corefiles_generate", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+def corefiles_module(stem):
+    """corefiles/STEM.py, loaded once under the name goparked_corefiles_STEM
+    (the name corefiles/ scripts load each other by: one module object, so
+    one probe cache and one stop flag)."""
+    name = "goparked_corefiles_" + stem
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(REPO, "corefiles", stem + ".py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
-generate = _load_generate()
+generate = corefiles_module("generate")
 
 TOOLCHAINS = tuple(generate.TOOLCHAINS)     # ("1.19", ..., "1.26")
 VARIANTS = generate.VARIANTS                # ("dwarf", "stripped"): linux/amd64, not PIE

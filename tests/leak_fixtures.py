@@ -7,27 +7,13 @@ the cells of leakgen.default_matrix(), which CI must have.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 
 import pytest
 
-from fixtures import REPO, in_ci  # noqa: F401  (also loads generate.py under its shared name)
+from fixtures import REPO, corefiles_module, in_ci  # noqa: F401  (also loads generate.py under its shared name)
 
 
-def _load_leakgen():
-    name = "goparked_corefiles_leakgen"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "corefiles", "leakgen.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-leakgen = _load_leakgen()
+leakgen = corefiles_module("leakgen")
 
 
 def leak_core(toolchain: str, variant: str = "dwarf", mode: str = "plain", scenario: str = "all",

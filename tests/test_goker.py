@@ -21,28 +21,15 @@ CI runs SAMPLE; all cases (64 GoKer kernels and the micro/pattern ones):
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 
 import pytest
 
-from fixtures import REPO, in_ci
+from fixtures import corefiles_module, in_ci
 
 
-def _load():
-    name = "goparked_corefiles_goker"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "corefiles", "goker.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-goker = _load()
+goker = corefiles_module("goker")
 
 # a few seconds each: channels (nil, unbuffered, select), mutexes on the
 # stack and the heap, RWMutex, Cond, WaitGroup, a mixed chain, no leak at
