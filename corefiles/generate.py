@@ -177,16 +177,26 @@ def cache_root() -> str:
     return os.path.join(base, "corefiles")
 
 
-def source_hash(program: str = "fixture") -> str:
-    src = PROGRAMS[program][0]
+# The files of a program's folder that go build compiles (Go, assembly, cgo's
+# C) and its module files: what a cached build's key covers.
+SOURCE_SUFFIXES = (".go", ".s", ".c", ".h")
+
+
+def dir_hash(src: str) -> str:
+    """The cache key of the program in folder src: its SOURCE_SUFFIXES files,
+    go.mod and go.sum, names and bytes."""
     h = hashlib.sha256()
     for name in sorted(os.listdir(src)):
-        if name.endswith((".go", ".c", ".h")) or name in ("go.mod", "go.sum"):
+        if name.endswith(SOURCE_SUFFIXES) or name in ("go.mod", "go.sum"):
             h.update(name.encode() + b"\0")
             with open(os.path.join(src, name), "rb") as f:
                 h.update(f.read())
             h.update(b"\0")
     return h.hexdigest()[:12]
+
+
+def source_hash(program: str = "fixture") -> str:
+    return dir_hash(PROGRAMS[program][0])
 
 
 def program_of(scenario: str) -> str:

@@ -161,3 +161,23 @@ def test_proven_leaks_equal_account(toolchain, variant, mode):
     assert not bad, bad
     assert not proven - set(by_goid), sorted(proven - set(by_goid))
     assert len(want) >= 40 and len(decided - want) >= 60
+
+
+def test_source_hash_covers_assembly(tmp_path, monkeypatch):
+    """The cache key of a leakgen program changes with its .s files (reach
+    has spin_amd64.s): an edited assembly file is a new build, never the
+    stale cached core of the old one."""
+    import dataclasses
+    import os
+    assert any(n.endswith(".s") for n in os.listdir(leakgen.program("reach").src))
+    (tmp_path / "go.mod").write_text("module reach\n")
+    (tmp_path / "main.go").write_text("package main\nfunc main() {}\n")
+    (tmp_path / "spin_amd64.s").write_text("TEXT ·spin(SB),4,$0\n\tRET\n")
+    monkeypatch.setitem(leakgen.PROGRAMS, "reach",
+                        dataclasses.replace(leakgen.program("reach"), src=str(tmp_path)))
+    before = leakgen.source_hash("reach")
+    (tmp_path / "spin_amd64.s").write_text("TEXT ·spin(SB),4,$0\n\tJMP ·spin(SB)\n")
+    after = leakgen.source_hash("reach")
+    assert after != before
+    (tmp_path / "notes.txt").write_text("not compiled")
+    assert leakgen.source_hash("reach") == after
