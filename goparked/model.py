@@ -902,10 +902,11 @@ class Snapshot(_Owned):
         "no_waker" (leaked (no waker): reachable, but nothing that can run
         will wake it; evidence), "lingering" (only timers wake it and it
         loops forever; evidence), "blocked" (can still be woken) and
-        "unknown". view.rows() splits each group by verdict and reason
-        (verdict.Row); view.example(row) is a model.Verdict with its
-        reason, the object it is about and, when blocked, a retention path
-        (model.PathStep, the root first); view.group_counts(group) counts
+        "unknown"; view.shown() the totals of the view's own goroutines
+        (verdict.Shown: what every surface prints). view.rows() splits
+        each group by verdict and reason (verdict.Row); view.example(row)
+        is a model.Verdict with its reason, the object it is about and,
+        when blocked, a retention path (model.PathStep, the root first); view.group_counts(group) counts
         one group; verdict.leaks_doc(view) is the "goparked/leaks" JSON.
         Reads the heap (a mark of everything reachable) on first use."""
         from .verdict import VerdictView

@@ -141,7 +141,7 @@ def grouping_text(snap, grouping, limit=None, ids=8, show_system=False,
     lines = header(snap, show_system)
     if verdict is not None:
         from .verdict import summary_lines
-        lines += summary_lines(verdict)
+        lines += summary_lines(verdict, left_out=False)
     lines.append("")
     groups = grouping.groups
     if not groups:

@@ -300,7 +300,8 @@ def write_jsonl(snap, grouping, out, detail=False, max_ids=8, verdict=None):
     group (its first max_ids member ids). Every record carries schema,
     version, record and target. verdict (a verdict.VerdictView of the
     grouping, --verdict): the snapshot record has "verdicts" (goroutines
-    per verdict key, as --leaks --json's counts), each goroutine record
+    per verdict key, as --leaks --json's counts) and "shown" (those of the
+    grouping's goroutines, as --leaks --json's), each goroutine record
     "verdict" and "verdict_reason", each group record "verdicts"."""
     from .verdict import ORDER
     from .signature import Signer
@@ -324,6 +325,7 @@ def write_jsonl(snap, grouping, out, detail=False, max_ids=8, verdict=None):
     if verdict is not None:
         head["verdicts"] = verdict_counts_json(verdict.counts,
                                                ("live",) + ORDER)
+        head["shown"] = verdict.shown().json()
     emit("snapshot", head)
     signer = Signer(snap)
     sigs = None
@@ -551,10 +553,11 @@ GROUP_KEYS = ["key", "key_address", "count", "wait_reason", "states",
 # "verdicts" {key: goroutines} over VERDICT_KEYS; a --jsonl goroutine
 # record "verdict" (a key of VERDICT_KEYS or "live") and "verdict_reason"
 # (a key of VERDICT_REASON_KEYS, null for a live goroutine); the --jsonl
-# snapshot record "verdicts" over "live" and VERDICT_KEYS.
+# snapshot record "verdicts" over "live" and VERDICT_KEYS (every goroutine)
+# and "shown" (the grouping's goroutines: verdict.SHOWN_KEYS).
 GROUP_VERDICT_KEYS = ["verdicts"]
 GOROUTINE_VERDICT_KEYS = ["verdict", "verdict_reason"]
-RECORD_SNAPSHOT_VERDICT_KEYS = ["verdicts"]
+RECORD_SNAPSHOT_VERDICT_KEYS = ["verdicts", "shown"]
 VERDICT_KEYS = ["leaked", "no_waker", "lingering", "blocked", "unknown"]
 # The words of each verdict key, the same in every surface (text, report,
 # GDB, LLDB; the JSON rows' "words").

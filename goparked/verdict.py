@@ -35,6 +35,8 @@ WORDS = {N.VERDICT_KEYS[k]: N.VERDICT_WORDS[k] for k in N.VERDICT_KEYS}
 # Verdicts that count as leaked for --max-leaked and the pprof label.
 LEAKED = ("leaked", "no_waker")
 EVIDENCE = ("no_waker", "lingering")
+# Goroutine states the verdict judges (parked); every other one is "live".
+PARKED_STATES = ("waiting", "leaked")
 
 LEAKS_SCHEMA = "goparked/leaks"
 
@@ -115,11 +117,21 @@ class VerdictView:
         self.grouping = grouping or snap.group("site", Filter())
         self._signer = None
         self._counted = {}
+        self._shown = None
 
     @property
     def counts(self):
-        """{key: goroutines} over every goroutine (runtime ones included)."""
+        """{key: goroutines} over every goroutine (runtime ones included):
+        the engine's count, JSON's "counts". The totals a view prints are
+        shown(), of the goroutines it shows."""
         return self.verdicts.counts
+
+    def shown(self):
+        """The totals of the goroutines this view shows (its grouping's
+        members), as a Shown: the same goroutines as its rows."""
+        if self._shown is None:
+            self._shown = Shown(self)
+        return self._shown
 
     def key_of(self, index):
         return _key(self._codes[index])
@@ -229,6 +241,93 @@ class VerdictView:
         return []
 
 
+class Shown:
+    """The verdict totals of a view's goroutines, and what it leaves out,
+    as the grouping's own header says it (render.header): runtime
+    goroutines unless --system, and whatever the filter drops. Those that
+    can still run ("live") are counted by state, as what they are
+    (running, runnable, syscall), not as a verdict.
+
+    goroutines  the view's goroutines (its grouping's total)
+    counts      {key: n} of them, every key of "live" + ORDER
+    live        {state: n} of the live ones, biggest first
+    system      runtime goroutines left out (0 with --system)
+    filtered    other goroutines the filter leaves out
+    """
+
+    def __init__(self, view):
+        grouping = view.grouping
+        snap = view.snap
+        live = N.VERDICT_BY_KEY["live"]
+        counts = dict.fromkeys(("live",) + ORDER, 0)
+        states = collections.Counter()
+        status = None
+        for g in grouping.groups:
+            c = view._group_verdicts(g).counts
+            for k, v in _ORDER_CODES:
+                counts[k] += c[v]
+            if not c[live]:
+                continue
+            counts["live"] += c[live]
+            running = [s for s in g.states if s not in PARKED_STATES]
+            if len(running) == 1:
+                states[running[0]] += c[live]
+                continue
+            # a group of several states: its live members one by one
+            if status is None:
+                status = snap.field_view("status")
+            for i in _members(g):
+                if _key(view._codes[i]) == "live":
+                    states[N.STATUS_NAMES.get(status[i], "status%d"
+                                              % status[i])] += 1
+        self.goroutines = grouping.total
+        self.counts = counts
+        self.live = dict(sorted(states.items(), key=lambda kv: (-kv[1],
+                                                                 kv[0])))
+        _, system = snap.state_counts()
+        self.system = 0 if grouping.filter.include_system else \
+            sum(system.values())
+        self.filtered = max(0, len(snap) - self.goroutines - self.system)
+
+    def words(self):
+        """'45 leaked (proven), 3 lingering, 27 blocked, 1 running'."""
+        parts = ["%d %s" % (self.counts[k], WORDS[k]) for k in ORDER
+                 if self.counts[k]]
+        parts += ["%d %s" % (n, s) for s, n in self.live.items()]
+        return ", ".join(parts) or "-"
+
+    def left_out_words(self):
+        """'7 runtime goroutines not grouped; --system' (render.header's
+        words), and the filter's; "" when nothing is left out."""
+        parts = []
+        if self.system:
+            parts.append("%d runtime goroutines not grouped; --system"
+                         % self.system)
+        if self.filtered:
+            parts.append("%d goroutine%s the filter leaves out"
+                         % (self.filtered, "" if self.filtered == 1 else "s"))
+        return "; ".join(parts)
+
+    def line(self, left_out=True):
+        """'leak verdict of 76 goroutines: ...  (7 runtime goroutines not
+        grouped; --system)'."""
+        line = "leak verdict of %d goroutine%s: %s" % (
+            self.goroutines, "" if self.goroutines == 1 else "s",
+            self.words())
+        more = self.left_out_words() if left_out else ""
+        if more:
+            line += "  (%s)" % more
+        return line
+
+    def json(self):
+        """{goroutines, counts, live_by_state, system_left_out,
+        filter_left_out}: JSON's "shown" (README, "JSON output")."""
+        return {"goroutines": self.goroutines, "counts": dict(self.counts),
+                "live_by_state": dict(self.live),
+                "system_left_out": self.system,
+                "filter_left_out": self.filtered}
+
+
 def counts_words(counts):
     """'2 leaked (proven), 1 blocked' (ORDER; zeros left out)."""
     parts = ["%d %s" % (counts[k], WORDS[k]) for k in ORDER if counts.get(k)]
@@ -262,9 +361,12 @@ def path_words(path):
 
 # ------------------------------------------------------------------ text
 
-def summary_lines(view):
+def summary_lines(view, left_out=True):
+    """The verdict's head: its totals over the goroutines the view shows
+    (left_out: and what it leaves out; a grouping's header says that
+    already), then the heap's."""
     v = view.verdicts
-    lines = ["leak verdict: %s" % counts_words(view.counts)]
+    lines = [view.shown().line(left_out)]
     if v.heap_model:
         lines.append("  heap: %d of %d objects reachable; proof by "
                      "reachability, as Go's goroutineleak profile"
@@ -392,6 +494,7 @@ def leaks_doc(view, deadlocks=None, ids=None):
     v = view.verdicts
     doc = schema._head(LEAKS_SCHEMA, view.snap)
     doc["counts"] = {k: view.counts.get(k, 0) for k in LEAKS_COUNT_KEYS}
+    doc["shown"] = view.shown().json()
     doc["heap"] = {"model": v.heap_model, "error": v.heap_error,
                    "objects": v.heap_objects if v.heap_model else None,
                    "reachable": v.marked_objects if v.heap_model else None,
@@ -406,8 +509,8 @@ def leaks_doc(view, deadlocks=None, ids=None):
     return doc
 
 
-LEAKS_KEYS = ["schema", "version", "program", "clock", "counts", "heap",
-              "rows", "cycles"]
+LEAKS_KEYS = ["schema", "version", "program", "clock", "counts", "shown",
+              "heap", "rows", "cycles"]
 LEAKS_ROW_KEYS = ["verdict", "words", "reason", "reason_words", "count",
                   "wait_reason", "site", "signature", "object",
                   "holder_goid", "created_by", "path", "wakers", "goids"]
@@ -416,7 +519,10 @@ LEAKS_COUNT_KEYS = ["live"] + list(ORDER)
 LEAKS_HEAP_KEYS = ["model", "error", "objects", "reachable", "corrupt_spans",
                    "stack_errors"]
 # --deadlocks --verdict --json's "leaks": these keys of the document above
-DEADLOCKS_LEAKS_KEYS = ["counts", "heap", "rows"]
+DEADLOCKS_LEAKS_KEYS = ["counts", "shown", "heap", "rows"]
+# "shown": the totals of the goroutines the rows are of (Shown.json)
+SHOWN_KEYS = ["goroutines", "counts", "live_by_state", "system_left_out",
+              "filter_left_out"]
 
 
 def leaked_count(snap):

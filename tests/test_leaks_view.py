@@ -11,8 +11,10 @@ import collections
 import json
 import re
 
+import expect
 import pytest
 from conftest import run_goparked_cmd
+from fixtures import NEWEST, core_for
 from leak_fixtures import leak_core, leak_params
 
 import goparked
@@ -60,8 +62,9 @@ def test_leaks_text_sections_equal_account(toolchain, variant, mode):
     assert not bad, sorted(bad.items())
     first = out.splitlines()[0]
     for k, n in sizes.items():
-        if k != "blocked":  # runtime goroutines are counted, not listed
-            assert "%d %s" % (n, WORDS[k]) in first, (first, k, n)
+        # every verdict's total is its section's: the runtime's own
+        # goroutines (not listed) are not counted either
+        assert "%d %s" % (n, WORDS[k]) in first, (first, k, n)
     # the proof's causes and the cycles come with it
     assert "why: a full buffered channel" in out
     assert re.search(r"^cycle \d+:$", out, re.M)
@@ -209,6 +212,7 @@ def _same_in_debugger(e, out):
     doc, _ = json.JSONDecoder().raw_decode(out, start)
     cli = json.loads(_cli(e, "--leaks", "--json"))
     assert doc["rows"] == cli["rows"] and doc["counts"] == cli["counts"]
+    assert doc["shown"] == cli["shown"]
     got = {g: r["verdict"] for r in doc["rows"] for g in r["goids"]}
     want = _expected(e.load_account())
     assert {g: got.get(g) for g in want} == want
@@ -290,3 +294,105 @@ def test_plain_by_site_ends_with_the_verdict_hint(toolchain, variant, mode):
     json.loads(out)  # the whole output is the document, nothing after it
     out = _cli(e, "--jsonl")
     assert all(json.loads(line) for line in out.splitlines())
+
+
+_TOTALS = re.compile(r"^leak verdict of (\d+) goroutines?: (.*?)(?:  \((.*)\))?$")
+
+
+def _totals(line):
+    """(goroutines, {words: n}, left-out note or None) of a totals line."""
+    m = _TOTALS.match(line)
+    assert m, line
+    parts = {}
+    for part in m.group(2).split(", "):
+        n, words = part.split(" ", 1)
+        parts[words] = int(n)
+    return int(m.group(1)), parts, m.group(3)
+
+
+def _section_sizes(out):
+    """{verdict words: [n]} of the --leaks sections, and every goid listed."""
+    sizes, goids = {}, set()
+    for line in out.splitlines():
+        for k, h in V._HEADINGS.items():
+            m = re.match(re.escape(h) + r"  \[(\d+)\]$", line)
+            if m:
+                sizes[WORDS.get(k, k)] = int(m.group(1))
+        m = re.match(r"^ {9}goroutine ([\d ]+)$", line)
+        if m:
+            goids |= set(map(int, m.group(1).split()))
+    return sizes, goids
+
+
+def test_verdict_totals_count_what_the_view_shows(tmp_path):
+    """The --leaks header, --by site --verdict, the report, the JSON's
+    "shown" and the JSONL snapshot record count the goroutines the view
+    lists, the account's (its groups and main): the runtime's own are left
+    out and said so as the grouping's header says it (with --system they
+    are counted), those that can still run are counted as what they are
+    (running), and a filter's drops are said. JSON's "counts" keep their
+    version-1 meaning (every goroutine), and the proven count is the
+    same in both."""
+    fc = core_for(NEWEST, "dwarf", "all")
+    acc = fc.load_account()
+    users = expect.user_goids(fc)
+    every = set(fc.parsed_dump().goroutines)
+    nsys = len(every - users)
+    live = collections.Counter()
+    for g in acc["groups"]:
+        if g["state"] != "waiting":
+            live[g["state"]] += len(g["goids"])
+    assert nsys and live
+    note = "%d runtime goroutines not grouped; --system" % nsys
+    base = ["--leaks", "--ids", "100000"]
+
+    out = _cli(fc, *base)
+    n, parts, left = _totals(out.splitlines()[0])
+    sizes, listed = _section_sizes(out)
+    shown_sizes = sizes
+    assert (n, left) == (len(users), note)
+    assert listed <= users
+    assert parts == dict(sizes, **live), (parts, sizes, live)
+    assert sum(parts.values()) == len(users)
+
+    out = _cli(fc, *base, "--system")
+    n, parts, left = _totals(out.splitlines()[0])
+    sizes, listed = _section_sizes(out)
+    assert (n, left) == (len(every), None) and listed - users
+    assert parts == dict(sizes, **live) and sum(parts.values()) == len(every)
+
+    out = _cli(fc, *base, "--state", "waiting")
+    n, parts, left = _totals(out.splitlines()[0])
+    nlive = sum(live.values())
+    assert n == len(users) - nlive and not set(parts) & set(live)
+    assert left == "%s; %d goroutine%s the filter leaves out" % (
+        note, nlive, "" if nlive == 1 else "s")
+
+    # --by site --verdict: the same totals (its header says what is left out)
+    head = _cli(fc, *base).splitlines()[0]
+    grouped = _cli(fc, "--verdict").splitlines()
+    assert head.split("  (")[0] in grouped
+    assert grouped[-1].startswith("%d goroutines in " % len(users))
+
+    # JSON: "shown" is the text's; "counts" every goroutine's
+    doc = json.loads(_cli(fc, "--leaks", "--json"))
+    shown = doc["shown"]
+    assert list(shown) == V.SHOWN_KEYS
+    assert shown["goroutines"] == len(users)
+    assert shown["live_by_state"] == dict(live)
+    assert (shown["system_left_out"], shown["filter_left_out"]) == (nsys, 0)
+    assert {V.WORDS[k]: c for k, c in shown["counts"].items()
+            if c and k != "live"} == shown_sizes
+    assert shown["counts"]["live"] == sum(live.values())
+    assert sum(doc["counts"].values()) == len(every)
+    assert doc["counts"]["leaked"] == shown["counts"]["leaked"] > 0
+    d = json.loads(_cli(fc, "--deadlocks", "--verdict", "--json"))
+    assert d["leaks"]["shown"] == shown
+    rec = json.loads(_cli(fc, "--jsonl", "--verdict").splitlines()[0])
+    assert rec["shown"] == shown and rec["verdicts"] == doc["counts"]
+
+    # the report's Markdown: the same line
+    md = tmp_path / "r.md"
+    r = run_goparked_cmd(["report", fc.core, "--exe", fc.exe, "-o", str(md)])
+    assert r.returncode == 0, r.stderr
+    assert head in md.read_text().replace("\\", "")

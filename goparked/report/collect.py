@@ -484,9 +484,13 @@ def _leaks(snap, grouping):
             "goids": view.goids(r, 10),
         })
     vv = view.verdicts
+    # the totals of the goroutines the report's rows are of (not the
+    # runtime's own unless --system), as --leaks prints them
+    shown = view.shown()
     return {"view": view if view.grouping is grouping else
             V.VerdictView(snap, grouping),
-            "counts": {k: view.counts.get(k, 0) for k in V.ORDER},
+            "counts": {k: shown.counts[k] for k in V.ORDER},
+            "line": shown.line(),
             "heap_model": vv.heap_model, "heap_error": vv.heap_error,
             "rows": rows}
 

@@ -5,7 +5,6 @@ postmortem document."""
 import re
 
 from .. import text
-from .. import verdict as V
 from .collect import group_title
 
 __all__ = ["markdown", "MD_GROUPS", "MD_STACKS"]
@@ -77,11 +76,8 @@ def markdown(data):
             "|---|---:|"]
     for s, n in data["by_state"].items():
         out.append("| %s | %d |" % (s, n))
-    lc = data["leaks"]["counts"]
     # the verdict's words: verdict.py's, as every other surface
-    words = V.counts_words(lc)
-    out += ["", "## Leak verdict", "",
-            words if words != "-" else "nothing parked", ""]
+    out += ["", "## Leak verdict", "", _md(data["leaks"]["line"]), ""]
     rows = [r for r in data["leaks"]["rows"] if r["verdict"] != "blocked"]
     if rows:
         out += ["| Verdict | Count | Wait | Where | Why | Created by |"
