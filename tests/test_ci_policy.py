@@ -89,8 +89,13 @@ def test_one_line_error_counts_the_lines():
                           "goroutine 9")
     # the debugger's own warnings beside it are not goparked's
     assert one_line_error("warning: no symbols\ngoparked: error: bad\n")
-    for bad in ("goparked: error: bad\nsecond line\n", "",
-                "Traceback (most recent call last):\n",
+    # Each bad text breaks one rule only: it holds the needle, so only
+    # that rule can catch it.
+    for bad in ("goparked: error: no such goroutine 9\nsecond line\n",
+                "goparked: error: no such goroutine 9\n"
+                "goparked: error: no such goroutine 9\n",
+                "",
+                "Traceback (most recent call last):\n  goroutine\n",
                 "goparked: error: bad\n"):
         with pytest.raises(AssertionError):
             one_line_error(bad, "goroutine")
