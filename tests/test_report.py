@@ -556,6 +556,37 @@ def test_markdown(made, toolchain):
         set(groups["nil_send"] + groups["nil_recv"])
 
 
+def _seconds(text):
+    """'1m5s', '12s', '850ms' -> seconds (what text.duration writes)."""
+    m = re.match(r"^(?:(\d+)m)?(\d+)(s|ms)$", text)
+    assert m, text
+    return int(m.group(1) or 0) * 60 + int(m.group(2)) / (
+        1000 if m.group(3) == "ms" else 1)
+
+
+def test_oldest_wait_is_the_dumps(made):
+    """'Oldest wait' against the runtime's dump: on a core whose goroutines
+    were parked over a minute, the dump printed "N minutes" for the oldest,
+    so it is N to N+1 minutes; on the fixture core, whose goroutines the
+    GCs stamped a moment before (no minutes printed), under a minute and at
+    least the time from its first GC to READY."""
+    held = core_for(NEWEST, "dwarf", "sleep_long", hold=65)
+    r = run(["report", held.core, "--exe", held.exe, "--format", "md"])
+    assert r.returncode == 0, r.stderr
+    oldest = _seconds(dict(md_table(r.stdout, "| | |"))["Oldest wait"])
+    n = max(g.minutes for g in held.parsed_dump().goroutines.values())
+    assert n >= 1 and 60 * n <= oldest < 60 * (n + 1), (n, oldest)
+
+    fc, md = made(NEWEST, fmt="md")
+    assert not any(g.minutes for g in fc.parsed_dump().goroutines.values())
+    acc = fc.load_account()
+    oldest = _seconds(dict(md_table(md.read_text(), "| | |"))["Oldest wait"])
+    least = (acc["ready_ns"] - acc["gcs"][0]["after_ns"]) / 1e9
+    # as written: whole seconds from 1 s on, whole milliseconds below
+    least = int(least) if least >= 1 else int(least * 1000) / 1000
+    assert least <= oldest < 60, (least, oldest)
+
+
 def test_report_errors(tmp_path):
     fc = core_for(NEWEST, "dwarf", "all")
     for args, needle in (
