@@ -23,11 +23,19 @@
  *    what it could not trust (corrupt spans, problems noted), except
  *    for a plausible heap (pointer bits all clear or all set).
  *
+ * Then the allocations sized by a word of the target (bounds_*): over
+ * the same target with its mappings known, a span of 8 GiB with the
+ * arenas unknown, types bigger than their objects and a GC program past
+ * the target's memory, a bss segment of 4 GiB; each must be dropped or
+ * noted without a buffer of that size (the fixes of 40767ae, 04913c9,
+ * ea038b1; without any of them this test fails).
+ *
  * Cases: $GP_PCLNTAB_CASES ("exe core dump" lines, make check-native), the
  * first non-PIE "all" core of each generation. None: SKIP (exit 0, or 1
  * with GP_REQUIRE_CORES set).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +204,299 @@ static void run(const char *exe, const struct baseline *b, const char *what,
 	gp_error_destroy(herr);
 	gp_snapshot_destroy(snap);
 	gp_program_destroy(prog);
+}
+
+/*
+ * Allocations sized by a word of the target (the audit of session 5):
+ * a corrupt word must not cost a buffer the target's memory does not
+ * back. These run over the callback target with the core's mappings
+ * known (as a live process's /proc/PID/maps), where gp_memory_covers can
+ * tell what the target holds:
+ *  - heap.c (40767ae, ad1910a): with mheap_.arenas unreadable (0), a
+ *    span whose page count reaches past the target's memory is dropped;
+ *  - heapbits.c (04913c9): a type bigger than the object naming it is
+ *    corrupt, its mask never allocated; a pre-1.24 GC program's buffer
+ *    only when the target holds its bytes;
+ *  - roots.c (ea038b1): a globals' segment past the target's memory is
+ *    noted and not scanned, its mask not allocated.
+ * In a build without ASan the test's own malloc, calloc and realloc
+ * (below) record the biggest request, which must stay small.
+ */
+#if !defined(__SANITIZE_ADDRESS__)
+#define TRACK_ALLOC 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *ptr, size_t n);
+static size_t biggest;
+static int tracking;
+
+static void track(size_t n)
+{
+	if (__atomic_load_n(&tracking, __ATOMIC_RELAXED) &&
+	    n > __atomic_load_n(&biggest, __ATOMIC_RELAXED))
+		__atomic_store_n(&biggest, n, __ATOMIC_RELAXED);
+}
+
+void *malloc(size_t n)
+{
+	track(n);
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+	track(m && n > SIZE_MAX / m ? SIZE_MAX : n * m);
+	return __libc_calloc(n, m);
+}
+
+void *realloc(void *ptr, size_t n)
+{
+	track(n);
+	return __libc_realloc(ptr, n);
+}
+#endif
+
+static void track_start(void)
+{
+#ifdef TRACK_ALLOC
+	biggest = 0;
+	tracking = 1;
+#endif
+}
+
+/* The biggest allocation since track_start (0 when not tracked). */
+static size_t track_end(void)
+{
+#ifdef TRACK_ALLOC
+	tracking = 0;
+	return biggest;
+#else
+	return 0;
+#endif
+}
+
+/* What the core holds, merged: the callback target's mappings. */
+static struct gp_segment held[4096];
+static size_t nheld;
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct gp_segment *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void find_held(const struct gp_program *core)
+{
+	nheld = 0;
+	for (size_t i = 0; i < core->mem.nlayers; i++) {
+		const struct gp_memory_layer *l = &core->mem.layers[i];
+		for (size_t k = 0; k < l->nsegs && nheld < 4096; k++) {
+			const struct gp_segment *s = &l->segs[k];
+			uint64_t end = s->zero_fill ? s->end : s->start + s->avail;
+			if (end > s->start)
+				held[nheld++] = (struct gp_segment){ .start = s->start, .end = end };
+		}
+	}
+	qsort(held, nheld, sizeof(held[0]), seg_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < nheld; i++) {
+		if (n && held[i].start <= held[n - 1].end) {
+			if (held[i].end > held[n - 1].end)
+				held[n - 1].end = held[i].end;
+		} else {
+			held[n++] = held[i];
+		}
+	}
+	nheld = n;
+}
+
+/* The end of the held range holding addr (0: none). */
+static uint64_t held_end(uint64_t addr)
+{
+	for (size_t i = 0; i < nheld; i++)
+		if (addr >= held[i].start && addr < held[i].end)
+			return held[i].end;
+	return 0;
+}
+
+/* The callback target over the core and the patches, its mappings known. */
+static struct gp_program *open_mapped(const char *exe, const char *what)
+{
+	gp_program *prog;
+	gp_error *err = gp_program_from_callback(exe, read_cb, NULL, &prog);
+	CHECK(!err, "%s: opening: %s", what, gp_error_message(err));
+	if (err) {
+		gp_error_destroy(err);
+		return NULL;
+	}
+	for (size_t i = 0; i < nheld; i++)
+		if (gp_memory_layer_add(&prog->mem.mapped, &held[i])) {
+			CHECK(0, "%s: out of memory", what);
+			gp_program_destroy(prog);
+			return NULL;
+		}
+	gp_memory_layer_sort(&prog->mem.mapped);
+	return prog;
+}
+
+#define SMALL_ALLOC (16u << 20)
+
+/* GP_ONLY=TEXT: only the corruptions whose name has TEXT */
+static bool skipped(const char *what)
+{
+	return getenv("GP_ONLY") && !strstr(what, getenv("GP_ONLY"));
+}
+
+/* heap.c: a span of 8 GiB with the arenas unknown */
+static void bounds_span(const char *exe, struct gp_program *p,
+			const struct gp_span *s)
+{
+	const char *what = "span of 2^20 pages, mheap_.arenas[0] NULL";
+	if (skipped(what))
+		return;
+	ncur = 0;
+	uint64_t zero = 0;
+	add_patch(p->layout.var_addr[GP_V_MHEAP_] + (uint64_t)gp_off(p, GP_F_MHEAP_ARENAS),
+		  &zero, 8);
+	if (!set_field(p, s->mspan, GP_F_MSPAN_NPAGES, UINT64_C(1) << 20))
+		return;
+	struct gp_program *prog = open_mapped(exe, what);
+	if (!prog)
+		return;
+	struct gp_heap *h;
+	track_start();
+	gp_error *err = gp_heap_open(prog, &h);
+	size_t big = track_end();
+	CHECK(!err, "%s: heap: %s", what, gp_error_message(err));
+	CHECK(big < SMALL_ALLOC, "%s: an allocation of %zu bytes", what, big);
+	if (!err) {
+		size_t bad = 0;
+		for (size_t i = 0; i < h->nspans; i++)
+			bad += !gp_memory_covers(&prog->mem, h->spans[i].base,
+						 h->spans[i].end - h->spans[i].base);
+		CHECK(!bad, "%s: %zu spans kept whose pages the target lacks", what, bad);
+		CHECK(h->ndropped > 0, "%s: no span dropped", what);
+		gp_heap_destroy(h);
+	}
+	gp_error_destroy(err);
+	gp_program_destroy(prog);
+	ncur = 0;
+}
+
+/* A type header at t: size, pointer bytes, kind, gcdata. */
+static void fake_type(const struct gp_program *p, uint64_t t, uint64_t size,
+		      uint64_t ptrbytes, uint8_t kind, uint64_t gcdata)
+{
+	bool old = gp_has(p, GP_F_TYPE_SIZE_OLD);
+	uint8_t b[64] = { 0 };
+	memcpy(b + gp_off(p, old ? GP_F_TYPE_SIZE_OLD : GP_F_TYPE_SIZE), &size, 8);
+	memcpy(b + gp_off(p, old ? GP_F_TYPE_PTRDATA_OLD : GP_F_TYPE_PTRBYTES), &ptrbytes, 8);
+	b[gp_off(p, old ? GP_F_TYPE_KIND_OLD : GP_F_TYPE_KIND)] = kind;
+	memcpy(b + gp_off(p, old ? GP_F_TYPE_GCDATA_OLD : GP_F_TYPE_GCDATA), &gcdata, 8);
+	add_patch(t, b, 48);
+}
+
+/* heapbits.c: types bigger than their object, a GC program past the
+ * target's memory */
+static void bounds_types(const char *exe, struct gp_program *p,
+			 const struct gp_span *s, int gen)
+{
+	const char *what = "fake types";
+	if (skipped(what))
+		return;
+	const struct gp_section *text = gp_exe_section(&p->exe, ".text");
+	uint64_t t = s->base, end = held_end(t);
+	CHECK(text && end > t + 256, "%s: no text, or the span 0x%llx not held", what,
+	      (unsigned long long)t);
+	if (!text || end <= t + 256)
+		return;
+	ncur = 0;
+	/* a struct (kind 25) of 1 MiB whose mask (16 KiB of text) reads
+	 * whole, and one of 1 TiB (a 256 MiB mask), in objects of 64 bytes */
+	fake_type(p, t, 1u << 20, 1u << 20, 25, text->addr);
+	fake_type(p, t + 64, UINT64_C(1) << 40, UINT64_C(1) << 34, 25, text->addr);
+	/* before 1.24: a GC program of 32 MiB whose length is the last word
+	 * the target holds there */
+	uint32_t len = 32u << 20;
+	if (gen != GP_HEAP_HEADERS || p->gover < GP_GOVER(1, 24)) {
+		fake_type(p, t + 128, 4096, 4096, 25 | 0x40, end - 4);
+		add_patch(end - 4, &len, 4);
+	}
+	struct gp_program *prog = open_mapped(exe, what);
+	if (!prog)
+		return;
+	struct gp_heap *h;
+	gp_error *err = gp_heap_open(prog, &h);
+	CHECK(!err, "%s: heap: %s", what, gp_error_message(err));
+	if (err) {
+		gp_error_destroy(err);
+		gp_program_destroy(prog);
+		ncur = 0;
+		return;
+	}
+	for (int k = 0; k < 3; k++) {
+		if (k == 2 && p->gover >= GP_GOVER(1, 24))
+			break;
+		const struct gp_type_rec *rec = NULL;
+		track_start();
+		err = gp_heap_type(h, t + 64 * (uint64_t)k, k < 2 ? 64 : 1u << 20, &rec);
+		size_t big = track_end();
+		const char *m = gp_error_message(err);
+		if (k < 2)
+			CHECK(err && gp_error_code(err) == GP_ERROR_CORRUPT &&
+			      strstr(m, "in an object of"),
+			      "%s: type %d bigger than its object of 64 bytes: %s", what, k,
+			      err ? m : "taken");
+		else
+			CHECK(err && err != &gp_error_nomem,
+			      "%s: GC program past the target's memory: %s", what,
+			      err ? m : "read");
+		CHECK(big < SMALL_ALLOC, "%s: type %d: an allocation of %zu bytes", what, k, big);
+		gp_error_destroy(err);
+	}
+	gp_heap_destroy(h);
+	gp_program_destroy(prog);
+	ncur = 0;
+}
+
+/* roots.c: bss claimed 4 GiB past its start, its mask 2^31 bits */
+static void bounds_globals(const char *exe, struct gp_program *p)
+{
+	const char *what = "moduledata ebss = bss + 4 GiB";
+	if (skipped(what))
+		return;
+	uint64_t md = p->layout.var_addr[GP_V_FIRSTMODULEDATA];
+	uint64_t bss = 0;
+	if (!md || !gp_has(p, GP_F_MODULEDATA_EBSS) ||
+	    gp_failed(gp_memory_read_u64(&p->mem, md + (uint64_t)gp_off(p, GP_F_MODULEDATA_BSS), &bss)))
+		return;
+	ncur = 0;
+	uint64_t ebss = bss + (UINT64_C(1) << 32), n = 0x7fffffff;
+	add_patch(md + (uint64_t)gp_off(p, GP_F_MODULEDATA_EBSS), &ebss, 8);
+	add_patch(md + (uint64_t)gp_off(p, GP_F_MODULEDATA_GCBSSMASK_N), &n,
+		  (size_t)p->layout.field_size[GP_F_MODULEDATA_GCBSSMASK_N]);
+	struct gp_program *prog = open_mapped(exe, what);
+	if (!prog)
+		return;
+	gp_snapshot *snap = NULL;
+	struct gp_verdicts v;
+	gp_error *err = gp_snapshot_take(prog, &snap);
+	track_start();
+	if (!err)
+		err = gp_snapshot_verdicts(snap, &v);
+	size_t big = track_end();
+	CHECK(!err, "%s: %s", what, gp_error_message(err));
+	CHECK(big < 4 * SMALL_ALLOC, "%s: an allocation of %zu bytes", what, big);
+	bool noted = false;
+	uint64_t a;
+	const char *note;
+	for (uint32_t i = 0; !err && (note = gp_snapshot_heap_note(snap, i, &a)); i++)
+		noted |= a == bss && !strcmp(note, "globals' segment unreadable");
+	CHECK(err || noted, "%s: no note of the unreadable segment", what);
+	gp_error_destroy(err);
+	gp_snapshot_destroy(snap);
+	gp_program_destroy(prog);
+	ncur = 0;
 }
 
 /* The spans to corrupt: those holding the wait objects verdicts name. */
@@ -375,6 +676,10 @@ static void run_case(const char *exe, const char *core)
 			}
 		}
 	}
+	find_held(p);
+	bounds_span(exe, p, &h->spans[spans[0]]);
+	bounds_types(exe, p, &h->spans[spans[0]], h->gen);
+	bounds_globals(exe, p);
 	ncur = 0;
 	free(b.goid);
 	free(b.verdict);
