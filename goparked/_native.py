@@ -11,7 +11,7 @@ import os
 from ctypes import (POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t,
                     c_uint32, c_uint64, c_void_p)
 
-ABI_VERSION = 6
+ABI_VERSION = 7
 LIBNAME = "libgoparked.so"
 NONE = 0xFFFFFFFF  # GP_NONE
 
@@ -531,7 +531,7 @@ class GroupVerdicts(ctypes.Structure):
         ("uniform", c_uint32),
         ("verdict", c_uint32),
         ("reason", c_uint32),
-        ("reserved", c_uint32),
+        ("one_creator", c_uint32),
     ]
 
 

@@ -21,7 +21,6 @@ The words, the same everywhere (KEYS are the JSON spelling):
     unknown             unknown     the evidence cannot decide
 """
 
-import array
 import collections
 import ctypes
 
@@ -89,13 +88,6 @@ class Row:
             if v == self.reason:
                 return N.VERDICT_REASON_WORDS[k]
         return ""
-
-
-def _all_same(values):
-    """Whether every value (uint64) is the first one: an array's count, a
-    C loop, not a set of a million ints."""
-    a = array.array("Q", values)
-    return not a or a.count(a[0]) == len(a)
 
 
 def _members(group):
@@ -177,9 +169,10 @@ class VerdictView:
         for g in self.grouping.groups:
             members = _members(g)
             one = self._group_verdicts(g)
-            if one.uniform and (one.verdict not in creator or _all_same(
-                    map(gopc.__getitem__, members))):
+            if one.uniform and (one.verdict not in creator or
+                                one.one_creator):
                 # one row: the common case, without a loop in Python
+                # (the engine knows whether the members share a creator)
                 split = {(one.verdict | one.reason << 32, 0): members}
             else:
                 split = collections.defaultdict(list)

@@ -166,6 +166,7 @@ ABI_FINGERPRINTS = {
     4: "e1fec114fb53c321",  # gp_filter: label_key_len, label_value_len
     5: "1b2a4e567acd255f",  # 4 + gp_snapshot_take_with (GP_SNAPSHOT_REFS)
     6: "93df2314ef1254c8",  # 5 + gp_json_names' verdicts, gp_grouping_verdicts
+    7: "2e6297577fcefa27",  # gp_group_verdicts: one_creator (was reserved)
 }
 
 
@@ -368,6 +369,33 @@ def test_grouping_verdicts_bounds(tiny_go):
             with pytest.raises(goparked.Error) as info:
                 N.lib().check(N.lib().gp_grouping_verdicts(h, ctypes.byref(v), arr, cap))
             assert info.value.code == goparked.Error.INVALID_ARGUMENT
+
+
+def test_grouping_verdicts_one_creator(demo_core):
+    """gp_grouping_verdicts' one_creator (the verdict's rows take it instead
+    of a look at each member's gopc): 1 exactly when every member of the
+    group has the same creator pc, in every grouping's final order."""
+    import ctypes
+    with goparked.Program.from_core(demo_core.core, demo_core.exe) as prog, \
+            prog.snapshot() as snap:
+        raw = snap.verdicts()._raw
+        gopc = snap.field_view("gopc")
+        seen = set()
+        for by in ("site", "creator", "age", "stack"):
+            grouping = snap.group(by)
+            n = len(grouping.groups)
+            arr = (N.GroupVerdicts * n)()
+            N.lib().check(N.lib().gp_grouping_verdicts(
+                grouping._h, ctypes.byref(raw), arr, n))
+            view = grouping._members_view()
+            for k, gr in enumerate(grouping.groups):
+                members = view[gr._first:gr._first + gr.count]
+                one = len({gopc[i] for i in members}) == 1
+                assert arr[k].one_creator == one, (by, k, gr.key)
+                seen.add(one)
+                if by == "creator":
+                    assert one, gr.key
+        assert seen == {True, False}
 
 
 def test_closed_objects_raise(tiny_go):

@@ -27,11 +27,12 @@ extern "C" {
  * gp_program_c_frames (C frames of cgo threads); 4: gp_filter's label
  * key and value carry their lengths (a label may hold NULs); 5:
  * gp_snapshot_take_with (GP_SNAPSHOT_REFS); 6: gp_json_names' verdicts
- * (--json --verdict), gp_grouping_verdicts. The binding refuses a
+ * (--json --verdict), gp_grouping_verdicts; 7: gp_group_verdicts
+ * one_creator (was reserved). The binding refuses a
  * library of another version (goparked/_native.py lib()), and
  * tests/test_binding.py keeps a fingerprint of each version's layouts and
  * functions so that a change without a new version fails. */
-#define GP_ABI_VERSION 6
+#define GP_ABI_VERSION 7
 
 /* ---------------------------------------------------------------- errors */
 
@@ -880,13 +881,15 @@ GP_EXPORT gp_error *gp_snapshot_verdicts(gp_snapshot *snap,
 /* A group's members by verdict: their counts, and their one verdict and
  * reason when they all have the same (uniform 1; else, or with no
  * members, 0, verdict and reason 0). A verdict past the enum counts as
- * GP_VERDICT_UNKNOWN. */
+ * GP_VERDICT_UNKNOWN. one_creator is 1 when every member was made by the
+ * same go statement (one gopc; 0 with no members): the verdict's rows
+ * name leaked goroutines by creator too, and need no look at each. */
 struct gp_group_verdicts {
 	uint64_t counts[GP_NUM_VERDICTS];
 	uint32_t uniform;
 	uint32_t verdict;
 	uint32_t reason;
-	uint32_t reserved;
+	uint32_t one_creator;
 };
 
 /* Of every group of grouping, in gp_grouping_groups' order, with the

@@ -15,6 +15,7 @@ struct gp_grouping {
 	size_t ngroups;
 	uint32_t *members;
 	size_t nmembers;
+	uint8_t *one_creator;   /* per group: its members share one gopc */
 };
 
 struct gkey {
@@ -609,6 +610,20 @@ GP_EXPORT gp_error *gp_snapshot_group(gp_snapshot *snap, int by,
 			goto out;
 	sort_snap = snap;
 	gp_qsort(out->groups, out->ngroups, sizeof(*out->groups), group_cmp);
+	/* after the sort: by the groups' final order (members stay put) */
+	out->one_creator = calloc(out->ngroups ? out->ngroups : 1, 1);
+	if (!out->one_creator) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	for (size_t k = 0; k < out->ngroups; k++) {
+		const struct gp_group *grp = &out->groups[k];
+		const uint32_t *m = out->members + grp->members_first;
+		uint8_t one = grp->count > 0;
+		for (uint32_t i = 1; i < grp->count && one; i++)
+			one = snap->gs[m[i]].gopc == snap->gs[m[0]].gopc;
+		out->one_creator[k] = one;
+	}
 	*ret = out;
 	out = NULL;
 out:
@@ -631,6 +646,7 @@ GP_EXPORT void gp_grouping_destroy(gp_grouping *g)
 		return;
 	free(g->groups);
 	free(g->members);
+	free(g->one_creator);
 	free(g);
 }
 
@@ -690,6 +706,7 @@ GP_EXPORT gp_error *gp_grouping_verdicts(const gp_grouping *g,
 		}
 		if (!r->uniform)
 			r->verdict = r->reason = 0;
+		r->one_creator = g->one_creator && g->one_creator[k];
 	}
 	return NULL;
 }
