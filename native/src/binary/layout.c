@@ -51,21 +51,24 @@ struct wanted {
 	size_t n;
 };
 
-static void want(struct wanted *w, const char *name)
+/* Its index in w (GP_MAX_WANTED when w is full). The declarations come
+ * grouped by type: the last one added is tried first. */
+static uint8_t want(struct wanted *w, const char *name)
 {
+	if (w->n && !strcmp(w->names[w->n - 1], name))
+		return (uint8_t)(w->n - 1);
 	for (size_t i = 0; i < w->n; i++)
 		if (!strcmp(w->names[i], name))
-			return;
-	if (w->n < GP_MAX_WANTED)
-		w->names[w->n++] = name;
+			return (uint8_t)i;
+	if (w->n == GP_MAX_WANTED)
+		return GP_MAX_WANTED;
+	w->names[w->n] = name;
+	return (uint8_t)w->n++;
 }
 
-static Dwarf_Die *wanted_die(struct wanted *w, const char *name)
+static Dwarf_Die *wanted_die(struct wanted *w, uint8_t i)
 {
-	for (size_t i = 0; i < w->n; i++)
-		if (w->found[i] && !strcmp(w->names[i], name))
-			return &w->dies[i];
-	return NULL;
+	return i < w->n && w->found[i] ? &w->dies[i] : NULL;
 }
 
 /* Struct type of a member, through typedefs. */
@@ -166,10 +169,11 @@ static gp_error *layout_from_dwarf(const struct gp_exe *exe,
 	memset(ret->var_size, 0, sizeof(ret->var_size));
 
 	struct wanted w = { .n = 0 };
+	uint8_t fwant[GP_NUM_FIELDS], twant[GP_NUM_TYPES];
 	for (size_t i = 0; i < GP_NUM_FIELDS; i++)
-		want(&w, gp_field_decls[i].type);
+		fwant[i] = want(&w, gp_field_decls[i].type);
 	for (size_t i = 0; i < GP_NUM_TYPES; i++)
-		want(&w, gp_type_decls[i].type);
+		twant[i] = want(&w, gp_type_decls[i].type);
 
 	Dwarf *dw = dwarf_begin_elf(exe->elf, DWARF_C_READ, NULL);
 	if (!dw)
@@ -240,7 +244,7 @@ static gp_error *layout_from_dwarf(const struct gp_exe *exe,
 
 	for (size_t i = 0; i < GP_NUM_TYPES; i++) {
 		const struct gp_type_decl *d = &gp_type_decls[i];
-		Dwarf_Die *die = wanted_die(&w, d->type);
+		Dwarf_Die *die = wanted_die(&w, twant[i]);
 		Dwarf_Word size;
 		if (die && dwarf_aggregate_size(die, &size) == 0)
 			ret->type_size[i] = (int64_t)size;
@@ -258,7 +262,7 @@ static gp_error *layout_from_dwarf(const struct gp_exe *exe,
 		if (!every_version &&
 		    !gp_decl_in_version(d->since, d->until, gover))
 			continue;
-		Dwarf_Die *die = wanted_die(&w, d->type);
+		Dwarf_Die *die = wanted_die(&w, fwant[i]);
 		int64_t foff, fsize;
 		/* The linker keeps only the types a program uses: a program
 		 * without a sync.RWMutex has none in its DWARF, and then has
