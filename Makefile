@@ -186,8 +186,8 @@ demo:
 # ("exe core" a line, a fixed order, so a kept input means the same thing
 # on every machine), the seeds are made from them (never committed), the
 # corpus grows in $(FUZZ_BUILD)/corpus/<harness>. The unit harnesses
-# (fuzz_pclnblob, fuzz_code, fuzz_elf) take raw bytes and need no fixture
-# per input; only their seeds come from the fixture executables (every one
+# (fuzz_pclnblob, fuzz_code, fuzz_elf, fuzz_buildinfo, fuzz_layout) take
+# raw bytes and need no fixture per input; only their seeds come from the fixture executables (every one
 # of the default matrix in the cache: fuzz.exes). Inputs that found a bug
 # are kept in native/fuzz/regressions/<harness>/ and replayed by `make fuzz`.
 FUZZ_CC ?= clang-16

@@ -124,10 +124,10 @@ void fz_ready(const char *harness,
 	}
 
 /*
- * The unit harnesses (fuzz_pclnblob, fuzz_code, fuzz_elf) take raw bytes:
- * no fixture per input. Their seeds come from the fixture executables
- * named in $GP_FUZZ_EXES (one path a line; missing files skipped), else
- * those of $GP_FUZZ_CASES. fz_unit_seeds(harness, write) calls
+ * The unit harnesses (fuzz_pclnblob, fuzz_code, fuzz_elf, fuzz_buildinfo,
+ * fuzz_layout) take raw bytes: no fixture per input. Their seeds come
+ * from the fixture executables named in $GP_FUZZ_EXES (one path a line;
+ * missing files skipped), else those of $GP_FUZZ_CASES. fz_unit_seeds(harness, write) calls
  * write(dir, exe_index, exe_path) for each when $GP_FUZZ_SEEDS=DIR is set
  * and exits; otherwise returns.
  */

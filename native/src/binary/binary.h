@@ -78,6 +78,12 @@ gp_error *gp_map_file(const char *path, const char *what, int *ret_fd,
 		      const uint8_t **ret_map, size_t *ret_size);
 gp_error *gp_exe_open(const char *path, struct gp_exe *ret);
 void gp_exe_close(struct gp_exe *exe);
+/* Parts of gp_exe_open, alone for fuzz_buildinfo: go_version (and
+ * go_major...) from the .go.buildinfo section, else from the build
+ * information's magic in a load segment; build_id from the
+ * .note.go.buildid section, if any. */
+gp_error *gp_exe_read_buildinfo(struct gp_exe *exe);
+void gp_exe_read_buildid(struct gp_exe *exe);
 
 /* layout.c: local variables from DWARF, for retention paths. NULL
  * without DWARF. gp_locals_name: the name of the variable or parameter

@@ -95,7 +95,7 @@ static void parse_go_version(struct gp_exe *exe)
 }
 
 /* Go version from .go.buildinfo (cmd/link/internal/ld/data.go buildinfo). */
-static gp_error *read_buildinfo(struct gp_exe *exe)
+gp_error *gp_exe_read_buildinfo(struct gp_exe *exe)
 {
 	const uint8_t *data = NULL;
 	size_t size = 0;
@@ -148,7 +148,7 @@ static gp_error *read_buildinfo(struct gp_exe *exe)
 	return NULL;
 }
 
-static void read_go_buildid(struct gp_exe *exe)
+void gp_exe_read_buildid(struct gp_exe *exe)
 {
 	const struct gp_section *sec = gp_exe_section(exe, ".note.go.buildid");
 	if (!sec || !sec->data || sec->size < 16)
@@ -312,9 +312,9 @@ gp_error *gp_exe_open(const char *path, struct gp_exe *ret)
 		}
 	}
 
-	if ((err = read_buildinfo(ret)))
+	if ((err = gp_exe_read_buildinfo(ret)))
 		goto fail;
-	read_go_buildid(ret);
+	gp_exe_read_buildid(ret);
 	if (!(ret->arch = gp_arch_find(ret->machine))) {
 		err = gp_error_create(GP_ERROR_UNSUPPORTED,
 				      "%s is a linux/%s program; goparked reads %s programs",
