@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import fcntl
 import hashlib
 import json
 import os
@@ -379,9 +380,47 @@ _build_locks: dict[str, threading.Lock] = {}
 _build_locks_lock = threading.Lock()
 
 
-def _lock_for(key: str) -> threading.Lock:
-    with _build_locks_lock:
-        return _build_locks.setdefault(key, threading.Lock())
+class _Lock:
+    """A lock on one cache path (an executable or an entry directory),
+    held by one thread of one process at a time: a thread lock, then
+    flock(2) on PATH.lock beside it. Separate processes (pytest runs in
+    two checkouts, a benchmark) share the cache; with a thread lock alone
+    two of them built the same executable at once and the second replaced
+    the first's after a core had been taken of it (the binaries differ:
+    each embeds its checkout's source path), leaving an entry whose core
+    did not belong to its executable. The lock files live in
+    $GOPARKED_CACHE/locks/."""
+
+    def __init__(self, key: str):
+        with _build_locks_lock:
+            self._thread = _build_locks.setdefault(key, threading.Lock())
+        # in one folder of the cache, not beside the entries
+        self._path = os.path.join(os.path.dirname(cache_root()), "locks",
+                                  hashlib.sha256(os.path.abspath(key).encode()).hexdigest()[:24] + ".lock")
+        self._fd = -1
+
+    def __enter__(self):
+        self._thread.acquire()
+        try:
+            os.makedirs(os.path.dirname(self._path), exist_ok=True)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            self._thread.release()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self._fd)  # releases the flock
+        self._fd = -1
+        self._thread.release()
+
+
+def _lock_for(key: str) -> _Lock:
+    return _Lock(key)
 
 
 def build(tc: Toolchain, variant: str, program: str = "fixture") -> str:
@@ -417,7 +456,12 @@ def go_build(go: str, env: dict, src: str, d: str, name: str, flags: list, info:
             raise GenerateError("build failed (%s): %s\n%s" % (what, " ".join(cmd), p.stderr))
         _write_json_atomic(os.path.join(d, "build.json"),
                            dict(info, cmd=cmd, seconds=round(time.monotonic() - t0, 2)))
-        os.replace(tmp, exe)
+        # never over an executable that exists: cores may have been taken of it
+        try:
+            os.link(tmp, exe)
+        except FileExistsError:
+            pass
+        _unlink(tmp)
         return exe
 
 
@@ -574,56 +618,61 @@ def run_scenario(tc: Toolchain, variant: str, scenario: str, n: int = DEFAULT_N,
             return e
     pattern = check_core_pattern()
     exe = build(tc, variant, program)
-    tmp = tempfile.mkdtemp(prefix=".tmp-%s-n%d-" % (scenario, n), dir=os.path.dirname(d))
-    try:
-        acc = os.path.join(tmp, "account.json")
-        dump = os.path.join(tmp, "dump.txt")
-        env = program_env()
-        run_env = dict(FIXTURE_RUN_ENV if program == "fixture" else RUN_ENV, **run_godebug(tc))
-        env.update(run_env)
-        # the guest's dynamic loader and libc (a PIE asks for ld.so, cgo for libc)
-        cmd = list(runner) + (["-L", libc] if runner and libc else []) + \
-            [exe, "-scenario", scenario, "-n", str(n), "-account", acc] + \
-            (FIXTURE_STACKS_ARGS if program == "fixture" else [])
-        trigger = TRIGGER.get(scenario, signal.SIGQUIT)
-        if ready_timeout is None:
-            ready_timeout = 120 + n / 2000.0
-        t0 = time.monotonic()
+    with _lock_for(d):
+        if not force:
+            e = _entry_from_dir(d)
+            if e is not None:
+                return e
+        tmp = tempfile.mkdtemp(prefix=".tmp-%s-n%d-" % (scenario, n), dir=os.path.dirname(d))
+        try:
+            acc = os.path.join(tmp, "account.json")
+            dump = os.path.join(tmp, "dump.txt")
+            env = program_env()
+            run_env = dict(FIXTURE_RUN_ENV if program == "fixture" else RUN_ENV, **run_godebug(tc))
+            env.update(run_env)
+            # the guest's dynamic loader and libc (a PIE asks for ld.so, cgo for libc)
+            cmd = list(runner) + (["-L", libc] if runner and libc else []) + \
+                [exe, "-scenario", scenario, "-n", str(n), "-account", acc] + \
+                (FIXTURE_STACKS_ARGS if program == "fixture" else [])
+            trigger = TRIGGER.get(scenario, signal.SIGQUIT)
+            if ready_timeout is None:
+                ready_timeout = 120 + n / 2000.0
+            t0 = time.monotonic()
 
-        def signal_it(proc):
-            proc.send_signal(trigger)
-            return proc.wait(timeout=300 + n / 1000.0)
+            def signal_it(proc):
+                proc.send_signal(trigger)
+                return proc.wait(timeout=300 + n / 1000.0)
 
-        # main prints READY and then parks in main.blockForever; the settle
-        # time lets it get out of the write syscall, or the dump shows main
-        # in [syscall] / running.
-        rc, out, t_ready = run_until_ready(cmd, tmp, env, dump, ready_timeout, signal_it,
-                                           settle=SETTLE_SECONDS + hold, shrink_host=bool(runner))
-        t_end = time.monotonic()
-        take_core(tmp, machine, cmd, rc, trigger.name, dump, pattern)
-        if runner:
-            _make_sparse(os.path.join(tmp, "core"))
-        with open(acc) as f:
-            account = json.load(f)
-        meta = {
-            "schema": 1, "toolchain": tc.label, "go_version": tc.version, "account_go_version": account["go_version"],
-            "program": program, "arch": v.arch, "pie": v.pie, "trigger": trigger.name,
-            "go": tc.go, "gotoolchain": tc.gotoolchain, "variant": variant, "scenario": scenario, "n": n,
-            "source_hash": source_hash(program), "cmd": cmd, "hold_seconds": hold, "env": run_env, "pid": account["pid"],
-            "returncode": rc, "core_pattern": pattern, "stdout": out,
-            "core_bytes": os.path.getsize(os.path.join(tmp, "core")),
-            "seconds_to_ready": round(t_ready - t0, 3), "seconds_to_core": round(t_end - t_ready, 3),
-            "created_unix": time.time(),
-            "paths": {"exe": exe, "core": os.path.join(d, "core"), "dump": os.path.join(d, "dump.txt"),
-                      "stacks": os.path.join(d, "stacks.txt") if program == "fixture" else None,
-                      "account": os.path.join(d, "account.json"), "dir": d},
-        }
-        _write_json_atomic(os.path.join(tmp, "meta.json"), meta)
-        commit_entry(tmp, d)
-        tmp = None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+            # main prints READY and then parks in main.blockForever; the settle
+            # time lets it get out of the write syscall, or the dump shows main
+            # in [syscall] / running.
+            rc, out, t_ready = run_until_ready(cmd, tmp, env, dump, ready_timeout, signal_it,
+                                               settle=SETTLE_SECONDS + hold, shrink_host=bool(runner))
+            t_end = time.monotonic()
+            take_core(tmp, machine, cmd, rc, trigger.name, dump, pattern)
+            if runner:
+                _make_sparse(os.path.join(tmp, "core"))
+            with open(acc) as f:
+                account = json.load(f)
+            meta = {
+                "schema": 1, "toolchain": tc.label, "go_version": tc.version, "account_go_version": account["go_version"],
+                "program": program, "arch": v.arch, "pie": v.pie, "trigger": trigger.name,
+                "go": tc.go, "gotoolchain": tc.gotoolchain, "variant": variant, "scenario": scenario, "n": n,
+                "source_hash": source_hash(program), "cmd": cmd, "hold_seconds": hold, "env": run_env, "pid": account["pid"],
+                "returncode": rc, "core_pattern": pattern, "stdout": out,
+                "core_bytes": os.path.getsize(os.path.join(tmp, "core")),
+                "seconds_to_ready": round(t_ready - t0, 3), "seconds_to_core": round(t_end - t_ready, 3),
+                "created_unix": time.time(),
+                "paths": {"exe": exe, "core": os.path.join(d, "core"), "dump": os.path.join(d, "dump.txt"),
+                          "stacks": os.path.join(d, "stacks.txt") if program == "fixture" else None,
+                          "account": os.path.join(d, "account.json"), "dir": d},
+            }
+            _write_json_atomic(os.path.join(tmp, "meta.json"), meta)
+            commit_entry(tmp, d, replace=force)
+            tmp = None
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
     e = _entry_from_dir(d)
     assert e is not None
     return e
@@ -697,10 +746,14 @@ def take_core(cwd: str, machine: int, cmd, rc, trigger: str, dump: str, pattern:
         os.rename(os.path.join(cwd, cores[0]), os.path.join(cwd, "core"))
 
 
-def commit_entry(tmp: str, d: str) -> None:
-    """Rename the finished entry tmp to d. An entry already at d (--force)
-    is moved aside first, so readers never see a mix; if another process
-    (pytest-xdist worker) made d first, theirs is kept and tmp removed."""
+def commit_entry(tmp: str, d: str, replace: bool = False) -> None:
+    """Rename the finished entry tmp to d. With replace (--force) an entry
+    already at d is moved aside first, so readers never see a mix; without,
+    an entry another process made first is kept and tmp removed (a reader
+    may be using its files)."""
+    if not replace and os.path.exists(os.path.join(d, "meta.json")):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     if os.path.exists(d):
         old = d + ".old%d" % os.getpid()
         os.rename(d, old)

@@ -279,14 +279,14 @@ def run(tc: Toolchain, variant: str, scenario: str = "all", n: int = DEFAULT_N, 
         e = None if force else _entry_from_dir(d, prog)
         if e is not None:
             return e
-        _make(tc, variant, scenario, n, mode, p, exe, d, pattern)
+        _make(tc, variant, scenario, n, mode, p, exe, d, pattern, force)
     e = _entry_from_dir(d, prog)
     assert e is not None
     return e
 
 
 def _make(tc: Toolchain, variant: str, scenario: str, n: int, mode: str, p: Program, exe: str, d: str,
-          pattern: str) -> None:
+          pattern: str, force: bool = False) -> None:
     tmp = tempfile.mkdtemp(prefix=".tmp-%s-n%d-%s-" % (scenario or p.name, n, mode), dir=os.path.dirname(d))
     try:
         acc = os.path.join(tmp, "account.json")
@@ -323,7 +323,7 @@ def _make(tc: Toolchain, variant: str, scenario: str, n: int, mode: str, p: Prog
         if p.scenarios:
             meta["scenario"] = scenario
         generate._write_json_atomic(os.path.join(tmp, "meta.json"), meta)
-        generate.commit_entry(tmp, d)
+        generate.commit_entry(tmp, d, replace=force)
         tmp = None
     finally:
         if tmp is not None:
