@@ -243,6 +243,10 @@ static int maybe_runnable(struct vctx *v, uint32_t gi, uint64_t *ret_obj)
 	return unknown ? -1 : 0;
 }
 
+/* Goroutines ahead whose g and stack the CPU is asked for (a goroutine's
+ * roots take a microsecond or two; the core's memory is cold). */
+#define PREFETCH_AHEAD 4u
+
 static gp_error *proof(struct vctx *v)
 {
 	struct gp_snapshot *snap = v->snap;
@@ -255,6 +259,10 @@ static gp_error *proof(struct vctx *v)
 		return err;
 	for (uint32_t i = 0; i < snap->ngs; i++) {
 		struct gstate *s = &v->st[i];
+		if (i + PREFETCH_AHEAD < snap->ngs &&
+		    (v->st[i + PREFETCH_AHEAD].cls == CLS_LIVE ||
+		     v->st[i + PREFETCH_AHEAD].cls == CLS_ROOT))
+			gp_mark_prefetch(v->m, i + PREFETCH_AHEAD);
 		v->rec[i].round = GP_NONE;
 		if (s->cls == CLS_LIVE || s->cls == CLS_ROOT) {
 			v->rec[i].round = 0;
@@ -282,6 +290,9 @@ static gp_error *proof(struct vctx *v)
 		round++;
 		for (uint32_t i = 0; i < snap->ngs; i++) {
 			struct gstate *s = &v->st[i];
+			if (i + PREFETCH_AHEAD < snap->ngs &&
+			    v->st[i + PREFETCH_AHEAD].pending)
+				gp_mark_prefetch(v->m, i + PREFETCH_AHEAD);
 			if (!s->pending)
 				continue;
 			uint64_t obj = 0;

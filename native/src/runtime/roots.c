@@ -547,6 +547,45 @@ static void scan_defers(struct gp_mark *m, uint32_t gi, uint64_t d)
 	}
 }
 
+/* The g's bytes gp_mark_goroutine reads: to its last word of sched.ctxt,
+ * _defer and _panic. */
+static int32_t g_need(const struct gp_program *p)
+{
+	int32_t gneed = gp_off(p, GP_F_G_PANIC) > gp_off(p, GP_F_G_DEFER) ?
+				gp_off(p, GP_F_G_PANIC) : gp_off(p, GP_F_G_DEFER);
+	if (gp_off(p, GP_F_G_SCHED_CTXT) > gneed)
+		gneed = gp_off(p, GP_F_G_SCHED_CTXT);
+	return gneed + 8;
+}
+
+#define PREFETCH_STACK 512u   /* a parked goroutine's frames, mostly */
+
+void gp_mark_prefetch(struct gp_mark *m, uint32_t gi)
+{
+	const struct gp_snapshot *snap = m->snap;
+	const struct gp_memory *mem = &snap->prog->mem;
+	if (gi >= snap->ngs || mem->read_fn)
+		return;
+	const struct gp_goroutine *g = &snap->gs[gi];
+	if (g->status == GP_STATUS_DEAD || g->status == GP_STATUS_IDLE)
+		return;
+	int32_t gneed = g_need(snap->prog);
+	const uint8_t *q = gneed > 8 ?
+		gp_memory_ptr_near(mem, g->address, (size_t)gneed, &m->pf_g) : NULL;
+	for (int32_t off = 0; q && off < gneed; off += 64)
+		__builtin_prefetch(q + off);
+	if (g->sp < g->stack_lo || g->sp >= g->stack_hi)
+		return;
+	uint64_t n = g->stack_hi - g->sp;
+	if (n > PREFETCH_STACK)
+		n = PREFETCH_STACK;
+	q = gp_memory_ptr_near(mem, g->sp, (size_t)n, &m->pf_stack);
+	for (uint64_t off = 0; q && off < n; off += 64)
+		__builtin_prefetch(q + off);
+	if (q && g->stack_hi - g->sp > n)
+		__builtin_prefetch(q + (g->stack_hi - 8 - g->sp));
+}
+
 gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t gi)
 {
 	struct gp_snapshot *snap = m->snap;
@@ -568,11 +607,7 @@ gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t gi)
 	bool lr = arch && arch->uses_lr;
 	/* the g's own words (sched.ctxt, _defer, _panic) */
 	uint8_t gbuf[1024];
-	int32_t gneed = gp_off(p, GP_F_G_PANIC) > gp_off(p, GP_F_G_DEFER) ?
-				gp_off(p, GP_F_G_PANIC) : gp_off(p, GP_F_G_DEFER);
-	if (gp_off(p, GP_F_G_SCHED_CTXT) > gneed)
-		gneed = gp_off(p, GP_F_G_SCHED_CTXT);
-	gneed += 8;
+	int32_t gneed = g_need(p);
 	bool have_g = gneed > 8 && gneed <= (int32_t)sizeof(gbuf) &&
 		      !gp_failed(gp_memory_read(&p->mem, g->address, gbuf, (size_t)gneed));
 	uint64_t start_sp = g->sp;

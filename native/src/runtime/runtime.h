@@ -559,6 +559,9 @@ struct gp_mark {
 	bool recording;
 	uint64_t *recorded;
 	size_t nrecorded, recorded_cap;
+	/* gp_mark_prefetch's and the drain's lookups of what they ask the
+	 * CPU for ahead */
+	struct gp_memory_hint pf_g, pf_stack;
 	struct gp_mark_stats stats;
 };
 
@@ -583,6 +586,11 @@ gp_error *gp_mark_global_roots(struct gp_mark *m);
  * maps and stack objects; conservatively where the runtime is, and for a
  * running goroutine), g.sched.ctxt, its defers (scanstack). */
 gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t goroutine);
+/* Asks the CPU for what gp_mark_goroutine(m, goroutine) reads first (the
+ * g's words, the top of the stack): called a few goroutines ahead, so
+ * that the core's memory is in the cache when that goroutine's turn
+ * comes. Reads nothing, changes nothing. */
+void gp_mark_prefetch(struct gp_mark *m, uint32_t goroutine);
 /* Marks everything reachable from what was marked so far. */
 gp_error *gp_mark_drain(struct gp_mark *m);
 enum gp_mark_state gp_mark_state_of(const struct gp_mark *m, uint64_t addr);
