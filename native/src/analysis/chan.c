@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "analysis/analysis.h"
 
@@ -227,12 +228,56 @@ static bool nil_chan_wait(const struct gp_snapshot *snap,
 	return true;
 }
 
-static int chan_cmp(const void *a, const void *b)
+/*
+ * The channels most waiters first, then by address: two stable radix
+ * sorts of (key, index), by address and then by waiters, and the
+ * channels moved once into that order in place. qsort of the channels
+ * themselves (88 bytes each) took 0.2 s of CPU at 600,000 (issue 12's
+ * heapcore); ties keep their order, as the stable qsort did.
+ */
+static gp_error *sort_chans(struct gp_analysis *an)
 {
-	const struct gp_chan *x = a, *y = b;
-	if (x->nwaiters != y->nwaiters)
-		return x->nwaiters > y->nwaiters ? -1 : 1;
-	return x->address < y->address ? -1 : x->address > y->address;
+	size_t n = an->nchans;
+	if (n < 2)
+		return NULL;
+	/* (mmap: its pages go back at once; the heap kept 9 MB of them) */
+	size_t bytes = n * sizeof(struct gp_kv);
+	struct gp_kv *kv = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (kv == MAP_FAILED)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < n; i++)
+		kv[i] = (struct gp_kv){ an->chans[i].address, i };
+	gp_error *err = gp_sort_kv(kv, n);
+	if (!err) {
+		for (size_t i = 0; i < n; i++)
+			kv[i].key = UINT32_MAX - (uint64_t)an->chans[kv[i].value].nwaiters;
+		err = gp_sort_kv(kv, n);
+	}
+	if (err) {
+		munmap(kv, bytes);
+		return err;
+	}
+	/* chans[k] = old chans[kv[k].value]: each cycle of the permutation
+	 * walked once (kv[j].value = j once j holds its channel) */
+	for (size_t k = 0; k < n; k++) {
+		if (kv[k].value == k)
+			continue;
+		struct gp_chan tmp = an->chans[k];
+		size_t j = k;
+		for (;;) {
+			size_t src = (size_t)kv[j].value;
+			kv[j].value = j;
+			if (src == k) {
+				an->chans[j] = tmp;
+				break;
+			}
+			an->chans[j] = an->chans[src];
+			j = src;
+		}
+	}
+	munmap(kv, bytes);
+	return NULL;
 }
 
 gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
@@ -395,7 +440,8 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			}
 		}
 	}
-	gp_qsort(an->chans, an->nchans, sizeof(*an->chans), chan_cmp);
+	if ((err = sort_chans(an)))
+		goto out;
 	an->chans_done = true;
 out:
 	free(tc);
