@@ -11,10 +11,13 @@ state, the wait-for graph's cycles and stuck objects and every parked
 goroutine's leak verdict must be equal; only timing fields (ages, clocks)
 and stack-slot addresses may differ. The core is deleted afterwards.
 """
+import contextlib
 import json
 import re
 import os
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -330,6 +333,36 @@ def test_nothing_is_read_once_the_process_runs_again(parked):
         assert process_state(p.pid) != "t"
 
 
+@contextlib.contextmanager
+def frozen(pid):
+    """The process stopped (SIGSTOP, every thread in group-stop) until the
+    end of the block, then continued. A parked program still runs: its
+    lingering goroutines wake on their tickers and allocate, the runtime's
+    timers move between Ps, so a core and a --pid read a few seconds apart
+    (more on a loaded machine) differ in the heap's object count and in
+    the paths through the runtime's structures. gcore and goparked --pid
+    both read a stopped process and leave it stopped; goparked's refusal
+    of reads after its release is its own state, not the process's."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            states = []
+            for tid in os.listdir("/proc/%d/task" % pid):
+                try:
+                    with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                except FileNotFoundError:
+                    pass
+            if states and all(s == "T" for s in states):
+                break
+            assert time.monotonic() < deadline, ("not stopped", states)
+            time.sleep(0.01)
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def _cli(*args):
     r = run_goparked_cmd([str(a) for a in args])
     assert r.returncode == 0, (args, r.stderr)
@@ -362,10 +395,17 @@ def test_cli_views_of_a_live_process_equal_its_core(parked, leaks_exe,
     report) holds the process for all of it: its answers on --pid equal
     those on a gcore of the same parked process, text and JSON. (The
     engine refuses a read of a process that runs again, so a view that
-    let it go too early fails here instead of reading another moment.)"""
+    let it go too early fails here instead of reading another moment.)
+    The process is held stopped from before the core to the last view,
+    so both read one moment (frozen)."""
+    p, account = parked
+    with frozen(p.pid):
+        _cli_views_equal_core(p, leaks_exe, tmp_path)
+
+
+def _cli_views_equal_core(p, leaks_exe, tmp_path):
     import goparked
     from goparked import analysis, schema
-    p, account = parked
     core = gcore(p.pid, tmp_path / "core")
     try:
         with goparked.open(core, leaks_exe) as cprog, \
