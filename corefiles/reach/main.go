@@ -752,6 +752,14 @@ type caseFn struct {
 
 func table() []caseFn {
 	t := []caseFn{
+		// first: the spinners' stacks and registers then hold nothing of
+		// another case. A spinner caught preempted (runnable, in
+		// asyncPreempt: the usual state on a loaded machine) has its
+		// frames and saved registers scanned conservatively, by the
+		// runtime and by goparked alike, and a stale word of a stack
+		// reused from an exited goroutine kept signal/stopped's channel
+		// reachable (go1.26 stripped gcore, a loaded CI run).
+		{"spinning", caseSpinning},
 		{"finalizer_closure", caseFinalizerClosure},
 		{"finalizer_arg", caseFinalizerArg},
 		{"afterfunc", caseAfterFunc},
@@ -763,7 +771,6 @@ func table() []caseFn {
 		{"sync_map", caseSyncMap},
 		{"chan_buffers", caseChanBuffers},
 		{"parked_chain", caseParkedChain},
-		{"spinning", caseSpinning},
 		{"defers", caseDefers},
 		{"select", caseSelect},
 		{"uintptr", caseUintptr},
