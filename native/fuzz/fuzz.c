@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
+#include "binary/binary.h"
 #include "goparked.h"
 
 struct fz_case *fz_cases;
@@ -285,8 +286,23 @@ void fz_write(const char *harness, const char *dir, const char *name,
 		fz_die(harness, "cannot write %s", path);
 }
 
+/* write(dir, i, exe) of the executable at path, opened and closed here
+ * (one that does not open gives no seed) */
+static void unit_seed(void (*write)(const char *dir, size_t i, struct gp_exe *exe),
+		      const char *dir, size_t i, const char *path)
+{
+	struct gp_exe exe;
+	gp_error *err = gp_exe_open(path, &exe);
+	if (err) {
+		gp_error_destroy(err);
+		return;
+	}
+	write(dir, i, &exe);
+	gp_exe_close(&exe);
+}
+
 void fz_unit_seeds(const char *harness,
-		   void (*write)(const char *dir, size_t i, const char *exe))
+		   void (*write)(const char *dir, size_t i, struct gp_exe *exe))
 {
 	const char *dir = getenv("GP_FUZZ_SEEDS");
 	if (!dir || !*dir)
@@ -305,13 +321,13 @@ void fz_unit_seeds(const char *harness,
 			struct stat st;
 			if (!*line || line[0] == '#' || stat(line, &st))
 				continue;
-			write(dir, n++, line);
+			unit_seed(write, dir, n++, line);
 		}
 		fclose(f);
 	} else {
 		fz_load_cases(harness, 0);
 		for (size_t i = 0; i < fz_ncases; i++)
-			write(dir, n++, fz_cases[i].exe);
+			unit_seed(write, dir, n++, fz_cases[i].exe);
 	}
 	if (!n)
 		fz_die(harness, "no fixture executable to make seeds from");

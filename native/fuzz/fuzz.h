@@ -127,12 +127,14 @@ void fz_ready(const char *harness,
  * The unit harnesses (fuzz_pclnblob, fuzz_code, fuzz_elf, fuzz_buildinfo,
  * fuzz_layout) take raw bytes: no fixture per input. Their seeds come
  * from the fixture executables named in $GP_FUZZ_EXES (one path a line;
- * missing files skipped), else those of $GP_FUZZ_CASES. fz_unit_seeds(harness, write) calls
- * write(dir, exe_index, exe_path) for each when $GP_FUZZ_SEEDS=DIR is set
+ * missing files skipped), else those of $GP_FUZZ_CASES. fz_unit_seeds(harness, write) opens
+ * each (gp_exe_open; one that does not open is skipped) and calls
+ * write(dir, exe_index, exe) when $GP_FUZZ_SEEDS=DIR is set, closes it,
  * and exits; otherwise returns.
  */
+struct gp_exe;
 void fz_unit_seeds(const char *harness,
-		   void (*write)(const char *dir, size_t i, const char *exe));
+		   void (*write)(const char *dir, size_t i, struct gp_exe *exe));
 /* Writes n bytes to dir/name (fz_die on failure). */
 void fz_write(const char *harness, const char *dir, const char *name,
 	      const void *p, size_t n);

@@ -28,16 +28,10 @@
 
 #define H "fuzz_buildinfo"
 
-static void seeds(const char *dir, size_t i, const char *path)
+static void seeds(const char *dir, size_t i, struct gp_exe *exe)
 {
-	struct gp_exe exe;
-	gp_error *err = gp_exe_open(path, &exe);
-	if (err) {
-		gp_error_destroy(err);
-		return;
-	}
-	const struct gp_section *bi = gp_exe_section(&exe, ".go.buildinfo");
-	const struct gp_section *note = gp_exe_section(&exe, ".note.go.buildid");
+	const struct gp_section *bi = gp_exe_section(exe, ".go.buildinfo");
+	const struct gp_section *note = gp_exe_section(exe, ".note.go.buildid");
 	if (bi && bi->data) {
 		size_t nbi = bi->size < 1024 ? bi->size : 1024;
 		size_t nnote = note && note->data ? (note->size < 255 ? note->size : 255) : 0;
@@ -48,7 +42,7 @@ static void seeds(const char *dir, size_t i, const char *path)
 		if (nnote)
 			memcpy(in + 2, note->data, nnote);
 		memcpy(in + 2 + nnote, bi->data, nbi);
-		uint8_t arch = exe.machine == EM_AARCH64 ? 8 : 0;
+		uint8_t arch = exe->machine == EM_AARCH64 ? 8 : 0;
 		static const struct {
 			uint8_t sel;
 			const char *name;
@@ -61,7 +55,6 @@ static void seeds(const char *dir, size_t i, const char *path)
 		}
 		free(in);
 	}
-	gp_exe_close(&exe);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

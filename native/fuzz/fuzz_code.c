@@ -24,7 +24,7 @@
 #define H "fuzz_code"
 #define ENTRY UINT64_C(0x401000)
 
-static void seeds(const char *dir, size_t i, const char *path)
+static void seeds(const char *dir, size_t i, struct gp_exe *exe)
 {
 	static const char *const names[] = {
 		"runtime.allgadd", "runtime.schedinit", "runtime.main",
@@ -34,25 +34,17 @@ static void seeds(const char *dir, size_t i, const char *path)
 		"runtime.(*mheap).init", "runtime.waitReason.String",
 		"main.main",
 	};
-	struct gp_exe exe;
-	gp_error *err = gp_exe_open(path, &exe);
-	if (err) {
-		gp_error_destroy(err);
-		return;
-	}
 	struct gp_pclntab *tab = NULL;
-	if (gp_pclntab_open(&exe, NULL, NULL, &tab)) {
-		gp_exe_close(&exe);
+	if (gp_pclntab_open(exe, NULL, NULL, &tab))
 		return;
-	}
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		struct gp_func fn;
 		if (!gp_pclntab_func_by_name(tab, names[k], &fn) || fn.end <= fn.entry)
 			continue;
 		size_t n = fn.end - fn.entry > 4096 ? 4096 : fn.end - fn.entry;
 		const uint8_t *code = NULL;
-		for (size_t s = 0; s < exe.nloads; s++) {
-			const struct gp_segment *g = &exe.loads[s];
+		for (size_t s = 0; s < exe->nloads; s++) {
+			const struct gp_segment *g = &exe->loads[s];
 			if (fn.entry >= g->start && fn.entry - g->start + n <= g->avail)
 				code = g->data + (fn.entry - g->start);
 		}
@@ -61,7 +53,7 @@ static void seeds(const char *dir, size_t i, const char *path)
 		uint8_t *in = malloc(n + 1);
 		if (!in)
 			fz_die(H, "out of memory");
-		in[0] = (exe.machine == EM_AARCH64 ? 1 : 0) | (k % 2 ? 2 : 0);
+		in[0] = (exe->machine == EM_AARCH64 ? 1 : 0) | (k % 2 ? 2 : 0);
 		memcpy(in + 1, code, n);
 		char name[64];
 		snprintf(name, sizeof(name), "seed-e%zu-f%zu", i, k);
@@ -69,7 +61,6 @@ static void seeds(const char *dir, size_t i, const char *path)
 		free(in);
 	}
 	gp_pclntab_destroy(tab);
-	gp_exe_close(&exe);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

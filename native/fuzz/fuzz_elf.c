@@ -56,15 +56,9 @@ struct sec {
 	uint32_t link;
 };
 
-static void seeds(const char *dir, size_t i, const char *path)
+static void seeds(const char *dir, size_t i, struct gp_exe *exe)
 {
-	struct gp_exe exe;
-	gp_error *err = gp_exe_open(path, &exe);
-	if (err) {
-		gp_error_destroy(err);
-		return;
-	}
-	const Elf64_Ehdr *real = (const Elf64_Ehdr *)exe.map;
+	const Elf64_Ehdr *real = (const Elf64_Ehdr *)exe->map;
 	struct blob b = { 0 };
 	Elf64_Ehdr eh = *real;
 	put(&b, NULL, sizeof(eh), 8);
@@ -79,7 +73,7 @@ static void seeds(const char *dir, size_t i, const char *path)
 	} copy[] = { { ".text", 256 }, { ".go.buildinfo", 512 },
 		     { ".note.go.buildid", 256 }, { ".rela.dyn", 24 * 16 } };
 	for (size_t k = 0; k < sizeof(copy) / sizeof(copy[0]); k++) {
-		const struct gp_section *g = gp_exe_section(&exe, copy[k].name);
+		const struct gp_section *g = gp_exe_section(exe, copy[k].name);
 		if (!g || !g->data)
 			continue;
 		size_t n = g->size < copy[k].max ? g->size : copy[k].max;
@@ -90,7 +84,7 @@ static void seeds(const char *dir, size_t i, const char *path)
 		s[ns].off = put(&b, g->data, n, 16);
 		ns++;
 	}
-	const struct gp_section *pc = gp_exe_section(&exe, ".gopclntab");
+	const struct gp_section *pc = gp_exe_section(exe, ".gopclntab");
 	uint8_t *small;
 	size_t nsmall;
 	if (pc && pc->data &&
@@ -103,7 +97,7 @@ static void seeds(const char *dir, size_t i, const char *path)
 		ns++;
 		free(small);
 	}
-	if (exe.nsymbols) {
+	if (exe->nsymbols) {
 		static const char *const names[] = {
 			"go:func.*", "go.func.*", "runtime.allgs", "runtime.allglen",
 			"runtime.allm", "runtime.firstmoduledata", "runtime.sched",
@@ -114,7 +108,7 @@ static void seeds(const char *dir, size_t i, const char *path)
 		Elf64_Sym syms[16] = { { 0 } };
 		size_t nsym = 1;
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-			const struct gp_symbol *y = gp_exe_symbol(&exe, names[k]);
+			const struct gp_symbol *y = gp_exe_symbol(exe, names[k]);
 			if (!y)
 				continue;
 			syms[nsym] = (Elf64_Sym){
@@ -186,7 +180,6 @@ static void seeds(const char *dir, size_t i, const char *path)
 	snprintf(name, sizeof(name), "seed-e%zu", i);
 	fz_write(H, dir, name, b.p, b.n);
 	free(b.p);
-	gp_exe_close(&exe);
 }
 
 static int fd = -1;

@@ -254,19 +254,11 @@ static void write_unit(struct buf *info, struct buf *str, const int *roots,
 	memcpy(info->p, &len, 4);
 }
 
-static void seeds(const char *dir, size_t i, const char *path)
+static void seeds(const char *dir, size_t i, struct gp_exe *exe)
 {
-	struct gp_exe exe;
-	gp_error *err = gp_exe_open(path, &exe);
-	if (err) {
-		gp_error_destroy(err);
+	Dwarf *dw = exe->has_dwarf ? dwarf_begin_elf(exe->elf, DWARF_C_READ, NULL) : NULL;
+	if (!dw)
 		return;
-	}
-	Dwarf *dw = exe.has_dwarf ? dwarf_begin_elf(exe.elf, DWARF_C_READ, NULL) : NULL;
-	if (!dw) {
-		gp_exe_close(&exe);
-		return;
-	}
 	/* the wanted struct types and variables, as layout.c finds them */
 	const char *names[128];
 	Dwarf_Die dies[128];
@@ -347,7 +339,7 @@ static void seeds(const char *dir, size_t i, const char *path)
 	abbrevs(&ab);
 	put_u8(&str, 0);
 	write_unit(&info, &str, roots, nroots, vars, addrs, nvars);
-	uint8_t sel = (uint8_t)((exe.go_minor - 19) & 15);
+	uint8_t sel = (uint8_t)((exe->go_minor - 19) & 15);
 	uint16_t alen = (uint16_t)ab.n, slen = (uint16_t)str.n;
 	put_u8(&in, sel);
 	put(&in, &alen, 2);
@@ -362,7 +354,6 @@ static void seeds(const char *dir, size_t i, const char *path)
 	free(str.p);
 	free(info.p);
 	free(in.p);
-	gp_exe_close(&exe);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

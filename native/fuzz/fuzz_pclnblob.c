@@ -39,28 +39,20 @@ static int debug; /* GP_FUZZ_DEBUG=1: what each lookup found */
 static const int vers[8][2] = { { 1, 19 }, { 1, 20 }, { 1, 21 }, { 1, 22 },
 				{ 1, 24 }, { 1, 26 }, { 1, 27 }, { 0, 0 } };
 
-static void seeds(const char *dir, size_t i, const char *path)
+static void seeds(const char *dir, size_t i, struct gp_exe *exe)
 {
-	struct gp_exe exe;
-	gp_error *err = gp_exe_open(path, &exe);
-	if (err) {
-		gp_error_destroy(err);
-		return;
-	}
-	const struct gp_section *sec = gp_exe_section(&exe, ".gopclntab");
+	const struct gp_section *sec = gp_exe_section(exe, ".gopclntab");
 	if (!sec)
-		sec = gp_exe_section(&exe, ".data.rel.ro.gopclntab");
+		sec = gp_exe_section(exe, ".data.rel.ro.gopclntab");
 	struct gp_pclntab *tab = NULL;
-	if (!sec || !sec->data || gp_pclntab_open(&exe, NULL, NULL, &tab)) {
-		gp_exe_close(&exe);
+	if (!sec || !sec->data || gp_pclntab_open(exe, NULL, NULL, &tab))
 		return;
-	}
 	/* go:func.*: where the pclntab found it */
 	uint64_t gofunc = gp_pclntab_gofunc(tab);
 	const uint8_t *gf = NULL;
 	size_t gfavail = 0;
-	for (size_t k = 0; gofunc && k < exe.nloads; k++) {
-		const struct gp_segment *s = &exe.loads[k];
+	for (size_t k = 0; gofunc && k < exe->nloads; k++) {
+		const struct gp_segment *s = &exe->loads[k];
 		if (gofunc >= s->start && gofunc - s->start < s->avail) {
 			gf = s->data + (gofunc - s->start);
 			gfavail = s->avail - (gofunc - s->start);
@@ -68,11 +60,11 @@ static void seeds(const char *dir, size_t i, const char *path)
 	}
 	uint8_t sel = 7;
 	for (uint8_t v = 0; v < 7; v++)
-		if (exe.go_major == 1 && exe.go_minor >= vers[v][1])
+		if (exe->go_major == 1 && exe->go_minor >= vers[v][1])
 			sel = v;
-	if (exe.machine == EM_AARCH64)
+	if (exe->machine == EM_AARCH64)
 		sel |= 8;
-	if (exe.go_minor >= 26)
+	if (exe->go_minor >= 26)
 		sel |= 32;
 	static const struct {
 		size_t name, cu, file, pc, gf;
@@ -103,7 +95,6 @@ static void seeds(const char *dir, size_t i, const char *path)
 		free(blob);
 	}
 	gp_pclntab_destroy(tab);
-	gp_exe_close(&exe);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
