@@ -170,7 +170,7 @@ out:
 
 /* Marks the select cases found in one queue with their direction. */
 static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
-		       const struct gp_page_filter *selpages,
+		       const struct gp_addr_filter *selpages,
 		       uint64_t first, uint32_t kind, uint8_t role)
 {
 	const struct gp_program *prog = snap->prog;
@@ -185,7 +185,7 @@ static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
 			gp_error_destroy(e);
 			return;
 		}
-		uint32_t wi = gp_page_filter_may(selpages, s) ?
+		uint32_t wi = gp_addr_filter_may(selpages, s) ?
 			      gp_addr_map_get(sel, s) : GP_NONE;
 		if (wi != GP_NONE) {
 			snap->waits[wi].kind = kind;
@@ -286,7 +286,7 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		return NULL;
 	const struct gp_program *prog = snap->prog;
 	struct gp_addr_map idx = { 0 }, sel = { 0 };
-	struct gp_page_filter selpages = { 0 };
+	struct gp_addr_filter selpages = GP_PAGE_FILTER;
 	struct type_cache *tc = calloc(1, sizeof(*tc));
 	/* each channel wait's index into an->chans (GP_NONE: none), found
 	 * once here rather than looked up again in every pass below */
@@ -309,7 +309,7 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		uint64_t addr = snap->wait_obj[wi];
 		if ((snap->waits[wi].flags & 1) &&
 		    ((err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)) ||
-		     (err = gp_page_filter_add(&selpages, snap->waits[wi].sudog))))
+		     (err = gp_addr_filter_add(&selpages, snap->waits[wi].sudog))))
 			goto out;
 		/* (address 0 is never stored: such a wait has no index) */
 		uint32_t known = gp_addr_map_get(&idx, addr);
@@ -449,7 +449,7 @@ out:
 	free(count);
 	gp_addr_map_deinit(&idx);
 	gp_addr_map_deinit(&sel);
-	gp_page_filter_deinit(&selpages);
+	gp_addr_filter_deinit(&selpages);
 	return err;
 }
 

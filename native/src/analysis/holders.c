@@ -225,40 +225,6 @@ static bool in_target_memory(const struct gp_program *prog, uint64_t v)
 	return gp_memory_holds(&prog->mem, v, 8);
 }
 
-/*
- * Which words may be a channel's address: one bit per hash of the word
- * (2 MiB; 600,000 channels set 3.5% of it). The page filter said "maybe"
- * of every word pointing into a page that holds a channel, and then
- * gp_addr_map_get missed the cache for each: 7% of heapcore's --leaks.
- */
-#define WORD_FILTER_BITS 24
-struct word_filter {
-	uint64_t *bits;
-};
-
-static inline size_t word_filter_hash(uint64_t addr)
-{
-	return (size_t)(((addr >> 3) * 0x9e3779b97f4a7c15ULL) >>
-			(64 - WORD_FILTER_BITS));
-}
-
-static gp_error *word_filter_add(struct word_filter *f, uint64_t addr)
-{
-	if (!f->bits &&
-	    !(f->bits = calloc((1u << WORD_FILTER_BITS) / 64, sizeof(uint64_t))))
-		return &gp_error_nomem;
-	size_t h = word_filter_hash(addr);
-	f->bits[h >> 6] |= 1ULL << (h & 63);
-	return NULL;
-}
-
-/* false: addr is no key added */
-static inline bool word_filter_may(const struct word_filter *f, uint64_t addr)
-{
-	size_t h = word_filter_hash(addr);
-	return !f->bits || (f->bits[h >> 6] >> (h & 63) & 1);
-}
-
 /* A target a word can hit in a window (not a channel: those are
  * exact, looked up in chanset), j its index into the targets. */
 struct wtarget {
@@ -273,7 +239,7 @@ struct scan_ctx {
 	const struct target *t;
 	size_t nt;
 	const struct gp_addr_map *chanset;
-	const struct word_filter *chanwords; /* chanset's keys */
+	const struct gp_addr_filter *chanwords; /* chanset's keys */
 	const struct wtarget *wt;  /* the scanned targets not channels, */
 	size_t nwt;                /* by address */
 	struct cands ind;
@@ -310,7 +276,7 @@ static inline gp_error *scan_word(struct scan_ctx *c, uint32_t gi,
 		return NULL;
 	/* (a goroutine's hits on what it waits on itself are dropped,
 	 * own_hits: its own channel, on most stacks, is not looked up) */
-	if (c->chanset->used && word_filter_may(c->chanwords, v) &&
+	if (c->chanset->used && gp_addr_filter_may(c->chanwords, v) &&
 	    !waits_on(c->snap, g, v)) {
 		uint32_t j = gp_addr_map_get(c->chanset, v);
 		if (j != GP_NONE) {
@@ -593,7 +559,7 @@ static gp_error *on_object(void *arg, const struct gp_read_req *req,
 		return NULL;
 	for (uint32_t k = 0; k < GP_INDIRECT_WORDS; k++) {
 		uint64_t u = gp_load(q + 8 * k, 8);
-		if (!word_filter_may(r->c->chanwords, u))
+		if (!gp_addr_filter_may(r->c->chanwords, u))
 			continue;
 		uint32_t ti = gp_addr_map_get(r->c->chanset, u);
 		if (ti == GP_NONE || u == req->address)
@@ -620,16 +586,16 @@ static int held_cmp(const void *a, const void *b)
 static gp_error *indirect_hits(struct scan_ctx *c, struct ind_read *r)
 {
 	struct gp_addr_map first = { 0 };
-	struct gp_page_filter pages = { 0 };
+	struct gp_addr_filter pages = GP_PAGE_FILTER;
 	gp_error *err = NULL;
 	gp_qsort(r->held, r->n, sizeof(*r->held), held_cmp);
 	for (size_t i = 0; i < r->n && !err; i++)
 		if ((!i || r->held[i].value != r->held[i - 1].value) &&
 		    !(err = gp_addr_map_put(&first, r->held[i].value, (uint32_t)i)))
-			err = gp_page_filter_add(&pages, r->held[i].value);
+			err = gp_addr_filter_add(&pages, r->held[i].value);
 	for (size_t i = 0; i < c->ind.n && !err; i++) {
 		const struct cand *cd = &c->ind.cands[i];
-		if (!gp_page_filter_may(&pages, cd->value))
+		if (!gp_addr_filter_may(&pages, cd->value))
 			continue;
 		uint32_t j = gp_addr_map_get(&first, cd->value);
 		if (j == GP_NONE)
@@ -647,7 +613,7 @@ static gp_error *indirect_hits(struct scan_ctx *c, struct ind_read *r)
 		}
 	}
 	gp_addr_map_deinit(&first);
-	gp_page_filter_deinit(&pages);
+	gp_addr_filter_deinit(&pages);
 	return err;
 }
 
@@ -804,7 +770,7 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	struct hit *hits = NULL;
 	size_t nt = 0, nwt = 0, nhits = 0, hcap = 0;
 	struct gp_addr_map chanset = { 0 }, calls_memo = { 0 };
-	struct word_filter chanwords = { 0 };
+	struct gp_addr_filter chanwords = GP_WORD_FILTER;
 	struct gp_unwind_pc *pcs = NULL;
 	uint32_t *sync2t = NULL;
 	struct gp_lock_hit *lh = NULL;
@@ -838,7 +804,7 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	for (size_t j = 0; j < nt; j++)
 		if (t[j].is_chan &&
 		    ((err = gp_addr_map_put(&chanset, t[j].addr, (uint32_t)j)) ||
-		     (err = word_filter_add(&chanwords, t[j].addr))))
+		     (err = gp_addr_filter_add(&chanwords, t[j].addr))))
 			goto out;
 
 	/* Every stack's user part, read in file order (a batch). */
@@ -1020,7 +986,7 @@ out:
 	free(sync2t);
 	free(lh);
 	gp_addr_map_deinit(&chanset);
-	free(chanwords.bits);
+	gp_addr_filter_deinit(&chanwords);
 	gp_addr_map_deinit(&calls_memo);
 	return err;
 }
