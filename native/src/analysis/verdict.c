@@ -243,9 +243,39 @@ static int maybe_runnable(struct vctx *v, uint32_t gi, uint64_t *ret_obj)
 	return unknown ? -1 : 0;
 }
 
-/* Goroutines ahead whose g and stack the CPU is asked for (a goroutine's
- * roots take a microsecond or two; the core's memory is cold). */
-#define PREFETCH_AHEAD 4u
+/* A round of the fixpoint (gp_mark_goroutines's decide and guess): a
+ * pending candidate whose wait object is marked now may run. */
+struct round {
+	struct vctx *v;
+	uint32_t round;
+	bool more;
+};
+
+static bool round_guess(void *arg, uint32_t gi)
+{
+	struct round *r = arg;
+	uint64_t obj = 0;
+	return maybe_runnable(r->v, gi, &obj) != 0;
+}
+
+static bool round_decide(void *arg, uint32_t gi)
+{
+	struct round *r = arg;
+	struct vctx *v = r->v;
+	uint64_t obj = 0;
+	int may = maybe_runnable(v, gi, &obj);
+	if (!may)
+		return false;
+	v->st[gi].pending = 0;
+	v->rec[gi].round = r->round;
+	v->rec[gi].object = obj;
+	if (may < 0) {
+		v->rec[gi].verdict = GP_VERDICT_UNKNOWN;
+		v->rec[gi].reason = GP_WHY_CORRUPT;
+	}
+	r->more = true;
+	return true;
+}
 
 static gp_error *proof(struct vctx *v)
 {
@@ -257,17 +287,16 @@ static gp_error *proof(struct vctx *v)
 			return err;
 	if ((err = gp_mark_global_roots(v->m)))
 		return err;
+	uint32_t *gis = malloc((snap->ngs ? snap->ngs : 1) * sizeof(*gis));
+	if (!gis)
+		return &gp_error_nomem;
+	size_t n = 0;
 	for (uint32_t i = 0; i < snap->ngs; i++) {
 		struct gstate *s = &v->st[i];
-		if (i + PREFETCH_AHEAD < snap->ngs &&
-		    (v->st[i + PREFETCH_AHEAD].cls == CLS_LIVE ||
-		     v->st[i + PREFETCH_AHEAD].cls == CLS_ROOT))
-			gp_mark_prefetch(v->m, i + PREFETCH_AHEAD);
 		v->rec[i].round = GP_NONE;
 		if (s->cls == CLS_LIVE || s->cls == CLS_ROOT) {
 			v->rec[i].round = 0;
-			if ((err = gp_mark_goroutine(v->m, i)))
-				return err;
+			gis[n++] = i;
 		} else if (s->cls == CLS_CHAN || s->cls == CLS_SYNC) {
 			const struct gp_goroutine *g = &snap->gs[i];
 			if (!g->waiting_count) {
@@ -275,45 +304,27 @@ static gp_error *proof(struct vctx *v)
 				v->rec[i].verdict = GP_VERDICT_UNKNOWN;
 				v->rec[i].reason = GP_WHY_NO_WAIT_OBJECT;
 				v->rec[i].round = 0;
-				if ((err = gp_mark_goroutine(v->m, i)))
-					return err;
+				gis[n++] = i;
 			} else {
 				s->pending = 1;
 			}
 		}
 	}
-	if ((err = gp_mark_drain(v->m)))
-		return err;
-	uint32_t round = 0;
-	for (bool more = true; more;) {
-		more = false;
-		round++;
-		for (uint32_t i = 0; i < snap->ngs; i++) {
-			struct gstate *s = &v->st[i];
-			if (i + PREFETCH_AHEAD < snap->ngs &&
-			    v->st[i + PREFETCH_AHEAD].pending)
-				gp_mark_prefetch(v->m, i + PREFETCH_AHEAD);
-			if (!s->pending)
-				continue;
-			uint64_t obj = 0;
-			int r = maybe_runnable(v, i, &obj);
-			if (!r)
-				continue;
-			s->pending = 0;
-			v->rec[i].round = round;
-			v->rec[i].object = obj;
-			if (r < 0) {
-				v->rec[i].verdict = GP_VERDICT_UNKNOWN;
-				v->rec[i].reason = GP_WHY_CORRUPT;
-			}
-			if ((err = gp_mark_goroutine(v->m, i)))
-				return err;
-			more = true;
-		}
-		if ((err = gp_mark_drain(v->m)))
-			return err;
+	if (!(err = gp_mark_goroutines(v->m, gis, n, NULL, NULL, NULL)))
+		err = gp_mark_drain(v->m);
+	struct round r = { .v = v, .more = true };
+	while (!err && r.more) {
+		r.more = false;
+		r.round++;
+		n = 0;
+		for (uint32_t i = 0; i < snap->ngs; i++)
+			if (v->st[i].pending)
+				gis[n++] = i;
+		if (!(err = gp_mark_goroutines(v->m, gis, n, round_decide, round_guess, &r)))
+			err = gp_mark_drain(v->m);
 	}
-	return NULL;
+	free(gis);
+	return err;
 }
 
 /* ------------------------------------------------------------ the paths */
@@ -771,9 +782,16 @@ static gp_error *lingering(struct vctx *v)
 			err = hide_waits(&(struct vctx){ .snap = snap, .m = m2, .st = v->st }, i);
 	if (m2 && !err)
 		err = gp_mark_global_roots(m2);
-	for (uint32_t i = 0; m2 && i < snap->ngs && !err; i++)
-		if (v->rec[i].round != GP_NONE && !v->st[i].suspect)
-			err = gp_mark_goroutine(m2, i);
+	if (m2 && !err) {
+		uint32_t *gis = malloc((snap->ngs ? snap->ngs : 1) * sizeof(*gis));
+		size_t n = 0;
+		for (uint32_t i = 0; gis && i < snap->ngs; i++)
+			if (v->rec[i].round != GP_NONE && !v->st[i].suspect)
+				gis[n++] = i;
+		err = !gis ? &gp_error_nomem :
+		      gp_mark_goroutines(m2, gis, n, NULL, NULL, NULL);
+		free(gis);
+	}
 	if (m2 && !err)
 		err = gp_mark_drain(m2);
 	for (uint32_t i = 0; i < snap->ngs && !err; i++) {

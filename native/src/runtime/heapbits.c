@@ -36,6 +36,11 @@
 #define MAX_BUILD_STEPS (64u << 20)
 #define MAX_PROG_BYTES (64u << 20)
 
+struct gp_error gp_heap_shared_again = {
+	.code = GP_ERROR_LIMIT,
+	.message = "needs the heap's state changed: scan unshared",
+};
+
 /* ------------------------------------------------------------- types */
 
 struct type_hdr {
@@ -513,7 +518,7 @@ static gp_error *arena_bits(struct gp_heap *h, const struct gp_span *s,
  */
 static gp_error *object_bits(struct gp_heap *h, const struct gp_span *s,
 			     uint64_t obj, uint64_t w0, uint32_t n,
-			     uint64_t *bits, bool *ret_done)
+			     uint64_t *bits, bool *ret_done, bool shared)
 {
 	const struct gp_program *p = h->prog;
 	memset(bits, 0, GP_HEAP_WINDOW / 8);
@@ -576,8 +581,17 @@ static gp_error *object_bits(struct gp_heap *h, const struct gp_span *s,
 		return NULL;
 	}
 	const struct gp_type_rec *t;
-	if ((err = gp_heap_type(h, type, s->elemsize > 8 * payload ? s->elemsize - 8 * payload : 0, &t)))
+	uint64_t max = s->elemsize > 8 * payload ? s->elemsize - 8 * payload : 0;
+	if (shared) {
+		/* the cache as it is: a type not in it, or one that fails,
+		 * is for the caller to scan again unshared */
+		uint32_t i = gp_addr_map_get(&h->types.map, type);
+		if (i == GP_NONE || h->types.recs[i].error || h->types.recs[i].size > max)
+			return &gp_heap_shared_again;
+		t = &h->types.recs[i];
+	} else if ((err = gp_heap_type(h, type, max, &t))) {
 		return err;
+	}
 	if (!t->ptrbytes) {
 		*ret_done = true;
 		return NULL;
@@ -603,10 +617,10 @@ static gp_error *object_bits(struct gp_heap *h, const struct gp_span *s,
  * when the pointer map cannot be had (then *ret_conservative is set and
  * the reason noted). Words that cannot be read are skipped with a note.
  */
-gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
-			      uint64_t obj, uint64_t size,
-			      gp_heap_visit_fn *visit, void *arg,
-			      bool *ret_conservative)
+static gp_error *scan_object(struct gp_heap *h, const struct gp_span *s,
+			     uint64_t obj, uint64_t size,
+			     gp_heap_visit_fn *visit, void *arg,
+			     bool *ret_conservative, bool shared)
 {
 	const struct gp_program *p = h->prog;
 	uint64_t bits[GP_HEAP_WINDOW / 64];
@@ -621,7 +635,12 @@ gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
 		uint32_t n = nwords - w0 < GP_HEAP_WINDOW ? (uint32_t)(nwords - w0) : GP_HEAP_WINDOW;
 		bool done = false;
 		if (!conservative) {
-			gp_error *err = object_bits(h, s, obj, w0, n, bits, &done);
+			gp_error *err = object_bits(h, s, obj, w0, n, bits, &done, shared);
+			if (err && shared) {
+				if (err != &gp_heap_shared_again)
+					gp_error_destroy(err);
+				return &gp_heap_shared_again;
+			}
 			if (err) {
 				if (err == &gp_error_nomem)
 					return err;
@@ -646,6 +665,10 @@ gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
 				gp_memory_ptr(&p->mem, a, (size_t)n * 8);
 			if (!words) {
 				gp_error *err = gp_memory_read(&p->mem, a, buf, (size_t)n * 8);
+				if (err && shared) {
+					gp_error_destroy(err);
+					return &gp_heap_shared_again;
+				}
 				if (err) {
 					gp_error_destroy(err);
 					/* read what can be read, word by word */
@@ -671,6 +694,22 @@ gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
 	return NULL;
 }
 
+gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
+			      uint64_t obj, uint64_t size,
+			      gp_heap_visit_fn *visit, void *arg,
+			      bool *ret_conservative)
+{
+	return scan_object(h, s, obj, size, visit, arg, ret_conservative, false);
+}
+
+gp_error *gp_heap_scan_object_shared(const struct gp_heap *h, const struct gp_span *s,
+				     uint64_t obj, uint64_t size,
+				     gp_heap_visit_fn *visit, void *arg)
+{
+	/* scan_object changes h only where shared stops it first */
+	return scan_object((struct gp_heap *)h, s, obj, size, visit, arg, NULL, true);
+}
+
 /* The pointer bits of a whole object as a freshly allocated bitmap of
  * size / 8 bits (for tests and the paths' field names). */
 gp_error *gp_heap_object_mask(struct gp_heap *h, const struct gp_span *s,
@@ -691,7 +730,7 @@ gp_error *gp_heap_object_mask(struct gp_heap *h, const struct gp_span *s,
 	for (uint64_t w0 = 0; w0 < nwords; w0 += GP_HEAP_WINDOW) {
 		uint32_t n = nwords - w0 < GP_HEAP_WINDOW ? (uint32_t)(nwords - w0) : GP_HEAP_WINDOW;
 		bool done;
-		gp_error *err = object_bits(h, s, obj, w0, n, bits, &done);
+		gp_error *err = object_bits(h, s, obj, w0, n, bits, &done, false);
 		if (err) {
 			free(out);
 			return err;

@@ -13,10 +13,13 @@
  * not followed: the leak detector hides sudog.c and sudog.elem of the
  * goroutines it examines (mgc.go setSyncObjectsUntraceable).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/runtime.h"
+
+static void par_stop(struct gp_mark *m);
 
 gp_error *gp_mark_create(struct gp_heap *h, struct gp_snapshot *snap,
 			 struct gp_mark **ret)
@@ -53,6 +56,7 @@ void gp_mark_destroy(struct gp_mark *m)
 {
 	if (!m)
 		return;
+	par_stop(m);
 	free(m->bits);
 	free(m->parent);
 	free(m->span_reached);
@@ -65,6 +69,7 @@ void gp_mark_destroy(struct gp_mark *m)
 	free(m->sptrs);
 	free(m->sbuf);
 	free(m->recorded);
+	free(m->found);
 	free(m->pcs);
 	free(m->ucache);
 	free(m->frames);
@@ -191,6 +196,76 @@ static bool hidden(const struct gp_mark *m, uint64_t slot)
 	       hidden_in(m, o.id, o.base, slot);
 }
 
+/* A corrupt span reached: scanned whole once the queue is empty. */
+static void reach_span(struct gp_mark *m, uint32_t span)
+{
+	if (m->span_reached[span])
+		return;
+	m->span_reached[span] = 1;
+	if (!gp_grow((void **)&m->spans_todo, &m->spans_todo_cap,
+		     m->nspans_todo + 1, sizeof(uint32_t)))
+		m->spans_todo[m->nspans_todo++] = span;
+}
+
+/* Object id of span, unmarked, found at slot: marked and queued. */
+static void mark_new(struct gp_mark *m, uint32_t id, uint32_t span, uint64_t slot)
+{
+	if (gp_grow((void **)&m->stack, &m->stack_cap, m->nstack + 1,
+		    sizeof(*m->stack))) {
+		m->oom = true; /* gp_mark_drain reports it */
+		return;
+	}
+	m->bits[id >> 3] |= (uint8_t)(1u << (id & 7));
+	m->parent[id] = source(m, slot);
+	m->stack[m->nstack].id = id;
+	m->stack[m->nstack].span = span;
+	m->nstack++;
+	m->stats.marked++;
+}
+
+/* What a worker's scan found unmarked, in the order it found it: id
+ * GP_NONE for a corrupt span reached. */
+struct gp_mark_found {
+	uint64_t slot;
+	uint32_t id, span;
+	uint32_t src;                 /* the object scanned, GP_NONE: a root */
+	uint32_t kind, goroutine;     /* the root's */
+};
+
+/* A unit whose finds would take more than this is done again unshared
+ * (a big object, a conservative scan of a big stack): 8 MiB a worker. */
+#define MAX_FOUND (1u << 18)
+
+static void list_found(struct gp_mark *m, uint32_t id, uint32_t span, uint64_t slot)
+{
+	if (m->again)
+		return;
+	if (m->nfound >= MAX_FOUND ||
+	    gp_grow((void **)&m->found, &m->found_cap, m->nfound + 1, sizeof(*m->found))) {
+		m->again = true;
+		return;
+	}
+	m->found[m->nfound++] = (struct gp_mark_found){
+		.slot = slot, .id = id, .span = span, .src = m->cur,
+		.kind = m->cur_root.kind, .goroutine = m->cur_root.goroutine,
+	};
+}
+
+/* Marks what a worker found, as gp_mark_value would have then. */
+static void apply_found(struct gp_mark *m, const struct gp_mark_found *f)
+{
+	if (f->id == GP_NONE) {
+		reach_span(m, f->span);
+		return;
+	}
+	if (m->bits[f->id >> 3] >> (f->id & 7) & 1)
+		return;
+	m->cur = f->src;
+	m->cur_root.kind = f->kind;
+	m->cur_root.goroutine = f->goroutine;
+	mark_new(m, f->id, f->span, f->slot);
+}
+
 void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v)
 {
 	const struct gp_heap *h = m->h;
@@ -205,10 +280,11 @@ void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v)
 	case GP_HEAP_UNKNOWN:
 		if (m->span_reached[o.span])
 			return;
-		m->span_reached[o.span] = 1;
-		if (!gp_grow((void **)&m->spans_todo, &m->spans_todo_cap,
-			     m->nspans_todo + 1, sizeof(uint32_t)))
-			m->spans_todo[m->nspans_todo++] = o.span;
+		if (m->listing) {
+			list_found(m, GP_NONE, o.span, slot);
+			return;
+		}
+		reach_span(m, o.span);
 		return;
 	case GP_HEAP_FREE:
 		if (m->cur_conservative)
@@ -219,17 +295,10 @@ void gp_mark_value(struct gp_mark *m, uint64_t slot, uint64_t v)
 	}
 	if (m->bits[o.id >> 3] >> (o.id & 7) & 1)
 		return;
-	if (gp_grow((void **)&m->stack, &m->stack_cap, m->nstack + 1,
-		    sizeof(*m->stack))) {
-		m->oom = true; /* gp_mark_drain reports it */
-		return;
-	}
-	m->bits[o.id >> 3] |= (uint8_t)(1u << (o.id & 7));
-	m->parent[o.id] = source(m, slot);
-	m->stack[m->nstack].id = o.id;
-	m->stack[m->nstack].span = o.span;
-	m->nstack++;
-	m->stats.marked++;
+	if (m->listing)
+		list_found(m, o.id, o.span, slot);
+	else
+		mark_new(m, o.id, o.span, slot);
 }
 
 void gp_mark_visit(void *arg, uint64_t where, uint64_t value)
@@ -314,39 +383,365 @@ static void prefetch_object(struct gp_mark *m, const struct gp_mark_item *it)
 	}
 }
 
-gp_error *gp_mark_drain(struct gp_mark *m)
+/* Scans queued object it: on this thread, marking what it finds; on a
+ * worker's copy (listing), listing it. */
+static gp_error *scan_item(struct gp_mark *m, const struct gp_mark_item *it)
 {
 	struct gp_heap *h = m->h;
+	const struct gp_span *s = &h->spans[it->span];
+	uint64_t base = s->base + (uint64_t)(it->id - s->first) * s->elemsize;
+	m->cur = it->id;
+	m->cur_span = it->span;
+	m->cur_base = base;
+	m->cur_conservative = false;
+	m->stats.scanned_bytes += s->elemsize;
+	if (!m->listing) {
+		gp_mark_tick(m);
+		return gp_heap_scan_object(h, s, base, s->elemsize, gp_mark_visit, m, NULL);
+	}
+	if (s->elemsize > GP_HEAP_WINDOW * 8 * 16) {
+		m->again = true; /* its finds could be many: unshared */
+		return NULL;
+	}
+	if (gp_heap_scan_object_shared(h, s, base, s->elemsize, gp_mark_visit, m))
+		m->again = true; /* a static error: nothing to free */
+	return NULL;
+}
+
+/* ------------------------------------------------------- two threads */
+
+/*
+ * The mark on two threads with the result of one. A chunk of work (the
+ * queue's next objects, or goroutines whose roots are to be marked) is
+ * scanned by both threads at once, each on its own copy of the mark
+ * (its stack buffers, frame and unwind caches, stats), which lists what
+ * each unit found unmarked instead of marking it; this thread then
+ * marks the lists in the units' order, as the one-thread mark would have
+ * marked while scanning them: the same bits, the same first parent of
+ * every object (so the same retention paths), the same queue. Scanning
+ * only reads what is shared (the bits, the spans, the type cache, the
+ * hidden words); a unit whose scan would change it (a type not cached
+ * yet, an object or a stack to note as corrupt) is done over here, in
+ * its turn, by the one-thread code. Not for a debugger's reader (its
+ * reads go through the debugger, one thread) nor for recording.
+ */
+#define PAR_BLOCK_ITEMS 64u    /* queued objects a thread takes at once */
+#define PAR_BLOCK_GS 8u        /* goroutines a thread takes at once */
+#define PAR_CHUNK_ITEMS 4096u  /* objects per chunk */
+#define PAR_CHUNK_GS 512u      /* goroutines per chunk */
+#define PAR_MIN 256u           /* fewer units: one thread */
+
+enum unit_state { UNIT_FOUND = 0, UNIT_SKIPPED, UNIT_AGAIN };
+
+struct unit {
+	uint32_t lo, hi;              /* its finds in its worker's list */
+	uint8_t worker, state;
+};
+
+struct gp_mark_par {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t go, done;
+	uint64_t job, done_job;
+	bool quit;
+	struct gp_mark w[2];          /* this thread's copy, the worker's */
+	/* the job */
+	const struct gp_mark_item *items;   /* objects, or */
+	const uint32_t *gis;                /* goroutines */
+	gp_mark_pick_fn *guess;
+	void *arg;
+	size_t n, block, next;
+	uint32_t ticks;               /* the job's gp_mark_tick, the worker's */
+	struct gp_trim trim;
+	struct unit *units;
+	size_t units_cap;
+};
+
+static uint64_t par_min(void)
+{
+	/* GOPARKED_PAR_MIN: the tests run small cores on two threads too */
+	const char *pm = getenv("GOPARKED_PAR_MIN");
+	return pm && *pm >= '0' && *pm <= '9' ? strtoull(pm, NULL, 10) : PAR_MIN;
+}
+
+static void run_units(struct gp_mark_par *par, uint8_t wi)
+{
+	struct gp_mark *w = &par->w[wi];
+	for (;;) {
+		size_t lo = __atomic_fetch_add(&par->next, par->block, __ATOMIC_RELAXED);
+		if (lo >= par->n)
+			return;
+		size_t hi = lo + par->block < par->n ? lo + par->block : par->n;
+		for (size_t u = lo; u < hi; u++) {
+			struct gp_mark_stats st = w->stats;
+			size_t f0 = w->nfound;
+			uint8_t state = UNIT_FOUND;
+			w->again = false;
+			if (par->items) {
+				if (u + DRAIN_AHEAD < hi)
+					prefetch_object(w, &par->items[u + DRAIN_AHEAD]);
+				(void)scan_item(w, &par->items[u]);
+			} else if (par->guess && !par->guess(par->arg, par->gis[u])) {
+				state = UNIT_SKIPPED;
+			} else {
+				if (u + 2 < hi)
+					gp_mark_prefetch(w, par->gis[u + 2]);
+				(void)gp_mark_goroutine(w, par->gis[u]);
+			}
+			if (w->again) {
+				w->nfound = f0;
+				w->stats = st;
+				state = UNIT_AGAIN;
+			}
+			par->units[u] = (struct unit){ .lo = (uint32_t)f0,
+						       .hi = (uint32_t)w->nfound,
+						       .worker = wi, .state = state };
+		}
+	}
+}
+
+static void *par_main(void *arg)
+{
+	struct gp_mark_par *par = arg;
+	pthread_mutex_lock(&par->lock);
+	for (uint64_t seen = 0;;) {
+		while (!par->quit && par->job == seen)
+			pthread_cond_wait(&par->go, &par->lock);
+		if (par->quit)
+			break;
+		seen = par->job;
+		pthread_mutex_unlock(&par->lock);
+		/* the core's pages are let go here, while the other thread
+		 * scans: unmapping what either may read only costs it a
+		 * fault (the mapping is the file's, never written) */
+		gp_memory_trim_ticks(&par->w[1].snap->prog->mem, &par->trim, par->ticks);
+		run_units(par, 1);
+		pthread_mutex_lock(&par->lock);
+		par->done_job = seen;
+		pthread_cond_signal(&par->done);
+	}
+	pthread_mutex_unlock(&par->lock);
+	return NULL;
+}
+
+/* A worker's copy of m: what it shares is only read while it scans. */
+static bool copy_init(struct gp_mark *w, const struct gp_mark *m)
+{
+	*w = *m;
+	w->stack = NULL;
+	w->head = w->nstack = w->stack_cap = 0;
+	w->spans_todo = NULL;
+	w->nspans_todo = w->spans_todo_cap = 0;
+	w->hits = NULL;
+	w->nhits = w->hits_cap = 0;
+	w->sobjs = NULL;
+	w->nsobjs = w->sobjs_cap = 0;
+	w->sptrs = NULL;
+	w->nsptrs = w->sptrs_cap = 0;
+	w->sbuf = NULL;
+	w->sdata = NULL;
+	w->sbuf_cap = 0;
+	w->recorded = NULL;
+	w->nrecorded = w->recorded_cap = 0;
+	w->found = NULL;
+	w->nfound = w->found_cap = 0;
+	w->par = NULL;
+	w->listing = true;
+	w->again = false;
+	w->oom = false;
+	memset(&w->stats, 0, sizeof(w->stats));
+	memset(&w->trim, 0, sizeof(w->trim));
+	memset(&w->pf_g, 0, sizeof(w->pf_g));
+	memset(&w->pf_stack, 0, sizeof(w->pf_stack));
+	w->frames = calloc(GP_FRAME_CACHE_SLOTS, sizeof(*w->frames));
+	w->ucache = calloc(1, sizeof(*w->ucache));
+	w->pcs = malloc(GP_MAX_FRAMES * sizeof(*w->pcs));
+	return w->frames && w->ucache && w->pcs;
+}
+
+static void copy_deinit(struct gp_mark *w)
+{
+	free(w->sobjs);
+	free(w->sptrs);
+	free(w->sbuf);
+	free(w->found);
+	free(w->frames);
+	free(w->ucache);
+	free(w->pcs);
+	memset(w, 0, sizeof(*w));
+}
+
+/* The second thread, started once; NULL when one thread must do. */
+static struct gp_mark_par *par_start(struct gp_mark *m)
+{
+	if (m->par)
+		return m->par;
+	struct gp_mark_par *par = calloc(1, sizeof(*par));
+	if (!par)
+		return NULL;
+	if (!copy_init(&par->w[0], m) || !copy_init(&par->w[1], m) ||
+	    pthread_mutex_init(&par->lock, NULL)) {
+		copy_deinit(&par->w[0]);
+		copy_deinit(&par->w[1]);
+		free(par);
+		return NULL;
+	}
+	if (pthread_cond_init(&par->go, NULL) || pthread_cond_init(&par->done, NULL) ||
+	    pthread_create(&par->thread, NULL, par_main, par)) {
+		/* destroying a condition variable never initialized is
+		 * undefined: these few bytes are left, the thread is not */
+		pthread_mutex_destroy(&par->lock);
+		copy_deinit(&par->w[0]);
+		copy_deinit(&par->w[1]);
+		free(par);
+		return NULL;
+	}
+	m->par = par;
+	return par;
+}
+
+static void par_stop(struct gp_mark *m)
+{
+	struct gp_mark_par *par = m->par;
+	if (!par)
+		return;
+	pthread_mutex_lock(&par->lock);
+	par->quit = true;
+	pthread_cond_signal(&par->go);
+	pthread_mutex_unlock(&par->lock);
+	pthread_join(par->thread, NULL);
+	pthread_cond_destroy(&par->go);
+	pthread_cond_destroy(&par->done);
+	pthread_mutex_destroy(&par->lock);
+	copy_deinit(&par->w[0]);
+	copy_deinit(&par->w[1]);
+	free(par->units);
+	free(par);
+	m->par = NULL;
+}
+
+static bool par_wanted(const struct gp_mark *m, size_t n)
+{
+	return n && n >= par_min() && !m->recording && !m->snap->prog->mem.read_fn;
+}
+
+static void add_stats(struct gp_mark_stats *to, struct gp_mark_stats *from)
+{
+	to->marked += from->marked;
+	to->scanned_bytes += from->scanned_bytes;
+	to->roots += from->roots;
+	to->stacks += from->stacks;
+	to->frames += from->frames;
+	to->conservative_frames += from->conservative_frames;
+	to->stack_errors += from->stack_errors;
+	to->specials += from->specials;
+	to->finalizers_queued += from->finalizers_queued;
+	to->unscanned_stacks += from->unscanned_stacks;
+	memset(from, 0, sizeof(*from));
+}
+
+/* Scans the job's n units on both threads; false if it could not start
+ * (out of memory: the caller does them on one thread). */
+static bool par_scan(struct gp_mark *m, const struct gp_mark_item *items,
+		     const uint32_t *gis, size_t n, uint32_t ticks,
+		     gp_mark_pick_fn *guess, void *arg)
+{
+	struct gp_mark_par *par = par_start(m);
+	if (!par || gp_grow((void **)&par->units, &par->units_cap, n, sizeof(*par->units)))
+		return false;
+	pthread_mutex_lock(&par->lock);
+	par->items = items;
+	par->gis = gis;
+	par->guess = guess;
+	par->arg = arg;
+	par->n = n;
+	par->block = items ? PAR_BLOCK_ITEMS : PAR_BLOCK_GS;
+	par->next = 0;
+	par->ticks = ticks;
+	par->w[0].nfound = par->w[1].nfound = 0;
+	par->job++;
+	pthread_cond_signal(&par->go);
+	pthread_mutex_unlock(&par->lock);
+	run_units(par, 0);
+	pthread_mutex_lock(&par->lock);
+	while (par->done_job != par->job)
+		pthread_cond_wait(&par->done, &par->lock);
+	pthread_mutex_unlock(&par->lock);
+	add_stats(&m->stats, &par->w[0].stats);
+	add_stats(&m->stats, &par->w[1].stats);
+	return true;
+}
+
+static void apply_unit(struct gp_mark *m, const struct unit *u)
+{
+	const struct gp_mark_found *f = m->par->w[u->worker].found;
+	for (uint32_t k = u->lo; k < u->hi; k++)
+		apply_found(m, &f[k]);
+}
+
+/* The queue's next objects on two threads: false if they were not. */
+static bool drain_chunk(struct gp_mark *m, gp_error **ret)
+{
+	size_t n = m->nstack - m->head;
+	if (n > PAR_CHUNK_ITEMS)
+		n = PAR_CHUNK_ITEMS;
+	if (!par_wanted(m, n))
+		return false;
+	/* the chunk leaves the queue (which grows, and may move, as it
+	 * is marked) for the job's own array */
+	struct gp_mark_par *par = par_start(m);
+	struct gp_mark_item *items = malloc(n * sizeof(*items));
+	if (!par || !items) {
+		free(items);
+		return false;
+	}
+	memcpy(items, m->stack + m->head, n * sizeof(*items));
+	m->head += n;
+	if (!par_scan(m, items, NULL, n, (uint32_t)n, NULL, NULL)) {
+		/* nothing marked yet: one thread does them */
+		m->head -= n;
+		free(items);
+		return false;
+	}
+	for (size_t k = 0; k < n && !*ret; k++) {
+		const struct unit *u = &par->units[k];
+		if (u->state == UNIT_AGAIN)
+			*ret = scan_item(m, &items[k]);
+		else
+			apply_unit(m, u);
+	}
+	free(items);
+	return true;
+}
+
+gp_error *gp_mark_drain(struct gp_mark *m)
+{
 	for (;;) {
 		if (m->head < m->nstack) {
-			/* first in, first out: breadth first from the roots,
-			 * so that the paths kept are the shortest */
-			struct gp_mark_item it = m->stack[m->head++];
-			if (m->head == m->nstack)
-				m->head = m->nstack = 0;
-			else if (m->head > (1u << 16) && m->head * 2 > m->nstack) {
+			if (m->head > (1u << 16) && m->head * 2 > m->nstack) {
 				memmove(m->stack, m->stack + m->head,
 					(m->nstack - m->head) * sizeof(*m->stack));
 				m->nstack -= m->head;
 				m->head = 0;
 			}
+			gp_error *err = NULL;
+			if (drain_chunk(m, &err)) {
+				if (err)
+					return err; /* out of memory only */
+				continue;
+			}
+			/* first in, first out: breadth first from the roots,
+			 * so that the paths kept are the shortest */
+			struct gp_mark_item it = m->stack[m->head++];
 			if (m->head + DRAIN_AHEAD < m->nstack)
 				prefetch_object(m, &m->stack[m->head + DRAIN_AHEAD]);
-			const struct gp_span *s = &h->spans[it.span];
-			uint64_t base = s->base + (uint64_t)(it.id - s->first) * s->elemsize;
-			m->cur = it.id;
-			m->cur_span = it.span;
-			m->cur_base = base;
-			m->cur_conservative = false;
-			gp_mark_tick(m);
-			gp_error *err = gp_heap_scan_object(h, s, base, s->elemsize,
-							    gp_mark_visit, m, NULL);
-			m->stats.scanned_bytes += s->elemsize;
-			if (err)
+			if ((err = scan_item(m, &it)))
 				return err; /* out of memory only */
 			continue;
 		}
+		m->head = m->nstack = 0;
 		if (m->nspans_todo) {
+			struct gp_heap *h = m->h;
 			const struct gp_span *s = &h->spans[m->spans_todo[--m->nspans_todo]];
 			gp_mark_set_root(m, GP_ROOT_CORRUPT_SPAN, s->base, GP_NONE);
 			gp_mark_block(m, s->base, s->end - s->base, NULL);
@@ -358,8 +753,43 @@ gp_error *gp_mark_drain(struct gp_mark *m)
 	return m->oom ? &gp_error_nomem : NULL;
 }
 
+gp_error *gp_mark_goroutines(struct gp_mark *m, const uint32_t *gis, size_t n,
+			     gp_mark_pick_fn *decide, gp_mark_pick_fn *guess,
+			     void *arg)
+{
+	gp_error *err = NULL;
+	for (size_t k0 = 0; k0 < n && !err; k0 += PAR_CHUNK_GS) {
+		size_t c = n - k0 < PAR_CHUNK_GS ? n - k0 : PAR_CHUNK_GS;
+		/* a goroutine maps its g and its stack (checked every 128
+		 * as gp_mark_goroutine does) */
+		bool two = par_wanted(m, c);
+		if (two && !par_scan(m, NULL, gis + k0, c, 8 * (uint32_t)c,
+				     decide ? guess : NULL, arg))
+			two = false;
+		for (size_t k = 0; k < c && !err; k++) {
+			uint32_t gi = gis[k0 + k];
+			if (decide && !decide(arg, gi))
+				continue;
+			if (two && m->par->units[k].state == UNIT_FOUND) {
+				apply_unit(m, &m->par->units[k]);
+				continue;
+			}
+			if (!two && k + 2 < c)
+				gp_mark_prefetch(m, gis[k0 + k + 2]);
+			err = gp_mark_goroutine(m, gi);
+		}
+	}
+	m->cur = GP_NONE;
+	m->cur_conservative = false;
+	return err;
+}
+
 void gp_mark_trim(struct gp_mark *m)
 {
+	par_stop(m);
+	free(m->found);
+	m->found = NULL;
+	m->nfound = m->found_cap = 0;
 	free(m->stack);
 	m->stack = NULL;
 	m->head = m->nstack = m->stack_cap = 0;

@@ -517,6 +517,10 @@ static bool read_stack(struct gp_mark *m, uint64_t lo, uint64_t hi)
  * so no unreached goroutine is proven leaked (verdict.c). */
 static void stack_unscanned(struct gp_mark *m, uint64_t g, const char *what)
 {
+	if (m->listing) {
+		m->again = true; /* the note is the heap's: done over unshared */
+		return;
+	}
 	m->stats.stack_errors++;
 	m->stats.unscanned_stacks++;
 	gp_heap_note(m->h, g, what);
@@ -599,7 +603,8 @@ gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t gi)
 	/* a goroutine maps its g and its stack (up to a large folio of
 	 * the page cache each, 64 KiB and more): checked every 128, not
 	 * every 1024 (heapcore's proof had 120 MB of the core mapped) */
-	gp_memory_trim_ticks(&p->mem, &m->trim, 8);
+	if (!m->listing) /* gp_mark_goroutines ticks for its workers */
+		gp_memory_trim_ticks(&p->mem, &m->trim, 8);
 	m->stk_lo = g->stack_lo;
 	m->stk_hi = g->stack_hi;
 	m->nsobjs = m->nsptrs = 0;

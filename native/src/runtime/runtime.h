@@ -435,6 +435,15 @@ gp_error *gp_heap_scan_object(struct gp_heap *h, const struct gp_span *s,
 			      uint64_t obj, uint64_t size,
 			      gp_heap_visit_fn *visit, void *arg,
 			      bool *ret_conservative);
+/* The same, changing nothing of h, so that threads may scan at once:
+ * &gp_heap_shared_again when the scan would have to (a type its cache
+ * does not hold yet, a word it cannot read, pointer bits it cannot
+ * trust: each noted or counted in h), before or after visits; the
+ * object is then for gp_heap_scan_object, whose visits replace these. */
+extern struct gp_error gp_heap_shared_again;
+gp_error *gp_heap_scan_object_shared(const struct gp_heap *h, const struct gp_span *s,
+				     uint64_t obj, uint64_t size,
+				     gp_heap_visit_fn *visit, void *arg);
 /* The object's pointer bits, elemsize / 8 of them, malloc'd. */
 gp_error *gp_heap_object_mask(struct gp_heap *h, const struct gp_span *s,
 			      uint64_t obj, uint8_t **ret,
@@ -563,6 +572,13 @@ struct gp_mark {
 	 * CPU for ahead */
 	struct gp_memory_hint pf_g, pf_stack;
 	struct gp_mark_stats stats;
+	/* Two threads (mark.c): a worker's copy lists what it finds
+	 * unmarked instead of marking it; again: the unit it scans must be
+	 * done over by the one-thread code (it would change shared state) */
+	struct gp_mark_found *found;
+	size_t nfound, found_cap;
+	bool listing, again;
+	struct gp_mark_par *par;      /* the second thread, once started */
 };
 
 enum gp_mark_state {
@@ -593,6 +609,20 @@ gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t goroutine);
 void gp_mark_prefetch(struct gp_mark *m, uint32_t goroutine);
 /* Marks everything reachable from what was marked so far. */
 gp_error *gp_mark_drain(struct gp_mark *m);
+/*
+ * The roots of goroutines gis[0..n), in that order: the same marks,
+ * parents and queue as gp_mark_goroutine on each in turn, on two threads
+ * when there are enough. With decide, a goroutine's roots are marked
+ * only if decide(arg, gi) says so, asked in order on this thread once the
+ * roots of those before it are marked; guess(arg, gi), asked on either
+ * thread before any of a chunk of them is marked (it may only read the
+ * marks), lets its roots be scanned ahead: guess true must mean decide
+ * true (decide monotone in the marks: more marked never turns it false).
+ */
+typedef bool gp_mark_pick_fn(void *arg, uint32_t gi);
+gp_error *gp_mark_goroutines(struct gp_mark *m, const uint32_t *gis, size_t n,
+			     gp_mark_pick_fn *decide, gp_mark_pick_fn *guess,
+			     void *arg);
 enum gp_mark_state gp_mark_state_of(const struct gp_mark *m, uint64_t addr);
 /* Every object id marked: a bitmap of h->nobjects bits. */
 const uint8_t *gp_mark_bits(const struct gp_mark *m);
