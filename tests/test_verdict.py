@@ -178,3 +178,43 @@ def test_stack_maps_equal_runtime_heapdump(toolchain, variant, mode):
             assert set(snap.stack_pointers(i)) == want, (goid, [f.name for f in g.frames][:5])
             compared += bool(want)
         assert compared > 100
+
+
+TWO_THREAD_CELLS = [("1.19", "dwarf", "plain"), ("1.22", "dwarf", "plain"),
+                    ("1.26", "stripped", "plain"), ("1.27", "dwarf", "profile")]
+
+
+def _proof_note(stderr):
+    notes = [ln for ln in stderr.splitlines() if "chunks scanned on two threads" in ln]
+    assert len(notes) == 1, stderr
+    words = notes[0].split()
+    return int(words[words.index("proof:") + 1]), int(words[words.index("of") - 1])
+
+
+def test_two_threads_mark_what_one_marks(run_goparked):
+    """The proof's mark runs on two threads (runtime/mark.c) and must
+    give what one thread gives: the same proven leaks, verdicts and
+    retention paths (the first parent of every object), byte for byte.
+    GOPARKED_PAR_MIN=1 sends even these small cores' chunks to both
+    threads; the phase note proves that it did, and that objects whose
+    scan needs the heap's type cache filled were done over on one."""
+    done_over = 0
+    for toolchain, variant, mode in TWO_THREAD_CELLS:
+        e = leak_core(toolchain, variant, mode)
+        outs = {}
+        for par_min in ("1", "100000000"):
+            for args in (["--leaks", "--json"], ["--leaks"]):
+                r = run_goparked([e.core, "--exe", e.exe] + args,
+                                 env={"GOPARKED_PAR_MIN": par_min, "GOPARKED_PHASES": "1"})
+                assert r.returncode == 0, r.stderr
+                chunks, again = _proof_note(r.stderr)
+                if par_min == "1":
+                    assert chunks > 0, (toolchain, r.stderr)
+                    done_over += again
+                else:
+                    assert chunks == 0 and again == 0, r.stderr
+                outs[(par_min, tuple(args))] = r.stdout
+        for args in (("--leaks", "--json"), ("--leaks",)):
+            assert outs[("1", args)] == outs[("100000000", args)], (toolchain, variant, args)
+        assert "path" in outs[("1", ("--leaks", "--json"))]
+    assert done_over > 0

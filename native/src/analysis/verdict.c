@@ -950,6 +950,10 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 		goto out;
 	if ((err = proof(&v)))
 		goto out;
+	struct gp_mark_stats ps;
+	gp_mark_stats(v.m, &ps);
+	gp_phase_note("proof: %u chunks scanned on two threads, %u of their "
+		      "units done over on one", ps.par_chunks, ps.par_again);
 	gp_phase("verdict: proof");
 	/* Unreached proves nothing when in-use spans were left out (their
 	 * objects, wherever they are, were never scanned) or when a stack

@@ -637,6 +637,8 @@ static void add_stats(struct gp_mark_stats *to, struct gp_mark_stats *from)
 	to->specials += from->specials;
 	to->finalizers_queued += from->finalizers_queued;
 	to->unscanned_stacks += from->unscanned_stacks;
+	to->par_chunks += from->par_chunks;
+	to->par_again += from->par_again;
 	memset(from, 0, sizeof(*from));
 }
 
@@ -669,6 +671,9 @@ static bool par_scan(struct gp_mark *m, const struct gp_mark_item *items,
 	pthread_mutex_unlock(&par->lock);
 	add_stats(&m->stats, &par->w[0].stats);
 	add_stats(&m->stats, &par->w[1].stats);
+	m->stats.par_chunks++;
+	for (size_t u = 0; u < n; u++)
+		m->stats.par_again += par->units[u].state == UNIT_AGAIN;
 	return true;
 }
 

@@ -469,6 +469,9 @@ struct gp_mark_stats {
 	uint32_t roots, stacks, frames, conservative_frames, stack_errors;
 	uint32_t specials, finalizers_queued;
 	uint32_t unscanned_stacks;    /* bounds no stack has, or unreadable */
+	/* chunks scanned on two threads, and units of them done over on
+	 * one (mark.c) */
+	uint32_t par_chunks, par_again;
 };
 
 /* How an object was first reached: a root (for retention paths). */
