@@ -190,6 +190,8 @@ enum gp_goroutine_flags {
 	GP_G_TRUNCATED = 1 << 7,    /* stack deeper than the frame limit */
 	GP_G_NO_STACK = 1 << 8,     /* running elsewhere; no stack available */
 };
+/* Bits 16 and up of gp_goroutine.flags are the engine's own (what a pass
+ * remembers for a later one): they name nothing. */
 
 #define GP_NONE UINT32_C(0xffffffff)
 

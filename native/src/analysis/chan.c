@@ -51,22 +51,11 @@ static gp_error *type_name(struct gp_snapshot *snap, struct type_cache *tc,
 
 /* --------------------------------------------------------------- hchan */
 
-static gp_error *decode(struct gp_snapshot *snap, struct type_cache *tc,
-			uint64_t addr, struct gp_chan *c, uint8_t *buf,
-			size_t *ret_size)
+/* The fields of the hchan read into buf (size bytes) and its timer's, but
+ * for its element type: *ret_elem, the type's address. Only reads. */
+static void decode_hchan(const struct gp_program *prog, const uint8_t *buf,
+			 size_t size, struct gp_chan *c, uint64_t *ret_elem)
 {
-	const struct gp_program *prog = snap->prog;
-	int64_t hsize = prog->layout.type_size[GP_T_HCHAN];
-	memset(c, 0, sizeof(*c));
-	c->address = addr;
-	*ret_size = 0;
-	if (hsize <= 0 || hsize > GP_MAX_HCHAN)
-		return gp_error_create(GP_ERROR_UNSUPPORTED, "unexpected size of runtime.hchan");
-	size_t size = (size_t)hsize;
-	gp_error *err = gp_memory_read(&prog->mem, addr, buf, size);
-	if (err)
-		return err;
-	*ret_size = size;
 	c->len = gp_field(prog, GP_F_HCHAN_QCOUNT, buf, size);
 	c->cap = gp_field(prog, GP_F_HCHAN_DATAQSIZ, buf, size);
 	c->elem_size = gp_field(prog, GP_F_HCHAN_ELEMSIZE, buf, size);
@@ -88,8 +77,28 @@ static gp_error *decode(struct gp_snapshot *snap, struct type_cache *tc,
 		}
 		gp_error_destroy(e);
 	}
-	return type_name(snap, tc, gp_field(prog, GP_F_HCHAN_ELEMTYPE, buf, size),
-			 &c->elem_type);
+	*ret_elem = gp_field(prog, GP_F_HCHAN_ELEMTYPE, buf, size);
+}
+
+static gp_error *decode(struct gp_snapshot *snap, struct type_cache *tc,
+			uint64_t addr, struct gp_chan *c, uint8_t *buf,
+			size_t *ret_size)
+{
+	const struct gp_program *prog = snap->prog;
+	int64_t hsize = prog->layout.type_size[GP_T_HCHAN];
+	memset(c, 0, sizeof(*c));
+	c->address = addr;
+	*ret_size = 0;
+	if (hsize <= 0 || hsize > GP_MAX_HCHAN)
+		return gp_error_create(GP_ERROR_UNSUPPORTED, "unexpected size of runtime.hchan");
+	size_t size = (size_t)hsize;
+	gp_error *err = gp_memory_read(&prog->mem, addr, buf, size);
+	if (err)
+		return err;
+	*ret_size = size;
+	uint64_t elem;
+	decode_hchan(prog, buf, size, c, &elem);
+	return type_name(snap, tc, elem, &c->elem_type);
 }
 
 /* Timer channels without hchan.timer: channel -> timer from the per-P
@@ -168,10 +177,11 @@ out:
 	return err;
 }
 
-/* Marks the select cases found in one queue with their direction. */
+/* Marks the select cases found in one queue with their direction (those
+ * of sel's waits up to index limit). */
 static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
 		       const struct gp_addr_filter *selpages,
-		       uint64_t first, uint32_t kind, uint8_t role)
+		       uint64_t first, uint32_t kind, uint8_t role, uint32_t limit)
 {
 	const struct gp_program *prog = snap->prog;
 	size_t ssize = (size_t)prog->layout.type_size[GP_T_SUDOG];
@@ -187,7 +197,7 @@ static void walk_queue(struct gp_snapshot *snap, const struct gp_addr_map *sel,
 		}
 		uint32_t wi = gp_addr_filter_may(selpages, s) ?
 			      gp_addr_map_get(sel, s) : GP_NONE;
-		if (wi != GP_NONE) {
+		if (wi != GP_NONE && wi <= limit) {
 			snap->waits[wi].kind = kind;
 			snap->wait_role[wi] = role;
 		}
@@ -280,6 +290,99 @@ static gp_error *sort_chans(struct gp_analysis *an)
 	return NULL;
 }
 
+/* read_hchans's reads, on two threads: each channel k its own. */
+struct hchan_read {
+	const struct gp_program *prog;
+	struct gp_chan *chans;
+	uint64_t *elem, *recvq, *sendq;
+	size_t hsize;
+	size_t base;                  /* the round's first channel */
+};
+
+#define HCHAN_ROUND 8192u
+
+static void read_some(void *arg, size_t lo, size_t hi)
+{
+	struct hchan_read *r = arg;
+	uint8_t buf[GP_MAX_HCHAN];
+	size_t size = r->hsize;
+	for (size_t k = r->base + lo; k < r->base + hi; k++) {
+		struct gp_chan *c = &r->chans[k];
+		if (gp_failed(gp_memory_read(&r->prog->mem, c->address, buf, size))) {
+			c->flags |= GP_CHAN_UNREADABLE;
+			continue;
+		}
+		decode_hchan(r->prog, buf, size, c, &r->elem[k]);
+		r->recvq[k] = gp_field(r->prog, GP_F_HCHAN_RECVQ_FIRST, buf, size);
+		r->sendq[k] = gp_field(r->prog, GP_F_HCHAN_SENDQ_FIRST, buf, size);
+	}
+}
+
+/*
+ * Reads every channel of an->chans (their addresses set): at a million
+ * goroutines, hundreds of thousands of hchans across the heap, read on
+ * two threads (the page faults were most of this phase), then, in index
+ * order, each one's element type named and the queues walked of those
+ * with walk_to set: what decode and walk_queue did for each in turn, the
+ * same strings interned in the same order.
+ */
+static gp_error *read_hchans(struct gp_snapshot *snap, struct gp_analysis *an,
+			     struct type_cache *tc, const uint32_t *walk_to,
+			     const struct gp_addr_map *sel,
+			     const struct gp_addr_filter *selpages)
+{
+	const struct gp_program *prog = snap->prog;
+	int64_t hsize = prog->layout.type_size[GP_T_HCHAN];
+	size_t n = an->nchans;
+	if (!n)
+		return NULL;
+	if (hsize <= 0 || hsize > GP_MAX_HCHAN) {
+		for (size_t k = 0; k < n; k++)
+			an->chans[k].flags |= GP_CHAN_UNREADABLE;
+		return NULL;
+	}
+	gp_error *err = NULL;
+	uint64_t *q = calloc(3 * n, sizeof(*q));
+	if (!q)
+		return &gp_error_nomem;
+	struct hchan_read r = { prog, an->chans, q, q + n, q + 2 * n, (size_t)hsize, 0 };
+	struct gp_trim trim = { 0 };
+	/* a round at a time, the core's pages let go between rounds as
+	 * they were every 1024 channels on one thread */
+	for (size_t k0 = 0; k0 < n; k0 += HCHAN_ROUND) {
+		size_t c = n - k0 < HCHAN_ROUND ? n - k0 : HCHAN_ROUND;
+		r.base = k0;
+		/* (blocks of 256, fewer for few channels: the tests'
+		 * small cores share them between the threads too) */
+		size_t block = c / 8 < 256 ? c / 8 + 1 : 256;
+		gp_par_for(c, block, 4096, read_some, &r);
+		gp_memory_trim_ticks(&prog->mem, &trim, (uint32_t)c);
+	}
+	for (size_t k = 0; k < n; k++) {
+		gp_memory_trim_tick(&prog->mem, &trim);
+		struct gp_chan *c = &an->chans[k];
+		if (c->flags & GP_CHAN_UNREADABLE)
+			continue;
+		gp_error *e = type_name(snap, tc, r.elem[k], &c->elem_type);
+		if (e == &gp_error_nomem) {
+			err = e;
+			goto out;
+		}
+		if (e) {
+			gp_error_destroy(e);
+			c->flags |= GP_CHAN_UNREADABLE;
+		} else if (walk_to[k] != GP_NONE) {
+			walk_queue(snap, sel, selpages, r.recvq[k], GP_WAIT_CHAN_RECV,
+				   GP_ROLE_RECV, walk_to[k]);
+			walk_queue(snap, sel, selpages, r.sendq[k], GP_WAIT_CHAN_SEND,
+				   GP_ROLE_SEND, walk_to[k]);
+		}
+	}
+out:
+	free(q);
+	return err;
+}
+
 gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 {
 	if (an->chans_done)
@@ -294,18 +397,21 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	uint32_t *count = NULL, nil_index = GP_NONE;
 	gp_error *err = NULL;
 	uint8_t buf[GP_MAX_HCHAN];
-	struct gp_trim trim = { 0 };
+	uint32_t *walk_to = NULL;
+	size_t walk_cap = 0;
 	struct nil_memo memo;
 	if (!tc || !wci) {
 		err = &gp_error_nomem;
 		goto out;
 	}
 	nil_memo_init(&memo);
+	/* Every channel once, in the order of the waits (its index), with
+	 * the select waits seen up to its first (the walk of its queues
+	 * below sees only those, as when it was read right here) */
 	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
 		wci[wi] = GP_NONE;
 		if (snap->wait_kind[wi] != GP_OBJ_CHAN)
 			continue;
-		gp_memory_trim_tick(&prog->mem, &trim);
 		uint64_t addr = snap->wait_obj[wi];
 		if ((snap->waits[wi].flags & 1) &&
 		    ((err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)) ||
@@ -318,31 +424,20 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			continue;
 		}
 		if ((err = gp_grow((void **)&an->chans, &an->chans_cap,
-				   an->nchans + 1, sizeof(*an->chans))))
+				   an->nchans + 1, sizeof(*an->chans))) ||
+		    (err = gp_grow((void **)&walk_to, &walk_cap, an->nchans + 1,
+				   sizeof(*walk_to))))
 			goto out;
-		struct gp_chan *c = &an->chans[an->nchans];
-		size_t size;
-		gp_error *e = decode(snap, tc, addr, c, buf, &size);
-		if (e == &gp_error_nomem) {
-			err = e;
-			goto out;
-		}
-		if (e) {
-			gp_error_destroy(e);
-			c->flags |= GP_CHAN_UNREADABLE;
-		} else if (sel.used) {
-			walk_queue(snap, &sel, &selpages,
-				   gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, size),
-				   GP_WAIT_CHAN_RECV, GP_ROLE_RECV);
-			walk_queue(snap, &sel, &selpages,
-				   gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, size),
-				   GP_WAIT_CHAN_SEND, GP_ROLE_SEND);
-		}
+		memset(&an->chans[an->nchans], 0, sizeof(*an->chans));
+		an->chans[an->nchans].address = addr;
+		walk_to[an->nchans] = sel.used ? (uint32_t)wi : GP_NONE;
 		if (addr)
 			wci[wi] = (uint32_t)an->nchans;
 		if ((err = gp_addr_map_put(&idx, addr, (uint32_t)an->nchans++)))
 			goto out;
 	}
+	if ((err = read_hchans(snap, an, tc, walk_to, &sel, &selpages)))
+		goto out;
 	/* select cases on a channel seen before its cases were in the map are
 	 * resolved here: walk the queues of channels with unresolved cases */
 	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
@@ -356,10 +451,10 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 			continue;
 		walk_queue(snap, &sel, &selpages,
 			   gp_field(prog, GP_F_HCHAN_RECVQ_FIRST, buf, (size_t)hsize),
-			   GP_WAIT_CHAN_RECV, GP_ROLE_RECV);
+			   GP_WAIT_CHAN_RECV, GP_ROLE_RECV, UINT32_MAX);
 		walk_queue(snap, &sel, &selpages,
 			   gp_field(prog, GP_F_HCHAN_SENDQ_FIRST, buf, (size_t)hsize),
-			   GP_WAIT_CHAN_SEND, GP_ROLE_SEND);
+			   GP_WAIT_CHAN_SEND, GP_ROLE_SEND, UINT32_MAX);
 		if (snap->wait_role[wi] == GP_ROLE_UNKNOWN)
 			snap->wait_role[wi] = GP_ROLE_UNKNOWN + 0; /* not queued */
 	}
@@ -446,6 +541,7 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 out:
 	free(tc);
 	free(wci);
+	free(walk_to);
 	free(count);
 	gp_addr_map_deinit(&idx);
 	gp_addr_map_deinit(&sel);

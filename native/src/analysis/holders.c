@@ -658,10 +658,18 @@ static gp_error *indirect_pass(struct scan_ctx *c)
 				.size = GP_INDIRECT_WORDS * 8 };
 	free(vals);
 	size_t first_new = *c->nhits;
-	struct ind_read r = { c, NULL, 0, 0 };
-	err = gp_memory_read_batch(&c->snap->prog->mem, reqs, nreqs, on_object,
-				   &r);
+	/* on two threads, each with its list: the lists are one set (each
+	 * object read once), sorted by indirect_hits */
+	struct ind_read r = { c, NULL, 0, 0 }, r2 = { c, NULL, 0, 0 };
+	err = gp_memory_read_batch_par(&c->snap->prog->mem, reqs, nreqs, on_object,
+				       &r, &r2, NULL);
 	free(reqs);
+	if (!err && r2.n && !(err = gp_grow((void **)&r.held, &r.cap, r.n + r2.n,
+					     sizeof(*r.held)))) {
+		memcpy(r.held + r.n, r2.held, r2.n * sizeof(*r.held));
+		r.n += r2.n;
+	}
+	free(r2.held);
 	if (!err && r.n)
 		err = indirect_hits(c, &r);
 	free(r.held);

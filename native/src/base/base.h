@@ -80,6 +80,15 @@ double gp_phase_clock(void);  /* seconds; 0 when not enabled */
 void gp_phase_note(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/* GOPARKED_PAR_MIN if set, else dflt: the fewest items worth a second
+ * thread (the sanitized tests set 1: small cores take those paths too). */
+uint64_t gp_par_min(uint64_t dflt);
+/* fn(arg, lo, hi) over [0, n) a block of items at a time, blocks taken in
+ * turn by this thread and a second one, so fn must be safe for that; on
+ * this thread alone below gp_par_min(min) items or without a thread. */
+typedef void gp_par_fn(void *arg, size_t lo, size_t hi);
+void gp_par_for(size_t n, size_t block, uint64_t min, gp_par_fn *fn, void *arg);
+
 /* Sorts n elements of size bytes by the uint64 key at key_offset in each,
  * stably: an LSD radix sort, 11 bits a pass, over as many passes as the
  * largest key needs (a million elements sort in a few milliseconds). */

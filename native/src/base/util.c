@@ -1,4 +1,5 @@
 /* Small shared containers: growable arrays and an address map. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,4 +281,39 @@ void gp_phase_note(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+/* ------------------------------------------------------------- threads */
+
+uint64_t gp_par_min(uint64_t dflt)
+{
+	const char *pm = getenv("GOPARKED_PAR_MIN");
+	return pm && *pm >= '0' && *pm <= '9' ? strtoull(pm, NULL, 10) : dflt;
+}
+
+struct par_for {
+	size_t n, block, next;
+	gp_par_fn *fn;
+	void *arg;
+};
+
+static void *par_for_run(void *arg)
+{
+	struct par_for *p = arg;
+	for (;;) {
+		size_t lo = __atomic_fetch_add(&p->next, p->block, __ATOMIC_RELAXED);
+		if (lo >= p->n)
+			return NULL;
+		p->fn(p->arg, lo, lo + p->block < p->n ? lo + p->block : p->n);
+	}
+}
+
+void gp_par_for(size_t n, size_t block, uint64_t min, gp_par_fn *fn, void *arg)
+{
+	struct par_for p = { n, block ? block : 1, 0, fn, arg };
+	pthread_t t;
+	bool two = n && n >= gp_par_min(min) && !pthread_create(&t, NULL, par_for_run, &p);
+	par_for_run(&p);
+	if (two)
+		pthread_join(t, NULL);
 }

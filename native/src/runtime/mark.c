@@ -94,6 +94,7 @@ gp_error *gp_mark_hide(struct gp_mark *m, uint64_t word)
 {
 	if (!word)
 		return NULL;
+	par_stop(m); /* its copies hold the hidden words as they were */
 	struct gp_object o;
 	enum gp_heap_where w = gp_heap_find(m->h, word, &o);
 	m->nhidden++;
@@ -438,35 +439,40 @@ struct unit {
 	uint8_t worker, state;
 };
 
+/* A thread's copy on cache lines of its own: each thread writes its
+ * copy at every word it scans, and a line shared with the other's (whose
+ * first fields it reads as often) cost the two threads more than the
+ * second one gave. */
+#define LINE 128u
+
+struct mark_copy {
+	_Alignas(LINE) struct gp_mark m;
+};
+
 struct gp_mark_par {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t go, done;
 	uint64_t job, done_job;
 	bool quit;
-	struct gp_mark w[2];          /* this thread's copy, the worker's */
+	struct mark_copy w[2];        /* this thread's copy, the worker's */
 	/* the job */
 	const struct gp_mark_item *items;   /* objects, or */
 	const uint32_t *gis;                /* goroutines */
 	gp_mark_pick_fn *guess;
 	void *arg;
-	size_t n, block, next;
+	size_t n, block;
 	uint32_t ticks;               /* the job's gp_mark_tick, the worker's */
 	struct gp_trim trim;
 	struct unit *units;
 	size_t units_cap;
+	_Alignas(LINE) size_t next;   /* the next unit to take, both threads */
+	char next_line[LINE - sizeof(size_t)];
 };
-
-static uint64_t par_min(void)
-{
-	/* GOPARKED_PAR_MIN: the tests run small cores on two threads too */
-	const char *pm = getenv("GOPARKED_PAR_MIN");
-	return pm && *pm >= '0' && *pm <= '9' ? strtoull(pm, NULL, 10) : PAR_MIN;
-}
 
 static void run_units(struct gp_mark_par *par, uint8_t wi)
 {
-	struct gp_mark *w = &par->w[wi];
+	struct gp_mark *w = &par->w[wi].m;
 	for (;;) {
 		size_t lo = __atomic_fetch_add(&par->next, par->block, __ATOMIC_RELAXED);
 		if (lo >= par->n)
@@ -514,7 +520,7 @@ static void *par_main(void *arg)
 		/* the core's pages are let go here, while the other thread
 		 * scans: unmapping what either may read only costs it a
 		 * fault (the mapping is the file's, never written) */
-		gp_memory_trim_ticks(&par->w[1].snap->prog->mem, &par->trim, par->ticks);
+		gp_memory_trim_ticks(&par->w[1].m.snap->prog->mem, &par->trim, par->ticks);
 		run_units(par, 1);
 		pthread_mutex_lock(&par->lock);
 		par->done_job = seen;
@@ -576,13 +582,15 @@ static struct gp_mark_par *par_start(struct gp_mark *m)
 {
 	if (m->par)
 		return m->par;
-	struct gp_mark_par *par = calloc(1, sizeof(*par));
+	size_t size = (sizeof(struct gp_mark_par) + LINE - 1) / LINE * LINE;
+	struct gp_mark_par *par = aligned_alloc(LINE, size);
 	if (!par)
 		return NULL;
-	if (!copy_init(&par->w[0], m) || !copy_init(&par->w[1], m) ||
+	memset(par, 0, size);
+	if (!copy_init(&par->w[0].m, m) || !copy_init(&par->w[1].m, m) ||
 	    pthread_mutex_init(&par->lock, NULL)) {
-		copy_deinit(&par->w[0]);
-		copy_deinit(&par->w[1]);
+		copy_deinit(&par->w[0].m);
+		copy_deinit(&par->w[1].m);
 		free(par);
 		return NULL;
 	}
@@ -591,8 +599,8 @@ static struct gp_mark_par *par_start(struct gp_mark *m)
 		/* destroying a condition variable never initialized is
 		 * undefined: these few bytes are left, the thread is not */
 		pthread_mutex_destroy(&par->lock);
-		copy_deinit(&par->w[0]);
-		copy_deinit(&par->w[1]);
+		copy_deinit(&par->w[0].m);
+		copy_deinit(&par->w[1].m);
 		free(par);
 		return NULL;
 	}
@@ -613,8 +621,8 @@ static void par_stop(struct gp_mark *m)
 	pthread_cond_destroy(&par->go);
 	pthread_cond_destroy(&par->done);
 	pthread_mutex_destroy(&par->lock);
-	copy_deinit(&par->w[0]);
-	copy_deinit(&par->w[1]);
+	copy_deinit(&par->w[0].m);
+	copy_deinit(&par->w[1].m);
 	free(par->units);
 	free(par);
 	m->par = NULL;
@@ -622,7 +630,7 @@ static void par_stop(struct gp_mark *m)
 
 static bool par_wanted(const struct gp_mark *m, size_t n)
 {
-	return n && n >= par_min() && !m->recording && !m->snap->prog->mem.read_fn;
+	return n && n >= gp_par_min(PAR_MIN) && !m->recording && !m->snap->prog->mem.read_fn;
 }
 
 static void add_stats(struct gp_mark_stats *to, struct gp_mark_stats *from)
@@ -660,7 +668,7 @@ static bool par_scan(struct gp_mark *m, const struct gp_mark_item *items,
 	par->block = items ? PAR_BLOCK_ITEMS : PAR_BLOCK_GS;
 	par->next = 0;
 	par->ticks = ticks;
-	par->w[0].nfound = par->w[1].nfound = 0;
+	par->w[0].m.nfound = par->w[1].m.nfound = 0;
 	par->job++;
 	pthread_cond_signal(&par->go);
 	pthread_mutex_unlock(&par->lock);
@@ -669,8 +677,8 @@ static bool par_scan(struct gp_mark *m, const struct gp_mark_item *items,
 	while (par->done_job != par->job)
 		pthread_cond_wait(&par->done, &par->lock);
 	pthread_mutex_unlock(&par->lock);
-	add_stats(&m->stats, &par->w[0].stats);
-	add_stats(&m->stats, &par->w[1].stats);
+	add_stats(&m->stats, &par->w[0].m.stats);
+	add_stats(&m->stats, &par->w[1].m.stats);
 	m->stats.par_chunks++;
 	for (size_t u = 0; u < n; u++)
 		m->stats.par_again += par->units[u].state == UNIT_AGAIN;
@@ -679,7 +687,7 @@ static bool par_scan(struct gp_mark *m, const struct gp_mark_item *items,
 
 static void apply_unit(struct gp_mark *m, const struct unit *u)
 {
-	const struct gp_mark_found *f = m->par->w[u->worker].found;
+	const struct gp_mark_found *f = m->par->w[u->worker].m.found;
 	for (uint32_t k = u->lo; k < u->hi; k++)
 		apply_found(m, &f[k]);
 }

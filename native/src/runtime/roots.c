@@ -613,7 +613,9 @@ gp_error *gp_mark_goroutine(struct gp_mark *m, uint32_t gi)
 	/* the g's own words (sched.ctxt, _defer, _panic) */
 	uint8_t gbuf[1024];
 	int32_t gneed = g_need(p);
-	bool have_g = gneed > 8 && gneed <= (int32_t)sizeof(gbuf) &&
+	/* (nothing to read when the snapshot saw them all nil) */
+	bool have_g = !(g->flags & GP_G_NO_G_ROOTS) &&
+		      gneed > 8 && gneed <= (int32_t)sizeof(gbuf) &&
 		      !gp_failed(gp_memory_read(&p->mem, g->address, gbuf, (size_t)gneed));
 	uint64_t start_sp = g->sp;
 	bool running = g->status == GP_STATUS_RUNNING || g->status == GP_STATUS_COPYSTACK;

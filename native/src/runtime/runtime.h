@@ -17,6 +17,10 @@
  * Direct-mapped; a collision only costs a lookup. Not shared between
  * threads. */
 #define GP_UNWIND_CACHE_SLOTS 4096
+/* gp_goroutine.flags of the engine's own (bits 16 and up): the g's
+ * sched.ctxt, _defer and _panic are nil, so the mark need not read it. */
+#define GP_G_NO_G_ROOTS (1u << 16)
+
 struct gp_unwind_cache {
 	struct gp_unwind_step {
 		uint64_t pc;          /* 0: empty */

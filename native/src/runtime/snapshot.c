@@ -767,6 +767,20 @@ static gp_error *unwind_goroutine(struct walk *w,
 }
 
 /* Decodes the g at allgs[slot] into gs[slot] (marked present). */
+static bool no_g_roots(const struct gp_program *prog, const uint8_t *buf,
+		       size_t gsize)
+{
+	static const enum gp_field_id f[] = { GP_F_G_SCHED_CTXT, GP_F_G_DEFER,
+					      GP_F_G_PANIC };
+	for (size_t i = 0; i < GP_ARRAY_SIZE(f); i++) {
+		int32_t off = prog->layout.field_off[f[i]];
+		if (off < 0 || prog->layout.field_size[f[i]] != 8 ||
+		    (size_t)off + 8 > gsize || gp_load(buf + off, 8))
+			return false;
+	}
+	return true;
+}
+
 static gp_error *read_goroutine(struct walk *w, uint64_t gaddr,
 				uint32_t slot, const uint8_t *buf, size_t gsize,
 				gp_error *err, struct gp_unwind_pc *pcs)
@@ -801,6 +815,10 @@ static gp_error *read_goroutine(struct walk *w, uint64_t gaddr,
 	if (raw & GSCAN)
 		g->flags |= GP_G_SCAN;
 	g->goid = gp_field(prog, GP_F_G_GOID, buf, gsize);
+	/* what the g itself gives the mark (roots.c): nothing, in most
+	 * parked goroutines, whose gs it then need not read again */
+	if (no_g_roots(prog, buf, gsize))
+		g->flags |= GP_G_NO_G_ROOTS;
 	g->parent_goid = gp_field(prog, GP_F_G_PARENTGOID, buf, gsize);
 	g->gopc = gp_field(prog, GP_F_G_GOPC, buf, gsize);
 	g->startpc = gp_field(prog, GP_F_G_STARTPC, buf, gsize);
@@ -1388,10 +1406,7 @@ static gp_error *read_all(struct gp_snapshot *snap, uint64_t **gptrs_p,
 	struct gp_unwind_cache *uc2 = w[1].ucache;
 	w[1] = (struct walk){ .snap = snap, .gsize = gsize, .pcs = pcs2,
 			      .lock = &lock, .ucache = uc2, .worker = 1 };
-	/* GOPARKED_PAR_MIN: the tests run small cores on two workers too */
-	const char *pm = getenv("GOPARKED_PAR_MIN");
-	uint64_t par_min = pm ? strtoull(pm, NULL, 10) : PAR_MIN;
-	void *second = len >= par_min ? &w[1] : NULL;
+	void *second = len >= gp_par_min(PAR_MIN) ? &w[1] : NULL;
 
 	/* Sized once: doubling a million records costs copies and zeroed
 	 * pages, and leaves half an array of slack. */
