@@ -415,7 +415,7 @@ void gp_memory_trim_ticks(const struct gp_memory *mem, struct gp_trim *t,
 	t->tick += n;
 	if ((before >> 10) == (t->tick >> 10))
 		return;
-	uint64_t max = 32ull << 20;
+	uint64_t max = 16ull << 20;
 	const char *e = getenv("GOPARKED_MARK_RESIDENT_MB");
 	if (e && *e >= '0' && *e <= '9')
 		max = strtoull(e, NULL, 10) << 20;

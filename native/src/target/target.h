@@ -100,7 +100,7 @@ uint64_t gp_memory_file_resident(void);
 void gp_memory_release_all(const struct gp_memory *mem);
 /* Both, for a loop of random reads: called once per item, it lets the
  * core's pages go at the first call, then whenever the file pages
- * resident have grown by more than 32 MiB (GOPARKED_MARK_RESIDENT_MB). */
+ * resident have grown by more than 16 MiB (GOPARKED_MARK_RESIDENT_MB). */
 struct gp_trim {
 	uint64_t base;            /* file pages resident at the first call */
 	uint32_t tick;
