@@ -428,8 +428,8 @@ static gp_error *scan_item(struct gp_mark *m, const struct gp_mark_item *it)
  */
 #define PAR_BLOCK_ITEMS 64u    /* queued objects a thread takes at once */
 #define PAR_BLOCK_GS 8u        /* goroutines a thread takes at once */
-#define PAR_CHUNK_ITEMS 4096u  /* objects per chunk */
-#define PAR_CHUNK_GS 512u      /* goroutines per chunk */
+#define PAR_CHUNK_ITEMS 8192u  /* objects per chunk */
+#define PAR_CHUNK_GS 2048u     /* goroutines per chunk */
 #define PAR_MIN 256u           /* fewer units: one thread */
 
 enum unit_state { UNIT_FOUND = 0, UNIT_SKIPPED, UNIT_AGAIN };
@@ -462,7 +462,7 @@ struct gp_mark_par {
 	gp_mark_pick_fn *guess;
 	void *arg;
 	size_t n, block;
-	uint32_t ticks;               /* the job's gp_mark_tick, the worker's */
+	uint32_t ticks;               /* gp_mark_tick's per unit, the worker's */
 	struct gp_trim trim;
 	struct unit *units;
 	size_t units_cap;
@@ -478,6 +478,13 @@ static void run_units(struct gp_mark_par *par, uint8_t wi)
 		if (lo >= par->n)
 			return;
 		size_t hi = lo + par->block < par->n ? lo + par->block : par->n;
+		/* the core's pages are let go by the worker, a block at a
+		 * time, while this thread scans: unmapping what either may
+		 * read only costs it a fault (the mapping is the file's,
+		 * never written) */
+		if (wi == 1)
+			gp_memory_trim_ticks(&w->snap->prog->mem, &par->trim,
+					     (uint32_t)(hi - lo) * par->ticks);
 		for (size_t u = lo; u < hi; u++) {
 			struct gp_mark_stats st = w->stats;
 			size_t f0 = w->nfound;
@@ -517,10 +524,6 @@ static void *par_main(void *arg)
 			break;
 		seen = par->job;
 		pthread_mutex_unlock(&par->lock);
-		/* the core's pages are let go here, while the other thread
-		 * scans: unmapping what either may read only costs it a
-		 * fault (the mapping is the file's, never written) */
-		gp_memory_trim_ticks(&par->w[1].m.snap->prog->mem, &par->trim, par->ticks);
 		run_units(par, 1);
 		pthread_mutex_lock(&par->lock);
 		par->done_job = seen;
@@ -710,7 +713,7 @@ static bool drain_chunk(struct gp_mark *m, gp_error **ret)
 	}
 	memcpy(items, m->stack + m->head, n * sizeof(*items));
 	m->head += n;
-	if (!par_scan(m, items, NULL, n, (uint32_t)n, NULL, NULL)) {
+	if (!par_scan(m, items, NULL, n, 1, NULL, NULL)) {
 		/* nothing marked yet: one thread does them */
 		m->head -= n;
 		free(items);
@@ -776,7 +779,7 @@ gp_error *gp_mark_goroutines(struct gp_mark *m, const uint32_t *gis, size_t n,
 		/* a goroutine maps its g and its stack (checked every 128
 		 * as gp_mark_goroutine does) */
 		bool two = par_wanted(m, c);
-		if (two && !par_scan(m, NULL, gis + k0, c, 8 * (uint32_t)c,
+		if (two && !par_scan(m, NULL, gis + k0, c, 8,
 				     decide ? guess : NULL, arg))
 			two = false;
 		for (size_t k = 0; k < c && !err; k++) {

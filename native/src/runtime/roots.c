@@ -499,11 +499,16 @@ static bool read_stack(struct gp_mark *m, uint64_t lo, uint64_t hi)
 	uint64_t w;
 	m->sbuf_lo = hi;
 	m->sdata = NULL;
-	if (hi <= lo || hi - lo > GP_MAX_STACK_SIZE ||
-	    gp_failed(gp_memory_read_u64(&p->mem, lo, &w)) ||
+	if (hi <= lo || hi - lo > GP_MAX_STACK_SIZE)
+		return false;
+	/* in place when the target maps it whole (a core): no copy */
+	if ((m->sdata = gp_memory_ptr_near(&p->mem, lo, (size_t)(hi - lo), &m->pf_stack))) {
+		m->sbuf_lo = lo;
+		return true;
+	}
+	if (gp_failed(gp_memory_read_u64(&p->mem, lo, &w)) ||
 	    gp_failed(gp_memory_read_u64(&p->mem, hi - 8, &w)))
 		return false;
-	/* in place when the target maps it (a core): no copy */
 	if (gp_failed(gp_memory_view(&p->mem, lo, (size_t)(hi - lo), &m->sbuf,
 				     &m->sbuf_cap, &m->sdata))) {
 		m->sdata = NULL;
