@@ -12,9 +12,10 @@ both see the same machine, `goparked CORE --by site` and `goparked CORE
 evidence, the view), and prints per command the minimum and median wall
 time, the median CPU time (user + sys), the ratios of the medians to
 --by site's, the peak RSS (the kernel's rusage) and the load average
-before and after (this machine is shared: only the ratio
-compares across runs). GOPARKED_PHASES=1 on one more --leaks run gives
-where the time goes. Nothing here is a test.
+before and after (this machine is shared: only the ratio compares
+across runs; "pairs" is the median of each round's ratio, the two runs
+of a round next to each other in time). GOPARKED_PHASES=1 on one more
+--leaks run gives where the time goes. Nothing here is a test.
 """
 
 import argparse
@@ -91,17 +92,26 @@ def main():
         gb = os.path.getsize(core) / 1e9
         med = {v: statistics.median(t) for v, t in times.items()}
         mcpu = {v: statistics.median(t) for v, t in cpu.items()}
+        # each round's two runs are next to each other in time: the
+        # median of their ratios moves less with a machine whose speed
+        # drifts over minutes than the ratio of the medians
+        pair = {v: statistics.median(x / y for x, y in zip(times[v], times["--by site"]))
+                for v in VIEWS}
+        pcpu = {v: statistics.median(x / y for x, y in zip(cpu[v], cpu["--by site"]))
+                for v in VIEWS}
         for v in VIEWS:
             rows.append((kind, "%.2fG" % gb, "%.2fs" % fl, v,
                          "%.2fs" % min(times[v]), "%.2fs" % med[v],
                          "%.1f" % (med[v] / med["--by site"]),
+                         "%.2f" % pair[v],
                          "%.2fs" % mcpu[v],
                          "%.1f" % (mcpu[v] / mcpu["--by site"]),
+                         "%.2f" % pcpu[v],
                          "%d MB" % rss[v], "%d MB" % anon[v],
                          "%.1f-%.1f" % loads))
         log(phases)
     head = ("core", "size", "floor", "view", "min", "median", "ratio",
-            "cpu", "ratio", "peak RSS", "peak anon", "load")
+            "pairs", "cpu", "ratio", "pairs", "peak RSS", "peak anon", "load")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     sep = "  ".join("=" * w for w in widths)
     print(sep)
