@@ -408,12 +408,17 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	/* room for a channel per channel wait at most, once: doubling to
 	 * 600,000 channels copied and faulted in twice their 48 MB (only
 	 * the pages used count) */
-	size_t nchanwaits = 0;
-	for (size_t wi = 0; wi < snap->nwait_info; wi++)
+	size_t nchanwaits = 0, nselects = 0;
+	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
 		nchanwaits += snap->wait_kind[wi] == GP_OBJ_CHAN;
+		nselects += snap->wait_kind[wi] == GP_OBJ_CHAN && (snap->waits[wi].flags & 1);
+	}
+	/* and the maps sized once (as many keys at most) */
 	if ((err = gp_grow((void **)&an->chans, &an->chans_cap, an->nchans + nchanwaits + 1,
 			   sizeof(*an->chans))) ||
-	    (err = gp_grow((void **)&walk_to, &walk_cap, nchanwaits + 1, sizeof(*walk_to))))
+	    (err = gp_grow((void **)&walk_to, &walk_cap, nchanwaits + 1, sizeof(*walk_to))) ||
+	    (err = gp_addr_map_reserve(&idx, nchanwaits)) ||
+	    (err = gp_addr_map_reserve(&sel, nselects)))
 		goto out;
 	/* Every channel once, in the order of the waits (its index), with
 	 * the select waits seen up to its first (the walk of its queues

@@ -809,6 +809,8 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	/* (stable, as the qsort it replaces: 600,000 channels at heapcore) */
 	if ((err = gp_radix_sort(t, nt, sizeof(*t), offsetof(struct target, addr))))
 		goto out;
+	if ((err = gp_addr_map_reserve(&chanset, an->nchans)))
+		goto out;
 	for (size_t j = 0; j < nt; j++)
 		if (t[j].is_chan &&
 		    ((err = gp_addr_map_put(&chanset, t[j].addr, (uint32_t)j)) ||

@@ -117,6 +117,7 @@ struct gp_addr_map {
 	size_t cap, used;
 };
 gp_error *gp_addr_map_put(struct gp_addr_map *m, uint64_t key, uint32_t val);
+gp_error *gp_addr_map_reserve(struct gp_addr_map *m, size_t n);
 /* GP_NONE when absent. */
 uint32_t gp_addr_map_get(const struct gp_addr_map *m, uint64_t key);
 void gp_addr_map_deinit(struct gp_addr_map *m);

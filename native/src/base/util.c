@@ -31,32 +31,44 @@ static inline size_t addr_hash(uint64_t k)
 	return (size_t)k;
 }
 
+/* Room for n keys in all, at most half full: one rehash however many
+ * keys come, where doubling rehashed them all log n times. */
+gp_error *gp_addr_map_reserve(struct gp_addr_map *m, size_t n)
+{
+	if ((n + 1) * 2 < m->cap)
+		return NULL;
+	size_t ncap = m->cap ? m->cap * 2 : 1024;
+	while ((n + 1) * 2 >= ncap)
+		ncap *= 2;
+	uint64_t *k = calloc(ncap, sizeof(*k));
+	uint32_t *v = malloc(ncap * sizeof(*v));
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return &gp_error_nomem;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i])
+			continue;
+		size_t h = addr_hash(m->keys[i]) & (ncap - 1);
+		while (k[h])
+			h = (h + 1) & (ncap - 1);
+		k[h] = m->keys[i];
+		v[h] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = k;
+	m->vals = v;
+	m->cap = ncap;
+	return NULL;
+}
+
 gp_error *gp_addr_map_put(struct gp_addr_map *m, uint64_t key, uint32_t val)
 {
-	if ((m->used + 1) * 2 >= m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 1024;
-		uint64_t *k = calloc(ncap, sizeof(*k));
-		uint32_t *v = malloc(ncap * sizeof(*v));
-		if (!k || !v) {
-			free(k);
-			free(v);
-			return &gp_error_nomem;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->keys[i])
-				continue;
-			size_t h = addr_hash(m->keys[i]) & (ncap - 1);
-			while (k[h])
-				h = (h + 1) & (ncap - 1);
-			k[h] = m->keys[i];
-			v[h] = m->vals[i];
-		}
-		free(m->keys);
-		free(m->vals);
-		m->keys = k;
-		m->vals = v;
-		m->cap = ncap;
-	}
+	gp_error *err;
+	if ((m->used + 1) * 2 >= m->cap && (err = gp_addr_map_reserve(m, m->used + 1)))
+		return err;
 	if (!key)
 		return NULL;
 	size_t mask = m->cap - 1;
