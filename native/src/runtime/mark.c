@@ -533,35 +533,21 @@ static void *par_main(void *arg)
 	return NULL;
 }
 
-/* A worker's copy of m: what it shares is only read while it scans. */
+/* A worker's copy of m: what it shares (named here; the rest is its own,
+ * empty at first) is only read while it scans. */
 static bool copy_init(struct gp_mark *w, const struct gp_mark *m)
 {
-	*w = *m;
-	w->stack = NULL;
-	w->head = w->nstack = w->stack_cap = 0;
-	w->spans_todo = NULL;
-	w->nspans_todo = w->spans_todo_cap = 0;
-	w->hits = NULL;
-	w->nhits = w->hits_cap = 0;
-	w->sobjs = NULL;
-	w->nsobjs = w->sobjs_cap = 0;
-	w->sptrs = NULL;
-	w->nsptrs = w->sptrs_cap = 0;
-	w->sbuf = NULL;
-	w->sdata = NULL;
-	w->sbuf_cap = 0;
-	w->recorded = NULL;
-	w->nrecorded = w->recorded_cap = 0;
-	w->found = NULL;
-	w->nfound = w->found_cap = 0;
-	w->par = NULL;
-	w->listing = true;
-	w->again = false;
-	w->oom = false;
-	memset(&w->stats, 0, sizeof(w->stats));
-	memset(&w->trim, 0, sizeof(w->trim));
-	memset(&w->pf_g, 0, sizeof(w->pf_g));
-	memset(&w->pf_stack, 0, sizeof(w->pf_stack));
+	*w = (struct gp_mark){
+		.h = m->h, .snap = m->snap,
+		.bits = m->bits, .parent = m->parent, .span_reached = m->span_reached,
+		.cur = GP_NONE,
+		.nhidden = m->nhidden, .obj_hidden = m->obj_hidden,
+		.nhidden_offs = m->nhidden_offs, .hidden = m->hidden,
+		.hidden_outside = m->hidden_outside,
+		.rodata = m->rodata,
+		.listing = true,
+	};
+	memcpy(w->hidden_offs, m->hidden_offs, sizeof(w->hidden_offs));
 	w->frames = calloc(GP_FRAME_CACHE_SLOTS, sizeof(*w->frames));
 	w->ucache = calloc(1, sizeof(*w->ucache));
 	w->pcs = malloc(GP_MAX_FRAMES * sizeof(*w->pcs));
