@@ -466,6 +466,8 @@ struct gp_mark_par {
 	struct gp_trim trim;
 	struct unit *units;
 	size_t units_cap;
+	struct gp_mark_item *chunk;   /* drain_chunk's objects, reused */
+	size_t chunk_cap;
 	_Alignas(LINE) size_t next;   /* the next unit to take, both threads */
 	char next_line[LINE - sizeof(size_t)];
 };
@@ -613,6 +615,7 @@ static void par_stop(struct gp_mark *m)
 	copy_deinit(&par->w[0].m);
 	copy_deinit(&par->w[1].m);
 	free(par->units);
+	free(par->chunk);
 	free(par);
 	m->par = NULL;
 }
@@ -690,21 +693,15 @@ static bool drain_chunk(struct gp_mark *m, gp_error **ret)
 	if (!par_wanted(m, n))
 		return false;
 	/* the chunk leaves the queue (which grows, and may move, as it
-	 * is marked) for the job's own array */
+	 * is marked) for an array of the job's own */
 	struct gp_mark_par *par = par_start(m);
-	struct gp_mark_item *items = malloc(n * sizeof(*items));
-	if (!par || !items) {
-		free(items);
+	if (!par || gp_grow((void **)&par->chunk, &par->chunk_cap, n, sizeof(*par->chunk)))
 		return false;
-	}
-	memcpy(items, m->stack + m->head, n * sizeof(*items));
+	const struct gp_mark_item *items = par->chunk;
+	memcpy(par->chunk, m->stack + m->head, n * sizeof(*items));
+	if (!par_scan(m, items, NULL, n, 1, NULL, NULL))
+		return false; /* nothing taken from the queue: one thread does them */
 	m->head += n;
-	if (!par_scan(m, items, NULL, n, 1, NULL, NULL)) {
-		/* nothing marked yet: one thread does them */
-		m->head -= n;
-		free(items);
-		return false;
-	}
 	for (size_t k = 0; k < n && !*ret; k++) {
 		const struct unit *u = &par->units[k];
 		if (u->state == UNIT_AGAIN)
@@ -712,7 +709,6 @@ static bool drain_chunk(struct gp_mark *m, gp_error **ret)
 		else
 			apply_unit(m, u);
 	}
-	free(items);
 	return true;
 }
 
@@ -762,9 +758,9 @@ gp_error *gp_mark_goroutines(struct gp_mark *m, const uint32_t *gis, size_t n,
 	gp_error *err = NULL;
 	for (size_t k0 = 0; k0 < n && !err; k0 += PAR_CHUNK_GS) {
 		size_t c = n - k0 < PAR_CHUNK_GS ? n - k0 : PAR_CHUNK_GS;
-		/* a goroutine maps its g and its stack (checked every 128
-		 * as gp_mark_goroutine does) */
 		bool two = par_wanted(m, c);
+		/* (8 ticks a goroutine, as gp_mark_goroutine's: it maps its
+		 * g and its stack) */
 		if (two && !par_scan(m, NULL, gis + k0, c, 8,
 				     decide ? guess : NULL, arg))
 			two = false;
