@@ -196,6 +196,27 @@ def error_line(e):
     return str(e)
 
 
+M_MMAP_THRESHOLD = -3   # glibc's malloc.h
+
+
+def big_blocks_to_the_system(libc=None):
+    """Has glibc's malloc map every block of 256 KiB or more on its own.
+
+    This process runs one command. Left to itself, malloc raises its mmap
+    threshold each time a mapped block is freed, so that the engine's next
+    big arrays come from the heap of the thread that makes them, where
+    what is freed stays: the verdict on heapcore (a million goroutines,
+    a 3 GB heap) peaked at 490-512 MB; mapped, they go back when freed:
+    440-445 MB, in the same time. The engine itself never changes malloc
+    (a debugger is its host there). No-op where there is no mallopt."""
+    import ctypes
+    try:
+        libc = libc or ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, 256 << 10)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
@@ -204,6 +225,7 @@ def main(argv=None):
     # --by mutex); reference counting frees the rest.
     import gc
     gc.disable()
+    big_blocks_to_the_system()
     debug = os.environ.get("GOPARKED_DEBUG", "") not in ("", "0")
     try:
         if argv[:1] == ["report"]:

@@ -408,3 +408,21 @@ def test_goroutine_matches_runtime_dump(run_goparked, demo_core):
             assert created == (c.func, c.goid or 0, c.file, c.line), goid
         checked += 1
     assert checked >= 10
+
+
+def test_cli_maps_big_blocks_on_their_own():
+    """The command line (one command a process) sets glibc's mmap threshold,
+    so that the engine's big arrays go back to the system when freed; a
+    libc without mallopt (or none) is no error."""
+    from goparked import cli
+
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    cli.big_blocks_to_the_system(Libc())
+    assert calls == [(-3, 256 << 10)]  # M_MMAP_THRESHOLD, 256 KiB
+    cli.big_blocks_to_the_system(object())  # no mallopt: nothing happens
