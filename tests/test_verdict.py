@@ -197,7 +197,8 @@ def test_two_threads_mark_what_one_marks(run_goparked):
     retention paths (the first parent of every object), byte for byte.
     GOPARKED_PAR_MIN=1 sends even these small cores' chunks to both
     threads; the phase note proves that it did, and that objects whose
-    scan needs the heap's type cache filled were done over on one."""
+    scan needs the heap's type cache filled were done over on one. The
+    heap model read on a second thread beside the analyses is in it too."""
     done_over = 0
     for toolchain, variant, mode in TWO_THREAD_CELLS:
         e = leak_core(toolchain, variant, mode)
@@ -208,11 +209,15 @@ def test_two_threads_mark_what_one_marks(run_goparked):
                                  env={"GOPARKED_PAR_MIN": par_min, "GOPARKED_PHASES": "1"})
                 assert r.returncode == 0, r.stderr
                 chunks, again = _proof_note(r.stderr)
+                # the heap model is read beside the analyses (analysis.c)
+                beside = "read beside the analyses" in r.stderr
                 if par_min == "1":
                     assert chunks > 0, (toolchain, r.stderr)
+                    assert beside, r.stderr
                     done_over += again
                 else:
                     assert chunks == 0 and again == 0, r.stderr
+                    assert not beside, r.stderr
                 outs[(par_min, tuple(args))] = r.stdout
         for args in (("--leaks", "--json"), ("--leaks",)):
             assert outs[("1", args)] == outs[("100000000", args)], (toolchain, variant, args)

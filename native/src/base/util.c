@@ -329,3 +329,29 @@ void gp_par_for(size_t n, size_t block, uint64_t min, gp_par_fn *fn, void *arg)
 	if (two)
 		pthread_join(t, NULL);
 }
+
+static void *side_run(void *arg)
+{
+	struct gp_side *s = arg;
+	pthread_setname_np(pthread_self(), "goparked-side");
+	s->fn(s->arg);
+	return NULL;
+}
+
+void gp_side_start(struct gp_side *s, uint64_t n, uint64_t min,
+		   void (*fn)(void *arg), void *arg)
+{
+	s->fn = fn;
+	s->arg = arg;
+	s->started = n >= gp_par_min(min) &&
+		     !pthread_create(&s->thread, NULL, side_run, s);
+}
+
+void gp_side_join(struct gp_side *s)
+{
+	if (s->started)
+		pthread_join(s->thread, NULL);
+	else
+		s->fn(s->arg);
+	s->started = false;
+}
