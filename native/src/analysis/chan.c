@@ -101,8 +101,42 @@ static gp_error *decode(struct gp_snapshot *snap, struct type_cache *tc,
 	return type_name(snap, tc, elem, &c->elem_type);
 }
 
+/* What a batch read of one timer gives: its channel (arg's data word),
+ * when and period; ok 0: unreadable. */
+struct timer_fields {
+	uint64_t ch;
+	int64_t when, period;
+	uint8_t ok;
+};
+
+struct timer_batch {
+	struct timer_fields *out;     /* by the request's tag */
+	int64_t lo;                   /* the read's start in the timer */
+	int64_t o_ch, o_when, o_period;
+};
+
+static gp_error *timer_read(void *arg, const struct gp_read_req *req,
+			    const uint8_t *data, gp_error *rerr)
+{
+	const struct timer_batch *b = arg;
+	struct timer_fields *f = &b->out[req->tag];
+	f->ok = !rerr;
+	if (rerr)
+		return NULL;
+	f->ch = gp_load(data + (b->o_ch - b->lo), 8);
+	f->when = (int64_t)gp_load(data + (b->o_when - b->lo), 8);
+	f->period = (int64_t)gp_load(data + (b->o_period - b->lo), 8);
+	return NULL;
+}
+
+#define TIMER_ROUND 65536u
+
 /* Timer channels without hchan.timer: channel -> timer from the per-P
- * heaps (runtime.allp). */
+ * heaps (runtime.allp). The timers (400,000 at heapcore, across the heap)
+ * are read a round at a time in one batch on two threads, then taken in
+ * the heap's order as when they were read one by one: the same stops
+ * (the heap's first nil or unreadable entry, 256 unreadable timers in a
+ * row, GP_MAX_TIMERS in all) and the same answer. */
 static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
 {
 	const struct gp_program *prog = snap->prog;
@@ -118,6 +152,8 @@ static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
 	if (err)
 		return err;
 	struct gp_addr_map want = { 0 };
+	struct gp_read_req *reqs = NULL;
+	struct timer_fields *tf = NULL;
 	for (size_t i = 0; i < an->nchans; i++)
 		if (an->chans[i].address && !(an->chans[i].flags & GP_CHAN_TIMER) &&
 		    an->chans[i].elem_type == timestr &&
@@ -125,6 +161,23 @@ static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
 			goto out;
 	if (!want.used)
 		goto out;
+	reqs = malloc(TIMER_ROUND * sizeof(*reqs));
+	tf = malloc(TIMER_ROUND * sizeof(*tf));
+	if (!reqs || !tf) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	/* the three fields in one read: [lo, hi) of the timer */
+	struct timer_batch b = { tf, 0, gp_off(prog, GP_F_TIMER_ARG) + 8,
+				 gp_off(prog, GP_F_TIMER_WHEN),
+				 gp_off(prog, GP_F_TIMER_PERIOD) };
+	int64_t lo = b.o_ch, hi = b.o_ch;
+	lo = b.o_when < lo ? b.o_when : lo;
+	lo = b.o_period < lo ? b.o_period : lo;
+	hi = b.o_when > hi ? b.o_when : hi;
+	hi = b.o_period > hi ? b.o_period : hi;
+	b.lo = lo;
+	uint32_t size = (uint32_t)(hi + 8 - lo);
 	uint64_t hdr[2];
 	if (gp_failed(gp_memory_read(&prog->mem, allp, hdr, sizeof(hdr))) || hdr[1] > 1 << 16)
 		goto fault;
@@ -139,28 +192,37 @@ static gp_error *old_timers(struct gp_snapshot *snap, struct gp_analysis *an)
 		 * from a corrupt P) is left at the first unreadable or nil
 		 * entry and after 256 unreadable timers in a row */
 		uint32_t bad = 0;
-		for (uint64_t k = 0; k < th[1] && visited < GP_MAX_TIMERS && bad < 256;
-		     k++, visited++) {
-			uint64_t t, ch;
-			int64_t when, period;
-			uint64_t arg = (uint64_t)gp_off(prog, GP_F_TIMER_ARG);
-			gp_memory_trim_tick(&prog->mem, &trim);
-			/* a heap has no nil entry below its length */
-			if (gp_failed(gp_memory_read_u64(&prog->mem, th[0] + k * stride, &t)) ||
-			    !t)
-				break;
-			bad++;
-			if (gp_failed(gp_memory_read_u64(&prog->mem, t + arg + 8, &ch)) ||
-			    gp_failed(gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_WHEN), &when, 8)) ||
-			    gp_failed(gp_memory_read(&prog->mem, t + (uint64_t)gp_off(prog, GP_F_TIMER_PERIOD), &period, 8)))
-				continue;
-			bad = 0;
-			uint32_t ci = gp_addr_map_get(&want, ch);
-			if (ci == GP_NONE)
-				continue;
-			an->chans[ci].flags |= GP_CHAN_TIMER;
-			an->chans[ci].timer_when = when;
-			an->chans[ci].timer_period = period;
+		uint64_t k = 0;
+		bool end = false;
+		while (!end && k < th[1] && visited < GP_MAX_TIMERS && bad < 256) {
+			size_t n = 0;
+			for (; n < TIMER_ROUND && k + n < th[1] && visited + n < GP_MAX_TIMERS; n++) {
+				uint64_t t;
+				/* a heap has no nil entry below its length */
+				if (gp_failed(gp_memory_read_u64(&prog->mem, th[0] + (k + n) * stride, &t)) ||
+				    !t) {
+					end = true;
+					break;
+				}
+				reqs[n] = (struct gp_read_req){ .address = t + (uint64_t)lo,
+								.size = size, .tag = (uint32_t)n };
+			}
+			gp_memory_trim_ticks(&prog->mem, &trim, (uint32_t)n);
+			if (n && (err = gp_memory_read_batch_par(&prog->mem, reqs, n, timer_read,
+								 &b, &b, NULL)))
+				goto out;
+			for (size_t j = 0; j < n && bad < 256; j++, k++, visited++) {
+				bad++;
+				if (!tf[j].ok)
+					continue;
+				bad = 0;
+				uint32_t ci = gp_addr_map_get(&want, tf[j].ch);
+				if (ci == GP_NONE)
+					continue;
+				an->chans[ci].flags |= GP_CHAN_TIMER;
+				an->chans[ci].timer_when = tf[j].when;
+				an->chans[ci].timer_period = tf[j].period;
+			}
 		}
 	}
 fault:
@@ -173,6 +235,8 @@ fault:
 		    !(an->chans[i].flags & GP_CHAN_TIMER))
 			an->chans[i].flags |= GP_CHAN_TIMER_UNKNOWN;
 out:
+	free(reqs);
+	free(tf);
 	gp_addr_map_deinit(&want);
 	return err;
 }
