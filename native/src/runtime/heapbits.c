@@ -558,11 +558,20 @@ static gp_error *object_bits(struct gp_heap *h, const struct gp_span *s,
 				return err;
 			src = (const uint8_t *)bw;
 		}
-		for (uint32_t k = 0; k < n; k++) {
-			uint64_t x = wi + k, word;
-			memcpy(&word, src + 8 * (x / 64 - i0), 8);
-			if (word >> (x % 64) & 1)
-				bits[k / 64] |= UINT64_C(1) << (k % 64);
+		/* 64 words' bits at a time, not a bit at a time: the bitmap
+		 * from bit wi - 64 * i0 of src (a word of it read only when
+		 * the bits reach into it) */
+		for (uint32_t k = 0; k < n; k += 64) {
+			uint64_t pos = wi - 64 * i0 + k, sh = pos % 64, v;
+			uint32_t m = n - k < 64 ? n - k : 64;
+			memcpy(&v, src + 8 * (pos / 64), 8);
+			v >>= sh;
+			if (sh && sh + m > 64) {
+				uint64_t hi;
+				memcpy(&hi, src + 8 * (pos / 64 + 1), 8);
+				v |= hi << (64 - sh);
+			}
+			bits[k / 64] = m == 64 ? v : v & ((UINT64_C(1) << m) - 1);
 		}
 		return NULL;
 	}
@@ -679,13 +688,17 @@ static gp_error *scan_object(struct gp_heap *h, const struct gp_span *s,
 				}
 				words = buf;
 			}
-			for (uint32_t k = 0; k < n; k++) {
-				if (!(bits[k / 64] >> (k % 64) & 1))
-					continue;
-				uint64_t v;
-				memcpy(&v, &words[k], 8);
-				if (v)
-					visit(arg, a + 8ull * k, v);
+			/* the pointer words in order, by their set bits */
+			for (uint32_t j = 0; j < (n + 63) / 64; j++) {
+				for (uint64_t b = bits[j]; b; b &= b - 1) {
+					uint32_t k = 64 * j + (uint32_t)__builtin_ctzll(b);
+					if (k >= n)
+						break;
+					uint64_t v;
+					memcpy(&v, &words[k], 8);
+					if (v)
+						visit(arg, a + 8ull * k, v);
+				}
 			}
 		}
 		if (done)

@@ -349,6 +349,8 @@ struct gp_span {
 	uint64_t elemsize;
 	uint32_t nelems, freeindex;
 	uint32_t first;               /* object id of slot 0 */
+	uint32_t divmul;              /* 2^32 / elemsize rounded up, 0: none
+				       * (gp_heap_find's divide) */
 	uint8_t spanclass, flags;
 };
 
@@ -383,6 +385,9 @@ struct gp_heap {
 	struct gp_heap_arena *arenas; /* sorted by base */
 	size_t narenas;
 	uint64_t lo, hi;              /* the arenas' extent */
+	/* arena index + 1 (0: none) per 64 MiB from lo, when the extent is
+	 * a few thousand arenas at most (NULL: arenas searched) */
+	uint32_t *arena_idx;
 	uint32_t nobjects;            /* slots of all spans */
 	uint8_t *alloc;               /* allocated bit per object id */
 	struct gp_types types;
