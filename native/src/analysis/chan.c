@@ -452,7 +452,8 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	if (an->chans_done)
 		return NULL;
 	const struct gp_program *prog = snap->prog;
-	struct gp_addr_map idx = { 0 }, sel = { 0 };
+	struct gp_addr_map sel = { 0 };
+	struct gp_kv *kv = NULL, *births = NULL;
 	struct gp_addr_filter selpages = GP_PAGE_FILTER;
 	struct type_cache *tc = calloc(1, sizeof(*tc));
 	/* each channel wait's index into an->chans (GP_NONE: none), found
@@ -477,44 +478,67 @@ gp_error *gp_chans_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		nchanwaits += snap->wait_kind[wi] == GP_OBJ_CHAN;
 		nselects += snap->wait_kind[wi] == GP_OBJ_CHAN && (snap->waits[wi].flags & 1);
 	}
-	/* and the maps sized once (as many keys at most) */
+	/* and the select map sized once (as many keys at most) */
 	if ((err = gp_grow((void **)&an->chans, &an->chans_cap, an->nchans + nchanwaits + 1,
 			   sizeof(*an->chans))) ||
 	    (err = gp_grow((void **)&walk_to, &walk_cap, nchanwaits + 1, sizeof(*walk_to))) ||
-	    (err = gp_addr_map_reserve(&idx, nchanwaits)) ||
 	    (err = gp_addr_map_reserve(&sel, nselects)))
 		goto out;
-	/* Every channel once, in the order of the waits (its index), with
-	 * the select waits seen up to its first (the walk of its queues
-	 * below sees only those, as when it was read right here) */
+	/*
+	 * Every channel once, in the order of the waits (its index: where it
+	 * is first waited on), with the select waits seen up to that first
+	 * wait (the walk of its queues below sees only those, as when it was
+	 * read right here). The channel of each wait by sorting (address,
+	 * wait) pairs, not by a map: 800,000 lookups and 600,000 insertions
+	 * at heapcore, each a cache miss. A wait on address 0 is a channel
+	 * of its own, of no wait's index.
+	 */
+	kv = malloc((nchanwaits + 1) * sizeof(*kv));
+	births = malloc((nchanwaits + 1) * sizeof(*births));
+	if (!kv || !births) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	size_t nkv = 0, nbirths = 0;
+	uint64_t first_sel = UINT64_MAX;  /* the first select wait stored */
 	for (size_t wi = 0; wi < snap->nwait_info; wi++) {
 		wci[wi] = GP_NONE;
 		if (snap->wait_kind[wi] != GP_OBJ_CHAN)
 			continue;
 		uint64_t addr = snap->wait_obj[wi];
-		if ((snap->waits[wi].flags & 1) &&
-		    ((err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)) ||
-		     (err = gp_addr_filter_add(&selpages, snap->waits[wi].sudog))))
-			goto out;
-		/* (address 0 is never stored: such a wait has no index) */
-		uint32_t known = gp_addr_map_get(&idx, addr);
-		if (known != GP_NONE) {
-			wci[wi] = known;
-			continue;
+		if (snap->waits[wi].flags & 1) {
+			if ((err = gp_addr_map_put(&sel, snap->waits[wi].sudog, (uint32_t)wi)) ||
+			    (err = gp_addr_filter_add(&selpages, snap->waits[wi].sudog)))
+				goto out;
+			if (sel.used && first_sel == UINT64_MAX)
+				first_sel = wi;
 		}
-		if ((err = gp_grow((void **)&an->chans, &an->chans_cap,
-				   an->nchans + 1, sizeof(*an->chans))) ||
-		    (err = gp_grow((void **)&walk_to, &walk_cap, an->nchans + 1,
-				   sizeof(*walk_to))))
-			goto out;
-		memset(&an->chans[an->nchans], 0, sizeof(*an->chans));
-		an->chans[an->nchans].address = addr;
-		walk_to[an->nchans] = sel.used ? (uint32_t)wi : GP_NONE;
 		if (addr)
-			wci[wi] = (uint32_t)an->nchans;
-		if ((err = gp_addr_map_put(&idx, addr, (uint32_t)an->nchans++)))
-			goto out;
+			kv[nkv++] = (struct gp_kv){ addr, wi };
+		else
+			births[nbirths++] = (struct gp_kv){ wi, UINT64_MAX };
 	}
+	/* by address, each address's waits in order (a stable sort) */
+	if ((err = gp_sort_kv(kv, nkv)))
+		goto out;
+	for (size_t k = 0; k < nkv; k++)
+		if (!k || kv[k].key != kv[k - 1].key)
+			births[nbirths++] = (struct gp_kv){ kv[k].value, k };
+	if ((err = gp_sort_kv(births, nbirths)))
+		goto out;
+	for (size_t b = 0; b < nbirths; b++) {
+		size_t ci = an->nchans++, k = (size_t)births[b].value;
+		memset(&an->chans[ci], 0, sizeof(*an->chans));
+		walk_to[ci] = births[b].key >= first_sel ? (uint32_t)births[b].key : GP_NONE;
+		if (k == UINT64_MAX)
+			continue;
+		an->chans[ci].address = kv[k].key;
+		for (size_t e = k; e < nkv && kv[e].key == kv[k].key; e++)
+			wci[kv[e].value] = (uint32_t)ci;
+	}
+	free(kv);
+	free(births);
+	kv = births = NULL;
 	if ((err = read_hchans(snap, an, tc, walk_to, &sel, &selpages)))
 		goto out;
 	/* select cases on a channel seen before its cases were in the map are
@@ -622,7 +646,8 @@ out:
 	free(wci);
 	free(walk_to);
 	free(count);
-	gp_addr_map_deinit(&idx);
+	free(kv);
+	free(births);
 	gp_addr_map_deinit(&sel);
 	gp_addr_filter_deinit(&selpages);
 	return err;
