@@ -246,6 +246,10 @@ struct scan_ctx {
 	struct hit **hits;
 	size_t *nhits, *hcap;
 	struct gp_unwind_pc *pcs;
+	/* kept_block: hits of a goroutine's own waits dropped, frames not
+	 * yet found; how many hits there were before that */
+	bool raw;
+	size_t raw_hits;
 };
 
 /* First window target with addr >= v. */
@@ -510,10 +514,175 @@ static gp_error *scan_kept(struct scan_ctx *c, uint32_t gi, uint64_t tag,
 		if (err)
 			return err;
 	}
-	own_hits(c, gi, before);
+	if (c->raw) {
+		/* own_hits but for the frames (kept_block) */
+		struct hit *h = *c->hits;
+		size_t w = before;
+		c->raw_hits += *c->nhits - before;
+		for (size_t k = before; k < *c->nhits; k++)
+			if (!waits_on(snap, g, c->t[h[k].target].addr))
+				h[w++] = h[k];
+		*c->nhits = w;
+	} else {
+		own_hits(c, gi, before);
+	}
 	*ret_from = g->sp + GP_REFS_END(tag);
 	*ret_used = true;
 	return NULL;
+}
+
+/* The scan of goroutines [i0, i1) in order (scan_all_kept); trim NULL:
+ * no page of the core let go. */
+static gp_error *scan_serial(struct scan_ctx *c, bool kept, size_t i0, size_t i1,
+			     struct gp_read_req *reqs, size_t *nreqs,
+			     size_t *nkept, struct gp_trim *trim)
+{
+	struct gp_snapshot *snap = c->snap;
+	for (size_t i = i0; i < i1; i++) {
+		uint64_t lo, hi;
+		bool used = false;
+		/* a goroutine with hits is unwound (attribute), its stack
+		 * read through the mapping: let the pages go as the mark
+		 * does (heapcore: 420 MB of the core mapped by the end) */
+		if (trim)
+			gp_memory_trim_ticks(&snap->prog->mem, trim, 8);
+		if ((snap->gs[i].flags & GP_G_SYSTEM) ||
+		    !scan_range(snap, &snap->gs[i], &lo, &hi))
+			continue;
+		gp_error *err;
+		if (kept && (err = scan_kept(c, (uint32_t)i, snap->refs_of[i],
+					     lo, &lo, &used)))
+			return err;
+		*nkept += used;
+		if (lo < hi)
+			reqs[(*nreqs)++] = (struct gp_read_req){
+				.address = lo, .size = (uint32_t)(hi - lo),
+				.tag = (uint32_t)i };
+	}
+	return NULL;
+}
+
+/* What a block of goroutines gave, on either thread (kept_block). */
+struct kept_out {
+	struct hit *hits;
+	size_t nhits, hcap, raw_hits;
+	struct cands ind;
+	struct gp_read_req *reqs;
+	size_t nreqs, nkept;
+	gp_error *err;
+};
+
+#define KEPT_BLOCK 4096u
+#define KEPT_ROUND (16 * KEPT_BLOCK)
+
+struct kept_round {
+	const struct scan_ctx *c;
+	bool kept;
+	size_t i0;
+	struct kept_out *out;   /* per block of the round */
+};
+
+static void kept_block(void *arg, size_t lo, size_t hi)
+{
+	struct kept_round *r = arg;
+	struct kept_out *o = &r->out[lo / KEPT_BLOCK];
+	struct scan_ctx c = *r->c;
+	c.hits = &o->hits;
+	c.nhits = &o->nhits;
+	c.hcap = &o->hcap;
+	c.ind = (struct cands){ 0 };
+	c.pcs = NULL;
+	c.raw = true;
+	c.raw_hits = 0;
+	o->reqs = malloc((hi - lo) * sizeof(*o->reqs));
+	if (!o->reqs) {
+		o->err = &gp_error_nomem;
+		return;
+	}
+	/* (no core page is read here: the kept words are the engine's) */
+	o->err = scan_serial(&c, r->kept, r->i0 + lo, r->i0 + hi, o->reqs,
+			     &o->nreqs, &o->nkept, NULL);
+	o->ind = c.ind;
+	o->raw_hits = c.raw_hits;
+}
+
+/*
+ * Every goroutine's kept words scanned (scan_kept), and the parts of
+ * stacks still to read listed in reqs, in goroutine order: a round of
+ * goroutines at a time, its blocks on two threads (each hit's frames are
+ * found here after, in order: the unwinder's cache is this thread's).
+ * What the rounds give is what one scan in goroutine order gives, unless
+ * the hits could reach GP_MAX_HITS: then that round is done over in order
+ * and the rest with it (the cap counts hits as they are found).
+ */
+static gp_error *scan_all_kept(struct scan_ctx *c, bool kept,
+			       struct gp_read_req *reqs, size_t *nreqs,
+			       size_t *nkept)
+{
+	struct gp_snapshot *snap = c->snap;
+	const struct gp_memory *mem = &snap->prog->mem;
+	struct gp_trim trim = { 0 };
+	struct kept_out out[KEPT_ROUND / KEPT_BLOCK];
+	gp_error *err = NULL;
+	bool par = kept;
+	for (size_t i0 = 0; i0 < snap->ngs && !err; i0 += KEPT_ROUND) {
+		size_t n = snap->ngs - i0 < KEPT_ROUND ? snap->ngs - i0 : KEPT_ROUND;
+		if (!par) {
+			err = scan_serial(c, kept, i0, i0 + n, reqs, nreqs, nkept, &trim);
+			continue;
+		}
+		size_t nb = (n + KEPT_BLOCK - 1) / KEPT_BLOCK, raw = 0;
+		memset(out, 0, sizeof(out));
+		struct kept_round r = { c, kept, i0, out };
+		gp_par_for(n, KEPT_BLOCK, 2 * KEPT_BLOCK, kept_block, &r);
+		for (size_t b = 0; b < nb; b++) {
+			raw += out[b].raw_hits;
+			if (out[b].err && !err)
+				err = out[b].err;
+		}
+		if (!err && *c->nhits + raw >= GP_MAX_HITS) {
+			par = false; /* as one scan would cap them */
+			err = scan_serial(c, kept, i0, i0 + n, reqs, nreqs, nkept, &trim);
+		}
+		for (size_t b = 0; b < nb; b++) {
+			struct kept_out *o = &out[b];
+			if (!err && par) {
+				/* the block's hits, a goroutine's together */
+				for (size_t k = 0; k < o->nhits && !err;) {
+					size_t e = k, before = *c->nhits;
+					while (e < o->nhits && o->hits[e].g == o->hits[k].g)
+						e++;
+					for (size_t m = k; m < e && !err; m++)
+						err = add_hit(c->hits, c->nhits, c->hcap, &o->hits[m]);
+					gp_memory_trim_ticks(mem, &trim, 8);
+					if (*c->nhits > before)
+						attribute(snap, *c->hits + before, *c->nhits - before,
+							  c->t, c->an, c->pcs);
+					k = e;
+				}
+				if (!err && o->ind.n &&
+				    !(err = gp_grow((void **)&c->ind.cands, &c->ind.cap,
+						    c->ind.n + o->ind.n, sizeof(*c->ind.cands)))) {
+					memcpy(c->ind.cands + c->ind.n, o->ind.cands,
+					       o->ind.n * sizeof(*o->ind.cands));
+					c->ind.n += o->ind.n;
+				}
+				if (!err) {
+					memcpy(reqs + *nreqs, o->reqs, o->nreqs * sizeof(*reqs));
+					*nreqs += o->nreqs;
+					*nkept += o->nkept;
+				}
+			}
+			if (o->err && o->err != err)
+				gp_error_destroy(o->err);
+			free(o->hits);
+			free(o->ind.cands);
+			free(o->reqs);
+		}
+		if (par)
+			gp_memory_trim_ticks(mem, &trim, (uint32_t)(8 * n));
+	}
+	return err;
 }
 
 /* Whether the kept words can stand for the stacks: no object looked for
@@ -829,29 +998,10 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 		if (!t[j].is_chan && !t[j].noscan)
 			wt[nwt++] = (struct wtarget){ t[j].addr, (uint32_t)j, t[j].exact };
 	struct scan_ctx sc = { snap, an, t, nt, &chanset, &chanwords, wt, nwt,
-			       { 0 }, &hits, &nhits, &hcap, pcs };
+			       { 0 }, &hits, &nhits, &hcap, pcs, false, 0 };
 	bool kept = kept_words_do(snap, t, nt);
 	size_t nreqs = 0, nkept = 0, nwords = snap->refc[0].n + snap->refc[1].n;
-	struct gp_trim trim = { 0 };
-	for (size_t i = 0; i < snap->ngs && !err; i++) {
-		uint64_t lo, hi;
-		bool used = false;
-		/* a goroutine with hits is unwound (attribute), its stack
-		 * read through the mapping: let the pages go as the mark
-		 * does (heapcore: 420 MB of the core mapped by the end) */
-		gp_memory_trim_ticks(&prog->mem, &trim, 8);
-		if ((snap->gs[i].flags & GP_G_SYSTEM) ||
-		    !scan_range(snap, &snap->gs[i], &lo, &hi))
-			continue;
-		if (kept && (err = scan_kept(&sc, (uint32_t)i, snap->refs_of[i],
-					     lo, &lo, &used)))
-			break;
-		nkept += used;
-		if (lo < hi)
-			reqs[nreqs++] = (struct gp_read_req){
-				.address = lo, .size = (uint32_t)(hi - lo),
-				.tag = (uint32_t)i };
-	}
+	err = scan_all_kept(&sc, kept, reqs, &nreqs, &nkept);
 	gp_phase_note("%zu stacks scanned from the %zu words the stack pass "
 		      "kept; %zu parts of stacks read", nkept, nwords, nreqs);
 	/* used once: a full scan answers every later question */
