@@ -808,19 +808,28 @@ static gp_error *indirect_pass(struct scan_ctx *c)
 	uint64_t *vals = malloc(ind->n * sizeof(*vals));
 	if (!vals)
 		return &gp_error_nomem;
-	for (size_t i = 0; i < ind->n; i++)
-		vals[i] = ind->cands[i].value;
-	if ((err = gp_radix_sort(vals, ind->n, sizeof(*vals), 0))) {
+	/* a value seen lately is left out before the sort (the sort and
+	 * its dedup below would drop it anyway): at heapcore a million
+	 * stacks point to one WaitGroup, the sort's keys 2.3 -> 1.3 million */
+	uint64_t recent[1024] = { 0 };
+	size_t nv = 0;
+	for (size_t i = 0; i < ind->n; i++) {
+		uint64_t v = ind->cands[i].value;
+		uint64_t *slot = &recent[(v * 0x9e3779b97f4a7c15ULL) >> 54];
+		if (*slot != v)
+			vals[nv++] = *slot = v;
+	}
+	if ((err = gp_radix_sort(vals, nv, sizeof(*vals), 0))) {
 		free(vals);
 		return err;
 	}
-	struct gp_read_req *reqs = malloc(ind->n * sizeof(*reqs));
+	struct gp_read_req *reqs = malloc((nv ? nv : 1) * sizeof(*reqs));
 	if (!reqs) {
 		free(vals);
 		return &gp_error_nomem;
 	}
 	size_t nreqs = 0;
-	for (size_t i = 0; i < ind->n; i++)
+	for (size_t i = 0; i < nv; i++)
 		if (!i || vals[i] != vals[i - 1])
 			reqs[nreqs++] = (struct gp_read_req){
 				.address = vals[i],
