@@ -106,8 +106,49 @@ static uint8_t wait_kind_of(const struct gp_snapshot *snap,
 	return snap->wait_kind[g->waiting_first];
 }
 
+/* What a wait reason (a string id) says, worked out once per reason:
+ * a few reasons, a million goroutines (a dozen strcmp each). */
+enum reason_class {
+	RC_OTHER = 1, RC_NIL_CHAN, RC_SELECT_EMPTY, RC_CHAN, RC_SYNC,
+	RC_SEMACQUIRE,
+};
+
+struct reason_memo {
+	uint32_t id[64];
+	uint8_t rc[64];
+};
+
+static uint8_t reason_class(const struct gp_snapshot *snap, uint32_t r,
+			    struct reason_memo *m)
+{
+	uint32_t slot = r & 63;
+	if (m->id[slot] == r && m->rc[slot])
+		return m->rc[slot];
+	uint8_t rc = RC_OTHER;
+	if (str_is(snap, r, "chan receive (nil chan)") ||
+	    str_is(snap, r, "chan send (nil chan)"))
+		rc = RC_NIL_CHAN;
+	else if (str_is(snap, r, "select (no cases)"))
+		rc = RC_SELECT_EMPTY;
+	else if (str_is(snap, r, "chan receive") || str_is(snap, r, "chan send") ||
+		 str_is(snap, r, "select"))
+		rc = RC_CHAN;
+	else if (str_is(snap, r, "sync.Cond.Wait") ||
+		 str_is(snap, r, "sync.Mutex.Lock") ||
+		 str_is(snap, r, "sync.RWMutex.RLock") ||
+		 str_is(snap, r, "sync.RWMutex.Lock") ||
+		 str_is(snap, r, "sync.WaitGroup.Wait"))
+		rc = RC_SYNC;
+	else if (str_is(snap, r, "semacquire"))
+		rc = RC_SEMACQUIRE;
+	m->id[slot] = r;
+	m->rc[slot] = rc;
+	return rc;
+}
+
 static enum cls classify(const struct gp_snapshot *snap,
-			 const struct gp_goroutine *g, uint8_t *never)
+			 const struct gp_goroutine *g, uint8_t *never,
+			 struct reason_memo *m)
 {
 	uint32_t st = g->status;
 	if (st == GP_STATUS_DEAD || st == GP_STATUS_IDLE)
@@ -115,27 +156,19 @@ static enum cls classify(const struct gp_snapshot *snap,
 	/* the detector resets _Gleaked to _Gwaiting first */
 	if (st != GP_STATUS_WAITING && st != GP_STATUS_LEAKED)
 		return CLS_LIVE;
-	uint32_t r = g->waitreason_str;
 	int gover = snap->prog->gover;
-	if (str_is(snap, r, "chan receive (nil chan)") ||
-	    str_is(snap, r, "chan send (nil chan)")) {
+	switch (reason_class(snap, g->waitreason_str, m)) {
+	case RC_NIL_CHAN:
 		*never = GP_WHY_NIL_CHAN;
 		return CLS_NEVER;
-	}
-	if (str_is(snap, r, "select (no cases)")) {
+	case RC_SELECT_EMPTY:
 		*never = GP_WHY_SELECT_EMPTY;
 		return CLS_NEVER;
-	}
-	if (str_is(snap, r, "chan receive") || str_is(snap, r, "chan send") ||
-	    str_is(snap, r, "select"))
+	case RC_CHAN:
 		return CLS_CHAN;
-	if (str_is(snap, r, "sync.Cond.Wait") ||
-	    str_is(snap, r, "sync.Mutex.Lock") ||
-	    str_is(snap, r, "sync.RWMutex.RLock") ||
-	    str_is(snap, r, "sync.RWMutex.Lock") ||
-	    str_is(snap, r, "sync.WaitGroup.Wait"))
+	case RC_SYNC:
 		return CLS_SYNC;
-	if (str_is(snap, r, "semacquire")) {
+	case RC_SEMACQUIRE: {
 		/* the waits that later releases name (runtime2.go) */
 		uint8_t k = wait_kind_of(snap, g);
 		if ((k == GP_OBJ_MUTEX || k == GP_OBJ_RWMUTEX) &&
@@ -143,6 +176,8 @@ static enum cls classify(const struct gp_snapshot *snap,
 			return CLS_SYNC;
 		if (k == GP_OBJ_WAITGROUP && gover < GP_GOVER(1, 24))
 			return CLS_SYNC;
+		break;
+	}
 	}
 	return CLS_ROOT;
 }
@@ -902,10 +937,11 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 	}
 	if (err)
 		goto out;
+	struct reason_memo memo = { { 0 }, { 0 } };
 	for (uint32_t i = 0; i < n; i++) {
 		const struct gp_goroutine *g = &snap->gs[i];
 		uint8_t never = 0;
-		v.st[i].cls = (uint8_t)classify(snap, g, &never);
+		v.st[i].cls = (uint8_t)classify(snap, g, &never, &memo);
 		v.st[i].never_reason = never;
 		v.st[i].select = (g->flags & GP_G_SELECT) != 0;
 		v.rec[i].path_first = GP_NONE;
