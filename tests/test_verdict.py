@@ -198,7 +198,8 @@ def test_two_threads_mark_what_one_marks(run_goparked):
     GOPARKED_PAR_MIN=1 sends even these small cores' chunks to both
     threads; the phase note proves that it did, and that objects whose
     scan needs the heap's type cache filled were done over on one. The
-    heap model read on a second thread beside the analyses is in it too."""
+    heap model and the syncs built on a second thread beside the channels
+    are in it too."""
     done_over = 0
     for toolchain, variant, mode in TWO_THREAD_CELLS:
         e = leak_core(toolchain, variant, mode)
@@ -209,8 +210,9 @@ def test_two_threads_mark_what_one_marks(run_goparked):
                                  env={"GOPARKED_PAR_MIN": par_min, "GOPARKED_PHASES": "1"})
                 assert r.returncode == 0, r.stderr
                 chunks, again = _proof_note(r.stderr)
-                # the heap model is read beside the analyses (analysis.c)
-                beside = "read beside the analyses" in r.stderr
+                # the heap model and the syncs are read beside the
+                # channels (analysis.c)
+                beside = "read beside the channels" in r.stderr
                 if par_min == "1":
                     assert chunks > 0, (toolchain, r.stderr)
                     assert beside, r.stderr
