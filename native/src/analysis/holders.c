@@ -240,6 +240,7 @@ struct scan_ctx {
 	size_t nt;
 	const struct gp_addr_map *chanset;
 	const struct gp_addr_filter *chanwords; /* chanset's keys */
+	uint64_t chan_lo, chan_hi; /* its least and greatest (none: lo > hi) */
 	const struct wtarget *wt;  /* the scanned targets not channels, */
 	size_t nwt;                /* by address */
 	struct cands ind;
@@ -266,6 +267,15 @@ static size_t wt_lower_bound(const struct wtarget *t, size_t n, uint64_t v)
 	return lo;
 }
 
+/* Whether v may be one of the channels looked for: within their extent
+ * (most words of a stack or an object are not: small numbers, lengths,
+ * pointers elsewhere) and then by the filter, before the map. */
+static inline bool may_be_chan(const struct scan_ctx *c, uint64_t v)
+{
+	return v >= c->chan_lo && v <= c->chan_hi &&
+	       gp_addr_filter_may(c->chanwords, v);
+}
+
 /* One word of goroutine gi's stack, v at slot (its scan range starts at
  * base): its hits, and a candidate for the indirect pass. A channel is
  * hit only by its own address (exact), so it is looked up in chanset, not
@@ -280,7 +290,7 @@ static inline gp_error *scan_word(struct scan_ctx *c, uint32_t gi,
 		return NULL;
 	/* (a goroutine's hits on what it waits on itself are dropped,
 	 * own_hits: its own channel, on most stacks, is not looked up) */
-	if (c->chanset->used && gp_addr_filter_may(c->chanwords, v) &&
+	if (may_be_chan(c, v) &&
 	    !waits_on(c->snap, g, v)) {
 		uint32_t j = gp_addr_map_get(c->chanset, v);
 		if (j != GP_NONE) {
@@ -728,7 +738,7 @@ static gp_error *on_object(void *arg, const struct gp_read_req *req,
 		return NULL;
 	for (uint32_t k = 0; k < GP_INDIRECT_WORDS; k++) {
 		uint64_t u = gp_load(q + 8 * k, 8);
-		if (!gp_addr_filter_may(r->c->chanwords, u))
+		if (!may_be_chan(r->c, u))
 			continue;
 		uint32_t ti = gp_addr_map_get(r->c->chanset, u);
 		if (ti == GP_NONE || u == req->address)
@@ -1006,8 +1016,13 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	for (size_t j = 0; j < nt; j++)
 		if (!t[j].is_chan && !t[j].noscan)
 			wt[nwt++] = (struct wtarget){ t[j].addr, (uint32_t)j, t[j].exact };
-	struct scan_ctx sc = { snap, an, t, nt, &chanset, &chanwords, wt, nwt,
-			       { 0 }, &hits, &nhits, &hcap, pcs, false, 0 };
+	struct scan_ctx sc = { snap, an, t, nt, &chanset, &chanwords, UINT64_MAX, 0,
+			       wt, nwt, { 0 }, &hits, &nhits, &hcap, pcs, false, 0 };
+	for (size_t j = 0; j < nt; j++)
+		if (t[j].is_chan) {
+			sc.chan_lo = t[j].addr < sc.chan_lo ? t[j].addr : sc.chan_lo;
+			sc.chan_hi = t[j].addr > sc.chan_hi ? t[j].addr : sc.chan_hi;
+		}
 	bool kept = kept_words_do(snap, t, nt);
 	size_t nreqs = 0, nkept = 0, nwords = snap->refc[0].n + snap->refc[1].n;
 	err = scan_all_kept(&sc, kept, reqs, &nreqs, &nkept);
