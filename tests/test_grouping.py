@@ -240,9 +240,11 @@ def test_a_group_names_its_wait_reason_only_when_all_members_share_it():
                                                ("1.19", "stripped")])
 def test_two_workers_read_what_one_reads(toolchain, variant, run_goparked):
     """Big snapshots are decoded on two threads (from 8192 goroutines),
-    and the analyses read channels and pointed-to objects on two;
-    GOPARKED_PAR_MIN=1 makes this small core take those paths too, and
-    every output must be the same as the one thread's, byte for byte."""
+    and the analyses read channels and pointed-to objects on two and scan
+    the stack words the snapshot kept by blocks on two (one thread scans
+    them in goroutine order); GOPARKED_PAR_MIN=1 makes this small core
+    take those paths too, and every output must be the same as the one
+    thread's, byte for byte."""
     fc = core_for(toolchain, variant, "all", n=300)
     outs = {}
     for par_min in ("1", "100000000"):

@@ -588,14 +588,14 @@ struct kept_out {
 struct kept_round {
 	const struct scan_ctx *c;
 	bool kept;
-	size_t i0;
+	size_t i0, block;
 	struct kept_out *out;   /* per block of the round */
 };
 
 static void kept_block(void *arg, size_t lo, size_t hi)
 {
 	struct kept_round *r = arg;
-	struct kept_out *o = &r->out[lo / KEPT_BLOCK];
+	struct kept_out *o = &r->out[lo / r->block];
 	struct scan_ctx c = *r->c;
 	c.hits = &o->hits;
 	c.nhits = &o->nhits;
@@ -634,17 +634,22 @@ static gp_error *scan_all_kept(struct scan_ctx *c, bool kept,
 	struct gp_trim trim = { 0 };
 	struct kept_out out[KEPT_ROUND / KEPT_BLOCK];
 	gp_error *err = NULL;
-	bool par = kept;
+	/* by blocks from 8192 goroutines (GOPARKED_PAR_MIN: the tests
+	 * compare both ways) */
+	bool par = kept && snap->ngs >= gp_par_min(2 * KEPT_BLOCK);
 	for (size_t i0 = 0; i0 < snap->ngs && !err; i0 += KEPT_ROUND) {
 		size_t n = snap->ngs - i0 < KEPT_ROUND ? snap->ngs - i0 : KEPT_ROUND;
 		if (!par) {
 			err = scan_serial(c, kept, i0, i0 + n, reqs, nreqs, nkept, &trim);
 			continue;
 		}
-		size_t nb = (n + KEPT_BLOCK - 1) / KEPT_BLOCK, raw = 0;
+		/* (blocks of 4096, fewer for few goroutines: the tests' small
+		 * cores share them between the threads too) */
+		size_t block = n / 8 < KEPT_BLOCK ? n / 8 + 1 : KEPT_BLOCK;
+		size_t nb = (n + block - 1) / block, raw = 0;
 		memset(out, 0, sizeof(out));
-		struct kept_round r = { c, kept, i0, out };
-		gp_par_for(n, KEPT_BLOCK, 2 * KEPT_BLOCK, kept_block, &r);
+		struct kept_round r = { c, kept, i0, block, out };
+		gp_par_for(n, block, 2 * KEPT_BLOCK, kept_block, &r);
 		for (size_t b = 0; b < nb; b++) {
 			raw += out[b].raw_hits;
 			if (out[b].err && !err)
