@@ -409,6 +409,8 @@ void gp_memory_release_all(const struct gp_memory *mem)
 	}
 }
 
+static void trim_check(const struct gp_memory *mem, const struct gp_trim *t);
+
 void gp_memory_trim_tick(const struct gp_memory *mem, struct gp_trim *t)
 {
 	gp_memory_trim_ticks(mem, t, 1);
@@ -429,6 +431,23 @@ void gp_memory_trim_ticks(const struct gp_memory *mem, struct gp_trim *t,
 	t->tick += n;
 	if ((before >> 10) == (t->tick >> 10))
 		return;
+	trim_check(mem, t);
+}
+
+void gp_memory_trim_ticks_shared(const struct gp_memory *mem, struct gp_trim *t,
+				 uint32_t n)
+{
+	if (mem->read_fn || !t->started)
+		return;
+	uint32_t before = __atomic_fetch_add(&t->tick, n, __ATOMIC_RELAXED);
+	if ((before >> 10) == ((before + n) >> 10))
+		return;
+	trim_check(mem, t);
+}
+
+/* The pages of the core let go when more than a few MB are mapped. */
+static void trim_check(const struct gp_memory *mem, const struct gp_trim *t)
+{
 	uint64_t max = 16ull << 20;
 	const char *e = getenv("GOPARKED_MARK_RESIDENT_MB");
 	if (e && *e >= '0' && *e <= '9')

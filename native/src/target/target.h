@@ -112,6 +112,12 @@ void gp_memory_trim_tick(const struct gp_memory *mem, struct gp_trim *t);
  * each) is checked for more often. */
 void gp_memory_trim_ticks(const struct gp_memory *mem, struct gp_trim *t,
 			  uint32_t n);
+/* The same from either of two threads on one gp_trim, started first by
+ * gp_memory_trim_ticks(mem, t, 0) on one thread: the ticks are counted
+ * once for both, so the pages are checked for (and let go) as often as
+ * one thread would, by whichever thread is scanning. */
+void gp_memory_trim_ticks_shared(const struct gp_memory *mem, struct gp_trim *t,
+				 uint32_t n);
 /* gp_memory_read as a gp_read_fn; mem is the struct gp_memory. */
 gp_error *gp_memory_read_fn(void *mem, uint64_t address, void *buf,
 			     size_t size);
