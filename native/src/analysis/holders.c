@@ -226,7 +226,7 @@ static bool in_target_memory(const struct gp_program *prog, uint64_t v)
 }
 
 /* A target a word can hit in a window (not a channel: those are
- * exact, looked up in chanset), j its index into the targets. */
+ * exact, looked up in chans), j its index into the targets. */
 struct wtarget {
 	uint64_t addr;
 	uint32_t j;
@@ -238,8 +238,8 @@ struct scan_ctx {
 	const struct gp_analysis *an;
 	const struct target *t;
 	size_t nt;
-	const struct gp_addr_map *chanset;
-	const struct gp_addr_filter *chanwords; /* chanset's keys */
+	const struct gp_kv_index *chans; /* channel address -> target */
+	const struct gp_addr_filter *chanwords; /* chans' keys */
 	uint64_t chan_lo, chan_hi; /* its least and greatest (none: lo > hi) */
 	const struct wtarget *wt;  /* the scanned targets not channels, */
 	size_t nwt;                /* by address */
@@ -278,7 +278,7 @@ static inline bool may_be_chan(const struct scan_ctx *c, uint64_t v)
 
 /* One word of goroutine gi's stack, v at slot (its scan range starts at
  * base): its hits, and a candidate for the indirect pass. A channel is
- * hit only by its own address (exact), so it is looked up in chanset, not
+ * hit only by its own address (exact), so it is looked up in chans, not
  * searched for among every target: 600,000 channels at issue 12's
  * heapcore, 2.3 million words. */
 static inline gp_error *scan_word(struct scan_ctx *c, uint32_t gi,
@@ -292,9 +292,9 @@ static inline gp_error *scan_word(struct scan_ctx *c, uint32_t gi,
 	 * own_hits: its own channel, on most stacks, is not looked up) */
 	if (may_be_chan(c, v) &&
 	    !waits_on(c->snap, g, v)) {
-		uint32_t j = gp_addr_map_get(c->chanset, v);
-		if (j != GP_NONE) {
-			struct hit h = { j, gi, slot, v, GP_EV_POINTER,
+		uint64_t j;
+		if (gp_kv_index_last(c->chans, v, &j)) {
+			struct hit h = { (uint32_t)j, gi, slot, v, GP_EV_POINTER,
 					 0, 0, GP_NONE, 0, 0, 0, 0, 0 };
 			if ((err = add_hit(c->hits, c->nhits, c->hcap, &h)))
 				return err;
@@ -316,7 +316,7 @@ static inline gp_error *scan_word(struct scan_ctx *c, uint32_t gi,
 	}
 	/* one level through a pointed-to object, for channels: noted
 	 * here, read later in one batch (indirect_pass) */
-	if (!c->chanset->used || (v & 7) || !in_target_memory(c->snap->prog, v))
+	if (!c->chans->n || (v & 7) || !in_target_memory(c->snap->prog, v))
 		return NULL;
 	struct cands *ind = &c->ind;
 	if ((err = gp_grow((void **)&ind->cands, &ind->cap,
@@ -745,8 +745,8 @@ static gp_error *on_object(void *arg, const struct gp_read_req *req,
 		uint64_t u = gp_load(q + 8 * k, 8);
 		if (!may_be_chan(r->c, u))
 			continue;
-		uint32_t ti = gp_addr_map_get(r->c->chanset, u);
-		if (ti == GP_NONE || u == req->address)
+		uint64_t ti;
+		if (!gp_kv_index_last(r->c->chans, u, &ti) || u == req->address)
 			continue;
 		gp_error *err = gp_grow((void **)&r->held, &r->cap, r->n + 1,
 					sizeof(*r->held));
@@ -970,7 +970,9 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	struct wtarget *wt = NULL;
 	struct hit *hits = NULL;
 	size_t nt = 0, nwt = 0, nhits = 0, hcap = 0;
-	struct gp_addr_map chanset = { 0 }, calls_memo = { 0 };
+	struct gp_addr_map calls_memo = { 0 };
+	struct gp_kv *chankv = NULL;
+	struct gp_kv_index chans = { 0 };
 	struct gp_addr_filter chanwords = GP_WORD_FILTER;
 	struct gp_unwind_pc *pcs = NULL;
 	uint32_t *sync2t = NULL;
@@ -1002,13 +1004,21 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	/* (stable, as the qsort it replaces: 600,000 channels at heapcore) */
 	if ((err = gp_radix_sort(t, nt, sizeof(*t), offsetof(struct target, addr))))
 		goto out;
-	if ((err = gp_addr_map_reserve(&chanset, an->nchans)))
+	/* the channels' (address, target) in the targets' order: sorted by
+	 * address, equal ones (none, but for a corrupt core) the last wins */
+	chankv = malloc((an->nchans + 1) * sizeof(*chankv));
+	if (!chankv) {
+		err = &gp_error_nomem;
 		goto out;
+	}
+	size_t nck = 0;
 	for (size_t j = 0; j < nt; j++)
-		if (t[j].is_chan &&
-		    ((err = gp_addr_map_put(&chanset, t[j].addr, (uint32_t)j)) ||
-		     (err = gp_addr_filter_add(&chanwords, t[j].addr))))
-			goto out;
+		if (t[j].is_chan) {
+			chankv[nck++] = (struct gp_kv){ t[j].addr, j };
+			if ((err = gp_addr_filter_add(&chanwords, t[j].addr)))
+				goto out;
+		}
+	gp_kv_index_init(&chans, chankv, nck);
 
 	/* Every stack's user part, read in file order (a batch). */
 	struct gp_read_req *reqs = malloc((snap->ngs ? snap->ngs : 1) * sizeof(*reqs));
@@ -1021,7 +1031,7 @@ gp_error *gp_refs_build(struct gp_snapshot *snap, struct gp_analysis *an)
 	for (size_t j = 0; j < nt; j++)
 		if (!t[j].is_chan && !t[j].noscan)
 			wt[nwt++] = (struct wtarget){ t[j].addr, (uint32_t)j, t[j].exact };
-	struct scan_ctx sc = { snap, an, t, nt, &chanset, &chanwords, UINT64_MAX, 0,
+	struct scan_ctx sc = { snap, an, t, nt, &chans, &chanwords, UINT64_MAX, 0,
 			       wt, nwt, { 0 }, &hits, &nhits, &hcap, pcs, false, 0 };
 	for (size_t j = 0; j < nt; j++)
 		if (t[j].is_chan) {
@@ -1174,7 +1184,8 @@ out:
 	free(pcs);
 	free(sync2t);
 	free(lh);
-	gp_addr_map_deinit(&chanset);
+	gp_kv_index_deinit(&chans);
+	free(chankv);
 	gp_addr_filter_deinit(&chanwords);
 	gp_addr_map_deinit(&calls_memo);
 	return err;

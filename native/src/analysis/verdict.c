@@ -73,11 +73,7 @@ struct vctx {
 	struct gp_verdict_rec *rec;
 	struct gp_kv *chan_of;        /* hchan -> an->chans index, by hchan */
 	size_t nchan_of;
-	/* chan_of's first entry at or past each of its 2^16 buckets of
-	 * addresses (from its least, 2^bkt_shift bytes each), and one past
-	 * them all: a search within a bucket, not the whole (NULL: none) */
-	uint32_t *chan_bkt;
-	unsigned bkt_shift;
+	struct gp_kv_index chan_idx;  /* chan_of's */
 	struct gp_addr_map sync_of;   /* sema / notifyList -> an->syncs index */
 };
 
@@ -187,54 +183,14 @@ static enum cls classify(const struct gp_snapshot *snap,
 	return CLS_ROOT;
 }
 
-/* chan_of's buckets (chan_index), when they can be had (else searched
- * whole). */
-static void chan_buckets(struct vctx *v)
-{
-	uint64_t first = v->chan_of[0].key, range = v->chan_of[v->nchan_of - 1].key - first;
-	unsigned shift = 0;
-	while ((range >> shift) >= (1u << 16))
-		shift++;
-	size_t nb = (size_t)(range >> shift) + 1;
-	v->chan_bkt = malloc((nb + 1) * sizeof(*v->chan_bkt));
-	if (!v->chan_bkt)
-		return;
-	size_t j = 0;
-	for (size_t b = 0; b <= nb; b++) {
-		while (j < v->nchan_of && ((v->chan_of[j].key - first) >> shift) < b)
-			j++;
-		v->chan_bkt[b] = (uint32_t)j;
-	}
-	v->bkt_shift = shift;
-}
-
 /* The index in an->chans of the channel at addr, GP_NONE: of equal
  * addresses the last (stably sorted, as a table's last put wins). */
 static uint32_t chan_index(const struct vctx *v, uint64_t addr)
 {
-	if (!addr)
+	uint64_t ci;
+	if (!addr || !gp_kv_index_last(&v->chan_idx, addr, &ci))
 		return GP_NONE;
-	size_t lo = 0, hi = v->nchan_of; /* first key > addr */
-	if (v->chan_bkt && hi) {
-		uint64_t first = v->chan_of[0].key;
-		if (addr < first || addr > v->chan_of[hi - 1].key)
-			return GP_NONE;
-		/* it lies in [bkt[b], bkt[b + 1]]: keys before bkt[b] are
-		 * below the bucket, keys from bkt[b + 1] beyond it */
-		size_t b = (size_t)((addr - first) >> v->bkt_shift);
-		lo = v->chan_bkt[b];
-		hi = v->chan_bkt[b + 1];
-	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v->chan_of[mid].key <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo || v->chan_of[lo - 1].key != addr)
-		return GP_NONE;
-	return (uint32_t)v->chan_of[lo - 1].value;
+	return (uint32_t)ci;
 }
 
 /* The verdict of a goroutine nothing can wake (a nil channel, select {}).
@@ -901,7 +857,7 @@ static void destroy_ctx(struct vctx *v)
 	gp_mark_destroy(v->m);
 	free(v->st);
 	free(v->chan_of);
-	free(v->chan_bkt);
+	gp_kv_index_deinit(&v->chan_idx);
 	gp_addr_map_deinit(&v->sync_of);
 }
 
@@ -964,8 +920,8 @@ static gp_error *verdicts_build(struct gp_snapshot *snap, struct gp_analysis *an
 		if (an->chans[i].address)
 			v.chan_of[v.nchan_of++] = (struct gp_kv){ an->chans[i].address, i };
 	err = gp_sort_kv(v.chan_of, v.nchan_of);
-	if (!err && v.nchan_of > 64)
-		chan_buckets(&v);
+	if (!err)
+		gp_kv_index_init(&v.chan_idx, v.chan_of, v.nchan_of);
 	/* by semaphore and by object: an RWMutex's readers and writer wait on
 	 * two semaphores of one object */
 	for (size_t i = 0; i < an->nsyncs && !err; i++) {

@@ -355,3 +355,62 @@ void gp_side_join(struct gp_side *s)
 		s->fn(s->arg);
 	s->started = false;
 }
+
+/* ------------------------------------------------------------ kv index */
+
+void gp_kv_index_init(struct gp_kv_index *x, const struct gp_kv *kv, size_t n)
+{
+	*x = (struct gp_kv_index){ kv, n, NULL, 0 };
+	if (n < 64 || n >= UINT32_MAX)
+		return;
+	uint64_t first = kv[0].key, range = kv[n - 1].key - first;
+	unsigned shift = 0;
+	while ((range >> shift) >= (1u << 16))
+		shift++;
+	size_t nb = (size_t)(range >> shift) + 1;
+	uint32_t *bkt = malloc((nb + 1) * sizeof(*bkt));
+	if (!bkt)
+		return;
+	size_t j = 0;
+	for (size_t b = 0; b <= nb; b++) {
+		while (j < n && ((kv[j].key - first) >> shift) < b)
+			j++;
+		bkt[b] = (uint32_t)j;
+	}
+	x->bkt = bkt;
+	x->shift = shift;
+}
+
+void gp_kv_index_deinit(struct gp_kv_index *x)
+{
+	free(x->bkt);
+	*x = (struct gp_kv_index){ 0 };
+}
+
+bool gp_kv_index_last(const struct gp_kv_index *x, uint64_t key, uint64_t *ret)
+{
+	size_t lo = 0, hi = x->n; /* the first entry past key */
+	if (!hi)
+		return false;
+	if (x->bkt) {
+		uint64_t first = x->kv[0].key;
+		if (key < first || key > x->kv[hi - 1].key)
+			return false;
+		/* it lies in [bkt[b], bkt[b + 1]]: the keys before bkt[b]
+		 * are below key's bucket, those from bkt[b + 1] past it */
+		size_t b = (size_t)((key - first) >> x->shift);
+		lo = x->bkt[b];
+		hi = x->bkt[b + 1];
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (x->kv[mid].key <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || x->kv[lo - 1].key != key)
+		return false;
+	*ret = x->kv[lo - 1].value;
+	return true;
+}
