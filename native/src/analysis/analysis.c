@@ -372,7 +372,7 @@ static void beside_run(void *arg)
 
 static gp_error *verdict_inputs(struct gp_snapshot *snap, struct gp_analysis **ret)
 {
-	struct gp_analysis *an;
+	struct gp_analysis *an = NULL;
 	gp_error *err = gp_analysis_get(snap, &an);
 	if (err)
 		return err;
