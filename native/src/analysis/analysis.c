@@ -381,7 +381,7 @@ static gp_error *verdict_inputs(struct gp_snapshot *snap, struct gp_analysis **r
 		return gp_analysis_complete(snap, ret);
 	struct beside b = { .snap = snap, .an = an };
 	struct gp_side side;
-	gp_side_start(&side, snap->ngs, BESIDE_MIN, beside_run, &b);
+	gp_side_start(&side, beside_run, &b);
 	bool started = side.started;
 	err = gp_chans_build(snap, an);
 	if (started)

@@ -464,9 +464,9 @@ static bool in_exe_data(const struct gp_program *prog, uint64_t addr)
 	return false;
 }
 
-/* The hits of goroutine gi from *c->hits[before] on: those on objects it
- * waits on itself dropped, the others attributed to their frames. */
-static void own_hits(struct scan_ctx *c, uint32_t gi, size_t before)
+/* The hits of goroutine gi from *c->hits[before] on, but for those on
+ * objects it waits on itself. */
+static void drop_own_hits(struct scan_ctx *c, uint32_t gi, size_t before)
 {
 	struct hit *h = *c->hits;
 	size_t w = before;
@@ -474,8 +474,16 @@ static void own_hits(struct scan_ctx *c, uint32_t gi, size_t before)
 		if (!waits_on(c->snap, &c->snap->gs[gi], c->t[h[k].target].addr))
 			h[w++] = h[k];
 	*c->nhits = w;
-	if (w > before)
-		attribute(c->snap, h + before, w - before, c->t, c->an, c->pcs);
+}
+
+/* The hits of goroutine gi from *c->hits[before] on: those on objects it
+ * waits on itself dropped, the others attributed to their frames. */
+static void own_hits(struct scan_ctx *c, uint32_t gi, size_t before)
+{
+	drop_own_hits(c, gi, before);
+	if (*c->nhits > before)
+		attribute(c->snap, *c->hits + before, *c->nhits - before, c->t,
+			  c->an, c->pcs);
 }
 
 static gp_error *scan_one(void *arg, const struct gp_read_req *req,
@@ -526,13 +534,8 @@ static gp_error *scan_kept(struct scan_ctx *c, uint32_t gi, uint64_t tag,
 	}
 	if (c->raw) {
 		/* own_hits but for the frames (kept_block) */
-		struct hit *h = *c->hits;
-		size_t w = before;
 		c->raw_hits += *c->nhits - before;
-		for (size_t k = before; k < *c->nhits; k++)
-			if (!waits_on(snap, g, c->t[h[k].target].addr))
-				h[w++] = h[k];
-		*c->nhits = w;
+		drop_own_hits(c, gi, before);
 	} else {
 		own_hits(c, gi, before);
 	}

@@ -90,19 +90,18 @@ uint64_t gp_par_min(uint64_t dflt);
 typedef void gp_par_fn(void *arg, size_t lo, size_t hi);
 void gp_par_for(size_t n, size_t block, uint64_t min, gp_par_fn *fn, void *arg);
 
-/* fn(arg) on a second thread while this one does other work, when n is at
- * least gp_par_min(min) and a thread can be had; gp_side_join waits for
- * it, or calls fn(arg) itself if no thread was started: either way fn has
- * run once when it returns. fn must be safe beside what this thread does
- * meanwhile. */
+/* fn(arg) on a second thread while this one does other work, when a
+ * thread can be had (the caller decides whether the work is worth one);
+ * gp_side_join waits for it, or calls fn(arg) itself if no thread was
+ * started: either way fn has run once when it returns. fn must be safe
+ * beside what this thread does meanwhile. */
 struct gp_side {
 	void (*fn)(void *arg);
 	void *arg;
 	bool started;
 	pthread_t thread;
 };
-void gp_side_start(struct gp_side *s, uint64_t n, uint64_t min,
-		   void (*fn)(void *arg), void *arg);
+void gp_side_start(struct gp_side *s, void (*fn)(void *arg), void *arg);
 void gp_side_join(struct gp_side *s);
 
 /* Sorts n elements of size bytes by the uint64 key at key_offset in each,

@@ -338,13 +338,11 @@ static void *side_run(void *arg)
 	return NULL;
 }
 
-void gp_side_start(struct gp_side *s, uint64_t n, uint64_t min,
-		   void (*fn)(void *arg), void *arg)
+void gp_side_start(struct gp_side *s, void (*fn)(void *arg), void *arg)
 {
 	s->fn = fn;
 	s->arg = arg;
-	s->started = n >= gp_par_min(min) &&
-		     !pthread_create(&s->thread, NULL, side_run, s);
+	s->started = !pthread_create(&s->thread, NULL, side_run, s);
 }
 
 void gp_side_join(struct gp_side *s)

@@ -278,19 +278,13 @@ gp_error *gp_memory_read_fn(void *mem, uint64_t address, void *buf,
 gp_error *gp_memory_read_u64(const struct gp_memory *mem, uint64_t address,
 			     uint64_t *ret)
 {
-	/* in place when the layer that has the address has all 8 bytes
-	 * (gp_memory_read's answer, without its loop and a call to copy 8
-	 * bytes: the unwinder reads every return address so) */
-	for (size_t i = 0; i < mem->nlayers; i++) {
-		const uint8_t *p = NULL;
-		uint64_t n = layer_span(&mem->layers[i], address, &p);
-		if (!n)
-			continue;
-		if (n >= 8 && p) {
-			*ret = gp_load(p, 8);
-			return NULL;
-		}
-		break;
+	/* in place when one segment has all 8 bytes (gp_memory_read's
+	 * answer, without its loop and a call to copy 8 bytes: the
+	 * unwinder reads every return address so) */
+	const uint8_t *p = gp_memory_ptr(mem, address, 8);
+	if (p) {
+		*ret = gp_load(p, 8);
+		return NULL;
 	}
 	uint8_t b[8];
 	gp_error *err = gp_memory_read(mem, address, b, 8);
